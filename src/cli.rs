@@ -1,0 +1,329 @@
+//! The command line, with milvus-backup's command and flag names.
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::{
+    commands::{create::CreateBackupRequest, restore::RestoreRequest},
+    config::Config,
+    job::{JobHandle, JobState},
+    service::Milvault,
+};
+
+/// Backup and restore for Milvus.
+#[derive(Debug, Parser)]
+#[command(name = "milvault", version, about)]
+pub struct Cli {
+    /// Configuration file (milvus-backup's backup.yaml). Default: ./backup.yaml if present, else
+    /// embedded defaults (Milvus on 127.0.0.1:19530 with local storage, backups in ./milvault-backups).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// Override a setting: KEY=VALUE with milvus-backup's environment names (MILVUS_ADDRESS=...)
+    /// or dotted keys (minio.bucketName=...). Repeatable.
+    #[arg(long = "set", global = true)]
+    pub sets: Vec<String>,
+    /// Print results as JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Back up collections.
+    Create(CreateArgs),
+    /// Restore collections from a backup.
+    Restore(RestoreArgs),
+    /// List the backups.
+    List,
+    /// Show one backup.
+    Get(NameArg),
+    /// Delete a backup.
+    Delete(NameArg),
+    /// Check that Milvus and both storages can be reached.
+    Check,
+}
+
+/// `-n NAME`.
+#[derive(Debug, Args)]
+pub struct NameArg {
+    /// Backup name.
+    #[arg(short = 'n', long)]
+    pub name: String,
+}
+
+fn split_list(s: &Option<String>) -> Vec<String> {
+    s.as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// `create` flags.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Backup name (generated from the time when left out).
+    #[arg(short = 'n', long, default_value = "")]
+    pub name: String,
+    /// Collections, comma separated: NAME or DB.NAME.
+    #[arg(short = 'c', long)]
+    pub colls: Option<String>,
+    /// Databases to back up whole, comma separated.
+    #[arg(short = 'd', long)]
+    pub databases: Option<String>,
+    /// Only schemas, partitions and indexes, no data.
+    #[arg(long = "meta_only", alias = "meta-only")]
+    pub meta_only: bool,
+    /// Skip the flush (the data must already be on storage).
+    #[arg(short = 'f', long)]
+    pub force: bool,
+}
+
+/// `restore` flags.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// Backup to restore.
+    #[arg(short = 'n', long)]
+    pub name: String,
+    /// Collections to restore, comma separated: NAME or DB.NAME (default: all).
+    #[arg(short = 'c', long, alias = "colls")]
+    pub collections: Option<String>,
+    /// Only collections of these databases, comma separated.
+    #[arg(short = 'd', long)]
+    pub databases: Option<String>,
+    /// Suffix appended to the restored collections' names.
+    #[arg(short = 's', long, default_value = "")]
+    pub suffix: String,
+    /// Renames: a:b, db1.a:db2.b or db1.*:db2.*, comma separated.
+    #[arg(short = 'r', long)]
+    pub rename: Option<String>,
+    /// Drop target collections that already exist (otherwise they are an error and stay untouched).
+    #[arg(long = "drop_exist_collection", alias = "drop-exist-collection")]
+    pub drop_exist_collection: bool,
+    /// Create collections and partitions only.
+    #[arg(long = "meta_only", alias = "meta-only")]
+    pub meta_only: bool,
+    /// Rebuild the backup's indexes.
+    #[arg(long = "restore_index", alias = "rebuild_index")]
+    pub restore_index: bool,
+    /// Load the restored collections and count their rows.
+    #[arg(long)]
+    pub load: bool,
+}
+
+/// Runs the CLI; returns the process exit code.
+pub async fn run(cli: Cli) -> Result<i32> {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let config = Config::load(cli.config.as_deref(), &env, &cli.sets)?;
+    let svc = Arc::new(Milvault::new(config)?);
+    match cli.command {
+        Command::Create(a) => {
+            let req = CreateBackupRequest {
+                name: a.name,
+                collections: split_list(&a.colls),
+                databases: split_list(&a.databases),
+                meta_only: a.meta_only,
+                skip_flush: a.force,
+            };
+            let (handle, task) = svc.spawn_backup(req);
+            show_progress(handle, cli.json).await;
+            let info = task.await.context("backup task")??;
+            if cli.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&crate::commands::list::BackupSummary::from(
+                        &info
+                    ))?
+                );
+            } else {
+                println!(
+                    "backup '{}' created: {} collections, {} segments, {} rows, {}",
+                    info.name,
+                    info.collection_backups.len(),
+                    info.segment_count(),
+                    info.total_rows(),
+                    human_bytes(info.size)
+                );
+            }
+        }
+        Command::Restore(a) => {
+            let req = RestoreRequest {
+                name: a.name,
+                collections: split_list(&a.collections),
+                databases: split_list(&a.databases),
+                suffix: a.suffix,
+                renames: split_list(&a.rename),
+                drop_existing: a.drop_exist_collection,
+                meta_only: a.meta_only,
+                restore_index: a.restore_index,
+                load: a.load,
+            };
+            let (handle, task) = svc.spawn_restore(req);
+            show_progress(handle, cli.json).await;
+            let report = task.await.context("restore task")??;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                for c in &report.collections {
+                    println!(
+                        "restored {} -> {}: {} segments; {}",
+                        c.source, c.target, c.segments, c.check
+                    );
+                }
+            }
+        }
+        Command::List => {
+            let list = svc.list_backups().await?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if list.is_empty() {
+                println!(
+                    "no backups in {}; make one with `milvault create -n NAME`",
+                    svc.backup_storage().describe()
+                );
+            } else {
+                println!(
+                    "{:<32} {:<20} {:>10}  {:<8}  collections",
+                    "name", "time (UTC)", "size", "milvus"
+                );
+                for b in list {
+                    let time = chrono::DateTime::from_timestamp_millis(b.backup_timestamp as i64)
+                        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                        .unwrap_or_default();
+                    println!(
+                        "{:<32} {:<20} {:>10}  {:<8}  {}",
+                        b.name,
+                        time,
+                        human_bytes(b.size),
+                        b.milvus_version,
+                        b.collections.join(", ")
+                    );
+                }
+            }
+        }
+        Command::Get(a) => {
+            let info = svc.get_backup(&a.name).await?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&info)?);
+            } else {
+                print_backup(&info);
+            }
+        }
+        Command::Delete(a) => {
+            let n = svc.delete_backup(&a.name).await?;
+            println!("deleted backup '{}' ({n} files)", a.name);
+        }
+        Command::Check => {
+            let report = svc.check().await;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                for i in &report.items {
+                    println!(
+                        "{} {:<15} {}",
+                        if i.ok { "ok  " } else { "FAIL" },
+                        i.what,
+                        i.detail
+                    );
+                }
+            }
+            return Ok(if report.ok() { 0 } else { 1 });
+        }
+    }
+    Ok(0)
+}
+
+fn print_backup(info: &crate::format::BackupInfo) {
+    let time = chrono::DateTime::from_timestamp_millis(info.backup_timestamp as i64)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_default();
+    println!("backup   {}", info.name);
+    println!("time     {time}");
+    println!("milvus   {}", info.milvus_version);
+    println!(
+        "size     {} in {} segments, {} stored rows",
+        human_bytes(info.size),
+        info.segment_count(),
+        info.total_rows()
+    );
+    for c in &info.collection_backups {
+        let live = c
+            .live_rows
+            .map(|n| format!("{n} live rows"))
+            .unwrap_or_else(|| "live rows not counted".into());
+        println!(
+            "  {} (id {}): {} segments, {} stored rows, {live}, {}, {} indexes",
+            c.qualified_name(),
+            c.collection_id,
+            c.segments().count(),
+            c.total_rows(),
+            human_bytes(c.size),
+            c.index_infos.len()
+        );
+        for p in &c.partition_backups {
+            println!(
+                "    partition {}: {} segments, {} rows, {}",
+                p.partition_name,
+                p.segment_backups.len(),
+                p.segment_backups.iter().map(|s| s.num_of_rows).sum::<i64>(),
+                human_bytes(p.size)
+            );
+        }
+    }
+}
+
+/// `1.2 MiB`.
+pub fn human_bytes(n: i64) -> String {
+    let mut v = n as f64;
+    for unit in ["B", "KiB", "MiB", "GiB", "TiB"] {
+        if v < 1024.0 || unit == "TiB" {
+            return if unit == "B" {
+                format!("{n} B")
+            } else {
+                format!("{v:.1} {unit}")
+            };
+        }
+        v /= 1024.0;
+    }
+    unreachable!()
+}
+
+/// Shows a progress bar (on a terminal) until the job ends.
+async fn show_progress(mut handle: JobHandle, quiet: bool) {
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} {bytes_per_sec} {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    loop {
+        let s = handle.snapshot();
+        bar.set_length(s.bytes_total);
+        bar.set_position(s.bytes_done);
+        bar.set_message(format!(
+            "segments {}/{} · {}",
+            s.segments_done, s.segments_total, s.step
+        ));
+        if s.state != JobState::Running {
+            break;
+        }
+        if handle.changed().await.is_none() {
+            break;
+        }
+    }
+    bar.finish_and_clear();
+}

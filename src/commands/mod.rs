@@ -1,0 +1,8 @@
+//! One module per user-facing operation.
+
+pub mod check;
+pub mod create;
+pub mod delete;
+pub mod get;
+pub mod list;
+pub mod restore;

@@ -1,0 +1,760 @@
+//! `restore`: create collections from a backup, import its segments, rebuild indexes, and check
+//! that every row came back.
+
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use serde::Serialize;
+
+use crate::{
+    copy::{copy_all, CopyItem},
+    error::{Error, Result},
+    format::{
+        db_or_default,
+        layout::{self, LogKind},
+        CollectionBackupInfo, SegmentBackupInfo,
+    },
+    job::Progress,
+    milvus::{
+        schema::{field_id_mismatches, kv_to, schema_to_proto},
+        ImportState, MilvusClient,
+    },
+    service::Milvault,
+    storage::Storage,
+};
+
+/// What to restore and how.
+#[derive(Debug, Clone, Default)]
+pub struct RestoreRequest {
+    /// The backup's name.
+    pub name: String,
+    /// Collections to restore (`name` in the default database or `db.name`); empty: all.
+    pub collections: Vec<String>,
+    /// Only collections of these databases; empty: all.
+    pub databases: Vec<String>,
+    /// Appended to every restored collection's name unless a rename rule names it.
+    pub suffix: String,
+    /// Rename rules: `a:b`, `db1.a:db2.b` or `db1.*:db2.*`.
+    pub renames: Vec<String>,
+    /// Drop a target collection that exists. Without it an existing target is an error.
+    pub drop_existing: bool,
+    /// Create collections and partitions only.
+    pub meta_only: bool,
+    /// Rebuild the backup's indexes.
+    pub restore_index: bool,
+    /// Load the collections afterwards (and count their rows).
+    pub load: bool,
+}
+
+/// One restored collection.
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoredCollection {
+    /// `db.name` in the backup.
+    pub source: String,
+    /// `db.name` in Milvus.
+    pub target: String,
+    pub segments: usize,
+    /// Rows the import tasks reported.
+    pub imported_rows: i64,
+    /// Live rows the backup recorded, when it could count them.
+    pub expected_rows: Option<i64>,
+    /// Rows Milvus holds for the collection after the restore.
+    pub stored_rows: i64,
+    /// `count(*)` after loading, when loaded.
+    pub counted_rows: Option<i64>,
+    /// What the row check compared.
+    pub check: String,
+}
+
+/// What a restore did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreReport {
+    pub backup: String,
+    pub collections: Vec<RestoredCollection>,
+}
+
+/// A rename rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Rename {
+    /// `db.coll` -> `db.coll`.
+    Collection {
+        from: (String, String),
+        to: (String, String),
+    },
+    /// `db1.*` -> `db2.*`.
+    Database { from: String, to: String },
+}
+
+fn split_qualified(s: &str) -> (String, String) {
+    match s.split_once('.') {
+        Some((db, c)) => (db.to_string(), c.to_string()),
+        None => ("default".to_string(), s.to_string()),
+    }
+}
+
+fn parse_renames(rules: &[String]) -> Result<Vec<Rename>> {
+    rules
+        .iter()
+        .flat_map(|r| r.split(','))
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(|rule| {
+            let bad = || {
+                Error::InvalidRequest(format!(
+                    "rename rule '{rule}' must look like old:new, db1.old:db2.new or db1.*:db2.*"
+                ))
+            };
+            let (from, to) = rule.split_once(':').ok_or_else(bad)?;
+            if from.is_empty() || to.is_empty() {
+                return Err(bad());
+            }
+            match (from.strip_suffix(".*"), to.strip_suffix(".*")) {
+                (Some(f), Some(t)) => Ok(Rename::Database {
+                    from: f.into(),
+                    to: t.into(),
+                }),
+                (None, None) => Ok(Rename::Collection {
+                    from: split_qualified(from),
+                    to: split_qualified(to),
+                }),
+                _ => Err(bad()),
+            }
+        })
+        .collect()
+}
+
+/// Where a backed-up collection goes: `(db, name)`.
+fn target_of(c: &CollectionBackupInfo, rules: &[Rename], suffix: &str) -> (String, String) {
+    let db = db_or_default(&c.db_name).to_string();
+    for r in rules {
+        if let Rename::Collection { from, to } = r {
+            if from.0 == db && from.1 == c.collection_name {
+                return to.clone();
+            }
+        }
+    }
+    let target_db = rules
+        .iter()
+        .find_map(|r| match r {
+            Rename::Database { from, to } if *from == db => Some(to.clone()),
+            _ => None,
+        })
+        .unwrap_or(db);
+    (target_db, format!("{}{suffix}", c.collection_name))
+}
+
+/// Picks the backup's collections the request names, each with its target.
+fn plan(
+    req: &RestoreRequest,
+    collections: &[CollectionBackupInfo],
+) -> Result<Vec<(CollectionBackupInfo, (String, String))>> {
+    let rules = parse_renames(&req.renames)?;
+    let mut chosen: Vec<&CollectionBackupInfo> = Vec::new();
+    if req.collections.is_empty() {
+        chosen.extend(collections.iter());
+    } else {
+        for name in &req.collections {
+            let (db, coll) = split_qualified(name);
+            let found = collections
+                .iter()
+                .find(|c| db_or_default(&c.db_name) == db && c.collection_name == coll)
+                .ok_or_else(|| Error::CollectionNotInBackup {
+                    backup: req.name.clone(),
+                    collection: format!("{db}.{coll}"),
+                })?;
+            chosen.push(found);
+        }
+    }
+    if !req.databases.is_empty() {
+        chosen.retain(|c| req.databases.iter().any(|d| d == db_or_default(&c.db_name)));
+    }
+    let out: Vec<_> = chosen
+        .into_iter()
+        .map(|c| (c.clone(), target_of(c, &rules, &req.suffix)))
+        .collect();
+    for (i, (_, t)) in out.iter().enumerate() {
+        if out[..i].iter().any(|(_, o)| o == t) {
+            return Err(Error::InvalidRequest(format!(
+                "two collections would be restored as {}.{}; adjust --rename",
+                t.0, t.1
+            )));
+        }
+    }
+    if out.is_empty() {
+        return Err(Error::InvalidRequest(format!(
+            "the request selects no collection of backup '{}'",
+            req.name
+        )));
+    }
+    Ok(out)
+}
+
+/// Runs a restore.
+pub async fn restore(
+    svc: &Milvault,
+    req: RestoreRequest,
+    progress: &Progress,
+) -> Result<RestoreReport> {
+    let info = svc.get_backup(&req.name).await?;
+    let targets = plan(&req, &info.collection_backups)?;
+    let milvus = svc.milvus().await?;
+    progress.step(format!(
+        "checking {} target collections in Milvus",
+        targets.len()
+    ));
+    let dbs = milvus.list_databases().await?;
+    let mut exists = Vec::new();
+    for (_, (db, name)) in &targets {
+        if dbs.contains(db) && milvus.has_collection(db, name).await? {
+            exists.push(format!("{db}.{name}"));
+        }
+    }
+    if !exists.is_empty() && !req.drop_existing {
+        return Err(Error::CollectionExists(exists.join(", ")));
+    }
+    let plan_segments: u64 = if req.meta_only {
+        0
+    } else {
+        targets
+            .iter()
+            .map(|(c, _)| c.segments().count() as u64)
+            .sum()
+    };
+    let plan_bytes: u64 = if req.meta_only {
+        0
+    } else {
+        targets.iter().map(|(c, _)| c.size.max(0) as u64).sum()
+    };
+    progress.add_total(plan_bytes, plan_segments);
+
+    let staging = if req.meta_only {
+        None
+    } else {
+        Some(Staging::new(svc, &progress.id())?)
+    };
+    let mut results = Vec::new();
+    let mut outcome = Ok(());
+    for (coll, (db, name)) in &targets {
+        if !dbs.contains(db) && !milvus.list_databases().await?.contains(db) {
+            progress.step(format!("creating database {db}"));
+            milvus.create_database(db).await?;
+        }
+        match restore_one(
+            svc,
+            milvus,
+            &req,
+            coll,
+            db,
+            name,
+            staging.as_ref(),
+            progress,
+        )
+        .await
+        {
+            Ok(r) => results.push(r),
+            Err(e) => {
+                outcome = Err(e);
+                break;
+            }
+        }
+    }
+    if let Some(s) = &staging {
+        s.cleanup(svc, progress).await;
+    }
+    outcome?;
+    Ok(RestoreReport {
+        backup: req.name,
+        collections: results,
+    })
+}
+
+/// Where Milvus reads the backup's binlogs from during import.
+struct Staging {
+    /// Milvus can read the backup storage itself: import from there, copy nothing.
+    direct: bool,
+    /// Otherwise: a folder in Milvus' storage the segments are copied to first.
+    area: Storage,
+    job_dir: String,
+}
+
+impl Staging {
+    fn new(svc: &Milvault, job: &str) -> Result<Staging> {
+        let milvus_storage = svc.milvus_storage()?;
+        let backups = svc.backup_storage();
+        let both_local =
+            milvus_storage.local_path("").is_some() && backups.local_path("").is_some();
+        let direct = both_local || backups.shares_store_with(milvus_storage);
+        Ok(Staging {
+            direct,
+            area: milvus_storage.with_root("milvault-restore"),
+            job_dir: job.to_string(),
+        })
+    }
+
+    /// Places one segment where Milvus can import it; returns the two import paths.
+    async fn place(
+        &self,
+        svc: &Milvault,
+        name: &str,
+        seg: &SegmentBackupInfo,
+        progress: &Progress,
+    ) -> Result<Vec<String>> {
+        let backups = svc.backup_storage();
+        let dirs = |kind| {
+            layout::backup_segment_dir(
+                name,
+                kind,
+                seg.collection_id,
+                seg.partition_id,
+                seg.segment_id,
+            )
+        };
+        if self.direct {
+            return Ok(vec![
+                format!("{}/", backups.import_path(&dirs(LogKind::Insert))),
+                format!("{}/", backups.import_path(&dirs(LogKind::Delta))),
+            ]);
+        }
+        let mut items = Vec::new();
+        for kind in [LogKind::Insert, LogKind::Delta] {
+            for f in backups.list_files(&dirs(kind)).await? {
+                items.push(CopyItem {
+                    dst: format!("{}/{}", self.job_dir, f.rel),
+                    src: f.rel,
+                    size: f.size,
+                    group: 0,
+                });
+            }
+        }
+        // no groups: segments are counted by the caller once imported, not once staged
+        copy_all(
+            backups,
+            &self.area,
+            items,
+            &[],
+            svc.config().tuning.copy_concurrency,
+            progress,
+        )
+        .await?;
+        Ok(vec![
+            format!(
+                "{}/",
+                self.area
+                    .import_path(&format!("{}/{}", self.job_dir, dirs(LogKind::Insert)))
+            ),
+            format!(
+                "{}/",
+                self.area
+                    .import_path(&format!("{}/{}", self.job_dir, dirs(LogKind::Delta)))
+            ),
+        ])
+    }
+
+    async fn cleanup(&self, svc: &Milvault, progress: &Progress) {
+        if self.direct || svc.config().tuning.keep_temp_files {
+            return;
+        }
+        match self.area.delete_under(&self.job_dir).await {
+            Ok(n) if n > 0 => {
+                progress.log(format!("removed {n} staged files from Milvus' storage"))
+            }
+            Ok(_) => {}
+            Err(e) => progress.log(format!(
+                "could not remove staged files under {}: {e}",
+                self.area.import_path(&self.job_dir)
+            )),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn restore_one(
+    svc: &Milvault,
+    milvus: &MilvusClient,
+    req: &RestoreRequest,
+    coll: &CollectionBackupInfo,
+    db: &str,
+    name: &str,
+    staging: Option<&Staging>,
+    progress: &Progress,
+) -> Result<RestoredCollection> {
+    let source = coll.qualified_name();
+    let target = format!("{db}.{name}");
+    if milvus.has_collection(db, name).await? {
+        // plan() refused existing targets unless dropping was asked for
+        progress.step(format!(
+            "dropping the existing {target} (--drop_exist_collection)"
+        ));
+        milvus.drop_collection(db, name).await?;
+    }
+    progress.step(format!("creating {target} from {source}"));
+    let schema = coll.schema.as_ref().ok_or_else(|| Error::CorruptMetadata {
+        name: req.name.clone(),
+        file: layout::COLLECTION_META.into(),
+        reason: format!("{source} has no schema"),
+    })?;
+    let has_partition_key = schema.fields.iter().any(|f| f.is_partition_key);
+    let num_partitions = if has_partition_key {
+        coll.partition_backups.len() as i64
+    } else {
+        0
+    };
+    milvus
+        .create_collection(
+            db,
+            &schema_to_proto(schema, name),
+            coll.shards_num.max(1),
+            coll.consistency_level,
+            kv_to(&coll.properties),
+            num_partitions,
+        )
+        .await?;
+    let result = fill(svc, milvus, req, coll, db, name, staging, progress).await;
+    if result.is_err() {
+        progress.log(format!(
+            "dropping {target}: it was created by this restore and is incomplete"
+        ));
+        if let Err(e) = milvus.drop_collection(db, name).await {
+            progress.log(format!("could not drop {target}: {e}"));
+        }
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn fill(
+    svc: &Milvault,
+    milvus: &MilvusClient,
+    req: &RestoreRequest,
+    coll: &CollectionBackupInfo,
+    db: &str,
+    name: &str,
+    staging: Option<&Staging>,
+    progress: &Progress,
+) -> Result<RestoredCollection> {
+    let target = format!("{db}.{name}");
+    let schema = coll.schema.as_ref().expect("checked by restore_one");
+    if !schema.fields.iter().any(|f| f.is_partition_key) {
+        for p in &coll.partition_backups {
+            if p.partition_name != "_default" && !p.partition_name.is_empty() {
+                milvus.create_partition(db, name, &p.partition_name).await?;
+            }
+        }
+    }
+    let created = milvus.describe_collection(db, name).await?;
+    let mismatches = created
+        .schema
+        .as_ref()
+        .map(|s| field_id_mismatches(schema, s))
+        .unwrap_or_default();
+    if !mismatches.is_empty() {
+        return Err(Error::VerificationFailed {
+            collection: target,
+            detail: format!("Milvus gave the new collection other field ids than the backup has ({}); binlogs cannot be imported", mismatches.join(", ")),
+        });
+    }
+    let wait = svc.config().tuning.wait_timeout;
+    let mut imported = 0i64;
+    // owned, so that the futures below do not borrow from the iterator
+    let segments: Vec<(String, SegmentBackupInfo)> = coll
+        .partition_backups
+        .iter()
+        .flat_map(|p| {
+            p.segment_backups
+                .iter()
+                .map(move |s| (p.partition_name.clone(), s.clone()))
+        })
+        .collect();
+    let segment_count = segments.len();
+    if let Some(staging) = staging {
+        progress.step(format!("importing {segment_count} segments into {target}"));
+        let target = &target;
+        let rows: Vec<i64> = futures::stream::iter(segments)
+            .map(|(partition, seg)| async move {
+                if seg.binlogs.is_empty() {
+                    progress.add_segments(1);
+                    return Ok(0);
+                }
+                let files = staging.place(svc, &req.name, &seg, progress).await?;
+                let n =
+                    import_segment(milvus, db, name, &partition, &seg, files, target, wait).await?;
+                if staging.direct {
+                    progress.add_bytes(seg.size.max(0) as u64);
+                }
+                progress.add_segments(1);
+                progress.log(format!(
+                    "{target}: segment {} imported, {n} rows",
+                    seg.segment_id
+                ));
+                Ok::<_, Error>(n)
+            })
+            .buffer_unordered(svc.config().tuning.import_concurrency)
+            .try_collect()
+            .await?;
+        imported = rows.iter().sum();
+    }
+    let mut result = RestoredCollection {
+        source: coll.qualified_name(),
+        target: target.clone(),
+        segments: segment_count,
+        imported_rows: imported,
+        expected_rows: coll.live_rows,
+        stored_rows: 0,
+        counted_rows: None,
+        check: String::new(),
+    };
+    if staging.is_some() {
+        verify_rows(milvus, db, name, coll, &mut result).await?;
+    } else {
+        result.check = "metadata only: no rows to check".into();
+    }
+    if req.restore_index {
+        for idx in &coll.index_infos {
+            progress.step(format!(
+                "building index {} on {target}.{}",
+                idx.index_name, idx.field_name
+            ));
+            let params = idx
+                .params
+                .iter()
+                .map(|(k, v)| milvus::proto::common::KeyValuePair {
+                    key: k.clone(),
+                    value: v.clone(),
+                })
+                .collect();
+            milvus
+                .create_index(db, name, &idx.field_name, &idx.index_name, params)
+                .await?;
+        }
+        wait_for_indexes(milvus, db, name, wait).await?;
+    }
+    if req.load {
+        progress.step(format!("loading {target}"));
+        milvus.load_collection(db, name).await?;
+        let deadline = tokio::time::Instant::now() + wait;
+        while milvus.loading_progress(db, name).await? < 100 {
+            if tokio::time::Instant::now() > deadline {
+                return Err(Error::MilvusTimeout {
+                    call: "LoadCollection",
+                    timeout: wait,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        if staging.is_some() {
+            let counted = milvus.count_rows(db, name).await?;
+            result.counted_rows = Some(counted);
+            let want = coll.live_rows.unwrap_or(imported);
+            if counted != want {
+                return Err(Error::VerificationFailed {
+                    collection: target,
+                    detail: format!("count(*) after loading is {counted}, expected {want}"),
+                });
+            }
+            result
+                .check
+                .push_str(&format!("; count(*) after load = {counted}"));
+        }
+    }
+    progress.log(format!("{target}: restored, {}", result.check));
+    Ok(result)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn import_segment(
+    milvus: &MilvusClient,
+    db: &str,
+    name: &str,
+    partition: &str,
+    seg: &SegmentBackupInfo,
+    files: Vec<String>,
+    target: &str,
+    wait: Duration,
+) -> Result<i64> {
+    let tasks = milvus.import_segment(db, name, partition, files).await?;
+    let mut rows = 0;
+    for task in tasks {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let st = milvus.import_state(task).await?;
+            match st.state {
+                ImportState::Completed => {
+                    rows += st.rows;
+                    break;
+                }
+                ImportState::Failed => {
+                    return Err(Error::ImportFailed {
+                        collection: target.into(),
+                        segment: seg.segment_id,
+                        reason: st.reason,
+                    });
+                }
+                _ if tokio::time::Instant::now() > deadline => {
+                    return Err(Error::MilvusTimeout {
+                        call: "GetImportState",
+                        timeout: wait,
+                    });
+                }
+                _ => tokio::time::sleep(Duration::from_millis(500)).await,
+            }
+        }
+    }
+    if rows > seg.num_of_rows {
+        return Err(Error::VerificationFailed {
+            collection: target.into(),
+            detail: format!(
+                "segment {} imported {rows} rows but holds only {}",
+                seg.segment_id, seg.num_of_rows
+            ),
+        });
+    }
+    Ok(rows)
+}
+
+/// Compares the rows Milvus holds with the backup: never trust an import's "Completed" alone.
+async fn verify_rows(
+    milvus: &MilvusClient,
+    db: &str,
+    name: &str,
+    coll: &CollectionBackupInfo,
+    r: &mut RestoredCollection,
+) -> Result<()> {
+    let total = coll.total_rows();
+    // statistics can lag the import's end by a moment
+    let mut stored = milvus.stored_rows(db, name).await?;
+    for _ in 0..20 {
+        if stored == r.imported_rows {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        stored = milvus.stored_rows(db, name).await?;
+    }
+    r.stored_rows = stored;
+    let fail = |detail: String| {
+        Err(Error::VerificationFailed {
+            collection: r.target.clone(),
+            detail,
+        })
+    };
+    if stored != r.imported_rows {
+        return fail(format!(
+            "import tasks reported {} rows but Milvus holds {stored}",
+            r.imported_rows
+        ));
+    }
+    match coll.live_rows {
+        Some(expected) if expected != r.imported_rows => {
+            return fail(format!("the backup holds {expected} live rows but {} came back", r.imported_rows));
+        }
+        Some(expected) => r.check = format!("{expected} rows, as the backup recorded"),
+        None if total > 0 && r.imported_rows == 0 => {
+            return fail(format!(
+                "0 rows came back from {total} stored rows; Milvus reported the imports as completed but read nothing (wrong storage paths?)"
+            ));
+        }
+        None => {
+            r.check = format!(
+                "{} rows imported and stored ({total} rows in the backup's segments, deleted ones included; the backup has no live row count)",
+                r.imported_rows
+            )
+        }
+    }
+    Ok(())
+}
+
+async fn wait_for_indexes(
+    milvus: &MilvusClient,
+    db: &str,
+    name: &str,
+    wait: Duration,
+) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let idx = milvus.indexes(db, name).await?;
+        if let Some(failed) = idx.iter().find(|i| !i.index_state_fail_reason.is_empty()) {
+            return Err(Error::Milvus {
+                call: "CreateIndex",
+                reason: failed.index_state_fail_reason.clone(),
+            });
+        }
+        if idx
+            .iter()
+            .all(|i| i.indexed_rows >= i.total_rows && i.pending_index_rows == 0)
+        {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(Error::MilvusTimeout {
+                call: "DescribeIndex",
+                timeout: wait,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn coll(db: &str, name: &str) -> CollectionBackupInfo {
+        CollectionBackupInfo {
+            db_name: db.into(),
+            collection_name: name.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn targets_follow_renames_then_database_maps_then_suffix() {
+        let rules = parse_renames(&["a:b,db1.c:db2.d".into(), "db3.*:db4.*".into()]).unwrap();
+        assert_eq!(
+            target_of(&coll("", "a"), &rules, "_r"),
+            ("default".into(), "b".into())
+        );
+        assert_eq!(
+            target_of(&coll("db1", "c"), &rules, "_r"),
+            ("db2".into(), "d".into())
+        );
+        assert_eq!(
+            target_of(&coll("db3", "x"), &rules, "_r"),
+            ("db4".into(), "x_r".into())
+        );
+        assert_eq!(
+            target_of(&coll("default", "z"), &rules, ""),
+            ("default".into(), "z".into())
+        );
+    }
+
+    #[test]
+    fn bad_rename_rules_are_rejected() {
+        for bad in ["a", ":b", "a:", "db.*:b"] {
+            assert!(parse_renames(&[bad.into()]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn plan_selects_and_refuses_clashes_and_unknowns() {
+        let all = vec![coll("default", "a"), coll("shop", "a"), coll("shop", "b")];
+        let req = |colls: &[&str], dbs: &[&str], renames: &[&str]| RestoreRequest {
+            name: "b1".into(),
+            collections: colls.iter().map(|s| s.to_string()).collect(),
+            databases: dbs.iter().map(|s| s.to_string()).collect(),
+            renames: renames.iter().map(|s| s.to_string()).collect(),
+            suffix: "_r".into(),
+            ..Default::default()
+        };
+        assert_eq!(plan(&req(&[], &[], &[]), &all).unwrap().len(), 3);
+        assert_eq!(plan(&req(&[], &["shop"], &[]), &all).unwrap().len(), 2);
+        let one = plan(&req(&["shop.b"], &[], &[]), &all).unwrap();
+        assert_eq!(one[0].1, ("shop".into(), "b_r".into()));
+        let err = plan(&req(&["nope"], &[], &[]), &all)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("default.nope") && err.contains("b1"), "{err}");
+        let err = plan(&req(&[], &[], &["shop.*:default.*"]), &all)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("default.a_r"), "{err}");
+    }
+}

@@ -1,0 +1,716 @@
+//! Configuration: milvus-backup's `backup.yaml` (v1 keys), environment overrides and `--set KEY=VALUE`.
+//!
+//! Loading goes file (or embedded defaults) -> YAML tree -> overrides applied to the tree -> typed
+//! structs, so that a wrong type from any source is reported with the key's name. Unknown keys are
+//! ignored, as milvus-backup does. Secrets are wrapped in [`Secret`] and never printed.
+
+use std::{fmt, path::Path, time::Duration};
+
+use serde::Deserialize;
+use serde_yaml::Value;
+
+use crate::error::{Error, Result};
+
+/// Defaults used when no configuration file exists: a Milvus on this machine with local storage,
+/// and backups kept in a local directory.
+pub const EMBEDDED_DEFAULTS: &str = r#"
+milvus:
+  address: 127.0.0.1
+  port: 19530
+minio:
+  storageType: local
+  rootPath: /var/lib/milvus/data
+  backupStorageType: local
+  backupRootPath: ./milvault-backups
+"#;
+
+/// Environment variables (milvus-backup's names) and the key each one overrides.
+pub const ENV_KEYS: &[(&str, &str)] = &[
+    ("MILVUS_ADDRESS", "milvus.address"),
+    ("MILVUS_PORT", "milvus.port"),
+    ("MILVUS_USER", "milvus.user"),
+    ("MILVUS_PASSWORD", "milvus.password"),
+    ("MILVUS_TLS_MODE", "milvus.tlsMode"),
+    ("MILVUS_CA_CERT_PATH", "milvus.caCertPath"),
+    ("MILVUS_SERVER_NAME", "milvus.serverName"),
+    ("MINIO_STORAGE_TYPE", "minio.storageType"),
+    ("MINIO_ADDRESS", "minio.address"),
+    ("MINIO_PORT", "minio.port"),
+    ("MINIO_REGION", "minio.region"),
+    ("MINIO_ACCESS_KEY", "minio.accessKeyID"),
+    ("MINIO_SECRET_KEY", "minio.secretAccessKey"),
+    ("MINIO_USE_SSL", "minio.useSSL"),
+    ("MINIO_USE_IAM", "minio.useIAM"),
+    ("MINIO_BUCKET_NAME", "minio.bucketName"),
+    ("MINIO_ROOT_PATH", "minio.rootPath"),
+    ("MINIO_BACKUP_STORAGE_TYPE", "minio.backupStorageType"),
+    ("MINIO_BACKUP_ADDRESS", "minio.backupAddress"),
+    ("MINIO_BACKUP_PORT", "minio.backupPort"),
+    ("MINIO_BACKUP_REGION", "minio.backupRegion"),
+    ("MINIO_BACKUP_ACCESS_KEY", "minio.backupAccessKeyID"),
+    ("MINIO_BACKUP_SECRET_KEY", "minio.backupSecretAccessKey"),
+    ("MINIO_BACKUP_USE_SSL", "minio.backupUseSSL"),
+    ("MINIO_BACKUP_BUCKET_NAME", "minio.backupBucketName"),
+    ("MINIO_BACKUP_ROOT_PATH", "minio.backupRootPath"),
+    ("BACKUP_PARALLELISM_COPYDATA", "backup.parallelism.copydata"),
+    (
+        "BACKUP_PARALLELISM_BACKUP_COLLECTION",
+        "backup.parallelism.backupCollection",
+    ),
+    (
+        "BACKUP_PARALLELISM_RESTORE_COLLECTION",
+        "backup.parallelism.restoreCollection",
+    ),
+    ("BACKUP_KEEP_TEMP_FILES", "backup.keepTempFiles"),
+];
+
+/// A secret string (password, secret key). Its `Debug` and `Display` print `***`.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    /// The secret itself, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    /// Whether no secret was given.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "***" })
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// The whole configuration, normalised.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// How to reach Milvus' gRPC proxy.
+    pub milvus: MilvusConfig,
+    /// Where Milvus keeps its binlogs.
+    pub milvus_storage: StorageConfig,
+    /// Where backups are written.
+    pub backup_storage: StorageConfig,
+    /// Concurrency and timing.
+    pub tuning: Tuning,
+}
+
+/// Milvus connection settings.
+#[derive(Debug, Clone)]
+pub struct MilvusConfig {
+    pub address: String,
+    pub port: u16,
+    pub user: String,
+    pub password: Secret,
+    /// 0 plain, 1 server TLS, 2 mutual TLS (milvus-backup's values).
+    pub tls_mode: u8,
+    pub ca_cert_path: String,
+    pub server_name: String,
+}
+
+impl MilvusConfig {
+    /// `http(s)://address:port`.
+    pub fn endpoint(&self) -> String {
+        let scheme = if self.tls_mode > 0 { "https" } else { "http" };
+        format!("{scheme}://{}:{}", self.address, self.port)
+    }
+}
+
+/// Kinds of storage milvus-backup knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageKind {
+    /// A directory on this machine.
+    Local,
+    /// Any S3-compatible endpoint (MinIO, AWS, GCS interoperability, Aliyun, Tencent, SeaweedFS...).
+    S3,
+    /// Google Cloud Storage through its own API.
+    GcpNative,
+    /// Azure Blob Storage.
+    Azure,
+}
+
+impl StorageKind {
+    /// Parses milvus-backup's `storageType` values.
+    pub fn parse(key: &str, value: &str) -> Result<Self> {
+        match value.to_ascii_lowercase().as_str() {
+            "local" => Ok(StorageKind::Local),
+            "minio" | "s3" | "aws" | "gcp" | "ali" | "aliyun" | "tc" | "tencent" | "hwc" => Ok(StorageKind::S3),
+            "gcpnative" => Ok(StorageKind::GcpNative),
+            "azure" => Ok(StorageKind::Azure),
+            other => Err(Error::Config(format!(
+                "{key}: unknown storage type '{other}'; use one of local, minio, s3, aws, gcp, gcpnative, azure, aliyun, tencent"
+            ))),
+        }
+    }
+}
+
+/// One storage location: an endpoint, a bucket and a root path inside it (or a local directory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageConfig {
+    pub kind: StorageKind,
+    pub address: String,
+    pub port: u16,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    pub use_ssl: bool,
+    pub use_iam: bool,
+    /// Bucket (container for Azure); unused for local storage.
+    pub bucket: String,
+    /// Prefix inside the bucket; for local storage the directory itself.
+    pub root_path: String,
+    /// Service account JSON for gcpnative.
+    pub gcp_credential_json: Secret,
+}
+
+impl StorageConfig {
+    /// `http(s)://address:port` for object stores.
+    pub fn endpoint(&self) -> String {
+        let scheme = if self.use_ssl { "https" } else { "http" };
+        if self.port == 0 {
+            format!("{scheme}://{}", self.address)
+        } else {
+            format!("{scheme}://{}:{}", self.address, self.port)
+        }
+    }
+
+    /// Whether two configs point at the same bucket of the same service with the same identity,
+    /// so that one client can serve both (and copies between them can run on the server).
+    pub fn same_bucket_as(&self, other: &StorageConfig) -> bool {
+        match (self.kind, other.kind) {
+            (StorageKind::Local, StorageKind::Local) => true,
+            (a, b) if a == b => {
+                self.endpoint() == other.endpoint()
+                    && self.bucket == other.bucket
+                    && self.access_key_id == other.access_key_id
+                    && self.region == other.region
+            }
+            _ => false,
+        }
+    }
+
+    /// A human-readable location that never contains credentials.
+    pub fn describe(&self) -> String {
+        match self.kind {
+            StorageKind::Local => format!("local directory {}", self.root_path),
+            StorageKind::S3 => format!(
+                "s3 {} bucket '{}' under '{}'",
+                self.endpoint(),
+                self.bucket,
+                self.root_path
+            ),
+            StorageKind::GcpNative => {
+                format!("gcs bucket '{}' under '{}'", self.bucket, self.root_path)
+            }
+            StorageKind::Azure => format!(
+                "azure container '{}' under '{}'",
+                self.bucket, self.root_path
+            ),
+        }
+    }
+}
+
+/// Concurrency and timeouts.
+#[derive(Debug, Clone)]
+pub struct Tuning {
+    /// Objects copied at once.
+    pub copy_concurrency: usize,
+    /// Collections backed up at once.
+    pub backup_collections: usize,
+    /// Collections restored at once.
+    pub restore_collections: usize,
+    /// Import tasks submitted to Milvus at once per collection.
+    pub import_concurrency: usize,
+    /// Keep the binlogs staged in Milvus' bucket after a restore (debugging only).
+    pub keep_temp_files: bool,
+    /// Time limit of one Milvus call.
+    pub rpc_timeout: Duration,
+    /// Time limit of connecting to Milvus.
+    pub connect_timeout: Duration,
+    /// Time limit of waiting for one import, index build or load.
+    pub wait_timeout: Duration,
+}
+
+// ---- the file's shape (milvus-backup v1 keys) ----
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawFile {
+    milvus: RawMilvus,
+    minio: RawMinio,
+    backup: RawBackup,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct RawMilvus {
+    address: String,
+    port: u16,
+    user: String,
+    password: Secret,
+    tls_mode: u8,
+    ca_cert_path: String,
+    server_name: String,
+}
+
+impl Default for RawMilvus {
+    fn default() -> Self {
+        RawMilvus {
+            address: "localhost".into(),
+            port: 19530,
+            user: String::new(),
+            password: Secret::default(),
+            tls_mode: 0,
+            ca_cert_path: String::new(),
+            server_name: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+#[allow(non_snake_case)]
+struct RawMinio {
+    storageType: String,
+    cloudProvider: String,
+    address: String,
+    port: u16,
+    region: String,
+    accessKeyID: String,
+    secretAccessKey: Secret,
+    useSSL: bool,
+    useIAM: bool,
+    bucketName: String,
+    rootPath: String,
+    gcpCredentialJSON: Secret,
+    backupStorageType: String,
+    backupAddress: String,
+    backupPort: u16,
+    backupRegion: String,
+    backupAccessKeyID: String,
+    backupSecretAccessKey: Secret,
+    backupUseSSL: Option<bool>,
+    backupUseIAM: Option<bool>,
+    backupBucketName: String,
+    backupRootPath: String,
+    backupGcpCredentialJSON: Secret,
+}
+
+impl Default for RawMinio {
+    fn default() -> Self {
+        RawMinio {
+            storageType: String::new(),
+            cloudProvider: String::new(),
+            address: "localhost".into(),
+            port: 9000,
+            region: String::new(),
+            accessKeyID: "minioadmin".into(),
+            secretAccessKey: Secret::new("minioadmin"),
+            useSSL: false,
+            useIAM: false,
+            bucketName: "a-bucket".into(),
+            rootPath: "files".into(),
+            gcpCredentialJSON: Secret::default(),
+            backupStorageType: String::new(),
+            backupAddress: String::new(),
+            backupPort: 0,
+            backupRegion: String::new(),
+            backupAccessKeyID: String::new(),
+            backupSecretAccessKey: Secret::default(),
+            backupUseSSL: None,
+            backupUseIAM: None,
+            backupBucketName: String::new(),
+            backupRootPath: "backup".into(),
+            backupGcpCredentialJSON: Secret::default(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct RawBackup {
+    parallelism: RawParallelism,
+    keep_temp_files: bool,
+    /// milvault: seconds; not in milvus-backup.
+    rpc_timeout_seconds: Option<u64>,
+    connect_timeout_seconds: Option<u64>,
+    wait_timeout_seconds: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct RawParallelism {
+    copydata: usize,
+    backup_collection: usize,
+    restore_collection: usize,
+    import_job: usize,
+}
+
+impl Default for RawParallelism {
+    fn default() -> Self {
+        RawParallelism {
+            copydata: 16,
+            backup_collection: 2,
+            restore_collection: 2,
+            import_job: 4,
+        }
+    }
+}
+
+impl Config {
+    /// Loads a configuration: `file` when given (it must exist), else `backup.yaml` in the working
+    /// directory when present, else the embedded defaults; then environment variables, then `sets`
+    /// (`KEY=VALUE` with milvus-backup's environment key names, or dotted YAML keys).
+    pub fn load(file: Option<&Path>, env: &[(String, String)], sets: &[String]) -> Result<Config> {
+        let text = match file {
+            Some(path) => std::fs::read_to_string(path).map_err(|e| {
+                Error::Config(format!("cannot read config file {}: {e}", path.display()))
+            })?,
+            None if Path::new("backup.yaml").exists() => std::fs::read_to_string("backup.yaml")
+                .map_err(|e| Error::Config(format!("cannot read backup.yaml: {e}")))?,
+            None => EMBEDDED_DEFAULTS.to_string(),
+        };
+        let mut overrides: Vec<(String, String)> = Vec::new();
+        for (env_key, yaml_key) in ENV_KEYS {
+            if let Some((_, v)) = env.iter().find(|(k, _)| k == env_key) {
+                overrides.push((yaml_key.to_string(), v.clone()));
+            }
+        }
+        for set in sets {
+            let (k, v) = set
+                .split_once('=')
+                .ok_or_else(|| Error::Config(format!("--set '{set}' must look like KEY=VALUE")))?;
+            let key = ENV_KEYS
+                .iter()
+                .find(|(env_key, _)| env_key.eq_ignore_ascii_case(k))
+                .map(|(_, yaml_key)| yaml_key.to_string())
+                .unwrap_or_else(|| k.to_string());
+            overrides.push((key, v.to_string()));
+        }
+        Self::from_yaml(&text, &overrides)
+    }
+
+    /// Parses YAML text and applies `(dotted.key, value)` overrides.
+    pub fn from_yaml(text: &str, overrides: &[(String, String)]) -> Result<Config> {
+        let mut tree: Value = if text.trim().is_empty() {
+            Value::Mapping(Default::default())
+        } else {
+            serde_yaml::from_str(text).map_err(|e| Error::Config(format!("not valid YAML: {e}")))?
+        };
+        if tree.is_null() {
+            tree = Value::Mapping(Default::default());
+        }
+        for (key, value) in overrides {
+            set_path(&mut tree, key, value)?;
+        }
+        // from_str (unlike from_value) names the key in type errors, so round-trip through text
+        let text = serde_yaml::to_string(&tree).map_err(|e| Error::Config(e.to_string()))?;
+        let raw: RawFile = serde_yaml::from_str(&text).map_err(|e| Error::Config(e.to_string()))?;
+        raw.normalise()
+    }
+}
+
+/// Sets `a.b.c` in a YAML tree to `value`, parsed as a YAML scalar so that numbers stay numbers.
+fn set_path(tree: &mut Value, key: &str, value: &str) -> Result<()> {
+    let parsed: Value =
+        serde_yaml::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()));
+    let parsed = if parsed.is_null() {
+        Value::String(String::new())
+    } else {
+        parsed
+    };
+    let mut node = tree;
+    let parts: Vec<&str> = key.split('.').collect();
+    for (i, part) in parts.iter().enumerate() {
+        let map = node.as_mapping_mut().ok_or_else(|| {
+            Error::Config(format!(
+                "cannot set {key}: '{}' is not a section",
+                parts[..i].join(".")
+            ))
+        })?;
+        let k = Value::String(part.to_string());
+        if i + 1 == parts.len() {
+            map.insert(k, parsed);
+            return Ok(());
+        }
+        node = map
+            .entry(k)
+            .or_insert_with(|| Value::Mapping(Default::default()));
+    }
+    Ok(())
+}
+
+impl RawFile {
+    fn normalise(self) -> Result<Config> {
+        let m = self.minio;
+        let kind_name = if !m.storageType.is_empty() {
+            m.storageType.clone()
+        } else if !m.cloudProvider.is_empty() {
+            m.cloudProvider.clone()
+        } else {
+            "minio".to_string()
+        };
+        let kind = StorageKind::parse("minio.storageType", &kind_name)?;
+        let milvus_storage = StorageConfig {
+            kind,
+            address: m.address.clone(),
+            port: m.port,
+            region: m.region.clone(),
+            access_key_id: m.accessKeyID.clone(),
+            secret_access_key: m.secretAccessKey.clone(),
+            use_ssl: m.useSSL,
+            use_iam: m.useIAM,
+            bucket: m.bucketName.clone(),
+            root_path: m.rootPath.clone(),
+            gcp_credential_json: m.gcpCredentialJSON.clone(),
+        };
+        let backup_kind = if m.backupStorageType.is_empty() {
+            kind
+        } else {
+            StorageKind::parse("minio.backupStorageType", &m.backupStorageType)?
+        };
+        let or = |a: &str, b: &str| {
+            if a.is_empty() {
+                b.to_string()
+            } else {
+                a.to_string()
+            }
+        };
+        let own_endpoint = !m.backupAddress.is_empty();
+        let backup_storage = StorageConfig {
+            kind: backup_kind,
+            address: or(&m.backupAddress, &m.address),
+            port: if m.backupPort == 0 {
+                m.port
+            } else {
+                m.backupPort
+            },
+            region: or(&m.backupRegion, &m.region),
+            access_key_id: or(&m.backupAccessKeyID, &m.accessKeyID),
+            secret_access_key: if m.backupSecretAccessKey.is_empty() {
+                m.secretAccessKey.clone()
+            } else {
+                m.backupSecretAccessKey.clone()
+            },
+            use_ssl: m
+                .backupUseSSL
+                .unwrap_or(if own_endpoint { false } else { m.useSSL }),
+            use_iam: m.backupUseIAM.unwrap_or(m.useIAM),
+            bucket: or(&m.backupBucketName, &m.bucketName),
+            root_path: m.backupRootPath.clone(),
+            gcp_credential_json: if m.backupGcpCredentialJSON.is_empty() {
+                m.gcpCredentialJSON.clone()
+            } else {
+                m.backupGcpCredentialJSON.clone()
+            },
+        };
+        for (key, s) in [
+            ("minio", &milvus_storage),
+            ("minio.backup", &backup_storage),
+        ] {
+            if s.kind != StorageKind::Local && s.bucket.is_empty() {
+                return Err(Error::Config(format!(
+                    "{key}: bucketName is empty; name the bucket"
+                )));
+            }
+            if s.kind == StorageKind::Local && s.root_path.is_empty() {
+                return Err(Error::Config(format!(
+                    "{key}: rootPath is empty; name a directory for local storage"
+                )));
+            }
+        }
+        let p = self.backup.parallelism;
+        let positive = |key: &str, v: usize| {
+            if v == 0 {
+                Err(Error::Config(format!(
+                    "backup.parallelism.{key} must be at least 1"
+                )))
+            } else {
+                Ok(v)
+            }
+        };
+        let tuning = Tuning {
+            copy_concurrency: positive("copydata", p.copydata)?,
+            backup_collections: positive("backupCollection", p.backup_collection)?,
+            restore_collections: positive("restoreCollection", p.restore_collection)?,
+            import_concurrency: positive("importJob", p.import_job)?,
+            keep_temp_files: self.backup.keep_temp_files,
+            rpc_timeout: Duration::from_secs(self.backup.rpc_timeout_seconds.unwrap_or(120)),
+            connect_timeout: Duration::from_secs(self.backup.connect_timeout_seconds.unwrap_or(10)),
+            wait_timeout: Duration::from_secs(self.backup.wait_timeout_seconds.unwrap_or(1800)),
+        };
+        let mv = self.milvus;
+        if mv.tls_mode > 2 {
+            return Err(Error::Config(format!(
+                "milvus.tlsMode: {} is not 0, 1 or 2",
+                mv.tls_mode
+            )));
+        }
+        Ok(Config {
+            milvus: MilvusConfig {
+                address: mv.address,
+                port: mv.port,
+                user: mv.user,
+                password: mv.password,
+                tls_mode: mv.tls_mode,
+                ca_cert_path: mv.ca_cert_path,
+                server_name: mv.server_name,
+            },
+            milvus_storage,
+            backup_storage,
+            tuning,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MILVUS_BACKUP_SAMPLE: &str = r#"
+log:
+  level: info
+http:
+  simpleResponse: true
+milvus:
+  address: milvus.internal
+  port: 19531
+  authorizationEnabled: false
+  tlsMode: 0
+  user: "root"
+  password: "Milvus"
+minio:
+  storageType: "minio"
+  address: s3.internal
+  port: 9000
+  accessKeyID: minioadmin
+  secretAccessKey: topsecret
+  useSSL: false
+  bucketName: "a-bucket"
+  rootPath: "files"
+  backupBucketName: "backups"
+  backupRootPath: "nightly"
+backup:
+  maxSegmentGroupSize: 2G
+  parallelism:
+    backupCollection: 4
+    copydata: 128
+    restoreCollection: 2
+  keepTempFiles: false
+  gcPause:
+    enable: true
+"#;
+
+    #[test]
+    fn reads_milvus_backup_yaml_and_ignores_unknown_keys() {
+        let c = Config::from_yaml(MILVUS_BACKUP_SAMPLE, &[]).unwrap();
+        assert_eq!(c.milvus.endpoint(), "http://milvus.internal:19531");
+        assert_eq!(c.milvus.user, "root");
+        assert_eq!(c.milvus_storage.kind, StorageKind::S3);
+        assert_eq!(c.milvus_storage.endpoint(), "http://s3.internal:9000");
+        assert_eq!(c.milvus_storage.bucket, "a-bucket");
+        assert_eq!(c.milvus_storage.root_path, "files");
+        // the backup storage inherits the endpoint and credentials, with its own bucket and root
+        assert_eq!(c.backup_storage.endpoint(), "http://s3.internal:9000");
+        assert_eq!(c.backup_storage.bucket, "backups");
+        assert_eq!(c.backup_storage.root_path, "nightly");
+        assert_eq!(c.backup_storage.secret_access_key.expose(), "topsecret");
+        assert_eq!(c.tuning.copy_concurrency, 128);
+        assert_eq!(c.tuning.backup_collections, 4);
+        assert!(!c.milvus_storage.same_bucket_as(&c.backup_storage));
+    }
+
+    #[test]
+    fn separate_backup_endpoint() {
+        let yaml = "minio:\n  backupStorageType: s3\n  backupAddress: other\n  backupPort: 9100\n  backupAccessKeyID: bk\n  backupSecretAccessKey: bs\n";
+        let c = Config::from_yaml(yaml, &[]).unwrap();
+        assert_eq!(c.backup_storage.endpoint(), "http://other:9100");
+        assert_eq!(c.backup_storage.access_key_id, "bk");
+        assert_eq!(c.backup_storage.secret_access_key.expose(), "bs");
+        assert_eq!(c.milvus_storage.access_key_id, "minioadmin");
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let err = Config::from_yaml("milvus:\n  port: not-a-number\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("milvus.port"), "{err}");
+        let err = Config::from_yaml("minio:\n  useSSL: [1, 2]\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("minio.useSSL"), "{err}");
+    }
+
+    #[test]
+    fn unknown_storage_type_is_rejected() {
+        let err = Config::from_yaml("minio:\n  storageType: floppy\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("minio.storageType") && err.contains("floppy"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn env_and_set_overrides_win_and_keep_types() {
+        let env = vec![
+            ("MILVUS_PORT".to_string(), "29530".to_string()),
+            ("UNRELATED".into(), "x".into()),
+        ];
+        let sets = vec![
+            "MINIO_BUCKET_NAME=from-set".to_string(),
+            "backup.parallelism.copydata=3".to_string(),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("backup.yaml");
+        std::fs::write(&file, MILVUS_BACKUP_SAMPLE).unwrap();
+        let c = Config::load(Some(&file), &env, &sets).unwrap();
+        assert_eq!(c.milvus.port, 29530);
+        assert_eq!(c.milvus_storage.bucket, "from-set");
+        assert_eq!(c.tuning.copy_concurrency, 3);
+        let bad = vec![("MILVUS_PORT".to_string(), "abc".to_string())];
+        let err = Config::load(Some(&file), &bad, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("milvus.port"), "{err}");
+    }
+
+    #[test]
+    fn missing_explicit_file_is_an_error() {
+        let err = Config::load(Some(Path::new("/nonexistent/backup.yaml")), &[], &[]).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/backup.yaml"));
+    }
+
+    #[test]
+    fn embedded_defaults_are_local() {
+        let c = Config::from_yaml(EMBEDDED_DEFAULTS, &[]).unwrap();
+        assert_eq!(c.milvus.endpoint(), "http://127.0.0.1:19530");
+        assert_eq!(c.milvus_storage.kind, StorageKind::Local);
+        assert_eq!(c.backup_storage.kind, StorageKind::Local);
+        assert_eq!(c.backup_storage.root_path, "./milvault-backups");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let c = Config::from_yaml(MILVUS_BACKUP_SAMPLE, &[]).unwrap();
+        let shown = format!("{c:?} {}", c.milvus_storage.describe());
+        assert!(!shown.contains("topsecret"), "{shown}");
+        assert!(!shown.contains("Milvus\""), "{shown}");
+    }
+}

@@ -1,0 +1,322 @@
+//! The copy pipeline: many files from one storage to another, with bounded concurrency, streaming
+//! (memory does not grow with file size), a server-side copy when both sides share one bucket, and
+//! a real file copy between local directories.
+
+use std::sync::{
+    atomic::{AtomicUsize, Ordering},
+    Arc,
+};
+
+use futures::{StreamExt, TryStreamExt};
+use object_store::{ObjectStoreExt, PutPayload, WriteMultipart};
+
+use crate::{
+    error::{Error, Result},
+    job::Progress,
+    storage::Storage,
+};
+
+/// Files up to this size are buffered and written in one request; larger ones go multipart.
+pub const SINGLE_PUT_LIMIT: u64 = 8 * 1024 * 1024;
+/// Part size of multipart uploads.
+pub const PART_SIZE: usize = 8 * 1024 * 1024;
+
+/// One file to copy.
+#[derive(Debug, Clone)]
+pub struct CopyItem {
+    /// Path relative to the source root.
+    pub src: String,
+    /// Path relative to the destination root.
+    pub dst: String,
+    /// Expected size in bytes.
+    pub size: u64,
+    /// Index of the group (segment) it belongs to, for progress.
+    pub group: usize,
+}
+
+/// How the bytes move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyMode {
+    /// The storage service copies (same bucket).
+    ServerSide,
+    /// Both sides are local directories: a file copy.
+    LocalFile,
+    /// Read from one, write to the other, chunk by chunk.
+    Stream,
+}
+
+/// What a copy run did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CopyStats {
+    pub files: u64,
+    pub bytes: u64,
+    pub mode: CopyMode,
+}
+
+/// Chooses how to copy between two storages.
+pub fn copy_mode(src: &Storage, dst: &Storage) -> CopyMode {
+    if src.local_path("").is_some() && dst.local_path("").is_some() {
+        CopyMode::LocalFile
+    } else if src.shares_store_with(dst) {
+        CopyMode::ServerSide
+    } else {
+        CopyMode::Stream
+    }
+}
+
+/// Copies every item, `concurrency` at a time. `group_sizes[g]` is the number of items in group
+/// `g`; a group counts as one finished segment in `progress` when its last item is copied.
+/// Stops at the first error.
+pub async fn copy_all(
+    src: &Storage,
+    dst: &Storage,
+    items: Vec<CopyItem>,
+    group_sizes: &[usize],
+    concurrency: usize,
+    progress: &Progress,
+) -> Result<CopyStats> {
+    let mode = copy_mode(src, dst);
+    let remaining: Arc<Vec<AtomicUsize>> =
+        Arc::new(group_sizes.iter().map(|&n| AtomicUsize::new(n)).collect());
+    let files = items.len() as u64;
+    let bytes: u64 = items.iter().map(|i| i.size).sum();
+    futures::stream::iter(items)
+        .map(|item| {
+            let remaining = remaining.clone();
+            async move {
+                copy_one(src, dst, &item, mode, progress).await?;
+                if let Some(counter) = remaining.get(item.group) {
+                    if counter.fetch_sub(1, Ordering::AcqRel) == 1 {
+                        progress.add_segments(1);
+                    }
+                }
+                Ok::<_, Error>(())
+            }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .try_collect::<Vec<()>>()
+        .await?;
+    Ok(CopyStats { files, bytes, mode })
+}
+
+async fn copy_one(
+    src: &Storage,
+    dst: &Storage,
+    item: &CopyItem,
+    mode: CopyMode,
+    progress: &Progress,
+) -> Result<()> {
+    let src_err = |e: &dyn std::fmt::Display| {
+        Error::storage(format!("reading {} from {}", item.src, src.describe()), e)
+    };
+    let dst_err = |e: &dyn std::fmt::Display| {
+        Error::storage(format!("writing {} to {}", item.dst, dst.describe()), e)
+    };
+    match mode {
+        CopyMode::ServerSide => {
+            dst.store()
+                .copy(&src.path(&item.src), &dst.path(&item.dst))
+                .await
+                .map_err(|e| dst_err(&e))?;
+            progress.add_bytes(item.size);
+        }
+        CopyMode::LocalFile => {
+            let (from, to) = match (src.local_path(&item.src), dst.local_path(&item.dst)) {
+                (Some(f), Some(t)) => (f, t),
+                _ => return Err(dst_err(&"local copy between non-local storages")),
+            };
+            if let Some(parent) = to.parent() {
+                tokio::fs::create_dir_all(parent)
+                    .await
+                    .map_err(|e| dst_err(&e))?;
+            }
+            let tmp = to.with_extension(format!("milvault-{}.tmp", uuid::Uuid::new_v4().simple()));
+            let copied = tokio::fs::copy(&from, &tmp)
+                .await
+                .map_err(|e| src_err(&e))?;
+            if copied != item.size {
+                let _ = tokio::fs::remove_file(&tmp).await;
+                return Err(src_err(&format!(
+                    "expected {} bytes, read {copied}; the file changed during the copy",
+                    item.size
+                )));
+            }
+            tokio::fs::rename(&tmp, &to)
+                .await
+                .map_err(|e| dst_err(&e))?;
+            progress.add_bytes(copied);
+        }
+        CopyMode::Stream => {
+            let got = src
+                .store()
+                .get(&src.path(&item.src))
+                .await
+                .map_err(|e| src_err(&e))?;
+            let mut stream = got.into_stream();
+            let mut copied = 0u64;
+            if item.size <= SINGLE_PUT_LIMIT {
+                let mut buf = Vec::with_capacity(item.size as usize);
+                while let Some(chunk) = stream.try_next().await.map_err(|e| src_err(&e))? {
+                    buf.extend_from_slice(&chunk);
+                }
+                copied = buf.len() as u64;
+                check_size(item, copied).map_err(|e| src_err(&e))?;
+                dst.store()
+                    .put(&dst.path(&item.dst), PutPayload::from(buf))
+                    .await
+                    .map_err(|e| dst_err(&e))?;
+                progress.add_bytes(copied);
+            } else {
+                let upload = dst
+                    .store()
+                    .put_multipart(&dst.path(&item.dst))
+                    .await
+                    .map_err(|e| dst_err(&e))?;
+                let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+                let result: Result<()> = async {
+                    while let Some(chunk) = stream.try_next().await.map_err(|e| src_err(&e))? {
+                        writer.wait_for_capacity(2).await.map_err(|e| dst_err(&e))?;
+                        copied += chunk.len() as u64;
+                        progress.add_bytes(chunk.len() as u64);
+                        writer.put(chunk);
+                    }
+                    check_size(item, copied).map_err(|e| src_err(&e))
+                }
+                .await;
+                match result {
+                    Ok(()) => {
+                        writer.finish().await.map_err(|e| dst_err(&e))?;
+                    }
+                    Err(e) => {
+                        let _ = writer.abort().await;
+                        return Err(e);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_size(item: &CopyItem, copied: u64) -> std::result::Result<(), String> {
+    if copied == item.size {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected {} bytes, read {copied}; the file changed during the copy",
+            item.size
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{config::StorageKind, job::JobKind};
+    use bytes::Bytes;
+    use object_store::memory::InMemory;
+
+    fn mem(root: &str) -> Storage {
+        let mut c = crate::storage::tests_support::config();
+        c.root_path = root.into();
+        Storage::from_store(Arc::new(InMemory::new()), root, c)
+    }
+
+    async fn fill(s: &Storage, files: &[(&str, usize)]) -> Vec<CopyItem> {
+        let mut items = Vec::new();
+        for (i, (name, size)) in files.iter().enumerate() {
+            let data: Vec<u8> = (0..*size).map(|b| (b % 251) as u8).collect();
+            s.write(name, Bytes::from(data)).await.unwrap();
+            items.push(CopyItem {
+                src: name.to_string(),
+                dst: format!("copy/{name}"),
+                size: *size as u64,
+                group: i % 2,
+            });
+        }
+        items
+    }
+
+    #[tokio::test]
+    async fn streams_small_and_multipart_files_and_counts_segments() {
+        let (src, dst) = (mem("a"), mem("b"));
+        let big = SINGLE_PUT_LIMIT as usize + PART_SIZE + 123;
+        let items = fill(&src, &[("x/1", 10), ("x/2", big), ("x/3", 0)]).await;
+        let (p, h) = Progress::new(JobKind::Backup, "t");
+        let stats = copy_all(&src, &dst, items, &[2, 1], 4, &p).await.unwrap();
+        assert_eq!(stats.mode, CopyMode::Stream);
+        assert_eq!(stats.files, 3);
+        assert_eq!(stats.bytes, (10 + big) as u64);
+        let copied = dst.read_opt("copy/x/2").await.unwrap().unwrap();
+        let original = src.read_opt("x/2").await.unwrap().unwrap();
+        assert_eq!(copied, original);
+        assert_eq!(dst.size_of("copy/x/3").await.unwrap(), Some(0));
+        let s = h.snapshot();
+        assert_eq!(s.bytes_done, (10 + big) as u64);
+        assert_eq!(s.segments_done, 2);
+    }
+
+    #[tokio::test]
+    async fn same_store_copies_on_the_server() {
+        let src = mem("a");
+        let dst = src.with_root("b");
+        let items = fill(&src, &[("f", 5)]).await;
+        let p = Progress::detached(JobKind::Backup);
+        let stats = copy_all(&src, &dst, items, &[1], 2, &p).await.unwrap();
+        assert_eq!(stats.mode, CopyMode::ServerSide);
+        assert_eq!(dst.read_opt("copy/f").await.unwrap().unwrap().len(), 5);
+    }
+
+    #[tokio::test]
+    async fn a_size_mismatch_fails_the_copy() {
+        let (src, dst) = (mem("a"), mem("b"));
+        let mut items = fill(&src, &[("f", 5)]).await;
+        items[0].size = 6;
+        let err = copy_all(
+            &src,
+            &dst,
+            items,
+            &[1],
+            1,
+            &Progress::detached(JobKind::Backup),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("expected 6 bytes, read 5"),
+            "{err}"
+        );
+        assert!(
+            dst.read_opt("copy/f").await.unwrap().is_none(),
+            "nothing half-written is left"
+        );
+    }
+
+    #[tokio::test]
+    async fn local_directories_get_real_copies() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = crate::storage::tests_support::config();
+        c.kind = StorageKind::Local;
+        c.root_path = dir.path().join("src").to_string_lossy().into_owned();
+        let src = Storage::open(&c, true, None).unwrap();
+        c.root_path = dir.path().join("dst").to_string_lossy().into_owned();
+        let dst = Storage::open(&c, true, None).unwrap();
+        let items = fill(&src, &[("seg/100/1", 1000)]).await;
+        let stats = copy_all(
+            &src,
+            &dst,
+            items,
+            &[1],
+            2,
+            &Progress::detached(JobKind::Backup),
+        )
+        .await
+        .unwrap();
+        assert_eq!(stats.mode, CopyMode::LocalFile);
+        let copy = dir.path().join("dst/copy/seg/100/1");
+        let meta = std::fs::metadata(&copy).unwrap();
+        assert_eq!(meta.len(), 1000);
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(meta.nlink(), 1, "a copy, not a hard link to Milvus' file");
+    }
+}

@@ -1,0 +1,97 @@
+//! The engine's error type: every failure a user can meet, each with a message that says what to do.
+
+use std::time::Duration;
+
+/// Result alias for the engine.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in a backup, a restore or a look-up.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The configuration file or an override is wrong.
+    #[error("configuration: {0}")]
+    Config(String),
+
+    /// A request names something invalid (a bad backup name, a malformed rename rule...).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+
+    /// Milvus could not be reached at all.
+    #[error("cannot reach Milvus at {address}: {reason}. Check milvus.address/milvus.port in the config and that Milvus is running")]
+    MilvusUnreachable { address: String, reason: String },
+
+    /// Milvus answered a call with an error status.
+    #[error("Milvus {call} failed: {reason}")]
+    Milvus { call: &'static str, reason: String },
+
+    /// A Milvus call did not answer in time.
+    #[error(
+        "Milvus {call} did not answer within {timeout:?}; the server may be overloaded or down"
+    )]
+    MilvusTimeout {
+        call: &'static str,
+        timeout: Duration,
+    },
+
+    /// A storage operation failed.
+    #[error("{location}: {reason}")]
+    Storage { location: String, reason: String },
+
+    /// No backup has this name.
+    #[error("backup '{0}' does not exist; `milvault list` shows the backups there are")]
+    BackupNotFound(String),
+
+    /// A complete backup with this name already exists.
+    #[error("backup '{0}' already exists; choose another name or delete it first with `milvault delete -n {0}`")]
+    BackupExists(String),
+
+    /// Files of an earlier, unfinished backup occupy the name.
+    #[error("an incomplete backup named '{0}' is in the way (data without metadata, left by a failed run); remove it with `milvault delete -n {0}` or choose another name")]
+    IncompleteBackupExists(String),
+
+    /// The backup's metadata cannot be read or makes no sense.
+    #[error("backup '{name}' has unreadable metadata ({file}): {reason}")]
+    CorruptMetadata {
+        name: String,
+        file: String,
+        reason: String,
+    },
+
+    /// A collection named in a request is not in Milvus.
+    #[error("collection '{0}' does not exist in Milvus; `milvault check` lists what Milvus has")]
+    CollectionNotFound(String),
+
+    /// A collection named in a restore request is not in the backup.
+    #[error("collection '{collection}' is not in backup '{backup}'; `milvault get -n {backup}` lists its collections")]
+    CollectionNotInBackup { backup: String, collection: String },
+
+    /// A restore would write over a collection that exists.
+    #[error("collection '{0}' already exists in Milvus and was left untouched; restore under another name with --suffix or --rename, or replace it with --drop_exist_collection")]
+    CollectionExists(String),
+
+    /// The restored collection does not hold what the backup holds.
+    #[error("restore of '{collection}' is incomplete: {detail}")]
+    VerificationFailed { collection: String, detail: String },
+
+    /// A Milvus import task failed.
+    #[error("import of segment {segment} into '{collection}' failed: {reason}")]
+    ImportFailed {
+        collection: String,
+        segment: i64,
+        reason: String,
+    },
+
+    /// The job was cancelled.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl Error {
+    /// Shorthand for a storage error at a location.
+    pub fn storage(location: impl Into<String>, reason: impl std::fmt::Display) -> Self {
+        Error::Storage {
+            location: location.into(),
+            reason: reason.to_string(),
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! Where things live inside a backup storage root, exactly as milvus-backup lays them out:
+//!
+//! ```text
+//! <root>/<name>/meta/{backup_meta,collection_meta,partition_meta,segment_meta,full_meta}.json
+//! <root>/<name>/binlogs/insert_log/<collection>/<partition>/<segment>/<field>/<log>
+//! <root>/<name>/binlogs/delta_log/<collection>/<partition>/<segment>/<log>
+//! ```
+//! All functions return paths relative to the backup root, without leading or trailing slashes.
+
+use crate::error::{Error, Result};
+
+/// The metadata file whose presence marks a backup as complete (written last).
+pub const BACKUP_META: &str = "backup_meta.json";
+/// The whole tree in one file.
+pub const FULL_META: &str = "full_meta.json";
+/// Collection level file.
+pub const COLLECTION_META: &str = "collection_meta.json";
+/// Partition level file.
+pub const PARTITION_META: &str = "partition_meta.json";
+/// Segment level file.
+pub const SEGMENT_META: &str = "segment_meta.json";
+
+/// Kinds of binlog a segment has in storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogKind {
+    /// Row data, one folder per field.
+    Insert,
+    /// Deleted primary keys.
+    Delta,
+}
+
+impl LogKind {
+    /// Folder name in Milvus' storage and in backups.
+    pub fn dir(self) -> &'static str {
+        match self {
+            LogKind::Insert => "insert_log",
+            LogKind::Delta => "delta_log",
+        }
+    }
+}
+
+/// Checks that a backup name is usable as a folder name everywhere (S3, GCS, Azure, local).
+pub fn validate_backup_name(name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(Error::InvalidRequest(
+            "the backup name is empty; give one with -n NAME".into(),
+        ));
+    }
+    if name.len() > 128 {
+        return Err(Error::InvalidRequest(format!(
+            "backup name '{name}' is longer than 128 characters"
+        )));
+    }
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.';
+    if !name.chars().all(ok_char) || name.starts_with(['.', '-']) {
+        return Err(Error::InvalidRequest(format!(
+            "backup name '{name}' may only contain letters, digits, '_', '-' and '.', and must start with a letter, digit or '_'"
+        )));
+    }
+    Ok(())
+}
+
+/// `<name>`: the backup's folder.
+pub fn backup_dir(name: &str) -> String {
+    name.to_string()
+}
+
+/// `<name>/meta/<file>`.
+pub fn meta_file(name: &str, file: &str) -> String {
+    format!("{name}/meta/{file}")
+}
+
+/// `<name>/binlogs/<kind>/<collection>/<partition>/<segment>`: a segment's folder in a backup.
+pub fn backup_segment_dir(
+    name: &str,
+    kind: LogKind,
+    collection: i64,
+    partition: i64,
+    segment: i64,
+) -> String {
+    format!(
+        "{name}/binlogs/{}/{collection}/{partition}/{segment}",
+        kind.dir()
+    )
+}
+
+/// `<kind>/<collection>/<partition>/<segment>`: a segment's folder under Milvus' root path.
+pub fn milvus_segment_dir(kind: LogKind, collection: i64, partition: i64, segment: i64) -> String {
+    format!("{}/{collection}/{partition}/{segment}", kind.dir())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_match_milvus_backup() {
+        assert_eq!(meta_file("b1", BACKUP_META), "b1/meta/backup_meta.json");
+        assert_eq!(
+            backup_segment_dir("b1", LogKind::Insert, 1, 2, 3),
+            "b1/binlogs/insert_log/1/2/3"
+        );
+        assert_eq!(
+            backup_segment_dir("b1", LogKind::Delta, 1, 2, 3),
+            "b1/binlogs/delta_log/1/2/3"
+        );
+        assert_eq!(
+            milvus_segment_dir(LogKind::Insert, 1, 2, 3),
+            "insert_log/1/2/3"
+        );
+    }
+
+    #[test]
+    fn names_are_validated() {
+        for good in ["nightly_2024-01-01", "b1", "_x", "v1.2"] {
+            validate_backup_name(good).unwrap();
+        }
+        for bad in ["", "-x", ".hidden", "a/b", "a b", "ü", &"x".repeat(129)] {
+            assert!(
+                validate_backup_name(bad).is_err(),
+                "{bad:?} should be rejected"
+            );
+        }
+    }
+}

@@ -1,0 +1,504 @@
+//! milvus-backup's metadata types (core/proto/backup.proto), in the JSON shape its Go code writes
+//! with `encoding/json`: proto field names as keys, enums as numbers, empty values left out.
+//! Every field has a default so that files from other versions of either tool still load; keys
+//! this version does not know are ignored. milvault's own additions are prefixed `milvault_`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+/// A key/value pair (properties, type and index parameters).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct KeyValuePair {
+    #[serde(skip_serializing_if = "is_default")]
+    pub key: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub value: String,
+}
+
+impl KeyValuePair {
+    /// Builds a pair.
+    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
+        KeyValuePair {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// One field of a collection schema.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FieldSchema {
+    #[serde(rename = "fieldID", skip_serializing_if = "is_default")]
+    pub field_id: i64,
+    #[serde(skip_serializing_if = "is_default")]
+    pub name: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub is_primary_key: bool,
+    #[serde(skip_serializing_if = "is_default")]
+    pub description: String,
+    /// Milvus' DataType number (5 Int64, 21 VarChar, 23 JSON, 101 FloatVector...).
+    #[serde(skip_serializing_if = "is_default")]
+    pub data_type: i32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub type_params: Vec<KeyValuePair>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub index_params: Vec<KeyValuePair>,
+    #[serde(rename = "autoID", skip_serializing_if = "is_default")]
+    pub auto_id: bool,
+    #[serde(skip_serializing_if = "is_default")]
+    pub state: i32,
+    #[serde(skip_serializing_if = "is_default")]
+    pub element_type: i32,
+    #[serde(skip_serializing_if = "is_default")]
+    pub is_dynamic: bool,
+    #[serde(skip_serializing_if = "is_default")]
+    pub is_partition_key: bool,
+    #[serde(skip_serializing_if = "is_default")]
+    pub nullable: bool,
+    #[serde(skip_serializing_if = "is_default")]
+    pub is_function_output: bool,
+    /// The default value as a base64 protobuf `ValueField`.
+    #[serde(skip_serializing_if = "is_default")]
+    pub default_value_base64: String,
+}
+
+/// A collection schema.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CollectionSchema {
+    #[serde(skip_serializing_if = "is_default")]
+    pub name: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub description: String,
+    #[serde(rename = "autoID", skip_serializing_if = "is_default")]
+    pub auto_id: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldSchema>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub enable_dynamic_field: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub properties: Vec<KeyValuePair>,
+}
+
+/// An index on a field.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IndexInfo {
+    #[serde(skip_serializing_if = "is_default")]
+    pub field_name: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub index_name: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub index_type: String,
+    /// What DescribeIndex returned: index_type, metric_type, params (JSON).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub index_id: i64,
+}
+
+/// One binlog file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Binlog {
+    #[serde(skip_serializing_if = "is_default")]
+    pub entries_num: i64,
+    /// Where the file was in Milvus' storage when the backup was made.
+    #[serde(skip_serializing_if = "is_default")]
+    pub log_path: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub log_size: i64,
+    #[serde(skip_serializing_if = "is_default")]
+    pub log_id: i64,
+}
+
+/// The binlogs of one field (insert logs) or of the segment's deletes (delta logs, field 0).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FieldBinlog {
+    #[serde(rename = "fieldID", skip_serializing_if = "is_default")]
+    pub field_id: i64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub binlogs: Vec<Binlog>,
+}
+
+/// A sealed segment and its files.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SegmentBackupInfo {
+    #[serde(skip_serializing_if = "is_default")]
+    pub segment_id: i64,
+    #[serde(skip_serializing_if = "is_default")]
+    pub collection_id: i64,
+    #[serde(skip_serializing_if = "is_default")]
+    pub partition_id: i64,
+    /// Rows written to the segment, deleted ones included.
+    #[serde(skip_serializing_if = "is_default")]
+    pub num_of_rows: i64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub binlogs: Vec<FieldBinlog>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deltalogs: Vec<FieldBinlog>,
+    /// Bytes of all its binlogs.
+    #[serde(skip_serializing_if = "is_default")]
+    pub size: i64,
+    #[serde(skip_serializing_if = "is_default")]
+    pub group_id: i64,
+    #[serde(skip_serializing_if = "is_default")]
+    pub is_l0: bool,
+    #[serde(skip_serializing_if = "is_default")]
+    pub v_channel: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub storage_version: i64,
+}
+
+impl SegmentBackupInfo {
+    /// Every binlog of the segment, insert logs first.
+    pub fn all_binlogs(&self) -> impl Iterator<Item = &Binlog> {
+        self.binlogs
+            .iter()
+            .chain(self.deltalogs.iter())
+            .flat_map(|f| f.binlogs.iter())
+    }
+}
+
+/// A partition and its segments.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PartitionBackupInfo {
+    #[serde(skip_serializing_if = "is_default")]
+    pub partition_id: i64,
+    #[serde(skip_serializing_if = "is_default")]
+    pub partition_name: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub collection_id: i64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub segment_backups: Vec<SegmentBackupInfo>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub size: i64,
+    #[serde(skip_serializing_if = "is_default")]
+    pub load_state: String,
+}
+
+/// A collection: schema, settings, indexes, partitions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CollectionBackupInfo {
+    #[serde(skip_serializing_if = "is_default")]
+    pub id: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub collection_id: i64,
+    #[serde(skip_serializing_if = "is_default")]
+    pub db_name: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub collection_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema: Option<CollectionSchema>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub shards_num: i32,
+    /// 0 Strong, 1 Session, 2 Bounded, 3 Eventually, 4 Customized.
+    #[serde(skip_serializing_if = "is_default")]
+    pub consistency_level: i32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub partition_backups: Vec<PartitionBackupInfo>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub backup_timestamp: u64,
+    #[serde(skip_serializing_if = "is_default")]
+    pub size: i64,
+    #[serde(skip_serializing_if = "is_default")]
+    pub has_index: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub index_infos: Vec<IndexInfo>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub load_state: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub backup_physical_timestamp: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub properties: Vec<KeyValuePair>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub db_id: i64,
+    #[serde(skip_serializing_if = "is_default")]
+    pub created_timestamp: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub virtual_channel_names: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub physical_channel_names: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    /// milvault: live rows (`count(*)`, deletes applied) when the backup was made, if Milvus could
+    /// count them (the collection was loaded). Restores are checked against it.
+    #[serde(rename = "milvault_live_rows", skip_serializing_if = "Option::is_none")]
+    pub live_rows: Option<i64>,
+}
+
+impl CollectionBackupInfo {
+    /// `db.collection`.
+    pub fn qualified_name(&self) -> String {
+        format!("{}.{}", db_or_default(&self.db_name), self.collection_name)
+    }
+    /// Segments of all partitions.
+    pub fn segments(&self) -> impl Iterator<Item = &SegmentBackupInfo> {
+        self.partition_backups
+            .iter()
+            .flat_map(|p| p.segment_backups.iter())
+    }
+    /// Rows written to its segments, deleted ones included.
+    pub fn total_rows(&self) -> i64 {
+        self.segments().map(|s| s.num_of_rows).sum()
+    }
+}
+
+/// The database name Milvus means when none is given.
+pub fn db_or_default(db: &str) -> &str {
+    if db.is_empty() {
+        "default"
+    } else {
+        db
+    }
+}
+
+/// A database in the backup.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DatabaseBackupInfo {
+    #[serde(skip_serializing_if = "is_default")]
+    pub db_name: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub db_id: i64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub properties: Vec<KeyValuePair>,
+}
+
+/// milvault's own record of how the backup was made.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MilvaultInfo {
+    /// milvault's version.
+    pub tool_version: String,
+    /// Unix milliseconds when the job started and ended.
+    pub start_time_ms: i64,
+    pub end_time_ms: i64,
+    /// Whether only metadata (no binlogs) was copied.
+    pub meta_only: bool,
+    /// Binlog files copied.
+    pub file_count: u64,
+}
+
+/// The root of a backup.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BackupInfo {
+    #[serde(skip_serializing_if = "is_default")]
+    pub id: String,
+    /// 2 = BACKUP_SUCCESS. Always 2 in stored metadata (it is written only on success).
+    #[serde(skip_serializing_if = "is_default")]
+    pub state_code: i32,
+    #[serde(skip_serializing_if = "is_default")]
+    pub name: String,
+    /// Unix milliseconds.
+    #[serde(skip_serializing_if = "is_default")]
+    pub backup_timestamp: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub collection_backups: Vec<CollectionBackupInfo>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub size: i64,
+    #[serde(skip_serializing_if = "is_default")]
+    pub milvus_version: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub database_backups: Vec<DatabaseBackupInfo>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub format: String,
+    #[serde(rename = "milvault", skip_serializing_if = "Option::is_none")]
+    pub milvault: Option<MilvaultInfo>,
+}
+
+/// milvus-backup's BACKUP_SUCCESS.
+pub const STATE_SUCCESS: i32 = 2;
+
+/// `{"infos": [...]}`: the level files.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LevelInfos<T> {
+    pub infos: Vec<T>,
+}
+
+impl BackupInfo {
+    /// The four level files milvus-backup writes besides full_meta.json:
+    /// backup (no collections), collections (no partitions), partitions (no segments), segments.
+    pub fn to_levels(
+        &self,
+    ) -> (
+        BackupInfo,
+        LevelInfos<CollectionBackupInfo>,
+        LevelInfos<PartitionBackupInfo>,
+        LevelInfos<SegmentBackupInfo>,
+    ) {
+        let mut top = self.clone();
+        top.collection_backups.clear();
+        let (mut colls, mut parts, mut segs) = (Vec::new(), Vec::new(), Vec::new());
+        for c in &self.collection_backups {
+            let mut c2 = c.clone();
+            c2.partition_backups.clear();
+            colls.push(c2);
+            for p in &c.partition_backups {
+                let mut p2 = p.clone();
+                p2.segment_backups.clear();
+                parts.push(p2);
+                segs.extend(p.segment_backups.iter().cloned());
+            }
+        }
+        (
+            top,
+            LevelInfos { infos: colls },
+            LevelInfos { infos: parts },
+            LevelInfos { infos: segs },
+        )
+    }
+
+    /// Rebuilds the tree from the level files (for backups without full_meta.json).
+    pub fn from_levels(
+        top: BackupInfo,
+        colls: LevelInfos<CollectionBackupInfo>,
+        parts: LevelInfos<PartitionBackupInfo>,
+        segs: LevelInfos<SegmentBackupInfo>,
+    ) -> BackupInfo {
+        let mut info = top;
+        let mut parts = parts.infos;
+        for p in parts.iter_mut() {
+            p.segment_backups = segs
+                .infos
+                .iter()
+                .filter(|s| s.partition_id == p.partition_id && s.collection_id == p.collection_id)
+                .cloned()
+                .collect();
+        }
+        info.collection_backups = colls
+            .infos
+            .into_iter()
+            .map(|mut c| {
+                c.partition_backups = parts
+                    .iter()
+                    .filter(|p| p.collection_id == c.collection_id)
+                    .cloned()
+                    .collect();
+                c
+            })
+            .collect();
+        info
+    }
+
+    /// Rows in all its segments, deleted ones included.
+    pub fn total_rows(&self) -> i64 {
+        self.collection_backups.iter().map(|c| c.total_rows()).sum()
+    }
+
+    /// Number of segments.
+    pub fn segment_count(&self) -> usize {
+        self.collection_backups
+            .iter()
+            .map(|c| c.segments().count())
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Shaped like the files milvus-backup writes (Go encoding/json of backuppb, omitempty).
+    const MILVUS_BACKUP_COLLECTION_META: &str = r#"{"infos":[{"id":"c0a8","collection_id":449577,"db_name":"default","collection_name":"hello_milvus","schema":{"name":"hello_milvus","description":"hello_milvus is the simplest demo","fields":[{"fieldID":100,"name":"pk","is_primary_key":true,"data_type":5},{"fieldID":101,"name":"random","data_type":11},{"fieldID":102,"name":"embeddings","data_type":101,"type_params":[{"key":"dim","value":"8"}]}],"enable_dynamic_field":true},"shards_num":2,"consistency_level":2,"backup_timestamp":449577661593337857,"size":12345,"has_index":true,"index_infos":[{"field_name":"embeddings","index_name":"_default_idx_102","index_type":"IVF_FLAT","params":{"index_type":"IVF_FLAT","metric_type":"L2","params":"{\"nlist\":128}"}}],"load_state":"Loaded","backup_physical_timestamp":1715000000,"some_future_field":{"x":1}}]}"#;
+
+    #[test]
+    fn reads_milvus_backup_collection_meta() {
+        let level: LevelInfos<CollectionBackupInfo> =
+            serde_json::from_str(MILVUS_BACKUP_COLLECTION_META).unwrap();
+        let c = &level.infos[0];
+        assert_eq!(c.collection_id, 449577);
+        assert_eq!(c.qualified_name(), "default.hello_milvus");
+        let schema = c.schema.as_ref().unwrap();
+        assert!(schema.enable_dynamic_field);
+        assert_eq!(schema.fields[0].field_id, 100);
+        assert!(schema.fields[0].is_primary_key);
+        assert_eq!(
+            schema.fields[2].type_params[0],
+            KeyValuePair::new("dim", "8")
+        );
+        assert_eq!(c.index_infos[0].params["metric_type"], "L2");
+        assert_eq!(c.consistency_level, 2);
+        assert_eq!(c.live_rows, None);
+    }
+
+    #[test]
+    fn writes_go_style_keys_and_omits_empty_values() {
+        let seg = SegmentBackupInfo {
+            segment_id: 7,
+            collection_id: 1,
+            partition_id: 2,
+            num_of_rows: 10,
+            binlogs: vec![FieldBinlog {
+                field_id: 100,
+                binlogs: vec![Binlog {
+                    log_path: "files/insert_log/1/2/7/100/9".into(),
+                    log_size: 42,
+                    log_id: 9,
+                    ..Default::default()
+                }],
+            }],
+            ..Default::default()
+        };
+        let json = serde_json::to_string(&seg).unwrap();
+        assert_eq!(
+            json,
+            r#"{"segment_id":7,"collection_id":1,"partition_id":2,"num_of_rows":10,"binlogs":[{"fieldID":100,"binlogs":[{"log_path":"files/insert_log/1/2/7/100/9","log_size":42,"log_id":9}]}]}"#
+        );
+    }
+
+    #[test]
+    fn levels_round_trip() {
+        let seg = |id, part| SegmentBackupInfo {
+            segment_id: id,
+            collection_id: 1,
+            partition_id: part,
+            num_of_rows: 5,
+            ..Default::default()
+        };
+        let info = BackupInfo {
+            name: "b".into(),
+            state_code: STATE_SUCCESS,
+            collection_backups: vec![CollectionBackupInfo {
+                collection_id: 1,
+                collection_name: "c".into(),
+                partition_backups: vec![
+                    PartitionBackupInfo {
+                        partition_id: 10,
+                        collection_id: 1,
+                        segment_backups: vec![seg(100, 10), seg(101, 10)],
+                        ..Default::default()
+                    },
+                    PartitionBackupInfo {
+                        partition_id: 11,
+                        collection_id: 1,
+                        segment_backups: vec![seg(102, 11)],
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let (a, b, c, d) = info.to_levels();
+        assert!(a.collection_backups.is_empty());
+        assert_eq!(d.infos.len(), 3);
+        let back = BackupInfo::from_levels(a, b, c, d);
+        assert_eq!(back, info);
+        assert_eq!(back.total_rows(), 15);
+        assert_eq!(back.segment_count(), 3);
+    }
+}

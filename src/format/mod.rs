@@ -1,0 +1,7 @@
+//! The backup format: milvus-backup's metadata files and directory layout, so that backups made by
+//! either tool can be read by the other.
+
+pub mod layout;
+pub mod meta;
+
+pub use meta::*;

@@ -1,0 +1,248 @@
+//! Jobs: a backup or restore running in the background, whose progress anyone can watch.
+//!
+//! A [`Progress`] is the writing end (held by the running command); [`JobHandle`] the reading
+//! end (a `tokio::sync::watch` of [`JobSnapshot`]s, so a watcher always sees the newest state).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::watch;
+
+/// What a job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    Backup,
+    Restore,
+}
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Running,
+    Succeeded,
+    Failed,
+}
+
+/// One line of a job's log.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogLine {
+    pub at: DateTime<Utc>,
+    pub message: String,
+}
+
+/// Everything known about a job at one moment.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobSnapshot {
+    pub id: String,
+    pub kind: JobKind,
+    /// The backup's name.
+    pub backup_name: String,
+    pub state: JobState,
+    /// What it is doing now, in words.
+    pub step: String,
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+    pub segments_done: u64,
+    pub segments_total: u64,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Why it failed.
+    pub error: Option<String>,
+    pub log: Vec<LogLine>,
+}
+
+impl JobSnapshot {
+    /// Bytes per second so far.
+    pub fn rate(&self) -> f64 {
+        let end = self.finished_at.unwrap_or_else(Utc::now);
+        let secs = (end - self.started_at).num_milliseconds() as f64 / 1000.0;
+        if secs <= 0.0 {
+            0.0
+        } else {
+            self.bytes_done as f64 / secs
+        }
+    }
+}
+
+const MAX_LOG_LINES: usize = 500;
+
+/// The writing end of a job's progress. Cheap to clone; every clone updates the same job.
+#[derive(Clone)]
+pub struct Progress {
+    tx: Arc<watch::Sender<JobSnapshot>>,
+}
+
+/// The reading end of a job's progress.
+#[derive(Clone)]
+pub struct JobHandle {
+    rx: watch::Receiver<JobSnapshot>,
+}
+
+impl Progress {
+    /// Starts tracking a new job.
+    pub fn new(kind: JobKind, backup_name: &str) -> (Progress, JobHandle) {
+        let snapshot = JobSnapshot {
+            id: uuid::Uuid::new_v4().to_string(),
+            kind,
+            backup_name: backup_name.to_string(),
+            state: JobState::Running,
+            step: "starting".into(),
+            bytes_done: 0,
+            bytes_total: 0,
+            segments_done: 0,
+            segments_total: 0,
+            started_at: Utc::now(),
+            finished_at: None,
+            error: None,
+            log: Vec::new(),
+        };
+        let (tx, rx) = watch::channel(snapshot);
+        (Progress { tx: Arc::new(tx) }, JobHandle { rx })
+    }
+
+    /// A progress that nobody watches.
+    pub fn detached(kind: JobKind) -> Progress {
+        Progress::new(kind, "").0
+    }
+
+    /// The job's id.
+    pub fn id(&self) -> String {
+        self.tx.borrow().id.clone()
+    }
+
+    /// Says what the job is doing now, and logs it.
+    pub fn step(&self, step: impl Into<String>) {
+        let step = step.into();
+        tracing::info!(job = %self.id(), "{step}");
+        self.tx.send_modify(|s| {
+            s.step = step.clone();
+            push_log(s, step);
+        });
+    }
+
+    /// Adds a line to the job's log.
+    pub fn log(&self, message: impl Into<String>) {
+        let message = message.into();
+        tracing::info!(job = %self.id(), "{message}");
+        self.tx.send_modify(|s| push_log(s, message));
+    }
+
+    /// Adds work to the totals.
+    pub fn add_total(&self, bytes: u64, segments: u64) {
+        self.tx.send_modify(|s| {
+            s.bytes_total += bytes;
+            s.segments_total += segments;
+        });
+    }
+
+    /// Records copied bytes.
+    pub fn add_bytes(&self, bytes: u64) {
+        self.tx.send_modify(|s| s.bytes_done += bytes);
+    }
+
+    /// Records finished segments.
+    pub fn add_segments(&self, segments: u64) {
+        self.tx.send_modify(|s| s.segments_done += segments);
+    }
+
+    /// Marks the job done, successfully or not.
+    pub fn finish<T, E: std::fmt::Display>(&self, result: &Result<T, E>) {
+        self.tx.send_modify(|s| {
+            s.finished_at = Some(Utc::now());
+            match result {
+                Ok(_) => {
+                    s.state = JobState::Succeeded;
+                    s.step = "done".into();
+                }
+                Err(e) => {
+                    s.state = JobState::Failed;
+                    s.error = Some(e.to_string());
+                    push_log(s, format!("failed: {e}"));
+                }
+            }
+        });
+    }
+
+    /// The current state.
+    pub fn snapshot(&self) -> JobSnapshot {
+        self.tx.borrow().clone()
+    }
+}
+
+fn push_log(s: &mut JobSnapshot, message: String) {
+    if s.log.len() >= MAX_LOG_LINES {
+        s.log.remove(0);
+    }
+    s.log.push(LogLine {
+        at: Utc::now(),
+        message,
+    });
+}
+
+impl JobHandle {
+    /// The current state.
+    pub fn snapshot(&self) -> JobSnapshot {
+        self.rx.borrow().clone()
+    }
+
+    /// Waits for the next change; `None` once the job has ended and nothing more will change.
+    pub async fn changed(&mut self) -> Option<JobSnapshot> {
+        if self.rx.borrow().state != JobState::Running && !self.rx.has_changed().unwrap_or(false) {
+            return None;
+        }
+        match self.rx.changed().await {
+            Ok(()) => Some(self.rx.borrow_and_update().clone()),
+            Err(_) => None,
+        }
+    }
+
+    /// Waits until the job has ended and returns its final state.
+    pub async fn wait(&mut self) -> JobSnapshot {
+        loop {
+            let s = self.rx.borrow_and_update().clone();
+            if s.state != JobState::Running {
+                return s;
+            }
+            if self.rx.changed().await.is_err() {
+                return self.rx.borrow().clone();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn watchers_see_progress_and_the_end() {
+        let (p, mut h) = Progress::new(JobKind::Backup, "b1");
+        let mut watcher = h.clone();
+        p.add_total(100, 2);
+        p.add_bytes(40);
+        p.add_segments(1);
+        let s = h.snapshot();
+        assert_eq!(
+            (
+                s.bytes_done,
+                s.bytes_total,
+                s.segments_done,
+                s.segments_total
+            ),
+            (40, 100, 1, 2)
+        );
+        let r: Result<(), String> = Err("disk full".into());
+        p.finish(&r);
+        let end = h.wait().await;
+        assert_eq!(end.state, JobState::Failed);
+        assert_eq!(end.error.as_deref(), Some("disk full"));
+        assert!(end.log.last().unwrap().message.contains("disk full"));
+        // a watcher that was behind still gets the final snapshot, then None
+        let last = watcher.changed().await.unwrap();
+        assert_eq!(last.state, JobState::Failed);
+        assert!(watcher.changed().await.is_none());
+    }
+}

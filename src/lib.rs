@@ -1,0 +1,20 @@
+//! milvault: backup and restore for the Milvus vector database.
+//!
+//! The engine: a Milvus client ([`milvus`]), storage on `object_store` ([`storage`]), the copy
+//! pipeline ([`copy`]), milvus-backup's backup format ([`format`]), jobs with progress ([`job`]),
+//! one module per operation ([`commands`]) and the service that ties them together
+//! ([`service::Milvault`]). The CLI ([`cli`]) is a thin layer over the service.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod copy;
+pub mod error;
+pub mod format;
+pub mod job;
+pub mod milvus;
+pub mod service;
+pub mod storage;
+
+pub use error::{Error, Result};
+pub use service::Milvault;
