@@ -4,6 +4,11 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() {
+    // behave like other Unix tools when the reader of our output goes away (`milvault list | head`)
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("MILVAULT_LOG")

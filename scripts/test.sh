@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Runs every test: unit tests, then integration tests against a real Milvus 2.3.5 with local
+# storage, then against a real Milvus on SeaweedFS S3 (backups in another bucket). Starts and seeds
+# the servers on 127.0.0.1 and stops them afterwards, also when a test fails.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+testenv=${MILVAULT_TESTENV:-$repo/../shared/testenv}
+[ -d "$testenv" ] || { echo "missing $testenv (the shared test environment scripts)" >&2; exit 1; }
+bash scripts/install-test-deps.sh
+export PATH=${MILVAULT_CACHE:-$HOME/.cache/milvault}/venv/bin:$PATH
+export MILVAULT_TEST_PYTHON=$(command -v python)
+work=$(mktemp -d /tmp/milvault-test.XXXXXX)
+pgids=()
+stop_all() {
+  for g in "${pgids[@]}"; do kill -- -"$g" 2>/dev/null || true; done
+  sleep 2
+  for g in "${pgids[@]}"; do kill -9 -- -"$g" 2>/dev/null || true; done
+  pgids=()
+}
+trap 'stop_all; rm -rf "$work"' EXIT
+
+echo "== building"
+cargo build --all-targets --quiet
+echo "== unit tests"
+cargo test --quiet --lib --bins
+
+wait_port_free() { for _ in $(seq 1 60); do curl -s -o /dev/null http://127.0.0.1:9091/healthz || return 0; sleep 1; done; }
+
+echo "== Milvus with local storage"
+wait_port_free
+pgids+=("$(bash "$testenv/start-milvus.sh" "$work/milvus-local" local)")
+python "$testenv/seed.py" >/dev/null
+python tests/support/seed_extra.py
+MILVAULT_TEST_MILVUS_ROOT=$work/milvus-local/data MILVAULT_TEST_WORK=$work \
+  cargo test --quiet --test local_storage -- --test-threads=2
+stop_all
+
+echo "== Milvus on S3 (SeaweedFS)"
+wait_port_free
+pgids+=("$(bash "$testenv/start-s3.sh" "$work/s3" 9000)")
+pgids+=("$(bash "$testenv/start-milvus.sh" "$work/milvus-s3" s3 9000)")
+python "$testenv/seed.py" >/dev/null
+python tests/support/seed_extra.py
+MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
+  cargo test --quiet --test s3_storage -- --test-threads=2
