@@ -8,15 +8,16 @@ from pymilvus import connections, Collection, utility, db
 src_db, src, dst_db, dst = sys.argv[1:5]
 connections.connect(uri="http://127.0.0.1:19530")
 
-def open_loaded(dbname, name, like=None):
+def open_loaded(dbname, name, like_params=None):
+    """Opens and loads a collection; returns it with its index params (read while its db is current)."""
     db.using_database(dbname)
     c = Collection(name)
     if not c.indexes:
         vec = [f for f in c.schema.fields if f.dtype.name.endswith("VECTOR")][0]
-        params = like.indexes[0].params if like is not None and like.indexes else {"index_type": "FLAT", "metric_type": "L2", "params": {}}
-        c.create_index(vec.name, params)
+        c.create_index(vec.name, like_params or {"index_type": "FLAT", "metric_type": "L2", "params": {}})
+    params = c.indexes[0].params
     c.load()
-    return c
+    return c, params
 
 def rows(dbname, c):
     db.using_database(dbname)
@@ -28,15 +29,15 @@ def rows(dbname, c):
         out.append({k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in r.items()})
     return sorted(out, key=lambda r: r[pk])
 
-s = open_loaded(src_db, src)
-d = open_loaded(dst_db, dst, like=s)
+s, src_params = open_loaded(src_db, src)
+d, _ = open_loaded(dst_db, dst, like_params=src_params)
 a, b = rows(src_db, s), rows(dst_db, d)
 ok_rows = a == b
 vec = [f for f in s.schema.fields if f.dtype.name.endswith("VECTOR")][0].name
 topk_equal = True
 if a:
     queries = [r[vec] for r in a[:: max(1, len(a) // 5)][:5]]
-    metric = s.indexes[0].params.get("metric_type", "L2") if s.indexes else "L2"
+    metric = src_params.get("metric_type", "L2")
     params = {"metric_type": metric, "params": {"ef": 512, "nprobe": 64}}
     db.using_database(src_db); ra = s.search(queries, vec, params, limit=5, consistency_level="Strong")
     db.using_database(dst_db); rb = d.search(queries, vec, params, limit=5, consistency_level="Strong")
