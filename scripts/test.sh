@@ -29,11 +29,15 @@ wait_port_free() { for _ in $(seq 1 60); do curl -s -o /dev/null http://127.0.0.
 
 echo "== Milvus with local storage"
 wait_port_free
-pgids+=("$(bash "$testenv/start-milvus.sh" "$work/milvus-local" local)")
+local_pg=$(bash "$testenv/start-milvus.sh" "$work/milvus-local" local)
+pgids+=("$local_pg")
 python "$testenv/seed.py" >/dev/null
 python tests/support/seed_extra.py
 MILVAULT_TEST_MILVUS_ROOT=$work/milvus-local/data MILVAULT_TEST_WORK=$work \
   cargo test --quiet --test local_storage -- --test-threads=2
+echo "== Milvus dying during a restore"
+MILVAULT_TEST_MILVUS_ROOT=$work/milvus-local/data MILVAULT_TEST_WORK=$work MILVAULT_TEST_MILVUS_PGID=$local_pg \
+  cargo test --quiet --test milvus_dies
 stop_all
 
 echo "== Milvus on S3 (SeaweedFS)"
