@@ -25,12 +25,21 @@ cargo build --all-targets --quiet
 echo "== unit tests"
 cargo test --quiet --lib --bins
 
+# healthz can answer before the gRPC proxy does: wait until a client can connect
+wait_milvus_ready() {
+  for _ in $(seq 1 60); do
+    python -c "from pymilvus import connections; connections.connect(uri='http://127.0.0.1:19530', timeout=5)" 2>/dev/null && return 0
+    sleep 2
+  done
+  echo "Milvus did not accept connections; its log ends with:" >&2; tail -50 "$1/milvus.log" >&2; return 1
+}
 wait_port_free() { for _ in $(seq 1 60); do curl -s -o /dev/null http://127.0.0.1:9091/healthz || return 0; sleep 1; done; }
 
 echo "== Milvus with local storage"
 wait_port_free
 local_pg=$(bash "$testenv/start-milvus.sh" "$work/milvus-local" local)
 pgids+=("$local_pg")
+wait_milvus_ready "$work/milvus-local"
 python "$testenv/seed.py" >/dev/null
 python tests/support/seed_extra.py
 MILVAULT_TEST_MILVUS_ROOT=$work/milvus-local/data MILVAULT_TEST_WORK=$work \
@@ -44,6 +53,7 @@ echo "== Milvus on S3 (SeaweedFS)"
 wait_port_free
 pgids+=("$(bash "$testenv/start-s3.sh" "$work/s3" 9000)")
 pgids+=("$(bash "$testenv/start-milvus.sh" "$work/milvus-s3" s3 9000)")
+wait_milvus_ready "$work/milvus-s3"
 python "$testenv/seed.py" >/dev/null
 python tests/support/seed_extra.py
 MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
