@@ -33,7 +33,17 @@ wait_milvus_ready() {
   done
   echo "Milvus did not accept connections; its log ends with:" >&2; tail -50 "$1/milvus.log" >&2; return 1
 }
-wait_port_free() { for _ in $(seq 1 60); do curl -s -o /dev/null http://127.0.0.1:9091/healthz || return 0; sleep 1; done; }
+# milvus-server probes its ports with bind() without SO_REUSEADDR and silently moves a component to
+# another port when the probe fails, which leaves the proxy waiting forever. A stopped Milvus leaves its
+# ports in TIME_WAIT for ~60 s: wait until no socket of any state uses them.
+milvus_ports=':(2379|2380|9091|19529|19530|19531|53100|13333|21121|21123|21124|22930)$'
+wait_port_free() {
+  for _ in $(seq 1 120); do
+    ss -Htan | awk '{print $4}' | grep -qE "$milvus_ports" || return 0
+    sleep 1
+  done
+  echo "Milvus' ports are still in use:" >&2; ss -Htanp | grep -E "$milvus_ports" >&2 || true; return 1
+}
 
 echo "== Milvus with local storage"
 wait_port_free
