@@ -12,7 +12,9 @@ pub mod copy;
 pub mod error;
 pub mod format;
 pub mod job;
+pub mod job_store;
 pub mod milvus;
+pub mod registry;
 pub mod service;
 pub mod storage;
 

@@ -10,8 +10,9 @@ use crate::{
         check::{self, CheckReport},
         create::{self, CreateBackupRequest},
         delete, get,
+        inventory::{self, CollectionOverview},
         list::{self, BackupSummary},
-        restore::{self, RestoreReport, RestoreRequest},
+        restore::{self, RestoreReport, RestoreRequest, RestoreTarget},
     },
     config::Config,
     error::Result,
@@ -137,5 +138,15 @@ impl Milvault {
     /// Checks Milvus and both storages.
     pub async fn check(&self) -> CheckReport {
         check::check(self).await
+    }
+
+    /// Every collection in Milvus with its rows and load state.
+    pub async fn inventory(&self) -> Result<Vec<CollectionOverview>> {
+        inventory::inventory(self).await
+    }
+
+    /// Where a restore would put each collection, and which targets exist already.
+    pub async fn restore_preview(&self, req: &RestoreRequest) -> Result<Vec<RestoreTarget>> {
+        restore::preview(self, req).await
     }
 }

@@ -4,5 +4,6 @@ pub mod check;
 pub mod create;
 pub mod delete;
 pub mod get;
+pub mod inventory;
 pub mod list;
 pub mod restore;

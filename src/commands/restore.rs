@@ -189,6 +189,38 @@ fn plan(
     Ok(out)
 }
 
+/// Where one selected collection would be restored.
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreTarget {
+    /// `db.name` in the backup.
+    pub source: String,
+    /// `db.name` in Milvus.
+    pub target: String,
+    /// A collection of that name exists now (the restore needs `drop_existing`).
+    pub exists: bool,
+    /// Rows the backup holds for it (live rows when recorded, else stored rows).
+    pub rows: i64,
+}
+
+/// Works out where a restore would put each collection, without changing anything.
+pub async fn preview(svc: &Milvault, req: &RestoreRequest) -> Result<Vec<RestoreTarget>> {
+    let info = svc.get_backup(&req.name).await?;
+    let targets = plan(req, &info.collection_backups)?;
+    let milvus = svc.milvus().await?;
+    let dbs = milvus.list_databases().await?;
+    let mut out = Vec::with_capacity(targets.len());
+    for (c, (db, name)) in targets {
+        let exists = dbs.contains(&db) && milvus.has_collection(&db, &name).await?;
+        out.push(RestoreTarget {
+            source: c.qualified_name(),
+            target: format!("{db}.{name}"),
+            exists,
+            rows: c.live_rows.unwrap_or_else(|| c.segments().map(|s| s.num_of_rows).sum()),
+        });
+    }
+    Ok(out)
+}
+
 /// Runs a restore.
 pub async fn restore(
     svc: &Milvault,

@@ -1,0 +1,158 @@
+//! The jobs of a long-running server: starts backups and restores in the background, keeps the
+//! live ones watchable, and records every job (with its log) in the [`JobStore`] so that the
+//! history survives a restart. Used by the portal, REST and gRPC alike.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use crate::{
+    commands::{create::CreateBackupRequest, restore::RestoreRequest},
+    error::{Error, Result},
+    format::layout,
+    job::{JobHandle, JobSnapshot, JobState},
+    job_store::JobStore,
+    service::Milvault,
+};
+
+/// How often a running job's row is rewritten at most.
+const SAVE_EVERY: Duration = Duration::from_millis(500);
+
+/// Running and past jobs.
+pub struct JobRegistry {
+    svc: Arc<Milvault>,
+    store: JobStore,
+    live: Mutex<HashMap<String, JobHandle>>,
+    /// Names of backups being made now: a second backup of the same name must not start (its
+    /// clean-up on failure would remove the first one's files).
+    creating: Mutex<HashSet<String>>,
+}
+
+impl JobRegistry {
+    /// A registry over `svc`, recording into `store`.
+    pub fn new(svc: Arc<Milvault>, store: JobStore) -> Arc<JobRegistry> {
+        Arc::new(JobRegistry {
+            svc,
+            store,
+            live: Mutex::new(HashMap::new()),
+            creating: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// The service the jobs run on.
+    pub fn service(&self) -> &Arc<Milvault> {
+        &self.svc
+    }
+
+    /// Starts a backup; fails at once (without a job) when the name is invalid, taken, or being
+    /// used by a backup that is running now.
+    pub async fn start_backup(self: &Arc<Self>, mut req: CreateBackupRequest) -> Result<JobSnapshot> {
+        if req.name.is_empty() {
+            req.name = chrono::Utc::now()
+                .format("backup_%Y_%m_%d_%H_%M_%S")
+                .to_string();
+        }
+        layout::validate_backup_name(&req.name)?;
+        let name = req.name.clone();
+        if !lock(&self.creating).insert(name.clone()) {
+            return Err(Error::InvalidRequest(format!(
+                "a backup named '{name}' is being made right now; wait for it or choose another name"
+            )));
+        }
+        let exists = self
+            .svc
+            .backup_storage()
+            .any_under(&layout::backup_dir(&name))
+            .await;
+        match exists {
+            Ok(false) => {}
+            Ok(true) => {
+                lock(&self.creating).remove(&name);
+                return Err(match self.svc.get_backup(&name).await {
+                    Ok(_) => Error::BackupExists(name),
+                    Err(_) => Error::IncompleteBackupExists(name),
+                });
+            }
+            Err(e) => {
+                lock(&self.creating).remove(&name);
+                return Err(e);
+            }
+        }
+        let (handle, _join) = self.svc.spawn_backup(req);
+        let registry = self.clone();
+        Ok(self.track(handle, move || {
+            lock(&registry.creating).remove(&name);
+        }))
+    }
+
+    /// Starts a restore; the request is checked when the job runs (its errors land in the job).
+    pub fn start_restore(self: &Arc<Self>, req: RestoreRequest) -> JobSnapshot {
+        let (handle, _join) = self.svc.spawn_restore(req);
+        self.track(handle, || {})
+    }
+
+    fn track(self: &Arc<Self>, handle: JobHandle, on_end: impl FnOnce() + Send + 'static) -> JobSnapshot {
+        let first = handle.snapshot();
+        let id = first.id.clone();
+        lock(&self.live).insert(id.clone(), handle.clone());
+        self.save(&first);
+        let registry = self.clone();
+        let mut watcher = handle;
+        tokio::spawn(async move {
+            let mut last_save = Instant::now();
+            while let Some(s) = watcher.changed().await {
+                if last_save.elapsed() >= SAVE_EVERY || s.state != JobState::Running {
+                    registry.save(&s);
+                    last_save = Instant::now();
+                }
+            }
+            let mut last = watcher.snapshot();
+            if last.state == JobState::Running {
+                // the task ended without finishing its progress: it panicked or was aborted
+                last.state = JobState::Failed;
+                last.error = Some("the job stopped unexpectedly; see the server log".into());
+                last.finished_at = Some(chrono::Utc::now());
+            }
+            registry.save(&last);
+            lock(&registry.live).remove(&id);
+            on_end();
+        });
+        first
+    }
+
+    fn save(&self, s: &JobSnapshot) {
+        if let Err(e) = self.store.save(s) {
+            tracing::error!(job = %s.id, "could not record the job: {e}");
+        }
+    }
+
+    /// One job, live or past.
+    pub fn get(&self, id: &str) -> Result<Option<JobSnapshot>> {
+        if let Some(h) = lock(&self.live).get(id) {
+            return Ok(Some(h.snapshot()));
+        }
+        self.store.get(id)
+    }
+
+    /// A live job's progress stream; `None` when the job is not running here.
+    pub fn watch(&self, id: &str) -> Option<JobHandle> {
+        lock(&self.live).get(id).cloned()
+    }
+
+    /// The newest `limit` jobs, newest first, running ones with their live state.
+    pub fn list(&self, limit: usize) -> Result<Vec<JobSnapshot>> {
+        let live = lock(&self.live);
+        Ok(self
+            .store
+            .list(limit)?
+            .into_iter()
+            .map(|s| live.get(&s.id).map(|h| h.snapshot()).unwrap_or(s))
+            .collect())
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
