@@ -47,6 +47,22 @@ pub enum Command {
     Delete(NameArg),
     /// Check that Milvus and both storages can be reached.
     Check,
+    /// Run the web portal (and the jobs it starts).
+    Serve(ServeArgs),
+}
+
+/// `serve` flags.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. The portal has no sign-in yet: keep it on loopback.
+    #[arg(long, default_value = "127.0.0.1:3000", env = "MILVAULT_ADDR")]
+    pub addr: std::net::SocketAddr,
+    /// The built site (`cargo leptos build` output: pkg/ with WASM, JS, CSS).
+    #[arg(long, default_value = "target/site", env = "LEPTOS_SITE_ROOT")]
+    pub site_root: PathBuf,
+    /// Where job history is kept (an SQLite file).
+    #[arg(long, default_value = "milvault-state/jobs.sqlite", env = "MILVAULT_JOB_DB")]
+    pub job_db: PathBuf,
 }
 
 /// `-n NAME`.
@@ -220,6 +236,19 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Delete(a) => {
             let n = svc.delete_backup(&a.name).await?;
             println!("deleted backup '{}' ({n} files)", a.name);
+        }
+        Command::Serve(a) => {
+            let store = crate::job_store::JobStore::open(&a.job_db)
+                .with_context(|| format!("job history {}", a.job_db.display()))?;
+            let registry = crate::registry::JobRegistry::new(svc.clone(), store);
+            crate::web::serve(
+                registry,
+                crate::web::ServeOptions {
+                    addr: a.addr,
+                    site_root: a.site_root,
+                },
+            )
+            .await?;
         }
         Command::Check => {
             let report = svc.check().await;

@@ -17,6 +17,7 @@ pub mod milvus;
 pub mod registry;
 pub mod service;
 pub mod storage;
+pub mod web;
 
 pub use error::{Error, Result};
 pub use service::Milvault;

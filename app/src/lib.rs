@@ -1,6 +1,97 @@
-//! milvault's web portal. The Leptos pages, components and server functions live here;
-//! they call the engine (the `milvault` crate) through a service handle and never
-//! re-implement backup or restore logic.
+//! milvault's web portal: a Leptos app rendered on the server by the `milvault` binary
+//! (`milvault serve`) and hydrated in the browser. Pages call the engine only through the server
+//! functions in [`server`], which use the [`api::Backend`] the server provides in context.
 
-/// Name shown in the portal's title bar.
+pub mod api;
+pub mod components;
+pub mod format;
+pub mod pages;
+pub mod server;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes, A},
+    path, SsrMode,
+};
+
+use pages::{
+    backup_detail::BackupDetailPage, backups::BackupsPage, cluster::ClusterPage, jobs::JobPage,
+    jobs::JobsPage, new_backup::NewBackupPage, restore::RestorePage,
+};
+
+/// The product's name, as shown in the portal.
 pub const PRODUCT_NAME: &str = "milvault";
+
+/// The HTML document around the app (server side).
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The portal.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/milvault.css"/>
+        <Title text="milvault"/>
+        <Router>
+            <header class="topbar">
+                <a class="brand" href="/">"milvault"</a>
+                <nav aria-label="Main">
+                    <A href="/" exact=true>"Backups"</A>
+                    <A href="/new">"New backup"</A>
+                    <A href="/jobs">"Jobs"</A>
+                    <A href="/cluster">"Cluster"</A>
+                </nav>
+            </header>
+            <main id="main">
+                <Routes fallback=|| view! { <NotFound/> }>
+                    <Route path=path!("/") view=BackupsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/backups/:name") view=BackupDetailPage ssr=SsrMode::Async/>
+                    <Route path=path!("/new") view=NewBackupPage ssr=SsrMode::Async/>
+                    <Route path=path!("/restore/:name") view=RestorePage ssr=SsrMode::Async/>
+                    <Route path=path!("/jobs") view=JobsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/jobs/:id") view=JobPage ssr=SsrMode::Async/>
+                    <Route path=path!("/cluster") view=ClusterPage ssr=SsrMode::Async/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+            resp.set_status(http::StatusCode::NOT_FOUND);
+        }
+    }
+    view! {
+        <h1>"Page not found"</h1>
+        <p>"There is nothing at this address. Go back to the " <a href="/">"backups"</a> "."</p>
+    }
+}
+
+/// The browser's entry point: hydrates the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}

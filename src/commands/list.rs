@@ -19,6 +19,12 @@ pub struct BackupSummary {
     pub milvus_version: String,
     /// `db.collection` of each collection.
     pub collections: Vec<String>,
+    /// Live rows when the backup recorded them, else stored rows (deleted rows included).
+    pub rows: i64,
+    /// How long the backup took, when milvault made it.
+    pub duration_ms: Option<i64>,
+    /// Schemas only, no data.
+    pub meta_only: bool,
 }
 
 impl From<&BackupInfo> for BackupSummary {
@@ -34,6 +40,13 @@ impl From<&BackupInfo> for BackupSummary {
                 .iter()
                 .map(|c| c.qualified_name())
                 .collect(),
+            rows: b.collection_backups.iter().map(|c| c.rows()).sum(),
+            duration_ms: b
+                .milvault
+                .as_ref()
+                .map(|m| m.end_time_ms - m.start_time_ms)
+                .filter(|d| *d >= 0),
+            meta_only: b.milvault.as_ref().is_some_and(|m| m.meta_only),
         }
     }
 }

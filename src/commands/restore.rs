@@ -215,7 +215,7 @@ pub async fn preview(svc: &Milvault, req: &RestoreRequest) -> Result<Vec<Restore
             source: c.qualified_name(),
             target: format!("{db}.{name}"),
             exists,
-            rows: c.live_rows.unwrap_or_else(|| c.segments().map(|s| s.num_of_rows).sum()),
+            rows: c.rows(),
         });
     }
     Ok(out)

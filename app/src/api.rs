@@ -1,0 +1,206 @@
+//! What the portal shows and sends: plain serialisable types shared by the server and the browser,
+//! and (on the server) the [`Backend`] trait that the `milvault` binary implements over its engine.
+//! The portal has no backup or restore logic of its own.
+
+use serde::{Deserialize, Serialize};
+
+/// One complete backup in the history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackupRow {
+    pub name: String,
+    /// Unix milliseconds.
+    pub created_ms: i64,
+    /// How long the backup took, when recorded.
+    pub duration_ms: Option<i64>,
+    /// `db.collection` of each collection.
+    pub collections: Vec<String>,
+    pub rows: i64,
+    pub size: i64,
+    pub milvus_version: String,
+    pub meta_only: bool,
+}
+
+/// A backup in full.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackupDetail {
+    pub summary: BackupRow,
+    pub collections: Vec<CollectionDetail>,
+}
+
+/// One collection of a backup.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectionDetail {
+    pub db: String,
+    pub name: String,
+    pub description: String,
+    pub fields: Vec<FieldRow>,
+    pub partitions: Vec<PartitionRow>,
+    pub indexes: Vec<String>,
+    pub shards: i32,
+    pub consistency: String,
+    pub dynamic_fields: bool,
+    pub segments: usize,
+    /// Live rows when recorded, else stored rows.
+    pub rows: i64,
+    pub bytes: i64,
+}
+
+/// One field of a schema.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldRow {
+    pub id: i64,
+    pub name: String,
+    pub data_type: String,
+    /// Primary key, auto id, partition key, dimension, max length...
+    pub notes: String,
+}
+
+/// One partition of a backed-up collection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartitionRow {
+    pub name: String,
+    pub segments: usize,
+    pub rows: i64,
+    pub bytes: i64,
+}
+
+/// A collection in Milvus now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveCollection {
+    pub db: String,
+    pub name: String,
+    pub rows: i64,
+    pub load_state: String,
+}
+
+/// The New backup form.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NewBackup {
+    pub name: String,
+    /// `db.collection` of each chosen collection.
+    pub collections: Vec<String>,
+    pub meta_only: bool,
+}
+
+/// The Restore form.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RestoreForm {
+    pub backup: String,
+    /// `db.collection` in the backup; empty: all.
+    pub collections: Vec<String>,
+    /// Restore every collection into this database (empty: each into its own).
+    pub target_db: String,
+    pub suffix: String,
+    /// `(source db.collection, new name)` for collections given a name of their own.
+    pub renames: Vec<(String, String)>,
+    pub drop_existing: bool,
+    pub meta_only: bool,
+    pub restore_index: bool,
+    pub load: bool,
+}
+
+/// Where one collection would be restored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestorePreview {
+    pub source: String,
+    pub target: String,
+    pub exists: bool,
+    pub rows: i64,
+}
+
+/// A backup or restore job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobView {
+    pub id: String,
+    /// `backup` or `restore`.
+    pub kind: String,
+    pub backup_name: String,
+    /// `running`, `succeeded` or `failed`.
+    pub state: String,
+    pub step: String,
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+    pub segments_done: u64,
+    pub segments_total: u64,
+    pub started_ms: i64,
+    pub finished_ms: Option<i64>,
+    pub error: Option<String>,
+    /// `(unix ms, message)`.
+    pub log: Vec<(i64, String)>,
+}
+
+impl JobView {
+    /// Bytes per second, over the job's life so far (`now_ms` for a running job).
+    pub fn rate(&self, now_ms: i64) -> f64 {
+        let end = self.finished_ms.unwrap_or(now_ms);
+        let secs = (end - self.started_ms) as f64 / 1000.0;
+        if secs <= 0.0 {
+            0.0
+        } else {
+            self.bytes_done as f64 / secs
+        }
+    }
+
+    /// Seconds left at the current rate, when it can be told.
+    pub fn eta_secs(&self, now_ms: i64) -> Option<f64> {
+        let rate = self.rate(now_ms);
+        if self.state != "running" || rate <= 0.0 || self.bytes_total <= self.bytes_done {
+            return None;
+        }
+        Some((self.bytes_total - self.bytes_done) as f64 / rate)
+    }
+
+    /// Done fraction in [0, 1]: bytes when there are bytes, else segments.
+    pub fn fraction(&self) -> f64 {
+        if self.state == "succeeded" {
+            return 1.0;
+        }
+        if self.bytes_total > 0 {
+            (self.bytes_done as f64 / self.bytes_total as f64).min(1.0)
+        } else if self.segments_total > 0 {
+            (self.segments_done as f64 / self.segments_total as f64).min(1.0)
+        } else {
+            0.0
+        }
+    }
+}
+
+/// One line of the cluster check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckRow {
+    pub what: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// The Cluster page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterView {
+    pub milvus_address: String,
+    pub milvus_version: Option<String>,
+    pub backup_location: String,
+    pub milvus_storage_location: String,
+    pub checks: Vec<CheckRow>,
+}
+
+/// The engine, as the portal's server functions see it. Errors are messages that say what to do.
+#[cfg(feature = "ssr")]
+#[async_trait::async_trait]
+pub trait Backend: Send + Sync + 'static {
+    async fn list_backups(&self) -> Result<Vec<BackupRow>, String>;
+    async fn backup_detail(&self, name: &str) -> Result<BackupDetail, String>;
+    async fn delete_backup(&self, name: &str) -> Result<usize, String>;
+    async fn live_collections(&self) -> Result<Vec<LiveCollection>, String>;
+    /// Starts a backup job; returns its id.
+    async fn start_backup(&self, form: NewBackup) -> Result<String, String>;
+    async fn restore_preview(&self, form: RestoreForm) -> Result<Vec<RestorePreview>, String>;
+    /// Starts a restore job; returns its id.
+    async fn start_restore(&self, form: RestoreForm) -> Result<String, String>;
+    async fn jobs(&self) -> Result<Vec<JobView>, String>;
+    async fn job(&self, id: &str) -> Result<JobView, String>;
+    async fn cluster(&self) -> ClusterView;
+}
+
+/// The backend handle the server puts in the Leptos context.
+#[cfg(feature = "ssr")]
+pub type SharedBackend = std::sync::Arc<dyn Backend>;

@@ -1,0 +1,70 @@
+//! Small building blocks: error and empty states, progress bars, badges, the clock.
+
+use leptos::prelude::*;
+
+use crate::{api::JobView, format};
+
+/// An error the user can act on.
+#[component]
+pub fn ErrorBox(#[prop(into)] message: String) -> impl IntoView {
+    view! {
+        <div class="error" role="alert">
+            <strong>"Something went wrong. "</strong>
+            <span class="error-text">{message}</span>
+        </div>
+    }
+}
+
+/// What shows while data loads.
+#[component]
+pub fn Loading(#[prop(into, optional)] what: String) -> impl IntoView {
+    let what = if what.is_empty() { "Loading".to_string() } else { format!("Loading {what}") };
+    view! { <p class="loading" aria-busy="true">{what}"…"</p> }
+}
+
+/// A job's state as a coloured word.
+#[component]
+pub fn StateBadge(#[prop(into)] state: Signal<String>) -> impl IntoView {
+    view! { <span class=move || format!("badge badge-{}", state.get())>{move || state.get()}</span> }
+}
+
+/// A progress bar with its numbers.
+#[component]
+pub fn JobProgress(#[prop(into)] job: Signal<JobView>) -> impl IntoView {
+    let pct = move || (job.get().fraction() * 100.0).round() as i64;
+    view! {
+        <div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax="100"
+            aria-valuenow=move || pct().to_string()>
+            <div class=move || format!("progress-fill progress-{}", job.get().state)
+                style=move || format!("width: {}%", pct())></div>
+        </div>
+        <p class="progress-numbers">
+            <span class="pct">{move || format!("{}%", pct())}</span>
+            " · "
+            <span class="bytes">{move || {
+                let j = job.get();
+                format!("{} of {}", format::bytes(j.bytes_done as i64), format::bytes(j.bytes_total as i64))
+            }}</span>
+            " · "
+            <span class="segments">{move || {
+                let j = job.get();
+                format!("{} of {} segments", j.segments_done, j.segments_total)
+            }}</span>
+        </p>
+    }
+}
+
+/// Now, in Unix milliseconds, on either side.
+pub fn now_ms() -> i64 {
+    #[cfg(feature = "hydrate")]
+    {
+        js_sys::Date::now() as i64
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    }
+}

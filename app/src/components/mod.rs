@@ -1,0 +1,5 @@
+//! Pieces shared by the pages.
+
+pub mod chart;
+pub mod common;
+pub mod live;

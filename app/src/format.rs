@@ -1,0 +1,156 @@
+//! Formatting shared by the server render and the browser, so both produce the same text (times
+//! are shown in UTC for that reason).
+
+/// `1.5 MB`, `320 B` (decimal units, like storage consoles).
+pub fn bytes(n: i64) -> String {
+    let n = n.max(0) as f64;
+    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
+    let mut v = n;
+    let mut unit = 0;
+    while v >= 1000.0 && unit < UNITS.len() - 1 {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{} B", n as i64)
+    } else if v < 10.0 {
+        format!("{v:.2} {}", UNITS[unit])
+    } else if v < 100.0 {
+        format!("{v:.1} {}", UNITS[unit])
+    } else {
+        format!("{v:.0} {}", UNITS[unit])
+    }
+}
+
+/// `12,345`.
+pub fn count(n: i64) -> String {
+    let s = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// `2026-11-25 09:31:24 UTC`.
+pub fn time(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{mo:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        s / 3600,
+        (s / 60) % 60,
+        s % 60
+    )
+}
+
+/// `2026-11-25`.
+pub fn date(ms: i64) -> String {
+    let (y, mo, d) = civil_from_days(ms.div_euclid(1000).div_euclid(86_400));
+    format!("{y:04}-{mo:02}-{d:02}")
+}
+
+/// `850 ms`, `12.3 s`, `4 min 05 s`, `2 h 03 min`.
+pub fn duration_ms(ms: i64) -> String {
+    let ms = ms.max(0);
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    } else if ms < 3_600_000 {
+        format!("{} min {:02} s", ms / 60_000, (ms / 1000) % 60)
+    } else {
+        format!("{} h {:02} min", ms / 3_600_000, (ms / 60_000) % 60)
+    }
+}
+
+/// `12.5 MB/s`.
+pub fn rate(bytes_per_sec: f64) -> String {
+    format!("{}/s", bytes(bytes_per_sec.round() as i64))
+}
+
+/// Why a backup name is not acceptable, or `None` when it is (the same rule as the engine's).
+pub fn backup_name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("Give the backup a name.".into());
+    }
+    if name.len() > 128 {
+        return Some("At most 128 characters.".into());
+    }
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.';
+    if !name.chars().all(ok_char) {
+        return Some("Only letters, digits, '_', '-' and '.'.".into());
+    }
+    if name.starts_with(['.', '-']) {
+        return Some("Start with a letter, a digit or '_'.".into());
+    }
+    None
+}
+
+/// A name suggestion from a time: `backup_2026_11_25_0931`.
+pub fn suggested_name(ms: i64) -> String {
+    let t = time(ms);
+    // "YYYY-MM-DD HH:MM:SS UTC"
+    format!(
+        "backup_{}_{}_{}_{}{}{}",
+        &t[0..4],
+        &t[5..7],
+        &t[8..10],
+        &t[11..13],
+        &t[14..16],
+        &t[17..19]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_what_operators_read() {
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(999), "999 B");
+        assert_eq!(bytes(2_360_000), "2.36 MB");
+        assert_eq!(bytes(45_600_000_000), "45.6 GB");
+        assert_eq!(count(1_234_567), "1,234,567");
+        assert_eq!(count(12), "12");
+        assert_eq!(time(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(time(1_795_599_084_000), "2026-11-25 09:31:24 UTC");
+        assert_eq!(date(951_782_400_000), "2000-02-29");
+        assert_eq!(duration_ms(850), "850 ms");
+        assert_eq!(duration_ms(12_340), "12.3 s");
+        assert_eq!(duration_ms(245_000), "4 min 05 s");
+        assert_eq!(suggested_name(1_795_599_084_000), "backup_2026_11_25_093124");
+    }
+
+    #[test]
+    fn backup_names_follow_the_engine_rule() {
+        assert!(backup_name_problem("nightly_2026-11-25.v1").is_none());
+        assert!(backup_name_problem("").is_some());
+        assert!(backup_name_problem("a/b").is_some());
+        assert!(backup_name_problem("-x").is_some());
+        assert!(backup_name_problem(&"x".repeat(129)).is_some());
+    }
+}

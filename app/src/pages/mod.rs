@@ -1,0 +1,8 @@
+//! One module per page.
+
+pub mod backup_detail;
+pub mod backups;
+pub mod cluster;
+pub mod jobs;
+pub mod new_backup;
+pub mod restore;

@@ -1,0 +1,219 @@
+//! Restore: pick collections from a backup, choose where they go (database, suffix or new names),
+//! see the resulting names and which exist already, then start the job.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_navigate, use_params_map};
+
+use crate::{
+    api::{BackupDetail, RestoreForm},
+    components::common::{ErrorBox, Loading},
+    format,
+    server::{error_text, get_backup_detail, preview_restore, StartRestore},
+};
+
+/// The Restore page.
+#[component]
+pub fn RestorePage() -> impl IntoView {
+    let params = use_params_map();
+    let name = move || params.read().get("name").unwrap_or_default();
+    let detail = Resource::new(name, get_backup_detail);
+    view! {
+        <Title text=move || format!("Restore {} · milvault", name())/>
+        <p class="crumbs"><a href="/">"Backups"</a>" / "<a href=move || format!("/backups/{}", name())>{name}</a>" / restore"</p>
+        <h1>{move || format!("Restore {}", name())}</h1>
+        <Suspense fallback=|| view! { <Loading what="the backup"/> }>
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Err(e) => view! { <ErrorBox message=error_text(&e)/> }.into_any(),
+                    Ok(d) => view! { <RestoreFormView detail=d/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn RestoreFormView(detail: BackupDetail) -> impl IntoView {
+    let backup = detail.summary.name.clone();
+    let sources: Vec<(String, i64)> = detail
+        .collections
+        .iter()
+        .map(|c| (format!("{}.{}", c.db, c.name), c.rows))
+        .collect();
+    let selected = RwSignal::new(sources.iter().map(|(k, _)| k.clone()).collect::<BTreeSet<_>>());
+    let target_db = RwSignal::new(String::new());
+    let suffix = RwSignal::new("_restored".to_string());
+    let renames = RwSignal::new(BTreeMap::<String, String>::new());
+    let drop_existing = RwSignal::new(false);
+    let confirm_drop = RwSignal::new(false);
+    let meta_only = RwSignal::new(false);
+    let restore_index = RwSignal::new(true);
+    let load = RwSignal::new(true);
+    let backup_for_form = backup.clone();
+    let form = Memo::new(move |_| RestoreForm {
+        backup: backup_for_form.clone(),
+        collections: selected.get().into_iter().collect(),
+        target_db: target_db.get().trim().to_string(),
+        suffix: suffix.get().trim().to_string(),
+        renames: renames
+            .get()
+            .into_iter()
+            .filter(|(_, v)| !v.trim().is_empty())
+            .map(|(k, v)| (k, v.trim().to_string()))
+            .collect(),
+        drop_existing: drop_existing.get(),
+        meta_only: meta_only.get(),
+        restore_index: restore_index.get(),
+        load: load.get(),
+    });
+    let preview = Resource::new(
+        move || {
+            let mut f = form.get();
+            // the preview does not depend on these
+            f.drop_existing = false;
+            f.meta_only = false;
+            f.restore_index = false;
+            f.load = false;
+            f
+        },
+        |f| async move {
+            if f.collections.is_empty() {
+                return Ok(Vec::new());
+            }
+            preview_restore(f).await
+        },
+    );
+    let start = ServerAction::<StartRestore>::new();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(id)) = start.value().get() {
+            navigate(&format!("/jobs/{id}"), Default::default());
+        }
+    });
+    let existing = move || {
+        preview
+            .get()
+            .and_then(|r| r.ok())
+            .map(|p| p.into_iter().filter(|t| t.exists).map(|t| t.target).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    let blocked = move || {
+        let ex = existing();
+        selected.with(|s| s.is_empty())
+            || (!ex.is_empty() && !(drop_existing.get() && confirm_drop.get()))
+            || start.pending().get()
+            || matches!(preview.get(), Some(Err(_)))
+    };
+    let rows = sources
+        .into_iter()
+        .map(|(key, rows)| {
+            let k1 = key.clone();
+            let k2 = key.clone();
+            let k3 = key.clone();
+            let k4 = key.clone();
+            let input_id = format!("rename-{}", key.replace('.', "-"));
+            view! {
+                <tr>
+                    <td>
+                        <label>
+                            <input type="checkbox" name="collection" value=key.clone()
+                                prop:checked=move || selected.with(|s| s.contains(&k1))
+                                on:change=move |ev| {
+                                    let on = event_target_checked(&ev);
+                                    selected.update(|s| { if on { s.insert(k2.clone()); } else { s.remove(&k2); } });
+                                }/>
+                            " " {key.clone()}
+                        </label>
+                    </td>
+                    <td class="num">{format::count(rows)}</td>
+                    <td>
+                        <label class="sr-only" for=input_id.clone()>{format!("New name for {key}")}</label>
+                        <input id=input_id type="text" placeholder="keep (with suffix)"
+                            prop:value=move || renames.with(|r| r.get(&k3).cloned().unwrap_or_default())
+                            on:input=move |ev| {
+                                let v = event_target_value(&ev);
+                                renames.update(|r| { r.insert(k4.clone(), v); });
+                            }/>
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <form class="stack" on:submit=move |ev| {
+            ev.prevent_default();
+            if !blocked() {
+                start.dispatch(StartRestore { form: form.get_untracked() });
+            }
+        }>
+            <h2>"Collections"</h2>
+            <div class="table-wrap">
+            <table class="restore-pick">
+                <thead><tr><th>"Collection in the backup"</th><th class="num">"Rows"</th><th>"New name (optional)"</th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+            </div>
+            <h2>"Where"</h2>
+            <div class="grid2">
+                <label>"Target database (empty: each collection's own) "
+                    <input type="text" name="target_db" placeholder="e.g. staging"
+                        prop:value=move || target_db.get()
+                        on:input=move |ev| target_db.set(event_target_value(&ev))/>
+                </label>
+                <label>"Suffix for names "
+                    <input type="text" name="suffix"
+                        prop:value=move || suffix.get()
+                        on:input=move |ev| suffix.set(event_target_value(&ev))/>
+                </label>
+            </div>
+            <h2>"Result"</h2>
+            <Transition fallback=|| view! { <Loading what="the preview"/> }>
+                {move || Suspend::new(async move {
+                    match preview.await {
+                        Err(e) => view! { <ErrorBox message=error_text(&e)/> }.into_any(),
+                        Ok(p) if p.is_empty() => view! { <p class="muted">"Pick at least one collection."</p> }.into_any(),
+                        Ok(p) => view! {
+                            <ul class="preview">
+                                {p.into_iter().map(|t| view! {
+                                    <li class=if t.exists { "exists" } else { "new" }>
+                                        <span>{t.source}</span>" → "<strong class="target">{t.target.clone()}</strong>
+                                        {t.exists.then(|| view! { <span class="warn">" exists already: it is dropped only if you tick Drop existing below"</span> })}
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
+            <h2>"Options"</h2>
+            <label class="check"><input type="checkbox" prop:checked=move || restore_index.get()
+                on:change=move |ev| restore_index.set(event_target_checked(&ev))/>"Rebuild indexes"</label>
+            <label class="check"><input type="checkbox" prop:checked=move || load.get()
+                on:change=move |ev| load.set(event_target_checked(&ev))/>"Load the collections afterwards"</label>
+            <label class="check"><input type="checkbox" prop:checked=move || meta_only.get()
+                on:change=move |ev| meta_only.set(event_target_checked(&ev))/>"Metadata only (create empty collections)"</label>
+            <label class="check danger-text"><input type="checkbox" name="drop_existing" prop:checked=move || drop_existing.get()
+                on:change=move |ev| { drop_existing.set(event_target_checked(&ev)); confirm_drop.set(false); }/>
+                "Drop existing collections with the same names"</label>
+            <Show when=move || drop_existing.get() && !existing().is_empty()>
+                <label class="check confirm">
+                    <input type="checkbox" name="confirm_drop" prop:checked=move || confirm_drop.get()
+                        on:change=move |ev| confirm_drop.set(event_target_checked(&ev))/>
+                    {move || format!("I understand that {} will be dropped and replaced by the backup's data", existing().join(", "))}
+                </label>
+            </Show>
+            <div class="actions">
+                <button type="submit" class="primary" disabled=blocked>
+                    {move || if start.pending().get() { "Starting…" } else { "Start restore" }}
+                </button>
+            </div>
+            {move || match start.value().get() {
+                Some(Err(e)) => Some(view! { <ErrorBox message=error_text(&e)/> }),
+                _ => None,
+            }}
+        </form>
+    }
+}

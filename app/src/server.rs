@@ -1,0 +1,71 @@
+//! Server functions: thin calls into the [`Backend`](crate::api::Backend) that the server put in
+//! the Leptos context. JSON in, JSON out.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+
+use crate::api::*;
+
+#[cfg(feature = "ssr")]
+fn backend() -> Result<SharedBackend, ServerFnError> {
+    use_context::<SharedBackend>()
+        .ok_or_else(|| ServerFnError::new("the portal was started without its engine"))
+}
+
+/// The message of a server function's error, without the framework's prefix.
+pub fn error_text(e: &ServerFnError) -> String {
+    match e {
+        ServerFnError::ServerError(m) => m.clone(),
+        other => format!("The server could not be reached ({other}). Check that milvault is running."),
+    }
+}
+
+#[server(input = Json)]
+pub async fn list_backups() -> Result<Vec<BackupRow>, ServerFnError> {
+    backend()?.list_backups().await.map_err(ServerFnError::new)
+}
+
+#[server(input = Json)]
+pub async fn get_backup_detail(name: String) -> Result<BackupDetail, ServerFnError> {
+    backend()?.backup_detail(&name).await.map_err(ServerFnError::new)
+}
+
+#[server(input = Json)]
+pub async fn delete_backup(name: String) -> Result<usize, ServerFnError> {
+    backend()?.delete_backup(&name).await.map_err(ServerFnError::new)
+}
+
+#[server(input = Json)]
+pub async fn live_collections() -> Result<Vec<LiveCollection>, ServerFnError> {
+    backend()?.live_collections().await.map_err(ServerFnError::new)
+}
+
+#[server(input = Json)]
+pub async fn start_backup(form: NewBackup) -> Result<String, ServerFnError> {
+    backend()?.start_backup(form).await.map_err(ServerFnError::new)
+}
+
+#[server(input = Json)]
+pub async fn preview_restore(form: RestoreForm) -> Result<Vec<RestorePreview>, ServerFnError> {
+    backend()?.restore_preview(form).await.map_err(ServerFnError::new)
+}
+
+#[server(input = Json)]
+pub async fn start_restore(form: RestoreForm) -> Result<String, ServerFnError> {
+    backend()?.start_restore(form).await.map_err(ServerFnError::new)
+}
+
+#[server(input = Json)]
+pub async fn list_jobs() -> Result<Vec<JobView>, ServerFnError> {
+    backend()?.jobs().await.map_err(ServerFnError::new)
+}
+
+#[server(input = Json)]
+pub async fn get_job(id: String) -> Result<JobView, ServerFnError> {
+    backend()?.job(&id).await.map_err(ServerFnError::new)
+}
+
+#[server(input = Json)]
+pub async fn cluster_status() -> Result<ClusterView, ServerFnError> {
+    Ok(backend()?.cluster().await)
+}

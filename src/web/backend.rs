@@ -1,0 +1,383 @@
+//! The portal's view of the engine: implements [`app::api::Backend`] over the job registry and
+//! service, turning engine types into the portal's plain ones.
+
+use std::{sync::Arc, time::Duration};
+
+use app::api::{
+    Backend, BackupDetail, BackupRow, CheckRow, ClusterView, CollectionDetail, FieldRow, JobView,
+    LiveCollection, NewBackup, PartitionRow, RestoreForm, RestorePreview,
+};
+use async_trait::async_trait;
+use milvus::proto::{common::ConsistencyLevel, schema::DataType};
+
+use crate::{
+    commands::{create::CreateBackupRequest, list::BackupSummary, restore::RestoreRequest},
+    format::{db_or_default, BackupInfo, CollectionBackupInfo},
+    job::{JobKind, JobSnapshot, JobState},
+    registry::JobRegistry,
+};
+
+/// How many jobs the Jobs page lists.
+pub const JOB_LIST_LIMIT: usize = 100;
+
+/// The engine behind the portal.
+pub struct PortalBackend {
+    registry: Arc<JobRegistry>,
+}
+
+impl PortalBackend {
+    /// A backend over `registry`.
+    pub fn new(registry: Arc<JobRegistry>) -> PortalBackend {
+        PortalBackend { registry }
+    }
+}
+
+/// A summary as a history row.
+pub fn backup_row(s: &BackupSummary) -> BackupRow {
+    BackupRow {
+        name: s.name.clone(),
+        created_ms: s.backup_timestamp as i64,
+        duration_ms: s.duration_ms,
+        collections: s.collections.clone(),
+        rows: s.rows,
+        size: s.size,
+        milvus_version: s.milvus_version.clone(),
+        meta_only: s.meta_only,
+    }
+}
+
+fn type_name(t: i32) -> String {
+    DataType::try_from(t)
+        .map(|d| d.as_str_name().to_string())
+        .unwrap_or_else(|_| format!("type {t}"))
+}
+
+fn collection_detail(c: &CollectionBackupInfo) -> CollectionDetail {
+    let schema = c.schema.clone().unwrap_or_default();
+    let fields = schema
+        .fields
+        .iter()
+        .map(|f| {
+            let mut notes = Vec::new();
+            if f.is_primary_key {
+                notes.push("primary key".to_string());
+            }
+            if f.auto_id {
+                notes.push("auto id".into());
+            }
+            if f.is_partition_key {
+                notes.push("partition key".into());
+            }
+            if f.is_dynamic {
+                notes.push("dynamic fields".into());
+            }
+            for kv in &f.type_params {
+                notes.push(format!("{}={}", kv.key, kv.value));
+            }
+            FieldRow {
+                id: f.field_id,
+                name: f.name.clone(),
+                data_type: type_name(f.data_type),
+                notes: notes.join(", "),
+            }
+        })
+        .collect();
+    let partitions = c
+        .partition_backups
+        .iter()
+        .map(|p| PartitionRow {
+            name: p.partition_name.clone(),
+            segments: p.segment_backups.len(),
+            rows: p.segment_backups.iter().map(|s| s.num_of_rows).sum(),
+            bytes: p.size,
+        })
+        .collect();
+    let indexes = c
+        .index_infos
+        .iter()
+        .map(|i| {
+            let metric = i
+                .params
+                .get("metric_type")
+                .map(|m| format!(", {m}"))
+                .unwrap_or_default();
+            format!("{} on {} ({}{metric})", i.index_name, i.field_name, i.index_type)
+        })
+        .collect();
+    CollectionDetail {
+        db: db_or_default(&c.db_name).to_string(),
+        name: c.collection_name.clone(),
+        description: schema.description.clone(),
+        fields,
+        partitions,
+        indexes,
+        shards: c.shards_num,
+        consistency: ConsistencyLevel::try_from(c.consistency_level)
+            .map(|l| l.as_str_name().to_string())
+            .unwrap_or_else(|_| c.consistency_level.to_string()),
+        dynamic_fields: schema.enable_dynamic_field,
+        segments: c.segments().count(),
+        rows: c.rows(),
+        bytes: c.size,
+    }
+}
+
+fn detail(info: &BackupInfo) -> BackupDetail {
+    BackupDetail {
+        summary: backup_row(&BackupSummary::from(info)),
+        collections: info.collection_backups.iter().map(collection_detail).collect(),
+    }
+}
+
+/// A job as the portal shows it.
+pub fn job_view(s: &JobSnapshot) -> JobView {
+    JobView {
+        id: s.id.clone(),
+        kind: match s.kind {
+            JobKind::Backup => "backup",
+            JobKind::Restore => "restore",
+        }
+        .into(),
+        backup_name: s.backup_name.clone(),
+        state: match s.state {
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+        }
+        .into(),
+        step: s.step.clone(),
+        bytes_done: s.bytes_done,
+        bytes_total: s.bytes_total,
+        segments_done: s.segments_done,
+        segments_total: s.segments_total,
+        started_ms: s.started_at.timestamp_millis(),
+        finished_ms: s.finished_at.map(|t| t.timestamp_millis()),
+        error: s.error.clone(),
+        log: s
+            .log
+            .iter()
+            .map(|l| (l.at.timestamp_millis(), l.message.clone()))
+            .collect(),
+    }
+}
+
+/// The engine's restore request for the portal's form.
+pub fn restore_request(form: &RestoreForm) -> RestoreRequest {
+    let split = |s: &str| match s.split_once('.') {
+        Some((db, c)) => (db.to_string(), c.to_string()),
+        None => ("default".to_string(), s.to_string()),
+    };
+    let target_db = form.target_db.trim();
+    let mut renames = Vec::new();
+    for (source, new_name) in &form.renames {
+        let (db, _) = split(source);
+        let to_db = if target_db.is_empty() { db } else { target_db.to_string() };
+        renames.push(format!("{source}:{to_db}.{}", new_name.trim()));
+    }
+    if !target_db.is_empty() {
+        let mut dbs: Vec<String> = form.collections.iter().map(|c| split(c).0).collect();
+        dbs.sort();
+        dbs.dedup();
+        for db in dbs {
+            renames.push(format!("{db}.*:{target_db}.*"));
+        }
+    }
+    RestoreRequest {
+        name: form.backup.clone(),
+        collections: form.collections.clone(),
+        databases: Vec::new(),
+        suffix: form.suffix.trim().to_string(),
+        renames,
+        drop_existing: form.drop_existing,
+        meta_only: form.meta_only,
+        restore_index: form.restore_index,
+        load: form.load,
+    }
+}
+
+#[async_trait]
+impl Backend for PortalBackend {
+    async fn list_backups(&self) -> Result<Vec<BackupRow>, String> {
+        let svc = self.registry.service();
+        let list = svc.list_backups().await.map_err(|e| e.to_string())?;
+        Ok(list.iter().map(backup_row).collect())
+    }
+
+    async fn backup_detail(&self, name: &str) -> Result<BackupDetail, String> {
+        let info = self
+            .registry
+            .service()
+            .get_backup(name)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(detail(&info))
+    }
+
+    async fn delete_backup(&self, name: &str) -> Result<usize, String> {
+        tracing::info!(backup = name, "deleting backup from the portal");
+        self.registry
+            .service()
+            .delete_backup(name)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn live_collections(&self) -> Result<Vec<LiveCollection>, String> {
+        let list = self
+            .registry
+            .service()
+            .inventory()
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(list
+            .into_iter()
+            .map(|c| LiveCollection {
+                db: c.db,
+                name: c.name,
+                rows: c.rows,
+                load_state: c.load_state,
+            })
+            .collect())
+    }
+
+    async fn start_backup(&self, form: NewBackup) -> Result<String, String> {
+        if form.collections.is_empty() {
+            return Err("Pick at least one collection to back up.".into());
+        }
+        let req = CreateBackupRequest {
+            name: form.name.trim().to_string(),
+            collections: form.collections,
+            databases: Vec::new(),
+            meta_only: form.meta_only,
+            skip_flush: false,
+        };
+        let job = self
+            .registry
+            .start_backup(req)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(job.id)
+    }
+
+    async fn restore_preview(&self, form: RestoreForm) -> Result<Vec<RestorePreview>, String> {
+        let req = restore_request(&form);
+        let list = self
+            .registry
+            .service()
+            .restore_preview(&req)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(list
+            .into_iter()
+            .map(|t| RestorePreview {
+                source: t.source,
+                target: t.target,
+                exists: t.exists,
+                rows: t.rows,
+            })
+            .collect())
+    }
+
+    async fn start_restore(&self, form: RestoreForm) -> Result<String, String> {
+        if form.collections.is_empty() {
+            return Err("Pick at least one collection to restore.".into());
+        }
+        let req = restore_request(&form);
+        // fail fast on what can be checked now (unknown backup, bad names, existing targets)
+        let preview = self
+            .registry
+            .service()
+            .restore_preview(&req)
+            .await
+            .map_err(|e| e.to_string())?;
+        let existing: Vec<String> = preview.into_iter().filter(|t| t.exists).map(|t| t.target).collect();
+        if !existing.is_empty() && !req.drop_existing {
+            return Err(format!(
+                "{} exist already in Milvus. Choose another suffix or names, or tick \"Drop existing\".",
+                existing.join(", ")
+            ));
+        }
+        tracing::info!(backup = %req.name, drop_existing = req.drop_existing, "restore started from the portal");
+        Ok(self.registry.start_restore(req).id)
+    }
+
+    async fn jobs(&self) -> Result<Vec<JobView>, String> {
+        let list = self
+            .registry
+            .list(JOB_LIST_LIMIT)
+            .map_err(|e| e.to_string())?;
+        Ok(list.iter().map(job_view).collect())
+    }
+
+    async fn job(&self, id: &str) -> Result<JobView, String> {
+        match self.registry.get(id).map_err(|e| e.to_string())? {
+            Some(s) => Ok(job_view(&s)),
+            None => Err(format!("There is no job {id}. See the Jobs page for the jobs there are.")),
+        }
+    }
+
+    async fn cluster(&self) -> ClusterView {
+        let svc = self.registry.service();
+        let cfg = svc.config();
+        let report = svc.check().await;
+        let version = match tokio::time::timeout(Duration::from_secs(5), async {
+            svc.milvus().await?.version().await
+        })
+        .await
+        {
+            Ok(Ok(v)) => Some(v),
+            _ => None,
+        };
+        ClusterView {
+            milvus_address: cfg.milvus.endpoint(),
+            milvus_version: version,
+            backup_location: svc.backup_storage().describe(),
+            milvus_storage_location: svc
+                .milvus_storage()
+                .map(|s| s.describe())
+                .unwrap_or_else(|e| format!("not usable: {e}")),
+            checks: report
+                .items
+                .into_iter()
+                .map(|i| CheckRow {
+                    what: i.what,
+                    ok: i.ok,
+                    detail: i.detail,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restore_form_becomes_engine_rename_rules() {
+        let form = RestoreForm {
+            backup: "b1".into(),
+            collections: vec!["default.products".into(), "shop.reviews".into()],
+            target_db: "staging".into(),
+            suffix: "_r".into(),
+            renames: vec![("shop.reviews".into(), "reviews_copy".into())],
+            ..Default::default()
+        };
+        let req = restore_request(&form);
+        assert_eq!(
+            req.renames,
+            vec![
+                "shop.reviews:staging.reviews_copy".to_string(),
+                "default.*:staging.*".to_string(),
+                "shop.*:staging.*".to_string()
+            ]
+        );
+        assert_eq!(req.suffix, "_r");
+        let plain = restore_request(&RestoreForm {
+            backup: "b1".into(),
+            collections: vec!["default.products".into()],
+            ..Default::default()
+        });
+        assert!(plain.renames.is_empty());
+    }
+}

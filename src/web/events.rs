@@ -1,0 +1,108 @@
+//! Routes beside the Leptos pages: live job progress as server-sent events, and the metadata
+//! download.
+
+use std::{convert::Infallible, sync::Arc, time::Duration};
+
+use axum::{
+    extract::{Path, State},
+    http::{header, StatusCode},
+    response::{
+        sse::{Event, KeepAlive, Sse},
+        IntoResponse, Response,
+    },
+};
+use futures::{stream, Stream, StreamExt};
+
+use crate::registry::JobRegistry;
+
+use super::backend::{job_view, JOB_LIST_LIMIT};
+
+fn event<T: serde::Serialize>(v: &T) -> Event {
+    Event::default().data(serde_json::to_string(v).unwrap_or_else(|_| "null".into()))
+}
+
+/// `GET /events/jobs/{id}`: the job now, then every change until it ends.
+pub async fn job_events(
+    State(registry): State<Arc<JobRegistry>>,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(handle) = registry.watch(&id) else {
+        return match registry.get(&id) {
+            Ok(Some(s)) => {
+                let once = stream::once(async move { Ok::<_, Infallible>(event(&job_view(&s))) });
+                Sse::new(once).into_response()
+            }
+            Ok(None) => (StatusCode::NOT_FOUND, format!("no job {id}")).into_response(),
+            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        };
+    };
+    let first = handle.snapshot();
+    let updates = stream::unfold(handle, |mut h| async move {
+        // at most ~10 updates a second: a fast copy changes the job thousands of times
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        h.changed().await.map(|s| (s, h))
+    });
+    let all = stream::once(async move { first })
+        .chain(updates)
+        .map(|s| Ok::<_, Infallible>(event(&job_view(&s))));
+    Sse::new(all)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+/// `GET /events/jobs`: the job list whenever it changes (checked twice a second).
+pub async fn job_list_events(
+    State(registry): State<Arc<JobRegistry>>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let s = stream::unfold((registry, String::new(), true), |(registry, last, first)| async move {
+        loop {
+            if !first {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            let list = match registry.list(JOB_LIST_LIMIT) {
+                Ok(l) => l.iter().map(job_view).collect::<Vec<_>>(),
+                Err(e) => {
+                    tracing::warn!("job list for the event stream: {e}");
+                    Vec::new()
+                }
+            };
+            let json = serde_json::to_string(&list).unwrap_or_default();
+            if json != last {
+                let ev = Event::default().data(json.clone());
+                return Some((Ok(ev), (registry, json, false)));
+            }
+            if first {
+                // unreachable in practice: the first round always differs from ""
+                return None;
+            }
+        }
+    });
+    Sse::new(s).keep_alive(KeepAlive::default())
+}
+
+/// `GET /download/backups/{name}/backup.json`: the backup's whole metadata.
+pub async fn download_meta(
+    State(registry): State<Arc<JobRegistry>>,
+    Path(name): Path<String>,
+) -> Response {
+    match registry.service().get_backup(&name).await {
+        Ok(info) => match serde_json::to_vec_pretty(&info) {
+            Ok(body) => (
+                [
+                    (header::CONTENT_TYPE, "application/json".to_string()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{name}.json\""),
+                    ),
+                ],
+                body,
+            )
+                .into_response(),
+            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        },
+        Err(crate::Error::BackupNotFound(n)) => {
+            (StatusCode::NOT_FOUND, format!("there is no backup named '{n}'")).into_response()
+        }
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
