@@ -8,6 +8,8 @@ cd "$repo"
 testenv=${MILVAULT_TESTENV:-$repo/../shared/testenv}
 [ -d "$testenv" ] || { echo "missing $testenv (the shared test environment scripts)" >&2; exit 1; }
 bash scripts/install-test-deps.sh
+bash scripts/install-web-deps.sh
+export PATH=$HOME/.cargo/bin:$PATH
 export PATH=${MILVAULT_CACHE:-$HOME/.cache/milvault}/venv/bin:$PATH
 export MILVAULT_TEST_PYTHON=$(command -v python)
 work=$(mktemp -d /tmp/milvault-test.XXXXXX)
@@ -23,7 +25,9 @@ trap 'stop_all; rm -rf "$work"' EXIT
 echo "== building"
 cargo build --all-targets --quiet
 echo "== unit tests"
-cargo test --quiet --lib --bins
+cargo test --quiet --workspace --lib --bins
+echo "== building the portal (server + WASM)"
+cargo leptos build --release 2>&1 | grep -vE '^\s+(Compiling|Downloaded|Downloading)' || { echo "cargo leptos build failed" >&2; exit 1; }
 
 # healthz can answer before the gRPC proxy does: wait until a client can connect
 wait_milvus_ready() {
@@ -54,6 +58,20 @@ python "$testenv/seed.py" >/dev/null
 python tests/support/seed_extra.py
 MILVAULT_TEST_MILVUS_ROOT=$work/milvus-local/data MILVAULT_TEST_WORK=$work \
   cargo test --quiet --test local_storage -- --test-threads=2
+echo "== portal in Chromium (end2end/)"
+portal_env=(MINIO_ROOT_PATH="$work/milvus-local/data" MINIO_BACKUP_ROOT_PATH="$work/portal-backups"
+  LEPTOS_SITE_ROOT="$repo/target/site")
+env "${portal_env[@]}" setsid target/release/milvault serve --addr 127.0.0.1:3000 \
+  --job-db "$work/portal-state/jobs.sqlite" >"$work/portal.log" 2>&1 &
+pgids+=("$!")
+env "${portal_env[@]}" MILVUS_PORT=1 setsid target/release/milvault serve --addr 127.0.0.1:3002 \
+  --job-db "$work/portal-down/jobs.sqlite" >"$work/portal-down.log" 2>&1 &
+pgids+=("$!")
+for _ in $(seq 1 60); do curl -sf -o /dev/null http://127.0.0.1:3000/ && curl -sf -o /dev/null http://127.0.0.1:3002/ && break; sleep 0.5; done
+mkdir -p test-output/screenshots
+( cd end2end && MILVAULT_PORTAL_URL=http://127.0.0.1:3000 MILVAULT_DOWN_URL=http://127.0.0.1:3002 \
+    MILVAULT_E2E_BACKUPS="$work/portal-backups" MILVAULT_E2E_SHOTS="$repo/test-output/screenshots" \
+    npm test ) || { echo "portal log:" >&2; tail -40 "$work/portal.log" >&2; exit 1; }
 echo "== Milvus dying during a restore"
 MILVAULT_TEST_MILVUS_ROOT=$work/milvus-local/data MILVAULT_TEST_WORK=$work MILVAULT_TEST_MILVUS_PGID=$local_pg \
   cargo test --quiet --test milvus_dies

@@ -61,7 +61,11 @@ pub struct ServeArgs {
     #[arg(long, default_value = "target/site", env = "LEPTOS_SITE_ROOT")]
     pub site_root: PathBuf,
     /// Where job history is kept (an SQLite file).
-    #[arg(long, default_value = "milvault-state/jobs.sqlite", env = "MILVAULT_JOB_DB")]
+    #[arg(
+        long,
+        default_value = "milvault-state/jobs.sqlite",
+        env = "MILVAULT_JOB_DB"
+    )]
     pub job_db: PathBuf,
 }
 

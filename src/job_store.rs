@@ -68,7 +68,8 @@ impl JobStore {
             if s.state == JobState::Running {
                 s.state = JobState::Failed;
                 s.finished_at = Some(chrono::Utc::now());
-                let msg = "interrupted: the server stopped while the job ran; run it again".to_string();
+                let msg =
+                    "interrupted: the server stopped while the job ran; run it again".to_string();
                 s.log.push(crate::job::LogLine {
                     at: chrono::Utc::now(),
                     message: msg.clone(),
@@ -87,7 +88,10 @@ impl JobStore {
             .ok()
             .and_then(|v| v.as_str().map(String::from))
             .unwrap_or_default();
-        let conn = self.conn.lock().map_err(|_| Error::Config("job database lock poisoned".into()))?;
+        let conn = self
+            .conn
+            .lock()
+            .map_err(|_| Error::Config("job database lock poisoned".into()))?;
         conn.execute(
             "INSERT INTO jobs (id, started_ms, state, snapshot) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(id) DO UPDATE SET state = excluded.state, snapshot = excluded.snapshot",
@@ -99,9 +103,14 @@ impl JobStore {
 
     /// One job.
     pub fn get(&self, id: &str) -> Result<Option<JobSnapshot>> {
-        let conn = self.conn.lock().map_err(|_| Error::Config("job database lock poisoned".into()))?;
+        let conn = self
+            .conn
+            .lock()
+            .map_err(|_| Error::Config("job database lock poisoned".into()))?;
         let json: Option<String> = conn
-            .query_row("SELECT snapshot FROM jobs WHERE id = ?1", [id], |r| r.get(0))
+            .query_row("SELECT snapshot FROM jobs WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(db_err)?;
         Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
@@ -109,7 +118,10 @@ impl JobStore {
 
     /// The newest `limit` jobs, newest first.
     pub fn list(&self, limit: usize) -> Result<Vec<JobSnapshot>> {
-        let conn = self.conn.lock().map_err(|_| Error::Config("job database lock poisoned".into()))?;
+        let conn = self
+            .conn
+            .lock()
+            .map_err(|_| Error::Config("job database lock poisoned".into()))?;
         let mut stmt = conn
             .prepare("SELECT snapshot FROM jobs ORDER BY started_ms DESC LIMIT ?1")
             .map_err(db_err)?;

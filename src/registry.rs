@@ -48,7 +48,10 @@ impl JobRegistry {
 
     /// Starts a backup; fails at once (without a job) when the name is invalid, taken, or being
     /// used by a backup that is running now.
-    pub async fn start_backup(self: &Arc<Self>, mut req: CreateBackupRequest) -> Result<JobSnapshot> {
+    pub async fn start_backup(
+        self: &Arc<Self>,
+        mut req: CreateBackupRequest,
+    ) -> Result<JobSnapshot> {
         if req.name.is_empty() {
             req.name = chrono::Utc::now()
                 .format("backup_%Y_%m_%d_%H_%M_%S")
@@ -93,7 +96,11 @@ impl JobRegistry {
         self.track(handle, || {})
     }
 
-    fn track(self: &Arc<Self>, handle: JobHandle, on_end: impl FnOnce() + Send + 'static) -> JobSnapshot {
+    fn track(
+        self: &Arc<Self>,
+        handle: JobHandle,
+        on_end: impl FnOnce() + Send + 'static,
+    ) -> JobSnapshot {
         let first = handle.snapshot();
         let id = first.id.clone();
         lock(&self.live).insert(id.clone(), handle.clone());

@@ -17,12 +17,18 @@ fn local_overrides(backup_dir: &std::path::Path) -> Vec<(&'static str, String)> 
         ("minio.storageType", "local".into()),
         ("minio.rootPath", env("MILVAULT_TEST_MILVUS_ROOT")),
         ("minio.backupStorageType", "local".into()),
-        ("minio.backupRootPath", backup_dir.to_string_lossy().into_owned()),
+        (
+            "minio.backupRootPath",
+            backup_dir.to_string_lossy().into_owned(),
+        ),
     ]
 }
 
 fn cli_sets(backup_dir: &std::path::Path) -> Vec<String> {
-    local_overrides(backup_dir).into_iter().flat_map(|(k, v)| ["--set".to_string(), format!("{k}={v}")]).collect()
+    local_overrides(backup_dir)
+        .into_iter()
+        .flat_map(|(k, v)| ["--set".to_string(), format!("{k}={v}")])
+        .collect()
 }
 
 fn run(backup_dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
@@ -35,48 +41,124 @@ fn run(backup_dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
 fn cli_backs_up_two_databases_and_restores_every_row_with_a_suffix() {
     let dir = work_dir(&unique("cli"));
     let name = unique("full");
-    let (code, out, err) =
-        run(&dir, &["create", "-n", &name, "-c", "demo_products,dyn_items,empty_coll,shop.reviews"]);
+    let (code, out, err) = run(
+        &dir,
+        &[
+            "create",
+            "-n",
+            &name,
+            "-c",
+            "demo_products,dyn_items,empty_coll,shop.reviews",
+        ],
+    );
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("4 collections"), "{out}");
 
     // milvus-backup's layout on disk, metadata present
-    for f in ["backup_meta.json", "collection_meta.json", "partition_meta.json", "segment_meta.json", "full_meta.json"] {
-        assert!(dir.join(&name).join("meta").join(f).is_file(), "{f} missing");
+    for f in [
+        "backup_meta.json",
+        "collection_meta.json",
+        "partition_meta.json",
+        "segment_meta.json",
+        "full_meta.json",
+    ] {
+        assert!(
+            dir.join(&name).join("meta").join(f).is_file(),
+            "{f} missing"
+        );
     }
-    let full: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join(&name).join("meta/full_meta.json")).unwrap()).unwrap();
+    let full: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.join(&name).join("meta/full_meta.json")).unwrap(),
+    )
+    .unwrap();
     let colls = full["collection_backups"].as_array().unwrap();
-    let products = colls.iter().find(|c| c["collection_name"] == "demo_products").unwrap();
-    assert_eq!(products["milvault_live_rows"], 2700, "live rows counted at backup time");
+    let products = colls
+        .iter()
+        .find(|c| c["collection_name"] == "demo_products")
+        .unwrap();
+    assert_eq!(
+        products["milvault_live_rows"], 2700,
+        "live rows counted at backup time"
+    );
     assert_eq!(products["partition_backups"].as_array().unwrap().len(), 3);
-    let types: Vec<i64> =
-        products["schema"]["fields"].as_array().unwrap().iter().map(|f| f["data_type"].as_i64().unwrap()).collect();
-    assert!(types.contains(&23) && types.contains(&21) && types.contains(&101), "JSON, VARCHAR, vector: {types:?}");
-    let dyn_items = colls.iter().find(|c| c["collection_name"] == "dyn_items").unwrap();
+    let types: Vec<i64> = products["schema"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["data_type"].as_i64().unwrap())
+        .collect();
+    assert!(
+        types.contains(&23) && types.contains(&21) && types.contains(&101),
+        "JSON, VARCHAR, vector: {types:?}"
+    );
+    let dyn_items = colls
+        .iter()
+        .find(|c| c["collection_name"] == "dyn_items")
+        .unwrap();
     assert_eq!(dyn_items["schema"]["enable_dynamic_field"], true);
     let coll_id = products["collection_id"].as_i64().unwrap();
-    let insert_dir = dir.join(&name).join("binlogs/insert_log").join(coll_id.to_string());
+    let insert_dir = dir
+        .join(&name)
+        .join("binlogs/insert_log")
+        .join(coll_id.to_string());
     let files: usize = walk(&insert_dir).len();
-    assert!(files >= 6 * 5, "every field of every segment copied, got {files} files");
-    assert!(dir.join(&name).join("binlogs/delta_log").join(coll_id.to_string()).is_dir(), "deletes copied");
+    assert!(
+        files >= 6 * 5,
+        "every field of every segment copied, got {files} files"
+    );
+    assert!(
+        dir.join(&name)
+            .join("binlogs/delta_log")
+            .join(coll_id.to_string())
+            .is_dir(),
+        "deletes copied"
+    );
     // the copied bytes are the metadata's size
-    let bytes: u64 = walk(&dir.join(&name).join("binlogs")).iter().map(|p| p.metadata().unwrap().len()).sum();
+    let bytes: u64 = walk(&dir.join(&name).join("binlogs"))
+        .iter()
+        .map(|p| p.metadata().unwrap().len())
+        .sum();
     assert_eq!(bytes as i64, full["size"].as_i64().unwrap());
 
     let (code, out, err) = run(&dir, &["list"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(&name), "{out}");
 
-    let (code, out, err) = run(&dir, &["restore", "-n", &name, "-s", "_r", "--restore_index", "--load"]);
+    let (code, out, err) = run(
+        &dir,
+        &[
+            "restore",
+            "-n",
+            &name,
+            "-s",
+            "_r",
+            "--restore_index",
+            "--load",
+        ],
+    );
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("default.demo_products -> default.demo_products_r"), "{out}");
+    assert!(
+        out.contains("default.demo_products -> default.demo_products_r"),
+        "{out}"
+    );
     assert!(out.contains("2700 rows, as the backup recorded"), "{out}");
 
-    assert_eq!(assert_same_data("default", "demo_products", "default", "demo_products_r"), 2700);
-    assert_eq!(assert_same_data("default", "dyn_items", "default", "dyn_items_r"), 596);
-    assert_eq!(assert_same_data("shop", "reviews", "shop", "reviews_r"), 1000);
-    assert_eq!(assert_same_data("default", "empty_coll", "default", "empty_coll_r"), 0);
+    assert_eq!(
+        assert_same_data("default", "demo_products", "default", "demo_products_r"),
+        2700
+    );
+    assert_eq!(
+        assert_same_data("default", "dyn_items", "default", "dyn_items_r"),
+        596
+    );
+    assert_eq!(
+        assert_same_data("shop", "reviews", "shop", "reviews_r"),
+        1000
+    );
+    assert_eq!(
+        assert_same_data("default", "empty_coll", "default", "empty_coll_r"),
+        0
+    );
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -100,7 +182,11 @@ async fn restore_renames_into_another_database_and_reports_progress() {
     let svc = service(&local_overrides(&dir));
     let name = unique("rn");
     let (progress, mut handle) = Progress::new(JobKind::Backup, &name);
-    let req = CreateBackupRequest { name: name.clone(), collections: vec!["shop.reviews".into()], ..Default::default() };
+    let req = CreateBackupRequest {
+        name: name.clone(),
+        collections: vec!["shop.reviews".into()],
+        ..Default::default()
+    };
     let info = svc.create_backup(req, &progress).await.unwrap();
     let end = handle.wait().await;
     assert_eq!(end.state, JobState::Succeeded);
@@ -115,13 +201,28 @@ async fn restore_renames_into_another_database_and_reports_progress() {
         renames: vec![format!("shop.reviews:{target_db}.reviews_copy")],
         ..Default::default()
     };
-    let report = svc.restore(req, &Progress::detached(JobKind::Restore)).await.unwrap();
-    assert_eq!(report.collections[0].target, format!("{target_db}.reviews_copy"));
+    let report = svc
+        .restore(req, &Progress::detached(JobKind::Restore))
+        .await
+        .unwrap();
+    assert_eq!(
+        report.collections[0].target,
+        format!("{target_db}.reviews_copy")
+    );
     assert_eq!(report.collections[0].imported_rows, 1000);
     assert_eq!(report.collections[0].stored_rows, 1000);
     let milvus = svc.milvus().await.unwrap();
-    assert_eq!(milvus.stored_rows(&target_db, "reviews_copy").await.unwrap(), 1000);
-    assert_eq!(assert_same_data("shop", "reviews", &target_db, "reviews_copy"), 1000);
+    assert_eq!(
+        milvus
+            .stored_rows(&target_db, "reviews_copy")
+            .await
+            .unwrap(),
+        1000
+    );
+    assert_eq!(
+        assert_same_data("shop", "reviews", &target_db, "reviews_copy"),
+        1000
+    );
 }
 
 #[tokio::test]
@@ -129,26 +230,62 @@ async fn existing_collections_are_never_touched_without_drop_exist_collection() 
     let dir = work_dir(&unique("exists"));
     let svc = service(&local_overrides(&dir));
     let name = unique("ex");
-    let req = CreateBackupRequest { name: name.clone(), collections: vec!["demo_products".into()], ..Default::default() };
-    svc.create_backup(req, &Progress::detached(JobKind::Backup)).await.unwrap();
+    let req = CreateBackupRequest {
+        name: name.clone(),
+        collections: vec!["demo_products".into()],
+        ..Default::default()
+    };
+    svc.create_backup(req, &Progress::detached(JobKind::Backup))
+        .await
+        .unwrap();
     let milvus = svc.milvus().await.unwrap();
     let before = milvus.count_rows("default", "demo_products").await.unwrap();
 
-    let req = RestoreRequest { name: name.clone(), ..Default::default() };
-    let err = svc.restore(req, &Progress::detached(JobKind::Restore)).await.unwrap_err();
-    assert!(matches!(err, Error::CollectionExists(ref c) if c == "default.demo_products"), "{err}");
+    let req = RestoreRequest {
+        name: name.clone(),
+        ..Default::default()
+    };
+    let err = svc
+        .restore(req, &Progress::detached(JobKind::Restore))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::CollectionExists(ref c) if c == "default.demo_products"),
+        "{err}"
+    );
     assert!(err.to_string().contains("--drop_exist_collection"), "{err}");
-    assert_eq!(milvus.count_rows("default", "demo_products").await.unwrap(), before);
+    assert_eq!(
+        milvus.count_rows("default", "demo_products").await.unwrap(),
+        before
+    );
 
     // with the flag, a restored copy is replaced
     let target = unique("dropme");
-    let req = RestoreRequest { name: name.clone(), renames: vec![format!("demo_products:{target}")], ..Default::default() };
-    svc.restore(req.clone(), &Progress::detached(JobKind::Restore)).await.unwrap();
-    let err = svc.restore(req.clone(), &Progress::detached(JobKind::Restore)).await.unwrap_err();
+    let req = RestoreRequest {
+        name: name.clone(),
+        renames: vec![format!("demo_products:{target}")],
+        ..Default::default()
+    };
+    svc.restore(req.clone(), &Progress::detached(JobKind::Restore))
+        .await
+        .unwrap();
+    let err = svc
+        .restore(req.clone(), &Progress::detached(JobKind::Restore))
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::CollectionExists(_)), "{err}");
-    let again = RestoreRequest { drop_existing: true, ..req };
-    let report = svc.restore(again, &Progress::detached(JobKind::Restore)).await.unwrap();
-    assert_eq!(report.collections[0].imported_rows, 2700, "replaced, not doubled");
+    let again = RestoreRequest {
+        drop_existing: true,
+        ..req
+    };
+    let report = svc
+        .restore(again, &Progress::detached(JobKind::Restore))
+        .await
+        .unwrap();
+    assert_eq!(
+        report.collections[0].imported_rows, 2700,
+        "replaced, not doubled"
+    );
     assert_eq!(milvus.stored_rows("default", &target).await.unwrap(), 2700);
 }
 
@@ -157,12 +294,21 @@ fn bad_input_gets_a_clear_error_and_a_non_zero_exit() {
     let dir = work_dir(&unique("bad"));
     let (code, _, err) = run(&dir, &["get", "-n", "no_such_backup"]);
     assert_ne!(code, 0);
-    assert!(err.contains("backup 'no_such_backup' does not exist"), "{err}");
+    assert!(
+        err.contains("backup 'no_such_backup' does not exist"),
+        "{err}"
+    );
 
     let (code, _, err) = run(&dir, &["create", "-n", "x1", "-c", "no_such_collection"]);
     assert_ne!(code, 0);
-    assert!(err.contains("collection 'default.no_such_collection' does not exist"), "{err}");
-    assert!(!dir.join("x1").exists(), "nothing written for a refused backup");
+    assert!(
+        err.contains("collection 'default.no_such_collection' does not exist"),
+        "{err}"
+    );
+    assert!(
+        !dir.join("x1").exists(),
+        "nothing written for a refused backup"
+    );
 
     let (code, _, err) = run(&dir, &["create", "-n", "../evil"]);
     assert_ne!(code, 0);
@@ -174,9 +320,15 @@ fn bad_input_gets_a_clear_error_and_a_non_zero_exit() {
     assert_ne!(code, 0);
     assert!(err.contains("backup 'twice' already exists"), "{err}");
 
-    let (code, _, err) = run(&dir, &["restore", "-n", "twice", "-c", "shop.nothing", "-s", "_x"]);
+    let (code, _, err) = run(
+        &dir,
+        &["restore", "-n", "twice", "-c", "shop.nothing", "-s", "_x"],
+    );
     assert_ne!(code, 0);
-    assert!(err.contains("collection 'shop.nothing' is not in backup 'twice'"), "{err}");
+    assert!(
+        err.contains("collection 'shop.nothing' is not in backup 'twice'"),
+        "{err}"
+    );
 
     let (code, _, err) = run(&dir, &["restore", "-n", "twice", "-r", "bad-rule"]);
     assert_ne!(code, 0);
@@ -197,8 +349,15 @@ fn unreachable_milvus_fails_fast_and_leaves_nothing() {
     let started = Instant::now();
     let (code, _, err) = run(&dir, &["--set", "MILVUS_PORT=1", "create", "-n", "nowhere"]);
     assert_ne!(code, 0);
-    assert!(err.contains("cannot reach Milvus at http://127.0.0.1:1"), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(30), "bounded, took {:?}", started.elapsed());
+    assert!(
+        err.contains("cannot reach Milvus at http://127.0.0.1:1"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "bounded, took {:?}",
+        started.elapsed()
+    );
     assert!(!dir.join("nowhere").exists());
     let (code, out, _) = run(&dir, &["--set", "MILVUS_PORT=1", "check"]);
     assert_ne!(code, 0);
@@ -214,14 +373,29 @@ async fn wrong_milvus_storage_fails_the_backup_and_hides_it() {
     o[1].1 = empty_root.to_string_lossy().into_owned();
     let svc = service(&o);
     let name = unique("half");
-    let req = CreateBackupRequest { name: name.clone(), collections: vec!["demo_products".into()], ..Default::default() };
+    let req = CreateBackupRequest {
+        name: name.clone(),
+        collections: vec!["demo_products".into()],
+        ..Default::default()
+    };
     let (progress, handle) = Progress::new(JobKind::Backup, &name);
     let err = svc.create_backup(req, &progress).await.unwrap_err();
     assert!(err.to_string().contains("no binlogs"), "{err}");
-    assert!(err.to_string().contains("rootPath"), "says what to fix: {err}");
+    assert!(
+        err.to_string().contains("rootPath"),
+        "says what to fix: {err}"
+    );
     assert_eq!(handle.snapshot().state, JobState::Failed);
-    assert!(!dir.join(&name).exists(), "the incomplete backup was removed");
-    assert!(svc.list_backups().await.unwrap().iter().all(|b| b.name != name));
+    assert!(
+        !dir.join(&name).exists(),
+        "the incomplete backup was removed"
+    );
+    assert!(svc
+        .list_backups()
+        .await
+        .unwrap()
+        .iter()
+        .all(|b| b.name != name));
 }
 
 #[tokio::test]
@@ -229,14 +403,36 @@ async fn corrupt_or_missing_metadata_is_reported_and_restore_refuses() {
     let dir = work_dir(&unique("corrupt"));
     let svc = service(&local_overrides(&dir));
     let name = unique("c");
-    let req = CreateBackupRequest { name: name.clone(), collections: vec!["shop.reviews".into()], ..Default::default() };
-    svc.create_backup(req, &Progress::detached(JobKind::Backup)).await.unwrap();
+    let req = CreateBackupRequest {
+        name: name.clone(),
+        collections: vec!["shop.reviews".into()],
+        ..Default::default()
+    };
+    svc.create_backup(req, &Progress::detached(JobKind::Backup))
+        .await
+        .unwrap();
     std::fs::write(dir.join(&name).join("meta/full_meta.json"), b"{not json").unwrap();
     let err = svc.get_backup(&name).await.unwrap_err();
-    assert!(matches!(err, Error::CorruptMetadata { ref file, .. } if file == "full_meta.json"), "{err}");
-    let req = RestoreRequest { name: name.clone(), suffix: "_never".into(), ..Default::default() };
-    assert!(svc.restore(req, &Progress::detached(JobKind::Restore)).await.is_err());
-    assert!(!svc.milvus().await.unwrap().has_collection("shop", "reviews_never").await.unwrap());
+    assert!(
+        matches!(err, Error::CorruptMetadata { ref file, .. } if file == "full_meta.json"),
+        "{err}"
+    );
+    let req = RestoreRequest {
+        name: name.clone(),
+        suffix: "_never".into(),
+        ..Default::default()
+    };
+    assert!(svc
+        .restore(req, &Progress::detached(JobKind::Restore))
+        .await
+        .is_err());
+    assert!(!svc
+        .milvus()
+        .await
+        .unwrap()
+        .has_collection("shop", "reviews_never")
+        .await
+        .unwrap());
 
     // a backup without its completion marker is not listed, and says so when asked for
     std::fs::remove_file(dir.join(&name).join("meta/backup_meta.json")).unwrap();
@@ -244,7 +440,13 @@ async fn corrupt_or_missing_metadata_is_reported_and_restore_refuses() {
     let err = svc.get_backup(&name).await.unwrap_err().to_string();
     assert!(err.contains("never completed"), "{err}");
     let err = svc
-        .create_backup(CreateBackupRequest { name: name.clone(), ..Default::default() }, &Progress::detached(JobKind::Backup))
+        .create_backup(
+            CreateBackupRequest {
+                name: name.clone(),
+                ..Default::default()
+            },
+            &Progress::detached(JobKind::Backup),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, Error::IncompleteBackupExists(_)), "{err}");
@@ -255,15 +457,39 @@ async fn meta_only_backup_restores_schema_and_partitions_without_rows() {
     let dir = work_dir(&unique("meta"));
     let svc = service(&local_overrides(&dir));
     let name = unique("m");
-    let req = CreateBackupRequest { name: name.clone(), collections: vec!["demo_products".into()], meta_only: true, ..Default::default() };
-    let info = svc.create_backup(req, &Progress::detached(JobKind::Backup)).await.unwrap();
+    let req = CreateBackupRequest {
+        name: name.clone(),
+        collections: vec!["demo_products".into()],
+        meta_only: true,
+        ..Default::default()
+    };
+    let info = svc
+        .create_backup(req, &Progress::detached(JobKind::Backup))
+        .await
+        .unwrap();
     assert_eq!(info.size, 0);
     assert!(!dir.join(&name).join("binlogs").exists());
     let target = unique("schema_only");
-    let req = RestoreRequest { name, renames: vec![format!("demo_products:{target}")], meta_only: true, ..Default::default() };
-    svc.restore(req, &Progress::detached(JobKind::Restore)).await.unwrap();
+    let req = RestoreRequest {
+        name,
+        renames: vec![format!("demo_products:{target}")],
+        meta_only: true,
+        ..Default::default()
+    };
+    svc.restore(req, &Progress::detached(JobKind::Restore))
+        .await
+        .unwrap();
     let milvus = svc.milvus().await.unwrap();
-    let parts: Vec<String> = milvus.partitions("default", &target).await.unwrap().into_iter().map(|p| p.1).collect();
-    assert!(parts.contains(&"p2024".to_string()) && parts.contains(&"p2025".to_string()), "{parts:?}");
+    let parts: Vec<String> = milvus
+        .partitions("default", &target)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.1)
+        .collect();
+    assert!(
+        parts.contains(&"p2024".to_string()) && parts.contains(&"p2025".to_string()),
+        "{parts:?}"
+    );
     assert_eq!(milvus.stored_rows("default", &target).await.unwrap(), 0);
 }

@@ -23,23 +23,47 @@ async fn milvus_dying_mid_restore_fails_the_job_and_keeps_the_backup() {
         ("backup.rpcTimeoutSeconds", "10".into()),
     ]);
     let name = unique("before_crash");
-    let req = CreateBackupRequest { name: name.clone(), collections: vec!["demo_products".into()], ..Default::default() };
-    let info = svc.create_backup(req, &Progress::detached(JobKind::Backup)).await.unwrap();
+    let req = CreateBackupRequest {
+        name: name.clone(),
+        collections: vec!["demo_products".into()],
+        ..Default::default()
+    };
+    let info = svc
+        .create_backup(req, &Progress::detached(JobKind::Backup))
+        .await
+        .unwrap();
 
-    let (handle, task) = svc.spawn_restore(RestoreRequest { name: name.clone(), suffix: "_crash".into(), ..Default::default() });
+    let (handle, task) = svc.spawn_restore(RestoreRequest {
+        name: name.clone(),
+        suffix: "_crash".into(),
+        ..Default::default()
+    });
     // kill Milvus once the first segment is in
     let started = Instant::now();
     while handle.snapshot().segments_done == 0 {
-        assert!(started.elapsed() < Duration::from_secs(120), "restore never started importing");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "restore never started importing"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let pgid = env("MILVAULT_TEST_MILVUS_PGID");
-    std::process::Command::new("kill").args(["-9", "--", &format!("-{pgid}")]).status().unwrap();
+    std::process::Command::new("kill")
+        .args(["-9", "--", &format!("-{pgid}")])
+        .status()
+        .unwrap();
     let killed = Instant::now();
 
-    let result = tokio::time::timeout(Duration::from_secs(120), task).await.expect("the job must end, not hang").unwrap();
+    let result = tokio::time::timeout(Duration::from_secs(120), task)
+        .await
+        .expect("the job must end, not hang")
+        .unwrap();
     let err = result.unwrap_err().to_string();
-    assert!(killed.elapsed() < Duration::from_secs(90), "failed within bounds: {:?}", killed.elapsed());
+    assert!(
+        killed.elapsed() < Duration::from_secs(90),
+        "failed within bounds: {:?}",
+        killed.elapsed()
+    );
     assert!(err.contains("Milvus"), "the error names Milvus: {err}");
     let end = handle.snapshot();
     assert_eq!(end.state, JobState::Failed);

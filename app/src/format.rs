@@ -142,7 +142,10 @@ mod tests {
         assert_eq!(duration_ms(850), "850 ms");
         assert_eq!(duration_ms(12_340), "12.3 s");
         assert_eq!(duration_ms(245_000), "4 min 05 s");
-        assert_eq!(suggested_name(1_795_599_084_000), "backup_2026_11_25_093124");
+        assert_eq!(
+            suggested_name(1_795_599_084_000),
+            "backup_2026_11_25_093124"
+        );
     }
 
     #[test]

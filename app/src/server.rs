@@ -16,7 +16,9 @@ fn backend() -> Result<SharedBackend, ServerFnError> {
 pub fn error_text(e: &ServerFnError) -> String {
     match e {
         ServerFnError::ServerError(m) => m.clone(),
-        other => format!("The server could not be reached ({other}). Check that milvault is running."),
+        other => {
+            format!("The server could not be reached ({other}). Check that milvault is running.")
+        }
     }
 }
 
@@ -27,32 +29,50 @@ pub async fn list_backups() -> Result<Vec<BackupRow>, ServerFnError> {
 
 #[server(input = Json)]
 pub async fn get_backup_detail(name: String) -> Result<BackupDetail, ServerFnError> {
-    backend()?.backup_detail(&name).await.map_err(ServerFnError::new)
+    backend()?
+        .backup_detail(&name)
+        .await
+        .map_err(ServerFnError::new)
 }
 
 #[server(input = Json)]
 pub async fn delete_backup(name: String) -> Result<usize, ServerFnError> {
-    backend()?.delete_backup(&name).await.map_err(ServerFnError::new)
+    backend()?
+        .delete_backup(&name)
+        .await
+        .map_err(ServerFnError::new)
 }
 
 #[server(input = Json)]
 pub async fn live_collections() -> Result<Vec<LiveCollection>, ServerFnError> {
-    backend()?.live_collections().await.map_err(ServerFnError::new)
+    backend()?
+        .live_collections()
+        .await
+        .map_err(ServerFnError::new)
 }
 
 #[server(input = Json)]
 pub async fn start_backup(form: NewBackup) -> Result<String, ServerFnError> {
-    backend()?.start_backup(form).await.map_err(ServerFnError::new)
+    backend()?
+        .start_backup(form)
+        .await
+        .map_err(ServerFnError::new)
 }
 
 #[server(input = Json)]
 pub async fn preview_restore(form: RestoreForm) -> Result<Vec<RestorePreview>, ServerFnError> {
-    backend()?.restore_preview(form).await.map_err(ServerFnError::new)
+    backend()?
+        .restore_preview(form)
+        .await
+        .map_err(ServerFnError::new)
 }
 
 #[server(input = Json)]
 pub async fn start_restore(form: RestoreForm) -> Result<String, ServerFnError> {
-    backend()?.start_restore(form).await.map_err(ServerFnError::new)
+    backend()?
+        .start_restore(form)
+        .await
+        .map_err(ServerFnError::new)
 }
 
 #[server(input = Json)]

@@ -562,8 +562,14 @@ async fn fill(
     }
     let has_index = req.restore_index && !coll.index_infos.is_empty();
     if req.load && !has_index {
-        let why = if coll.index_infos.is_empty() { "the backup has no index for it" } else { "--restore_index was not given" };
-        progress.log(format!("{target}: not loaded: Milvus loads only indexed collections and {why}"));
+        let why = if coll.index_infos.is_empty() {
+            "the backup has no index for it"
+        } else {
+            "--restore_index was not given"
+        };
+        progress.log(format!(
+            "{target}: not loaded: Milvus loads only indexed collections and {why}"
+        ));
         result.check.push_str(&format!("; not loaded ({why})"));
     } else if req.load {
         progress.step(format!("loading {target}"));

@@ -101,7 +101,10 @@ fn collection_detail(c: &CollectionBackupInfo) -> CollectionDetail {
                 .get("metric_type")
                 .map(|m| format!(", {m}"))
                 .unwrap_or_default();
-            format!("{} on {} ({}{metric})", i.index_name, i.field_name, i.index_type)
+            format!(
+                "{} on {} ({}{metric})",
+                i.index_name, i.field_name, i.index_type
+            )
         })
         .collect();
     CollectionDetail {
@@ -125,7 +128,11 @@ fn collection_detail(c: &CollectionBackupInfo) -> CollectionDetail {
 fn detail(info: &BackupInfo) -> BackupDetail {
     BackupDetail {
         summary: backup_row(&BackupSummary::from(info)),
-        collections: info.collection_backups.iter().map(collection_detail).collect(),
+        collections: info
+            .collection_backups
+            .iter()
+            .map(collection_detail)
+            .collect(),
     }
 }
 
@@ -171,7 +178,11 @@ pub fn restore_request(form: &RestoreForm) -> RestoreRequest {
     let mut renames = Vec::new();
     for (source, new_name) in &form.renames {
         let (db, _) = split(source);
-        let to_db = if target_db.is_empty() { db } else { target_db.to_string() };
+        let to_db = if target_db.is_empty() {
+            db
+        } else {
+            target_db.to_string()
+        };
         renames.push(format!("{source}:{to_db}.{}", new_name.trim()));
     }
     if !target_db.is_empty() {
@@ -290,7 +301,11 @@ impl Backend for PortalBackend {
             .restore_preview(&req)
             .await
             .map_err(|e| e.to_string())?;
-        let existing: Vec<String> = preview.into_iter().filter(|t| t.exists).map(|t| t.target).collect();
+        let existing: Vec<String> = preview
+            .into_iter()
+            .filter(|t| t.exists)
+            .map(|t| t.target)
+            .collect();
         if !existing.is_empty() && !req.drop_existing {
             return Err(format!(
                 "{} exist already in Milvus. Choose another suffix or names, or tick \"Drop existing\".",
@@ -312,7 +327,9 @@ impl Backend for PortalBackend {
     async fn job(&self, id: &str) -> Result<JobView, String> {
         match self.registry.get(id).map_err(|e| e.to_string())? {
             Some(s) => Ok(job_view(&s)),
-            None => Err(format!("There is no job {id}. See the Jobs page for the jobs there are.")),
+            None => Err(format!(
+                "There is no job {id}. See the Jobs page for the jobs there are."
+            )),
         }
     }
 

@@ -54,29 +54,32 @@ pub async fn job_events(
 pub async fn job_list_events(
     State(registry): State<Arc<JobRegistry>>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let s = stream::unfold((registry, String::new(), true), |(registry, last, first)| async move {
-        loop {
-            if !first {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            let list = match registry.list(JOB_LIST_LIMIT) {
-                Ok(l) => l.iter().map(job_view).collect::<Vec<_>>(),
-                Err(e) => {
-                    tracing::warn!("job list for the event stream: {e}");
-                    Vec::new()
+    let s = stream::unfold(
+        (registry, String::new(), true),
+        |(registry, last, first)| async move {
+            loop {
+                if !first {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
                 }
-            };
-            let json = serde_json::to_string(&list).unwrap_or_default();
-            if json != last {
-                let ev = Event::default().data(json.clone());
-                return Some((Ok(ev), (registry, json, false)));
+                let list = match registry.list(JOB_LIST_LIMIT) {
+                    Ok(l) => l.iter().map(job_view).collect::<Vec<_>>(),
+                    Err(e) => {
+                        tracing::warn!("job list for the event stream: {e}");
+                        Vec::new()
+                    }
+                };
+                let json = serde_json::to_string(&list).unwrap_or_default();
+                if json != last {
+                    let ev = Event::default().data(json.clone());
+                    return Some((Ok(ev), (registry, json, false)));
+                }
+                if first {
+                    // unreachable in practice: the first round always differs from ""
+                    return None;
+                }
             }
-            if first {
-                // unreachable in practice: the first round always differs from ""
-                return None;
-            }
-        }
-    });
+        },
+    );
     Sse::new(s).keep_alive(KeepAlive::default())
 }
 
@@ -100,9 +103,11 @@ pub async fn download_meta(
                 .into_response(),
             Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
         },
-        Err(crate::Error::BackupNotFound(n)) => {
-            (StatusCode::NOT_FOUND, format!("there is no backup named '{n}'")).into_response()
-        }
+        Err(crate::Error::BackupNotFound(n)) => (
+            StatusCode::NOT_FOUND,
+            format!("there is no backup named '{n}'"),
+        )
+            .into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }

@@ -29,7 +29,10 @@ pub fn router(registry: Arc<JobRegistry>, options: LeptosOptions) -> Router {
     let extras = Router::new()
         .route("/events/jobs", get(events::job_list_events))
         .route("/events/jobs/{id}", get(events::job_events))
-        .route("/download/backups/{name}/backup.json", get(events::download_meta))
+        .route(
+            "/download/backups/{name}/backup.json",
+            get(events::download_meta),
+        )
         .with_state(registry);
     let pages = Router::new()
         .leptos_routes_with_context(

@@ -8,12 +8,17 @@ use milvault::{config::Config, Milvault};
 
 /// A unique name for this test's backups and collections.
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}_{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+    format!(
+        "{prefix}_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
 }
 
 /// A variable scripts/test.sh sets; a missing one fails the test (never skips it).
 pub fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the integration tests through scripts/test.sh"))
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the integration tests through scripts/test.sh")
+    })
 }
 
 /// A scratch directory of this test run.
@@ -25,14 +30,20 @@ pub fn work_dir(name: &str) -> PathBuf {
 
 /// A service from `--set`-style overrides over an empty config file.
 pub fn service(overrides: &[(&str, String)]) -> Arc<Milvault> {
-    let sets: Vec<(String, String)> = overrides.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    let sets: Vec<(String, String)> = overrides
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
     let config = Config::from_yaml("", &sets).expect("config");
     Arc::new(Milvault::new(config).expect("service"))
 }
 
 /// Runs the milvault binary; returns (exit code, stdout, stderr).
 pub fn cli(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_milvault")).args(args).output().expect("run milvault");
+    let out = Command::new(env!("CARGO_BIN_EXE_milvault"))
+        .args(args)
+        .output()
+        .expect("run milvault");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -44,7 +55,10 @@ pub fn cli(args: &[&str]) -> (i32, String, String) {
 /// difference. Returns the number of rows compared.
 pub fn assert_same_data(src_db: &str, src: &str, dst_db: &str, dst: &str) -> i64 {
     let out = Command::new(env("MILVAULT_TEST_PYTHON"))
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/compare.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/compare.py"
+        ))
         .args([src_db, src, dst_db, dst])
         .output()
         .expect("run compare.py");
@@ -54,6 +68,7 @@ pub fn assert_same_data(src_db: &str, src: &str, dst_db: &str, dst: &str) -> i64
         "{src_db}.{src} and {dst_db}.{dst} differ: {stdout} {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("{}")).expect("compare output");
+    let v: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or("{}")).expect("compare output");
     v["restored_rows"].as_i64().unwrap()
 }

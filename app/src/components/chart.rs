@@ -20,11 +20,17 @@ pub fn HistoryChart(rows: Vec<BackupRow>) -> impl IntoView {
     let mut rows: Vec<BackupRow> = rows.into_iter().take(MAX_POINTS).collect();
     rows.sort_by_key(|r| r.created_ms);
     if rows.is_empty() {
-        return view! { <p class="muted">"The chart appears with the first backup."</p> }.into_any();
+        return view! { <p class="muted">"The chart appears with the first backup."</p> }
+            .into_any();
     }
     let n = rows.len();
     let max_size = rows.iter().map(|r| r.size).max().unwrap_or(0).max(1) as f64;
-    let max_dur = rows.iter().filter_map(|r| r.duration_ms).max().unwrap_or(0).max(1) as f64;
+    let max_dur = rows
+        .iter()
+        .filter_map(|r| r.duration_ms)
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
     let plot_w = W - PAD_L - PAD_R;
     let plot_h = H - PAD_T - PAD_B;
     let slot = plot_w / n as f64;

@@ -18,7 +18,11 @@ pub fn ErrorBox(#[prop(into)] message: String) -> impl IntoView {
 /// What shows while data loads.
 #[component]
 pub fn Loading(#[prop(into, optional)] what: String) -> impl IntoView {
-    let what = if what.is_empty() { "Loading".to_string() } else { format!("Loading {what}") };
+    let what = if what.is_empty() {
+        "Loading".to_string()
+    } else {
+        format!("Loading {what}")
+    };
     view! { <p class="loading" aria-busy="true">{what}"…"</p> }
 }
 

@@ -26,17 +26,23 @@ where
             let es = SendWrapper::new(es);
             let on_message = on_message.clone();
             let closer = es.clone();
-            let cb = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
-                let Some(text) = ev.data().as_string() else { return };
-                match serde_json::from_str::<T>(&text) {
-                    Ok(v) => {
-                        if !on_message(v) {
-                            closer.close();
+            let cb = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
+                move |ev: web_sys::MessageEvent| {
+                    let Some(text) = ev.data().as_string() else {
+                        return;
+                    };
+                    match serde_json::from_str::<T>(&text) {
+                        Ok(v) => {
+                            if !on_message(v) {
+                                closer.close();
+                            }
+                        }
+                        Err(e) => {
+                            leptos::logging::warn!("unreadable event from {}: {e}", closer.url())
                         }
                     }
-                    Err(e) => leptos::logging::warn!("unreadable event from {}: {e}", closer.url()),
-                }
-            });
+                },
+            );
             es.set_onmessage(Some(cb.as_ref().unchecked_ref()));
             cb.forget();
             on_cleanup(move || es.close());

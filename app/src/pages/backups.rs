@@ -17,7 +17,10 @@ fn matches(row: &BackupRow, filter: &str) -> bool {
     let f = filter.trim().to_lowercase();
     f.is_empty()
         || row.name.to_lowercase().contains(&f)
-        || row.collections.iter().any(|c| c.to_lowercase().contains(&f))
+        || row
+            .collections
+            .iter()
+            .any(|c| c.to_lowercase().contains(&f))
 }
 
 /// The backup history.

@@ -19,10 +19,13 @@ use crate::{
 pub fn JobsPage() -> impl IntoView {
     let jobs = Resource::new(|| (), |_| list_jobs());
     let live = RwSignal::new(None::<Vec<JobView>>);
-    use_event_stream(|| "/events/jobs".to_string(), move |list: Vec<JobView>| {
-        live.set(Some(list));
-        true
-    });
+    use_event_stream(
+        || "/events/jobs".to_string(),
+        move |list: Vec<JobView>| {
+            live.set(Some(list));
+            true
+        },
+    );
     view! {
         <Title text="Jobs · milvault"/>
         <h1>"Jobs"</h1>
@@ -73,11 +76,14 @@ pub fn JobPage() -> impl IntoView {
     let id = move || params.read().get("id").unwrap_or_default();
     let job = Resource::new(id, get_job);
     let live = RwSignal::new(None::<JobView>);
-    use_event_stream(move || format!("/events/jobs/{}", id()), move |j: JobView| {
-        let running = j.state == "running";
-        live.set(Some(j));
-        running
-    });
+    use_event_stream(
+        move || format!("/events/jobs/{}", id()),
+        move |j: JobView| {
+            let running = j.state == "running";
+            live.set(Some(j));
+            running
+        },
+    );
     view! {
         <Title text="Job · milvault"/>
         <p class="crumbs"><a href="/jobs">"Jobs"</a>" / "{id}</p>

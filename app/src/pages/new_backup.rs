@@ -49,9 +49,14 @@ fn BackupForm(collections: Vec<LiveCollection>) -> impl IntoView {
     });
     let name_problem = move || {
         let n = name.get();
-        if n.is_empty() { None } else { format::backup_name_problem(&n) }
+        if n.is_empty() {
+            None
+        } else {
+            format::backup_name_problem(&n)
+        }
     };
-    let can_submit = move || !selected.get().is_empty() && name_problem().is_none() && !start.pending().get();
+    let can_submit =
+        move || !selected.get().is_empty() && name_problem().is_none() && !start.pending().get();
     let mut dbs: Vec<String> = collections.iter().map(|c| c.db.clone()).collect();
     dbs.dedup();
     let all = StoredValue::new(collections);

@@ -43,7 +43,12 @@ fn RestoreFormView(detail: BackupDetail) -> impl IntoView {
         .iter()
         .map(|c| (format!("{}.{}", c.db, c.name), c.rows))
         .collect();
-    let selected = RwSignal::new(sources.iter().map(|(k, _)| k.clone()).collect::<BTreeSet<_>>());
+    let selected = RwSignal::new(
+        sources
+            .iter()
+            .map(|(k, _)| k.clone())
+            .collect::<BTreeSet<_>>(),
+    );
     let target_db = RwSignal::new(String::new());
     let suffix = RwSignal::new("_restored".to_string());
     let renames = RwSignal::new(BTreeMap::<String, String>::new());
@@ -69,23 +74,23 @@ fn RestoreFormView(detail: BackupDetail) -> impl IntoView {
         restore_index: restore_index.get(),
         load: load.get(),
     });
-    let preview = Resource::new(
-        move || {
-            let mut f = form.get();
-            // the preview does not depend on these
-            f.drop_existing = false;
-            f.meta_only = false;
-            f.restore_index = false;
-            f.load = false;
-            f
-        },
-        |f| async move {
+    // Computed in the browser only: it asks Milvus, and it changes with every keystroke.
+    let preview = LocalResource::new(move || {
+        let f = form.get();
+        async move {
             if f.collections.is_empty() {
                 return Ok(Vec::new());
             }
-            preview_restore(f).await
-        },
-    );
+            preview_restore(RestoreForm {
+                drop_existing: false,
+                meta_only: false,
+                restore_index: false,
+                load: false,
+                ..f
+            })
+            .await
+        }
+    });
     let start = ServerAction::<StartRestore>::new();
     let navigate = use_navigate();
     Effect::new(move |_| {
@@ -97,7 +102,12 @@ fn RestoreFormView(detail: BackupDetail) -> impl IntoView {
         preview
             .get()
             .and_then(|r| r.ok())
-            .map(|p| p.into_iter().filter(|t| t.exists).map(|t| t.target).collect::<Vec<_>>())
+            .map(|p| {
+                p.into_iter()
+                    .filter(|t| t.exists)
+                    .map(|t| t.target)
+                    .collect::<Vec<_>>()
+            })
             .unwrap_or_default()
     };
     let blocked = move || {
@@ -170,24 +180,21 @@ fn RestoreFormView(detail: BackupDetail) -> impl IntoView {
                 </label>
             </div>
             <h2>"Result"</h2>
-            <Transition fallback=|| view! { <Loading what="the preview"/> }>
-                {move || Suspend::new(async move {
-                    match preview.await {
-                        Err(e) => view! { <ErrorBox message=error_text(&e)/> }.into_any(),
-                        Ok(p) if p.is_empty() => view! { <p class="muted">"Pick at least one collection."</p> }.into_any(),
-                        Ok(p) => view! {
-                            <ul class="preview">
-                                {p.into_iter().map(|t| view! {
-                                    <li class=if t.exists { "exists" } else { "new" }>
-                                        <span>{t.source}</span>" → "<strong class="target">{t.target.clone()}</strong>
-                                        {t.exists.then(|| view! { <span class="warn">" exists already: it is dropped only if you tick Drop existing below"</span> })}
-                                    </li>
-                                }).collect_view()}
-                            </ul>
-                        }.into_any(),
-                    }
-                })}
-            </Transition>
+            {move || match preview.get() {
+                None => view! { <Loading what="the preview"/> }.into_any(),
+                Some(Err(e)) => view! { <ErrorBox message=error_text(&e)/> }.into_any(),
+                Some(Ok(p)) if p.is_empty() => view! { <p class="muted">"Pick at least one collection."</p> }.into_any(),
+                Some(Ok(p)) => view! {
+                    <ul class="preview">
+                        {p.into_iter().map(|t| view! {
+                            <li class=if t.exists { "exists" } else { "new" }>
+                                <span>{t.source}</span>" → "<strong class="target">{t.target.clone()}</strong>
+                                {t.exists.then(|| view! { <span class="warn">" exists already: it is dropped only if you tick Drop existing below"</span> })}
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                }.into_any(),
+            }}
             <h2>"Options"</h2>
             <label class="check"><input type="checkbox" prop:checked=move || restore_index.get()
                 on:change=move |ev| restore_index.set(event_target_checked(&ev))/>"Rebuild indexes"</label>

@@ -1,0 +1,256 @@
+// The portal in real Chromium against a real milvault server and a real Milvus 2.3.5.
+// scripts/test.sh starts both and sets:
+//   MILVAULT_PORTAL_URL     the portal (Milvus reachable)
+//   MILVAULT_DOWN_URL       a second portal whose Milvus is not reachable
+//   MILVAULT_E2E_BACKUPS    the first portal's backup directory (checked and damaged on disk)
+//   MILVAULT_TEST_PYTHON    python with pymilvus, to ask Milvus itself for row counts
+//   MILVAULT_E2E_SHOTS      where screenshots go
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const BASE = process.env.MILVAULT_PORTAL_URL ?? 'http://127.0.0.1:3000';
+const DOWN = process.env.MILVAULT_DOWN_URL;
+const BACKUPS = process.env.MILVAULT_E2E_BACKUPS;
+const PYTHON = process.env.MILVAULT_TEST_PYTHON ?? 'python3';
+const SHOTS = process.env.MILVAULT_E2E_SHOTS ?? 'test-output/screenshots';
+const RUN = Math.random().toString(36).slice(2, 8);
+const BACKUP = `e2e_${RUN}`;
+const DAMAGED = `e2e_damaged_${RUN}`;
+
+let browser;
+const consoleErrors = [];
+
+before(async () => {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+async function newPage(width = 1280, height = 900) {
+  const page = await browser.newPage({ viewport: { width, height } });
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(`${page.url()}: ${m.text()}`); });
+  page.on('pageerror', (e) => consoleErrors.push(`${page.url()}: ${e.message}`));
+  return page;
+}
+
+async function open(page, url) {
+  const resp = await page.goto(url);
+  assert.ok(resp.ok(), `${url} answered ${resp.status()}`);
+  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 30_000 });
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+function milvusCount(db, collection) {
+  const code = `
+from pymilvus import connections, Collection
+connections.connect(uri="http://127.0.0.1:19530", db_name="${db}")
+c = Collection("${collection}")
+c.load()
+print(c.query(expr="", output_fields=["count(*)"], consistency_level="Strong")[0]["count(*)"])
+`;
+  return Number(execFileSync(PYTHON, ['-c', code], { encoding: 'utf8' }).trim().split('\n').pop());
+}
+
+function milvusHas(db, collection) {
+  const code = `
+from pymilvus import connections, utility
+connections.connect(uri="http://127.0.0.1:19530", db_name="${db}")
+print(utility.has_collection("${collection}"))
+`;
+  return execFileSync(PYTHON, ['-c', code], { encoding: 'utf8' }).trim().endsWith('True');
+}
+
+async function makeBackup(page, name) {
+  await open(page, `${BASE}/new`);
+  await page.fill('input[type=search]', 'demo_prod');
+  const box = page.locator('input[value="default.demo_products"]');
+  await box.check();
+  await page.fill('#backup-name', name);
+  await page.getByRole('button', { name: 'Start backup' }).click();
+  await page.waitForURL(/\/jobs\/[0-9a-f-]+$/, { timeout: 30_000 });
+  await page.locator('.badge', { hasText: /succeeded|failed/ }).waitFor({ timeout: 180_000 });
+  return (await page.locator('.badge').first().textContent()).trim();
+}
+
+test('server render works before any WASM runs', async () => {
+  const html = await (await fetch(`${BASE}/`)).text();
+  assert.match(html, /<h1>Backups<\/h1>/);
+  assert.match(html, /href="\/new"/);
+  assert.doesNotMatch(html, /minioadmin|secretAccessKey/i, 'no credentials in pages');
+  const cluster = await (await fetch(`${BASE}/cluster`)).text();
+  assert.match(cluster, /Milvus/);
+  assert.doesNotMatch(cluster, /minioadmin/);
+});
+
+test('a backup made with the picker reaches done on its job page and shows in the history', async () => {
+  const page = await newPage();
+  await open(page, `${BASE}/new`);
+  // the picker lists Milvus' collections with row counts and can select a whole database
+  assert.ok(await page.locator('input[value="default.demo_products"]').count() === 1);
+  assert.ok(await page.locator('input[value="shop.reviews"]').count() === 1);
+  await page.fill('#backup-name', 'bad/name');
+  assert.match(await page.locator('#name-help').textContent(), /Only letters/);
+  assert.ok(await page.getByRole('button', { name: 'Start backup' }).isDisabled());
+  await shot(page, '01-new-backup');
+
+  const state = await makeBackup(page, BACKUP);
+  assert.equal(state, 'succeeded', await page.locator('main').textContent());
+  assert.match(await page.locator('.pct').textContent(), /100%/);
+  assert.match(await page.locator('.segments').textContent(), /(\d+) of \1 segments/);
+  assert.ok(await page.locator('.log li').count() > 3, 'the job has log lines');
+  await shot(page, '02-job-done');
+
+  // on disk: complete, metadata written
+  assert.ok(fs.existsSync(path.join(BACKUPS, BACKUP, 'meta', 'backup_meta.json')));
+
+  await open(page, `${BASE}/`);
+  const row = page.locator('table.backups tr', { hasText: BACKUP });
+  await row.waitFor();
+  assert.match(await row.textContent(), /default\.demo_products/);
+  assert.ok(await page.locator('.chart svg rect.bar').count() >= 1, 'chart has bars');
+  await shot(page, '03-backups');
+  await page.fill('.filter input', 'no-such-backup-xyz');
+  await page.getByText('No backup matches this filter.').waitFor();
+  await page.close();
+});
+
+test('the Jobs page lists jobs and updates live', async () => {
+  const page = await newPage();
+  await open(page, `${BASE}/jobs`);
+  await page.locator('table.jobs tr', { hasText: BACKUP }).first().waitFor();
+  await shot(page, '04-jobs');
+  await page.close();
+});
+
+test('backup detail shows schema, partitions and rows', async () => {
+  const page = await newPage();
+  await open(page, `${BASE}/backups/${BACKUP}`);
+  await page.getByRole('heading', { name: 'default.demo_products' }).waitFor();
+  const text = await page.locator('main').textContent();
+  assert.match(text, /primary key/);
+  assert.match(text, /FloatVector/);
+  assert.match(text, /_default/);
+  const dl = await fetch(`${BASE}/download/backups/${BACKUP}/backup.json`);
+  assert.equal(dl.status, 200);
+  const meta = await dl.json();
+  assert.equal(meta.name, BACKUP);
+  await shot(page, '05-backup-detail');
+  await page.close();
+});
+
+test('restore with a suffix from the Restore page brings every row back', async () => {
+  const page = await newPage();
+  const suffix = `_r${RUN}`;
+  await open(page, `${BASE}/restore/${BACKUP}`);
+  await page.fill('input[name=suffix]', suffix);
+  await page.locator('.preview strong.target', { hasText: `default.demo_products${suffix}` }).waitFor();
+  await shot(page, '06-restore-form');
+  await page.getByRole('button', { name: 'Start restore' }).click();
+  await page.waitForURL(/\/jobs\/[0-9a-f-]+$/, { timeout: 30_000 });
+  await page.locator('.badge', { hasText: /succeeded|failed/ }).waitFor({ timeout: 300_000 });
+  assert.equal((await page.locator('.badge').first().textContent()).trim(), 'succeeded',
+    await page.locator('main').textContent());
+  await shot(page, '07-restore-done');
+  const source = milvusCount('default', 'demo_products');
+  const restored = milvusCount('default', `demo_products${suffix}`);
+  assert.ok(source > 0);
+  assert.equal(restored, source, 'Milvus counts the same rows in the restored collection');
+
+  // the same suffix again: the preview warns, and the restore cannot start without dropping
+  await open(page, `${BASE}/restore/${BACKUP}`);
+  await page.fill('input[name=suffix]', suffix);
+  await page.locator('.preview li.exists').waitFor();
+  assert.ok(await page.getByRole('button', { name: 'Start restore' }).isDisabled());
+  await page.check('input[name=drop_existing]');
+  await page.locator('input[name=confirm_drop]').waitFor();
+  assert.ok(await page.getByRole('button', { name: 'Start restore' }).isDisabled(), 'needs the confirmation too');
+  await shot(page, '08-restore-exists');
+  await page.close();
+});
+
+test('a failing job shows its error in the page, and nothing half-restored is left', async () => {
+  const page = await newPage();
+  assert.equal(await makeBackup(page, DAMAGED), 'succeeded');
+  // damage the backup: remove one insert binlog
+  const insertRoot = path.join(BACKUPS, DAMAGED, 'binlogs', 'insert_log');
+  const files = fs.readdirSync(insertRoot, { recursive: true })
+    .map((f) => path.join(insertRoot, f)).filter((f) => fs.statSync(f).isFile());
+  assert.ok(files.length > 0);
+  fs.rmSync(files[0]);
+  const suffix = `_d${RUN}`;
+  await open(page, `${BASE}/restore/${DAMAGED}`);
+  await page.fill('input[name=suffix]', suffix);
+  await page.locator('.preview strong.target', { hasText: `default.demo_products${suffix}` }).waitFor();
+  await page.getByRole('button', { name: 'Start restore' }).click();
+  await page.waitForURL(/\/jobs\/[0-9a-f-]+$/, { timeout: 30_000 });
+  await page.locator('.badge', { hasText: /succeeded|failed/ }).waitFor({ timeout: 300_000 });
+  assert.equal((await page.locator('.badge').first().textContent()).trim(), 'failed');
+  const err = await page.locator('.error-text').first().textContent();
+  assert.ok(err.length > 10, `error shown: ${err}`);
+  await shot(page, '09-job-failed');
+  assert.equal(milvusHas('default', `demo_products${suffix}`), false, 'the failed restore dropped what it created');
+  await page.close();
+});
+
+test('delete goes through a confirmation that names the backup', async () => {
+  const page = await newPage();
+  await open(page, `${BASE}/backups/${BACKUP}`);
+  await page.getByRole('button', { name: 'Delete this backup…' }).click();
+  const del = page.getByRole('button', { name: `Delete ${BACKUP}` });
+  assert.ok(await del.isDisabled());
+  await page.fill('input[name=confirm-name]', 'wrong');
+  assert.ok(await del.isDisabled());
+  await page.fill('input[name=confirm-name]', BACKUP);
+  await shot(page, '10-delete-confirm');
+  await del.click();
+  await page.waitForURL(`${BASE}/`);
+  await page.locator('h1', { hasText: 'Backups' }).waitFor();
+  assert.equal(await page.locator('table.backups tr', { hasText: BACKUP }).count(), 0);
+  assert.equal(fs.existsSync(path.join(BACKUPS, BACKUP)), false, 'files removed');
+  await page.close();
+});
+
+test('with Milvus unreachable the pages say so instead of breaking', { skip: !DOWN }, async () => {
+  const page = await newPage();
+  await open(page, `${DOWN}/cluster`);
+  assert.ok(await page.locator('.checks li.fail').count() >= 1);
+  await shot(page, '11-cluster-down');
+  await open(page, `${DOWN}/new`);
+  const err = await page.locator('.error').textContent();
+  assert.match(err, /Milvus/i);
+  await shot(page, '12-new-backup-down');
+  await page.close();
+});
+
+test('cluster page and a phone-width layout', async () => {
+  const page = await newPage();
+  await open(page, `${BASE}/cluster`);
+  assert.ok(await page.locator('.checks li.ok').count() >= 1);
+  assert.match(await page.locator('main').textContent(), /2\.3\.5/);
+  await shot(page, '13-cluster');
+  await page.close();
+  const phone = await newPage(390, 844);
+  await open(phone, `${BASE}/`);
+  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `no sideways scrolling at phone width (overflow ${overflow}px)`);
+  await shot(phone, '14-backups-phone');
+  await phone.close();
+});
+
+test('no console errors on any page', () => {
+  assert.deepEqual(consoleErrors, []);
+});
