@@ -34,7 +34,7 @@ pub fn HistoryChart(rows: Vec<BackupRow>) -> impl IntoView {
     let plot_w = W - PAD_L - PAD_R;
     let plot_h = H - PAD_T - PAD_B;
     let slot = plot_w / n as f64;
-    let bar_w = (slot * 0.7).max(1.0);
+    let bar_w = (slot * 0.7).clamp(1.0, 36.0);
     let bars = rows
         .iter()
         .enumerate()
