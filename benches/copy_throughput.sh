@@ -23,7 +23,9 @@ for s in range(0, rows, 20000):
     c.insert([list(range(s, s + n)), [[rng.random() for _ in range(128)] for _ in range(n)]])
 c.flush()
 PY
-cargo build --release --quiet --manifest-path "$repo/Cargo.toml"
+# the same release binary the portal uses (built by cargo-leptos, so the two builds do not undo each other)
+MILVAULT_SKIP_BROWSER=1 bash "$repo/scripts/install-web-deps.sh"
+(cd "$repo" && PATH=$HOME/.cargo/bin:$PATH cargo leptos build --release >/dev/null 2>&1)
 bin=$repo/target/release/milvault
 src=$work/milvus/data
 bytes=$(du -sb "$src/insert_log" | cut -f1)

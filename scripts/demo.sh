@@ -19,5 +19,13 @@ if ! curl -sf http://127.0.0.1:9091/healthz >/dev/null 2>&1; then
 fi
 echo "demo Milvus on 127.0.0.1:19530 (data in $data; stop it with: pkill -f milvus-server)" >&2
 if [ "$data" != /var/lib/milvus ]; then
-  echo "not on the embedded default path: export MINIO_ROOT_PATH=$data/data before running milvault" >&2
+  export MINIO_ROOT_PATH=$data/data
 fi
+# the portal: cargo-leptos and the WASM tools (no browser needed to run it)
+MILVAULT_SKIP_BROWSER=1 bash "$repo/scripts/install-web-deps.sh"
+export PATH=$HOME/.cargo/bin:$PATH
+cd "$repo"
+cargo leptos build --release 2>&1 | { grep -vE '^\s+(Compiling|Downloaded|Downloading)' || true; }
+target/release/milvault check || true
+echo "portal on http://127.0.0.1:3000 (backups in $repo/milvault-backups; Ctrl+C to stop)" >&2
+exec target/release/milvault serve

@@ -27,7 +27,7 @@ cargo build --all-targets --quiet
 echo "== unit tests"
 cargo test --quiet --workspace --lib --bins
 echo "== building the portal (server + WASM)"
-cargo leptos build --release 2>&1 | grep -vE '^\s+(Compiling|Downloaded|Downloading)' || { echo "cargo leptos build failed" >&2; exit 1; }
+cargo leptos build --release 2>&1 | { grep -vE '^\s+(Compiling|Downloaded|Downloading)' || true; }
 
 # healthz can answer before the gRPC proxy does: wait until a client can connect
 wait_milvus_ready() {

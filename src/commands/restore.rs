@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use serde::Serialize;
 
 use crate::{
@@ -501,29 +501,46 @@ async fn fill(
     if let Some(staging) = staging {
         progress.step(format!("importing {segment_count} segments into {target}"));
         let target = &target;
-        let rows: Vec<i64> = futures::stream::iter(segments)
+        // After one import fails no new one starts, but those already sent to Milvus are waited
+        // for: dropping the collection under a running import leaves Milvus' DataNode retrying
+        // ("channel not found") and refusing every other import for minutes.
+        let failed = std::sync::atomic::AtomicBool::new(false);
+        let failed = &failed;
+        let results: Vec<Result<i64>> = futures::stream::iter(segments)
             .map(|(partition, seg)| async move {
-                if seg.binlogs.is_empty() {
-                    progress.add_segments(1);
+                if failed.load(std::sync::atomic::Ordering::SeqCst) {
                     return Ok(0);
                 }
-                let files = staging.place(svc, &req.name, &seg, progress).await?;
-                let n =
-                    import_segment(milvus, db, name, &partition, &seg, files, target, wait).await?;
-                if staging.direct {
-                    progress.add_bytes(seg.size.max(0) as u64);
+                let one = async {
+                    if seg.binlogs.is_empty() {
+                        progress.add_segments(1);
+                        return Ok(0);
+                    }
+                    let files = staging.place(svc, &req.name, &seg, progress).await?;
+                    let n = import_segment(milvus, db, name, &partition, &seg, files, target, wait)
+                        .await?;
+                    if staging.direct {
+                        progress.add_bytes(seg.size.max(0) as u64);
+                    }
+                    progress.add_segments(1);
+                    progress.log(format!(
+                        "{target}: segment {} imported, {n} rows",
+                        seg.segment_id
+                    ));
+                    Ok::<_, Error>(n)
                 }
-                progress.add_segments(1);
-                progress.log(format!(
-                    "{target}: segment {} imported, {n} rows",
-                    seg.segment_id
-                ));
-                Ok::<_, Error>(n)
+                .await;
+                if one.is_err() {
+                    failed.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                one
             })
             .buffer_unordered(svc.config().tuning.import_concurrency)
-            .try_collect()
-            .await?;
-        imported = rows.iter().sum();
+            .collect()
+            .await;
+        for r in results {
+            imported += r?;
+        }
     }
     let mut result = RestoredCollection {
         source: coll.qualified_name(),
