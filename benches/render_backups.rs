@@ -73,6 +73,8 @@ async fn main() {
     let config = Config::from_yaml(
         "",
         &[
+            ("minio.storageType".into(), "local".into()),
+            ("minio.backupStorageType".into(), "local".into()),
             (
                 "minio.backupRootPath".into(),
                 dir.path().display().to_string(),
