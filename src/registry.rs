@@ -9,7 +9,10 @@ use std::{
 };
 
 use crate::{
-    commands::{create::CreateBackupRequest, restore::RestoreRequest},
+    commands::{
+        create::{self, CreateBackupRequest},
+        restore::RestoreRequest,
+    },
     error::{Error, Result},
     format::layout,
     job::{JobHandle, JobSnapshot, JobState},
@@ -53,9 +56,7 @@ impl JobRegistry {
         mut req: CreateBackupRequest,
     ) -> Result<JobSnapshot> {
         if req.name.is_empty() {
-            req.name = chrono::Utc::now()
-                .format("backup_%Y_%m_%d_%H_%M_%S")
-                .to_string();
+            req.name = create::default_backup_name();
         }
         layout::validate_backup_name(&req.name)?;
         let name = req.name.clone();

@@ -45,6 +45,13 @@ pub struct CollectionRef {
 /// Milvus' SegmentState::Flushed.
 const SEGMENT_FLUSHED: i32 = 4;
 
+/// The name a backup gets when none is given: `backup_YYYY_MM_DD_HH_MM_SS` (UTC).
+pub fn default_backup_name() -> String {
+    chrono::Utc::now()
+        .format("backup_%Y_%m_%d_%H_%M_%S")
+        .to_string()
+}
+
 /// Runs a backup. On failure nothing under the backup's name is left behind.
 pub async fn create_backup(
     svc: &Milvault,
@@ -52,9 +59,7 @@ pub async fn create_backup(
     progress: &Progress,
 ) -> Result<BackupInfo> {
     if req.name.is_empty() {
-        req.name = chrono::Utc::now()
-            .format("backup_%Y_%m_%d_%H_%M_%S")
-            .to_string();
+        req.name = default_backup_name();
     }
     layout::validate_backup_name(&req.name)?;
     let backups = svc.backup_storage();

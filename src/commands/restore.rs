@@ -85,7 +85,8 @@ enum Rename {
     Database { from: String, to: String },
 }
 
-fn split_qualified(s: &str) -> (String, String) {
+/// `db.name` (or `name` in the default database) as `(db, name)`.
+pub fn split_qualified(s: &str) -> (String, String) {
     match s.split_once('.') {
         Some((db, c)) => (db.to_string(), c.to_string()),
         None => ("default".to_string(), s.to_string()),

@@ -11,7 +11,11 @@ use async_trait::async_trait;
 use milvus::proto::{common::ConsistencyLevel, schema::DataType};
 
 use crate::{
-    commands::{create::CreateBackupRequest, list::BackupSummary, restore::RestoreRequest},
+    commands::{
+        create::CreateBackupRequest,
+        list::BackupSummary,
+        restore::{split_qualified, RestoreRequest},
+    },
     format::{db_or_default, BackupInfo, CollectionBackupInfo},
     job::{JobKind, JobSnapshot, JobState},
     registry::JobRegistry,
@@ -170,14 +174,10 @@ pub fn job_view(s: &JobSnapshot) -> JobView {
 
 /// The engine's restore request for the portal's form.
 pub fn restore_request(form: &RestoreForm) -> RestoreRequest {
-    let split = |s: &str| match s.split_once('.') {
-        Some((db, c)) => (db.to_string(), c.to_string()),
-        None => ("default".to_string(), s.to_string()),
-    };
     let target_db = form.target_db.trim();
     let mut renames = Vec::new();
     for (source, new_name) in &form.renames {
-        let (db, _) = split(source);
+        let (db, _) = split_qualified(source);
         let to_db = if target_db.is_empty() {
             db
         } else {
@@ -186,7 +186,11 @@ pub fn restore_request(form: &RestoreForm) -> RestoreRequest {
         renames.push(format!("{source}:{to_db}.{}", new_name.trim()));
     }
     if !target_db.is_empty() {
-        let mut dbs: Vec<String> = form.collections.iter().map(|c| split(c).0).collect();
+        let mut dbs: Vec<String> = form
+            .collections
+            .iter()
+            .map(|c| split_qualified(c).0)
+            .collect();
         dbs.sort();
         dbs.dedup();
         for db in dbs {
