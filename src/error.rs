@@ -45,6 +45,10 @@ pub enum Error {
     #[error("backup '{0}' already exists; choose another name or delete it first with `milvault delete -n {0}`")]
     BackupExists(String),
 
+    /// A backup of this name is being made right now.
+    #[error("a backup named '{0}' is being made right now; wait for it to finish or choose another name")]
+    BackupInProgress(String),
+
     /// Files of an earlier, unfinished backup occupy the name.
     #[error("an incomplete backup named '{0}' is in the way (data without metadata, left by a failed run); remove it with `milvault delete -n {0}` or choose another name")]
     IncompleteBackupExists(String),
@@ -86,7 +90,68 @@ pub enum Error {
     Cancelled,
 }
 
+/// What kind of failure an [`Error`] is, for front ends that map errors to status codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The request is wrong; asking again unchanged fails again.
+    InvalidInput,
+    /// The thing asked for does not exist.
+    NotFound,
+    /// It would overwrite or race with something that exists.
+    Conflict,
+    /// Something must change first (an existing target collection, say).
+    FailedPrecondition,
+    /// Milvus or a storage is down or slow; asking again later may work.
+    Unavailable,
+    /// Anything else.
+    Internal,
+}
+
 impl Error {
+    /// The kind of failure.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Config(_) | Error::InvalidRequest(_) => ErrorKind::InvalidInput,
+            Error::BackupNotFound(_)
+            | Error::CollectionNotFound(_)
+            | Error::CollectionNotInBackup { .. } => ErrorKind::NotFound,
+            Error::BackupExists(_)
+            | Error::BackupInProgress(_)
+            | Error::IncompleteBackupExists(_) => ErrorKind::Conflict,
+            Error::CollectionExists(_) => ErrorKind::FailedPrecondition,
+            Error::MilvusUnreachable { .. } | Error::MilvusTimeout { .. } => ErrorKind::Unavailable,
+            Error::Milvus { .. }
+            | Error::Storage { .. }
+            | Error::CorruptMetadata { .. }
+            | Error::VerificationFailed { .. }
+            | Error::ImportFailed { .. }
+            | Error::Cancelled => ErrorKind::Internal,
+        }
+    }
+
+    /// A short stable code naming the error, for APIs (`backup_not_found`, ...).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Config(_) => "invalid_config",
+            Error::InvalidRequest(_) => "invalid_request",
+            Error::MilvusUnreachable { .. } => "milvus_unreachable",
+            Error::Milvus { .. } => "milvus_error",
+            Error::MilvusTimeout { .. } => "milvus_timeout",
+            Error::Storage { .. } => "storage_error",
+            Error::BackupNotFound(_) => "backup_not_found",
+            Error::BackupExists(_) => "backup_exists",
+            Error::BackupInProgress(_) => "backup_in_progress",
+            Error::IncompleteBackupExists(_) => "incomplete_backup_exists",
+            Error::CorruptMetadata { .. } => "corrupt_metadata",
+            Error::CollectionNotFound(_) => "collection_not_found",
+            Error::CollectionNotInBackup { .. } => "collection_not_in_backup",
+            Error::CollectionExists(_) => "collection_exists",
+            Error::VerificationFailed { .. } => "verification_failed",
+            Error::ImportFailed { .. } => "import_failed",
+            Error::Cancelled => "cancelled",
+        }
+    }
+
     /// Shorthand for a storage error at a location.
     pub fn storage(location: impl Into<String>, reason: impl std::fmt::Display) -> Self {
         Error::Storage {

@@ -52,9 +52,29 @@ pub struct JobSnapshot {
     /// Why it failed.
     pub error: Option<String>,
     pub log: Vec<LogLine>,
+    /// Restores: `source=>target` (`db.name=>db.name`) of each collection, once planned.
+    #[serde(default)]
+    pub targets: Vec<String>,
 }
 
 impl JobSnapshot {
+    /// Percent done, 0 to 100 (segments for restores, bytes for backups; 100 only when done).
+    pub fn percent(&self) -> u32 {
+        if self.state == JobState::Succeeded {
+            return 100;
+        }
+        let (done, total) = if self.kind == JobKind::Restore && self.segments_total > 0 {
+            (self.segments_done, self.segments_total)
+        } else {
+            (self.bytes_done, self.bytes_total)
+        };
+        if total == 0 {
+            0
+        } else {
+            ((done.min(total) * 100 / total) as u32).min(99)
+        }
+    }
+
     /// Bytes per second so far.
     pub fn rate(&self) -> f64 {
         let end = self.finished_at.unwrap_or_else(Utc::now);
@@ -98,6 +118,7 @@ impl Progress {
             finished_at: None,
             error: None,
             log: Vec::new(),
+            targets: Vec::new(),
         };
         let (tx, rx) = watch::channel(snapshot);
         (Progress { tx: Arc::new(tx) }, JobHandle { rx })
@@ -128,6 +149,11 @@ impl Progress {
         let message = message.into();
         tracing::info!(job = %self.id(), "{message}");
         self.tx.send_modify(|s| push_log(s, message));
+    }
+
+    /// Records where a restore puts each collection (`source=>target`).
+    pub fn set_targets(&self, targets: Vec<String>) {
+        self.tx.send_modify(|s| s.targets = targets);
     }
 
     /// Adds work to the totals.

@@ -118,16 +118,22 @@ impl JobStore {
 
     /// The newest `limit` jobs, newest first.
     pub fn list(&self, limit: usize) -> Result<Vec<JobSnapshot>> {
+        self.list_page(0, limit)
+    }
+
+    /// `limit` jobs after skipping the newest `offset`, newest first.
+    pub fn list_page(&self, offset: usize, limit: usize) -> Result<Vec<JobSnapshot>> {
         let conn = self
             .conn
             .lock()
             .map_err(|_| Error::Config("job database lock poisoned".into()))?;
         let mut stmt = conn
-            .prepare("SELECT snapshot FROM jobs ORDER BY started_ms DESC LIMIT ?1")
+            .prepare("SELECT snapshot FROM jobs ORDER BY started_ms DESC, id LIMIT ?1 OFFSET ?2")
             .map_err(db_err)?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
         let rows = stmt
-            .query_map([limit], |r| r.get::<_, String>(0))
+            .query_map([limit, offset], |r| r.get::<_, String>(0))
             .map_err(db_err)?;
         let mut out = Vec::new();
         for json in rows {
@@ -138,6 +144,20 @@ impl JobStore {
             }
         }
         Ok(out)
+    }
+}
+
+impl JobStore {
+    /// How many jobs are recorded.
+    pub fn count(&self) -> Result<u64> {
+        let conn = self
+            .conn
+            .lock()
+            .map_err(|_| Error::Config("job database lock poisoned".into()))?;
+        let n: i64 = conn
+            .query_row("SELECT COUNT(*) FROM jobs", [], |r| r.get(0))
+            .map_err(db_err)?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 }
 
@@ -164,6 +184,10 @@ mod tests {
         let store = JobStore::open(&path).unwrap();
         let jobs = store.list(10).unwrap();
         assert_eq!(jobs.len(), 2);
+        assert_eq!(store.count().unwrap(), 2);
+        let second = store.list_page(1, 10).unwrap();
+        assert_eq!(second.len(), 1);
+        assert_eq!(second[0].id, jobs[1].id);
         let d = store.get(&done.id()).unwrap().unwrap();
         assert_eq!((d.state, d.bytes_done), (JobState::Succeeded, 100));
         let r = store.get(&running.id()).unwrap().unwrap();

@@ -3,7 +3,8 @@
 //! The engine: a Milvus client ([`milvus`]), storage on `object_store` ([`storage`]), the copy
 //! pipeline ([`copy`]), milvus-backup's backup format ([`format`]), jobs with progress ([`job`]),
 //! one module per operation ([`commands`]) and the service that ties them together
-//! ([`service::Milvault`]). The CLI ([`cli`]) is a thin layer over the service.
+//! ([`service::Milvault`]). The CLI ([`cli`]), the REST API ([`rest`]), the gRPC API ([`grpc`]) and the portal
+//! ([`web`]) are thin layers over the service.
 
 pub mod cli;
 pub mod commands;
@@ -11,10 +12,12 @@ pub mod config;
 pub mod copy;
 pub mod error;
 pub mod format;
+pub mod grpc;
 pub mod job;
 pub mod job_store;
 pub mod milvus;
 pub mod registry;
+pub mod rest;
 pub mod service;
 pub mod storage;
 pub mod web;

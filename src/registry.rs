@@ -61,9 +61,7 @@ impl JobRegistry {
         layout::validate_backup_name(&req.name)?;
         let name = req.name.clone();
         if !lock(&self.creating).insert(name.clone()) {
-            return Err(Error::InvalidRequest(format!(
-                "a backup named '{name}' is being made right now; wait for it or choose another name"
-            )));
+            return Err(Error::BackupInProgress(name));
         }
         let exists = self
             .svc
@@ -95,6 +93,28 @@ impl JobRegistry {
     pub fn start_restore(self: &Arc<Self>, req: RestoreRequest) -> JobSnapshot {
         let (handle, _join) = self.svc.spawn_restore(req);
         self.track(handle, || {})
+    }
+
+    /// Checks a restore request first (the backup and its collections exist, no target exists
+    /// unless `drop_existing`), then starts it; a bad request fails here, without a job.
+    pub async fn start_restore_checked(
+        self: &Arc<Self>,
+        req: RestoreRequest,
+    ) -> Result<JobSnapshot> {
+        let targets = self.svc.restore_preview(&req).await?;
+        if !req.drop_existing {
+            if let Some(t) = targets.iter().find(|t| t.exists) {
+                return Err(Error::CollectionExists(t.target.clone()));
+            }
+        }
+        let mut first = self.start_restore(req);
+        if first.targets.is_empty() {
+            first.targets = targets
+                .iter()
+                .map(|t| format!("{}=>{}", t.source, t.target))
+                .collect();
+        }
+        Ok(first)
     }
 
     fn track(
@@ -151,10 +171,20 @@ impl JobRegistry {
 
     /// The newest `limit` jobs, newest first, running ones with their live state.
     pub fn list(&self, limit: usize) -> Result<Vec<JobSnapshot>> {
+        self.list_page(0, limit)
+    }
+
+    /// How many jobs are recorded.
+    pub fn count(&self) -> Result<u64> {
+        self.store.count()
+    }
+
+    /// A page of jobs, newest first, running ones with their live state.
+    pub fn list_page(&self, offset: usize, limit: usize) -> Result<Vec<JobSnapshot>> {
         let live = lock(&self.live);
         Ok(self
             .store
-            .list(limit)?
+            .list_page(offset, limit)?
             .into_iter()
             .map(|s| live.get(&s.id).map(|h| h.snapshot()).unwrap_or(s))
             .collect())

@@ -230,6 +230,12 @@ pub async fn restore(
 ) -> Result<RestoreReport> {
     let info = svc.get_backup(&req.name).await?;
     let targets = plan(&req, &info.collection_backups)?;
+    progress.set_targets(
+        targets
+            .iter()
+            .map(|(c, (db, name))| format!("{}=>{db}.{name}", c.qualified_name()))
+            .collect(),
+    );
     let milvus = svc.milvus().await?;
     progress.step(format!(
         "checking {} target collections in Milvus",

@@ -1,5 +1,6 @@
 //! The web server (`milvault serve`): the Leptos portal (server-rendered, hydrated), its server
-//! functions, live job events and downloads, all on one axum router over one [`JobRegistry`].
+//! functions, live job events and downloads, the REST API and the gRPC API (HTTP/2 on the same
+//! port), all on one axum router over one [`JobRegistry`].
 
 pub mod backend;
 pub mod events;
@@ -33,7 +34,9 @@ pub fn router(registry: Arc<JobRegistry>, options: LeptosOptions) -> Router {
             "/download/backups/{name}/backup.json",
             get(events::download_meta),
         )
-        .with_state(registry);
+        .with_state(registry.clone())
+        .merge(crate::rest::router(registry.clone()))
+        .merge(crate::grpc::routes(registry));
     let pages = Router::new()
         .leptos_routes_with_context(
             &options,
