@@ -12,22 +12,6 @@ use milvault::{
 };
 use support::*;
 
-fn s3_overrides(backup_bucket: &str, backup_root: &str) -> Vec<(&'static str, String)> {
-    let endpoint = env("MILVAULT_TEST_S3");
-    let port = endpoint.rsplit(':').next().unwrap().to_string();
-    vec![
-        ("minio.storageType", "minio".into()),
-        ("minio.address", "127.0.0.1".into()),
-        ("minio.port", port),
-        ("minio.accessKeyID", "minioadmin".into()),
-        ("minio.secretAccessKey", "minioadmin".into()),
-        ("minio.bucketName", "a-bucket".into()),
-        ("minio.rootPath", "files".into()),
-        ("minio.backupBucketName", backup_bucket.into()),
-        ("minio.backupRootPath", backup_root.into()),
-    ]
-}
-
 /// Storage at the top of Milvus' bucket, to look for leftovers.
 fn milvus_bucket_top() -> Storage {
     let sets: Vec<(String, String)> = s3_overrides("a-bucket", "")

@@ -831,22 +831,14 @@ async fn get_backup_inner(st: &V1State, q: &BackupQuery) -> Result<BackupInfoBri
             Ok(brief)
         }
         Err(Error::BackupNotFound(n)) => match job {
-            // a backup that failed (or was deleted since): say how its job ended
-            Some(j) => {
-                let mut brief = backup_brief_of_job(&j);
-                if j.state == JobState::Succeeded {
-                    brief.state_code = state::FAIL;
-                    brief.error_message =
-                        format!("backup '{name}' was made but has been deleted since");
-                }
-                Ok(brief)
-            }
+            // a backup whose job failed: say how it ended (a succeeded one was deleted since)
+            Some(j) if j.state == JobState::Failed => Ok(backup_brief_of_job(&j)),
             None if !q.backup_id.is_empty() => Err(Failure {
                 status: StatusCode::NOT_FOUND,
                 code: code::NOT_FOUND,
                 msg: format!("no backup job with id '{}'", q.backup_id),
             }),
-            None => Err(Error::BackupNotFound(n).into()),
+            _ => Err(Error::BackupNotFound(n).into()),
         },
         Err(e) => Err(e.into()),
     }

@@ -72,3 +72,21 @@ pub fn assert_same_data(src_db: &str, src: &str, dst_db: &str, dst: &str) -> i64
         serde_json::from_str(stdout.lines().last().unwrap_or("{}")).expect("compare output");
     v["restored_rows"].as_i64().unwrap()
 }
+
+/// Overrides for Milvus on SeaweedFS S3 (bucket a-bucket, root "files") with backups in
+/// `backup_bucket`/`backup_root`.
+pub fn s3_overrides(backup_bucket: &str, backup_root: &str) -> Vec<(&'static str, String)> {
+    let endpoint = env("MILVAULT_TEST_S3");
+    let port = endpoint.rsplit(':').next().unwrap().to_string();
+    vec![
+        ("minio.storageType", "minio".into()),
+        ("minio.address", "127.0.0.1".into()),
+        ("minio.port", port),
+        ("minio.accessKeyID", "minioadmin".into()),
+        ("minio.secretAccessKey", "minioadmin".into()),
+        ("minio.bucketName", "a-bucket".into()),
+        ("minio.rootPath", "files".into()),
+        ("minio.backupBucketName", backup_bucket.into()),
+        ("minio.backupRootPath", backup_root.into()),
+    ]
+}

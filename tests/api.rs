@@ -1,0 +1,662 @@
+//! The REST and gRPC APIs end to end: the web server's full router (portal, REST, gRPC on one
+//! port) in-process, over a real Milvus 2.3.5 whose binlogs live on SeaweedFS S3, with backups in
+//! another bucket. Each test has its own backup root and job database.
+
+mod support;
+
+use std::{net::SocketAddr, time::Duration};
+
+use milvault::{
+    grpc::pb::{self, backup_service_client::BackupServiceClient},
+    job_store::JobStore,
+    registry::JobRegistry,
+};
+use serde_json::{json, Value};
+use support::*;
+use tonic::{transport::Channel, Code};
+
+/// A running server and what it serves.
+struct Server {
+    addr: SocketAddr,
+    http: reqwest::Client,
+}
+
+impl Server {
+    async fn start() -> Server {
+        let svc = service(&s3_overrides("milvault", &unique("api")));
+        let registry = JobRegistry::new(svc, JobStore::in_memory().unwrap());
+        let site = work_dir("api-site");
+        let options = leptos::prelude::LeptosOptions::builder()
+            .output_name("milvault")
+            .site_root(site.to_string_lossy().to_string())
+            .build();
+        let app = milvault::web::router(registry, options);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Server {
+            addr,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self.http.get(self.url(path)).send().await.unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post_raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
+        let r = self
+            .http
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn delete(&self, path: &str) -> (u16, Value) {
+        // milvus-backup's test client sends `null` as the body of a DELETE
+        let r = self
+            .http
+            .delete(self.url(path))
+            .header("content-type", "application/json")
+            .body("null")
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn grpc(&self) -> BackupServiceClient<Channel> {
+        let channel = Channel::from_shared(self.url(""))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        BackupServiceClient::new(channel)
+    }
+
+    /// Names of the backups `/api/v2/backups` lists.
+    async fn backup_names(&self) -> Vec<String> {
+        let (status, page) = self.get("/api/v2/backups?limit=500").await;
+        assert_eq!(status, 200, "{page}");
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["name"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    async fn job_count(&self) -> u64 {
+        let (_, page) = self.get("/api/v2/jobs?limit=1").await;
+        page["page"]["total"].as_u64().unwrap()
+    }
+}
+
+/// Polls a v1 state endpoint until `data.state_code` leaves 0/1 (as milvus-backup's own test
+/// client does: a missing state_code means 0, omitempty).
+async fn poll_v1(server: &Server, path: &str) -> Value {
+    for _ in 0..600 {
+        let (status, body) = server.get(path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        let state = body["data"]["state_code"].as_i64().unwrap_or(0);
+        if state >= 2 {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("{path} did not finish in 5 minutes");
+}
+
+#[tokio::test]
+async fn rest_v1_backup_and_restore_in_milvus_backup_shapes() {
+    let server = Server::start().await;
+    let name = unique("v1");
+
+    // sync create, as milvus-backup's test checker does it
+    let (status, body) = server
+        .post(
+            "/api/v1/create",
+            json!({"async": false, "backup_name": name, "collection_names": ["demo_products"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["msg"], "success");
+    assert!(
+        body.get("code").is_none(),
+        "code 0 is left out like Go's omitempty: {body}"
+    );
+    assert!(body["requestId"].as_str().is_some_and(|s| !s.is_empty()));
+    let data = &body["data"];
+    assert_eq!(data["name"], name.as_str());
+    assert_eq!(data["state_code"], 2);
+    assert_eq!(data["progress"], 100);
+    assert!(data["size"].as_i64().unwrap() > 0);
+    assert!(data["meta_size"].as_i64().unwrap() > 0);
+    let colls = data["collection_backups"].as_array().unwrap();
+    assert_eq!(colls.len(), 1);
+    assert_eq!(colls[0]["collection_name"], "demo_products");
+    assert_eq!(colls[0]["schema"]["name"], "demo_products");
+    assert!(colls[0]["has_index"].as_bool().unwrap());
+
+    // async create with db_collections; poll get_backup like milvus-backup's client
+    let name2 = unique("v1a");
+    let (status, body) = server
+        .post(
+            "/api/v1/create",
+            json!({"async": true, "backup_name": name2, "db_collections": {"shop": ["reviews"]}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["msg"], "create backup is executing asynchronously");
+    let done = poll_v1(&server, &format!("/api/v1/get_backup?backup_name={name2}")).await;
+    assert_eq!(done["data"]["state_code"], 2, "{done}");
+    assert_eq!(
+        done["data"]["collection_backups"][0]["db_name"], "shop",
+        "{done}"
+    );
+
+    let (status, list) = server.get("/api/v1/list").await;
+    assert_eq!(status, 200);
+    let listed: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert!(listed.contains(&name.as_str()) && listed.contains(&name2.as_str()));
+
+    // async restore with a suffix, followed with get_restore
+    let suffix = format!("_{}", &unique("r")[2..]);
+    let (status, body) = server
+        .post(
+            "/api/v1/restore",
+            json!({"async": true, "backup_name": name, "collection_names": ["demo_products"],
+                   "collection_suffix": suffix, "restoreIndex": true}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["msg"], "restore backup is executing asynchronously");
+    let id = body["data"]["id"].as_str().unwrap().to_string();
+    let done = poll_v1(&server, &format!("/api/v1/get_restore?id={id}")).await;
+    assert_eq!(done["data"]["state_code"], 2, "{done}");
+    let target = format!("demo_products{suffix}");
+    let task = &done["data"]["collection_restore_tasks"][0];
+    assert_eq!(task["target_collection_name"], target.as_str());
+    assert_eq!(task["target_db_name"], "default");
+    let rows = assert_same_data("default", "demo_products", "default", &target);
+    assert!(rows > 0);
+
+    // the same restore again: the target exists, so it is refused and left as it is
+    let (status, body) = server
+        .post(
+            "/api/v1/restore",
+            json!({"async": true, "backup_name": name, "collection_names": ["demo_products"],
+                   "collection_suffix": suffix}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["code"], 3);
+    assert!(
+        body["msg"].as_str().unwrap().contains("already exists"),
+        "{body}"
+    );
+    assert_eq!(
+        assert_same_data("default", "demo_products", "default", &target),
+        rows
+    );
+
+    // delete, then the backup is gone
+    let (status, body) = server
+        .delete(&format!("/api/v1/delete?backup_name={name}"))
+        .await;
+    assert_eq!((status, body["msg"].as_str()), (200, Some("success")));
+    let (status, body) = server
+        .get(&format!("/api/v1/get_backup?backup_name={name}"))
+        .await;
+    assert_eq!((status, body["code"].as_i64()), (404, Some(404)), "{body}");
+    assert!(!server.backup_names().await.contains(&name));
+}
+
+#[tokio::test]
+async fn grpc_backup_and_restore_with_a_streamed_watch() {
+    let server = Server::start().await;
+    let mut client = server.grpc().await;
+    let name = unique("g");
+
+    let job = client
+        .create_backup(pb::CreateBackupRequest {
+            name: name.clone(),
+            collections: vec!["dyn_items".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(job.kind, pb::JobKind::Backup as i32);
+    let events = watch(&mut client, &job.id).await;
+    let last = events.last().unwrap();
+    assert_eq!(last.state, pb::JobState::Succeeded as i32, "{last:?}");
+    assert!(last.bytes_total > 0 && last.bytes_done == last.bytes_total);
+    assert!(last.finished_at_ms >= last.started_at_ms);
+    assert!(events[..events.len() - 1]
+        .iter()
+        .all(|e| e.state == pb::JobState::Running as i32));
+
+    let backup = client
+        .get_backup(pb::GetBackupRequest { name: name.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(backup.collections.len(), 1);
+    assert_eq!(backup.collections[0].name, "dyn_items");
+    assert_eq!(backup.collections[0].rows, 596);
+    assert_eq!(backup.summary.unwrap().name, name);
+
+    let suffix = format!("_{}", &unique("g")[2..]);
+    let job = client
+        .restore(pb::RestoreRequest {
+            backup_name: name.clone(),
+            suffix: suffix.clone(),
+            restore_index: true,
+            load: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let target = format!("dyn_items{suffix}");
+    assert_eq!(
+        job.targets,
+        vec![format!("default.dyn_items=>default.{target}")]
+    );
+    let events = watch(&mut client, &job.id).await;
+    let last = events.last().unwrap();
+    assert_eq!(last.state, pb::JobState::Succeeded as i32, "{last:?}");
+    assert_eq!(last.segments_done, last.segments_total);
+    assert_eq!(
+        assert_same_data("default", "dyn_items", "default", &target),
+        596
+    );
+    let fetched = client
+        .get_job(pb::GetJobRequest { id: job.id.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(fetched.state, pb::JobState::Succeeded as i32);
+
+    // paging: two backups, one per page
+    let second = unique("g2");
+    let job = client
+        .create_backup(pb::CreateBackupRequest {
+            name: second.clone(),
+            collections: vec!["empty_coll".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        watch(&mut client, &job.id).await.last().unwrap().state,
+        pb::JobState::Succeeded as i32
+    );
+    let page1 = client
+        .list_backups(pb::ListBackupsRequest {
+            page_size: 1,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((page1.backups.len(), page1.total), (1, 2));
+    let page2 = client
+        .list_backups(pb::ListBackupsRequest {
+            page_size: 1,
+            page_token: page1.next_page_token.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(page2.backups.len(), 1);
+    assert!(page2.next_page_token.is_empty());
+    let mut names = vec![page1.backups[0].name.clone(), page2.backups[0].name.clone()];
+    names.sort();
+    let mut expected = vec![name.clone(), second.clone()];
+    expected.sort();
+    assert_eq!(names, expected);
+
+    let removed = client
+        .delete_backup(pb::DeleteBackupRequest { name: name.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(removed.files_removed > 1);
+    let gone = client
+        .get_backup(pb::GetBackupRequest { name })
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), Code::NotFound);
+}
+
+/// Collects a job's WatchJob stream until it ends.
+async fn watch(client: &mut BackupServiceClient<Channel>, id: &str) -> Vec<pb::Job> {
+    let mut stream = client
+        .watch_job(pb::GetJobRequest { id: id.into() })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut out = Vec::new();
+    let limit = tokio::time::Instant::now() + Duration::from_secs(300);
+    while let Some(msg) = tokio::time::timeout_at(limit, stream.message())
+        .await
+        .expect("the watch ended within 5 minutes")
+        .unwrap()
+    {
+        out.push(msg);
+    }
+    assert!(!out.is_empty(), "the watch sent nothing");
+    out
+}
+
+#[tokio::test]
+async fn grpc_health_and_reflection_are_served() {
+    let server = Server::start().await;
+    let channel = Channel::from_shared(server.url(""))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    let mut serving = None;
+    for _ in 0..50 {
+        let r = health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: "milvault.v1.BackupService".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        serving = Some(r.status);
+        if r.status == tonic_health::pb::health_check_response::ServingStatus::Serving as i32 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        serving,
+        Some(tonic_health::pb::health_check_response::ServingStatus::Serving as i32)
+    );
+
+    use tonic_reflection::pb::v1::{
+        server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+        ServerReflectionRequest,
+    };
+    let mut reflection = ServerReflectionClient::new(channel);
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut stream = reflection
+        .server_reflection_info(futures::stream::iter(vec![req]))
+        .await
+        .unwrap()
+        .into_inner();
+    let resp = stream.message().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = resp.message_response else {
+        panic!("unexpected reflection answer {resp:?}");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    assert!(
+        names.contains(&"milvault.v1.BackupService".to_string()),
+        "{names:?}"
+    );
+}
+
+#[tokio::test]
+async fn bad_inputs_get_clear_errors_and_change_nothing() {
+    let server = Server::start().await;
+    let mut client = server.grpc().await;
+
+    // one complete backup to aim at
+    let kept = unique("bad");
+    let (status, body) = server
+        .post(
+            "/api/v1/create",
+            json!({"backup_name": kept, "collection_names": ["empty_coll"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let backups_before = server.backup_names().await;
+    let jobs_before = server.job_count().await;
+
+    // malformed JSON, unknown fields, wrong content type, oversized body
+    for path in ["/api/v1/create", "/api/v1/restore", "/api/v2/backups"] {
+        let (status, body) = server
+            .post_raw(path, "application/json", b"{ not json".to_vec())
+            .await;
+        assert_eq!(status, 400, "{path}: {body}");
+        let msg = body["msg"]
+            .as_str()
+            .or(body["error"]["message"].as_str())
+            .unwrap();
+        assert!(msg.contains("not valid JSON"), "{path}: {msg}");
+    }
+    let (status, body) = server
+        .post(
+            "/api/v1/create",
+            json!({"backup_name": "x1", "colection_names": ["a"]}),
+        )
+        .await;
+    assert_eq!((status, body["code"].as_i64()), (400, Some(400)));
+    assert!(body["msg"]
+        .as_str()
+        .unwrap()
+        .contains("unknown field `colection_names`"));
+    let (status, body) = server
+        .post(
+            &format!("/api/v2/backups/{kept}/restore"),
+            json!({"sufix": "_x"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_body"))
+    );
+    assert!(body["error"]["message"].as_str().unwrap().contains("sufix"));
+    let (status, body) = server
+        .post_raw("/api/v2/backups", "text/plain", b"{}".to_vec())
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (415, Some("unsupported_media_type"))
+    );
+    let huge = json!({"name": "x2", "collections": vec!["c".repeat(1000); 100]});
+    let (status, body) = server.post("/api/v2/backups", huge).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (413, Some("payload_too_large"))
+    );
+
+    // missing and invalid names
+    let (status, body) = server.post("/api/v1/restore", json!({"async": true})).await;
+    assert_eq!((status, body["code"].as_i64()), (400, Some(400)));
+    assert!(body["msg"]
+        .as_str()
+        .unwrap()
+        .contains("backup_name is required"));
+    let (status, body) = server.get("/api/v1/get_backup").await;
+    assert_eq!((status, body["code"].as_i64()), (400, Some(400)));
+    let (status, body) = server.delete("/api/v1/delete").await;
+    assert_eq!((status, body["code"].as_i64()), (400, Some(400)));
+    let (status, body) = server
+        .post("/api/v2/backups", json!({"name": "../escape"}))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_request"))
+    );
+
+    // unknown backups, collections, jobs; options milvault does not have
+    let (status, body) = server
+        .post(
+            "/api/v1/restore",
+            json!({"backup_name": "no_such_backup_x"}),
+        )
+        .await;
+    assert_eq!((status, body["code"].as_i64()), (404, Some(404)), "{body}");
+    let (status, body) = server
+        .post(
+            &format!("/api/v2/backups/{kept}/restore"),
+            json!({"collections": ["not_in_backup"]}),
+        )
+        .await;
+    assert_eq!(status, 404, "{body}");
+    let (status, _) = server.get("/api/v2/jobs/no-such-job").await;
+    assert_eq!(status, 404);
+    let (status, body) = server.get("/api/v1/get_restore?id=no-such-job").await;
+    assert_eq!((status, body["code"].as_i64()), (404, Some(404)));
+    let (status, body) = server
+        .post("/api/v1/create", json!({"backup_name": "x3", "rbac": true}))
+        .await;
+    assert_eq!((status, body["code"].as_i64()), (400, Some(1)), "{body}");
+    // a backup that exists cannot be made again
+    let (status, body) = server.post("/api/v2/backups", json!({"name": kept})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("backup_exists"))
+    );
+
+    // the same through gRPC
+    let e = client
+        .get_backup(pb::GetBackupRequest {
+            name: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("name is required"));
+    let e = client
+        .restore(pb::RestoreRequest {
+            backup_name: "no_such_backup_x".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound, "{e:?}");
+    let e = client
+        .create_backup(pb::CreateBackupRequest {
+            name: kept.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::AlreadyExists);
+    let e = client
+        .create_backup(pb::CreateBackupRequest {
+            name: "x4".into(),
+            collections: vec!["c".repeat(1000); 100],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::OutOfRange, "{e:?}");
+    let e = client
+        .list_backups(pb::ListBackupsRequest {
+            page_size: 10,
+            page_token: "garbage".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+
+    // nothing changed: same backups, no job started
+    assert_eq!(server.backup_names().await, backups_before);
+    assert_eq!(server.job_count().await, jobs_before);
+
+    // concurrent creates of one name, through REST v2, REST v1 and gRPC: exactly one wins
+    let race = unique("race");
+    let mut grpc2 = server.grpc().await;
+    let (a, b, c) = tokio::join!(
+        server.post("/api/v2/backups", json!({"name": race, "meta_only": true})),
+        server.post(
+            "/api/v1/create",
+            json!({"async": true, "backup_name": race, "strategy": "meta_only"})
+        ),
+        grpc2.create_backup(pb::CreateBackupRequest {
+            name: race.clone(),
+            meta_only: true,
+            ..Default::default()
+        }),
+    );
+    let wins = [a.0 == 202, b.0 == 200, c.is_ok()];
+    assert_eq!(
+        wins.iter().filter(|w| **w).count(),
+        1,
+        "v2 {a:?} v1 {b:?} grpc {c:?}"
+    );
+    for (status, body) in [&a, &b] {
+        if *status != 202 && *status != 200 {
+            assert_eq!(*status, 409, "{body}");
+        }
+    }
+    if let Err(e) = &c {
+        assert_eq!(e.code(), Code::AlreadyExists);
+    }
+    // the winner completes, and only it
+    let done = poll_v1(&server, &format!("/api/v1/get_backup?backup_name={race}")).await;
+    assert_eq!(done["data"]["state_code"], 2, "{done}");
+    assert_eq!(server.job_count().await, jobs_before + 1);
+    let mut after = server.backup_names().await;
+    after.retain(|n| n != &race);
+    assert_eq!(after, backups_before);
+}
+
+#[tokio::test]
+async fn the_api_page_and_openapi_document_are_served() {
+    let server = Server::start().await;
+    let (status, doc) = server.get("/api/openapi.json").await;
+    assert_eq!(status, 200);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/api/v1/create",
+        "/api/v1/list",
+        "/api/v1/get_backup",
+        "/api/v1/delete",
+        "/api/v1/restore",
+        "/api/v1/get_restore",
+        "/api/v2/backups",
+        "/api/v2/jobs/{id}",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} is not documented");
+    }
+    let page = server
+        .http
+        .get(server.url("/api/docs"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("<code>/api/v1/restore</code>"));
+    assert!(!html.contains("<script"));
+}
