@@ -72,6 +72,8 @@ mkdir -p test-output/screenshots
 ( cd end2end && MILVAULT_PORTAL_URL=http://127.0.0.1:3000 MILVAULT_DOWN_URL=http://127.0.0.1:3002 \
     MILVAULT_E2E_BACKUPS="$work/portal-backups" MILVAULT_E2E_SHOTS="$repo/test-output/screenshots" \
     npm test ) || { echo "portal log:" >&2; tail -40 "$work/portal.log" >&2; exit 1; }
+echo "== the README's API examples (curl, buf curl) against the portal's server"
+bash scripts/api-examples.sh http://127.0.0.1:3000 || { echo "portal log:" >&2; tail -40 "$work/portal.log" >&2; exit 1; }
 echo "== Milvus dying during a restore"
 MILVAULT_TEST_MILVUS_ROOT=$work/milvus-local/data MILVAULT_TEST_WORK=$work MILVAULT_TEST_MILVUS_PGID=$local_pg \
   cargo test --quiet --test milvus_dies

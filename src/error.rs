@@ -49,6 +49,10 @@ pub enum Error {
     #[error("a backup named '{0}' is being made right now; wait for it to finish or choose another name")]
     BackupInProgress(String),
 
+    /// The backup is in use by a job, so it cannot be used this way now.
+    #[error("backup '{name}' cannot be used for this now: {reason}")]
+    BackupBusy { name: String, reason: String },
+
     /// Files of an earlier, unfinished backup occupy the name.
     #[error("an incomplete backup named '{0}' is in the way (data without metadata, left by a failed run); remove it with `milvault delete -n {0}` or choose another name")]
     IncompleteBackupExists(String),
@@ -117,6 +121,7 @@ impl Error {
             | Error::CollectionNotInBackup { .. } => ErrorKind::NotFound,
             Error::BackupExists(_)
             | Error::BackupInProgress(_)
+            | Error::BackupBusy { .. }
             | Error::IncompleteBackupExists(_) => ErrorKind::Conflict,
             Error::CollectionExists(_) => ErrorKind::FailedPrecondition,
             Error::MilvusUnreachable { .. } | Error::MilvusTimeout { .. } => ErrorKind::Unavailable,
@@ -141,6 +146,7 @@ impl Error {
             Error::BackupNotFound(_) => "backup_not_found",
             Error::BackupExists(_) => "backup_exists",
             Error::BackupInProgress(_) => "backup_in_progress",
+            Error::BackupBusy { .. } => "backup_busy",
             Error::IncompleteBackupExists(_) => "incomplete_backup_exists",
             Error::CorruptMetadata { .. } => "corrupt_metadata",
             Error::CollectionNotFound(_) => "collection_not_found",

@@ -2,7 +2,12 @@
 //! [`JobRegistry`] as the portal and REST, with the standard health service and server
 //! reflection. [`routes`] mounts them on the web server's router (same port, HTTP/2).
 
-use std::{pin::Pin, sync::Arc};
+// tonic's handlers answer `Result<_, Status>`; Status is large by design.
+#![allow(clippy::result_large_err)]
+
+use std::{pin::Pin, sync::Arc, time::Duration};
+
+use tokio::time::Instant;
 
 use axum::Router;
 use futures::{stream, Stream, StreamExt};
@@ -30,6 +35,9 @@ use pb::backup_service_server::{BackupService, BackupServiceServer};
 
 /// Largest gRPC message read: requests only name backups and collections.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// A watch sends at most one message per this interval (the newest state; the last always).
+const WATCH_EVERY: Duration = Duration::from_millis(250);
 
 const DEFAULT_PAGE: usize = 50;
 const MAX_PAGE: usize = 500;
@@ -222,7 +230,6 @@ impl BackupService for GrpcService {
         required(&r.name, "name")?;
         let removed = self
             .registry
-            .service()
             .delete_backup(&r.name)
             .await
             .map_err(status_of)?;
@@ -276,10 +283,14 @@ impl BackupService for GrpcService {
         let r = request.into_inner();
         required(&r.id, "id")?;
         let stream: JobStream = match self.registry.watch(&r.id) {
-            Some(handle) => {
-                let first = handle.snapshot();
-                let rest = stream::unfold(handle, |mut h| async move {
-                    h.changed().await.map(|s| (Ok(job_message(&s)), h))
+            Some(mut handle) => {
+                let first = handle.latest();
+                let rest = stream::unfold((handle, Instant::now()), |(mut h, last)| async move {
+                    tokio::time::sleep_until(last + WATCH_EVERY).await;
+                    // `changed` answers the newest state: the changes of the pause are coalesced
+                    h.changed()
+                        .await
+                        .map(|s| (Ok(job_message(&s)), (h, Instant::now())))
                 });
                 Box::pin(stream::once(async move { Ok(job_message(&first)) }).chain(rest))
             }

@@ -68,11 +68,9 @@ impl JobSnapshot {
         } else {
             (self.bytes_done, self.bytes_total)
         };
-        if total == 0 {
-            0
-        } else {
-            ((done.min(total) * 100 / total) as u32).min(99)
-        }
+        (done.min(total) * 100)
+            .checked_div(total)
+            .map_or(0, |p| (p as u32).min(99))
     }
 
     /// Bytes per second so far.
@@ -216,13 +214,22 @@ impl JobHandle {
 
     /// Waits for the next change; `None` once the job has ended and nothing more will change.
     pub async fn changed(&mut self) -> Option<JobSnapshot> {
-        if self.rx.borrow().state != JobState::Running && !self.rx.has_changed().unwrap_or(false) {
+        // Ended and already seen (while the job's sender lives on): nothing more will come. When
+        // the sender is gone `has_changed` is an error, and `changed` below still answers an
+        // unseen final state before reporting the close.
+        if self.rx.borrow().state != JobState::Running && matches!(self.rx.has_changed(), Ok(false))
+        {
             return None;
         }
         match self.rx.changed().await {
             Ok(()) => Some(self.rx.borrow_and_update().clone()),
             Err(_) => None,
         }
+    }
+
+    /// The current state, marked as seen (the next [`JobHandle::changed`] waits for a newer one).
+    pub fn latest(&mut self) -> JobSnapshot {
+        self.rx.borrow_and_update().clone()
     }
 
     /// Waits until the job has ended and returns its final state.
@@ -269,6 +276,19 @@ mod tests {
         // a watcher that was behind still gets the final snapshot, then None
         let last = watcher.changed().await.unwrap();
         assert_eq!(last.state, JobState::Failed);
+        assert!(watcher.changed().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_watcher_gets_the_final_state_after_the_job_is_gone() {
+        let (p, h) = Progress::new(JobKind::Restore, "b1");
+        let mut watcher = h.clone();
+        assert_eq!(watcher.latest().state, JobState::Running);
+        p.step("importing");
+        p.finish::<(), String>(&Ok(()));
+        drop(p); // the job's task ended: the sender is gone
+        let last = watcher.changed().await.expect("the final state");
+        assert_eq!(last.state, JobState::Succeeded);
         assert!(watcher.changed().await.is_none());
     }
 }

@@ -28,9 +28,19 @@ pub struct JobRegistry {
     svc: Arc<Milvault>,
     store: JobStore,
     live: Mutex<HashMap<String, JobHandle>>,
-    /// Names of backups being made now: a second backup of the same name must not start (its
-    /// clean-up on failure would remove the first one's files).
-    creating: Mutex<HashSet<String>>,
+    /// Which backups are being made, restored from or deleted now.
+    names: Mutex<NameLocks>,
+}
+
+/// What is happening to each backup name now. A second backup of one name must not start (its
+/// clean-up on failure would remove the first one's files), and a backup must not be deleted
+/// while it is being made or restored from (the restore would lose its binlogs half-way).
+#[derive(Default)]
+struct NameLocks {
+    creating: HashSet<String>,
+    /// Restores running from each backup.
+    restoring: HashMap<String, usize>,
+    deleting: HashSet<String>,
 }
 
 impl JobRegistry {
@@ -40,7 +50,7 @@ impl JobRegistry {
             svc,
             store,
             live: Mutex::new(HashMap::new()),
-            creating: Mutex::new(HashSet::new()),
+            names: Mutex::new(NameLocks::default()),
         })
     }
 
@@ -60,8 +70,17 @@ impl JobRegistry {
         }
         layout::validate_backup_name(&req.name)?;
         let name = req.name.clone();
-        if !lock(&self.creating).insert(name.clone()) {
-            return Err(Error::BackupInProgress(name));
+        {
+            let mut names = lock(&self.names);
+            if names.deleting.contains(&name) {
+                return Err(Error::BackupBusy {
+                    name,
+                    reason: "it is being deleted".into(),
+                });
+            }
+            if !names.creating.insert(name.clone()) {
+                return Err(Error::BackupInProgress(name));
+            }
         }
         let exists = self
             .svc
@@ -71,28 +90,82 @@ impl JobRegistry {
         match exists {
             Ok(false) => {}
             Ok(true) => {
-                lock(&self.creating).remove(&name);
+                lock(&self.names).creating.remove(&name);
                 return Err(match self.svc.get_backup(&name).await {
                     Ok(_) => Error::BackupExists(name),
                     Err(_) => Error::IncompleteBackupExists(name),
                 });
             }
             Err(e) => {
-                lock(&self.creating).remove(&name);
+                lock(&self.names).creating.remove(&name);
                 return Err(e);
             }
         }
         let (handle, _join) = self.svc.spawn_backup(req);
         let registry = self.clone();
         Ok(self.track(handle, move || {
-            lock(&registry.creating).remove(&name);
+            lock(&registry.names).creating.remove(&name);
         }))
     }
 
     /// Starts a restore; the request is checked when the job runs (its errors land in the job).
-    pub fn start_restore(self: &Arc<Self>, req: RestoreRequest) -> JobSnapshot {
+    /// Fails at once when the backup is being made or deleted now.
+    pub fn start_restore(self: &Arc<Self>, req: RestoreRequest) -> Result<JobSnapshot> {
+        let name = req.name.clone();
+        {
+            let mut names = lock(&self.names);
+            let busy = if names.deleting.contains(&name) {
+                Some("it is being deleted")
+            } else if names.creating.contains(&name) {
+                Some("it is still being made; wait for its job to finish")
+            } else {
+                None
+            };
+            if let Some(reason) = busy {
+                return Err(Error::BackupBusy {
+                    name,
+                    reason: reason.into(),
+                });
+            }
+            *names.restoring.entry(name.clone()).or_default() += 1;
+        }
         let (handle, _join) = self.svc.spawn_restore(req);
-        self.track(handle, || {})
+        let registry = self.clone();
+        Ok(self.track(handle, move || {
+            let mut names = lock(&registry.names);
+            if let Some(n) = names.restoring.get_mut(&name) {
+                *n -= 1;
+                if *n == 0 {
+                    names.restoring.remove(&name);
+                }
+            }
+        }))
+    }
+
+    /// Deletes a backup unless it is being made or restored from now; returns the files removed.
+    pub async fn delete_backup(&self, name: &str) -> Result<usize> {
+        {
+            let mut names = lock(&self.names);
+            let busy = if names.creating.contains(name) {
+                Some("it is being made now; wait for its job to finish")
+            } else if names.restoring.contains_key(name) {
+                Some("a restore from it is running; wait for the restore to finish")
+            } else if names.deleting.contains(name) {
+                Some("it is being deleted already")
+            } else {
+                None
+            };
+            if let Some(reason) = busy {
+                return Err(Error::BackupBusy {
+                    name: name.to_string(),
+                    reason: reason.into(),
+                });
+            }
+            names.deleting.insert(name.to_string());
+        }
+        let r = self.svc.delete_backup(name).await;
+        lock(&self.names).deleting.remove(name);
+        r
     }
 
     /// Checks a restore request first (the backup and its collections exist, no target exists
@@ -107,7 +180,7 @@ impl JobRegistry {
                 return Err(Error::CollectionExists(t.target.clone()));
             }
         }
-        let mut first = self.start_restore(req);
+        let mut first = self.start_restore(req)?;
         if first.targets.is_empty() {
             first.targets = targets
                 .iter()

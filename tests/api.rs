@@ -197,6 +197,20 @@ async fn rest_v1_backup_and_restore_in_milvus_backup_shapes() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["msg"], "restore backup is executing asynchronously");
     let id = body["data"]["id"].as_str().unwrap().to_string();
+    // the backup cannot be deleted while it is being restored from
+    let (status, body) = server
+        .delete(&format!("/api/v1/delete?backup_name={name}"))
+        .await;
+    assert_eq!((status, body["code"].as_i64()), (409, Some(3)), "{body}");
+    assert!(body["msg"]
+        .as_str()
+        .unwrap()
+        .contains("restore from it is running"));
+    let (status, body) = server.delete(&format!("/api/v2/backups/{name}")).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("backup_busy"))
+    );
     let done = poll_v1(&server, &format!("/api/v1/get_restore?id={id}")).await;
     assert_eq!(done["data"]["state_code"], 2, "{done}");
     let target = format!("demo_products{suffix}");

@@ -57,6 +57,8 @@ pub fn App() -> impl IntoView {
                     <A href="/new">"New backup"</A>
                     <A href="/jobs">"Jobs"</A>
                     <A href="/cluster">"Cluster"</A>
+                    // served by the REST layer, not a portal page: a full page load
+                    <a href="/api/docs" rel="external">"API"</a>
                 </nav>
             </header>
             <main id="main">

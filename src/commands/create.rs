@@ -167,7 +167,7 @@ async fn run(svc: &Milvault, req: &CreateBackupRequest, progress: &Progress) -> 
             });
         }
     }
-    collections.sort_by(|a, b| a.qualified_name().cmp(&b.qualified_name()));
+    collections.sort_by_key(|c| c.qualified_name());
     let info = BackupInfo {
         id: progress.id(),
         state_code: STATE_SUCCESS,

@@ -867,7 +867,7 @@ pub async fn delete_backup(
     if q.backup_name.is_empty() {
         return Failure::parameter("backup name is required").into_response(&rid);
     }
-    match st.registry.service().delete_backup(&q.backup_name).await {
+    match st.registry.delete_backup(&q.backup_name).await {
         Ok(_) => reply(
             StatusCode::OK,
             &DeleteBackupResponseV1 {

@@ -445,7 +445,7 @@ pub async fn delete_backup(
     State(reg): State<Arc<JobRegistry>>,
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
-    reg.service().delete_backup(&name).await?;
+    reg.delete_backup(&name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

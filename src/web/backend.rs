@@ -231,7 +231,6 @@ impl Backend for PortalBackend {
     async fn delete_backup(&self, name: &str) -> Result<usize, String> {
         tracing::info!(backup = name, "deleting backup from the portal");
         self.registry
-            .service()
             .delete_backup(name)
             .await
             .map_err(|e| e.to_string())
@@ -317,7 +316,10 @@ impl Backend for PortalBackend {
             ));
         }
         tracing::info!(backup = %req.name, drop_existing = req.drop_existing, "restore started from the portal");
-        Ok(self.registry.start_restore(req).id)
+        self.registry
+            .start_restore(req)
+            .map(|job| job.id)
+            .map_err(|e| e.to_string())
     }
 
     async fn jobs(&self) -> Result<Vec<JobView>, String> {

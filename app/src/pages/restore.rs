@@ -113,7 +113,7 @@ fn RestoreFormView(detail: BackupDetail) -> impl IntoView {
     let blocked = move || {
         let ex = existing();
         selected.with(|s| s.is_empty())
-            || (!ex.is_empty() && !(drop_existing.get() && confirm_drop.get()))
+            || !(ex.is_empty() || drop_existing.get() && confirm_drop.get())
             || start.pending().get()
             || matches!(preview.get(), Some(Err(_)))
     };
