@@ -53,6 +53,26 @@ pub enum Error {
     #[error("backup '{name}' cannot be used for this now: {reason}")]
     BackupBusy { name: String, reason: String },
 
+    /// The backup has no manifest, so its files cannot be verified.
+    #[error("backup '{0}' has no manifest (it was made by milvus-backup or an older milvault), so its files cannot be verified; make a new backup to get one")]
+    NoManifest(String),
+
+    /// Files of the backup are missing or differ from its manifest.
+    #[error("backup '{name}' is damaged: {count} files are missing or changed ({files}); restore from another backup, or pass force to restore anyway")]
+    BackupDamaged {
+        name: String,
+        count: usize,
+        files: String,
+    },
+
+    /// A policy of this name exists.
+    #[error("a policy named '{0}' exists already; choose another name or change that one")]
+    PolicyExists(String),
+
+    /// No policy has this name.
+    #[error("there is no policy named '{0}'; `milvault policy list` shows them")]
+    PolicyNotFound(String),
+
     /// Files of an earlier, unfinished backup occupy the name.
     #[error("an incomplete backup named '{0}' is in the way (data without metadata, left by a failed run); remove it with `milvault delete -n {0}` or choose another name")]
     IncompleteBackupExists(String),
@@ -117,13 +137,17 @@ impl Error {
         match self {
             Error::Config(_) | Error::InvalidRequest(_) => ErrorKind::InvalidInput,
             Error::BackupNotFound(_)
+            | Error::PolicyNotFound(_)
             | Error::CollectionNotFound(_)
             | Error::CollectionNotInBackup { .. } => ErrorKind::NotFound,
             Error::BackupExists(_)
             | Error::BackupInProgress(_)
             | Error::BackupBusy { .. }
+            | Error::PolicyExists(_)
             | Error::IncompleteBackupExists(_) => ErrorKind::Conflict,
-            Error::CollectionExists(_) => ErrorKind::FailedPrecondition,
+            Error::CollectionExists(_) | Error::NoManifest(_) | Error::BackupDamaged { .. } => {
+                ErrorKind::FailedPrecondition
+            }
             Error::MilvusUnreachable { .. } | Error::MilvusTimeout { .. } => ErrorKind::Unavailable,
             Error::Milvus { .. }
             | Error::Storage { .. }
@@ -147,6 +171,10 @@ impl Error {
             Error::BackupExists(_) => "backup_exists",
             Error::BackupInProgress(_) => "backup_in_progress",
             Error::BackupBusy { .. } => "backup_busy",
+            Error::NoManifest(_) => "no_manifest",
+            Error::BackupDamaged { .. } => "backup_damaged",
+            Error::PolicyExists(_) => "policy_exists",
+            Error::PolicyNotFound(_) => "policy_not_found",
             Error::IncompleteBackupExists(_) => "incomplete_backup_exists",
             Error::CorruptMetadata { .. } => "corrupt_metadata",
             Error::CollectionNotFound(_) => "collection_not_found",

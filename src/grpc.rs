@@ -82,6 +82,7 @@ pub fn job_message(s: &JobSnapshot) -> pb::Job {
         kind: match s.kind {
             JobKind::Backup => pb::JobKind::Backup,
             JobKind::Restore => pb::JobKind::Restore,
+            JobKind::Verify => pb::JobKind::Verify,
         } as i32,
         backup_name: s.backup_name.clone(),
         state: match s.state {
@@ -154,6 +155,7 @@ impl BackupService for GrpcService {
                 databases: r.databases,
                 meta_only: r.meta_only,
                 skip_flush: r.skip_flush,
+                policy: None,
             })
             .await
             .map_err(status_of)?;
@@ -256,6 +258,7 @@ impl BackupService for GrpcService {
                 meta_only: r.meta_only,
                 restore_index: r.restore_index,
                 load: r.load,
+                force: r.force,
             })
             .await
             .map_err(status_of)?;

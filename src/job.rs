@@ -15,6 +15,7 @@ use tokio::sync::watch;
 pub enum JobKind {
     Backup,
     Restore,
+    Verify,
 }
 
 /// Where a job is in its life.

@@ -15,7 +15,8 @@ pub struct JobStore {
     conn: Mutex<Connection>,
 }
 
-fn db_err(e: rusqlite::Error) -> Error {
+/// A database error as the engine's error.
+pub(crate) fn db_err(e: rusqlite::Error) -> Error {
     Error::Config(format!("job database: {e}"))
 }
 
@@ -47,6 +48,7 @@ impl JobStore {
     fn init(conn: Connection) -> Result<JobStore> {
         conn.execute_batch(
             "PRAGMA journal_mode=WAL;
+             PRAGMA busy_timeout=5000;
              CREATE TABLE IF NOT EXISTS jobs (
                id TEXT PRIMARY KEY,
                started_ms INTEGER NOT NULL,
@@ -56,6 +58,8 @@ impl JobStore {
              CREATE INDEX IF NOT EXISTS jobs_started ON jobs(started_ms);",
         )
         .map_err(db_err)?;
+        conn.execute_batch(crate::policy_store::SCHEMA)
+            .map_err(db_err)?;
         let store = JobStore {
             conn: Mutex::new(conn),
         };
@@ -148,6 +152,13 @@ impl JobStore {
 }
 
 impl JobStore {
+    /// The connection, locked.
+    pub(crate) fn lock(&self) -> Result<std::sync::MutexGuard<'_, Connection>> {
+        self.conn
+            .lock()
+            .map_err(|_| Error::Config("job database lock poisoned".into()))
+    }
+
     /// How many jobs are recorded.
     pub fn count(&self) -> Result<u64> {
         let conn = self

@@ -12,11 +12,13 @@ use crate::{
     commands::{
         create::{self, CreateBackupRequest},
         restore::RestoreRequest,
+        verify,
     },
     error::{Error, Result},
     format::layout,
-    job::{JobHandle, JobSnapshot, JobState},
+    job::{JobHandle, JobKind, JobSnapshot, JobState, Progress},
     job_store::JobStore,
+    policy_store::VerificationRecord,
     service::Milvault,
 };
 
@@ -38,8 +40,8 @@ pub struct JobRegistry {
 #[derive(Default)]
 struct NameLocks {
     creating: HashSet<String>,
-    /// Restores running from each backup.
-    restoring: HashMap<String, usize>,
+    /// Restores and verifications reading each backup now.
+    reading: HashMap<String, usize>,
     deleting: HashSet<String>,
 }
 
@@ -52,6 +54,11 @@ impl JobRegistry {
             live: Mutex::new(HashMap::new()),
             names: Mutex::new(NameLocks::default()),
         })
+    }
+
+    /// The database of jobs, policies and verifications.
+    pub fn store(&self) -> &JobStore {
+        &self.store
     }
 
     /// The service the jobs run on.
@@ -127,19 +134,11 @@ impl JobRegistry {
                     reason: reason.into(),
                 });
             }
-            *names.restoring.entry(name.clone()).or_default() += 1;
+            *names.reading.entry(name.clone()).or_default() += 1;
         }
         let (handle, _join) = self.svc.spawn_restore(req);
         let registry = self.clone();
-        Ok(self.track(handle, move || {
-            let mut names = lock(&registry.names);
-            if let Some(n) = names.restoring.get_mut(&name) {
-                *n -= 1;
-                if *n == 0 {
-                    names.restoring.remove(&name);
-                }
-            }
-        }))
+        Ok(self.track(handle, move || registry.release_reader(&name)))
     }
 
     /// Deletes a backup unless it is being made or restored from now; returns the files removed.
@@ -148,8 +147,8 @@ impl JobRegistry {
             let mut names = lock(&self.names);
             let busy = if names.creating.contains(name) {
                 Some("it is being made now; wait for its job to finish")
-            } else if names.restoring.contains_key(name) {
-                Some("a restore from it is running; wait for the restore to finish")
+            } else if names.reading.contains_key(name) {
+                Some("a restore or verification from it is running; wait for it to finish")
             } else if names.deleting.contains(name) {
                 Some("it is being deleted already")
             } else {
@@ -165,7 +164,96 @@ impl JobRegistry {
         }
         let r = self.svc.delete_backup(name).await;
         lock(&self.names).deleting.remove(name);
+        if r.is_ok() {
+            if let Err(e) = self.store.forget_verification(name) {
+                tracing::warn!(backup = name, "could not forget its verification: {e}");
+            }
+        }
         r
+    }
+
+    /// Starts verifying a backup against its manifest; the outcome becomes the backup's
+    /// verification state (`intact`, `damaged`, `unverifiable`).
+    pub fn start_verify(self: &Arc<Self>, name: &str) -> Result<JobSnapshot> {
+        layout::validate_backup_name(name)?;
+        {
+            let mut names = lock(&self.names);
+            let busy = if names.deleting.contains(name) {
+                Some("it is being deleted")
+            } else if names.creating.contains(name) {
+                Some("it is still being made; wait for its job to finish")
+            } else {
+                None
+            };
+            if let Some(reason) = busy {
+                return Err(Error::BackupBusy {
+                    name: name.to_string(),
+                    reason: reason.into(),
+                });
+            }
+            *names.reading.entry(name.to_string()).or_default() += 1;
+        }
+        let (progress, handle) = Progress::new(JobKind::Verify, name);
+        let registry = self.clone();
+        let backup = name.to_string();
+        tokio::spawn(async move {
+            let r = verify::verify_backup(&registry.svc, &backup, &progress).await;
+            let record = |state: &str, files, bytes, problems| VerificationRecord {
+                at: chrono::Utc::now(),
+                state: state.into(),
+                files,
+                bytes,
+                problems,
+            };
+            let v = match &r {
+                Ok(rep) => Some(record(
+                    if rep.ok() { "intact" } else { "damaged" },
+                    rep.files_checked,
+                    rep.bytes_checked,
+                    rep.problems.clone(),
+                )),
+                Err(Error::NoManifest(_)) => Some(record("unverifiable", 0, 0, Vec::new())),
+                Err(_) => None,
+            };
+            if let Some(v) = v {
+                if let Err(e) = registry.store.save_verification(&backup, &v) {
+                    tracing::error!(backup = %backup, "could not record the verification: {e}");
+                }
+            }
+            progress.finish(&r.and_then(verify::VerifyReport::into_result));
+        });
+        let registry = self.clone();
+        let backup = name.to_string();
+        Ok(self.track(handle, move || registry.release_reader(&backup)))
+    }
+
+    /// Verifies a backup and waits: `Ok(true)` intact, `Ok(false)` damaged.
+    pub async fn verify_and_wait(self: &Arc<Self>, name: &str) -> Result<bool> {
+        let job = self.start_verify(name)?;
+        let end = match self.watch(&job.id) {
+            Some(mut h) => h.wait().await,
+            None => self.get(&job.id)?.unwrap_or(job),
+        };
+        if end.state == JobState::Succeeded {
+            return Ok(true);
+        }
+        match self.store.verifications()?.get(name) {
+            Some(v) if v.state == "damaged" && v.at >= end.started_at => Ok(false),
+            _ => Err(Error::Storage {
+                location: name.to_string(),
+                reason: end.error.unwrap_or_else(|| "verification failed".into()),
+            }),
+        }
+    }
+
+    fn release_reader(&self, name: &str) {
+        let mut names = lock(&self.names);
+        if let Some(n) = names.reading.get_mut(name) {
+            *n -= 1;
+            if *n == 0 {
+                names.reading.remove(name);
+            }
+        }
     }
 
     /// Checks a restore request first (the backup and its collections exist, no target exists

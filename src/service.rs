@@ -13,6 +13,7 @@ use crate::{
         inventory::{self, CollectionOverview},
         list::{self, BackupSummary},
         restore::{self, RestoreReport, RestoreRequest, RestoreTarget},
+        verify::{self, VerifyReport},
     },
     config::Config,
     error::Result,
@@ -133,6 +134,13 @@ impl Milvault {
     /// Deletes a backup; returns the number of files removed.
     pub async fn delete_backup(&self, name: &str) -> Result<usize> {
         delete::delete_backup(self, name).await
+    }
+
+    /// Verifies a backup against its manifest.
+    pub async fn verify(&self, name: &str, progress: &Progress) -> Result<VerifyReport> {
+        let r = verify::verify_backup(self, name, progress).await;
+        progress.finish(&r);
+        r
     }
 
     /// Checks Milvus and both storages.

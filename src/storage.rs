@@ -236,6 +236,24 @@ impl Storage {
         }
     }
 
+    /// Size and BLAKE3 checksum (hex) of a file, read as a stream; `Ok(None)` if it does not exist.
+    pub async fn checksum(&self, rel: &str) -> Result<Option<(u64, String)>> {
+        let r = match self.store.get(&self.path(rel)).await {
+            Ok(r) => r,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(self.err(rel, e)),
+        };
+        let mut hasher = blake3::Hasher::new();
+        let mut size = 0u64;
+        let mut stream = r.into_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| self.err(rel, e))?;
+            size += chunk.len() as u64;
+            hasher.update(&chunk);
+        }
+        Ok(Some((size, hasher.finalize().to_hex().to_string())))
+    }
+
     /// Writes a small file whole.
     pub async fn write(&self, rel: &str, data: Bytes) -> Result<()> {
         self.store

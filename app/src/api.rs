@@ -18,6 +18,66 @@ pub struct BackupRow {
     pub size: i64,
     pub milvus_version: String,
     pub meta_only: bool,
+    /// The policy that made it.
+    pub policy: Option<String>,
+    /// The last verification against the manifest.
+    pub verification: Option<Verification>,
+}
+
+/// A backup's last verification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verification {
+    /// `intact`, `damaged` or `unverifiable`.
+    pub state: String,
+    pub at_ms: i64,
+    pub files: u64,
+    /// The damaged files, in words.
+    pub problems: Vec<String>,
+}
+
+/// A backup policy in the list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyView {
+    pub name: String,
+    pub cron: String,
+    pub time_zone: String,
+    /// What it backs up, in words.
+    pub targets: String,
+    /// Its retention, in words.
+    pub retention: String,
+    pub enabled: bool,
+    pub verify_after: bool,
+    pub next_runs_ms: Vec<i64>,
+    pub last_run: Option<PolicyRunView>,
+}
+
+/// A run of a policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyRunView {
+    pub slot_ms: i64,
+    pub backup: String,
+    pub job_id: String,
+    pub state: String,
+    pub detail: String,
+}
+
+/// The New policy form.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PolicyForm {
+    pub name: String,
+    /// Comma separated.
+    pub collections: String,
+    /// Comma separated.
+    pub databases: String,
+    pub cron: String,
+    pub time_zone: String,
+    pub name_template: String,
+    pub keep_last: Option<u32>,
+    pub keep_daily: Option<u32>,
+    pub keep_weekly: Option<u32>,
+    pub keep_monthly: Option<u32>,
+    pub max_age_days: Option<u32>,
+    pub verify_after: bool,
 }
 
 /// A backup in full.
@@ -199,6 +259,16 @@ pub trait Backend: Send + Sync + 'static {
     async fn jobs(&self) -> Result<Vec<JobView>, String>;
     async fn job(&self, id: &str) -> Result<JobView, String>;
     async fn cluster(&self) -> ClusterView;
+    /// Starts verifying a backup; returns the job id.
+    async fn start_verify(&self, name: &str) -> Result<String, String>;
+    async fn policies(&self) -> Result<Vec<PolicyView>, String>;
+    async fn add_policy(&self, form: PolicyForm) -> Result<(), String>;
+    async fn set_policy_enabled(&self, name: &str, enabled: bool) -> Result<(), String>;
+    async fn remove_policy(&self, name: &str) -> Result<(), String>;
+    /// Runs a policy now; returns the backup job's id.
+    async fn run_policy(&self, name: &str) -> Result<String, String>;
+    /// The next runs of a schedule, in Unix milliseconds.
+    async fn schedule_preview(&self, cron: &str, time_zone: &str) -> Result<Vec<i64>, String>;
 }
 
 /// The backend handle the server puts in the Leptos context.

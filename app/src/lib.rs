@@ -17,7 +17,7 @@ use leptos_router::{
 
 use pages::{
     backup_detail::BackupDetailPage, backups::BackupsPage, cluster::ClusterPage, jobs::JobPage,
-    jobs::JobsPage, new_backup::NewBackupPage, restore::RestorePage,
+    jobs::JobsPage, new_backup::NewBackupPage, policies::PoliciesPage, restore::RestorePage,
 };
 
 /// The product's name, as shown in the portal.
@@ -56,6 +56,7 @@ pub fn App() -> impl IntoView {
                     <A href="/" exact=true>"Backups"</A>
                     <A href="/new">"New backup"</A>
                     <A href="/jobs">"Jobs"</A>
+                    <A href="/policies">"Policies"</A>
                     <A href="/cluster">"Cluster"</A>
                     // served by the REST layer, not a portal page: a full page load
                     <a href="/api/docs" rel="external">"API"</a>
@@ -70,6 +71,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/jobs") view=JobsPage ssr=SsrMode::Async/>
                     <Route path=path!("/jobs/:id") view=JobPage ssr=SsrMode::Async/>
                     <Route path=path!("/cluster") view=ClusterPage ssr=SsrMode::Async/>
+                    <Route path=path!("/policies") view=PoliciesPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

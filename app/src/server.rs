@@ -89,3 +89,56 @@ pub async fn get_job(id: String) -> Result<JobView, ServerFnError> {
 pub async fn cluster_status() -> Result<ClusterView, ServerFnError> {
     Ok(backend()?.cluster().await)
 }
+
+#[server(input = Json)]
+pub async fn start_verify(name: String) -> Result<String, ServerFnError> {
+    backend()?
+        .start_verify(&name)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+#[server(input = Json)]
+pub async fn list_policies() -> Result<Vec<PolicyView>, ServerFnError> {
+    backend()?.policies().await.map_err(ServerFnError::new)
+}
+
+#[server(input = Json)]
+pub async fn add_policy(form: PolicyForm) -> Result<(), ServerFnError> {
+    backend()?
+        .add_policy(form)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+#[server(input = Json)]
+pub async fn set_policy_enabled(name: String, enabled: bool) -> Result<(), ServerFnError> {
+    backend()?
+        .set_policy_enabled(&name, enabled)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+#[server(input = Json)]
+pub async fn remove_policy(name: String) -> Result<(), ServerFnError> {
+    backend()?
+        .remove_policy(&name)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+#[server(input = Json)]
+pub async fn run_policy(name: String) -> Result<String, ServerFnError> {
+    backend()?
+        .run_policy(&name)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+#[server(input = Json)]
+pub async fn schedule_preview(cron: String, time_zone: String) -> Result<Vec<i64>, ServerFnError> {
+    backend()?
+        .schedule_preview(&cron, &time_zone)
+        .await
+        .map_err(ServerFnError::new)
+}

@@ -33,6 +33,8 @@ pub struct CreateBackupRequest {
     pub meta_only: bool,
     /// Do not flush first (the caller made sure the data is on storage).
     pub skip_flush: bool,
+    /// The policy making it (recorded in the metadata: its retention may prune the backup).
+    pub policy: Option<String>,
 }
 
 /// A collection to back up, by database and name.
@@ -130,8 +132,14 @@ async fn run(svc: &Milvault, req: &CreateBackupRequest, progress: &Progress) -> 
 
     let backups = svc.backup_storage();
     let mut file_count = 0u64;
+    let mut copied: Vec<String> = Vec::new();
     if let Some(src) = milvus_storage {
         let (items, groups) = copy_plan(&req.name, &collections);
+        let prefix = format!("{}/", layout::backup_dir(&req.name));
+        copied = items
+            .iter()
+            .map(|i| i.dst.strip_prefix(&prefix).unwrap_or(&i.dst).to_string())
+            .collect();
         let total: u64 = items.iter().map(|i| i.size).sum();
         progress.add_total(total, groups.len() as u64);
         // segments without files (all rows deleted and compacted away) are done already
@@ -184,8 +192,21 @@ async fn run(svc: &Milvault, req: &CreateBackupRequest, progress: &Progress) -> 
             end_time_ms: end.timestamp_millis(),
             meta_only: req.meta_only,
             file_count,
+            policy: req.policy.clone(),
         }),
     };
+    progress.step(format!(
+        "checksumming {} files for the manifest",
+        copied.len()
+    ));
+    crate::integrity::write_manifest(
+        backups,
+        &req.name,
+        copied,
+        svc.config().tuning.copy_concurrency,
+        progress,
+    )
+    .await?;
     progress.step("writing metadata");
     write_meta(backups, &info).await?;
     progress.log(format!(

@@ -25,6 +25,8 @@ pub struct BackupSummary {
     pub duration_ms: Option<i64>,
     /// Schemas only, no data.
     pub meta_only: bool,
+    /// The policy that made it.
+    pub policy: Option<String>,
 }
 
 impl From<&BackupInfo> for BackupSummary {
@@ -47,6 +49,7 @@ impl From<&BackupInfo> for BackupSummary {
                 .map(|m| m.end_time_ms - m.start_time_ms)
                 .filter(|d| *d >= 0),
             meta_only: b.milvault.as_ref().is_some_and(|m| m.meta_only),
+            policy: b.milvault.as_ref().and_then(|m| m.policy.clone()),
         }
     }
 }

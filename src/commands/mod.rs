@@ -6,4 +6,6 @@ pub mod delete;
 pub mod get;
 pub mod inventory;
 pub mod list;
+pub mod policy;
 pub mod restore;
+pub mod verify;

@@ -14,7 +14,7 @@ use crate::{
         layout::{self, LogKind},
         CollectionBackupInfo, SegmentBackupInfo,
     },
-    job::Progress,
+    job::{JobKind, Progress},
     milvus::{
         schema::{field_id_mismatches, kv_to, schema_to_proto},
         ImportState, MilvusClient,
@@ -44,6 +44,8 @@ pub struct RestoreRequest {
     pub restore_index: bool,
     /// Load the collections afterwards (and count their rows).
     pub load: bool,
+    /// Restore even when files of the backup are missing or differ from its manifest.
+    pub force: bool,
 }
 
 /// One restored collection.
@@ -251,6 +253,9 @@ pub async fn restore(
     if !exists.is_empty() && !req.drop_existing {
         return Err(Error::CollectionExists(exists.join(", ")));
     }
+    if !req.meta_only {
+        check_backup_files(svc, &info.name, &targets, req.force, progress).await?;
+    }
     let plan_segments: u64 = if req.meta_only {
         0
     } else {
@@ -304,6 +309,70 @@ pub async fn restore(
     Ok(RestoreReport {
         backup: req.name,
         collections: results,
+    })
+}
+
+/// Checks the files of the collections to restore against the backup's manifest; refuses a
+/// damaged backup unless `force`.
+async fn check_backup_files(
+    svc: &Milvault,
+    backup: &str,
+    targets: &[(CollectionBackupInfo, (String, String))],
+    force: bool,
+    progress: &Progress,
+) -> Result<()> {
+    let storage = svc.backup_storage();
+    let Some(manifest) = crate::integrity::read_manifest(storage, backup).await? else {
+        progress.log(
+            "the backup has no manifest (made by milvus-backup or an older milvault): its files are not verified",
+        );
+        return Ok(());
+    };
+    let prefixes: Vec<String> = targets
+        .iter()
+        .flat_map(|(c, _)| c.segments())
+        .flat_map(|s| {
+            [LogKind::Insert, LogKind::Delta].map(|k| {
+                crate::format::manifest::segment_prefix(
+                    k.dir(),
+                    s.collection_id,
+                    s.partition_id,
+                    s.segment_id,
+                )
+            })
+        })
+        .collect();
+    progress.step(format!(
+        "verifying the backup's files of {} collections against its manifest",
+        targets.len()
+    ));
+    let outcome = crate::integrity::check_files(
+        storage,
+        backup,
+        &manifest,
+        |p| prefixes.iter().any(|x| p.starts_with(x.as_str())),
+        svc.config().tuning.copy_concurrency,
+        &Progress::detached(JobKind::Verify),
+    )
+    .await;
+    if outcome.problems.is_empty() {
+        progress.log(format!(
+            "verified {} files ({} bytes): intact",
+            outcome.files, outcome.bytes
+        ));
+        return Ok(());
+    }
+    let files = crate::integrity::describe_problems(&outcome.problems, 10);
+    if force {
+        progress.log(format!(
+            "WARNING: restoring a damaged backup because force was given: {files}"
+        ));
+        return Ok(());
+    }
+    Err(Error::BackupDamaged {
+        name: backup.to_string(),
+        count: outcome.problems.len(),
+        files,
     })
 }
 

@@ -295,6 +295,9 @@ pub struct MilvaultInfo {
     pub meta_only: bool,
     /// Binlog files copied.
     pub file_count: u64,
+    /// The policy that made the backup (its retention may prune it); none for backups made by hand.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
 }
 
 /// The root of a backup.

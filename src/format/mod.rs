@@ -2,6 +2,7 @@
 //! either tool can be read by the other.
 
 pub mod layout;
+pub mod manifest;
 pub mod meta;
 
 pub use meta::*;

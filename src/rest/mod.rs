@@ -4,6 +4,7 @@
 
 pub mod docs;
 pub mod error;
+pub mod policies;
 pub mod v1;
 pub mod v2;
 
@@ -28,7 +29,9 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
         v1::hello, v1::create, v1::list, v1::get_backup, v1::delete_backup, v1::restore,
         v1::get_restore, v1::check,
         v2::health, v2::list_backups, v2::get_backup, v2::create_backup, v2::delete_backup,
-        v2::restore, v2::preview, v2::list_jobs, v2::get_job, v2::cluster,
+        v2::restore, v2::preview, v2::verify, v2::list_jobs, v2::get_job, v2::cluster,
+        policies::list, policies::create, policies::show, policies::replace, policies::remove,
+        policies::run_now, policies::pause, policies::resume, policies::preview,
     ),
     tags(
         (name = "v1", description = "milvus-backup compatible: existing scripts keep working"),
@@ -43,7 +46,8 @@ pub fn router(registry: Arc<JobRegistry>) -> Router {
     let page = docs::render(&doc);
     Router::new()
         .merge(v1::routes(registry.clone()))
-        .merge(v2::routes(registry))
+        .merge(v2::routes(registry.clone()))
+        .merge(policies::routes(registry))
         .route(
             "/api/openapi.json",
             get(move || std::future::ready(Json(doc.clone()))),

@@ -577,6 +577,7 @@ async fn create_request(
         databases,
         meta_only,
         skip_flush,
+        policy: None,
     })
 }
 
@@ -1012,6 +1013,7 @@ async fn restore_request(
         meta_only: body.meta_only,
         restore_index: body.restore_index,
         load: false,
+        force: false,
     })
 }
 

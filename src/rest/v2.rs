@@ -38,6 +38,7 @@ pub fn routes(registry: Arc<JobRegistry>) -> Router {
         )
         .route("/api/v2/backups/{name}/restore", post(restore))
         .route("/api/v2/backups/{name}/restore-preview", post(preview))
+        .route("/api/v2/backups/{name}/verify", post(verify))
         .route("/api/v2/jobs", get(list_jobs))
         .route("/api/v2/jobs/{id}", get(get_job))
         .route("/api/v2/cluster", get(cluster))
@@ -108,6 +109,35 @@ pub struct BackupItem {
     pub duration_ms: Option<i64>,
     /// Schemas only, no data.
     pub meta_only: bool,
+    /// The policy that made it (its retention may prune it).
+    pub policy: Option<String>,
+    /// The last verification against the manifest; absent when never verified.
+    pub verification: Option<VerificationView>,
+}
+
+/// The last verification of a backup.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerificationView {
+    /// `intact`, `damaged` or `unverifiable` (no manifest).
+    pub state: String,
+    pub at: DateTime<Utc>,
+    pub files: u64,
+    pub bytes: u64,
+    /// The damaged files: `{"problem": "missing"|"truncated"|"grown"|"changed"|"unreadable", "path", ...}`.
+    #[schema(value_type = Vec<Object>)]
+    pub problems: Vec<crate::format::manifest::FileProblem>,
+}
+
+impl From<&crate::policy_store::VerificationRecord> for VerificationView {
+    fn from(v: &crate::policy_store::VerificationRecord) -> Self {
+        VerificationView {
+            state: v.state.clone(),
+            at: v.at,
+            files: v.files,
+            bytes: v.bytes,
+            problems: v.problems.clone(),
+        }
+    }
 }
 
 impl From<BackupSummary> for BackupItem {
@@ -123,6 +153,8 @@ impl From<BackupSummary> for BackupItem {
             collections: b.collections,
             duration_ms: b.duration_ms,
             meta_only: b.meta_only,
+            policy: b.policy,
+            verification: None,
         }
     }
 }
@@ -220,6 +252,8 @@ pub struct RestoreBody {
     pub restore_index: bool,
     /// Load the restored collections and count their rows.
     pub load: bool,
+    /// Restore even when files are missing or differ from the backup's manifest.
+    pub force: bool,
 }
 
 impl RestoreBody {
@@ -234,6 +268,7 @@ impl RestoreBody {
             meta_only: self.meta_only,
             restore_index: self.restore_index,
             load: self.load,
+            force: self.force,
         }
     }
 }
@@ -393,12 +428,18 @@ pub async fn list_backups(
     let limit = q.limit()?;
     let all = reg.service().list_backups().await?;
     let total = all.len() as u64;
+    let verifications = reg.store().verifications()?;
     Ok(Json(BackupPage {
         items: all
             .into_iter()
             .skip(q.offset)
             .take(limit)
-            .map(BackupItem::from)
+            .map(|b| {
+                let v = verifications.get(&b.name).map(VerificationView::from);
+                let mut item = BackupItem::from(b);
+                item.verification = v;
+                item
+            })
             .collect(),
         page: PageInfo::new(total, q.offset, limit),
     }))
@@ -413,7 +454,13 @@ pub async fn get_backup(
     Path(name): Path<String>,
 ) -> ApiResult<Json<BackupDetail>> {
     let info = reg.service().get_backup(&name).await?;
-    Ok(Json(BackupDetail::from(&info)))
+    let mut detail = BackupDetail::from(&info);
+    detail.backup.verification = reg
+        .store()
+        .verifications()?
+        .get(&name)
+        .map(VerificationView::from);
+    Ok(Json(detail))
 }
 
 /// Starts a backup; answers 202 with its job (follow it at `/api/v2/jobs/{id}`).
@@ -432,6 +479,7 @@ pub async fn create_backup(
             databases: body.databases,
             meta_only: body.meta_only,
             skip_flush: body.skip_flush,
+            policy: None,
         })
         .await?;
     Ok((StatusCode::ACCEPTED, Json(JobItem::of(&job))))
@@ -462,6 +510,22 @@ pub async fn restore(
     ApiJson(body): ApiJson<RestoreBody>,
 ) -> ApiResult<(StatusCode, Json<JobItem>)> {
     let job = reg.start_restore_checked(body.into_request(name)).await?;
+    Ok((StatusCode::ACCEPTED, Json(JobItem::of(&job))))
+}
+
+/// Starts verifying a backup against its manifest; answers 202 with the job. The outcome becomes
+/// the backup's `verification`.
+#[utoipa::path(post, path = "/api/v2/backups/{name}/verify", tag = "v2",
+    params(("name" = String, Path, description = "Backup name")),
+    responses((status = 202, body = JobItem), (status = 404, body = ErrorBody),
+        (status = 409, description = "The backup is being made or deleted", body = ErrorBody)))]
+pub async fn verify(
+    State(reg): State<Arc<JobRegistry>>,
+    Path(name): Path<String>,
+) -> ApiResult<(StatusCode, Json<JobItem>)> {
+    // answer 404 for an unknown backup at once, not in the job
+    reg.service().get_backup(&name).await?;
+    let job = reg.start_verify(&name)?;
     Ok((StatusCode::ACCEPTED, Json(JobItem::of(&job))))
 }
 

@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 
 use app::api::{
     Backend, BackupDetail, BackupRow, CheckRow, ClusterView, CollectionDetail, FieldRow, JobView,
-    LiveCollection, NewBackup, PartitionRow, RestoreForm, RestorePreview,
+    LiveCollection, NewBackup, PartitionRow, PolicyForm, PolicyView, RestoreForm, RestorePreview,
 };
 use async_trait::async_trait;
 use milvus::proto::{common::ConsistencyLevel, schema::DataType};
@@ -47,6 +47,8 @@ pub fn backup_row(s: &BackupSummary) -> BackupRow {
         size: s.size,
         milvus_version: s.milvus_version.clone(),
         meta_only: s.meta_only,
+        policy: s.policy.clone(),
+        verification: None,
     }
 }
 
@@ -147,6 +149,7 @@ pub fn job_view(s: &JobSnapshot) -> JobView {
         kind: match s.kind {
             JobKind::Backup => "backup",
             JobKind::Restore => "restore",
+            JobKind::Verify => "verify",
         }
         .into(),
         backup_name: s.backup_name.clone(),
@@ -207,6 +210,7 @@ pub fn restore_request(form: &RestoreForm) -> RestoreRequest {
         meta_only: form.meta_only,
         restore_index: form.restore_index,
         load: form.load,
+        force: false,
     }
 }
 
@@ -215,7 +219,21 @@ impl Backend for PortalBackend {
     async fn list_backups(&self) -> Result<Vec<BackupRow>, String> {
         let svc = self.registry.service();
         let list = svc.list_backups().await.map_err(|e| e.to_string())?;
-        Ok(list.iter().map(backup_row).collect())
+        let verifications = self
+            .registry
+            .store()
+            .verifications()
+            .map_err(|e| e.to_string())?;
+        Ok(list
+            .iter()
+            .map(|s| {
+                let mut row = backup_row(s);
+                row.verification = verifications
+                    .get(&s.name)
+                    .map(super::policies::verification_view);
+                row
+            })
+            .collect())
     }
 
     async fn backup_detail(&self, name: &str) -> Result<BackupDetail, String> {
@@ -225,7 +243,15 @@ impl Backend for PortalBackend {
             .get_backup(name)
             .await
             .map_err(|e| e.to_string())?;
-        Ok(detail(&info))
+        let mut d = detail(&info);
+        d.summary.verification = self
+            .registry
+            .store()
+            .verifications()
+            .map_err(|e| e.to_string())?
+            .get(name)
+            .map(super::policies::verification_view);
+        Ok(d)
     }
 
     async fn delete_backup(&self, name: &str) -> Result<usize, String> {
@@ -264,6 +290,7 @@ impl Backend for PortalBackend {
             databases: Vec::new(),
             meta_only: form.meta_only,
             skip_flush: false,
+            policy: None,
         };
         let job = self
             .registry
@@ -337,6 +364,42 @@ impl Backend for PortalBackend {
                 "There is no job {id}. See the Jobs page for the jobs there are."
             )),
         }
+    }
+
+    async fn start_verify(&self, name: &str) -> Result<String, String> {
+        self.registry
+            .service()
+            .get_backup(name)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.registry
+            .start_verify(name)
+            .map(|j| j.id)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn policies(&self) -> Result<Vec<PolicyView>, String> {
+        super::policies::policies(&self.registry)
+    }
+
+    async fn add_policy(&self, form: PolicyForm) -> Result<(), String> {
+        super::policies::add(&self.registry, form)
+    }
+
+    async fn set_policy_enabled(&self, name: &str, enabled: bool) -> Result<(), String> {
+        super::policies::set_enabled(&self.registry, name, enabled)
+    }
+
+    async fn remove_policy(&self, name: &str) -> Result<(), String> {
+        super::policies::remove(&self.registry, name)
+    }
+
+    async fn run_policy(&self, name: &str) -> Result<String, String> {
+        super::policies::run(&self.registry, name).await
+    }
+
+    async fn schedule_preview(&self, cron: &str, time_zone: &str) -> Result<Vec<i64>, String> {
+        super::policies::preview(cron, time_zone)
     }
 
     async fn cluster(&self) -> ClusterView {

@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod events;
+pub mod policies;
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 

@@ -72,3 +72,35 @@ pub fn now_ms() -> i64 {
             .unwrap_or(0)
     }
 }
+
+/// Goes to `to(value)` once an action succeeds (e.g. to the job page of the job it started).
+pub fn navigate_on_success<T, N>(
+    value: impl Get<Value = Option<Result<T, ServerFnError>>> + 'static,
+    navigate: N,
+    to: impl Fn(&T) -> String + 'static,
+) where
+    T: Clone + Send + Sync + 'static,
+    N: Fn(&str, leptos_router::NavigateOptions) + 'static,
+{
+    Effect::new(move |_| {
+        if let Some(Ok(v)) = value.get() {
+            navigate(&to(&v), Default::default());
+        }
+    });
+}
+
+/// A backup's verification state: intact, damaged, unverifiable, or not verified yet.
+#[component]
+pub fn VerificationBadge(v: Option<crate::api::Verification>) -> impl IntoView {
+    match v {
+        None => view! { <span class="badge badge-unverified" title="never verified">"not verified"</span> }.into_any(),
+        Some(v) => {
+            let title = if v.problems.is_empty() {
+                format!("{} files checked {}", v.files, format::time(v.at_ms))
+            } else {
+                v.problems.join("\n")
+            };
+            view! { <span class=format!("badge badge-{}", v.state) title=title>{v.state.clone()}</span> }.into_any()
+        }
+    }
+}

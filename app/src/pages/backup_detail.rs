@@ -6,9 +6,9 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 
 use crate::{
     api::{BackupDetail, CollectionDetail},
-    components::common::{ErrorBox, Loading},
+    components::common::{navigate_on_success, ErrorBox, Loading, VerificationBadge},
     format,
-    server::{error_text, get_backup_detail, DeleteBackup},
+    server::{error_text, get_backup_detail, DeleteBackup, StartVerify},
 };
 
 /// The backup detail page.
@@ -42,6 +42,7 @@ fn Detail(detail: BackupDetail) -> impl IntoView {
                 <a class="button primary" href=format!("/restore/{}", s.name)>"Restore…"</a>
                 <a class="button" href=format!("/download/backups/{}/backup.json", s.name)
                     download=format!("{}.json", s.name)>"Download metadata"</a>
+                <VerifyButton name=s.name.clone()/>
             </div>
         </div>
         <dl class="facts">
@@ -52,7 +53,17 @@ fn Detail(detail: BackupDetail) -> impl IntoView {
             <dt>"Size"</dt><dd>{format::bytes(s.size)}</dd>
             <dt>"Milvus"</dt><dd>{s.milvus_version.clone()}</dd>
             <dt>"Kind"</dt><dd>{if s.meta_only { "metadata only" } else { "metadata and data" }}</dd>
+            <dt>"Verified"</dt><dd><VerificationBadge v=s.verification.clone()/>
+                {s.verification.as_ref().map(|v| format!(" {}", format::time(v.at_ms)))}</dd>
+            {s.policy.clone().map(|p| view! { <dt>"Policy"</dt><dd>{p}</dd> })}
         </dl>
+        {s.verification.clone().filter(|v| !v.problems.is_empty()).map(|v| view! {
+            <section class="damage" role="alert">
+                <h2>"Damaged files"</h2>
+                <ul>{v.problems.into_iter().map(|p| view! { <li><code>{p}</code></li> }).collect_view()}</ul>
+                <p>"A restore of this backup is refused unless forced; restore from another backup."</p>
+            </section>
+        })}
         {detail.collections.into_iter().map(|c| view! { <Collection c=c/> }).collect_view()}
         <DeleteBox name=name/>
     }
@@ -98,6 +109,25 @@ fn Collection(c: CollectionDetail) -> impl IntoView {
                 {if c.indexes.is_empty() { "none".to_string() } else { c.indexes.join("; ") }}
             </p>
         </section>
+    }
+}
+
+/// Starts a verification and goes to its job.
+#[component]
+fn VerifyButton(name: String) -> impl IntoView {
+    let verify = ServerAction::<StartVerify>::new();
+    navigate_on_success(verify.value(), use_navigate(), |id: &String| {
+        format!("/jobs/{id}")
+    });
+    view! {
+        <button class="button" disabled=move || verify.pending().get()
+            on:click=move |_| { verify.dispatch(StartVerify { name: name.clone() }); }>
+            "Verify files"
+        </button>
+        {move || match verify.value().get() {
+            Some(Err(e)) => Some(view! { <ErrorBox message=error_text(&e)/> }),
+            _ => None,
+        }}
     }
 }
 

@@ -5,4 +5,5 @@ pub mod backups;
 pub mod cluster;
 pub mod jobs;
 pub mod new_backup;
+pub mod policies;
 pub mod restore;

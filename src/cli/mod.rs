@@ -4,6 +4,8 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+
+pub mod policy;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::{
@@ -47,6 +49,10 @@ pub enum Command {
     Delete(NameArg),
     /// Check that Milvus and both storages can be reached.
     Check,
+    /// Re-read a backup and check every file against its manifest (size and checksum).
+    Verify(NameArg),
+    /// Backup policies: schedules, retention, verification (run by `milvault serve`).
+    Policy(policy::PolicyArgs),
     /// Run the web portal (and the jobs it starts).
     Serve(ServeArgs),
 }
@@ -67,6 +73,9 @@ pub struct ServeArgs {
         env = "MILVAULT_JOB_DB"
     )]
     pub job_db: PathBuf,
+    /// Do not run backup policies in this server (another server sharing the database runs them).
+    #[arg(long)]
+    pub no_scheduler: bool,
 }
 
 /// `-n NAME`.
@@ -77,7 +86,8 @@ pub struct NameArg {
     pub name: String,
 }
 
-fn split_list(s: &Option<String>) -> Vec<String> {
+/// A comma separated flag as a list.
+pub(crate) fn split_list(s: &Option<String>) -> Vec<String> {
     s.as_deref()
         .unwrap_or("")
         .split(',')
@@ -137,6 +147,9 @@ pub struct RestoreArgs {
     /// Load the restored collections and count their rows.
     #[arg(long)]
     pub load: bool,
+    /// Restore even when files of the backup are missing or differ from its manifest.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Runs the CLI; returns the process exit code.
@@ -152,6 +165,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 databases: split_list(&a.databases),
                 meta_only: a.meta_only,
                 skip_flush: a.force,
+                policy: None,
             };
             let (handle, task) = svc.spawn_backup(req);
             show_progress(handle, cli.json).await;
@@ -185,6 +199,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 meta_only: a.meta_only,
                 restore_index: a.restore_index,
                 load: a.load,
+                force: a.force,
             };
             let (handle, task) = svc.spawn_restore(req);
             show_progress(handle, cli.json).await;
@@ -245,6 +260,13 @@ pub async fn run(cli: Cli) -> Result<i32> {
             let store = crate::job_store::JobStore::open(&a.job_db)
                 .with_context(|| format!("job history {}", a.job_db.display()))?;
             let registry = crate::registry::JobRegistry::new(svc.clone(), store);
+            if !a.no_scheduler {
+                crate::scheduler::Scheduler::new(
+                    registry.clone(),
+                    Arc::new(crate::scheduler::SystemClock),
+                )
+                .spawn(Duration::from_secs(1));
+            }
             crate::web::serve(
                 registry,
                 crate::web::ServeOptions {
@@ -254,6 +276,39 @@ pub async fn run(cli: Cli) -> Result<i32> {
             )
             .await?;
         }
+        Command::Verify(a) => {
+            let (progress, handle) =
+                crate::job::Progress::new(crate::job::JobKind::Verify, &a.name);
+            let task = {
+                let svc = svc.clone();
+                let name = a.name.clone();
+                tokio::spawn(async move { svc.verify(&name, &progress).await })
+            };
+            show_progress(handle, cli.json).await;
+            let report = task.await.context("verify task")??;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else if report.ok() {
+                println!(
+                    "backup '{}' is intact: {} files, {} checked",
+                    report.backup,
+                    report.files_checked,
+                    human_bytes(report.bytes_checked as i64)
+                );
+            } else {
+                println!(
+                    "backup '{}' is DAMAGED: {} of {} files",
+                    report.backup,
+                    report.problems.len(),
+                    report.files_checked
+                );
+                for p in &report.problems {
+                    println!("  {p}");
+                }
+            }
+            return Ok(if report.ok() { 0 } else { 1 });
+        }
+        Command::Policy(a) => return policy::run(svc, a, cli.json).await,
         Command::Check => {
             let report = svc.check().await;
             if cli.json {

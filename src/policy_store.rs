@@ -1,0 +1,350 @@
+//! Policies, their runs and backup verifications in the embedded database (the same SQLite file
+//! as the job history). A run's slot is claimed with a unique key, so two servers sharing the
+//! database never run the same slot twice.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    error::{Error, Result},
+    format::manifest::FileProblem,
+    job_store::{db_err, JobStore},
+    policy::Policy,
+};
+
+/// The tables, created when the database is opened.
+pub const SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS policies (
+      name TEXT PRIMARY KEY,
+      spec TEXT NOT NULL,
+      created_ms INTEGER NOT NULL,
+      updated_ms INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS policy_runs (
+      policy TEXT NOT NULL,
+      slot_ms INTEGER NOT NULL,
+      trigger TEXT NOT NULL,
+      claimed_ms INTEGER NOT NULL,
+      backup TEXT NOT NULL DEFAULT '',
+      job_id TEXT NOT NULL DEFAULT '',
+      state TEXT NOT NULL,
+      detail TEXT NOT NULL DEFAULT '',
+      PRIMARY KEY (policy, slot_ms)
+    );
+    CREATE TABLE IF NOT EXISTS verifications (
+      backup TEXT PRIMARY KEY,
+      at_ms INTEGER NOT NULL,
+      state TEXT NOT NULL,
+      files INTEGER NOT NULL,
+      bytes INTEGER NOT NULL,
+      problems TEXT NOT NULL
+    );";
+
+/// A stored policy.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyRecord {
+    pub policy: Policy,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What started a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    Schedule,
+    Manual,
+}
+
+/// One run of a policy.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyRun {
+    pub policy: String,
+    /// The scheduled time (manual runs: when asked).
+    pub slot: DateTime<Utc>,
+    pub trigger: Trigger,
+    pub backup: String,
+    pub job_id: String,
+    /// `running`, `succeeded`, `failed`.
+    pub state: String,
+    /// What happened: the error, verification and pruning outcome.
+    pub detail: String,
+}
+
+/// The last verification of a backup.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VerificationRecord {
+    pub at: DateTime<Utc>,
+    /// `intact`, `damaged` or `unverifiable` (no manifest).
+    pub state: String,
+    pub files: u64,
+    pub bytes: u64,
+    pub problems: Vec<FileProblem>,
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_ms(v: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(v).unwrap_or_default()
+}
+
+impl JobStore {
+    /// Adds a policy; fails when one of that name exists.
+    pub fn insert_policy(&self, p: &Policy) -> Result<()> {
+        let spec = serde_json::to_string(p).map_err(|e| Error::Config(e.to_string()))?;
+        let now = ms(Utc::now());
+        let conn = self.lock()?;
+        let n = conn
+            .execute(
+                "INSERT OR IGNORE INTO policies (name, spec, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?3)",
+                params![p.name, spec, now],
+            )
+            .map_err(db_err)?;
+        if n == 0 {
+            return Err(Error::PolicyExists(p.name.clone()));
+        }
+        Ok(())
+    }
+
+    /// Replaces a policy; fails when there is none of that name.
+    pub fn update_policy(&self, p: &Policy) -> Result<()> {
+        let spec = serde_json::to_string(p).map_err(|e| Error::Config(e.to_string()))?;
+        let conn = self.lock()?;
+        let n = conn
+            .execute(
+                "UPDATE policies SET spec = ?2, updated_ms = ?3 WHERE name = ?1",
+                params![p.name, spec, ms(Utc::now())],
+            )
+            .map_err(db_err)?;
+        if n == 0 {
+            return Err(Error::PolicyNotFound(p.name.clone()));
+        }
+        Ok(())
+    }
+
+    /// One policy.
+    pub fn get_policy(&self, name: &str) -> Result<Option<PolicyRecord>> {
+        let conn = self.lock()?;
+        conn.query_row(
+            "SELECT spec, created_ms, updated_ms FROM policies WHERE name = ?1",
+            [name],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            },
+        )
+        .optional()
+        .map_err(db_err)?
+        .map(record)
+        .transpose()
+    }
+
+    /// Every policy, by name.
+    pub fn list_policies(&self) -> Result<Vec<PolicyRecord>> {
+        let conn = self.lock()?;
+        let mut stmt = conn
+            .prepare("SELECT spec, created_ms, updated_ms FROM policies ORDER BY name")
+            .map_err(db_err)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
+            .map_err(db_err)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(record(row.map_err(db_err)?)?);
+        }
+        Ok(out)
+    }
+
+    /// Removes a policy (its backups stay); false when there was none.
+    pub fn delete_policy(&self, name: &str) -> Result<bool> {
+        let conn = self.lock()?;
+        let n = conn
+            .execute("DELETE FROM policies WHERE name = ?1", [name])
+            .map_err(db_err)?;
+        Ok(n > 0)
+    }
+
+    /// Claims a slot of a policy; true for the one caller (of any process) that gets it.
+    pub fn claim_slot(&self, policy: &str, slot: DateTime<Utc>, trigger: Trigger) -> Result<bool> {
+        let t = match trigger {
+            Trigger::Schedule => "schedule",
+            Trigger::Manual => "manual",
+        };
+        let conn = self.lock()?;
+        let n = conn
+            .execute(
+                "INSERT OR IGNORE INTO policy_runs (policy, slot_ms, trigger, claimed_ms, state) VALUES (?1, ?2, ?3, ?4, 'running')",
+                params![policy, ms(slot), t, ms(Utc::now())],
+            )
+            .map_err(db_err)?;
+        Ok(n == 1)
+    }
+
+    /// Records what a run did.
+    pub fn update_run(&self, run: &PolicyRun) -> Result<()> {
+        let conn = self.lock()?;
+        conn.execute(
+            "UPDATE policy_runs SET backup = ?3, job_id = ?4, state = ?5, detail = ?6 WHERE policy = ?1 AND slot_ms = ?2",
+            params![run.policy, ms(run.slot), run.backup, run.job_id, run.state, run.detail],
+        )
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// The newest scheduled slot of a policy that was claimed.
+    pub fn last_scheduled_slot(&self, policy: &str) -> Result<Option<DateTime<Utc>>> {
+        let conn = self.lock()?;
+        let v: Option<i64> = conn
+            .query_row(
+                "SELECT MAX(slot_ms) FROM policy_runs WHERE policy = ?1 AND trigger = 'schedule'",
+                [policy],
+                |r| r.get(0),
+            )
+            .map_err(db_err)?;
+        Ok(v.map(from_ms))
+    }
+
+    /// A policy's newest runs, newest first.
+    pub fn policy_runs(&self, policy: &str, limit: usize) -> Result<Vec<PolicyRun>> {
+        let conn = self.lock()?;
+        let mut stmt = conn
+            .prepare(
+                "SELECT policy, slot_ms, trigger, backup, job_id, state, detail FROM policy_runs
+                 WHERE policy = ?1 ORDER BY slot_ms DESC LIMIT ?2",
+            )
+            .map_err(db_err)?;
+        let rows = stmt
+            .query_map(
+                params![policy, i64::try_from(limit).unwrap_or(i64::MAX)],
+                |r| {
+                    Ok(PolicyRun {
+                        policy: r.get(0)?,
+                        slot: from_ms(r.get(1)?),
+                        trigger: if r.get::<_, String>(2)? == "manual" {
+                            Trigger::Manual
+                        } else {
+                            Trigger::Schedule
+                        },
+                        backup: r.get(3)?,
+                        job_id: r.get(4)?,
+                        state: r.get(5)?,
+                        detail: r.get(6)?,
+                    })
+                },
+            )
+            .map_err(db_err)?;
+        rows.collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(db_err)
+    }
+
+    /// Records a backup's latest verification.
+    pub fn save_verification(&self, backup: &str, v: &VerificationRecord) -> Result<()> {
+        let problems =
+            serde_json::to_string(&v.problems).map_err(|e| Error::Config(e.to_string()))?;
+        let conn = self.lock()?;
+        conn.execute(
+            "INSERT INTO verifications (backup, at_ms, state, files, bytes, problems) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(backup) DO UPDATE SET at_ms = excluded.at_ms, state = excluded.state,
+               files = excluded.files, bytes = excluded.bytes, problems = excluded.problems",
+            params![backup, ms(v.at), v.state, v.files as i64, v.bytes as i64, problems],
+        )
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Forgets a backup's verification (the backup was deleted).
+    pub fn forget_verification(&self, backup: &str) -> Result<()> {
+        let conn = self.lock()?;
+        conn.execute("DELETE FROM verifications WHERE backup = ?1", [backup])
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// The latest verification of every backup that has one.
+    pub fn verifications(&self) -> Result<HashMap<String, VerificationRecord>> {
+        let conn = self.lock()?;
+        let mut stmt = conn
+            .prepare("SELECT backup, at_ms, state, files, bytes, problems FROM verifications")
+            .map_err(db_err)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    VerificationRecord {
+                        at: from_ms(r.get(1)?),
+                        state: r.get(2)?,
+                        files: r.get::<_, i64>(3)? as u64,
+                        bytes: r.get::<_, i64>(4)? as u64,
+                        problems: serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or_default(),
+                    },
+                ))
+            })
+            .map_err(db_err)?;
+        rows.collect::<std::result::Result<HashMap<_, _>, _>>()
+            .map_err(db_err)
+    }
+}
+
+fn record((spec, created, updated): (String, i64, i64)) -> Result<PolicyRecord> {
+    let policy: Policy = serde_json::from_str(&spec)
+        .map_err(|e| Error::Config(format!("stored policy cannot be read: {e}")))?;
+    Ok(PolicyRecord {
+        policy,
+        created_at: from_ms(created),
+        updated_at: from_ms(updated),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slot_is_claimed_once_even_by_two_stores_on_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.sqlite");
+        let a = JobStore::open(&path).unwrap();
+        let b = JobStore::open(&path).unwrap();
+        let slot = DateTime::parse_from_rfc3339("2026-11-25T02:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert!(a.claim_slot("nightly", slot, Trigger::Schedule).unwrap());
+        assert!(!b.claim_slot("nightly", slot, Trigger::Schedule).unwrap());
+        assert!(!a.claim_slot("nightly", slot, Trigger::Schedule).unwrap());
+        assert!(b.claim_slot("other", slot, Trigger::Schedule).unwrap());
+        assert_eq!(b.last_scheduled_slot("nightly").unwrap(), Some(slot));
+    }
+
+    #[test]
+    fn policies_are_added_once_updated_listed_and_removed() {
+        let s = JobStore::in_memory().unwrap();
+        let mut p = Policy {
+            name: "n".into(),
+            cron: "0 2 * * *".into(),
+            ..Default::default()
+        };
+        s.insert_policy(&p).unwrap();
+        assert!(matches!(s.insert_policy(&p), Err(Error::PolicyExists(_))));
+        p.enabled = false;
+        s.update_policy(&p).unwrap();
+        assert!(!s.get_policy("n").unwrap().unwrap().policy.enabled);
+        assert_eq!(s.list_policies().unwrap().len(), 1);
+        assert!(s.delete_policy("n").unwrap());
+        assert!(s.get_policy("n").unwrap().is_none());
+        assert!(matches!(s.update_policy(&p), Err(Error::PolicyNotFound(_))));
+    }
+}
