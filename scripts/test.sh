@@ -88,6 +88,9 @@ python "$testenv/seed.py" >/dev/null
 python tests/support/seed_extra.py
 MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
   cargo test --quiet --test s3_storage -- --test-threads=2
+echo "== verification, schedules and retention (Milvus on S3)"
+MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
+  cargo test --quiet --test policies -- --test-threads=3
 echo "== REST and gRPC APIs (Milvus on S3)"
 MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
   cargo test --quiet --test api -- --test-threads=4

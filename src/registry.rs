@@ -230,10 +230,7 @@ impl JobRegistry {
     /// Verifies a backup and waits: `Ok(true)` intact, `Ok(false)` damaged.
     pub async fn verify_and_wait(self: &Arc<Self>, name: &str) -> Result<bool> {
         let job = self.start_verify(name)?;
-        let end = match self.watch(&job.id) {
-            Some(mut h) => h.wait().await,
-            None => self.get(&job.id)?.unwrap_or(job),
-        };
+        let end = self.wait_ended(&job.id).await?.unwrap_or(job);
         if end.state == JobState::Succeeded {
             return Ok(true);
         }
@@ -305,8 +302,10 @@ impl JobRegistry {
                 last.finished_at = Some(chrono::Utc::now());
             }
             registry.save(&last);
-            lock(&registry.live).remove(&id);
+            // release the job's names before it leaves `live`: whoever waited for it with
+            // `wait_ended` can use the backup at once
             on_end();
+            lock(&registry.live).remove(&id);
         });
         first
     }
@@ -323,6 +322,18 @@ impl JobRegistry {
             return Ok(Some(h.snapshot()));
         }
         self.store.get(id)
+    }
+
+    /// Waits until a job has ended and the registry let go of it (its backup name is free for
+    /// the next verify, restore or delete); `None` for an unknown job.
+    pub async fn wait_ended(&self, id: &str) -> Result<Option<JobSnapshot>> {
+        if let Some(mut h) = self.watch(id) {
+            h.wait().await;
+            while lock(&self.live).contains_key(id) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        self.get(id)
     }
 
     /// A live job's progress stream; `None` when the job is not running here.

@@ -82,6 +82,9 @@ pub struct Decision {
     pub reasons: Vec<String>,
 }
 
+/// The period (day, ISO week, month) a local time falls in, as a label.
+type BucketOf = fn(DateTime<Tz>) -> String;
+
 /// Applies `rules` at time `now`; decisions come newest first.
 pub fn decide(
     candidates: &[Candidate],
@@ -98,7 +101,7 @@ pub fn decide(
             r.push(format!("last {n}"));
         }
     }
-    let buckets: [(Option<u32>, &str, fn(DateTime<Tz>) -> String); 3] = [
+    let buckets: [(Option<u32>, &str, BucketOf); 3] = [
         (rules.keep_daily, "daily", |t| {
             t.format("%Y-%m-%d").to_string()
         }),

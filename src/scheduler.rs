@@ -164,16 +164,13 @@ impl Scheduler {
 
     /// Waits for the backup, verifies it when asked, prunes.
     async fn finish(&self, p: &Policy, run: &mut PolicyRun) {
-        let end = match self.registry.watch(&run.job_id) {
-            Some(mut h) => h.wait().await,
-            None => match self.registry.get(&run.job_id) {
-                Ok(Some(s)) => s,
-                _ => {
-                    run.state = "failed".into();
-                    run.detail = "the backup job was lost".into();
-                    return;
-                }
-            },
+        let end = match self.registry.wait_ended(&run.job_id).await {
+            Ok(Some(s)) => s,
+            _ => {
+                run.state = "failed".into();
+                run.detail = "the backup job was lost".into();
+                return;
+            }
         };
         if end.state != JobState::Succeeded {
             run.state = "failed".into();

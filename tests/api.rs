@@ -205,7 +205,7 @@ async fn rest_v1_backup_and_restore_in_milvus_backup_shapes() {
     assert!(body["msg"]
         .as_str()
         .unwrap()
-        .contains("restore from it is running"));
+        .contains("a restore or verification from it is running"));
     let (status, body) = server.delete(&format!("/api/v2/backups/{name}")).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),

@@ -46,7 +46,7 @@ fn registry(root: &str, store: JobStore) -> Arc<JobRegistry> {
 
 async fn backup(reg: &Arc<JobRegistry>, req: CreateBackupRequest) {
     let job = reg.start_backup(req).await.unwrap();
-    let end = reg.watch(&job.id).unwrap().wait().await;
+    let end = reg.wait_ended(&job.id).await.unwrap().unwrap();
     assert_eq!(end.state, JobState::Succeeded, "{:?}", end.error);
 }
 
@@ -132,7 +132,7 @@ async fn verify_and_restore_catch_a_corrupted_and_a_deleted_binlog() {
     assert_eq!(code, 1, "{out} {err}");
     assert!(
         out.contains("DAMAGED") && out.contains(&changed) && out.contains(&deleted),
-        "{out}"
+        "stdout: {out}\nstderr: {err}"
     );
 
     // a restore refuses, names the files, and creates nothing

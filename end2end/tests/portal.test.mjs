@@ -200,9 +200,77 @@ test('a failing job shows its error in the page, and nothing half-restored is le
   await page.locator('.badge', { hasText: /succeeded|failed/ }).waitFor({ timeout: 300_000 });
   assert.equal((await page.locator('.badge').first().textContent()).trim(), 'failed');
   const err = await page.locator('.error-text').first().textContent();
-  assert.ok(err.length > 10, `error shown: ${err}`);
+  // the manifest check finds the missing binlog before anything is created in Milvus
+  assert.match(err, /is damaged: 1 files are missing or changed/, `error shown: ${err}`);
+  assert.match(err, /missing/);
   await shot(page, '09-job-failed');
   assert.equal(milvusHas('default', `demo_products${suffix}`), false, 'the failed restore dropped what it created');
+  await page.close();
+});
+
+test('verification: verify from the detail page; intact and damaged states show on Backups', async () => {
+  const page = await newPage();
+  await open(page, `${BASE}/backups/${BACKUP}`);
+  await page.getByRole('button', { name: 'Verify files' }).click();
+  await page.waitForURL(/\/jobs\/[0-9a-f-]+$/, { timeout: 30_000 });
+  await page.locator('.badge', { hasText: /succeeded|failed/ }).waitFor({ timeout: 120_000 });
+  assert.equal((await page.locator('.badge').first().textContent()).trim(), 'succeeded',
+    await page.locator('main').textContent());
+  // the damaged backup of the previous test: its verification fails and names the missing file
+  await open(page, `${BASE}/backups/${DAMAGED}`);
+  await page.getByRole('button', { name: 'Verify files' }).click();
+  await page.waitForURL(/\/jobs\/[0-9a-f-]+$/, { timeout: 30_000 });
+  await page.locator('.badge', { hasText: /succeeded|failed/ }).waitFor({ timeout: 120_000 });
+  assert.equal((await page.locator('.badge').first().textContent()).trim(), 'failed');
+  assert.match(await page.locator('.error-text').first().textContent(), /damaged/);
+  await open(page, `${BASE}/backups/${DAMAGED}`);
+  const damage = page.locator('section.damage');
+  await damage.waitFor();
+  assert.match(await damage.textContent(), /missing/);
+  await shot(page, '11-damaged-detail');
+  await open(page, `${BASE}/`);
+  const intact = page.locator('table.backups tr', { hasText: BACKUP }).first().locator('td.verification');
+  const damaged = page.locator('table.backups tr', { hasText: DAMAGED }).locator('td.verification');
+  assert.equal((await intact.textContent()).trim(), 'intact');
+  assert.equal((await damaged.textContent()).trim(), 'damaged');
+  await shot(page, '12-backups-verification');
+  await page.close();
+});
+
+test('policies: add one with its next runs shown as you type, run it now, pause it', async () => {
+  const page = await newPage();
+  const name = `e2e_pol_${RUN}`;
+  await open(page, `${BASE}/policies`);
+  await page.fill('#policy-name', name);
+  await page.fill('#policy-collections', 'demo_products');
+  await page.fill('#policy-cron', '0 25 * * *');
+  await page.locator('.schedule-preview .field-error', { hasText: 'not valid' }).waitFor();
+  await page.fill('#policy-cron', '0 3 * * *');
+  await page.fill('#policy-tz', 'Europe/Berlin');
+  // 03:00 in Berlin is 02:00 UTC in winter: the preview lists five runs
+  await page.locator('.schedule-preview li').nth(4).waitFor();
+  assert.match(await page.locator('.schedule-preview li').first().textContent(), /0[12]:00/);
+  await page.fill('#keep-last', '2');
+  await shot(page, '13-policy-form');
+  await page.getByRole('button', { name: 'Add policy' }).click();
+  const row = page.locator(`tr[data-policy="${name}"]`);
+  await row.waitFor();
+  assert.equal(await row.locator('.next-runs li').count(), 3);
+  assert.match(await row.textContent(), /keep last 2, 7 daily/);
+
+  await row.getByRole('button', { name: 'Run now' }).click();
+  await page.waitForURL(/\/jobs\/[0-9a-f-]+$/, { timeout: 30_000 });
+  await page.locator('.badge', { hasText: /succeeded|failed/ }).waitFor({ timeout: 180_000 });
+  assert.equal((await page.locator('.badge').first().textContent()).trim(), 'succeeded');
+  await open(page, `${BASE}/policies`);
+  const last = page.locator(`tr[data-policy="${name}"] td.last-run`);
+  await last.locator('.badge', { hasText: /succeeded/ }).waitFor({ timeout: 60_000 });
+  assert.match(await last.textContent(), new RegExp(`${name}_\\d{8}_\\d{6}`));
+  assert.ok(fs.existsSync(path.join(BACKUPS, (await last.locator('a').textContent()).trim(), 'meta', 'milvault_manifest.json')));
+
+  await page.locator(`tr[data-policy="${name}"]`).getByRole('button', { name: 'Pause' }).click();
+  await page.locator(`tr[data-policy="${name}"] .badge-paused`).waitFor();
+  await shot(page, '14-policies');
   await page.close();
 });
 

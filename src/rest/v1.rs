@@ -642,15 +642,12 @@ fn resolve_alias(st: &V1State, id: &str) -> String {
 
 /// Waits for a job to end (it is live, or already recorded as ended).
 async fn wait(st: &V1State, job: &JobSnapshot) -> JobSnapshot {
-    match st.registry.watch(&job.id) {
-        Some(mut h) => h.wait().await,
-        None => st
-            .registry
-            .get(&job.id)
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| job.clone()),
-    }
+    st.registry
+        .wait_ended(&job.id)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| job.clone())
 }
 
 fn v1_state(s: JobState) -> i32 {

@@ -80,6 +80,7 @@ pub fn s3_overrides(backup_bucket: &str, backup_root: &str) -> Vec<(&'static str
     let port = endpoint.rsplit(':').next().unwrap().to_string();
     vec![
         ("minio.storageType", "minio".into()),
+        ("minio.backupStorageType", "minio".into()),
         ("minio.address", "127.0.0.1".into()),
         ("minio.port", port),
         ("minio.accessKeyID", "minioadmin".into()),
