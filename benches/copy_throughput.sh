@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): backup throughput of `milvault create` next to `cp -r` of the same binlogs
-# on the same disk, in one run. Starts a local-storage Milvus, writes ROWS rows (default 200000,
+# on the same disk, in one run, and of `milvault verify` (re-reading and checksumming the backup). Starts a local-storage Milvus, writes ROWS rows (default 200000,
 # dim 128) into one collection, then times both. Prints MB/s for each.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,11 +32,14 @@ bytes=$(du -sb "$src/insert_log" | cut -f1)
 sync; t0=$(date +%s.%N); cp -r "$src/insert_log" "$work/cp-copy"; sync; t1=$(date +%s.%N)
 "$bin" --set MINIO_ROOT_PATH="$src" --set MINIO_BACKUP_ROOT_PATH="$work/backups" create -n bench -c bench -f >/dev/null
 sync; t2=$(date +%s.%N)
-python3 - "$bytes" "$t0" "$t1" "$t2" <<'PY'
+"$bin" --set MINIO_ROOT_PATH="$src" --set MINIO_BACKUP_ROOT_PATH="$work/backups" verify -n bench >/dev/null
+t3=$(date +%s.%N)
+python3 - "$bytes" "$t0" "$t1" "$t2" "$t3" <<'PY'
 import sys
-b, t0, t1, t2 = int(sys.argv[1]), *map(float, sys.argv[2:])
+b, t0, t1, t2, t3 = int(sys.argv[1]), *map(float, sys.argv[2:])
 mb = b / 1e6
 print(f"binlogs: {mb:.1f} MB")
 print(f"cp -r:            {t1 - t0:6.2f} s  {mb / (t1 - t0):8.1f} MB/s")
-print(f"milvault create:  {t2 - t1:6.2f} s  {mb / (t2 - t1):8.1f} MB/s  (incl. connect, describe, metadata)")
+print(f"milvault create:  {t2 - t1:6.2f} s  {mb / (t2 - t1):8.1f} MB/s  (incl. connect, describe, manifest checksums, metadata)")
+print(f"milvault verify:  {t3 - t2:6.2f} s  {mb / (t3 - t2):8.1f} MB/s  (re-read + BLAKE3 of every binlog)")
 PY
