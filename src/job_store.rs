@@ -1,7 +1,12 @@
 //! Job history in an embedded SQLite file, so that jobs and their logs survive a restart of the
 //! server. One row per job; the row is rewritten as the job progresses.
+//!
+//! Several processes may share one file (two servers, or a server and the CLI). Each open store
+//! is an *owner* that stamps the jobs it saves and, while it runs jobs, beats a heartbeat in the
+//! `servers` table. A running job whose owner has not beaten for [`STALE_AFTER`] is marked
+//! failed ("interrupted"); a job another live process runs is left alone.
 
-use std::{path::Path, sync::Mutex};
+use std::{path::Path, sync::Mutex, time::Duration};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -10,9 +15,16 @@ use crate::{
     job::{JobSnapshot, JobState},
 };
 
+/// How often a process that runs jobs beats its heartbeat.
+pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
+/// After how long without a heartbeat a process' running jobs count as interrupted.
+pub const STALE_AFTER: Duration = Duration::from_secs(30);
+
 /// The job table.
 pub struct JobStore {
     conn: Mutex<Connection>,
+    /// This process' (this store's) identity in the `owner` column and the `servers` table.
+    owner: String,
 }
 
 /// A database error as the engine's error.
@@ -55,38 +67,118 @@ impl JobStore {
                state TEXT NOT NULL,
                snapshot TEXT NOT NULL
              );
-             CREATE INDEX IF NOT EXISTS jobs_started ON jobs(started_ms);",
+             CREATE INDEX IF NOT EXISTS jobs_started ON jobs(started_ms);
+             CREATE TABLE IF NOT EXISTS servers (
+               owner TEXT PRIMARY KEY,
+               heartbeat_ms INTEGER NOT NULL
+             );",
         )
         .map_err(db_err)?;
+        let has_owner = conn.prepare("SELECT owner FROM jobs LIMIT 0").is_ok();
+        if !has_owner {
+            // databases written before jobs had owners: those jobs have none (and count as stale)
+            conn.execute_batch("ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+                .map_err(db_err)?;
+        }
         conn.execute_batch(crate::policy_store::SCHEMA)
             .map_err(db_err)?;
         let store = JobStore {
             conn: Mutex::new(conn),
+            owner: uuid::Uuid::new_v4().simple().to_string(),
         };
-        store.fail_orphans()?;
+        store.fail_stale_jobs(STALE_AFTER)?;
         Ok(store)
     }
 
-    fn fail_orphans(&self) -> Result<()> {
-        for mut s in self.list(usize::MAX)? {
-            if s.state == JobState::Running {
-                s.state = JobState::Failed;
-                s.finished_at = Some(chrono::Utc::now());
-                let msg =
-                    "interrupted: the server stopped while the job ran; run it again".to_string();
-                s.log.push(crate::job::LogLine {
-                    at: chrono::Utc::now(),
-                    message: msg.clone(),
-                });
-                s.error = Some(msg);
-                self.save(&s)?;
-            }
-        }
+    /// This store's owner id.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Records that this process is alive (and forgets processes silent for a day).
+    pub fn beat(&self) -> Result<()> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let conn = self.lock()?;
+        conn.execute(
+            "INSERT INTO servers (owner, heartbeat_ms) VALUES (?1, ?2)
+             ON CONFLICT(owner) DO UPDATE SET heartbeat_ms = excluded.heartbeat_ms",
+            params![self.owner, now],
+        )
+        .map_err(db_err)?;
+        conn.execute(
+            "DELETE FROM servers WHERE heartbeat_ms < ?1",
+            [now - 86_400_000],
+        )
+        .map_err(db_err)?;
         Ok(())
     }
 
-    /// Inserts or replaces a job's row.
+    /// Removes this process from the `servers` table: its running jobs count as interrupted at
+    /// once (on a clean shutdown, none should be running).
+    pub fn sign_off(&self) -> Result<()> {
+        self.lock()?
+            .execute("DELETE FROM servers WHERE owner = ?1", [&self.owner])
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Marks failed the running jobs of other processes that have not beaten their heartbeat for
+    /// `stale` (or never did): nothing runs them any more. Returns how many were marked.
+    pub fn fail_stale_jobs(&self, stale: Duration) -> Result<usize> {
+        let cutoff = chrono::Utc::now().timestamp_millis()
+            - i64::try_from(stale.as_millis()).unwrap_or(i64::MAX);
+        let orphans: Vec<String> = {
+            let conn = self.lock()?;
+            let mut stmt = conn
+                .prepare(
+                    "SELECT j.snapshot FROM jobs j LEFT JOIN servers s ON s.owner = j.owner
+                     WHERE j.state = 'running' AND j.owner != ?1
+                       AND (s.heartbeat_ms IS NULL OR s.heartbeat_ms < ?2)",
+                )
+                .map_err(db_err)?;
+            let rows = stmt
+                .query_map(params![self.owner, cutoff], |r| r.get::<_, String>(0))
+                .map_err(db_err)?;
+            rows.collect::<std::result::Result<_, _>>()
+                .map_err(db_err)?
+        };
+        let mut marked = 0;
+        for json in orphans {
+            let Ok(mut s) = serde_json::from_str::<JobSnapshot>(&json) else {
+                continue;
+            };
+            let now = chrono::Utc::now();
+            let msg = "interrupted: the server running the job stopped; run it again".to_string();
+            s.state = JobState::Failed;
+            s.finished_at = Some(now);
+            s.log.push(crate::job::LogLine {
+                at: now,
+                message: msg.clone(),
+            });
+            s.error = Some(msg.clone());
+            // keep the dead owner's stamp: save() would claim the job for this process
+            self.write(&s, None)?;
+            self.lock()?
+                .execute(
+                    "UPDATE policy_runs SET state = 'failed', detail = ?2
+                     WHERE job_id = ?1 AND state = 'running'",
+                    params![s.id, msg],
+                )
+                .map_err(db_err)?;
+            marked += 1;
+        }
+        if marked > 0 {
+            tracing::warn!("marked {marked} interrupted job(s) failed");
+        }
+        Ok(marked)
+    }
+
+    /// Inserts or replaces a job's row, as a job this process runs.
     pub fn save(&self, s: &JobSnapshot) -> Result<()> {
+        self.write(s, Some(&self.owner))
+    }
+
+    fn write(&self, s: &JobSnapshot, owner: Option<&str>) -> Result<()> {
         let json = serde_json::to_string(s).map_err(|e| Error::Config(e.to_string()))?;
         let state = serde_json::to_value(s.state)
             .ok()
@@ -97,9 +189,11 @@ impl JobStore {
             .lock()
             .map_err(|_| Error::Config("job database lock poisoned".into()))?;
         conn.execute(
-            "INSERT INTO jobs (id, started_ms, state, snapshot) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(id) DO UPDATE SET state = excluded.state, snapshot = excluded.snapshot",
-            params![s.id, s.started_at.timestamp_millis(), state, json],
+            "INSERT INTO jobs (id, started_ms, state, snapshot, owner)
+             VALUES (?1, ?2, ?3, ?4, COALESCE(?5, ''))
+             ON CONFLICT(id) DO UPDATE SET state = excluded.state, snapshot = excluded.snapshot,
+               owner = COALESCE(?5, jobs.owner)",
+            params![s.id, s.started_at.timestamp_millis(), state, json, owner],
         )
         .map_err(db_err)?;
         Ok(())
@@ -177,11 +271,7 @@ mod tests {
     use super::*;
     use crate::job::{JobKind, Progress};
 
-    #[test]
-    fn jobs_survive_a_reopen_and_running_ones_are_marked_interrupted() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state/jobs.sqlite");
-        let store = JobStore::open(&path).unwrap();
+    fn finished_and_running(store: &JobStore) -> (Progress, Progress) {
         let (done, _) = Progress::new(JobKind::Backup, "b1");
         done.add_total(100, 1);
         done.add_bytes(100);
@@ -190,6 +280,16 @@ mod tests {
         let (running, _) = Progress::new(JobKind::Restore, "b1");
         running.step("importing");
         store.save(&running.snapshot()).unwrap();
+        (done, running)
+    }
+
+    #[test]
+    fn jobs_survive_a_reopen_and_running_ones_of_a_silent_process_are_marked_interrupted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/jobs.sqlite");
+        let store = JobStore::open(&path).unwrap();
+        // this process never beat a heartbeat: nothing vouches for its running job
+        let (done, running) = finished_and_running(&store);
         drop(store);
 
         let store = JobStore::open(&path).unwrap();
@@ -205,5 +305,44 @@ mod tests {
         assert_eq!(r.state, JobState::Failed);
         assert!(r.error.unwrap().contains("interrupted"));
         assert!(store.get("nope").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_live_process_keeps_its_running_jobs_when_another_opens_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jobs.sqlite");
+        let server = JobStore::open(&path).unwrap();
+        server.beat().unwrap();
+        let (_, running) = finished_and_running(&server);
+
+        // e.g. `milvault policy list` or a second server on the same file
+        let other = JobStore::open(&path).unwrap();
+        assert_eq!(other.fail_stale_jobs(STALE_AFTER).unwrap(), 0);
+        let r = other.get(&running.id()).unwrap().unwrap();
+        assert_eq!(r.state, JobState::Running);
+        // the job is still the server's: its next save does not fight over ownership
+        assert_eq!(server.fail_stale_jobs(Duration::ZERO).unwrap(), 0);
+
+        // the server goes silent: after the stale span the other process marks the job failed
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(other.fail_stale_jobs(Duration::from_millis(1)).unwrap(), 1);
+        let r = other.get(&running.id()).unwrap().unwrap();
+        assert_eq!(r.state, JobState::Failed);
+        assert!(r.error.unwrap().contains("interrupted"));
+        assert_eq!(
+            other.fail_stale_jobs(Duration::ZERO).unwrap(),
+            0,
+            "marked once"
+        );
+
+        // a clean sign-off leaves nothing to vouch for a job either
+        let (_, running2) = finished_and_running(&server);
+        server.beat().unwrap();
+        server.sign_off().unwrap();
+        assert_eq!(other.fail_stale_jobs(STALE_AFTER).unwrap(), 1);
+        assert_eq!(
+            other.get(&running2.id()).unwrap().unwrap().state,
+            JobState::Failed
+        );
     }
 }

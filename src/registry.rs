@@ -46,14 +46,38 @@ struct NameLocks {
 }
 
 impl JobRegistry {
-    /// A registry over `svc`, recording into `store`.
+    /// A registry over `svc`, recording into `store`. Inside a Tokio runtime it beats the
+    /// store's heartbeat while it lives (so that other processes sharing the database leave its
+    /// running jobs alone) and marks failed the jobs of processes that stopped beating.
     pub fn new(svc: Arc<Milvault>, store: JobStore) -> Arc<JobRegistry> {
-        Arc::new(JobRegistry {
+        if let Err(e) = store.beat() {
+            tracing::warn!("job database heartbeat: {e}");
+        }
+        let reg = Arc::new(JobRegistry {
             svc,
             store,
             live: Mutex::new(HashMap::new()),
             names: Mutex::new(NameLocks::default()),
-        })
+        });
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let weak = Arc::downgrade(&reg);
+            rt.spawn(async move {
+                let mut tick = tokio::time::interval(crate::job_store::HEARTBEAT_EVERY);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    let Some(reg) = weak.upgrade() else { break };
+                    let beat = reg
+                        .store
+                        .beat()
+                        .and_then(|()| reg.store.fail_stale_jobs(crate::job_store::STALE_AFTER));
+                    if let Err(e) = beat {
+                        tracing::warn!("job database heartbeat: {e}");
+                    }
+                }
+            });
+        }
+        reg
     }
 
     /// The database of jobs, policies and verifications.
@@ -339,6 +363,11 @@ impl JobRegistry {
     /// A live job's progress stream; `None` when the job is not running here.
     pub fn watch(&self, id: &str) -> Option<JobHandle> {
         lock(&self.live).get(id).cloned()
+    }
+
+    /// How many jobs run in this process now.
+    pub fn running_count(&self) -> usize {
+        lock(&self.live).len()
     }
 
     /// The newest `limit` jobs, newest first, running ones with their live state.

@@ -68,12 +68,49 @@ pub async fn serve(registry: Arc<JobRegistry>, opts: ServeOptions) -> Result<()>
         .site_pkg_dir("pkg")
         .site_addr(opts.addr)
         .build();
-    let app = router(registry, options);
+    let app = router(registry.clone(), options);
     let listener = tokio::net::TcpListener::bind(opts.addr)
         .await
         .with_context(|| format!("cannot listen on {}", opts.addr))?;
     eprintln!("milvault portal on http://{}", opts.addr);
-    axum::serve(listener, app.into_make_service())
-        .await
-        .context("the web server stopped")
+    let server = axum::serve(listener, app.into_make_service());
+    tokio::select! {
+        r = server => r.context("the web server stopped"),
+        () = stop_signal() => {
+            // live event streams never end by themselves: stop at once rather than drain. Jobs
+            // still running are interrupted; signing off lets the next server mark them failed
+            // without waiting for the heartbeat to go stale.
+            let running = registry.running_count();
+            if running > 0 {
+                tracing::warn!("stopping with {running} job(s) running: they are interrupted");
+            }
+            registry.store().sign_off().context("job database")?;
+            eprintln!("milvault stopped");
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
 }
