@@ -112,6 +112,26 @@ pub enum Error {
     /// The job was cancelled.
     #[error("cancelled")]
     Cancelled,
+
+    /// The request carries no valid credentials.
+    #[error("sign in first: {0}")]
+    Unauthenticated(String),
+
+    /// The signed-in user may not do this.
+    #[error("not allowed: {0}")]
+    Forbidden(String),
+
+    /// Too many failed sign-ins for this user or address.
+    #[error("too many failed sign-ins; try again in {retry_after_secs} s")]
+    TooManyAttempts { retry_after_secs: u64 },
+
+    /// A user of this name exists.
+    #[error("a user named '{0}' exists already")]
+    UserExists(String),
+
+    /// No user has this name.
+    #[error("there is no user named '{0}'; `milvault user list` shows them")]
+    UserNotFound(String),
 }
 
 /// What kind of failure an [`Error`] is, for front ends that map errors to status codes.
@@ -127,6 +147,12 @@ pub enum ErrorKind {
     FailedPrecondition,
     /// Milvus or a storage is down or slow; asking again later may work.
     Unavailable,
+    /// No or bad credentials.
+    Unauthenticated,
+    /// Credentials fine, permission missing.
+    Forbidden,
+    /// Slow down.
+    TooManyRequests,
     /// Anything else.
     Internal,
 }
@@ -138,13 +164,18 @@ impl Error {
             Error::Config(_) | Error::InvalidRequest(_) => ErrorKind::InvalidInput,
             Error::BackupNotFound(_)
             | Error::PolicyNotFound(_)
+            | Error::UserNotFound(_)
             | Error::CollectionNotFound(_)
             | Error::CollectionNotInBackup { .. } => ErrorKind::NotFound,
             Error::BackupExists(_)
             | Error::BackupInProgress(_)
             | Error::BackupBusy { .. }
             | Error::PolicyExists(_)
+            | Error::UserExists(_)
             | Error::IncompleteBackupExists(_) => ErrorKind::Conflict,
+            Error::Unauthenticated(_) => ErrorKind::Unauthenticated,
+            Error::Forbidden(_) => ErrorKind::Forbidden,
+            Error::TooManyAttempts { .. } => ErrorKind::TooManyRequests,
             Error::CollectionExists(_) | Error::NoManifest(_) | Error::BackupDamaged { .. } => {
                 ErrorKind::FailedPrecondition
             }
@@ -183,6 +214,11 @@ impl Error {
             Error::VerificationFailed { .. } => "verification_failed",
             Error::ImportFailed { .. } => "import_failed",
             Error::Cancelled => "cancelled",
+            Error::Unauthenticated(_) => "unauthenticated",
+            Error::Forbidden(_) => "forbidden",
+            Error::TooManyAttempts { .. } => "too_many_attempts",
+            Error::UserExists(_) => "user_exists",
+            Error::UserNotFound(_) => "user_not_found",
         }
     }
 

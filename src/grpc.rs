@@ -63,6 +63,9 @@ pub fn status_of(e: Error) -> Status {
         ErrorKind::Conflict => Status::already_exists(msg),
         ErrorKind::FailedPrecondition => Status::failed_precondition(msg),
         ErrorKind::Unavailable => Status::unavailable(msg),
+        ErrorKind::Unauthenticated => Status::unauthenticated(msg),
+        ErrorKind::Forbidden => Status::permission_denied(msg),
+        ErrorKind::TooManyRequests => Status::resource_exhausted(msg),
         ErrorKind::Internal => Status::internal(msg),
     }
 }

@@ -76,12 +76,21 @@ impl JobStore {
         .map_err(db_err)?;
         let has_owner = conn.prepare("SELECT owner FROM jobs LIMIT 0").is_ok();
         if !has_owner {
-            // databases written before jobs had owners: those jobs have none (and count as stale)
-            conn.execute_batch("ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
-                .map_err(db_err)?;
-        }
-        conn.execute_batch(crate::policy_store::SCHEMA)
+            // databases written before jobs had owners: those jobs have none (and count as
+            // stale) and no databases (only unscoped users see them)
+            conn.execute_batch(
+                "ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+                 ALTER TABLE jobs ADD COLUMN databases TEXT NOT NULL DEFAULT '[]';",
+            )
             .map_err(db_err)?;
+        }
+        for schema in [
+            crate::policy_store::SCHEMA,
+            crate::auth::store::SCHEMA,
+            crate::auth::audit::SCHEMA,
+        ] {
+            conn.execute_batch(schema).map_err(db_err)?;
+        }
         let store = JobStore {
             conn: Mutex::new(conn),
             owner: uuid::Uuid::new_v4().simple().to_string(),
@@ -251,6 +260,32 @@ impl JobStore {
         self.conn
             .lock()
             .map_err(|_| Error::Config("job database lock poisoned".into()))
+    }
+
+    /// Records the databases a job touches (who may see it).
+    pub fn set_job_databases(&self, id: &str, dbs: &[String]) -> Result<()> {
+        let json = serde_json::to_string(dbs).unwrap_or_else(|_| "[]".into());
+        self.lock()?
+            .execute(
+                "UPDATE jobs SET databases = ?2 WHERE id = ?1",
+                params![id, json],
+            )
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// The databases a job touches (empty: not recorded).
+    pub fn job_databases(&self, id: &str) -> Result<Vec<String>> {
+        let json: Option<String> = self
+            .lock()?
+            .query_row("SELECT databases FROM jobs WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(db_err)?;
+        Ok(json
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .unwrap_or_default())
     }
 
     /// How many jobs are recorded.

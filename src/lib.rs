@@ -6,6 +6,7 @@
 //! ([`service::Milvault`]). The CLI ([`cli`]), the REST API ([`rest`]), the gRPC API ([`grpc`]) and the portal
 //! ([`web`]) are thin layers over the service.
 
+pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -1,0 +1,436 @@
+//! The one authorization layer: every operation a front end (portal, REST v1/v2, gRPC) offers goes
+//! through a [`Gate`] built for the caller. It asks [`authorize`] first, hides what the caller may
+//! not see, and records each change and each refusal in the audit log.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use super::{
+    access::{authorize, databases_of, Action, Caller, Principal},
+    audit::{AuditEntry, AuditFilter, Outcome},
+    store::{TokenInfo, UserInfo},
+    Role,
+};
+use crate::{
+    commands::{
+        create::CreateBackupRequest,
+        inventory::CollectionOverview,
+        list::BackupSummary,
+        policy::{self, PolicyOverview},
+        restore::{RestoreRequest, RestoreTarget},
+    },
+    error::{Error, Result},
+    format::meta::BackupInfo,
+    job::{JobHandle, JobSnapshot},
+    policy::Policy,
+    registry::JobRegistry,
+    scheduler::{Scheduler, StartedRun, SystemClock},
+};
+
+/// The engine's operations for one caller.
+pub struct Gate {
+    reg: Arc<JobRegistry>,
+    caller: Caller,
+}
+
+/// The databases a backup holds.
+pub fn backup_databases(info: &BackupInfo) -> Vec<String> {
+    let mut dbs: Vec<String> = info
+        .collection_backups
+        .iter()
+        .map(|c| {
+            if c.db_name.is_empty() {
+                "default".to_string()
+            } else {
+                c.db_name.clone()
+            }
+        })
+        .collect();
+    dbs.sort();
+    dbs.dedup();
+    dbs
+}
+
+impl Gate {
+    /// The gate for `caller`.
+    pub fn new(reg: &Arc<JobRegistry>, caller: Caller) -> Gate {
+        Gate {
+            reg: reg.clone(),
+            caller,
+        }
+    }
+
+    /// Who is asking.
+    pub fn who(&self) -> &Principal {
+        &self.caller.who
+    }
+
+    /// The registry (for what needs no permission: health, schedule previews).
+    pub fn registry(&self) -> &Arc<JobRegistry> {
+        &self.reg
+    }
+
+    /// Records an entry for this caller.
+    pub fn audit(&self, action: &str, target: &str, outcome: Outcome, detail: &str) {
+        let w = &self.caller.who;
+        self.reg.store().audit(
+            &w.user,
+            &w.via,
+            action,
+            target,
+            &self.caller.source,
+            outcome,
+            detail,
+        );
+    }
+
+    /// Authorizes `what`; a refusal is audited as `action` on `target`.
+    fn allow(&self, action: &str, target: &str, what: Action<'_>) -> Result<()> {
+        authorize(&self.caller.who, what).inspect_err(|e| {
+            self.audit(action, target, Outcome::Denied, &e.to_string());
+        })
+    }
+
+    /// Audits how an allowed change ended.
+    fn outcome<T>(
+        &self,
+        action: &str,
+        target: &str,
+        r: Result<T>,
+        ok: impl Fn(&T) -> String,
+    ) -> Result<T> {
+        match &r {
+            Ok(v) => self.audit(action, target, Outcome::Ok, &ok(v)),
+            Err(e) => self.audit(action, target, Outcome::Failed, &e.to_string()),
+        }
+        r
+    }
+
+    /// The backups the caller may see, newest first.
+    pub async fn list_backups(&self) -> Result<Vec<BackupSummary>> {
+        let all = self.reg.service().list_backups().await?;
+        Ok(all
+            .into_iter()
+            .filter(|b| self.who().covers_all(&databases_of(&b.collections)))
+            .collect())
+    }
+
+    /// A backup's metadata, if the caller may see it.
+    pub async fn get_backup(&self, name: &str) -> Result<BackupInfo> {
+        let info = self.reg.service().get_backup(name).await?;
+        self.allow(
+            "backup.read",
+            name,
+            Action::Read {
+                databases: &backup_databases(&info),
+            },
+        )?;
+        Ok(info)
+    }
+
+    /// Starts a backup. A scoped user who names nothing backs up all of its databases.
+    pub async fn start_backup(&self, mut req: CreateBackupRequest) -> Result<JobSnapshot> {
+        let target = req.name.clone();
+        if self.who().is_scoped() && req.collections.is_empty() && req.databases.is_empty() {
+            req.databases = self.who().databases.clone();
+        }
+        let dbs = create_databases(&req);
+        self.allow("backup.create", &target, Action::Backup { databases: &dbs })?;
+        let r = self.reg.start_backup(req).await;
+        let r = self.outcome("backup.create", &target, r, |j| {
+            format!("job {} for backup {}", j.id, j.backup_name)
+        })?;
+        self.reg.store().set_job_databases(&r.id, &dbs)?;
+        Ok(r)
+    }
+
+    /// Where a restore would put each collection; needs the right to restore there.
+    pub async fn restore_preview(&self, req: &RestoreRequest) -> Result<Vec<RestoreTarget>> {
+        let info = self.get_backup(&req.name).await?;
+        let targets = self.reg.service().restore_preview(req).await?;
+        let into: Vec<String> = databases_of(
+            &targets
+                .iter()
+                .map(|t| t.target.as_str())
+                .collect::<Vec<_>>(),
+        );
+        self.allow(
+            "backup.restore",
+            &req.name,
+            Action::Restore {
+                from: &backup_databases(&info),
+                into: &into,
+            },
+        )?;
+        Ok(targets)
+    }
+
+    /// Checks and starts a restore.
+    pub async fn start_restore(&self, req: RestoreRequest) -> Result<JobSnapshot> {
+        let name = req.name.clone();
+        let info = self.get_backup(&name).await?;
+        let targets = self.reg.service().restore_preview(&req).await;
+        let into = match &targets {
+            Ok(t) => databases_of(&t.iter().map(|t| t.target.as_str()).collect::<Vec<_>>()),
+            Err(_) => Vec::new(),
+        };
+        self.allow(
+            "backup.restore",
+            &name,
+            Action::Restore {
+                from: &backup_databases(&info),
+                into: &into,
+            },
+        )?;
+        let r = self.reg.start_restore_checked(req).await;
+        let r = self.outcome("backup.restore", &name, r, |j| {
+            format!("job {} into {}", j.id, j.targets.join(", "))
+        })?;
+        let mut dbs = backup_databases(&info);
+        dbs.extend(into);
+        dbs.sort();
+        dbs.dedup();
+        self.reg.store().set_job_databases(&r.id, &dbs)?;
+        Ok(r)
+    }
+
+    /// Deletes a backup; returns the files removed.
+    pub async fn delete_backup(&self, name: &str) -> Result<usize> {
+        let dbs = match self.reg.service().get_backup(name).await {
+            Ok(info) => backup_databases(&info),
+            // an incomplete backup has no metadata: only unscoped users may remove it
+            Err(Error::BackupNotFound(_)) if !self.who().is_scoped() => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        self.allow("backup.delete", name, Action::Delete { databases: &dbs })?;
+        let r = self.reg.delete_backup(name).await;
+        self.outcome("backup.delete", name, r, |n| format!("{n} files removed"))
+    }
+
+    /// Starts verifying a backup.
+    pub async fn start_verify(&self, name: &str) -> Result<JobSnapshot> {
+        let info = self.reg.service().get_backup(name).await?;
+        let dbs = backup_databases(&info);
+        self.allow("backup.verify", name, Action::Verify { databases: &dbs })?;
+        let r = self.reg.start_verify(name);
+        let r = self.outcome("backup.verify", name, r, |j| format!("job {}", j.id))?;
+        self.reg.store().set_job_databases(&r.id, &dbs)?;
+        Ok(r)
+    }
+
+    fn job_visible(&self, id: &str) -> Result<bool> {
+        if !self.who().is_scoped() {
+            return Ok(true);
+        }
+        let dbs = self.reg.store().job_databases(id)?;
+        Ok(!dbs.is_empty() && self.who().covers_all(&dbs))
+    }
+
+    /// A page of the jobs the caller may see, newest first, and how many there are.
+    pub fn jobs_page(&self, offset: usize, limit: usize) -> Result<(Vec<JobSnapshot>, u64)> {
+        if !self.who().is_scoped() {
+            return Ok((self.reg.list_page(offset, limit)?, self.reg.count()?));
+        }
+        let mut mine = Vec::new();
+        for j in self.reg.list(10_000)? {
+            if self.job_visible(&j.id)? {
+                mine.push(j);
+            }
+        }
+        let total = mine.len() as u64;
+        Ok((mine.into_iter().skip(offset).take(limit).collect(), total))
+    }
+
+    /// One job, if the caller may see it.
+    pub fn job(&self, id: &str) -> Result<Option<JobSnapshot>> {
+        if !self.job_visible(id)? {
+            return Ok(None);
+        }
+        self.reg.get(id)
+    }
+
+    /// A live job's progress stream, if the caller may see it.
+    pub fn watch(&self, id: &str) -> Result<Option<JobHandle>> {
+        Ok(if self.job_visible(id)? {
+            self.reg.watch(id)
+        } else {
+            None
+        })
+    }
+
+    /// The collections in Milvus the caller may see.
+    pub async fn inventory(&self) -> Result<Vec<CollectionOverview>> {
+        let all = self.reg.service().inventory().await?;
+        Ok(all
+            .into_iter()
+            .filter(|c| self.who().covers(&c.db))
+            .collect())
+    }
+
+    /// Policies the caller may see (scoped users: those within their databases).
+    pub fn policies(&self) -> Result<Vec<PolicyOverview>> {
+        let all = policy::list(self.reg.store(), Utc::now())?;
+        Ok(all
+            .into_iter()
+            .filter(|o| {
+                !self.who().is_scoped() || self.who().covers_all(&policy_databases(&o.policy))
+            })
+            .collect())
+    }
+
+    /// Adds a policy.
+    pub fn add_policy(&self, p: &Policy) -> Result<()> {
+        self.allow("policy.add", &p.name, Action::ManagePolicies)?;
+        let r = policy::add(self.reg.store(), p);
+        self.outcome("policy.add", &p.name, r, |_| {
+            format!("cron {} {}", p.cron, p.time_zone)
+        })
+    }
+
+    /// Changes a policy.
+    pub fn update_policy(&self, p: &Policy) -> Result<()> {
+        self.allow("policy.update", &p.name, Action::ManagePolicies)?;
+        let r = policy::update(self.reg.store(), p);
+        self.outcome("policy.update", &p.name, r, |_| String::new())
+    }
+
+    /// Pauses or resumes a policy.
+    pub fn set_policy_enabled(&self, name: &str, enabled: bool) -> Result<Policy> {
+        let action = if enabled {
+            "policy.resume"
+        } else {
+            "policy.pause"
+        };
+        self.allow(action, name, Action::ManagePolicies)?;
+        let r = policy::set_enabled(self.reg.store(), name, enabled);
+        self.outcome(action, name, r, |_| String::new())
+    }
+
+    /// Removes a policy.
+    pub fn remove_policy(&self, name: &str) -> Result<()> {
+        self.allow("policy.remove", name, Action::ManagePolicies)?;
+        let r = policy::remove(self.reg.store(), name);
+        self.outcome("policy.remove", name, r, |_| String::new())
+    }
+
+    /// Runs a policy now.
+    pub async fn run_policy(&self, name: &str) -> Result<StartedRun> {
+        self.allow("policy.run", name, Action::ManagePolicies)?;
+        let r = Scheduler::new(self.reg.clone(), Arc::new(SystemClock))
+            .run_now(name)
+            .await;
+        self.outcome("policy.run", name, r, |s| {
+            format!("backup {} job {}", s.run.backup, s.run.job_id)
+        })
+    }
+
+    /// All users.
+    pub fn users(&self) -> Result<Vec<UserInfo>> {
+        self.allow("user.list", "", Action::ManageUsers)?;
+        self.reg.store().users()
+    }
+
+    /// Adds a user.
+    pub fn add_user(&self, name: &str, password: &str, role: Role, dbs: &[String]) -> Result<()> {
+        self.allow("user.add", name, Action::ManageUsers)?;
+        let r = self.reg.store().add_user(name, password, role, dbs);
+        self.outcome("user.add", name, r, |_| {
+            format!("{} {}", role.as_str(), dbs.join(","))
+        })
+    }
+
+    /// Changes a user's role and databases.
+    pub fn set_user_role(&self, name: &str, role: Role, dbs: &[String]) -> Result<()> {
+        self.allow("user.update", name, Action::ManageUsers)?;
+        let r = self.reg.store().set_user_role(name, role, dbs);
+        self.outcome("user.update", name, r, |_| {
+            format!("{} {}", role.as_str(), dbs.join(","))
+        })
+    }
+
+    /// Removes a user (its sessions end, its tokens are revoked).
+    pub fn remove_user(&self, name: &str) -> Result<()> {
+        self.allow("user.remove", name, Action::ManageUsers)?;
+        let r = self.reg.store().remove_user(name);
+        self.outcome("user.remove", name, r, |_| String::new())
+    }
+
+    /// Creates an API token for the caller itself; returns the secret (shown once).
+    pub fn create_token(&self, name: &str) -> Result<(String, TokenInfo)> {
+        let user = self.who().user.clone();
+        let r = self.reg.store().create_token(&user, name);
+        self.outcome("token.create", name, r, |(_, t)| format!("token {}", t.id))
+    }
+
+    /// The caller's tokens (an admin's: everyone's).
+    pub fn tokens(&self) -> Result<Vec<TokenInfo>> {
+        let who = self.who();
+        let owner = (who.role != Role::Admin).then_some(who.user.as_str());
+        self.reg.store().tokens(owner)
+    }
+
+    /// Revokes one of the caller's tokens (an admin: anyone's).
+    pub fn revoke_token(&self, id: &str) -> Result<TokenInfo> {
+        let who = self.who();
+        let owner = (who.role != Role::Admin).then_some(who.user.as_str());
+        let r = self.reg.store().revoke_token(id, owner);
+        self.outcome("token.revoke", id, r, |t| {
+            format!("{} of {}", t.name, t.user)
+        })
+    }
+
+    /// Audit entries.
+    pub fn audit_entries(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>> {
+        self.allow("audit.read", "", Action::ReadAudit)?;
+        self.reg.store().audit_entries(f)
+    }
+}
+
+/// The databases a backup request reads (empty: all of Milvus).
+fn create_databases(req: &CreateBackupRequest) -> Vec<String> {
+    let mut dbs: Vec<String> = req.databases.clone();
+    for c in &req.collections {
+        match c.split_once('.') {
+            Some((db, _)) if !db.is_empty() => dbs.push(db.to_string()),
+            _ => dbs.push(if req.databases.len() == 1 {
+                req.databases[0].clone()
+            } else {
+                "default".to_string()
+            }),
+        }
+    }
+    dbs.sort();
+    dbs.dedup();
+    dbs
+}
+
+/// The databases a policy backs up (empty: all).
+fn policy_databases(p: &Policy) -> Vec<String> {
+    create_databases(&CreateBackupRequest {
+        collections: p.collections.clone(),
+        databases: p.databases.clone(),
+        ..Default::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backup_request_reads_the_databases_it_names() {
+        let req = CreateBackupRequest {
+            collections: vec!["a".into(), "shop.b".into()],
+            ..Default::default()
+        };
+        assert_eq!(create_databases(&req), vec!["default", "shop"]);
+        let req = CreateBackupRequest {
+            collections: vec!["a".into()],
+            databases: vec!["team".into()],
+            ..Default::default()
+        };
+        assert_eq!(create_databases(&req), vec!["team"]);
+        assert!(create_databases(&CreateBackupRequest::default()).is_empty());
+    }
+}

@@ -1,0 +1,657 @@
+//! Users, sessions, API tokens, sign-in failures and the one-time set-up link, in the embedded
+//! database. Session ids, tokens and set-up links are random 256-bit secrets stored only as
+//! SHA-256 hashes; passwords as argon2id hashes.
+
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::{
+    access::{Principal, Role},
+    password,
+};
+use crate::{
+    error::{Error, Result},
+    job_store::{db_err, JobStore},
+};
+
+/// The tables, created when the database is opened.
+pub const SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS users (
+      name TEXT PRIMARY KEY,
+      hash TEXT NOT NULL,
+      role TEXT NOT NULL,
+      databases TEXT NOT NULL DEFAULT '[]',
+      created_ms INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS sessions (
+      id_hash TEXT PRIMARY KEY,
+      user TEXT NOT NULL,
+      created_ms INTEGER NOT NULL,
+      expires_ms INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS tokens (
+      id TEXT PRIMARY KEY,
+      name TEXT NOT NULL,
+      user TEXT NOT NULL,
+      hash TEXT NOT NULL,
+      created_ms INTEGER NOT NULL,
+      last_used_ms INTEGER,
+      revoked_ms INTEGER
+    );
+    CREATE TABLE IF NOT EXISTS login_failures (
+      key TEXT PRIMARY KEY,
+      failures INTEGER NOT NULL,
+      last_ms INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS setup_links (
+      hash TEXT PRIMARY KEY,
+      created_ms INTEGER NOT NULL
+    );";
+
+/// How long a browser session lasts.
+pub const SESSION_HOURS: i64 = 12;
+/// Failed sign-ins allowed before back-off starts.
+pub const FREE_FAILURES: i64 = 5;
+/// The longest back-off.
+pub const MAX_BACKOFF_SECS: i64 = 900;
+
+/// A user as listed (no hash).
+#[derive(Debug, Clone, Serialize)]
+pub struct UserInfo {
+    pub name: String,
+    pub role: Role,
+    pub databases: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An API token as listed (never its secret).
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenInfo {
+    pub id: String,
+    pub name: String,
+    pub user: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+fn from_ms(v: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(v).unwrap_or_default()
+}
+
+/// A random secret, URL-safe base64 of 32 bytes.
+fn secret() -> String {
+    use base64::Engine;
+    let mut b = [0u8; 32];
+    rand::rng().fill_bytes(&mut b);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+fn sha256_hex(s: &str) -> String {
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn valid_user_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidRequest(format!(
+            "invalid user name '{name}': use 1 to 64 letters, digits, '_', '-', '.' or '@'"
+        )))
+    }
+}
+
+fn check_scope(role: Role, databases: &[String]) -> Result<()> {
+    if role == Role::Member && databases.is_empty() {
+        return Err(Error::InvalidRequest(
+            "a member needs at least one database (--databases team_a,team_b)".into(),
+        ));
+    }
+    if databases.iter().any(|d| d.trim().is_empty()) {
+        return Err(Error::InvalidRequest("empty database name".into()));
+    }
+    Ok(())
+}
+
+impl JobStore {
+    /// How many users there are (none: sign-in is not set up yet).
+    pub fn user_count(&self) -> Result<u64> {
+        let n: i64 = self
+            .lock()?
+            .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
+            .map_err(db_err)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Adds a user.
+    pub fn add_user(
+        &self,
+        name: &str,
+        password: &str,
+        role: Role,
+        databases: &[String],
+    ) -> Result<()> {
+        valid_user_name(name)?;
+        password::check_new(name, password)?;
+        check_scope(role, databases)?;
+        let hash = password::hash(password)?;
+        let dbs = serde_json::to_string(databases).unwrap_or_else(|_| "[]".into());
+        let n = self
+            .lock()?
+            .execute(
+                "INSERT OR IGNORE INTO users (name, hash, role, databases, created_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![name, hash, role.as_str(), dbs, now_ms()],
+            )
+            .map_err(db_err)?;
+        if n == 0 {
+            return Err(Error::UserExists(name.into()));
+        }
+        Ok(())
+    }
+
+    /// Changes a user's role and databases.
+    pub fn set_user_role(&self, name: &str, role: Role, databases: &[String]) -> Result<()> {
+        check_scope(role, databases)?;
+        let dbs = serde_json::to_string(databases).unwrap_or_else(|_| "[]".into());
+        let n = self
+            .lock()?
+            .execute(
+                "UPDATE users SET role = ?2, databases = ?3 WHERE name = ?1",
+                params![name, role.as_str(), dbs],
+            )
+            .map_err(db_err)?;
+        if n == 0 {
+            return Err(Error::UserNotFound(name.into()));
+        }
+        Ok(())
+    }
+
+    /// Sets a user's password and ends the user's sessions.
+    pub fn set_password(&self, name: &str, password: &str) -> Result<()> {
+        password::check_new(name, password)?;
+        let hash = password::hash(password)?;
+        let conn = self.lock()?;
+        let n = conn
+            .execute(
+                "UPDATE users SET hash = ?2 WHERE name = ?1",
+                params![name, hash],
+            )
+            .map_err(db_err)?;
+        if n == 0 {
+            return Err(Error::UserNotFound(name.into()));
+        }
+        conn.execute("DELETE FROM sessions WHERE user = ?1", [name])
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Removes a user with its sessions and tokens. The last admin cannot be removed.
+    pub fn remove_user(&self, name: &str) -> Result<()> {
+        let user = self
+            .user(name)?
+            .ok_or_else(|| Error::UserNotFound(name.into()))?;
+        if user.role == Role::Admin {
+            let admins: i64 = self
+                .lock()?
+                .query_row("SELECT COUNT(*) FROM users WHERE role = 'admin'", [], |r| {
+                    r.get(0)
+                })
+                .map_err(db_err)?;
+            if admins <= 1 {
+                return Err(Error::InvalidRequest(
+                    "this is the last admin; make another user admin first".into(),
+                ));
+            }
+        }
+        let conn = self.lock()?;
+        conn.execute("DELETE FROM users WHERE name = ?1", [name])
+            .map_err(db_err)?;
+        conn.execute("DELETE FROM sessions WHERE user = ?1", [name])
+            .map_err(db_err)?;
+        conn.execute(
+            "UPDATE tokens SET revoked_ms = ?2 WHERE user = ?1 AND revoked_ms IS NULL",
+            params![name, now_ms()],
+        )
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// One user.
+    pub fn user(&self, name: &str) -> Result<Option<UserInfo>> {
+        Ok(self.user_row(name)?.map(|(u, _)| u))
+    }
+
+    fn user_row(&self, name: &str) -> Result<Option<(UserInfo, String)>> {
+        let row: Option<(String, String, String, i64)> = self
+            .lock()?
+            .query_row(
+                "SELECT hash, role, databases, created_ms FROM users WHERE name = ?1",
+                [name],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()
+            .map_err(db_err)?;
+        row.map(|(hash, role, dbs, created)| {
+            Ok((
+                UserInfo {
+                    name: name.into(),
+                    role: Role::parse(&role)?,
+                    databases: serde_json::from_str(&dbs).unwrap_or_default(),
+                    created_at: from_ms(created),
+                },
+                hash,
+            ))
+        })
+        .transpose()
+    }
+
+    /// All users, by name.
+    pub fn users(&self) -> Result<Vec<UserInfo>> {
+        let names: Vec<String> = {
+            let conn = self.lock()?;
+            let mut stmt = conn
+                .prepare("SELECT name FROM users ORDER BY name")
+                .map_err(db_err)?;
+            let rows = stmt.query_map([], |r| r.get(0)).map_err(db_err)?;
+            rows.collect::<std::result::Result<_, _>>()
+                .map_err(db_err)?
+        };
+        let mut out = Vec::new();
+        for n in names {
+            if let Some(u) = self.user(&n)? {
+                out.push(u);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Checks a password, with back-off after [`FREE_FAILURES`] failures for the user name or
+    /// for the client address: 1 s, 2 s, 4 s ... up to [`MAX_BACKOFF_SECS`].
+    pub fn check_password(&self, name: &str, password: &str, source: &str) -> Result<Principal> {
+        let keys = [format!("user:{name}"), format!("addr:{source}")];
+        for k in &keys {
+            if let Some(wait) = self.backoff(k)? {
+                return Err(Error::TooManyAttempts {
+                    retry_after_secs: wait,
+                });
+            }
+        }
+        let row = self.user_row(name)?;
+        let hash = row
+            .as_ref()
+            .map(|(_, h)| h.as_str())
+            .unwrap_or(password::dummy_hash());
+        let ok = password::verify(password, hash);
+        match row {
+            Some((u, _)) if ok => {
+                let conn = self.lock()?;
+                for k in &keys {
+                    conn.execute("DELETE FROM login_failures WHERE key = ?1", [k])
+                        .map_err(db_err)?;
+                }
+                Ok(Principal {
+                    user: u.name,
+                    role: u.role,
+                    databases: u.databases,
+                    via: "session".into(),
+                })
+            }
+            _ => {
+                let conn = self.lock()?;
+                for k in &keys {
+                    conn.execute(
+                        "INSERT INTO login_failures (key, failures, last_ms) VALUES (?1, 1, ?2)
+                         ON CONFLICT(key) DO UPDATE SET failures = failures + 1, last_ms = ?2",
+                        params![k, now_ms()],
+                    )
+                    .map_err(db_err)?;
+                }
+                Err(Error::Unauthenticated("wrong user name or password".into()))
+            }
+        }
+    }
+
+    /// Seconds to wait before `key` may try again, if it must.
+    fn backoff(&self, key: &str) -> Result<Option<u64>> {
+        let row: Option<(i64, i64)> = self
+            .lock()?
+            .query_row(
+                "SELECT failures, last_ms FROM login_failures WHERE key = ?1",
+                [key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(db_err)?;
+        let Some((failures, last)) = row else {
+            return Ok(None);
+        };
+        if failures < FREE_FAILURES {
+            return Ok(None);
+        }
+        let exp = u32::try_from((failures - FREE_FAILURES).min(20)).unwrap_or(20);
+        let secs = 2i64.saturating_pow(exp).min(MAX_BACKOFF_SECS);
+        let until = last + secs * 1000;
+        let now = now_ms();
+        Ok((until > now).then(|| u64::try_from((until - now + 999) / 1000).unwrap_or(1)))
+    }
+
+    /// Starts a session for a signed-in user; returns the cookie value.
+    pub fn create_session(&self, user: &str) -> Result<String> {
+        let id = secret();
+        let now = now_ms();
+        let conn = self.lock()?;
+        conn.execute(
+            "INSERT INTO sessions (id_hash, user, created_ms, expires_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![sha256_hex(&id), user, now, now + SESSION_HOURS * 3_600_000],
+        )
+        .map_err(db_err)?;
+        conn.execute("DELETE FROM sessions WHERE expires_ms < ?1", [now])
+            .map_err(db_err)?;
+        Ok(id)
+    }
+
+    /// The user of a live session.
+    pub fn session_principal(&self, cookie: &str) -> Result<Option<Principal>> {
+        let user: Option<String> = self
+            .lock()?
+            .query_row(
+                "SELECT user FROM sessions WHERE id_hash = ?1 AND expires_ms > ?2",
+                params![sha256_hex(cookie), now_ms()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_err)?;
+        self.principal_of(user, "session")
+    }
+
+    fn principal_of(&self, user: Option<String>, via: &str) -> Result<Option<Principal>> {
+        let Some(user) = user else { return Ok(None) };
+        Ok(self.user(&user)?.map(|u| Principal {
+            user: u.name,
+            role: u.role,
+            databases: u.databases,
+            via: via.into(),
+        }))
+    }
+
+    /// Ends a session.
+    pub fn end_session(&self, cookie: &str) -> Result<()> {
+        self.lock()?
+            .execute(
+                "DELETE FROM sessions WHERE id_hash = ?1",
+                [sha256_hex(cookie)],
+            )
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Creates an API token for `user`; returns it (shown once: only its hash is kept).
+    pub fn create_token(&self, user: &str, name: &str) -> Result<(String, TokenInfo)> {
+        if self.user(user)?.is_none() {
+            return Err(Error::UserNotFound(user.into()));
+        }
+        let name = name.trim();
+        if name.is_empty() || name.len() > 100 {
+            return Err(Error::InvalidRequest(
+                "give the token a name of 1 to 100 characters (what uses it)".into(),
+            ));
+        }
+        let id = secret()[..12].to_string();
+        let plain = format!("mvt_{id}_{}", secret());
+        let now = now_ms();
+        self.lock()?
+            .execute(
+                "INSERT INTO tokens (id, name, user, hash, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, name, user, sha256_hex(&plain), now],
+            )
+            .map_err(db_err)?;
+        Ok((
+            plain,
+            TokenInfo {
+                id,
+                name: name.into(),
+                user: user.into(),
+                created_at: from_ms(now),
+                last_used_at: None,
+                revoked_at: None,
+            },
+        ))
+    }
+
+    /// The user of a valid (not revoked) token; records its use.
+    pub fn token_principal(&self, plain: &str) -> Result<Option<Principal>> {
+        let Some(id) = plain.strip_prefix("mvt_").and_then(|rest| rest.get(..12)) else {
+            return Ok(None);
+        };
+        let row: Option<(String, String, String)> = self
+            .lock()?
+            .query_row(
+                "SELECT user, hash, name FROM tokens WHERE id = ?1 AND revoked_ms IS NULL",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(db_err)?;
+        let Some((user, hash, name)) = row else {
+            return Ok(None);
+        };
+        if !constant_time_eq(hash.as_bytes(), sha256_hex(plain).as_bytes()) {
+            return Ok(None);
+        }
+        self.lock()?
+            .execute(
+                "UPDATE tokens SET last_used_ms = ?2 WHERE id = ?1",
+                params![id, now_ms()],
+            )
+            .map_err(db_err)?;
+        self.principal_of(Some(user), &format!("token:{name}"))
+    }
+
+    /// Tokens, of one user or (None) of everyone, newest first.
+    pub fn tokens(&self, user: Option<&str>) -> Result<Vec<TokenInfo>> {
+        let conn = self.lock()?;
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, name, user, created_ms, last_used_ms, revoked_ms FROM tokens
+                 WHERE ?1 IS NULL OR user = ?1 ORDER BY created_ms DESC",
+            )
+            .map_err(db_err)?;
+        let rows = stmt
+            .query_map([user], |r| {
+                Ok(TokenInfo {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    user: r.get(2)?,
+                    created_at: from_ms(r.get(3)?),
+                    last_used_at: r.get::<_, Option<i64>>(4)?.map(from_ms),
+                    revoked_at: r.get::<_, Option<i64>>(5)?.map(from_ms),
+                })
+            })
+            .map_err(db_err)?;
+        rows.collect::<std::result::Result<_, _>>().map_err(db_err)
+    }
+
+    /// Revokes a token; `owner` limits it to that user's tokens. Returns the token.
+    pub fn revoke_token(&self, id: &str, owner: Option<&str>) -> Result<TokenInfo> {
+        let token = self
+            .tokens(owner)?
+            .into_iter()
+            .find(|t| t.id == id)
+            .ok_or_else(|| Error::InvalidRequest(format!("there is no token '{id}' of yours")))?;
+        self.lock()?
+            .execute(
+                "UPDATE tokens SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms IS NULL",
+                params![id, now_ms()],
+            )
+            .map_err(db_err)?;
+        Ok(token)
+    }
+
+    /// A one-time link secret to set the first admin's password (only while there are no users).
+    pub fn create_setup_secret(&self) -> Result<String> {
+        let s = secret();
+        self.lock()?
+            .execute(
+                "INSERT INTO setup_links (hash, created_ms) VALUES (?1, ?2)",
+                params![sha256_hex(&s), now_ms()],
+            )
+            .map_err(db_err)?;
+        Ok(s)
+    }
+
+    /// Whether `secret` is a set-up link that can still be used.
+    pub fn setup_secret_valid(&self, secret: &str) -> Result<bool> {
+        if self.user_count()? > 0 {
+            return Ok(false);
+        }
+        let n: i64 = self
+            .lock()?
+            .query_row(
+                "SELECT COUNT(*) FROM setup_links WHERE hash = ?1",
+                [sha256_hex(secret)],
+                |r| r.get(0),
+            )
+            .map_err(db_err)?;
+        Ok(n > 0)
+    }
+
+    /// Uses a set-up link: creates the admin `user` and forgets every link.
+    pub fn complete_setup(&self, secret: &str, user: &str, password: &str) -> Result<()> {
+        if !self.setup_secret_valid(secret)? {
+            return Err(Error::Unauthenticated(
+                "this set-up link is used or unknown; restart the server for a new one, or add an admin with `milvault user add`".into(),
+            ));
+        }
+        self.add_user(user, password, Role::Admin, &[])?;
+        self.lock()?
+            .execute("DELETE FROM setup_links", [])
+            .map_err(db_err)?;
+        Ok(())
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_sign_in_and_sessions_end() {
+        let s = JobStore::in_memory().unwrap();
+        s.add_user(
+            "ann",
+            "ann's long password",
+            Role::Member,
+            &["team_a".into()],
+        )
+        .unwrap();
+        assert!(matches!(
+            s.add_user("ann", "another long one", Role::Viewer, &[]),
+            Err(Error::UserExists(_))
+        ));
+        assert!(s
+            .add_user("bob", "long enough pw", Role::Member, &[])
+            .is_err());
+        let p = s
+            .check_password("ann", "ann's long password", "1.2.3.4")
+            .unwrap();
+        assert_eq!(
+            (p.role, p.databases.clone()),
+            (Role::Member, vec!["team_a".to_string()])
+        );
+        let cookie = s.create_session("ann").unwrap();
+        assert_eq!(s.session_principal(&cookie).unwrap().unwrap().user, "ann");
+        assert!(s.session_principal("forged").unwrap().is_none());
+        s.end_session(&cookie).unwrap();
+        assert!(s.session_principal(&cookie).unwrap().is_none());
+        // a new password ends every session
+        let c2 = s.create_session("ann").unwrap();
+        s.set_password("ann", "a newer long password").unwrap();
+        assert!(s.session_principal(&c2).unwrap().is_none());
+    }
+
+    #[test]
+    fn repeated_failures_back_off_per_user_and_address() {
+        let s = JobStore::in_memory().unwrap();
+        s.add_user("ann", "ann's long password", Role::Admin, &[])
+            .unwrap();
+        for _ in 0..FREE_FAILURES {
+            assert!(matches!(
+                s.check_password("ann", "wrong", "9.9.9.9"),
+                Err(Error::Unauthenticated(_))
+            ));
+        }
+        // even the right password waits now
+        assert!(matches!(
+            s.check_password("ann", "ann's long password", "9.9.9.9"),
+            Err(Error::TooManyAttempts { .. })
+        ));
+        // unknown users count too, per address
+        assert!(matches!(
+            s.check_password("nobody", "x", "9.9.9.9"),
+            Err(Error::TooManyAttempts { .. })
+        ));
+    }
+
+    #[test]
+    fn tokens_are_shown_once_stored_hashed_and_revocable() {
+        let s = JobStore::in_memory().unwrap();
+        s.add_user("ci", "ci's long password", Role::Operator, &[])
+            .unwrap();
+        let (plain, info) = s.create_token("ci", "nightly script").unwrap();
+        assert!(plain.starts_with("mvt_"));
+        let stored: String = s
+            .lock()
+            .unwrap()
+            .query_row("SELECT hash FROM tokens", [], |r| r.get(0))
+            .unwrap();
+        assert!(!stored.contains(&plain[4..]), "only the hash is stored");
+        let p = s.token_principal(&plain).unwrap().unwrap();
+        assert_eq!(
+            (p.user.as_str(), p.via.as_str()),
+            ("ci", "token:nightly script")
+        );
+        assert!(s.token_principal(&format!("{plain}x")).unwrap().is_none());
+        assert!(s.tokens(Some("ci")).unwrap()[0].last_used_at.is_some());
+        assert!(s.revoke_token(&info.id, Some("someone else")).is_err());
+        s.revoke_token(&info.id, Some("ci")).unwrap();
+        assert!(s.token_principal(&plain).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_setup_link_works_once_and_only_without_users() {
+        let s = JobStore::in_memory().unwrap();
+        let link = s.create_setup_secret().unwrap();
+        assert!(s.setup_secret_valid(&link).unwrap());
+        assert!(s
+            .complete_setup("wrong", "root", "root's long password")
+            .is_err());
+        s.complete_setup(&link, "root", "root's long password")
+            .unwrap();
+        assert_eq!(
+            s.user(&"root".to_string()).unwrap().unwrap().role,
+            Role::Admin
+        );
+        assert!(!s.setup_secret_valid(&link).unwrap());
+        assert!(s.remove_user("root").is_err(), "the last admin stays");
+    }
+}
