@@ -14,6 +14,7 @@ use futures::{stream, Stream, StreamExt};
 use tonic::{server::NamedService, Request, Response, Status};
 
 use crate::{
+    auth::{Caller, Gate},
     commands::{create::CreateBackupRequest, list::BackupSummary, restore},
     error::{Error, ErrorKind},
     format::{db_or_default, BackupInfo},
@@ -51,6 +52,15 @@ impl GrpcService {
     /// A service over `registry`.
     pub fn new(registry: Arc<JobRegistry>) -> GrpcService {
         GrpcService { registry }
+    }
+
+    /// The gate for the caller the web server's authentication layer put on the request.
+    fn gate<T>(&self, request: &Request<T>) -> Result<Gate, Status> {
+        request
+            .extensions()
+            .get::<Caller>()
+            .map(|c| Gate::new(&self.registry, c.clone()))
+            .ok_or_else(|| Status::unauthenticated("the request passed no authentication layer"))
     }
 }
 
@@ -149,9 +159,9 @@ impl BackupService for GrpcService {
         &self,
         request: Request<pb::CreateBackupRequest>,
     ) -> Result<Response<pb::Job>, Status> {
+        let gate = self.gate(&request)?;
         let r = request.into_inner();
-        let job = self
-            .registry
+        let job = gate
             .start_backup(CreateBackupRequest {
                 name: r.name,
                 collections: r.collections,
@@ -169,6 +179,7 @@ impl BackupService for GrpcService {
         &self,
         request: Request<pb::ListBackupsRequest>,
     ) -> Result<Response<pb::ListBackupsResponse>, Status> {
+        let gate = self.gate(&request)?;
         let r = request.into_inner();
         let size = match r.page_size as usize {
             0 => DEFAULT_PAGE,
@@ -188,12 +199,7 @@ impl BackupService for GrpcService {
                 )
             })?
         };
-        let all = self
-            .registry
-            .service()
-            .list_backups()
-            .await
-            .map_err(status_of)?;
+        let all = gate.list_backups().await.map_err(status_of)?;
         let total = all.len();
         let next = offset.saturating_add(size);
         Ok(Response::new(pb::ListBackupsResponse {
@@ -216,14 +222,10 @@ impl BackupService for GrpcService {
         &self,
         request: Request<pb::GetBackupRequest>,
     ) -> Result<Response<pb::Backup>, Status> {
+        let gate = self.gate(&request)?;
         let r = request.into_inner();
         required(&r.name, "name")?;
-        let info = self
-            .registry
-            .service()
-            .get_backup(&r.name)
-            .await
-            .map_err(status_of)?;
+        let info = gate.get_backup(&r.name).await.map_err(status_of)?;
         Ok(Response::new(backup_message(&info)))
     }
 
@@ -231,13 +233,10 @@ impl BackupService for GrpcService {
         &self,
         request: Request<pb::DeleteBackupRequest>,
     ) -> Result<Response<pb::DeleteBackupResponse>, Status> {
+        let gate = self.gate(&request)?;
         let r = request.into_inner();
         required(&r.name, "name")?;
-        let removed = self
-            .registry
-            .delete_backup(&r.name)
-            .await
-            .map_err(status_of)?;
+        let removed = gate.delete_backup(&r.name).await.map_err(status_of)?;
         Ok(Response::new(pb::DeleteBackupResponse {
             files_removed: removed as u64,
         }))
@@ -247,11 +246,11 @@ impl BackupService for GrpcService {
         &self,
         request: Request<pb::RestoreRequest>,
     ) -> Result<Response<pb::Job>, Status> {
+        let gate = self.gate(&request)?;
         let r = request.into_inner();
         required(&r.backup_name, "backup_name")?;
-        let job = self
-            .registry
-            .start_restore_checked(restore::RestoreRequest {
+        let job = gate
+            .start_restore(restore::RestoreRequest {
                 name: r.backup_name,
                 collections: r.collections,
                 databases: r.databases,
@@ -272,9 +271,10 @@ impl BackupService for GrpcService {
         &self,
         request: Request<pb::GetJobRequest>,
     ) -> Result<Response<pb::Job>, Status> {
+        let gate = self.gate(&request)?;
         let r = request.into_inner();
         required(&r.id, "id")?;
-        match self.registry.get(&r.id).map_err(status_of)? {
+        match gate.job(&r.id).map_err(status_of)? {
             Some(s) => Ok(Response::new(job_message(&s))),
             None => Err(Status::not_found(format!("no job has id '{}'", r.id))),
         }
@@ -286,9 +286,10 @@ impl BackupService for GrpcService {
         &self,
         request: Request<pb::GetJobRequest>,
     ) -> Result<Response<Self::WatchJobStream>, Status> {
+        let gate = self.gate(&request)?;
         let r = request.into_inner();
         required(&r.id, "id")?;
-        let stream: JobStream = match self.registry.watch(&r.id) {
+        let stream: JobStream = match gate.watch(&r.id).map_err(status_of)? {
             Some(mut handle) => {
                 let first = handle.latest();
                 let rest = stream::unfold((handle, Instant::now()), |(mut h, last)| async move {
@@ -300,7 +301,7 @@ impl BackupService for GrpcService {
                 });
                 Box::pin(stream::once(async move { Ok(job_message(&first)) }).chain(rest))
             }
-            None => match self.registry.get(&r.id).map_err(status_of)? {
+            None => match gate.job(&r.id).map_err(status_of)? {
                 Some(s) => Box::pin(stream::once(async move { Ok(job_message(&s)) })),
                 None => return Err(Status::not_found(format!("no job has id '{}'", r.id))),
             },

@@ -647,10 +647,7 @@ mod tests {
             .is_err());
         s.complete_setup(&link, "root", "root's long password")
             .unwrap();
-        assert_eq!(
-            s.user(&"root".to_string()).unwrap().unwrap().role,
-            Role::Admin
-        );
+        assert_eq!(s.user("root").unwrap().unwrap().role, Role::Admin);
         assert!(!s.setup_secret_valid(&link).unwrap());
         assert!(s.remove_user("root").is_err(), "the last admin stays");
     }

@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 pub mod policy;
+pub mod user;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::{
@@ -53,6 +54,8 @@ pub enum Command {
     Verify(NameArg),
     /// Backup policies: schedules, retention, verification (run by `milvault serve`).
     Policy(policy::PolicyArgs),
+    /// Users and API tokens for `serve --auth`.
+    User(user::UserArgs),
     /// Run the web portal (and the jobs it starts).
     Serve(ServeArgs),
 }
@@ -60,9 +63,18 @@ pub enum Command {
 /// `serve` flags.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on. The portal has no sign-in yet: keep it on loopback.
+    /// Address to listen on. Without --auth only a loopback address is accepted.
     #[arg(long, default_value = "127.0.0.1:3000", env = "MILVAULT_ADDR")]
     pub addr: std::net::SocketAddr,
+    /// Require sign-in: users (`milvault user add`), browser sessions, API tokens, roles.
+    #[arg(long, env = "MILVAULT_AUTH")]
+    pub auth: bool,
+    /// PEM certificate chain to serve HTTPS with (needs --tls-key).
+    #[arg(long, env = "MILVAULT_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "MILVAULT_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// The built site (`cargo leptos build` output: pkg/ with WASM, JS, CSS).
     #[arg(long, default_value = "target/site", env = "LEPTOS_SITE_ROOT")]
     pub site_root: PathBuf,
@@ -272,6 +284,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 crate::web::ServeOptions {
                     addr: a.addr,
                     site_root: a.site_root,
+                    auth: a.auth,
+                    tls: a.tls_cert.zip(a.tls_key),
                 },
             )
             .await?;
@@ -309,6 +323,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             return Ok(if report.ok() { 0 } else { 1 });
         }
         Command::Policy(a) => return policy::run(svc, a, cli.json).await,
+        Command::User(a) => return user::run(a, cli.json),
         Command::Check => {
             let report = svc.check().await;
             if cli.json {

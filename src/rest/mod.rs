@@ -40,6 +40,25 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 )]
 pub struct ApiDoc;
 
+/// Every handler's gate: the registry with the caller the authentication layer put on the
+/// request.
+impl axum::extract::FromRequestParts<Arc<JobRegistry>> for crate::auth::Gate {
+    type Rejection = error::ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        reg: &Arc<JobRegistry>,
+    ) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<crate::auth::Caller>() {
+            Some(c) => Ok(crate::auth::Gate::new(reg, c.clone())),
+            None => Err(crate::Error::Unauthenticated(
+                "the request passed no authentication layer".into(),
+            )
+            .into()),
+        }
+    }
+}
+
 /// The REST routes.
 pub fn router(registry: Arc<JobRegistry>) -> Router {
     let doc = ApiDoc::openapi();

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::{
-    extract::{Path, State},
+    extract::Path,
     http::StatusCode,
     routing::{get, post},
     Json, Router,
@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{
+    auth::Gate,
     commands::policy::{self, PolicyOverview},
     registry::JobRegistry,
-    scheduler::{Scheduler, SystemClock},
 };
 
 use super::error::{ApiError, ApiJson, ErrorBody};
@@ -92,12 +92,9 @@ fn view(reg: &JobRegistry, name: &str) -> Result<PolicyView, ApiError> {
 
 /// Every policy with its next runs and recent runs.
 #[utoipa::path(get, path = "/api/v2/policies", tag = "v2", responses((status = 200, body = Vec<PolicyView>)))]
-pub async fn list(State(reg): State<Arc<JobRegistry>>) -> Result<Json<Vec<PolicyView>>, ApiError> {
+pub async fn list(gate: Gate) -> Result<Json<Vec<PolicyView>>, ApiError> {
     Ok(Json(
-        policy::list(reg.store(), Utc::now())?
-            .into_iter()
-            .map(PolicyView::from)
-            .collect(),
+        gate.policies()?.into_iter().map(PolicyView::from).collect(),
     ))
 }
 
@@ -108,22 +105,22 @@ pub async fn list(State(reg): State<Arc<JobRegistry>>) -> Result<Json<Vec<Policy
     responses((status = 201, body = PolicyView), (status = 400, body = ErrorBody),
         (status = 409, description = "A policy of that name exists", body = ErrorBody)))]
 pub async fn create(
-    State(reg): State<Arc<JobRegistry>>,
+    gate: Gate,
     ApiJson(p): ApiJson<crate::policy::Policy>,
 ) -> Result<(StatusCode, Json<PolicyView>), ApiError> {
-    policy::add(reg.store(), &p)?;
-    Ok((StatusCode::CREATED, Json(view(&reg, &p.name)?)))
+    gate.add_policy(&p)?;
+    Ok((StatusCode::CREATED, Json(view(gate.registry(), &p.name)?)))
 }
 
 /// One policy.
 #[utoipa::path(get, path = "/api/v2/policies/{name}", tag = "v2",
     params(("name" = String, Path, description = "Policy name")),
     responses((status = 200, body = PolicyView), (status = 404, body = ErrorBody)))]
-pub async fn show(
-    State(reg): State<Arc<JobRegistry>>,
-    Path(name): Path<String>,
-) -> Result<Json<PolicyView>, ApiError> {
-    Ok(Json(view(&reg, &name)?))
+pub async fn show(gate: Gate, Path(name): Path<String>) -> Result<Json<PolicyView>, ApiError> {
+    match gate.policies()?.into_iter().find(|o| o.policy.name == name) {
+        Some(o) => Ok(Json(o.into())),
+        None => Err(crate::Error::PolicyNotFound(name).into()),
+    }
 }
 
 /// Replaces a policy (the body's name must be the path's).
@@ -131,7 +128,7 @@ pub async fn show(
     params(("name" = String, Path, description = "Policy name")),
     responses((status = 200, body = PolicyView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn replace(
-    State(reg): State<Arc<JobRegistry>>,
+    gate: Gate,
     Path(name): Path<String>,
     ApiJson(p): ApiJson<crate::policy::Policy>,
 ) -> Result<Json<PolicyView>, ApiError> {
@@ -141,19 +138,16 @@ pub async fn replace(
             format!("the body names policy '{}' but the path '{name}'; a policy cannot be renamed, add a new one instead", p.name),
         ));
     }
-    policy::update(reg.store(), &p)?;
-    Ok(Json(view(&reg, &name)?))
+    gate.update_policy(&p)?;
+    Ok(Json(view(gate.registry(), &name)?))
 }
 
 /// Removes a policy; the backups it made stay.
 #[utoipa::path(delete, path = "/api/v2/policies/{name}", tag = "v2",
     params(("name" = String, Path, description = "Policy name")),
     responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody)))]
-pub async fn remove(
-    State(reg): State<Arc<JobRegistry>>,
-    Path(name): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    policy::remove(reg.store(), &name)?;
+pub async fn remove(gate: Gate, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+    gate.remove_policy(&name)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -162,12 +156,10 @@ pub async fn remove(
     params(("name" = String, Path, description = "Policy name")),
     responses((status = 202, body = RunStarted), (status = 404, body = ErrorBody)))]
 pub async fn run_now(
-    State(reg): State<Arc<JobRegistry>>,
+    gate: Gate,
     Path(name): Path<String>,
 ) -> Result<(StatusCode, Json<RunStarted>), ApiError> {
-    let started = Scheduler::new(reg, Arc::new(SystemClock))
-        .run_now(&name)
-        .await?;
+    let started = gate.run_policy(&name).await?;
     let r = started.run;
     Ok((
         StatusCode::ACCEPTED,
@@ -185,24 +177,18 @@ pub async fn run_now(
 #[utoipa::path(post, path = "/api/v2/policies/{name}/pause", tag = "v2",
     params(("name" = String, Path, description = "Policy name")),
     responses((status = 200, body = PolicyView), (status = 404, body = ErrorBody)))]
-pub async fn pause(
-    State(reg): State<Arc<JobRegistry>>,
-    Path(name): Path<String>,
-) -> Result<Json<PolicyView>, ApiError> {
-    policy::set_enabled(reg.store(), &name, false)?;
-    Ok(Json(view(&reg, &name)?))
+pub async fn pause(gate: Gate, Path(name): Path<String>) -> Result<Json<PolicyView>, ApiError> {
+    gate.set_policy_enabled(&name, false)?;
+    Ok(Json(view(gate.registry(), &name)?))
 }
 
 /// Resumes a paused policy (missed slots are not run: the next run is the next slot).
 #[utoipa::path(post, path = "/api/v2/policies/{name}/resume", tag = "v2",
     params(("name" = String, Path, description = "Policy name")),
     responses((status = 200, body = PolicyView), (status = 404, body = ErrorBody)))]
-pub async fn resume(
-    State(reg): State<Arc<JobRegistry>>,
-    Path(name): Path<String>,
-) -> Result<Json<PolicyView>, ApiError> {
-    policy::set_enabled(reg.store(), &name, true)?;
-    Ok(Json(view(&reg, &name)?))
+pub async fn resume(gate: Gate, Path(name): Path<String>) -> Result<Json<PolicyView>, ApiError> {
+    gate.set_policy_enabled(&name, true)?;
+    Ok(Json(view(gate.registry(), &name)?))
 }
 
 /// The next five runs of a cron expression in a time zone.

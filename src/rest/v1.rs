@@ -14,7 +14,7 @@ use std::{
 };
 
 use axum::{
-    extract::{rejection::JsonRejection, Query, State},
+    extract::{rejection::JsonRejection, Extension, Query, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::{delete, get, post},
@@ -25,6 +25,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
+    auth::{Caller, Gate},
     commands::{create::CreateBackupRequest, restore::RestoreRequest},
     error::{Error, ErrorKind},
     format::{db_or_default, layout, BackupInfo, CollectionBackupInfo},
@@ -458,11 +459,13 @@ pub async fn hello() -> &'static str {
         (status = 409, description = "A backup of that name exists or is being made", body = DeleteBackupResponseV1)))]
 pub async fn create(
     State(st): State<V1State>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Result<Json<CreateBackupRequestV1>, JsonRejection>,
 ) -> Response {
     let rid = request_id(&headers);
-    match create_inner(&st, &rid, body).await {
+    let gate = Gate::new(&st.registry, caller);
+    match create_inner(&st, &gate, &rid, body).await {
         Ok(r) => r,
         Err(f) => f.into_response(&rid),
     }
@@ -470,6 +473,7 @@ pub async fn create(
 
 async fn create_inner(
     st: &V1State,
+    gate: &Gate,
     rid: &str,
     body: Result<Json<CreateBackupRequestV1>, JsonRejection>,
 ) -> Result<Response, Failure> {
@@ -478,7 +482,7 @@ async fn create_inner(
     if body.gc_pause_enable {
         tracing::warn!("gc_pause_enable asked: milvault does not pause Milvus' GC; a compaction during the backup fails it and says so");
     }
-    let job = st.registry.start_backup(req).await?;
+    let job = gate.start_backup(req).await?;
     if body.is_async {
         alias(st, rid, &job.id);
         return Ok(reply(
@@ -499,7 +503,7 @@ async fn create_inner(
             msg: end.error.unwrap_or_else(|| "the backup failed".into()),
         });
     }
-    let info = st.registry.service().get_backup(&end.backup_name).await?;
+    let info = gate.get_backup(&end.backup_name).await?;
     let mut brief = backup_brief(st, &info).await;
     apply_job(&mut brief, &end);
     Ok(reply(
@@ -737,6 +741,7 @@ fn collection_brief(c: &CollectionBackupInfo) -> CollectionBackupInfoBriefV1 {
         (status = 400, description = "collection_name given (deprecated)", body = DeleteBackupResponseV1)))]
 pub async fn list(
     State(st): State<V1State>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Response {
@@ -744,7 +749,7 @@ pub async fn list(
     if !q.collection_name.is_empty() {
         return Failure::parameter("collection_name is deprecated").into_response(&rid);
     }
-    match st.registry.service().list_backups().await {
+    match Gate::new(&st.registry, caller).list_backups().await {
         Ok(backups) => reply(
             StatusCode::OK,
             &ListBackupsResponseV1 {
@@ -774,11 +779,13 @@ pub async fn list(
         (status = 404, description = "No such backup", body = DeleteBackupResponseV1)))]
 pub async fn get_backup(
     State(st): State<V1State>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     Query(q): Query<BackupQuery>,
 ) -> Response {
     let rid = request_id(&headers);
-    match get_backup_inner(&st, &q).await {
+    let gate = Gate::new(&st.registry, caller);
+    match get_backup_inner(&st, &gate, &q).await {
         Ok(brief) => reply(
             StatusCode::OK,
             &BackupInfoResponseV1 {
@@ -792,7 +799,11 @@ pub async fn get_backup(
     }
 }
 
-async fn get_backup_inner(st: &V1State, q: &BackupQuery) -> Result<BackupInfoBriefV1, Failure> {
+async fn get_backup_inner(
+    st: &V1State,
+    gate: &Gate,
+    q: &BackupQuery,
+) -> Result<BackupInfoBriefV1, Failure> {
     if !q.path.is_empty() {
         return Err(Failure::not_supported(
             "path is not supported: backups are read from the configured backup root; leave it out",
@@ -800,12 +811,12 @@ async fn get_backup_inner(st: &V1State, q: &BackupQuery) -> Result<BackupInfoBri
     }
     let job = if !q.backup_id.is_empty() {
         let id = resolve_alias(st, &q.backup_id);
-        match st.registry.get(&id)? {
+        match gate.job(&id)? {
             Some(j) if j.kind == JobKind::Backup => Some(j),
             _ => None,
         }
     } else if !q.backup_name.is_empty() {
-        latest_job(st, JobKind::Backup, &q.backup_name)?
+        latest_job(gate, JobKind::Backup, &q.backup_name)?
     } else {
         return Err(Failure::parameter(
             "empty backup name and backup id, please set a backup name or id",
@@ -820,7 +831,7 @@ async fn get_backup_inner(st: &V1State, q: &BackupQuery) -> Result<BackupInfoBri
             return Ok(backup_brief_of_job(j));
         }
     }
-    match st.registry.service().get_backup(&name).await {
+    match gate.get_backup(&name).await {
         Ok(info) => {
             let mut brief = backup_brief(st, &info).await;
             if let Some(j) = job.as_ref().filter(|j| j.state == JobState::Succeeded) {
@@ -843,10 +854,10 @@ async fn get_backup_inner(st: &V1State, q: &BackupQuery) -> Result<BackupInfoBri
 }
 
 /// The newest job of `kind` for backup `name` among the recent ones.
-fn latest_job(st: &V1State, kind: JobKind, name: &str) -> Result<Option<JobSnapshot>, Failure> {
-    Ok(st
-        .registry
-        .list(500)?
+fn latest_job(gate: &Gate, kind: JobKind, name: &str) -> Result<Option<JobSnapshot>, Failure> {
+    Ok(gate
+        .jobs_page(0, 500)?
+        .0
         .into_iter()
         .find(|j| j.kind == kind && j.backup_name == name))
 }
@@ -858,6 +869,7 @@ fn latest_job(st: &V1State, kind: JobKind, name: &str) -> Result<Option<JobSnaps
         (status = 404, description = "No such backup", body = DeleteBackupResponseV1)))]
 pub async fn delete_backup(
     State(st): State<V1State>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     Query(q): Query<BackupQuery>,
 ) -> Response {
@@ -865,7 +877,10 @@ pub async fn delete_backup(
     if q.backup_name.is_empty() {
         return Failure::parameter("backup name is required").into_response(&rid);
     }
-    match st.registry.delete_backup(&q.backup_name).await {
+    match Gate::new(&st.registry, caller)
+        .delete_backup(&q.backup_name)
+        .await
+    {
         Ok(_) => reply(
             StatusCode::OK,
             &DeleteBackupResponseV1 {
@@ -888,11 +903,13 @@ pub async fn delete_backup(
         (status = 409, description = "A target collection exists", body = DeleteBackupResponseV1)))]
 pub async fn restore(
     State(st): State<V1State>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Result<Json<RestoreBackupRequestV1>, JsonRejection>,
 ) -> Response {
     let rid = request_id(&headers);
-    match restore_inner(&st, &rid, body).await {
+    let gate = Gate::new(&st.registry, caller);
+    match restore_inner(&st, &gate, &rid, body).await {
         Ok(r) => r,
         Err(f) => f.into_response(&rid),
     }
@@ -900,12 +917,13 @@ pub async fn restore(
 
 async fn restore_inner(
     st: &V1State,
+    gate: &Gate,
     rid: &str,
     body: Result<Json<RestoreBackupRequestV1>, JsonRejection>,
 ) -> Result<Response, Failure> {
     let Json(body) = body?;
-    let req = restore_request(st, &body).await?;
-    let job = st.registry.start_restore_checked(req).await?;
+    let req = restore_request(gate, &body).await?;
+    let job = gate.start_restore(req).await?;
     if !body.id.is_empty() {
         alias(st, &body.id, &job.id);
     }
@@ -945,7 +963,7 @@ async fn restore_inner(
 
 /// The engine's request for a v1 restore body; refuses what milvault does not do.
 async fn restore_request(
-    st: &V1State,
+    gate: &Gate,
     body: &RestoreBackupRequestV1,
 ) -> Result<RestoreRequest, Failure> {
     if body.backup_name.is_empty() {
@@ -985,7 +1003,7 @@ async fn restore_request(
     }
     let (collections, databases) = match db_collections(body.db_collections.as_ref())? {
         Some(sel) => {
-            let info = st.registry.service().get_backup(&body.backup_name).await?;
+            let info = gate.get_backup(&body.backup_name).await?;
             split_selection(&sel, |db| {
                 info.collection_backups
                     .iter()
@@ -1066,6 +1084,7 @@ fn restore_task(job: &JobSnapshot) -> RestoreBackupTaskResponseV1 {
         (status = 404, description = "No such restore", body = DeleteBackupResponseV1)))]
 pub async fn get_restore(
     State(st): State<V1State>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     Query(q): Query<RestoreQuery>,
 ) -> Response {
@@ -1074,7 +1093,7 @@ pub async fn get_restore(
         return Failure::parameter("empty restore id").into_response(&rid);
     }
     let id = resolve_alias(&st, &q.id);
-    match st.registry.get(&id) {
+    match Gate::new(&st.registry, caller).job(&id) {
         Ok(Some(job)) if job.kind == JobKind::Restore => reply(
             StatusCode::OK,
             &RestoreBackupResponseV1 {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::{
-    extract::{Path, Query, State},
+    extract::{Path, Query},
     http::StatusCode,
     routing::{get, post},
     Json, Router,
@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
+    auth::Gate,
     commands::{create::CreateBackupRequest, list::BackupSummary, restore::RestoreRequest},
     format::{db_or_default, BackupInfo, CollectionBackupInfo},
     job::JobSnapshot,
@@ -421,14 +422,11 @@ pub async fn health() -> Json<Health> {
 /// Complete backups, newest first, a page at a time.
 #[utoipa::path(get, path = "/api/v2/backups", tag = "v2", params(PageQuery),
     responses((status = 200, body = BackupPage), (status = 400, body = ErrorBody)))]
-pub async fn list_backups(
-    State(reg): State<Arc<JobRegistry>>,
-    Query(q): Query<PageQuery>,
-) -> ApiResult<Json<BackupPage>> {
+pub async fn list_backups(gate: Gate, Query(q): Query<PageQuery>) -> ApiResult<Json<BackupPage>> {
     let limit = q.limit()?;
-    let all = reg.service().list_backups().await?;
+    let all = gate.list_backups().await?;
     let total = all.len() as u64;
-    let verifications = reg.store().verifications()?;
+    let verifications = gate.registry().store().verifications()?;
     Ok(Json(BackupPage {
         items: all
             .into_iter()
@@ -449,13 +447,11 @@ pub async fn list_backups(
 #[utoipa::path(get, path = "/api/v2/backups/{name}", tag = "v2",
     params(("name" = String, Path, description = "Backup name")),
     responses((status = 200, body = BackupDetail), (status = 404, body = ErrorBody)))]
-pub async fn get_backup(
-    State(reg): State<Arc<JobRegistry>>,
-    Path(name): Path<String>,
-) -> ApiResult<Json<BackupDetail>> {
-    let info = reg.service().get_backup(&name).await?;
+pub async fn get_backup(gate: Gate, Path(name): Path<String>) -> ApiResult<Json<BackupDetail>> {
+    let info = gate.get_backup(&name).await?;
     let mut detail = BackupDetail::from(&info);
-    detail.backup.verification = reg
+    detail.backup.verification = gate
+        .registry()
         .store()
         .verifications()?
         .get(&name)
@@ -469,10 +465,10 @@ pub async fn get_backup(
         (status = 409, description = "The name is taken or being used now", body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
 pub async fn create_backup(
-    State(reg): State<Arc<JobRegistry>>,
+    gate: Gate,
     ApiJson(body): ApiJson<CreateBackupBody>,
 ) -> ApiResult<(StatusCode, Json<JobItem>)> {
-    let job = reg
+    let job = gate
         .start_backup(CreateBackupRequest {
             name: body.name,
             collections: body.collections,
@@ -489,11 +485,8 @@ pub async fn create_backup(
 #[utoipa::path(delete, path = "/api/v2/backups/{name}", tag = "v2",
     params(("name" = String, Path, description = "Backup name")),
     responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
-pub async fn delete_backup(
-    State(reg): State<Arc<JobRegistry>>,
-    Path(name): Path<String>,
-) -> ApiResult<StatusCode> {
-    reg.delete_backup(&name).await?;
+pub async fn delete_backup(gate: Gate, Path(name): Path<String>) -> ApiResult<StatusCode> {
+    gate.delete_backup(&name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -505,11 +498,11 @@ pub async fn delete_backup(
         (status = 404, body = ErrorBody),
         (status = 409, description = "A target collection exists", body = ErrorBody)))]
 pub async fn restore(
-    State(reg): State<Arc<JobRegistry>>,
+    gate: Gate,
     Path(name): Path<String>,
     ApiJson(body): ApiJson<RestoreBody>,
 ) -> ApiResult<(StatusCode, Json<JobItem>)> {
-    let job = reg.start_restore_checked(body.into_request(name)).await?;
+    let job = gate.start_restore(body.into_request(name)).await?;
     Ok((StatusCode::ACCEPTED, Json(JobItem::of(&job))))
 }
 
@@ -520,12 +513,10 @@ pub async fn restore(
     responses((status = 202, body = JobItem), (status = 404, body = ErrorBody),
         (status = 409, description = "The backup is being made or deleted", body = ErrorBody)))]
 pub async fn verify(
-    State(reg): State<Arc<JobRegistry>>,
+    gate: Gate,
     Path(name): Path<String>,
 ) -> ApiResult<(StatusCode, Json<JobItem>)> {
-    // answer 404 for an unknown backup at once, not in the job
-    reg.service().get_backup(&name).await?;
-    let job = reg.start_verify(&name)?;
+    let job = gate.start_verify(&name).await?;
     Ok((StatusCode::ACCEPTED, Json(JobItem::of(&job))))
 }
 
@@ -535,14 +526,11 @@ pub async fn verify(
     responses((status = 200, body = Vec<RestoreTargetItem>), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub async fn preview(
-    State(reg): State<Arc<JobRegistry>>,
+    gate: Gate,
     Path(name): Path<String>,
     ApiJson(body): ApiJson<RestoreBody>,
 ) -> ApiResult<Json<Vec<RestoreTargetItem>>> {
-    let targets = reg
-        .service()
-        .restore_preview(&body.into_request(name))
-        .await?;
+    let targets = gate.restore_preview(&body.into_request(name)).await?;
     Ok(Json(
         targets
             .into_iter()
@@ -559,13 +547,9 @@ pub async fn preview(
 /// Jobs, newest first, a page at a time.
 #[utoipa::path(get, path = "/api/v2/jobs", tag = "v2", params(PageQuery),
     responses((status = 200, body = JobPage), (status = 400, body = ErrorBody)))]
-pub async fn list_jobs(
-    State(reg): State<Arc<JobRegistry>>,
-    Query(q): Query<PageQuery>,
-) -> ApiResult<Json<JobPage>> {
+pub async fn list_jobs(gate: Gate, Query(q): Query<PageQuery>) -> ApiResult<Json<JobPage>> {
     let limit = q.limit()?;
-    let total = reg.count()?;
-    let items = reg.list_page(q.offset, limit)?;
+    let (items, total) = gate.jobs_page(q.offset, limit)?;
     Ok(Json(JobPage {
         items: items.iter().map(JobItem::of).collect(),
         page: PageInfo::new(total, q.offset, limit),
@@ -576,11 +560,8 @@ pub async fn list_jobs(
 #[utoipa::path(get, path = "/api/v2/jobs/{id}", tag = "v2",
     params(("id" = String, Path, description = "Job id")),
     responses((status = 200, body = JobItem), (status = 404, body = ErrorBody)))]
-pub async fn get_job(
-    State(reg): State<Arc<JobRegistry>>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<JobItem>> {
-    match reg.get(&id)? {
+pub async fn get_job(gate: Gate, Path(id): Path<String>) -> ApiResult<Json<JobItem>> {
+    match gate.job(&id)? {
         Some(s) => Ok(Json(JobItem::with_log(&s))),
         None => Err(ApiError::not_found(
             "job_not_found",
@@ -591,10 +572,9 @@ pub async fn get_job(
 
 /// Milvus and storage checks, and the collections Milvus holds.
 #[utoipa::path(get, path = "/api/v2/cluster", tag = "v2", responses((status = 200, body = Cluster)))]
-pub async fn cluster(State(reg): State<Arc<JobRegistry>>) -> Json<Cluster> {
-    let svc = reg.service();
-    let report = svc.check().await;
-    let collections = svc.inventory().await.unwrap_or_default();
+pub async fn cluster(gate: Gate) -> Json<Cluster> {
+    let report = gate.registry().service().check().await;
+    let collections = gate.inventory().await.unwrap_or_default();
     Json(Cluster {
         ok: report.ok(),
         checks: report

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use milvus::proto::{common::ConsistencyLevel, schema::DataType};
 
 use crate::{
+    auth::{Caller, Gate},
     commands::{
         create::CreateBackupRequest,
         list::BackupSummary,
@@ -33,6 +34,15 @@ impl PortalBackend {
     /// A backend over `registry`.
     pub fn new(registry: Arc<JobRegistry>) -> PortalBackend {
         PortalBackend { registry }
+    }
+
+    /// The gate for the caller of the current request (server functions and server-side
+    /// rendering run with the request's parts in context). Call it before the first await.
+    fn gate(&self) -> Result<Gate, String> {
+        leptos::prelude::use_context::<axum::http::request::Parts>()
+            .and_then(|p| p.extensions.get::<Caller>().cloned())
+            .map(|c| Gate::new(&self.registry, c))
+            .ok_or_else(|| "Sign in first.".to_string())
     }
 }
 
@@ -217,8 +227,8 @@ pub fn restore_request(form: &RestoreForm) -> RestoreRequest {
 #[async_trait]
 impl Backend for PortalBackend {
     async fn list_backups(&self) -> Result<Vec<BackupRow>, String> {
-        let svc = self.registry.service();
-        let list = svc.list_backups().await.map_err(|e| e.to_string())?;
+        let gate = self.gate()?;
+        let list = gate.list_backups().await.map_err(|e| e.to_string())?;
         let verifications = self
             .registry
             .store()
@@ -237,12 +247,8 @@ impl Backend for PortalBackend {
     }
 
     async fn backup_detail(&self, name: &str) -> Result<BackupDetail, String> {
-        let info = self
-            .registry
-            .service()
-            .get_backup(name)
-            .await
-            .map_err(|e| e.to_string())?;
+        let gate = self.gate()?;
+        let info = gate.get_backup(name).await.map_err(|e| e.to_string())?;
         let mut d = detail(&info);
         d.summary.verification = self
             .registry
@@ -255,20 +261,14 @@ impl Backend for PortalBackend {
     }
 
     async fn delete_backup(&self, name: &str) -> Result<usize, String> {
+        let gate = self.gate()?;
         tracing::info!(backup = name, "deleting backup from the portal");
-        self.registry
-            .delete_backup(name)
-            .await
-            .map_err(|e| e.to_string())
+        gate.delete_backup(name).await.map_err(|e| e.to_string())
     }
 
     async fn live_collections(&self) -> Result<Vec<LiveCollection>, String> {
-        let list = self
-            .registry
-            .service()
-            .inventory()
-            .await
-            .map_err(|e| e.to_string())?;
+        let gate = self.gate()?;
+        let list = gate.inventory().await.map_err(|e| e.to_string())?;
         Ok(list
             .into_iter()
             .map(|c| LiveCollection {
@@ -281,6 +281,7 @@ impl Backend for PortalBackend {
     }
 
     async fn start_backup(&self, form: NewBackup) -> Result<String, String> {
+        let gate = self.gate()?;
         if form.collections.is_empty() {
             return Err("Pick at least one collection to back up.".into());
         }
@@ -292,19 +293,14 @@ impl Backend for PortalBackend {
             skip_flush: false,
             policy: None,
         };
-        let job = self
-            .registry
-            .start_backup(req)
-            .await
-            .map_err(|e| e.to_string())?;
+        let job = gate.start_backup(req).await.map_err(|e| e.to_string())?;
         Ok(job.id)
     }
 
     async fn restore_preview(&self, form: RestoreForm) -> Result<Vec<RestorePreview>, String> {
+        let gate = self.gate()?;
         let req = restore_request(&form);
-        let list = self
-            .registry
-            .service()
+        let list = gate
             .restore_preview(&req)
             .await
             .map_err(|e| e.to_string())?;
@@ -320,14 +316,13 @@ impl Backend for PortalBackend {
     }
 
     async fn start_restore(&self, form: RestoreForm) -> Result<String, String> {
+        let gate = self.gate()?;
         if form.collections.is_empty() {
             return Err("Pick at least one collection to restore.".into());
         }
         let req = restore_request(&form);
         // fail fast on what can be checked now (unknown backup, bad names, existing targets)
-        let preview = self
-            .registry
-            .service()
+        let preview = gate
             .restore_preview(&req)
             .await
             .map_err(|e| e.to_string())?;
@@ -343,22 +338,23 @@ impl Backend for PortalBackend {
             ));
         }
         tracing::info!(backup = %req.name, drop_existing = req.drop_existing, "restore started from the portal");
-        self.registry
-            .start_restore(req)
+        gate.start_restore(req)
+            .await
             .map(|job| job.id)
             .map_err(|e| e.to_string())
     }
 
     async fn jobs(&self) -> Result<Vec<JobView>, String> {
-        let list = self
-            .registry
-            .list(JOB_LIST_LIMIT)
+        let gate = self.gate()?;
+        let (list, _) = gate
+            .jobs_page(0, JOB_LIST_LIMIT)
             .map_err(|e| e.to_string())?;
         Ok(list.iter().map(job_view).collect())
     }
 
     async fn job(&self, id: &str) -> Result<JobView, String> {
-        match self.registry.get(id).map_err(|e| e.to_string())? {
+        let gate = self.gate()?;
+        match gate.job(id).map_err(|e| e.to_string())? {
             Some(s) => Ok(job_view(&s)),
             None => Err(format!(
                 "There is no job {id}. See the Jobs page for the jobs there are."
@@ -367,35 +363,31 @@ impl Backend for PortalBackend {
     }
 
     async fn start_verify(&self, name: &str) -> Result<String, String> {
-        self.registry
-            .service()
-            .get_backup(name)
+        let gate = self.gate()?;
+        gate.start_verify(name)
             .await
-            .map_err(|e| e.to_string())?;
-        self.registry
-            .start_verify(name)
             .map(|j| j.id)
             .map_err(|e| e.to_string())
     }
 
     async fn policies(&self) -> Result<Vec<PolicyView>, String> {
-        super::policies::policies(&self.registry)
+        super::policies::policies(&self.gate()?)
     }
 
     async fn add_policy(&self, form: PolicyForm) -> Result<(), String> {
-        super::policies::add(&self.registry, form)
+        super::policies::add(&self.gate()?, form)
     }
 
     async fn set_policy_enabled(&self, name: &str, enabled: bool) -> Result<(), String> {
-        super::policies::set_enabled(&self.registry, name, enabled)
+        super::policies::set_enabled(&self.gate()?, name, enabled)
     }
 
     async fn remove_policy(&self, name: &str) -> Result<(), String> {
-        super::policies::remove(&self.registry, name)
+        super::policies::remove(&self.gate()?, name)
     }
 
     async fn run_policy(&self, name: &str) -> Result<String, String> {
-        super::policies::run(&self.registry, name).await
+        super::policies::run(&self.gate()?, name).await
     }
 
     async fn schedule_preview(&self, cron: &str, time_zone: &str) -> Result<Vec<i64>, String> {

@@ -1,10 +1,10 @@
 //! Routes beside the Leptos pages: live job progress as server-sent events, and the metadata
 //! download.
 
-use std::{convert::Infallible, sync::Arc, time::Duration};
+use std::{convert::Infallible, time::Duration};
 
 use axum::{
-    extract::{Path, State},
+    extract::Path,
     http::{header, StatusCode},
     response::{
         sse::{Event, KeepAlive, Sse},
@@ -13,7 +13,7 @@ use axum::{
 };
 use futures::{stream, Stream, StreamExt};
 
-use crate::registry::JobRegistry;
+use crate::auth::Gate;
 
 use super::backend::{job_view, JOB_LIST_LIMIT};
 
@@ -22,12 +22,13 @@ fn event<T: serde::Serialize>(v: &T) -> Event {
 }
 
 /// `GET /events/jobs/{id}`: the job now, then every change until it ends.
-pub async fn job_events(
-    State(registry): State<Arc<JobRegistry>>,
-    Path(id): Path<String>,
-) -> Response {
-    let Some(handle) = registry.watch(&id) else {
-        return match registry.get(&id) {
+pub async fn job_events(gate: Gate, Path(id): Path<String>) -> Response {
+    let handle = match gate.watch(&id) {
+        Ok(h) => h,
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    };
+    let Some(handle) = handle else {
+        return match gate.job(&id) {
             Ok(Some(s)) => {
                 let once = stream::once(async move { Ok::<_, Infallible>(event(&job_view(&s))) });
                 Sse::new(once).into_response()
@@ -51,18 +52,16 @@ pub async fn job_events(
 }
 
 /// `GET /events/jobs`: the job list whenever it changes (checked twice a second).
-pub async fn job_list_events(
-    State(registry): State<Arc<JobRegistry>>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+pub async fn job_list_events(gate: Gate) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let s = stream::unfold(
-        (registry, String::new(), true),
-        |(registry, last, first)| async move {
+        (gate, String::new(), true),
+        |(gate, last, first)| async move {
             loop {
                 if !first {
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
-                let list = match registry.list(JOB_LIST_LIMIT) {
-                    Ok(l) => l.iter().map(job_view).collect::<Vec<_>>(),
+                let list = match gate.jobs_page(0, JOB_LIST_LIMIT) {
+                    Ok((l, _)) => l.iter().map(job_view).collect::<Vec<_>>(),
                     Err(e) => {
                         tracing::warn!("job list for the event stream: {e}");
                         Vec::new()
@@ -71,7 +70,7 @@ pub async fn job_list_events(
                 let json = serde_json::to_string(&list).unwrap_or_default();
                 if json != last {
                     let ev = Event::default().data(json.clone());
-                    return Some((Ok(ev), (registry, json, false)));
+                    return Some((Ok(ev), (gate, json, false)));
                 }
                 if first {
                     // unreachable in practice: the first round always differs from ""
@@ -84,11 +83,8 @@ pub async fn job_list_events(
 }
 
 /// `GET /download/backups/{name}/backup.json`: the backup's whole metadata.
-pub async fn download_meta(
-    State(registry): State<Arc<JobRegistry>>,
-    Path(name): Path<String>,
-) -> Response {
-    match registry.service().get_backup(&name).await {
+pub async fn download_meta(gate: Gate, Path(name): Path<String>) -> Response {
+    match gate.get_backup(&name).await {
         Ok(info) => match serde_json::to_vec_pretty(&info) {
             Ok(body) => (
                 [
@@ -108,6 +104,6 @@ pub async fn download_meta(
             format!("there is no backup named '{n}'"),
         )
             .into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        Err(e) => (super::super::rest::error::ApiError::from(e)).into_response(),
     }
 }

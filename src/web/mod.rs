@@ -2,6 +2,7 @@
 //! functions, live job events and downloads, the REST API and the gRPC API (HTTP/2 on the same
 //! port), all on one axum router over one [`JobRegistry`].
 
+pub mod auth;
 pub mod backend;
 pub mod events;
 pub mod policies;
@@ -18,14 +19,50 @@ use crate::registry::JobRegistry;
 /// How to run the server.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
-    /// Address to listen on (127.0.0.1:3000 by default: there is no sign-in yet).
+    /// Address to listen on (127.0.0.1:3000 by default).
     pub addr: SocketAddr,
     /// Where `cargo leptos build` put the site (`pkg/` with the WASM, JS and CSS).
     pub site_root: PathBuf,
+    /// Require sign-in (users, sessions, API tokens). Without it only loopback addresses serve.
+    pub auth: bool,
+    /// Serve HTTPS with this PEM certificate chain and key.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
-/// Builds the router: pages, server functions, events, downloads and static files.
+/// Builds the router without sign-in: every request acts as the local admin.
 pub fn router(registry: Arc<JobRegistry>, options: LeptosOptions) -> Router {
+    router_with_auth(registry, options, false, false)
+}
+
+/// Builds the router: pages, server functions, events, downloads, static files, the APIs, the
+/// sign-in pages, and the authentication and security-header layers over all of them.
+pub fn router_with_auth(
+    registry: Arc<JobRegistry>,
+    options: LeptosOptions,
+    auth: bool,
+    secure_cookies: bool,
+) -> Router {
+    let auth_state = auth::AuthState {
+        registry: registry.clone(),
+        enabled: auth,
+        secure_cookies,
+    };
+    let sign_in = Router::new()
+        .route("/login", get(auth::login_page).post(auth::login))
+        .route("/logout", axum::routing::post(auth::logout))
+        .route("/setup", get(auth::setup_page).post(auth::setup))
+        .route("/auth.css", get(auth::auth_css))
+        .with_state(auth_state.clone());
+    app_routes(registry, options)
+        .merge(sign_in)
+        .layer(axum::middleware::from_fn_with_state(
+            auth_state,
+            auth::authenticate,
+        ))
+        .layer(axum::middleware::from_fn(auth::security_headers))
+}
+
+fn app_routes(registry: Arc<JobRegistry>, options: LeptosOptions) -> Router {
     let backend: app::api::SharedBackend = Arc::new(backend::PortalBackend::new(registry.clone()));
     let routes = generate_route_list(app::App);
     let extras = Router::new()
@@ -68,12 +105,47 @@ pub async fn serve(registry: Arc<JobRegistry>, opts: ServeOptions) -> Result<()>
         .site_pkg_dir("pkg")
         .site_addr(opts.addr)
         .build();
-    let app = router(registry.clone(), options);
-    let listener = tokio::net::TcpListener::bind(opts.addr)
-        .await
-        .with_context(|| format!("cannot listen on {}", opts.addr))?;
-    eprintln!("milvault portal on http://{}", opts.addr);
-    let server = axum::serve(listener, app.into_make_service());
+    if !opts.auth && !opts.addr.ip().is_loopback() {
+        anyhow::bail!(
+            "refusing to serve on {} without sign-in: anyone who reaches it could restore over or delete data. Add --auth (and --tls-cert/--tls-key), or listen on 127.0.0.1",
+            opts.addr
+        );
+    }
+    if opts.auth {
+        announce_setup(&registry, opts.addr, opts.tls.is_some())?;
+    }
+    let app = router_with_auth(registry.clone(), options, opts.auth, opts.tls.is_some())
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let server = async {
+        match &opts.tls {
+            Some((cert, key)) => {
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "cannot load the TLS certificate {} and key {}",
+                            cert.display(),
+                            key.display()
+                        )
+                    })?;
+                eprintln!("milvault portal on https://{}", opts.addr);
+                axum_server::bind_rustls(opts.addr, config)
+                    .serve(app)
+                    .await
+                    .context("the web server stopped")
+            }
+            None => {
+                let listener = tokio::net::TcpListener::bind(opts.addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {}", opts.addr))?;
+                eprintln!("milvault portal on http://{}", opts.addr);
+                axum::serve(listener, app)
+                    .await
+                    .context("the web server stopped")
+            }
+        }
+    };
     tokio::select! {
         r = server => r.context("the web server stopped"),
         () = stop_signal() => {
@@ -89,6 +161,25 @@ pub async fn serve(registry: Arc<JobRegistry>, opts: ServeOptions) -> Result<()>
             Ok(())
         }
     }
+}
+
+/// With sign-in on and no users yet, prints a one-time link to set the first admin's password.
+fn announce_setup(registry: &JobRegistry, addr: SocketAddr, tls: bool) -> Result<()> {
+    let store = registry.store();
+    if store.user_count().context("job database")? > 0 {
+        return Ok(());
+    }
+    let secret = store.create_setup_secret().context("job database")?;
+    let host = if addr.ip().is_unspecified() {
+        format!("127.0.0.1:{}", addr.port())
+    } else {
+        addr.to_string()
+    };
+    let scheme = if tls { "https" } else { "http" };
+    eprintln!(
+        "No users yet. Set the admin password (this link works once):\n  {scheme}://{host}/setup?token={secret}\nor add one with `milvault user add NAME --role admin`."
+    );
+    Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

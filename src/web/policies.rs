@@ -1,17 +1,14 @@
 //! The portal's policies and verification states over the engine (used by [`super::backend`]).
 
-use std::sync::Arc;
-
 use app::api::{PolicyForm, PolicyRunView, PolicyView, Verification};
 use chrono::Utc;
 
 use crate::{
+    auth::Gate,
     commands::policy::{self, PolicyOverview},
     policy::Policy,
     policy_store::VerificationRecord,
-    registry::JobRegistry,
     retention::Retention,
-    scheduler::{Scheduler, SystemClock},
 };
 
 /// A verification record as the portal shows it.
@@ -60,14 +57,14 @@ fn view(o: PolicyOverview) -> PolicyView {
 }
 
 /// Every policy.
-pub fn policies(reg: &JobRegistry) -> Result<Vec<PolicyView>, String> {
-    policy::list(reg.store(), Utc::now())
+pub fn policies(gate: &Gate) -> Result<Vec<PolicyView>, String> {
+    gate.policies()
         .map(|l| l.into_iter().map(view).collect())
         .map_err(|e| e.to_string())
 }
 
 /// Adds the form's policy.
-pub fn add(reg: &JobRegistry, f: PolicyForm) -> Result<(), String> {
+pub fn add(gate: &Gate, f: PolicyForm) -> Result<(), String> {
     let p = Policy {
         name: f.name.trim().to_string(),
         collections: list_of(&f.collections),
@@ -86,27 +83,24 @@ pub fn add(reg: &JobRegistry, f: PolicyForm) -> Result<(), String> {
         verify_after: f.verify_after,
         meta_only: false,
     };
-    policy::add(reg.store(), &p).map_err(|e| e.to_string())
+    gate.add_policy(&p).map_err(|e| e.to_string())
 }
 
 /// Pauses or resumes.
-pub fn set_enabled(reg: &JobRegistry, name: &str, enabled: bool) -> Result<(), String> {
-    policy::set_enabled(reg.store(), name, enabled)
+pub fn set_enabled(gate: &Gate, name: &str, enabled: bool) -> Result<(), String> {
+    gate.set_policy_enabled(name, enabled)
         .map(|_| ())
         .map_err(|e| e.to_string())
 }
 
 /// Removes a policy.
-pub fn remove(reg: &JobRegistry, name: &str) -> Result<(), String> {
-    policy::remove(reg.store(), name).map_err(|e| e.to_string())
+pub fn remove(gate: &Gate, name: &str) -> Result<(), String> {
+    gate.remove_policy(name).map_err(|e| e.to_string())
 }
 
 /// Runs a policy now; returns the backup job's id.
-pub async fn run(reg: &Arc<JobRegistry>, name: &str) -> Result<String, String> {
-    let started = Scheduler::new(reg.clone(), Arc::new(SystemClock))
-        .run_now(name)
-        .await
-        .map_err(|e| e.to_string())?;
+pub async fn run(gate: &Gate, name: &str) -> Result<String, String> {
+    let started = gate.run_policy(name).await.map_err(|e| e.to_string())?;
     if started.run.job_id.is_empty() {
         return Err(started.run.detail);
     }

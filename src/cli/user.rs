@@ -1,0 +1,173 @@
+//! `milvault user ...` and `milvault token ...`: sign-in users and API tokens in the database
+//! `milvault serve --auth` uses. Whoever can run these on the server's machine can read that
+//! database anyway; each change is recorded in the audit log as done by `cli`.
+
+use std::{io::BufRead, path::PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+
+use crate::{
+    auth::{audit::Outcome, Role},
+    job_store::JobStore,
+};
+
+use super::split_list;
+
+/// `user` flags.
+#[derive(Debug, Args)]
+pub struct UserArgs {
+    /// The database `milvault serve` uses (an SQLite file).
+    #[arg(
+        long,
+        global = true,
+        default_value = "milvault-state/jobs.sqlite",
+        env = "MILVAULT_JOB_DB"
+    )]
+    pub job_db: PathBuf,
+    #[command(subcommand)]
+    pub command: UserCommand,
+}
+
+/// User subcommands.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; the password is read from standard input (one line), asked for on a terminal.
+    Add(UserAddArgs),
+    /// List users.
+    List,
+    /// Change a user's role and databases.
+    SetRole(UserRoleArgs),
+    /// Set a user's password (from standard input); ends the user's sessions.
+    Passwd(UserNameArg),
+    /// Remove a user; its sessions end and its tokens are revoked.
+    Remove(UserNameArg),
+    /// Create an API token for a user and print it (only once: it is stored hashed).
+    Token(UserTokenArgs),
+}
+
+/// `user add`.
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    /// User name.
+    pub name: String,
+    /// admin, operator, member or viewer.
+    #[arg(long, default_value = "viewer")]
+    pub role: String,
+    /// The databases a member (or a scoped operator or viewer) may touch, comma separated.
+    #[arg(long)]
+    pub databases: Option<String>,
+}
+
+/// `user set-role`.
+#[derive(Debug, Args)]
+pub struct UserRoleArgs {
+    pub name: String,
+    #[arg(long)]
+    pub role: String,
+    #[arg(long)]
+    pub databases: Option<String>,
+}
+
+/// A user name.
+#[derive(Debug, Args)]
+pub struct UserNameArg {
+    pub name: String,
+}
+
+/// `user token`.
+#[derive(Debug, Args)]
+pub struct UserTokenArgs {
+    /// The user the token acts as.
+    pub name: String,
+    /// What the token is for (shown in lists and the audit log).
+    #[arg(long, default_value = "cli")]
+    pub label: String,
+}
+
+fn read_password() -> Result<String> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        eprint!("password (shown as you type; pipe it in to hide it): ");
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let pw = line.trim_end_matches(['\n', '\r']).to_string();
+    if pw.is_empty() {
+        bail!("no password given on standard input");
+    }
+    Ok(pw)
+}
+
+/// Runs a user subcommand.
+pub fn run(args: UserArgs, json: bool) -> Result<i32> {
+    let store = JobStore::open(&args.job_db)
+        .with_context(|| format!("database {}", args.job_db.display()))?;
+    let audit = |action: &str, target: &str, detail: &str| {
+        store.audit("cli", "cli", action, target, "cli", Outcome::Ok, detail);
+    };
+    match args.command {
+        UserCommand::Add(a) => {
+            let role = Role::parse(&a.role)?;
+            let dbs = split_list(&a.databases);
+            let pw = read_password()?;
+            store.add_user(&a.name, &pw, role, &dbs)?;
+            audit(
+                "user.add",
+                &a.name,
+                &format!("{} {}", role.as_str(), dbs.join(",")),
+            );
+            println!("added {} ({})", a.name, role.as_str());
+        }
+        UserCommand::List => {
+            let users = store.users()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&users)?);
+            } else {
+                for u in users {
+                    let dbs = if u.databases.is_empty() {
+                        "all databases".to_string()
+                    } else {
+                        u.databases.join(", ")
+                    };
+                    println!("{:<20} {:<9} {dbs}", u.name, u.role.as_str());
+                }
+            }
+        }
+        UserCommand::SetRole(a) => {
+            let role = Role::parse(&a.role)?;
+            let dbs = split_list(&a.databases);
+            store.set_user_role(&a.name, role, &dbs)?;
+            audit(
+                "user.update",
+                &a.name,
+                &format!("{} {}", role.as_str(), dbs.join(",")),
+            );
+            println!("{} is now {}", a.name, role.as_str());
+        }
+        UserCommand::Passwd(a) => {
+            let pw = read_password()?;
+            store.set_password(&a.name, &pw)?;
+            audit("user.password", &a.name, "");
+            println!("password of {} changed; its sessions ended", a.name);
+        }
+        UserCommand::Remove(a) => {
+            store.remove_user(&a.name)?;
+            audit("user.remove", &a.name, "");
+            println!("removed {}", a.name);
+        }
+        UserCommand::Token(a) => {
+            let (plain, info) = store.create_token(&a.name, &a.label)?;
+            audit(
+                "token.create",
+                &a.label,
+                &format!("token {} of {}", info.id, a.name),
+            );
+            println!("{plain}");
+        }
+    }
+    Ok(0)
+}
