@@ -243,6 +243,84 @@ pub struct ClusterView {
     pub checks: Vec<CheckRow>,
 }
 
+/// Who is signed in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Me {
+    pub user: String,
+    /// `admin`, `operator`, `member` or `viewer`.
+    pub role: String,
+    /// The databases the user may touch; empty: all.
+    pub databases: Vec<String>,
+    /// Sign-in is on (off: everyone is the local admin, loopback only).
+    pub auth: bool,
+}
+
+impl Me {
+    /// May manage users, policies and read the audit log.
+    pub fn is_admin(&self) -> bool {
+        self.role == "admin"
+    }
+
+    /// May back up, restore, verify and delete (within its databases).
+    pub fn can_write(&self) -> bool {
+        self.role != "viewer"
+    }
+}
+
+/// An API token, never its secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenView {
+    pub id: String,
+    pub name: String,
+    pub user: String,
+    pub created_ms: i64,
+    pub last_used_ms: Option<i64>,
+    pub revoked: bool,
+}
+
+/// A user in the Users page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserView {
+    pub name: String,
+    pub role: String,
+    pub databases: Vec<String>,
+    pub created_ms: i64,
+}
+
+/// The Users page's form.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UserForm {
+    pub name: String,
+    pub password: String,
+    pub role: String,
+    /// Comma separated.
+    pub databases: String,
+}
+
+/// One audit log entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRow {
+    pub seq: i64,
+    pub at_ms: i64,
+    pub actor: String,
+    pub via: String,
+    pub action: String,
+    pub target: String,
+    pub source: String,
+    /// `ok`, `denied` or `failed`.
+    pub outcome: String,
+    pub detail: String,
+}
+
+/// The Audit page's filters (empty: any).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AuditQuery {
+    pub actor: String,
+    /// Prefix: `backup.`, `auth.`, `request`...
+    pub action: String,
+    pub outcome: String,
+}
+
 /// The engine, as the portal's server functions see it. Errors are messages that say what to do.
 #[cfg(feature = "ssr")]
 #[async_trait::async_trait]
@@ -269,6 +347,17 @@ pub trait Backend: Send + Sync + 'static {
     async fn run_policy(&self, name: &str) -> Result<String, String>;
     /// The next runs of a schedule, in Unix milliseconds.
     async fn schedule_preview(&self, cron: &str, time_zone: &str) -> Result<Vec<i64>, String>;
+    /// Who the request acts as.
+    async fn me(&self) -> Result<Me, String>;
+    /// The caller's API tokens (an admin's: everyone's).
+    async fn tokens(&self) -> Result<Vec<TokenView>, String>;
+    /// Creates a token acting as the caller; returns the secret (shown once).
+    async fn create_token(&self, name: &str) -> Result<String, String>;
+    async fn revoke_token(&self, id: &str) -> Result<(), String>;
+    async fn users(&self) -> Result<Vec<UserView>, String>;
+    async fn add_user(&self, form: UserForm) -> Result<(), String>;
+    async fn remove_user(&self, name: &str) -> Result<(), String>;
+    async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditRow>, String>;
 }
 
 /// The backend handle the server puts in the Leptos context.

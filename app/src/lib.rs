@@ -16,8 +16,9 @@ use leptos_router::{
 };
 
 use pages::{
-    backup_detail::BackupDetailPage, backups::BackupsPage, cluster::ClusterPage, jobs::JobPage,
-    jobs::JobsPage, new_backup::NewBackupPage, policies::PoliciesPage, restore::RestorePage,
+    account::AccountPage, audit::AuditPage, backup_detail::BackupDetailPage, backups::BackupsPage,
+    cluster::ClusterPage, jobs::JobPage, jobs::JobsPage, new_backup::NewBackupPage,
+    policies::PoliciesPage, restore::RestorePage, users::UsersPage,
 };
 
 /// The product's name, as shown in the portal.
@@ -61,6 +62,7 @@ pub fn App() -> impl IntoView {
                     // served by the REST layer, not a portal page: a full page load
                     <a href="/api/docs" rel="external">"API"</a>
                 </nav>
+                <UserMenu/>
             </header>
             <main id="main">
                 <Routes fallback=|| view! { <NotFound/> }>
@@ -72,9 +74,36 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/jobs/:id") view=JobPage ssr=SsrMode::Async/>
                     <Route path=path!("/cluster") view=ClusterPage ssr=SsrMode::Async/>
                     <Route path=path!("/policies") view=PoliciesPage ssr=SsrMode::Async/>
+                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
+                    <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+/// Who is signed in, links for admins, and sign-out.
+#[component]
+fn UserMenu() -> impl IntoView {
+    let me = Resource::new(|| (), |_| server::whoami());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                me.await.ok().map(|m| view! {
+                    <div class="user-menu">
+                        {m.is_admin().then(|| view! { <A href="/audit">"Audit"</A> })}
+                        {(m.is_admin() && m.auth).then(|| view! { <A href="/users">"Users"</A> })}
+                        <A href="/account"><span class="signed-in-as">{m.user.clone()}</span></A>
+                        {m.auth.then(|| view! {
+                            <form method="post" action="/logout" class="sign-out">
+                                <button type="submit">"Sign out"</button>
+                            </form>
+                        })}
+                    </div>
+                })
+            })}
+        </Suspense>
     }
 }
 

@@ -142,3 +142,52 @@ pub async fn schedule_preview(cron: String, time_zone: String) -> Result<Vec<i64
         .await
         .map_err(ServerFnError::new)
 }
+
+#[server(input = Json)]
+pub async fn whoami() -> Result<Me, ServerFnError> {
+    backend()?.me().await.map_err(ServerFnError::new)
+}
+
+#[server(input = Json)]
+pub async fn list_tokens() -> Result<Vec<TokenView>, ServerFnError> {
+    backend()?.tokens().await.map_err(ServerFnError::new)
+}
+
+#[server(input = Json)]
+pub async fn create_token(name: String) -> Result<String, ServerFnError> {
+    backend()?
+        .create_token(&name)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+#[server(input = Json)]
+pub async fn revoke_token(id: String) -> Result<(), ServerFnError> {
+    backend()?
+        .revoke_token(&id)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+#[server(input = Json)]
+pub async fn list_users() -> Result<Vec<UserView>, ServerFnError> {
+    backend()?.users().await.map_err(ServerFnError::new)
+}
+
+#[server(input = Json)]
+pub async fn add_user(form: UserForm) -> Result<(), ServerFnError> {
+    backend()?.add_user(form).await.map_err(ServerFnError::new)
+}
+
+#[server(input = Json)]
+pub async fn remove_user(name: String) -> Result<(), ServerFnError> {
+    backend()?
+        .remove_user(&name)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+#[server(input = Json)]
+pub async fn audit_log(query: AuditQuery) -> Result<Vec<AuditRow>, ServerFnError> {
+    backend()?.audit(query).await.map_err(ServerFnError::new)
+}

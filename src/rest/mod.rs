@@ -2,6 +2,7 @@
 //! OpenAPI document generated from the handlers (`/api/openapi.json`) and a readable API page
 //! rendered from it (`/api/docs`, no external assets).
 
+pub mod access;
 pub mod docs;
 pub mod error;
 pub mod policies;
@@ -32,6 +33,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
         v2::restore, v2::preview, v2::verify, v2::list_jobs, v2::get_job, v2::cluster,
         policies::list, policies::create, policies::show, policies::replace, policies::remove,
         policies::run_now, policies::pause, policies::resume, policies::preview,
+        access::me, access::list_tokens, access::create_token, access::revoke_token,
+        access::list_users, access::add_user, access::set_role, access::remove_user, access::audit,
     ),
     tags(
         (name = "v1", description = "milvus-backup compatible: existing scripts keep working"),
@@ -66,7 +69,8 @@ pub fn router(registry: Arc<JobRegistry>) -> Router {
     Router::new()
         .merge(v1::routes(registry.clone()))
         .merge(v2::routes(registry.clone()))
-        .merge(policies::routes(registry))
+        .merge(policies::routes(registry.clone()))
+        .merge(access::routes(registry))
         .route(
             "/api/openapi.json",
             get(move || std::future::ready(Json(doc.clone()))),

@@ -3,6 +3,7 @@
 
 use std::{sync::Arc, time::Duration};
 
+use app::api::{AuditQuery, AuditRow, Me, TokenView, UserForm, UserView};
 use app::api::{
     Backend, BackupDetail, BackupRow, CheckRow, ClusterView, CollectionDetail, FieldRow, JobView,
     LiveCollection, NewBackup, PartitionRow, PolicyForm, PolicyView, RestoreForm, RestorePreview,
@@ -11,7 +12,10 @@ use async_trait::async_trait;
 use milvus::proto::{common::ConsistencyLevel, schema::DataType};
 
 use crate::{
-    auth::{Caller, Gate},
+    auth::{
+        audit::{AuditFilter, Outcome},
+        Caller, Gate, Role,
+    },
     commands::{
         create::CreateBackupRequest,
         list::BackupSummary,
@@ -392,6 +396,117 @@ impl Backend for PortalBackend {
 
     async fn schedule_preview(&self, cron: &str, time_zone: &str) -> Result<Vec<i64>, String> {
         super::policies::preview(cron, time_zone)
+    }
+
+    async fn me(&self) -> Result<Me, String> {
+        let gate = self.gate()?;
+        let w = gate.who();
+        Ok(Me {
+            user: w.user.clone(),
+            role: w.role.as_str().to_string(),
+            databases: w.databases.clone(),
+            auth: w.via != "local",
+        })
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenView>, String> {
+        let gate = self.gate()?;
+        Ok(gate
+            .tokens()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|t| TokenView {
+                id: t.id,
+                name: t.name,
+                user: t.user,
+                created_ms: t.created_at.timestamp_millis(),
+                last_used_ms: t.last_used_at.map(|t| t.timestamp_millis()),
+                revoked: t.revoked_at.is_some(),
+            })
+            .collect())
+    }
+
+    async fn create_token(&self, name: &str) -> Result<String, String> {
+        let gate = self.gate()?;
+        gate.create_token(name)
+            .map(|(plain, _)| plain)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn revoke_token(&self, id: &str) -> Result<(), String> {
+        let gate = self.gate()?;
+        gate.revoke_token(id).map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    async fn users(&self) -> Result<Vec<UserView>, String> {
+        let gate = self.gate()?;
+        Ok(gate
+            .users()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|u| UserView {
+                name: u.name,
+                role: u.role.as_str().to_string(),
+                databases: u.databases,
+                created_ms: u.created_at.timestamp_millis(),
+            })
+            .collect())
+    }
+
+    async fn add_user(&self, form: UserForm) -> Result<(), String> {
+        let gate = self.gate()?;
+        let role = Role::parse(&form.role).map_err(|e| e.to_string())?;
+        let dbs: Vec<String> = form
+            .databases
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        gate.add_user(form.name.trim(), &form.password, role, &dbs)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn remove_user(&self, name: &str) -> Result<(), String> {
+        let gate = self.gate()?;
+        gate.remove_user(name).map_err(|e| e.to_string())
+    }
+
+    async fn audit(&self, q: AuditQuery) -> Result<Vec<AuditRow>, String> {
+        let gate = self.gate()?;
+        let outcome = match q.outcome.trim() {
+            "" => None,
+            "ok" => Some(Outcome::Ok),
+            "denied" => Some(Outcome::Denied),
+            "failed" => Some(Outcome::Failed),
+            o => return Err(format!("outcome '{o}' is not ok, denied or failed")),
+        };
+        let f = AuditFilter {
+            actor: Some(q.actor.trim().to_string()).filter(|s| !s.is_empty()),
+            action: Some(q.action.trim().to_string()).filter(|s| !s.is_empty()),
+            outcome,
+            limit: Some(500),
+            ..Default::default()
+        };
+        Ok(gate
+            .audit_entries(&f)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|e| AuditRow {
+                seq: e.seq,
+                at_ms: e.at.timestamp_millis(),
+                actor: e.actor,
+                via: e.via,
+                action: e.action,
+                target: e.target,
+                source: e.source,
+                outcome: serde_json::to_value(e.outcome)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default(),
+                detail: e.detail,
+            })
+            .collect())
     }
 
     async fn cluster(&self) -> ClusterView {

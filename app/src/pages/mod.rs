@@ -1,5 +1,7 @@
 //! One module per page.
 
+pub mod account;
+pub mod audit;
 pub mod backup_detail;
 pub mod backups;
 pub mod cluster;
@@ -7,3 +9,4 @@ pub mod jobs;
 pub mod new_backup;
 pub mod policies;
 pub mod restore;
+pub mod users;
