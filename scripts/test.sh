@@ -67,11 +67,22 @@ pgids+=("$!")
 env "${portal_env[@]}" MILVUS_PORT=1 setsid target/release/milvault serve --addr 127.0.0.1:3002 \
   --job-db "$work/portal-down/jobs.sqlite" >"$work/portal-down.log" 2>&1 &
 pgids+=("$!")
-for _ in $(seq 1 60); do curl -sf -o /dev/null http://127.0.0.1:3000/ && curl -sf -o /dev/null http://127.0.0.1:3002/ && break; sleep 0.5; done
+# a third server with sign-in: an admin and a member of the `shop` database
+auth_db="$work/portal-auth/jobs.sqlite"
+printf 'e2e admin password\n' | target/release/milvault user add root --role admin --job-db "$auth_db" >/dev/null
+printf 'e2e alice password\n' | target/release/milvault user add alice --role member --databases shop --job-db "$auth_db" >/dev/null
+admin_token=$(target/release/milvault user token root --label e2e --job-db "$auth_db")
+env "${portal_env[@]}" MINIO_BACKUP_ROOT_PATH="$work/portal-auth-backups" setsid target/release/milvault serve \
+  --addr 127.0.0.1:3004 --auth --no-scheduler --job-db "$auth_db" >"$work/portal-auth.log" 2>&1 &
+pgids+=("$!")
+for _ in $(seq 1 60); do curl -sf -o /dev/null http://127.0.0.1:3000/ && curl -sf -o /dev/null http://127.0.0.1:3002/ \
+  && curl -sf -o /dev/null http://127.0.0.1:3004/api/v2/health && break; sleep 0.5; done
 mkdir -p test-output/screenshots
 ( cd end2end && MILVAULT_PORTAL_URL=http://127.0.0.1:3000 MILVAULT_DOWN_URL=http://127.0.0.1:3002 \
+    MILVAULT_AUTH_URL=http://127.0.0.1:3004 MILVAULT_AUTH_ADMIN_TOKEN="$admin_token" \
     MILVAULT_E2E_BACKUPS="$work/portal-backups" MILVAULT_E2E_SHOTS="$repo/test-output/screenshots" \
-    npm test ) || { echo "portal log:" >&2; tail -40 "$work/portal.log" >&2; exit 1; }
+    npm test ) || { echo "portal log:" >&2; tail -40 "$work/portal.log" >&2;
+    echo "signed-in portal log:" >&2; tail -40 "$work/portal-auth.log" >&2; exit 1; }
 echo "== the README's API examples (curl, buf curl) against the portal's server"
 bash scripts/api-examples.sh http://127.0.0.1:3000 || { echo "portal log:" >&2; tail -40 "$work/portal.log" >&2; exit 1; }
 echo "== Milvus dying during a restore"
@@ -94,3 +105,6 @@ MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
 echo "== REST and gRPC APIs (Milvus on S3)"
 MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
   cargo test --quiet --test api -- --test-threads=4
+echo "== sign-in, roles, CSRF, tokens and audit (Milvus on S3)"
+MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
+  cargo test --quiet --test auth -- --test-threads=2
