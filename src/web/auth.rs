@@ -238,12 +238,25 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     set(h, "x-content-type-options", "nosniff");
     set(h, "x-frame-options", "DENY");
     set(h, "referrer-policy", "same-origin");
-    set(
-        h,
-        "content-security-policy",
-        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-    );
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        if let Ok(v) = HeaderValue::from_str(&csp(None)) {
+            h.insert(header::CONTENT_SECURITY_POLICY, v);
+        }
+    }
     r
+}
+
+/// The Content-Security-Policy: scripts from this origin only (and WASM), inline scripts only
+/// with the page's nonce; no framing, no foreign sources. Inline `style` attributes stay allowed
+/// (progress bars and charts set widths with them).
+pub fn csp(nonce: Option<&str>) -> String {
+    let scripts = match nonce {
+        Some(n) => format!("'self' 'wasm-unsafe-eval' 'nonce-{n}'"),
+        None => "'self' 'wasm-unsafe-eval'".to_string(),
+    };
+    format!(
+        "default-src 'self'; script-src {scripts}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+    )
 }
 
 const PAGE_CSS: &str = "body{font-family:system-ui,sans-serif;background:#f6f7f9;color:#1b2330;margin:0}

@@ -79,7 +79,19 @@ fn app_routes(registry: Arc<JobRegistry>, options: LeptosOptions) -> Router {
         .leptos_routes_with_context(
             &options,
             routes,
-            move || provide_context(backend.clone()),
+            move || {
+                provide_context(backend.clone());
+                // the page's inline hydration scripts carry this request's nonce: the page's
+                // policy allows them and no other inline script
+                if let (Some(nonce), Some(resp)) = (
+                    leptos::nonce::use_nonce(),
+                    use_context::<leptos_axum::ResponseOptions>(),
+                ) {
+                    if let Ok(v) = axum::http::HeaderValue::from_str(&auth::csp(Some(&nonce))) {
+                        resp.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, v);
+                    }
+                }
+            },
             {
                 let options = options.clone();
                 move || app::shell(options.clone())
