@@ -9,6 +9,7 @@ use chrono::{DateTime, DurationRound, Utc};
 use tokio::task::JoinHandle;
 
 use crate::{
+    auth::audit::Outcome,
     commands::create::CreateBackupRequest,
     error::{Error, Result},
     job::JobState,
@@ -142,11 +143,41 @@ impl Scheduler {
                 policy: Some(p.name.clone()),
             })
             .await;
+        let store = self.registry.store();
+        let why = format!("policy {} ({:?} run)", p.name, trigger);
         match started {
-            Ok(job) => run.job_id = job.id,
+            Ok(job) => {
+                run.job_id = job.id;
+                let dbs = crate::auth::gate::create_databases(&CreateBackupRequest {
+                    collections: p.collections.clone(),
+                    databases: p.databases.clone(),
+                    ..Default::default()
+                });
+                if let Err(e) = store.set_job_databases(&run.job_id, &dbs) {
+                    tracing::warn!("could not record the job's databases: {e}");
+                }
+                store.audit(
+                    "scheduler",
+                    "scheduler",
+                    "backup.create",
+                    &run.backup,
+                    "scheduler",
+                    Outcome::Ok,
+                    &format!("{why}: job {}", run.job_id),
+                );
+            }
             Err(e) => {
                 run.state = "failed".into();
                 run.detail = format!("the backup did not start: {e}");
+                store.audit(
+                    "scheduler",
+                    "scheduler",
+                    "backup.create",
+                    &run.backup,
+                    "scheduler",
+                    Outcome::Failed,
+                    &format!("{why}: {e}"),
+                );
             }
         }
         self.record(&run);
@@ -229,6 +260,15 @@ impl Scheduler {
             match self.registry.delete_backup(&d.name).await {
                 Ok(_) => {
                     tracing::info!(policy = %p.name, backup = %d.name, reasons = ?d.reasons, "pruned");
+                    self.registry.store().audit(
+                        "scheduler",
+                        "scheduler",
+                        "backup.delete",
+                        &d.name,
+                        "scheduler",
+                        Outcome::Ok,
+                        &format!("pruned by the retention of policy {}", p.name),
+                    );
                     pruned.push(d.name);
                 }
                 Err(e) => tracing::warn!(policy = %p.name, backup = %d.name, "not pruned: {e}"),

@@ -388,7 +388,7 @@ impl Gate {
 }
 
 /// The databases a backup request reads (empty: all of Milvus).
-fn create_databases(req: &CreateBackupRequest) -> Vec<String> {
+pub(crate) fn create_databases(req: &CreateBackupRequest) -> Vec<String> {
     let mut dbs: Vec<String> = req.databases.clone();
     for c in &req.collections {
         match c.split_once('.') {
