@@ -5,6 +5,8 @@
 //! credentials, without a same-origin header or with a revoked token are refused; and the audit
 //! log shows each attempt.
 
+#![allow(clippy::result_large_err)] // tonic::Status in interceptors
+
 mod support;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
