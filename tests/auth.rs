@@ -638,3 +638,72 @@ async fn sign_in_backs_off_after_repeated_failures() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 403);
 }
+
+#[tokio::test]
+async fn the_first_admin_is_set_through_a_one_time_link_and_exposure_needs_sign_in() {
+    let s = Server::start().await;
+    let store = s.registry.store();
+    let secret = store.create_setup_secret().unwrap();
+    assert_eq!(
+        s.http
+            .get(s.url("/setup?token=guess"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        404
+    );
+    let form = s
+        .http
+        .get(s.url(&format!("/setup?token={secret}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status().as_u16(), 200);
+    let post = |password: &'static str| {
+        s.http
+            .post(s.url("/setup"))
+            .header("origin", s.origin())
+            .form(&[
+                ("token", secret.as_str()),
+                ("user", "boss"),
+                ("password", password),
+            ])
+            .send()
+    };
+    // a weak password is refused and the link still works
+    assert_eq!(post("short").await.unwrap().status().as_u16(), 400);
+    let done = post(PASSWORD).await.unwrap();
+    assert_eq!(done.status().as_u16(), 303);
+    assert!(done.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .starts_with("milvault_session="));
+    assert_eq!(store.user("boss").unwrap().unwrap().role, Role::Admin);
+    // used: it works no more
+    assert_eq!(
+        post("another long password")
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        401
+    );
+    assert_eq!(store.users().unwrap().len(), 1);
+
+    // serving beyond loopback without sign-in is refused before anything listens
+    let db = work_dir(&unique("expose")).join("jobs.sqlite");
+    let (code, _, err) = cli(&[
+        "serve",
+        "--addr",
+        "0.0.0.0:3999",
+        "--job-db",
+        db.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("refusing to serve on 0.0.0.0:3999 without sign-in"),
+        "{err}"
+    );
+}

@@ -243,6 +243,15 @@ pub struct ClusterView {
     pub checks: Vec<CheckRow>,
 }
 
+/// The next runs of a schedule, or why it is not valid (an answer, not a failure: the form asks
+/// as you type).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NextRuns {
+    /// Unix milliseconds.
+    pub runs: Vec<i64>,
+    pub error: Option<String>,
+}
+
 /// Who is signed in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Me {

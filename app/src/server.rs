@@ -136,11 +136,14 @@ pub async fn run_policy(name: String) -> Result<String, ServerFnError> {
 }
 
 #[server(input = Json)]
-pub async fn schedule_preview(cron: String, time_zone: String) -> Result<Vec<i64>, ServerFnError> {
-    backend()?
-        .schedule_preview(&cron, &time_zone)
-        .await
-        .map_err(ServerFnError::new)
+pub async fn schedule_preview(cron: String, time_zone: String) -> Result<NextRuns, ServerFnError> {
+    Ok(match backend()?.schedule_preview(&cron, &time_zone).await {
+        Ok(runs) => NextRuns { runs, error: None },
+        Err(e) => NextRuns {
+            runs: Vec::new(),
+            error: Some(e),
+        },
+    })
 }
 
 #[server(input = Json)]

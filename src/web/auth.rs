@@ -512,7 +512,7 @@ pub async fn setup(State(st): State<AuthState>, req: Request) -> Response {
             }
         }
         Err(e) => (
-            StatusCode::BAD_REQUEST,
+            crate::rest::error::status_of(e.kind()),
             setup_form(&f.token, Some(&e.to_string())),
         )
             .into_response(),

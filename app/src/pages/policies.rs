@@ -194,10 +194,13 @@ fn NewPolicy(add: ServerAction<AddPolicy>) -> impl IntoView {
                 <Suspense fallback=|| view! { <span class="muted">"…"</span> }>
                     {move || Suspend::new(async move {
                         match preview.await {
-                            Ok(times) => view! {
-                                <span class="muted">"Next runs: "</span>
-                                <ul class="next-runs">{times.into_iter().map(|t| view! { <li>{format::time(t)}</li> }).collect_view()}</ul>
-                            }.into_any(),
+                            Ok(p) => match p.error {
+                                Some(e) => view! { <p class="field-error">{e}</p> }.into_any(),
+                                None => view! {
+                                    <span class="muted">"Next runs: "</span>
+                                    <ul class="next-runs">{p.runs.into_iter().map(|t| view! { <li>{format::time(t)}</li> }).collect_view()}</ul>
+                                }.into_any(),
+                            },
                             Err(e) => view! { <p class="field-error">{error_text(&e)}</p> }.into_any(),
                         }
                     })}
