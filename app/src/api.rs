@@ -366,6 +366,8 @@ pub trait Backend: Send + Sync + 'static {
     async fn users(&self) -> Result<Vec<UserView>, String>;
     async fn add_user(&self, form: UserForm) -> Result<(), String>;
     async fn remove_user(&self, name: &str) -> Result<(), String>;
+    /// Changes a user's role and databases (comma separated).
+    async fn set_user_role(&self, name: &str, role: &str, databases: &str) -> Result<(), String>;
     async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditRow>, String>;
 }
 

@@ -194,3 +194,15 @@ pub async fn remove_user(name: String) -> Result<(), ServerFnError> {
 pub async fn audit_log(query: AuditQuery) -> Result<Vec<AuditRow>, ServerFnError> {
     backend()?.audit(query).await.map_err(ServerFnError::new)
 }
+
+#[server(input = Json)]
+pub async fn set_user_role(
+    name: String,
+    role: String,
+    databases: String,
+) -> Result<(), ServerFnError> {
+    backend()?
+        .set_user_role(&name, &role, &databases)
+        .await
+        .map_err(ServerFnError::new)
+}

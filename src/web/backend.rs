@@ -26,6 +26,14 @@ use crate::{
     registry::JobRegistry,
 };
 
+fn comma_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
 /// How many jobs the Jobs page lists.
 pub const JOB_LIST_LIMIT: usize = 100;
 
@@ -456,14 +464,15 @@ impl Backend for PortalBackend {
     async fn add_user(&self, form: UserForm) -> Result<(), String> {
         let gate = self.gate()?;
         let role = Role::parse(&form.role).map_err(|e| e.to_string())?;
-        let dbs: Vec<String> = form
-            .databases
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect();
+        let dbs = comma_list(&form.databases);
         gate.add_user(form.name.trim(), &form.password, role, &dbs)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn set_user_role(&self, name: &str, role: &str, databases: &str) -> Result<(), String> {
+        let gate = self.gate()?;
+        let role = Role::parse(role).map_err(|e| e.to_string())?;
+        gate.set_user_role(name, role, &comma_list(databases))
             .map_err(|e| e.to_string())
     }
 

@@ -7,7 +7,7 @@ use crate::{
     api::UserForm,
     components::common::{ErrorBox, Loading},
     format,
-    server::{error_text, list_users, AddUser, RemoveUser},
+    server::{error_text, list_users, AddUser, RemoveUser, SetUserRole},
 };
 
 /// The Users page.
@@ -15,8 +15,15 @@ use crate::{
 pub fn UsersPage() -> impl IntoView {
     let add = ServerAction::<AddUser>::new();
     let remove = ServerAction::<RemoveUser>::new();
+    let change = ServerAction::<SetUserRole>::new();
     let users = Resource::new(
-        move || (add.version().get(), remove.version().get()),
+        move || {
+            (
+                add.version().get(),
+                remove.version().get(),
+                change.version().get(),
+            )
+        },
         |_| list_users(),
     );
     let name = RwSignal::new(String::new());
@@ -27,7 +34,8 @@ pub fn UsersPage() -> impl IntoView {
         <Title text="Users · milvault"/>
         <h1>"Users"</h1>
         <p class="muted">"admin: everything, users and policies · operator: back up and restore anything · member: back up and restore within its databases only · viewer: reads, changes nothing."</p>
-        {move || remove.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorBox message=error_text(&e)/> })}
+        {move || [remove.value().get().and_then(|r| r.err()), change.value().get().and_then(|r| r.err())]
+            .into_iter().flatten().next().map(|e| view! { <ErrorBox message=error_text(&e)/> })}
         <Suspense fallback=|| view! { <Loading what="users"/> }>
             {move || Suspend::new(async move {
                 match users.await {
@@ -37,13 +45,27 @@ pub fn UsersPage() -> impl IntoView {
                             <thead><tr><th>"User"</th><th>"Role"</th><th>"Databases"</th><th>"Added"</th><th></th></tr></thead>
                             <tbody>{list.into_iter().map(|u| {
                                 let n = u.name.clone();
+                                let n2 = u.name.clone();
+                                let role = RwSignal::new(u.role.clone());
+                                let dbs = RwSignal::new(u.databases.join(", "));
                                 view! {
                                     <tr data-user=u.name.clone()>
                                         <td>{u.name.clone()}</td>
-                                        <td>{u.role.clone()}</td>
-                                        <td>{if u.databases.is_empty() { "all".to_string() } else { u.databases.join(", ") }}</td>
+                                        <td>
+                                            <label class="sr-only" for=format!("role-{}", u.name)>{format!("Role of {}", u.name)}</label>
+                                            <select id=format!("role-{}", u.name) on:change=move |ev| role.set(event_target_value(&ev)) prop:value=move || role.get()>
+                                                {["admin", "operator", "member", "viewer"].map(|r| view! { <option value=r selected=u.role == r>{r}</option> })}
+                                            </select>
+                                        </td>
+                                        <td>
+                                            <label class="sr-only" for=format!("dbs-{}", u.name)>{format!("Databases of {}", u.name)}</label>
+                                            <input id=format!("dbs-{}", u.name) placeholder="all" prop:value=move || dbs.get() on:input=move |ev| dbs.set(event_target_value(&ev))/>
+                                        </td>
                                         <td>{format::time(u.created_ms)}</td>
-                                        <td><button class="danger" on:click=move |_| { remove.dispatch(RemoveUser { name: n.clone() }); }>"Remove"</button></td>
+                                        <td class="row-actions">
+                                            <button on:click=move |_| { change.dispatch(SetUserRole { name: n2.clone(), role: role.get_untracked(), databases: dbs.get_untracked() }); }>"Save"</button>
+                                            <button class="danger" on:click=move |_| { remove.dispatch(RemoveUser { name: n.clone() }); }>"Remove"</button>
+                                        </td>
                                     </tr>
                                 }
                             }).collect_view()}</tbody>
