@@ -93,6 +93,7 @@ fn is_public(path: &str) -> bool {
         path,
         "/login"
             | "/setup"
+            | "/auth.css"
             | "/favicon.svg"
             | "/api/v2/health"
             | "/api/v1/hello"
