@@ -37,8 +37,9 @@ before(async () => {
       headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
       body: JSON.stringify({ name, collections: [coll] }),
     });
-    assert.equal(r.status, 202, await r.text());
-    const { id } = await r.json();
+    const body = await r.text();
+    assert.equal(r.status, 202, body);
+    const { id } = JSON.parse(body);
     for (let i = 0; ; i++) {
       const job = await (await fetch(`${BASE}/api/v2/jobs/${id}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json();
       if (job.state !== 'running') { assert.equal(job.state, 'succeeded', JSON.stringify(job)); break; }
