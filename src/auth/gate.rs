@@ -118,9 +118,14 @@ impl Gate {
 
     /// A backup's metadata, if the caller may see it.
     pub async fn get_backup(&self, name: &str) -> Result<BackupInfo> {
+        self.visible_backup("backup.read", name).await
+    }
+
+    /// A backup's metadata if the caller may see it; a refusal is audited as `action`.
+    async fn visible_backup(&self, action: &str, name: &str) -> Result<BackupInfo> {
         let info = self.reg.service().get_backup(name).await?;
         self.allow(
-            "backup.read",
+            action,
             name,
             Action::Read {
                 databases: &backup_databases(&info),
@@ -147,7 +152,7 @@ impl Gate {
 
     /// Where a restore would put each collection; needs the right to restore there.
     pub async fn restore_preview(&self, req: &RestoreRequest) -> Result<Vec<RestoreTarget>> {
-        let info = self.get_backup(&req.name).await?;
+        let info = self.visible_backup("backup.restore", &req.name).await?;
         let targets = self.reg.service().restore_preview(req).await?;
         let into: Vec<String> = databases_of(
             &targets
@@ -169,7 +174,7 @@ impl Gate {
     /// Checks and starts a restore.
     pub async fn start_restore(&self, req: RestoreRequest) -> Result<JobSnapshot> {
         let name = req.name.clone();
-        let info = self.get_backup(&name).await?;
+        let info = self.visible_backup("backup.restore", &name).await?;
         let targets = self.reg.service().restore_preview(&req).await;
         let into = match &targets {
             Ok(t) => databases_of(&t.iter().map(|t| t.target.as_str()).collect::<Vec<_>>()),
