@@ -387,11 +387,12 @@ pub async fn login(State(st): State<AuthState>, req: Request) -> Response {
             Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
         },
         Err(e) => {
-            let (status, outcome) = match e {
+            let (status, message) = match &e {
                 crate::Error::TooManyAttempts { .. } => {
-                    (StatusCode::TOO_MANY_REQUESTS, Outcome::Denied)
+                    (StatusCode::TOO_MANY_REQUESTS, e.to_string())
                 }
-                _ => (StatusCode::UNAUTHORIZED, Outcome::Denied),
+                crate::Error::Unauthenticated(m) => (StatusCode::UNAUTHORIZED, m.clone()),
+                _ => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
             };
             store.audit(
                 &f.user,
@@ -399,10 +400,10 @@ pub async fn login(State(st): State<AuthState>, req: Request) -> Response {
                 "auth.sign_in",
                 "",
                 &source,
-                outcome,
-                &e.to_string(),
+                Outcome::Denied,
+                &message,
             );
-            (status, login_form(&next, &f.user, Some(&e.to_string()))).into_response()
+            (status, login_form(&next, &f.user, Some(&message))).into_response()
         }
     }
 }
