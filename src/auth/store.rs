@@ -454,9 +454,11 @@ impl JobStore {
         if !constant_time_eq(hash.as_bytes(), sha256_hex(plain).as_bytes()) {
             return Ok(None);
         }
+        // at most one write a minute per token: a busy script must not turn reads into writes
         self.lock()?
             .execute(
-                "UPDATE tokens SET last_used_ms = ?2 WHERE id = ?1",
+                "UPDATE tokens SET last_used_ms = ?2
+                 WHERE id = ?1 AND (last_used_ms IS NULL OR last_used_ms < ?2 - 60000)",
                 params![id, now_ms()],
             )
             .map_err(db_err)?;
