@@ -32,7 +32,7 @@ pub struct UserArgs {
 /// User subcommands.
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
-    /// Add a user; the password is read from standard input (one line), asked for on a terminal.
+    /// Add a user; the password is asked for (hidden) on a terminal, else read from standard input.
     Add(UserAddArgs),
     /// List users.
     List,
@@ -88,7 +88,12 @@ pub struct UserTokenArgs {
 fn read_password() -> Result<String> {
     use std::io::IsTerminal;
     if std::io::stdin().is_terminal() {
-        eprint!("password (shown as you type; pipe it in to hide it): ");
+        let pw = rpassword::prompt_password("password: ").context("reading the password")?;
+        let again = rpassword::prompt_password("again: ").context("reading the password")?;
+        if pw != again {
+            bail!("the two passwords differ; nothing was changed");
+        }
+        return Ok(pw);
     }
     let mut line = String::new();
     std::io::stdin()
