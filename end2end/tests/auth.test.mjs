@@ -130,6 +130,21 @@ test('a member sees only her database, restores into it, and is refused the rest
   assert.ok(source > 0);
   assert.equal(milvusCount('shop', `reviews${suffix}`), source);
 
+  // her own API token from the Account page: shown once, works, revoked
+  await page.goto(`${BASE}/account`);
+  await hydrated(page);
+  assert.match(await page.locator('.whoami').textContent(), /alice.*member.*shop/);
+  await page.fill('#token-name', 'e2e script');
+  await page.getByRole('button', { name: 'Create token' }).click();
+  const token = (await page.locator('.token-secret').textContent()).trim();
+  assert.match(token, /^mvt_/);
+  const withToken = async () => (await fetch(`${BASE}/api/v2/backups`, { headers: { authorization: `Bearer ${token}` } })).status;
+  assert.equal(await withToken(), 200);
+  const row = page.locator('tr[data-token="e2e script"]');
+  await row.getByRole('button', { name: 'Revoke' }).click();
+  await row.locator('.badge', { hasText: 'revoked' }).waitFor();
+  assert.equal(await withToken(), 401);
+
   // the other database's backup: its page says no, and so does the API from her session
   await page.goto(`${BASE}/backups/${OTHER}`);
   await hydrated(page);
@@ -170,6 +185,20 @@ test('audit: the admin sees sign-ins, restores and refusals, filters them and ex
   const csv = await page.evaluate(async (u) => (await fetch(u)).text(), href);
   assert.match(csv, /^seq,at,actor,via,action,target,source,outcome,detail\n/);
   assert.match(csv, new RegExp(`alice,session,backup\\.restore,${SHOP},`));
+
+  // an admin adds a user on the Users page; the new viewer signs in and can change nothing
+  await page.goto(`${BASE}/users`);
+  await hydrated(page);
+  await page.fill('#user-name', `vera${RUN}`);
+  await page.fill('#user-password', 'vera long password');
+  await page.selectOption('#user-role', 'viewer');
+  await page.getByRole('button', { name: 'Add user' }).click();
+  await page.locator(`tr[data-user="vera${RUN}"]`).waitFor();
+  const vera = await newPage();
+  await signIn(vera, `vera${RUN}`, 'vera long password');
+  const denied = await vera.evaluate(async (name) => (await fetch(`/api/v2/backups/${name}`, { method: 'DELETE' })).status, SHOP);
+  assert.equal(denied, 403);
+  await vera.close();
 
   // sign out: the session is gone
   await page.getByRole('button', { name: 'Sign out' }).click();
