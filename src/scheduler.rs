@@ -156,12 +156,9 @@ impl Scheduler {
                 if let Err(e) = store.set_job_databases(&run.job_id, &dbs) {
                     tracing::warn!("could not record the job's databases: {e}");
                 }
-                store.audit(
-                    "scheduler",
-                    "scheduler",
+                self.audit(
                     "backup.create",
                     &run.backup,
-                    "scheduler",
                     Outcome::Ok,
                     &format!("{why}: job {}", run.job_id),
                 );
@@ -169,12 +166,9 @@ impl Scheduler {
             Err(e) => {
                 run.state = "failed".into();
                 run.detail = format!("the backup did not start: {e}");
-                store.audit(
-                    "scheduler",
-                    "scheduler",
+                self.audit(
                     "backup.create",
                     &run.backup,
-                    "scheduler",
                     Outcome::Failed,
                     &format!("{why}: {e}"),
                 );
@@ -260,12 +254,9 @@ impl Scheduler {
             match self.registry.delete_backup(&d.name).await {
                 Ok(_) => {
                     tracing::info!(policy = %p.name, backup = %d.name, reasons = ?d.reasons, "pruned");
-                    self.registry.store().audit(
-                        "scheduler",
-                        "scheduler",
+                    self.audit(
                         "backup.delete",
                         &d.name,
-                        "scheduler",
                         Outcome::Ok,
                         &format!("pruned by the retention of policy {}", p.name),
                     );
@@ -275,6 +266,19 @@ impl Scheduler {
             }
         }
         Ok(pruned)
+    }
+
+    /// An audit log entry by the scheduler.
+    fn audit(&self, action: &str, target: &str, outcome: Outcome, detail: &str) {
+        self.registry.store().audit(
+            "scheduler",
+            "scheduler",
+            action,
+            target,
+            "scheduler",
+            outcome,
+            detail,
+        );
     }
 
     fn record(&self, run: &PolicyRun) {

@@ -329,6 +329,16 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
+/// `redirect` with the new session's cookie set.
+fn signed_in(redirect: Redirect, session: &str, secure: bool) -> Response {
+    let mut r = redirect.into_response();
+    let cookie = session_cookie(session, secure, crate::auth::store::SESSION_HOURS * 3600);
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
 fn session_cookie(value: &str, secure: bool, max_age: i64) -> String {
     format!(
         "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
@@ -374,15 +384,7 @@ pub async fn login(State(st): State<AuthState>, req: Request) -> Response {
                     Outcome::Ok,
                     p.role.as_str(),
                 );
-                let mut r = Redirect::to(&next).into_response();
-                if let Ok(v) = HeaderValue::from_str(&session_cookie(
-                    &id,
-                    st.secure_cookies,
-                    crate::auth::store::SESSION_HOURS * 3600,
-                )) {
-                    r.headers_mut().insert(header::SET_COOKIE, v);
-                }
-                r
+                signed_in(Redirect::to(&next), &id, st.secure_cookies)
             }
             Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
         },
@@ -499,17 +501,7 @@ pub async fn setup(State(st): State<AuthState>, req: Request) -> Response {
                 "first admin",
             );
             match store.create_session(&f.user) {
-                Ok(id) => {
-                    let mut r = Redirect::to("/").into_response();
-                    if let Ok(v) = HeaderValue::from_str(&session_cookie(
-                        &id,
-                        st.secure_cookies,
-                        crate::auth::store::SESSION_HOURS * 3600,
-                    )) {
-                        r.headers_mut().insert(header::SET_COOKIE, v);
-                    }
-                    r
-                }
+                Ok(id) => signed_in(Redirect::to("/"), &id, st.secure_cookies),
                 Err(_) => Redirect::to("/login").into_response(),
             }
         }
