@@ -157,6 +157,9 @@ pub struct RestoreForm {
     pub meta_only: bool,
     pub restore_index: bool,
     pub load: bool,
+    /// Restore although files of the backup are missing or differ from its manifest.
+    #[serde(default)]
+    pub force: bool,
 }
 
 /// Where one collection would be restored.

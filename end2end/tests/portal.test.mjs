@@ -234,6 +234,13 @@ test('verification: verify from the detail page; intact and damaged states show 
   assert.equal((await intact.textContent()).trim(), 'intact');
   assert.equal((await damaged.textContent()).trim(), 'damaged');
   await shot(page, '12-backups-verification');
+  // a backup known to be damaged: its restore form offers to restore anyway, unticked
+  await open(page, `${BASE}/restore/${DAMAGED}`);
+  const force = page.locator('input[name=force]');
+  await force.waitFor();
+  assert.equal(await force.isChecked(), false);
+  await open(page, `${BASE}/restore/${BACKUP}`);
+  assert.equal(await page.locator('input[name=force]').count(), 0, 'not offered for an intact backup');
   await page.close();
 });
 

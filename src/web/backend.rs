@@ -232,7 +232,7 @@ pub fn restore_request(form: &RestoreForm) -> RestoreRequest {
         meta_only: form.meta_only,
         restore_index: form.restore_index,
         load: form.load,
-        force: false,
+        force: form.force,
     }
 }
 
@@ -575,6 +575,12 @@ mod tests {
             ]
         );
         assert_eq!(req.suffix, "_r");
+        assert!(!req.force, "the integrity check runs unless asked");
+        let forced = restore_request(&RestoreForm {
+            force: true,
+            ..form.clone()
+        });
+        assert!(forced.force);
         let plain = restore_request(&RestoreForm {
             backup: "b1".into(),
             collections: vec!["default.products".into()],

@@ -57,6 +57,12 @@ fn RestoreFormView(detail: BackupDetail) -> impl IntoView {
     let meta_only = RwSignal::new(false);
     let restore_index = RwSignal::new(true);
     let load = RwSignal::new(true);
+    let force = RwSignal::new(false);
+    let known_damaged = detail
+        .summary
+        .verification
+        .as_ref()
+        .is_some_and(|v| v.state == "damaged");
     let backup_for_form = backup.clone();
     let form = Memo::new(move |_| RestoreForm {
         backup: backup_for_form.clone(),
@@ -73,6 +79,7 @@ fn RestoreFormView(detail: BackupDetail) -> impl IntoView {
         meta_only: meta_only.get(),
         restore_index: restore_index.get(),
         load: load.get(),
+        force: force.get(),
     });
     // Computed in the browser only: it asks Milvus, and it changes with every keystroke.
     let preview = LocalResource::new(move || {
@@ -210,6 +217,13 @@ fn RestoreFormView(detail: BackupDetail) -> impl IntoView {
                     <input type="checkbox" name="confirm_drop" prop:checked=move || confirm_drop.get()
                         on:change=move |ev| confirm_drop.set(event_target_checked(&ev))/>
                     {move || format!("I understand that {} will be dropped and replaced by the backup's data", existing().join(", "))}
+                </label>
+            </Show>
+            <Show when=move || known_damaged || start.value().get().is_some_and(|r| r.is_err_and(|e| error_text(&e).contains("is damaged")))>
+                <label class="check danger-text">
+                    <input type="checkbox" name="force" prop:checked=move || force.get()
+                        on:change=move |ev| force.set(event_target_checked(&ev))/>
+                    "Restore anyway, although files of this backup are missing or changed (the row check still runs)"
                 </label>
             </Show>
             <div class="actions">
