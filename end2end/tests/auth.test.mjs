@@ -5,14 +5,12 @@
 // alice is a member of the `shop` database only.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium, milvusCount, newPageOf } from '../lib/browser.mjs';
 
 const BASE = process.env.MILVAULT_AUTH_URL;
 const TOKEN = process.env.MILVAULT_AUTH_ADMIN_TOKEN;
-const PYTHON = process.env.MILVAULT_TEST_PYTHON ?? 'python3';
 const SHOTS = process.env.MILVAULT_E2E_SHOTS ?? 'test-output/screenshots';
 const RUN = Math.random().toString(36).slice(2, 8);
 const SHOP = `e2e_shop_${RUN}`;
@@ -25,11 +23,7 @@ const consoleErrors = [];
 before(async () => {
   if (skip) return;
   fs.mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
   // the admin backs up one collection of each database, through the API with its token
   for (const [name, coll] of [[SHOP, 'shop.reviews'], [OTHER, 'demo_products']]) {
     const r = await fetch(`${BASE}/api/v2/backups`, {
@@ -53,11 +47,8 @@ after(async () => {
   await browser?.close();
 });
 
-async function newPage() {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(`${page.url()}: ${m.text()}`); });
-  page.on('pageerror', (e) => consoleErrors.push(`${page.url()}: ${e.message}`));
-  return page;
+function newPage() {
+  return newPageOf(browser, consoleErrors);
 }
 
 async function hydrated(page) {
@@ -74,16 +65,6 @@ async function signIn(page, user, password, next = '/') {
   await hydrated(page);
 }
 
-function milvusCount(db, collection) {
-  const code = `
-from pymilvus import connections, Collection
-connections.connect(uri="http://127.0.0.1:19530", db_name="${db}")
-c = Collection("${collection}")
-c.load()
-print(c.query(expr="", output_fields=["count(*)"], consistency_level="Strong")[0]["count(*)"])
-`;
-  return Number(execFileSync(PYTHON, ['-c', code], { encoding: 'utf8' }).trim().split('\n').pop());
-}
 
 test('sign-in: every page needs it, a wrong password is refused, the right one goes where you were going', { skip }, async () => {
   const page = await newPage();

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium, milvusCount, newPageOf } from '../lib/browser.mjs';
 
 const BASE = process.env.MILVAULT_PORTAL_URL ?? 'http://127.0.0.1:3000';
 const DOWN = process.env.MILVAULT_DOWN_URL;
@@ -26,22 +26,15 @@ const consoleErrors = [];
 
 before(async () => {
   fs.mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
   await browser?.close();
 });
 
-async function newPage(width = 1280, height = 900) {
-  const page = await browser.newPage({ viewport: { width, height } });
-  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(`${page.url()}: ${m.text()}`); });
-  page.on('pageerror', (e) => consoleErrors.push(`${page.url()}: ${e.message}`));
-  return page;
+function newPage(width = 1280, height = 900) {
+  return newPageOf(browser, consoleErrors, width, height);
 }
 
 async function open(page, url) {
@@ -54,16 +47,6 @@ async function shot(page, name) {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 }
 
-function milvusCount(db, collection) {
-  const code = `
-from pymilvus import connections, Collection
-connections.connect(uri="http://127.0.0.1:19530", db_name="${db}")
-c = Collection("${collection}")
-c.load()
-print(c.query(expr="", output_fields=["count(*)"], consistency_level="Strong")[0]["count(*)"])
-`;
-  return Number(execFileSync(PYTHON, ['-c', code], { encoding: 'utf8' }).trim().split('\n').pop());
-}
 
 function milvusHas(db, collection) {
   const code = `
