@@ -288,6 +288,25 @@ impl JobStore {
             .unwrap_or_default())
     }
 
+    /// The databases of every job that recorded them, by job id.
+    pub fn all_job_databases(&self) -> Result<std::collections::HashMap<String, Vec<String>>> {
+        let conn = self.lock()?;
+        let mut stmt = conn
+            .prepare("SELECT id, databases FROM jobs WHERE databases != '[]'")
+            .map_err(db_err)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(db_err)?;
+        let mut out = std::collections::HashMap::new();
+        for row in rows {
+            let (id, json) = row.map_err(db_err)?;
+            if let Ok(dbs) = serde_json::from_str(&json) {
+                out.insert(id, dbs);
+            }
+        }
+        Ok(out)
+    }
+
     /// How many jobs are recorded.
     pub fn count(&self) -> Result<u64> {
         let conn = self

@@ -284,6 +284,16 @@ impl JobRegistry {
         req: RestoreRequest,
     ) -> Result<JobSnapshot> {
         let targets = self.svc.restore_preview(&req).await?;
+        self.start_restore_previewed(req, &targets)
+    }
+
+    /// [`start_restore_checked`](Self::start_restore_checked) for a caller that has the request's
+    /// preview already.
+    pub fn start_restore_previewed(
+        self: &Arc<Self>,
+        req: RestoreRequest,
+        targets: &[crate::commands::restore::RestoreTarget],
+    ) -> Result<JobSnapshot> {
         if !req.drop_existing {
             if let Some(t) = targets.iter().find(|t| t.exists) {
                 return Err(Error::CollectionExists(t.target.clone()));

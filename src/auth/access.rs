@@ -4,7 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::{
+    error::{Error, Result},
+    format::meta::db_or_default,
+};
 
 /// What a user is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,7 +82,7 @@ impl Principal {
 
     /// Whether the user may see and touch database `db` (`""` is `default`).
     pub fn covers(&self, db: &str) -> bool {
-        let db = if db.is_empty() { "default" } else { db };
+        let db = db_or_default(db);
         !self.is_scoped() || self.databases.iter().any(|d| d == db)
     }
 
@@ -202,10 +205,7 @@ pub fn authorize(who: &Principal, action: Action<'_>) -> Result<()> {
 
 /// The database of a qualified collection name `db.collection` (`default` when unqualified).
 pub fn database_of(qualified: &str) -> &str {
-    match qualified.split_once('.') {
-        Some((db, _)) if !db.is_empty() => db,
-        _ => "default",
-    }
+    db_or_default(qualified.split_once('.').map_or("", |(db, _)| db))
 }
 
 /// The distinct databases of qualified collection names, sorted.

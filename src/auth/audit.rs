@@ -38,11 +38,23 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    fn as_str(self) -> &'static str {
+    /// `ok`, `denied` or `failed`.
+    pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
             Outcome::Denied => "denied",
             Outcome::Failed => "failed",
+        }
+    }
+
+    /// A filter's outcome (`ok`, `denied`, `failed`; empty: any); the error says what is allowed.
+    pub fn parse_filter(s: &str) -> std::result::Result<Option<Outcome>, String> {
+        match s.trim() {
+            "" => Ok(None),
+            "ok" => Ok(Some(Outcome::Ok)),
+            "denied" => Ok(Some(Outcome::Denied)),
+            "failed" => Ok(Some(Outcome::Failed)),
+            o => Err(format!("outcome '{o}' is not ok, denied or failed")),
         }
     }
 

@@ -21,7 +21,7 @@ use crate::{
         restore::{RestoreRequest, RestoreTarget},
     },
     error::{Error, Result},
-    format::meta::BackupInfo,
+    format::meta::{db_or_default, BackupInfo},
     job::{JobHandle, JobSnapshot},
     policy::Policy,
     registry::JobRegistry,
@@ -39,13 +39,7 @@ pub fn backup_databases(info: &BackupInfo) -> Vec<String> {
     let mut dbs: Vec<String> = info
         .collection_backups
         .iter()
-        .map(|c| {
-            if c.db_name.is_empty() {
-                "default".to_string()
-            } else {
-                c.db_name.clone()
-            }
-        })
+        .map(|c| db_or_default(&c.db_name).to_string())
         .collect();
     dbs.sort();
     dbs.dedup();
@@ -188,7 +182,7 @@ impl Gate {
                 into: &into,
             },
         )?;
-        let r = self.reg.start_restore_checked(req).await;
+        let r = targets.and_then(|t| self.reg.start_restore_previewed(req, &t));
         let r = self.outcome("backup.restore", &name, r, |j| {
             format!("job {} into {}", j.id, j.targets.join(", "))
         })?;
@@ -228,8 +222,12 @@ impl Gate {
         if !self.who().is_scoped() {
             return Ok(true);
         }
-        let dbs = self.reg.store().job_databases(id)?;
-        Ok(!dbs.is_empty() && self.who().covers_all(&dbs))
+        Ok(self.covers_job(&self.reg.store().job_databases(id)?))
+    }
+
+    /// Whether a scoped caller sees a job touching `dbs` (empty: not recorded, so no).
+    fn covers_job(&self, dbs: &[String]) -> bool {
+        !dbs.is_empty() && self.who().covers_all(dbs)
     }
 
     /// A page of the jobs the caller may see, newest first, and how many there are.
@@ -237,12 +235,14 @@ impl Gate {
         if !self.who().is_scoped() {
             return Ok((self.reg.list_page(offset, limit)?, self.reg.count()?));
         }
-        let mut mine = Vec::new();
-        for j in self.reg.list(10_000)? {
-            if self.job_visible(&j.id)? {
-                mine.push(j);
-            }
-        }
+        // one query for every job's databases, not one per job: the live job list asks twice a second
+        let dbs = self.reg.store().all_job_databases()?;
+        let mine: Vec<JobSnapshot> = self
+            .reg
+            .list(10_000)?
+            .into_iter()
+            .filter(|j| dbs.get(&j.id).is_some_and(|d| self.covers_job(d)))
+            .collect();
         let total = mine.len() as u64;
         Ok((mine.into_iter().skip(offset).take(limit).collect(), total))
     }

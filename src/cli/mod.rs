@@ -78,16 +78,33 @@ pub struct ServeArgs {
     /// The built site (`cargo leptos build` output: pkg/ with WASM, JS, CSS).
     #[arg(long, default_value = "target/site", env = "LEPTOS_SITE_ROOT")]
     pub site_root: PathBuf,
-    /// Where job history is kept (an SQLite file).
+    #[command(flatten)]
+    pub db: JobDbArg,
+    /// Do not run backup policies in this server (another server sharing the database runs them).
+    #[arg(long)]
+    pub no_scheduler: bool,
+}
+
+/// `--job-db`: the embedded database `milvault serve` keeps jobs, policies, users and the audit
+/// log in, shared with the `policy` and `user` commands.
+#[derive(Debug, Args)]
+pub struct JobDbArg {
+    /// The database of jobs, policies, users and the audit log (an SQLite file).
     #[arg(
         long,
+        global = true,
         default_value = "milvault-state/jobs.sqlite",
         env = "MILVAULT_JOB_DB"
     )]
     pub job_db: PathBuf,
-    /// Do not run backup policies in this server (another server sharing the database runs them).
-    #[arg(long)]
-    pub no_scheduler: bool,
+}
+
+impl JobDbArg {
+    /// Opens (creating if needed) the database.
+    pub fn open(&self) -> Result<crate::job_store::JobStore> {
+        crate::job_store::JobStore::open(&self.job_db)
+            .with_context(|| format!("database {}", self.job_db.display()))
+    }
 }
 
 /// `-n NAME`.
@@ -269,8 +286,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             println!("deleted backup '{}' ({n} files)", a.name);
         }
         Command::Serve(a) => {
-            let store = crate::job_store::JobStore::open(&a.job_db)
-                .with_context(|| format!("job history {}", a.job_db.display()))?;
+            let store = a.db.open()?;
             let registry = crate::registry::JobRegistry::new(svc.clone(), store);
             if !a.no_scheduler {
                 crate::scheduler::Scheduler::new(

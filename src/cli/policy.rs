@@ -1,13 +1,12 @@
 //! `milvault policy ...`: backup policies in the embedded database that `milvault serve` runs.
 
-use std::{path::PathBuf, sync::Arc};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
 use crate::{
     commands::policy,
-    job_store::JobStore,
     policy::{Policy, DEFAULT_TEMPLATE},
     registry::JobRegistry,
     retention::Retention,
@@ -15,19 +14,13 @@ use crate::{
     Milvault,
 };
 
-use super::split_list;
+use super::{split_list, JobDbArg};
 
 /// `policy` flags.
 #[derive(Debug, Args)]
 pub struct PolicyArgs {
-    /// The database `milvault serve` uses (an SQLite file).
-    #[arg(
-        long,
-        global = true,
-        default_value = "milvault-state/jobs.sqlite",
-        env = "MILVAULT_JOB_DB"
-    )]
-    pub job_db: PathBuf,
+    #[command(flatten)]
+    pub db: JobDbArg,
     #[command(subcommand)]
     pub command: PolicyCommand,
 }
@@ -101,8 +94,7 @@ pub struct AddArgs {
 
 /// Runs a policy subcommand.
 pub async fn run(svc: Arc<Milvault>, args: PolicyArgs, json: bool) -> Result<i32> {
-    let store = JobStore::open(&args.job_db)
-        .with_context(|| format!("database {}", args.job_db.display()))?;
+    let store = args.db.open()?;
     let now = chrono::Utc::now();
     match args.command {
         PolicyCommand::Add(a) => {

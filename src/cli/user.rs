@@ -2,29 +2,20 @@
 //! `milvault serve --auth` uses. Whoever can run these on the server's machine can read that
 //! database anyway; each change is recorded in the audit log as done by `cli`.
 
-use std::{io::BufRead, path::PathBuf};
+use std::io::BufRead;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 
-use crate::{
-    auth::{audit::Outcome, Role},
-    job_store::JobStore,
-};
+use crate::auth::{audit::Outcome, Role};
 
-use super::split_list;
+use super::{split_list, JobDbArg};
 
 /// `user` flags.
 #[derive(Debug, Args)]
 pub struct UserArgs {
-    /// The database `milvault serve` uses (an SQLite file).
-    #[arg(
-        long,
-        global = true,
-        default_value = "milvault-state/jobs.sqlite",
-        env = "MILVAULT_JOB_DB"
-    )]
-    pub job_db: PathBuf,
+    #[command(flatten)]
+    pub db: JobDbArg,
     #[command(subcommand)]
     pub command: UserCommand,
 }
@@ -109,8 +100,7 @@ fn read_password() -> Result<String> {
 
 /// Runs a user subcommand.
 pub fn run(args: UserArgs, json: bool) -> Result<i32> {
-    let store = JobStore::open(&args.job_db)
-        .with_context(|| format!("database {}", args.job_db.display()))?;
+    let store = args.db.open()?;
     let audit = |action: &str, target: &str, detail: &str| {
         store.audit("cli", "cli", action, target, "cli", Outcome::Ok, detail);
     };

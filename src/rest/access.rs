@@ -171,18 +171,8 @@ pub struct AuditQuery {
 impl AuditQuery {
     /// The store's filter; a bad outcome is an error.
     pub fn filter(&self) -> Result<AuditFilter, ApiError> {
-        let outcome = match self.outcome.as_deref().filter(|s| !s.is_empty()) {
-            None => None,
-            Some("ok") => Some(Outcome::Ok),
-            Some("denied") => Some(Outcome::Denied),
-            Some("failed") => Some(Outcome::Failed),
-            Some(o) => {
-                return Err(ApiError::bad_request(
-                    "invalid_outcome",
-                    format!("outcome '{o}' is not ok, denied or failed"),
-                ))
-            }
-        };
+        let outcome = Outcome::parse_filter(self.outcome.as_deref().unwrap_or(""))
+            .map_err(|e| ApiError::bad_request("invalid_outcome", e))?;
         Ok(AuditFilter {
             actor: self.actor.clone(),
             action: self.action.clone(),

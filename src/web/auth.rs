@@ -5,7 +5,7 @@
 use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
-    extract::{ConnectInfo, Query, Request, State},
+    extract::{ConnectInfo, FromRequest, Query, Request, State},
     http::{header, HeaderMap, HeaderValue, Method, StatusCode},
     middleware::Next,
     response::{Html, IntoResponse, Redirect, Response},
@@ -356,16 +356,19 @@ pub async fn login(State(st): State<AuthState>, req: Request) -> Response {
     };
     let store = st.registry.store();
     let next = safe_next(f.next.as_deref());
-    if cross_site {
+    let audit = |user: &str, outcome: Outcome, detail: &str| {
         store.audit(
-            &f.user,
+            user,
             "password",
             "auth.sign_in",
             "",
             &source,
-            Outcome::Denied,
-            "cross-site sign-in refused",
+            outcome,
+            detail,
         );
+    };
+    if cross_site {
+        audit(&f.user, Outcome::Denied, "cross-site sign-in refused");
         return (
             StatusCode::FORBIDDEN,
             login_form(&next, &f.user, Some("Sign in from milvault's own page.")),
@@ -375,15 +378,7 @@ pub async fn login(State(st): State<AuthState>, req: Request) -> Response {
     match store.check_password(&f.user, &f.password, &source) {
         Ok(p) => match store.create_session(&p.user) {
             Ok(id) => {
-                store.audit(
-                    &p.user,
-                    "password",
-                    "auth.sign_in",
-                    "",
-                    &source,
-                    Outcome::Ok,
-                    p.role.as_str(),
-                );
+                audit(&p.user, Outcome::Ok, p.role.as_str());
                 signed_in(Redirect::to(&next), &id, st.secure_cookies)
             }
             Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
@@ -396,15 +391,7 @@ pub async fn login(State(st): State<AuthState>, req: Request) -> Response {
                 crate::Error::Unauthenticated(m) => (StatusCode::UNAUTHORIZED, m.clone()),
                 _ => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
             };
-            store.audit(
-                &f.user,
-                "password",
-                "auth.sign_in",
-                "",
-                &source,
-                Outcome::Denied,
-                &message,
-            );
+            audit(&f.user, Outcome::Denied, &message);
             (status, login_form(&next, &f.user, Some(&message))).into_response()
         }
     }
@@ -512,8 +499,6 @@ pub async fn setup(State(st): State<AuthState>, req: Request) -> Response {
             .into_response(),
     }
 }
-
-use axum::extract::FromRequest;
 
 #[cfg(test)]
 mod tests {

@@ -26,14 +26,6 @@ use crate::{
     registry::JobRegistry,
 };
 
-fn comma_list(s: &str) -> Vec<String> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect()
-}
-
 /// How many jobs the Jobs page lists.
 pub const JOB_LIST_LIMIT: usize = 100;
 
@@ -464,7 +456,7 @@ impl Backend for PortalBackend {
     async fn add_user(&self, form: UserForm) -> Result<(), String> {
         let gate = self.gate()?;
         let role = Role::parse(&form.role).map_err(|e| e.to_string())?;
-        let dbs = comma_list(&form.databases);
+        let dbs = super::policies::list_of(&form.databases);
         gate.add_user(form.name.trim(), &form.password, role, &dbs)
             .map_err(|e| e.to_string())
     }
@@ -472,7 +464,7 @@ impl Backend for PortalBackend {
     async fn set_user_role(&self, name: &str, role: &str, databases: &str) -> Result<(), String> {
         let gate = self.gate()?;
         let role = Role::parse(role).map_err(|e| e.to_string())?;
-        gate.set_user_role(name, role, &comma_list(databases))
+        gate.set_user_role(name, role, &super::policies::list_of(databases))
             .map_err(|e| e.to_string())
     }
 
@@ -483,13 +475,7 @@ impl Backend for PortalBackend {
 
     async fn audit(&self, q: AuditQuery) -> Result<Vec<AuditRow>, String> {
         let gate = self.gate()?;
-        let outcome = match q.outcome.trim() {
-            "" => None,
-            "ok" => Some(Outcome::Ok),
-            "denied" => Some(Outcome::Denied),
-            "failed" => Some(Outcome::Failed),
-            o => return Err(format!("outcome '{o}' is not ok, denied or failed")),
-        };
+        let outcome = Outcome::parse_filter(&q.outcome)?;
         let f = AuditFilter {
             actor: Some(q.actor.trim().to_string()).filter(|s| !s.is_empty()),
             action: Some(q.action.trim().to_string()).filter(|s| !s.is_empty()),
@@ -509,10 +495,7 @@ impl Backend for PortalBackend {
                 action: e.action,
                 target: e.target,
                 source: e.source,
-                outcome: serde_json::to_value(e.outcome)
-                    .ok()
-                    .and_then(|v| v.as_str().map(String::from))
-                    .unwrap_or_default(),
+                outcome: e.outcome.as_str().to_string(),
                 detail: e.detail,
             })
             .collect())

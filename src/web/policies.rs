@@ -21,7 +21,8 @@ pub fn verification_view(v: &VerificationRecord) -> Verification {
     }
 }
 
-fn list_of(s: &str) -> Vec<String> {
+/// A comma separated form field as a list.
+pub(crate) fn list_of(s: &str) -> Vec<String> {
     s.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
