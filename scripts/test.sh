@@ -49,9 +49,49 @@ wait_port_free() {
   echo "Milvus' ports are still in use:" >&2; ss -Htanp | grep -E "$milvus_ports" >&2 || true; return 1
 }
 
+# Starts Milvus with start-milvus.sh's arguments. A start that fails (it happened once in CI, on S3,
+# with no log to read) is retried twice on a fresh data directory after showing what the logs say.
+start_milvus() {
+  local dir=$1 attempt pg p
+  for attempt in 1 2 3; do
+    wait_port_free
+    if pg=$(bash "$testenv/start-milvus.sh" "$@"); then echo "$pg"; return 0; fi
+    echo "Milvus did not start (attempt $attempt of 3); its logs end with:" >&2
+    tail -n 5 "$dir/milvus.log" >&2 2>/dev/null || true
+    grep -hE '\[(ERROR|FATAL)\]|^panic|^fatal' "$dir/logs/milvus-stdout.log" "$dir/logs/milvus-stderr.log" 2>/dev/null \
+      | tail -n 15 | cut -c1-400 >&2 || true
+    # what is left of it: the wrapper names the directory, the server runs in it
+    pkill -9 -f -- "--data $dir" 2>/dev/null || true
+    for p in /proc/[0-9]*; do
+      if [ "$(readlink "$p/cwd" 2>/dev/null)" = "$dir" ]; then kill -9 "${p#/proc/}" 2>/dev/null || true; fi
+    done
+    sleep 1
+    rm -rf "$dir"
+  done
+  return 1
+}
+# "weed mini" answers HTTP before its filer serves buckets: wait until both buckets take a write
+wait_s3_ready() {
+  python - "$1" <<'PY'
+import io, sys, time
+from minio import Minio
+client = Minio(f"127.0.0.1:{sys.argv[1]}", access_key="minioadmin", secret_key="minioadmin", secure=False)
+error = None
+for _ in range(120):
+    try:
+        for bucket in ("a-bucket", "milvault"):
+            client.put_object(bucket, ".milvault-ready", io.BytesIO(b"ok"), 2)
+            client.remove_object(bucket, ".milvault-ready")
+        sys.exit(0)
+    except Exception as e:  # not ready yet
+        error = e
+        time.sleep(0.5)
+sys.exit(f"S3 on port {sys.argv[1]} did not take writes within 60 s: {error}")
+PY
+}
+
 echo "== Milvus with local storage"
-wait_port_free
-local_pg=$(bash "$testenv/start-milvus.sh" "$work/milvus-local" local)
+local_pg=$(start_milvus "$work/milvus-local" local)
 pgids+=("$local_pg")
 wait_milvus_ready "$work/milvus-local"
 python "$testenv/seed.py" >/dev/null
@@ -93,7 +133,8 @@ stop_all
 echo "== Milvus on S3 (SeaweedFS)"
 wait_port_free
 pgids+=("$(bash "$testenv/start-s3.sh" "$work/s3" 9000)")
-pgids+=("$(bash "$testenv/start-milvus.sh" "$work/milvus-s3" s3 9000)")
+wait_s3_ready 9000 || { tail -n 30 "$work/s3/weed.log" >&2; exit 1; }
+pgids+=("$(start_milvus "$work/milvus-s3" s3 9000)")
 wait_milvus_ready "$work/milvus-s3"
 python "$testenv/seed.py" >/dev/null
 python tests/support/seed_extra.py
