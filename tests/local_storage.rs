@@ -31,8 +31,15 @@ fn cli_sets(backup_dir: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
+/// The database the CLI records its audit entries in: beside the backup directory.
+fn job_db(backup_dir: &std::path::Path) -> std::path::PathBuf {
+    backup_dir.with_extension("sqlite")
+}
+
 fn run(backup_dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
     let mut all: Vec<String> = cli_sets(backup_dir);
+    all.push("--job-db".into());
+    all.push(job_db(backup_dir).to_string_lossy().into_owned());
     all.extend(args.iter().map(|s| s.to_string()));
     cli(&all.iter().map(String::as_str).collect::<Vec<_>>())
 }
@@ -158,6 +165,42 @@ fn cli_backs_up_two_databases_and_restores_every_row_with_a_suffix() {
     assert_eq!(
         assert_same_data("default", "empty_coll", "default", "empty_coll_r"),
         0
+    );
+
+    // a failed delete changes nothing and is recorded too
+    let (code, _, err) = run(&dir, &["delete", "-n", "no_such_backup"]);
+    assert_ne!(code, 0, "{err}");
+    assert!(dir.join(&name).join("meta/backup_meta.json").is_file());
+
+    // what the CLI changed is in the audit log `milvault serve` shows
+    let store = milvault::job_store::JobStore::open(&job_db(&dir)).unwrap();
+    let entries = store
+        .audit_entries(&milvault::auth::audit::AuditFilter::default())
+        .unwrap();
+    let seen: Vec<(&str, &str, &str, &str)> = entries
+        .iter()
+        .rev()
+        .map(|e| {
+            (
+                e.action.as_str(),
+                e.target.as_str(),
+                e.via.as_str(),
+                e.outcome.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("backup.create", name.as_str(), "cli", "ok"),
+            ("backup.restore", name.as_str(), "cli", "ok"),
+            ("backup.delete", "no_such_backup", "cli", "failed"),
+        ]
+    );
+    assert!(
+        entries[1].detail.contains("default.demo_products_r"),
+        "{:?}",
+        entries[1]
     );
 }
 

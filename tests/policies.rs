@@ -126,14 +126,25 @@ async fn verify_and_restore_catch_a_corrupted_and_a_deleted_binlog() {
         .into_iter()
         .flat_map(|(k, v)| ["--set".to_string(), format!("{k}={v}")])
         .collect();
+    let job_db = work_dir(&unique("verify-cli")).join("jobs.sqlite");
     let mut args: Vec<&str> = sets.iter().map(String::as_str).collect();
-    args.extend(["verify", "-n", &name]);
+    args.extend(["--job-db", job_db.to_str().unwrap(), "verify", "-n", &name]);
     let (code, out, err) = cli(&args);
     assert_eq!(code, 1, "{out} {err}");
     assert!(
         out.contains("DAMAGED") && out.contains(&changed) && out.contains(&deleted),
         "stdout: {out}\nstderr: {err}"
     );
+    let audit = milvault::job_store::JobStore::open(&job_db)
+        .unwrap()
+        .audit_entries(&Default::default())
+        .unwrap();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(
+        (audit[0].action.as_str(), audit[0].target.as_str()),
+        ("backup.verify", name.as_str())
+    );
+    assert!(audit[0].detail.starts_with("damaged: 2 of"), "{audit:?}");
 
     // a restore refuses, names the files, and creates nothing
     let suffix = format!("_{}", &unique("r")[2..]);

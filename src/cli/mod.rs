@@ -5,6 +5,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+pub mod audit;
 pub mod policy;
 pub mod user;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -31,6 +32,8 @@ pub struct Cli {
     /// Print results as JSON.
     #[arg(long, global = true)]
     pub json: bool,
+    #[command(flatten)]
+    pub db: JobDbArg,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -78,15 +81,14 @@ pub struct ServeArgs {
     /// The built site (`cargo leptos build` output: pkg/ with WASM, JS, CSS).
     #[arg(long, default_value = "target/site", env = "LEPTOS_SITE_ROOT")]
     pub site_root: PathBuf,
-    #[command(flatten)]
-    pub db: JobDbArg,
     /// Do not run backup policies in this server (another server sharing the database runs them).
     #[arg(long)]
     pub no_scheduler: bool,
 }
 
 /// `--job-db`: the embedded database `milvault serve` keeps jobs, policies, users and the audit
-/// log in, shared with the `policy` and `user` commands.
+/// log in, shared with the `policy` and `user` commands; the commands that change backups record
+/// their audit entries there.
 #[derive(Debug, Args)]
 pub struct JobDbArg {
     /// The database of jobs, policies, users and the audit log (an SQLite file).
@@ -186,6 +188,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
     let env: Vec<(String, String)> = std::env::vars().collect();
     let config = Config::load(cli.config.as_deref(), &env, &cli.sets)?;
     let svc = Arc::new(Milvault::new(config)?);
+    let audited = || audit::CliAudit::open(&cli.db);
     match cli.command {
         Command::Create(a) => {
             let req = CreateBackupRequest {
@@ -196,9 +199,20 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 skip_flush: a.force,
                 policy: None,
             };
+            let audit = audited();
+            let target = req.name.clone();
             let (handle, task) = svc.spawn_backup(req);
             show_progress(handle, cli.json).await;
-            let info = task.await.context("backup task")??;
+            let result = task.await.context("backup task")?;
+            let target = result.as_ref().map_or(target, |i| i.name.clone());
+            audit.outcome("backup.create", &target, &result, |i| {
+                format!(
+                    "{} collections, {} bytes",
+                    i.collection_backups.len(),
+                    i.size
+                )
+            });
+            let info = result?;
             if cli.json {
                 println!(
                     "{}",
@@ -230,9 +244,16 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 load: a.load,
                 force: a.force,
             };
+            let audit = audited();
+            let target = req.name.clone();
             let (handle, task) = svc.spawn_restore(req);
             show_progress(handle, cli.json).await;
-            let report = task.await.context("restore task")??;
+            let result = task.await.context("restore task")?;
+            audit.outcome("backup.restore", &target, &result, |r| {
+                let into: Vec<&str> = r.collections.iter().map(|c| c.target.as_str()).collect();
+                format!("into {}", into.join(", "))
+            });
+            let report = result?;
             if cli.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -282,11 +303,15 @@ pub async fn run(cli: Cli) -> Result<i32> {
             }
         }
         Command::Delete(a) => {
-            let n = svc.delete_backup(&a.name).await?;
+            let result = svc.delete_backup(&a.name).await;
+            audited().outcome("backup.delete", &a.name, &result, |n| {
+                format!("{n} files removed")
+            });
+            let n = result?;
             println!("deleted backup '{}' ({n} files)", a.name);
         }
         Command::Serve(a) => {
-            let store = a.db.open()?;
+            let store = cli.db.open()?;
             let registry = crate::registry::JobRegistry::new(svc.clone(), store);
             if !a.no_scheduler {
                 crate::scheduler::Scheduler::new(
@@ -315,7 +340,15 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 tokio::spawn(async move { svc.verify(&name, &progress).await })
             };
             show_progress(handle, cli.json).await;
-            let report = task.await.context("verify task")??;
+            let result = task.await.context("verify task")?;
+            audited().outcome("backup.verify", &a.name, &result, |r| {
+                if r.ok() {
+                    format!("intact: {} files", r.files_checked)
+                } else {
+                    format!("damaged: {} of {} files", r.problems.len(), r.files_checked)
+                }
+            });
+            let report = result?;
             if cli.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else if report.ok() {
@@ -338,8 +371,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
             }
             return Ok(if report.ok() { 0 } else { 1 });
         }
-        Command::Policy(a) => return policy::run(svc, a, cli.json).await,
-        Command::User(a) => return user::run(a, cli.json),
+        Command::Policy(a) => return policy::run(svc, a, &cli.db, cli.json).await,
+        Command::User(a) => return user::run(a, &cli.db, cli.json),
         Command::Check => {
             let report = svc.check().await;
             if cli.json {

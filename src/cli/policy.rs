@@ -14,13 +14,11 @@ use crate::{
     Milvault,
 };
 
-use super::{split_list, JobDbArg};
+use super::{audit::CliAudit, split_list, JobDbArg};
 
 /// `policy` flags.
 #[derive(Debug, Args)]
 pub struct PolicyArgs {
-    #[command(flatten)]
-    pub db: JobDbArg,
     #[command(subcommand)]
     pub command: PolicyCommand,
 }
@@ -93,8 +91,9 @@ pub struct AddArgs {
 }
 
 /// Runs a policy subcommand.
-pub async fn run(svc: Arc<Milvault>, args: PolicyArgs, json: bool) -> Result<i32> {
-    let store = args.db.open()?;
+pub async fn run(svc: Arc<Milvault>, args: PolicyArgs, db: &JobDbArg, json: bool) -> Result<i32> {
+    let store = db.open()?;
+    let audit = CliAudit::with_store(db.open()?);
     let now = chrono::Utc::now();
     match args.command {
         PolicyCommand::Add(a) => {
@@ -116,7 +115,11 @@ pub async fn run(svc: Arc<Milvault>, args: PolicyArgs, json: bool) -> Result<i32
                 verify_after: a.verify,
                 meta_only: a.meta_only,
             };
-            policy::add(&store, &p)?;
+            let added = policy::add(&store, &p);
+            audit.outcome("policy.add", &p.name, &added, |_| {
+                format!("\"{}\" {}", p.cron, p.time_zone)
+            });
+            added?;
             print_policy(
                 &policy::overview(&store, policy::get(&store, &p.name)?, now, 3)?,
                 json,
@@ -141,22 +144,32 @@ pub async fn run(svc: Arc<Milvault>, args: PolicyArgs, json: bool) -> Result<i32
             )?;
         }
         PolicyCommand::Pause(n) => {
-            policy::set_enabled(&store, &n.name, false)?;
+            let r = policy::set_enabled(&store, &n.name, false);
+            audit.outcome("policy.pause", &n.name, &r, |_| String::new());
+            r?;
             println!("policy '{}' paused", n.name);
         }
         PolicyCommand::Resume(n) => {
-            policy::set_enabled(&store, &n.name, true)?;
+            let r = policy::set_enabled(&store, &n.name, true);
+            audit.outcome("policy.resume", &n.name, &r, |_| String::new());
+            r?;
             println!("policy '{}' resumed", n.name);
         }
         PolicyCommand::Remove(n) => {
-            policy::remove(&store, &n.name)?;
+            let r = policy::remove(&store, &n.name);
+            audit.outcome("policy.remove", &n.name, &r, |_| String::new());
+            r?;
             println!("policy '{}' removed; the backups it made stay", n.name);
         }
         PolicyCommand::Run(n) => {
             let registry = JobRegistry::new(svc, store);
             let started = Scheduler::new(registry, Arc::new(SystemClock))
                 .run_now(&n.name)
-                .await?;
+                .await;
+            audit.outcome("policy.run", &n.name, &started, |s| {
+                format!("backup {}", s.run.backup)
+            });
+            let started = started?;
             eprintln!(
                 "running policy '{}': backup '{}'",
                 n.name, started.run.backup

@@ -1,21 +1,19 @@
 //! `milvault user ...` and `milvault token ...`: sign-in users and API tokens in the database
 //! `milvault serve --auth` uses. Whoever can run these on the server's machine can read that
-//! database anyway; each change is recorded in the audit log as done by `cli`.
+//! database anyway; each change is recorded in the audit log (see [`super::audit`]).
 
 use std::io::BufRead;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 
-use crate::auth::{audit::Outcome, Role};
+use crate::auth::Role;
 
-use super::{split_list, JobDbArg};
+use super::{audit::CliAudit, split_list, JobDbArg};
 
 /// `user` flags.
 #[derive(Debug, Args)]
 pub struct UserArgs {
-    #[command(flatten)]
-    pub db: JobDbArg,
     #[command(subcommand)]
     pub command: UserCommand,
 }
@@ -99,11 +97,10 @@ fn read_password() -> Result<String> {
 }
 
 /// Runs a user subcommand.
-pub fn run(args: UserArgs, json: bool) -> Result<i32> {
-    let store = args.db.open()?;
-    let audit = |action: &str, target: &str, detail: &str| {
-        store.audit("cli", "cli", action, target, "cli", Outcome::Ok, detail);
-    };
+pub fn run(args: UserArgs, db: &JobDbArg, json: bool) -> Result<i32> {
+    let store = db.open()?;
+    let audit = CliAudit::with_store(db.open()?);
+    let audit = |action: &str, target: &str, detail: &str| audit.ok(action, target, detail);
     match args.command {
         UserCommand::Add(a) => {
             let role = Role::parse(&a.role)?;
