@@ -30,9 +30,10 @@ echo "== building the portal (server + WASM)"
 cargo leptos build --release 2>&1 | { grep -vE '^\s+(Compiling|Downloaded|Downloading)' || true; }
 
 # healthz can answer before the gRPC proxy does: wait until a client can connect
+# (root/Milvus are the credentials of a Milvus with authorization on; one without ignores them)
 wait_milvus_ready() {
   for _ in $(seq 1 60); do
-    python -c "from pymilvus import connections; connections.connect(uri='http://127.0.0.1:19530', timeout=5)" 2>/dev/null && return 0
+    python -c "from pymilvus import connections; connections.connect(uri='http://127.0.0.1:19530', user='root', password='Milvus', timeout=5)" 2>/dev/null && return 0
     sleep 2
   done
   echo "Milvus did not accept connections; its log ends with:" >&2; tail -50 "$1/milvus.log" >&2; return 1
@@ -49,13 +50,15 @@ wait_port_free() {
   echo "Milvus' ports are still in use:" >&2; ss -Htanp | grep -E "$milvus_ports" >&2 || true; return 1
 }
 
-# Starts Milvus with start-milvus.sh's arguments. A start that fails (it happened once in CI, on S3,
-# with no log to read) is retried twice on a fresh data directory after showing what the logs say.
+# Starts Milvus with a start script (DIR first among its arguments). A start that fails (it happened
+# once in CI, on S3, with no log to read) is retried twice on a fresh data directory after showing
+# what the logs say.
 start_milvus() {
-  local dir=$1 attempt pg p
+  local script=$1 dir=$2 attempt pg p
+  shift
   for attempt in 1 2 3; do
     wait_port_free
-    if pg=$(bash "$testenv/start-milvus.sh" "$@"); then echo "$pg"; return 0; fi
+    if pg=$(bash "$script" "$@"); then echo "$pg"; return 0; fi
     echo "Milvus did not start (attempt $attempt of 3); its logs end with:" >&2
     tail -n 5 "$dir/milvus.log" >&2 2>/dev/null || true
     grep -hE '\[(ERROR|FATAL)\]|^panic|^fatal' "$dir/logs/milvus-stdout.log" "$dir/logs/milvus-stderr.log" 2>/dev/null \
@@ -91,7 +94,7 @@ PY
 }
 
 echo "== Milvus with local storage"
-local_pg=$(start_milvus "$work/milvus-local" local)
+local_pg=$(start_milvus "$testenv/start-milvus.sh" "$work/milvus-local" local)
 pgids+=("$local_pg")
 wait_milvus_ready "$work/milvus-local"
 python "$testenv/seed.py" >/dev/null
@@ -134,7 +137,7 @@ echo "== Milvus on S3 (SeaweedFS)"
 wait_port_free
 pgids+=("$(bash "$testenv/start-s3.sh" "$work/s3" 9000)")
 wait_s3_ready 9000 || { tail -n 30 "$work/s3/weed.log" >&2; exit 1; }
-pgids+=("$(start_milvus "$work/milvus-s3" s3 9000)")
+pgids+=("$(start_milvus "$testenv/start-milvus.sh" "$work/milvus-s3" s3 9000)")
 wait_milvus_ready "$work/milvus-s3"
 python "$testenv/seed.py" >/dev/null
 python tests/support/seed_extra.py
@@ -149,3 +152,11 @@ MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
 echo "== sign-in, roles, CSRF, tokens and audit (Milvus on S3)"
 MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
   cargo test --quiet --test auth -- --test-threads=2
+stop_all
+
+echo "== signing in with Milvus' own users (Milvus with authorization on)"
+pgids+=("$(start_milvus tests/support/start-milvus-auth.sh "$work/milvus-auth")")
+wait_milvus_ready "$work/milvus-auth"
+python tests/support/milvus_rbac.py
+MILVAULT_TEST_MILVUS_ROOT=$work/milvus-auth/data MILVAULT_TEST_WORK=$work \
+  cargo test --quiet --test milvus_sign_in

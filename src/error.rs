@@ -20,6 +20,10 @@ pub enum Error {
     #[error("cannot reach Milvus at {address}: {reason}. Check milvus.address/milvus.port in the config and that Milvus is running")]
     MilvusUnreachable { address: String, reason: String },
 
+    /// Milvus refused the credentials (user name and password) it was called with.
+    #[error("Milvus at {address} refused the credentials: {reason}. Check milvus.user/milvus.password in the config")]
+    MilvusCredentials { address: String, reason: String },
+
     /// Milvus answered a call with an error status.
     #[error("Milvus {call} failed: {reason}")]
     Milvus { call: &'static str, reason: String },
@@ -179,7 +183,9 @@ impl Error {
             Error::CollectionExists(_) | Error::NoManifest(_) | Error::BackupDamaged { .. } => {
                 ErrorKind::FailedPrecondition
             }
-            Error::MilvusUnreachable { .. } | Error::MilvusTimeout { .. } => ErrorKind::Unavailable,
+            Error::MilvusUnreachable { .. }
+            | Error::MilvusTimeout { .. }
+            | Error::MilvusCredentials { .. } => ErrorKind::Unavailable,
             Error::Milvus { .. }
             | Error::Storage { .. }
             | Error::CorruptMetadata { .. }
@@ -195,6 +201,7 @@ impl Error {
             Error::Config(_) => "invalid_config",
             Error::InvalidRequest(_) => "invalid_request",
             Error::MilvusUnreachable { .. } => "milvus_unreachable",
+            Error::MilvusCredentials { .. } => "milvus_credentials",
             Error::Milvus { .. } => "milvus_error",
             Error::MilvusTimeout { .. } => "milvus_timeout",
             Error::Storage { .. } => "storage_error",

@@ -91,6 +91,7 @@ impl JobStore {
         ] {
             conn.execute_batch(schema).map_err(db_err)?;
         }
+        crate::auth::store::migrate(&conn).map_err(db_err)?;
         let store = JobStore {
             conn: Mutex::new(conn),
             owner: uuid::Uuid::new_v4().simple().to_string(),

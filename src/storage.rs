@@ -358,10 +358,16 @@ fn build_remote(
         .with_allow_http(!c.use_ssl)
         .with_connect_timeout(std::time::Duration::from_secs(10))
         .with_timeout(std::time::Duration::from_secs(300));
+    // S3 servers answer 500/503 now and then (SeaweedFS while it grows a bucket's first volume,
+    // AWS when it says SlowDown): retry for about 25 s before giving up on a file
     let retry = object_store::RetryConfig {
-        max_retries: 3,
-        retry_timeout: std::time::Duration::from_secs(30),
-        ..Default::default()
+        max_retries: 7,
+        retry_timeout: std::time::Duration::from_secs(60),
+        backoff: object_store::BackoffConfig {
+            init_backoff: std::time::Duration::from_millis(200),
+            max_backoff: std::time::Duration::from_secs(8),
+            base: 2.0,
+        },
     };
     Ok(match c.kind {
         StorageKind::S3 => {

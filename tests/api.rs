@@ -25,15 +25,7 @@ impl Server {
     async fn start() -> Server {
         let svc = service(&s3_overrides("milvault", &unique("api")));
         let registry = JobRegistry::new(svc, JobStore::in_memory().unwrap());
-        let site = work_dir("api-site");
-        let options = leptos::prelude::LeptosOptions::builder()
-            .output_name("milvault")
-            .site_root(site.to_string_lossy().to_string())
-            .build();
-        let app = milvault::web::router(registry, options);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let addr = serve_portal(registry, Default::default()).await;
         Server {
             addr,
             http: reqwest::Client::new(),

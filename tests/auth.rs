@@ -43,18 +43,19 @@ enum As<'a> {
 
 impl Server {
     async fn start() -> Server {
+        Server::start_with(Default::default()).await
+    }
+
+    /// With sign-in on, and these users allowed to sign in.
+    async fn start_with(sign_in: milvault::auth::sign_in::SignInOptions) -> Server {
         let svc = service(&s3_overrides("milvault", &unique("auth")));
         let registry = JobRegistry::new(svc, JobStore::in_memory().unwrap());
-        let site = work_dir("auth-site");
-        let options = leptos::prelude::LeptosOptions::builder()
-            .output_name("milvault")
-            .site_root(site.to_string_lossy().to_string())
-            .build();
-        let app = milvault::web::router_with_auth(registry.clone(), options, true, false)
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let auth = milvault::web::auth::AuthOptions {
+            enabled: true,
+            secure_cookies: false,
+            sign_in,
+        };
+        let addr = serve_portal(registry.clone(), auth).await;
         Server {
             addr,
             registry,
@@ -637,6 +638,27 @@ async fn sign_in_backs_off_after_repeated_failures() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 403);
+}
+
+#[tokio::test]
+async fn milvus_sign_in_is_refused_when_milvus_does_not_check_passwords() {
+    // this Milvus runs without authorization: it would take any password for `root`
+    let s = Server::start_with(milvault::auth::sign_in::SignInOptions { milvus_users: true }).await;
+    let r = s
+        .http
+        .post(s.url("/login"))
+        .header("origin", format!("http://{}", s.addr))
+        .form(&[("user", "root"), ("password", "not the password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 503);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("does not check passwords"), "{page}");
+    assert!(
+        s.registry.store().users().unwrap().is_empty(),
+        "nobody was let in"
+    );
 }
 
 #[tokio::test]

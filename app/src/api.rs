@@ -297,6 +297,10 @@ pub struct UserView {
     pub role: String,
     pub databases: Vec<String>,
     pub created_ms: i64,
+    /// `local`, or `milvus` for a user whose password Milvus checks (its role and databases
+    /// follow its Milvus roles at each sign-in).
+    #[serde(default)]
+    pub origin: String,
 }
 
 /// The Users page's form.

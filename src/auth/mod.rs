@@ -6,6 +6,7 @@ pub mod access;
 pub mod audit;
 pub mod gate;
 pub mod password;
+pub mod sign_in;
 pub mod store;
 
 pub use access::{authorize, Action, Caller, Principal, Role};

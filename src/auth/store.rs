@@ -51,6 +51,43 @@ pub const SCHEMA: &str = "
       created_ms INTEGER NOT NULL
     );";
 
+/// Adds what later versions added to the tables of an older database.
+pub fn migrate(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    if conn.prepare("SELECT origin FROM users LIMIT 0").is_err() {
+        conn.execute_batch("ALTER TABLE users ADD COLUMN origin TEXT NOT NULL DEFAULT 'local'")?;
+    }
+    Ok(())
+}
+
+/// Where a user's password is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserOrigin {
+    /// Here, against its argon2id hash.
+    Local,
+    /// By Milvus (`serve --milvus-sign-in`); role and databases come from its Milvus roles at
+    /// each sign-in.
+    Milvus,
+}
+
+impl UserOrigin {
+    /// `local` or `milvus`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserOrigin::Local => "local",
+            UserOrigin::Milvus => "milvus",
+        }
+    }
+
+    fn parse(s: &str) -> UserOrigin {
+        if s == "milvus" {
+            UserOrigin::Milvus
+        } else {
+            UserOrigin::Local
+        }
+    }
+}
+
 /// How long a browser session lasts.
 pub const SESSION_HOURS: i64 = 12;
 /// Failed sign-ins allowed before back-off starts.
@@ -65,6 +102,8 @@ pub struct UserInfo {
     pub role: Role,
     pub databases: Vec<String>,
     pub created_at: DateTime<Utc>,
+    /// Where its password is checked.
+    pub origin: UserOrigin,
 }
 
 /// An API token as listed (never its secret).
@@ -114,6 +153,51 @@ fn valid_user_name(name: &str) -> Result<()> {
             "invalid user name '{name}': use 1 to 64 letters, digits, '_', '-', '.' or '@'"
         )))
     }
+}
+
+/// The columns [`UserRow::read`] reads.
+const USER_COLUMNS: &str = "name, hash, role, databases, created_ms, origin";
+
+/// A `users` row as stored.
+struct UserRow {
+    name: String,
+    hash: String,
+    role: String,
+    databases: String,
+    created_ms: i64,
+    origin: String,
+}
+
+impl UserRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
+        Ok(UserRow {
+            name: r.get(0)?,
+            hash: r.get(1)?,
+            role: r.get(2)?,
+            databases: r.get(3)?,
+            created_ms: r.get(4)?,
+            origin: r.get(5)?,
+        })
+    }
+
+    /// The user and its password hash (empty for Milvus users).
+    fn into_user(self) -> Result<(UserInfo, String)> {
+        Ok((
+            UserInfo {
+                name: self.name,
+                role: Role::parse(&self.role)?,
+                databases: serde_json::from_str(&self.databases).unwrap_or_default(),
+                created_at: from_ms(self.created_ms),
+                origin: UserOrigin::parse(&self.origin),
+            },
+            self.hash,
+        ))
+    }
+}
+
+/// The back-off counters a sign-in of `name` from `source` counts against.
+fn failure_keys(name: &str, source: &str) -> [String; 2] {
+    [format!("user:{name}"), format!("addr:{source}")]
 }
 
 fn check_scope(role: Role, databases: &[String]) -> Result<()> {
@@ -184,6 +268,14 @@ impl JobStore {
 
     /// Sets a user's password and ends the user's sessions.
     pub fn set_password(&self, name: &str, password: &str) -> Result<()> {
+        if self
+            .user(name)?
+            .is_some_and(|u| u.origin == UserOrigin::Milvus)
+        {
+            return Err(Error::InvalidRequest(format!(
+                "{name} signs in with its Milvus password; change it in Milvus"
+            )));
+        }
         password::check_new(name, password)?;
         let hash = password::hash(password)?;
         let conn = self.lock()?;
@@ -238,60 +330,95 @@ impl JobStore {
     }
 
     fn user_row(&self, name: &str) -> Result<Option<(UserInfo, String)>> {
-        let row: Option<(String, String, String, i64)> = self
+        let row: Option<UserRow> = self
             .lock()?
             .query_row(
-                "SELECT hash, role, databases, created_ms FROM users WHERE name = ?1",
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE name = ?1"),
                 [name],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                UserRow::read,
             )
             .optional()
             .map_err(db_err)?;
-        row.map(|(hash, role, dbs, created)| {
-            Ok((
-                UserInfo {
-                    name: name.into(),
-                    role: Role::parse(&role)?,
-                    databases: serde_json::from_str(&dbs).unwrap_or_default(),
-                    created_at: from_ms(created),
-                },
-                hash,
-            ))
-        })
-        .transpose()
+        row.map(UserRow::into_user).transpose()
     }
 
     /// All users, by name.
     pub fn users(&self) -> Result<Vec<UserInfo>> {
-        let names: Vec<String> = {
+        let rows: Vec<UserRow> = {
             let conn = self.lock()?;
             let mut stmt = conn
-                .prepare("SELECT name FROM users ORDER BY name")
+                .prepare(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY name"))
                 .map_err(db_err)?;
-            let rows = stmt.query_map([], |r| r.get(0)).map_err(db_err)?;
+            let rows = stmt.query_map([], UserRow::read).map_err(db_err)?;
             rows.collect::<std::result::Result<_, _>>()
                 .map_err(db_err)?
         };
-        let mut out = Vec::new();
-        for n in names {
-            if let Some(u) = self.user(&n)? {
-                out.push(u);
-            }
-        }
-        Ok(out)
+        rows.into_iter()
+            .map(|r| r.into_user().map(|(u, _)| u))
+            .collect()
     }
 
-    /// Checks a password, with back-off after [`FREE_FAILURES`] failures for the user name or
-    /// for the client address: 1 s, 2 s, 4 s ... up to [`MAX_BACKOFF_SECS`].
-    pub fn check_password(&self, name: &str, password: &str, source: &str) -> Result<Principal> {
-        let keys = [format!("user:{name}"), format!("addr:{source}")];
-        for k in &keys {
-            if let Some(wait) = self.backoff(k)? {
+    /// Records a user whose password Milvus checked, with the role and databases its Milvus roles
+    /// give it now (refreshed at each sign-in). A local user of that name is left alone.
+    pub fn upsert_milvus_user(&self, name: &str, role: Role, databases: &[String]) -> Result<()> {
+        valid_user_name(name)?;
+        let dbs = serde_json::to_string(databases).unwrap_or_else(|_| "[]".into());
+        let n = self
+            .lock()?
+            .execute(
+                "INSERT INTO users (name, hash, role, databases, created_ms, origin)
+                 VALUES (?1, '', ?2, ?3, ?4, 'milvus')
+                 ON CONFLICT(name) DO UPDATE SET role = ?2, databases = ?3
+                 WHERE origin = 'milvus'",
+                params![name, role.as_str(), dbs, now_ms()],
+            )
+            .map_err(db_err)?;
+        if n == 0 {
+            return Err(Error::UserExists(name.into()));
+        }
+        Ok(())
+    }
+
+    /// Refuses a sign-in for `name` from `source` while either is backing off after failures.
+    pub fn sign_in_allowed(&self, name: &str, source: &str) -> Result<()> {
+        for k in failure_keys(name, source) {
+            if let Some(wait) = self.backoff(&k)? {
                 return Err(Error::TooManyAttempts {
                     retry_after_secs: wait,
                 });
             }
         }
+        Ok(())
+    }
+
+    /// Counts a failed sign-in against the user name and the address.
+    pub fn sign_in_failed(&self, name: &str, source: &str) -> Result<()> {
+        let conn = self.lock()?;
+        for k in failure_keys(name, source) {
+            conn.execute(
+                "INSERT INTO login_failures (key, failures, last_ms) VALUES (?1, 1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET failures = failures + 1, last_ms = ?2",
+                params![k, now_ms()],
+            )
+            .map_err(db_err)?;
+        }
+        Ok(())
+    }
+
+    /// Forgets the failures of the user name and the address after a good sign-in.
+    pub fn sign_in_succeeded(&self, name: &str, source: &str) -> Result<()> {
+        let conn = self.lock()?;
+        for k in failure_keys(name, source) {
+            conn.execute("DELETE FROM login_failures WHERE key = ?1", [k])
+                .map_err(db_err)?;
+        }
+        Ok(())
+    }
+
+    /// Checks a password, with back-off after [`FREE_FAILURES`] failures for the user name or
+    /// for the client address: 1 s, 2 s, 4 s ... up to [`MAX_BACKOFF_SECS`].
+    pub fn check_password(&self, name: &str, password: &str, source: &str) -> Result<Principal> {
+        self.sign_in_allowed(name, source)?;
         let row = self.user_row(name)?;
         let hash = row
             .as_ref()
@@ -299,12 +426,8 @@ impl JobStore {
             .unwrap_or(password::dummy_hash());
         let ok = password::verify(password, hash);
         match row {
-            Some((u, _)) if ok => {
-                let conn = self.lock()?;
-                for k in &keys {
-                    conn.execute("DELETE FROM login_failures WHERE key = ?1", [k])
-                        .map_err(db_err)?;
-                }
+            Some((u, _)) if ok && u.origin == UserOrigin::Local => {
+                self.sign_in_succeeded(name, source)?;
                 Ok(Principal {
                     user: u.name,
                     role: u.role,
@@ -313,15 +436,7 @@ impl JobStore {
                 })
             }
             _ => {
-                let conn = self.lock()?;
-                for k in &keys {
-                    conn.execute(
-                        "INSERT INTO login_failures (key, failures, last_ms) VALUES (?1, 1, ?2)
-                         ON CONFLICT(key) DO UPDATE SET failures = failures + 1, last_ms = ?2",
-                        params![k, now_ms()],
-                    )
-                    .map_err(db_err)?;
-                }
+                self.sign_in_failed(name, source)?;
                 Err(Error::Unauthenticated("wrong user name or password".into()))
             }
         }
@@ -652,5 +767,61 @@ mod tests {
         assert_eq!(s.user("root").unwrap().unwrap().role, Role::Admin);
         assert!(!s.setup_secret_valid(&link).unwrap());
         assert!(s.remove_user("root").is_err(), "the last admin stays");
+    }
+
+    #[test]
+    fn milvus_users_are_recorded_refreshed_and_never_signed_in_locally() {
+        let s = JobStore::in_memory().unwrap();
+        s.upsert_milvus_user("mia", Role::Member, &["team_a".into()])
+            .unwrap();
+        s.upsert_milvus_user("mia", Role::Viewer, &[]).unwrap();
+        let mia = s.user("mia").unwrap().unwrap();
+        assert_eq!((mia.role, mia.origin), (Role::Viewer, UserOrigin::Milvus));
+        assert!(mia.databases.is_empty(), "refreshed at each sign-in");
+        // no local password works for a Milvus user, not even an empty one
+        for pw in ["", "anything long enough"] {
+            assert!(matches!(
+                s.check_password("mia", pw, "1.1.1.1"),
+                Err(Error::Unauthenticated(_))
+            ));
+        }
+        assert!(s.set_password("mia", "a local password").is_err());
+        // a local user of that name is never taken over
+        s.add_user("lou", "lou's long password", Role::Admin, &[])
+            .unwrap();
+        assert!(matches!(
+            s.upsert_milvus_user("lou", Role::Viewer, &[]),
+            Err(Error::UserExists(_))
+        ));
+        let users = s.users().unwrap();
+        let origins: Vec<(&str, UserOrigin, Role)> = users
+            .iter()
+            .map(|u| (u.name.as_str(), u.origin, u.role))
+            .collect();
+        assert_eq!(
+            origins,
+            [
+                ("lou", UserOrigin::Local, Role::Admin),
+                ("mia", UserOrigin::Milvus, Role::Viewer)
+            ]
+        );
+    }
+
+    #[test]
+    fn users_of_an_older_database_are_local() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jobs.sqlite");
+        {
+            let old = rusqlite::Connection::open(&path).unwrap();
+            old.execute_batch(
+                "CREATE TABLE users (name TEXT PRIMARY KEY, hash TEXT NOT NULL, role TEXT NOT NULL,
+                   databases TEXT NOT NULL DEFAULT '[]', created_ms INTEGER NOT NULL);
+                 INSERT INTO users VALUES ('old', 'x', 'viewer', '[]', 0);",
+            )
+            .unwrap();
+        }
+        let s = JobStore::open(&path).unwrap();
+        let old = s.user("old").unwrap().unwrap();
+        assert_eq!((old.role, old.origin), (Role::Viewer, UserOrigin::Local));
     }
 }

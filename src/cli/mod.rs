@@ -72,6 +72,12 @@ pub struct ServeArgs {
     /// Require sign-in: users (`milvault user add`), browser sessions, API tokens, roles.
     #[arg(long, env = "MILVAULT_AUTH")]
     pub auth: bool,
+    /// Also let Milvus' own users sign in with their Milvus user name and password (Milvus RBAC;
+    /// needs authorization on in Milvus). Their role follows their Milvus roles: root or admin →
+    /// admin, privileges in every database → operator, in some databases → member of those,
+    /// none → viewer.
+    #[arg(long, env = "MILVAULT_MILVUS_SIGN_IN", requires = "auth")]
+    pub milvus_sign_in: bool,
     /// PEM certificate chain to serve HTTPS with (needs --tls-key).
     #[arg(long, env = "MILVAULT_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -327,6 +333,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                     site_root: a.site_root,
                     auth: a.auth,
                     tls: a.tls_cert.zip(a.tls_key),
+                    milvus_sign_in: a.milvus_sign_in,
                 },
             )
             .await?;

@@ -82,6 +82,8 @@ has_status!(
     pb::GetLoadStateResponse,
     pb::GetLoadingProgressResponse,
     pb::QueryResults,
+    pb::SelectUserResponse,
+    pb::SelectGrantResponse,
 );
 
 /// Status code Milvus 2.3 uses for "collection not found" (`code`), and its legacy error code.
@@ -215,6 +217,12 @@ impl MilvusClient {
                 call,
                 timeout: self.rpc_timeout,
             }),
+            Ok(Err(status)) if status.code() == tonic::Code::Unauthenticated => {
+                Err(Error::MilvusCredentials {
+                    address: self.address.clone(),
+                    reason: status.message().to_string(),
+                })
+            }
             Ok(Err(status)) if status.code() == tonic::Code::Unavailable => {
                 Err(Error::MilvusUnreachable {
                     address: self.address.clone(),
@@ -253,6 +261,66 @@ impl MilvusClient {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// The Milvus roles of user `name` (RBAC).
+    pub async fn user_roles(&self, name: &str) -> Result<Vec<String>> {
+        let msg = pb::SelectUserRequest {
+            user: Some(pb::UserEntity { name: name.into() }),
+            include_role_info: true,
+            ..Default::default()
+        };
+        let r = self
+            .call(
+                "SelectUser",
+                |mut c| async move { c.select_user(msg).await },
+            )
+            .await?;
+        Ok(check("SelectUser", r)?
+            .results
+            .into_iter()
+            .flat_map(|u| u.roles)
+            .map(|r| r.name)
+            .collect())
+    }
+
+    /// Which of `databases` (and `*`, all of them) role `role` holds privileges in, from its
+    /// grants. Milvus 2.3 lists a role's grants one database at a time.
+    pub async fn role_grant_databases(
+        &self,
+        role: &str,
+        databases: &[String],
+    ) -> Result<Vec<String>> {
+        let mut dbs = Vec::new();
+        for db in databases.iter().map(String::as_str).chain(["*"]) {
+            let msg = pb::SelectGrantRequest {
+                entity: Some(pb::GrantEntity {
+                    role: Some(pb::RoleEntity {
+                        name: role.into(),
+                        ..Default::default()
+                    }),
+                    db_name: db.into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            let r = self
+                .call(
+                    "SelectGrant",
+                    |mut c| async move { c.select_grant(msg).await },
+                )
+                .await?;
+            dbs.extend(check("SelectGrant", r)?.entities.into_iter().map(|g| {
+                if g.db_name.is_empty() {
+                    db.to_string()
+                } else {
+                    g.db_name
+                }
+            }));
+        }
+        dbs.sort();
+        dbs.dedup();
+        Ok(dbs)
     }
 
     /// Creates a database.

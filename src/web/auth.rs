@@ -14,12 +14,28 @@ use axum::{
 use serde::Deserialize;
 
 use crate::{
-    auth::{audit::Outcome, Caller, Principal},
+    auth::{
+        audit::Outcome,
+        sign_in::{sign_in, SignInOptions},
+        store::UserOrigin,
+        Caller, Principal,
+    },
     registry::JobRegistry,
 };
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "milvault_session";
+
+/// How the server authenticates.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuthOptions {
+    /// Sign-in required. Off: every request acts as the local admin (loopback only).
+    pub enabled: bool,
+    /// Cookies get `Secure` (served over TLS).
+    pub secure_cookies: bool,
+    /// Which users may sign in.
+    pub sign_in: SignInOptions,
+}
 
 /// How requests are authenticated.
 #[derive(Clone)]
@@ -29,6 +45,8 @@ pub struct AuthState {
     pub enabled: bool,
     /// Cookies get `Secure` (served over TLS).
     pub secure_cookies: bool,
+    /// Which users may sign in.
+    pub sign_in: SignInOptions,
 }
 
 fn source_of(req: &Request) -> String {
@@ -262,7 +280,7 @@ pub fn csp(nonce: Option<&str>) -> String {
 
 const PAGE_CSS: &str = "body{font-family:system-ui,sans-serif;background:#f6f7f9;color:#1b2330;margin:0}
 main{max-width:26rem;margin:4rem auto;background:#fff;border:1px solid #dde1e6;border-radius:8px;padding:1.5rem 2rem}
-h1{font-size:1.4rem}label{display:block;margin:.75rem 0 .25rem}input{width:100%;font:inherit;padding:.45rem;border:1px solid #b9c0c9;border-radius:6px}
+h1{font-size:1.4rem}.hint{color:#4b5563;font-size:.9rem}label{display:block;margin:.75rem 0 .25rem}input{width:100%;font:inherit;padding:.45rem;border:1px solid #b9c0c9;border-radius:6px}
 button{margin-top:1rem;font:inherit;padding:.5rem 1rem;border-radius:6px;border:1px solid #2f76b7;background:#2f76b7;color:#fff;cursor:pointer}
 .error{color:#b3261e;background:#fdecea;padding:.5rem .75rem;border-radius:6px}.muted{color:#5b6675;font-size:.9rem}";
 
@@ -292,10 +310,15 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-fn login_form(next: &str, user: &str, error: Option<&str>) -> Html<String> {
-    let err = error
+fn login_form(st: &AuthState, next: &str, user: &str, error: Option<&str>) -> Html<String> {
+    let mut err = error
         .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e)))
         .unwrap_or_default();
+    if st.sign_in.milvus_users {
+        err.push_str(
+            "<p class=\"hint\">Milvus users sign in with their Milvus user name and password.</p>",
+        );
+    }
     page(
         "Sign in",
         &format!(
@@ -317,8 +340,8 @@ pub struct NextQuery {
 }
 
 /// GET /login.
-pub async fn login_page(Query(q): Query<NextQuery>) -> Html<String> {
-    login_form(&safe_next(q.next.as_deref()), "", None)
+pub async fn login_page(State(st): State<AuthState>, Query(q): Query<NextQuery>) -> Html<String> {
+    login_form(&st, &safe_next(q.next.as_deref()), "", None)
 }
 
 /// The sign-in form.
@@ -357,9 +380,15 @@ pub async fn login(State(st): State<AuthState>, req: Request) -> Response {
     let store = st.registry.store();
     let next = safe_next(f.next.as_deref());
     let audit = |user: &str, outcome: Outcome, detail: &str| {
+        let by_milvus = st.sign_in.milvus_users
+            && store
+                .user(user)
+                .ok()
+                .flatten()
+                .is_none_or(|u| u.origin == UserOrigin::Milvus);
         store.audit(
             user,
-            "password",
+            if by_milvus { "milvus" } else { "password" },
             "auth.sign_in",
             "",
             &source,
@@ -371,11 +400,16 @@ pub async fn login(State(st): State<AuthState>, req: Request) -> Response {
         audit(&f.user, Outcome::Denied, "cross-site sign-in refused");
         return (
             StatusCode::FORBIDDEN,
-            login_form(&next, &f.user, Some("Sign in from milvault's own page.")),
+            login_form(
+                &st,
+                &next,
+                &f.user,
+                Some("Sign in from milvault's own page."),
+            ),
         )
             .into_response();
     }
-    match store.check_password(&f.user, &f.password, &source) {
+    match sign_in(&st.registry, st.sign_in, &f.user, &f.password, &source).await {
         Ok(p) => match store.create_session(&p.user) {
             Ok(id) => {
                 audit(&p.user, Outcome::Ok, p.role.as_str());
@@ -392,7 +426,7 @@ pub async fn login(State(st): State<AuthState>, req: Request) -> Response {
                 _ => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
             };
             audit(&f.user, Outcome::Denied, &message);
-            (status, login_form(&next, &f.user, Some(&message))).into_response()
+            (status, login_form(&st, &next, &f.user, Some(&message))).into_response()
         }
     }
 }

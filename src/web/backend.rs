@@ -449,6 +449,7 @@ impl Backend for PortalBackend {
                 role: u.role.as_str().to_string(),
                 databases: u.databases,
                 created_ms: u.created_at.timestamp_millis(),
+                origin: u.origin.as_str().to_string(),
             })
             .collect())
     }

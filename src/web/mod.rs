@@ -27,11 +27,13 @@ pub struct ServeOptions {
     pub auth: bool,
     /// Serve HTTPS with this PEM certificate chain and key.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Also let Milvus' own users sign in with their Milvus passwords (needs `auth`).
+    pub milvus_sign_in: bool,
 }
 
 /// Builds the router without sign-in: every request acts as the local admin.
 pub fn router(registry: Arc<JobRegistry>, options: LeptosOptions) -> Router {
-    router_with_auth(registry, options, false, false)
+    router_with_auth(registry, options, auth::AuthOptions::default())
 }
 
 /// Builds the router: pages, server functions, events, downloads, static files, the APIs, the
@@ -39,13 +41,13 @@ pub fn router(registry: Arc<JobRegistry>, options: LeptosOptions) -> Router {
 pub fn router_with_auth(
     registry: Arc<JobRegistry>,
     options: LeptosOptions,
-    auth: bool,
-    secure_cookies: bool,
+    auth: auth::AuthOptions,
 ) -> Router {
     let auth_state = auth::AuthState {
         registry: registry.clone(),
-        enabled: auth,
-        secure_cookies,
+        enabled: auth.enabled,
+        secure_cookies: auth.secure_cookies,
+        sign_in: auth.sign_in,
     };
     let sign_in = Router::new()
         .route("/login", get(auth::login_page).post(auth::login))
@@ -126,7 +128,14 @@ pub async fn serve(registry: Arc<JobRegistry>, opts: ServeOptions) -> Result<()>
     if opts.auth {
         announce_setup(&registry, opts.addr, opts.tls.is_some())?;
     }
-    let app = router_with_auth(registry.clone(), options, opts.auth, opts.tls.is_some())
+    let auth_options = auth::AuthOptions {
+        enabled: opts.auth,
+        secure_cookies: opts.tls.is_some(),
+        sign_in: crate::auth::sign_in::SignInOptions {
+            milvus_users: opts.milvus_sign_in,
+        },
+    };
+    let app = router_with_auth(registry.clone(), options, auth_options)
         .into_make_service_with_connect_info::<SocketAddr>();
     let server = async {
         match &opts.tls {

@@ -50,7 +50,9 @@ pub fn UsersPage() -> impl IntoView {
                                 let dbs = RwSignal::new(u.databases.join(", "));
                                 view! {
                                     <tr data-user=u.name.clone()>
-                                        <td>{u.name.clone()}</td>
+                                        <td>{u.name.clone()}{(u.origin == "milvus").then(|| view! {
+                                            " " <span class="badge" title="Signs in with its Milvus password; role and databases follow its Milvus roles at each sign-in">"Milvus"</span>
+                                        })}</td>
                                         <td>
                                             <label class="sr-only" for=format!("role-{}", u.name)>{format!("Role of {}", u.name)}</label>
                                             <select id=format!("role-{}", u.name) on:change=move |ev| role.set(event_target_value(&ev)) prop:value=move || role.get()>
