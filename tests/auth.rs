@@ -46,14 +46,13 @@ impl Server {
         Server::start_with(Default::default()).await
     }
 
-    /// With sign-in on, and these users allowed to sign in.
-    async fn start_with(sign_in: milvault::auth::sign_in::SignInOptions) -> Server {
+    /// With sign-in on and `auth`'s other settings.
+    async fn start_with(auth: milvault::web::auth::AuthOptions) -> Server {
         let svc = service(&s3_overrides("milvault", &unique("auth")));
         let registry = JobRegistry::new(svc, JobStore::in_memory().unwrap());
         let auth = milvault::web::auth::AuthOptions {
             enabled: true,
-            secure_cookies: false,
-            sign_in,
+            ..auth
         };
         let addr = serve_portal(registry.clone(), auth).await;
         Server {
@@ -628,6 +627,18 @@ async fn sign_in_backs_off_after_repeated_failures() {
     }
     // now even the right password waits
     assert_eq!(s.sign_in("mallory", PASSWORD).await, Err(429));
+    // X-Forwarded-For from a peer that is not a trusted proxy changes nothing: this address
+    // has failed 5 times, whatever it claims
+    let r = s
+        .http
+        .post(s.url("/login"))
+        .header("origin", s.origin())
+        .header("x-forwarded-for", "198.51.100.77")
+        .form(&[("user", "someone_else"), ("password", "guess")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 429);
     // a sign-in form posted from another site is refused
     let r = s
         .http
@@ -641,9 +652,57 @@ async fn sign_in_backs_off_after_repeated_failures() {
 }
 
 #[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_client_address_counts() {
+    let s = Server::start_with(milvault::web::auth::AuthOptions {
+        trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()],
+        ..Default::default()
+    })
+    .await;
+    let attempt = |user: String, client: &'static str| {
+        let req = s
+            .http
+            .post(s.url("/login"))
+            .header("origin", s.origin())
+            .header("x-forwarded-for", client)
+            .form(&[("user", user.as_str()), ("password", "guess")]);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    // five failures (each for another name) from one client behind the proxy
+    for i in 0..5 {
+        assert_eq!(attempt(format!("guess{i}"), "198.51.100.1").await, 401);
+    }
+    // that client now waits; another client behind the same proxy does not
+    assert_eq!(attempt("guess9".into(), "198.51.100.1").await, 429);
+    assert_eq!(attempt("guess9".into(), "198.51.100.2").await, 401);
+    // and the audit log says where each came from
+    let entries = s
+        .registry
+        .store()
+        .audit_entries(&Default::default())
+        .unwrap();
+    let sources: Vec<&str> = entries.iter().rev().map(|e| e.source.as_str()).collect();
+    assert_eq!(
+        sources,
+        [
+            "198.51.100.1",
+            "198.51.100.1",
+            "198.51.100.1",
+            "198.51.100.1",
+            "198.51.100.1",
+            "198.51.100.1",
+            "198.51.100.2"
+        ]
+    );
+}
+
+#[tokio::test]
 async fn milvus_sign_in_is_refused_when_milvus_does_not_check_passwords() {
     // this Milvus runs without authorization: it would take any password for `root`
-    let s = Server::start_with(milvault::auth::sign_in::SignInOptions { milvus_users: true }).await;
+    let s = Server::start_with(milvault::web::auth::AuthOptions {
+        sign_in: milvault::auth::sign_in::SignInOptions { milvus_users: true },
+        ..Default::default()
+    })
+    .await;
     let r = s
         .http
         .post(s.url("/login"))

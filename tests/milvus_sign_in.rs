@@ -44,6 +44,7 @@ impl Portal {
             enabled: true,
             secure_cookies: false,
             sign_in: SignInOptions { milvus_users },
+            ..Default::default()
         };
         let addr = serve_portal(registry.clone(), auth).await;
         Portal {

@@ -78,6 +78,12 @@ pub struct ServeArgs {
     /// none → viewer.
     #[arg(long, env = "MILVAULT_MILVUS_SIGN_IN", requires = "auth")]
     pub milvus_sign_in: bool,
+    /// A reverse proxy in front of the server (an address or a network like 10.0.0.0/8;
+    /// repeatable): requests from it are taken to come from the client its X-Forwarded-For names
+    /// (sign-in back-off per address, the audit log's "from where").
+    #[arg(long = "trusted-proxy", env = "MILVAULT_TRUSTED_PROXIES", value_delimiter = ',',
+          value_parser = crate::web::client_addr::parse_trusted)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// PEM certificate chain to serve HTTPS with (needs --tls-key).
     #[arg(long, env = "MILVAULT_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -334,6 +340,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                     auth: a.auth,
                     tls: a.tls_cert.zip(a.tls_key),
                     milvus_sign_in: a.milvus_sign_in,
+                    trusted_proxies: a.trusted_proxies,
                 },
             )
             .await?;

@@ -27,7 +27,7 @@ use crate::{
 pub const SESSION_COOKIE: &str = "milvault_session";
 
 /// How the server authenticates.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct AuthOptions {
     /// Sign-in required. Off: every request acts as the local admin (loopback only).
     pub enabled: bool,
@@ -35,6 +35,8 @@ pub struct AuthOptions {
     pub secure_cookies: bool,
     /// Which users may sign in.
     pub sign_in: SignInOptions,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// How requests are authenticated.
@@ -47,12 +49,18 @@ pub struct AuthState {
     pub secure_cookies: bool,
     /// Which users may sign in.
     pub sign_in: SignInOptions,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Arc<[ipnet::IpNet]>,
 }
 
-fn source_of(req: &Request) -> String {
+/// The client's address (behind trusted proxies, the one they name).
+fn source_of(st: &AuthState, req: &Request) -> String {
     req.extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
+        .map(|c| {
+            super::client_addr::client_address(c.0.ip(), req.headers(), &st.trusted_proxies)
+                .to_string()
+        })
         .unwrap_or_else(|| "unknown".into())
 }
 
@@ -169,7 +177,7 @@ fn urlencode(s: &str) -> String {
 
 /// The authentication middleware.
 pub async fn authenticate(State(st): State<AuthState>, mut req: Request, next: Next) -> Response {
-    let source = source_of(&req);
+    let source = source_of(&st, &req);
     if !st.enabled {
         req.extensions_mut().insert(Caller {
             who: Principal::local("local"),
@@ -371,7 +379,7 @@ fn session_cookie(value: &str, secure: bool, max_age: i64) -> String {
 
 /// POST /login.
 pub async fn login(State(st): State<AuthState>, req: Request) -> Response {
-    let source = source_of(&req);
+    let source = source_of(&st, &req);
     let cross_site = !same_origin(req.headers());
     let Form(f) = match Form::<LoginForm>::from_request(req, &()).await {
         Ok(f) => f,
@@ -501,7 +509,7 @@ pub struct SetupForm {
 
 /// POST /setup.
 pub async fn setup(State(st): State<AuthState>, req: Request) -> Response {
-    let source = source_of(&req);
+    let source = source_of(&st, &req);
     if !same_origin(req.headers()) {
         return (StatusCode::FORBIDDEN, "cross-site request refused").into_response();
     }

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod backend;
+pub mod client_addr;
 pub mod events;
 pub mod policies;
 
@@ -29,6 +30,8 @@ pub struct ServeOptions {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Also let Milvus' own users sign in with their Milvus passwords (needs `auth`).
     pub milvus_sign_in: bool,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (back-off, audit log).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// Builds the router without sign-in: every request acts as the local admin.
@@ -48,6 +51,7 @@ pub fn router_with_auth(
         enabled: auth.enabled,
         secure_cookies: auth.secure_cookies,
         sign_in: auth.sign_in,
+        trusted_proxies: auth.trusted_proxies.into(),
     };
     let sign_in = Router::new()
         .route("/login", get(auth::login_page).post(auth::login))
@@ -134,6 +138,7 @@ pub async fn serve(registry: Arc<JobRegistry>, opts: ServeOptions) -> Result<()>
         sign_in: crate::auth::sign_in::SignInOptions {
             milvus_users: opts.milvus_sign_in,
         },
+        trusted_proxies: opts.trusted_proxies.clone(),
     };
     let app = router_with_auth(registry.clone(), options, auth_options)
         .into_make_service_with_connect_info::<SocketAddr>();
