@@ -145,6 +145,29 @@ impl JobStore {
         );
     }
 
+    /// Removes the entries older than `before`; returns how many. The removal itself is recorded.
+    pub fn prune_audit(&self, before: DateTime<Utc>) -> Result<usize> {
+        let n = self
+            .lock()?
+            .execute(
+                "DELETE FROM audit WHERE at_ms < ?1",
+                [before.timestamp_millis()],
+            )
+            .map_err(db_err)?;
+        if n > 0 {
+            self.audit(
+                "milvault",
+                "server",
+                "audit.prune",
+                "",
+                "server",
+                Outcome::Ok,
+                &format!("{n} entries older than {} removed", before.to_rfc3339()),
+            );
+        }
+        Ok(n)
+    }
+
     /// Entries matching `f`, newest first.
     pub fn audit_entries(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>> {
         let conn = self.lock()?;
@@ -277,6 +300,53 @@ mod tests {
                 .unwrap()
                 .ends_with("denied,\"outside, \"\"team_b\"\"\""),
             "{csv}"
+        );
+    }
+
+    #[test]
+    fn pruning_removes_old_entries_only_and_says_so() {
+        let s = JobStore::in_memory().unwrap();
+        s.audit(
+            "ann",
+            "session",
+            "backup.create",
+            "old",
+            "1.1.1.1",
+            Outcome::Ok,
+            "",
+        );
+        // make that entry 400 days old
+        s.lock()
+            .unwrap()
+            .execute(
+                "UPDATE audit SET at_ms = ?1",
+                [(Utc::now() - chrono::Duration::days(400)).timestamp_millis()],
+            )
+            .unwrap();
+        s.audit(
+            "ann",
+            "session",
+            "backup.create",
+            "new",
+            "1.1.1.1",
+            Outcome::Ok,
+            "",
+        );
+        let cut = Utc::now() - chrono::Duration::days(365);
+        assert_eq!(s.prune_audit(cut).unwrap(), 1);
+        assert_eq!(s.prune_audit(cut).unwrap(), 0, "nothing left to remove");
+        let left: Vec<(String, String)> = s
+            .audit_entries(&AuditFilter::default())
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.action, e.target))
+            .collect();
+        assert_eq!(
+            left,
+            [
+                ("audit.prune".to_string(), String::new()),
+                ("backup.create".to_string(), "new".to_string())
+            ]
         );
     }
 }

@@ -84,6 +84,9 @@ pub struct ServeArgs {
     #[arg(long = "trusted-proxy", env = "MILVAULT_TRUSTED_PROXIES", value_delimiter = ',',
           value_parser = crate::web::client_addr::parse_trusted)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Remove audit log entries older than this many days (checked hourly; 0 keeps them forever).
+    #[arg(long, default_value_t = 365, env = "MILVAULT_AUDIT_KEEP_DAYS")]
+    pub audit_keep_days: u32,
     /// PEM certificate chain to serve HTTPS with (needs --tls-key).
     #[arg(long, env = "MILVAULT_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -341,6 +344,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                     tls: a.tls_cert.zip(a.tls_key),
                     milvus_sign_in: a.milvus_sign_in,
                     trusted_proxies: a.trusted_proxies,
+                    audit_keep_days: a.audit_keep_days,
                 },
             )
             .await?;

@@ -32,6 +32,8 @@ pub struct ServeOptions {
     pub milvus_sign_in: bool,
     /// Reverse proxies whose `X-Forwarded-For` names the client (back-off, audit log).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Audit log entries older than this many days are removed (checked hourly; 0: kept forever).
+    pub audit_keep_days: u32,
 }
 
 /// Builds the router without sign-in: every request acts as the local admin.
@@ -108,6 +110,22 @@ fn app_routes(registry: Arc<JobRegistry>, options: LeptosOptions) -> Router {
     extras.merge(pages)
 }
 
+/// Removes audit entries older than `keep_days` now and every hour while the registry lives.
+fn spawn_audit_retention(registry: Arc<JobRegistry>, keep_days: u32) {
+    let weak = Arc::downgrade(&registry);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let Some(reg) = weak.upgrade() else { break };
+            let before = chrono::Utc::now() - chrono::Duration::days(i64::from(keep_days));
+            if let Err(e) = reg.store().prune_audit(before) {
+                tracing::warn!("pruning the audit log: {e}");
+            }
+        }
+    });
+}
+
 /// Serves until the process is stopped.
 pub async fn serve(registry: Arc<JobRegistry>, opts: ServeOptions) -> Result<()> {
     let site_root = opts.site_root.to_string_lossy().to_string();
@@ -131,6 +149,9 @@ pub async fn serve(registry: Arc<JobRegistry>, opts: ServeOptions) -> Result<()>
     }
     if opts.auth {
         announce_setup(&registry, opts.addr, opts.tls.is_some())?;
+    }
+    if opts.audit_keep_days > 0 {
+        spawn_audit_retention(registry.clone(), opts.audit_keep_days);
     }
     let auth_options = auth::AuthOptions {
         enabled: opts.auth,
