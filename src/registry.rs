@@ -221,34 +221,48 @@ impl JobRegistry {
         let registry = self.clone();
         let backup = name.to_string();
         tokio::spawn(async move {
-            let r = verify::verify_backup(&registry.svc, &backup, &progress).await;
-            let record = |state: &str, files, bytes, problems| VerificationRecord {
-                at: chrono::Utc::now(),
-                state: state.into(),
-                files,
-                bytes,
-                problems,
-            };
-            let v = match &r {
-                Ok(rep) => Some(record(
-                    if rep.ok() { "intact" } else { "damaged" },
-                    rep.files_checked,
-                    rep.bytes_checked,
-                    rep.problems.clone(),
-                )),
-                Err(Error::NoManifest(_)) => Some(record("unverifiable", 0, 0, Vec::new())),
-                Err(_) => None,
-            };
-            if let Some(v) = v {
-                if let Err(e) = registry.store.save_verification(&backup, &v) {
-                    tracing::error!(backup = %backup, "could not record the verification: {e}");
-                }
-            }
-            progress.finish(&r.and_then(verify::VerifyReport::into_result));
+            let _ = registry.verify_recorded(&backup, &progress).await;
         });
         let registry = self.clone();
         let backup = name.to_string();
         Ok(self.track(handle, move || registry.release_reader(&backup)))
+    }
+
+    /// Verifies a backup, records the outcome as its verification state (the Backups page's
+    /// Verified column) and finishes `progress`: failed when the backup is damaged.
+    pub async fn verify_recorded(
+        &self,
+        name: &str,
+        progress: &Progress,
+    ) -> Result<verify::VerifyReport> {
+        let r = verify::verify_backup(&self.svc, name, progress).await;
+        let record = |state: &str, files, bytes, problems| VerificationRecord {
+            at: chrono::Utc::now(),
+            state: state.into(),
+            files,
+            bytes,
+            problems,
+        };
+        let v = match &r {
+            Ok(rep) => Some(record(
+                if rep.ok() { "intact" } else { "damaged" },
+                rep.files_checked,
+                rep.bytes_checked,
+                rep.problems.clone(),
+            )),
+            Err(Error::NoManifest(_)) => Some(record("unverifiable", 0, 0, Vec::new())),
+            Err(_) => None,
+        };
+        if let Some(v) = v {
+            if let Err(e) = self.store.save_verification(name, &v) {
+                tracing::error!(backup = %name, "could not record the verification: {e}");
+            }
+        }
+        match &r {
+            Ok(rep) => progress.finish(&rep.clone().into_result()),
+            Err(_) => progress.finish(&r),
+        }
+        r
     }
 
     /// Verifies a backup and waits: `Ok(true)` intact, `Ok(false)` damaged.
@@ -307,6 +321,13 @@ impl JobRegistry {
                 .collect();
         }
         Ok(first)
+    }
+
+    /// Records a job this process runs itself (the CLI's): its progress is saved like any job's,
+    /// so that servers sharing the database list it. [`JobRegistry::wait_ended`] waits for its
+    /// last save.
+    pub fn record(self: &Arc<Self>, handle: JobHandle) -> JobSnapshot {
+        self.track(handle, || {})
     }
 
     fn track(

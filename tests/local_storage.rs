@@ -202,6 +202,21 @@ fn cli_backs_up_two_databases_and_restores_every_row_with_a_suffix() {
         "{:?}",
         entries[1]
     );
+    // and its jobs are in the job history `milvault serve` lists, ended
+    let jobs: Vec<(JobKind, JobState, String)> = store
+        .list(10)
+        .unwrap()
+        .into_iter()
+        .rev()
+        .map(|j| (j.kind, j.state, j.backup_name))
+        .collect();
+    assert_eq!(
+        jobs,
+        [
+            (JobKind::Backup, JobState::Succeeded, name.clone()),
+            (JobKind::Restore, JobState::Succeeded, name.clone())
+        ]
+    );
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

@@ -14,7 +14,7 @@ use milvault::{
     commands::{create::CreateBackupRequest, policy, restore::RestoreRequest},
     format::manifest::FileProblem,
     integrity,
-    job::JobState,
+    job::{JobKind, JobState},
     job_store::JobStore,
     policy::Policy,
     registry::JobRegistry,
@@ -145,6 +145,15 @@ async fn verify_and_restore_catch_a_corrupted_and_a_deleted_binlog() {
         ("backup.verify", name.as_str())
     );
     assert!(audit[0].detail.starts_with("damaged: 2 of"), "{audit:?}");
+    // the portal sharing that database shows the CLI's verification and its failed job
+    let cli_db = milvault::job_store::JobStore::open(&job_db).unwrap();
+    assert_eq!(cli_db.verifications().unwrap()[&name].state, "damaged");
+    let jobs = cli_db.list(5).unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(
+        (jobs[0].kind, jobs[0].state),
+        (JobKind::Verify, JobState::Failed)
+    );
 
     // a restore refuses, names the files, and creates nothing
     let suffix = format!("_{}", &unique("r")[2..]);

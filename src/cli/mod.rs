@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 pub mod audit;
+pub mod jobs;
 pub mod policy;
 pub mod user;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -215,10 +216,13 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 policy: None,
             };
             let audit = audited();
+            let jobs = jobs::CliJobs::open(&cli.db, &svc);
             let target = req.name.clone();
             let (handle, task) = svc.spawn_backup(req);
+            let job = jobs.record(&handle);
             show_progress(handle, cli.json).await;
             let result = task.await.context("backup task")?;
+            jobs.finish(job).await;
             let target = result.as_ref().map_or(target, |i| i.name.clone());
             audit.outcome("backup.create", &target, &result, |i| {
                 format!(
@@ -260,10 +264,13 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 force: a.force,
             };
             let audit = audited();
+            let jobs = jobs::CliJobs::open(&cli.db, &svc);
             let target = req.name.clone();
             let (handle, task) = svc.spawn_restore(req);
+            let job = jobs.record(&handle);
             show_progress(handle, cli.json).await;
             let result = task.await.context("restore task")?;
+            jobs.finish(job).await;
             audit.outcome("backup.restore", &target, &result, |r| {
                 let into: Vec<&str> = r.collections.iter().map(|c| c.target.as_str()).collect();
                 format!("into {}", into.join(", "))
@@ -350,15 +357,18 @@ pub async fn run(cli: Cli) -> Result<i32> {
             .await?;
         }
         Command::Verify(a) => {
+            let jobs = jobs::CliJobs::open(&cli.db, &svc);
             let (progress, handle) =
                 crate::job::Progress::new(crate::job::JobKind::Verify, &a.name);
+            let job = jobs.record(&handle);
             let task = {
-                let svc = svc.clone();
+                let (svc, jobs) = (svc.clone(), jobs.clone());
                 let name = a.name.clone();
-                tokio::spawn(async move { svc.verify(&name, &progress).await })
+                tokio::spawn(async move { jobs.verify(&svc, &name, &progress).await })
             };
             show_progress(handle, cli.json).await;
             let result = task.await.context("verify task")?;
+            jobs.finish(job).await;
             audited().outcome("backup.verify", &a.name, &result, |r| {
                 if r.ok() {
                     format!("intact: {} files", r.files_checked)

@@ -1,0 +1,63 @@
+//! The CLI's backups, restores and verifications in the job history of the `--job-db` database,
+//! so that `milvault serve` sharing it lists them (with their progress) beside its own jobs.
+
+use std::sync::Arc;
+
+use crate::{
+    commands::verify::VerifyReport,
+    error::Result,
+    job::{JobHandle, Progress},
+    registry::JobRegistry,
+    Milvault,
+};
+
+use super::JobDbArg;
+
+/// Records the jobs of one CLI command; does nothing when the database cannot be opened.
+#[derive(Clone)]
+pub struct CliJobs(Option<Arc<JobRegistry>>);
+
+impl CliJobs {
+    /// Opens the database (a warning says so when it cannot be, and the command goes on).
+    pub fn open(db: &JobDbArg, svc: &Arc<Milvault>) -> CliJobs {
+        match db.open() {
+            Ok(store) => CliJobs(Some(JobRegistry::new(svc.clone(), store))),
+            Err(e) => {
+                eprintln!("warning: this job is not recorded in the job history: {e:#}");
+                CliJobs(None)
+            }
+        }
+    }
+
+    /// Starts recording the job `handle` follows; returns its id.
+    pub fn record(&self, handle: &JobHandle) -> Option<String> {
+        self.0.as_ref().map(|r| r.record(handle.clone()).id)
+    }
+
+    /// Verifies a backup; with the database, its verification state is recorded too (the
+    /// portal's Verified column).
+    pub async fn verify(
+        &self,
+        svc: &Milvault,
+        name: &str,
+        progress: &Progress,
+    ) -> Result<VerifyReport> {
+        match &self.0 {
+            Some(reg) => reg.verify_recorded(name, progress).await,
+            None => svc.verify(name, progress).await,
+        }
+    }
+
+    /// Waits until the job's last state is saved, then signs this process off.
+    pub async fn finish(&self, id: Option<String>) {
+        let (Some(reg), Some(id)) = (&self.0, id) else {
+            return;
+        };
+        if let Err(e) = reg.wait_ended(&id).await {
+            eprintln!("warning: the job's end was not recorded: {e}");
+        }
+        if let Err(e) = reg.store().sign_off() {
+            tracing::warn!("job database: {e}");
+        }
+    }
+}
