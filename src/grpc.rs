@@ -267,6 +267,17 @@ impl BackupService for GrpcService {
         Ok(Response::new(job_message(&job)))
     }
 
+    async fn verify_backup(
+        &self,
+        request: Request<pb::VerifyBackupRequest>,
+    ) -> Result<Response<pb::Job>, Status> {
+        let gate = self.gate(&request)?;
+        let r = request.into_inner();
+        required(&r.name, "name")?;
+        let job = gate.start_verify(&r.name).await.map_err(status_of)?;
+        Ok(Response::new(job_message(&job)))
+    }
+
     async fn get_job(
         &self,
         request: Request<pb::GetJobRequest>,

@@ -350,6 +350,27 @@ async fn grpc_backup_and_restore_with_a_streamed_watch() {
     expected.sort();
     assert_eq!(names, expected);
 
+    // verification through gRPC: a job that re-reads every file, watched to its end
+    let job = client
+        .verify_backup(pb::VerifyBackupRequest { name: name.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(job.kind, pb::JobKind::Verify as i32);
+    let last = watch(&mut client, &job.id).await.pop().unwrap();
+    assert_eq!(last.state, pb::JobState::Succeeded as i32, "{last:?}");
+    assert!(
+        last.bytes_done > 0 && last.bytes_done == last.bytes_total,
+        "{last:?}"
+    );
+    let missing = client
+        .verify_backup(pb::VerifyBackupRequest {
+            name: "no_such_backup".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+
     let removed = client
         .delete_backup(pb::DeleteBackupRequest { name: name.clone() })
         .await
