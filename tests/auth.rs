@@ -116,31 +116,9 @@ impl Server {
 
     /// Signs in through the form; returns the session cookie's value.
     async fn sign_in(&self, user: &str, password: &str) -> Result<String, u16> {
-        let r = self
-            .http
-            .post(self.url("/login"))
-            .header("origin", self.origin())
-            .form(&[("user", user), ("password", password), ("next", "/")])
-            .send()
+        sign_in_form(&self.http, &self.origin(), user, password)
             .await
-            .unwrap();
-        if r.status().as_u16() != 303 {
-            return Err(r.status().as_u16());
-        }
-        let cookie = r
-            .headers()
-            .get("set-cookie")
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_string();
-        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
-        Ok(cookie
-            .trim_start_matches("milvault_session=")
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string())
+            .map_err(|(status, _)| status)
     }
 
     /// A portal server function, called as the hydrated page calls it.

@@ -59,25 +59,7 @@ impl Portal {
 
     /// Signs in through the sign-in form; the session cookie, or the status and page.
     async fn sign_in(&self, user: &str, password: &str) -> Result<String, (u16, String)> {
-        let r = self
-            .http
-            .post(format!("{}/login", self.base))
-            .header("origin", &self.base)
-            .form(&[("user", user), ("password", password), ("next", "/")])
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        if status != 303 {
-            return Err((status, r.text().await.unwrap_or_default()));
-        }
-        let cookie = r.headers()["set-cookie"].to_str().unwrap();
-        Ok(cookie
-            .trim_start_matches("milvault_session=")
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string())
+        sign_in_form(&self.http, &self.base, user, password).await
     }
 
     async fn get(&self, path: &str, session: &str) -> (u16, Value) {

@@ -110,3 +110,36 @@ pub async fn serve_portal(
     tokio::spawn(async move { axum::serve(listener, app).await });
     addr
 }
+
+/// Posts the sign-in form of the server at `base` (`http://host:port`) as its own page would;
+/// returns the session cookie's value (checked to be HttpOnly and SameSite=Strict), or the
+/// status and the page. `http` must not follow redirects.
+pub async fn sign_in_form(
+    http: &reqwest::Client,
+    base: &str,
+    user: &str,
+    password: &str,
+) -> Result<String, (u16, String)> {
+    let r = http
+        .post(format!("{base}/login"))
+        .header("origin", base)
+        .form(&[("user", user), ("password", password), ("next", "/")])
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    if status != 303 {
+        return Err((status, r.text().await.unwrap_or_default()));
+    }
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    Ok(cookie
+        .trim_start_matches("milvault_session=")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string())
+}
