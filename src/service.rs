@@ -29,6 +29,7 @@ pub struct Milvault {
     backup_storage: Storage,
     milvus_storage: OnceLock<Storage>,
     milvus: OnceCell<MilvusClient>,
+    summaries: crate::commands::list::SummaryCache,
 }
 
 impl Milvault {
@@ -41,7 +42,13 @@ impl Milvault {
             backup_storage,
             milvus_storage: OnceLock::new(),
             milvus: OnceCell::new(),
+            summaries: Default::default(),
         })
+    }
+
+    /// The backup summaries already read (see [`crate::commands::list::SummaryCache`]).
+    pub(crate) fn summaries(&self) -> &crate::commands::list::SummaryCache {
+        &self.summaries
     }
 
     /// The configuration.

@@ -272,6 +272,21 @@ impl Storage {
         }
     }
 
+    /// A string that changes whenever the file is written again (size, modification time and
+    /// ETag), or `None` when it does not exist.
+    pub async fn version_of(&self, rel: &str) -> Result<Option<String>> {
+        match self.store.head(&self.path(rel)).await {
+            Ok(m) => Ok(Some(format!(
+                "{}:{}:{}",
+                m.size,
+                m.last_modified.timestamp_nanos_opt().unwrap_or_default(),
+                m.e_tag.unwrap_or_default()
+            ))),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.err(rel, e)),
+        }
+    }
+
     /// Deletes one file (no error if it is already gone).
     pub async fn delete(&self, rel: &str) -> Result<()> {
         match self.store.delete(&self.path(rel)).await {

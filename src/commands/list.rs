@@ -1,5 +1,8 @@
 //! `list`: the complete backups in the backup storage, newest first.
 
+use std::{collections::HashMap, sync::Mutex};
+
+use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use crate::{
@@ -7,6 +10,9 @@ use crate::{
     format::{layout, BackupInfo},
     service::Milvault,
 };
+
+/// How many backups' metadata are looked at at once.
+const LIST_CONCURRENCY: usize = 16;
 
 /// One line of the backup list.
 #[derive(Debug, Clone, Serialize)]
@@ -54,27 +60,141 @@ impl From<&BackupInfo> for BackupSummary {
     }
 }
 
-/// Lists complete backups (those whose `backup_meta.json` exists); incomplete folders are skipped.
-pub async fn list_backups(svc: &Milvault) -> Result<Vec<BackupSummary>> {
+/// The summaries of backups already read, by name, with the version of the `backup_meta.json`
+/// they were read from: a complete backup's metadata does not change, so a listing only asks for
+/// each backup's version (one HEAD) and reads the metadata of new or rewritten backups.
+#[derive(Default)]
+pub struct SummaryCache(Mutex<HashMap<String, (String, BackupSummary)>>);
+
+impl SummaryCache {
+    fn get(&self, name: &str, version: &str) -> Option<BackupSummary> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(name)
+            .filter(|(v, _)| v == version)
+            .map(|(_, s)| s.clone())
+    }
+
+    fn put(&self, name: &str, version: String, summary: BackupSummary) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.insert(name.to_string(), (version, summary));
+    }
+
+    /// Forgets the backups that are gone.
+    fn keep_only(&self, names: &[String]) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.retain(|n, _| names.contains(n));
+    }
+}
+
+/// The summary of backup `name`, or `None` when it is incomplete or unreadable (logged).
+async fn summary_of(svc: &Milvault, name: &str) -> Result<Option<BackupSummary>> {
     let storage = svc.backup_storage();
-    let mut out = Vec::new();
-    for name in storage.list_dirs("").await? {
-        if storage
-            .size_of(&layout::meta_file(&name, layout::BACKUP_META))
-            .await?
-            .is_none()
-        {
-            continue;
+    let Some(version) = storage
+        .version_of(&layout::meta_file(name, layout::BACKUP_META))
+        .await?
+    else {
+        return Ok(None);
+    };
+    if let Some(s) = svc.summaries().get(name, &version) {
+        return Ok(Some(s));
+    }
+    match svc.get_backup(name).await {
+        Ok(info) => {
+            let s = BackupSummary::from(&info);
+            svc.summaries().put(name, version, s.clone());
+            Ok(Some(s))
         }
-        match svc.get_backup(&name).await {
-            Ok(info) => out.push(BackupSummary::from(&info)),
-            Err(e) => tracing::warn!("skipping backup '{name}': {e}"),
+        Err(e) => {
+            tracing::warn!("skipping backup '{name}': {e}");
+            Ok(None)
         }
     }
+}
+
+/// Lists complete backups (those whose `backup_meta.json` exists); incomplete folders are skipped.
+pub async fn list_backups(svc: &Milvault) -> Result<Vec<BackupSummary>> {
+    let names = svc.backup_storage().list_dirs("").await?;
+    let found: Vec<Option<BackupSummary>> = futures::stream::iter(names.clone())
+        .map(|name| async move { summary_of(svc, &name).await })
+        .buffer_unordered(LIST_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let mut out: Vec<BackupSummary> = found.into_iter().flatten().collect();
+    svc.summaries().keep_only(&names);
     out.sort_by(|a, b| {
         b.backup_timestamp
             .cmp(&a.backup_timestamp)
             .then(a.name.cmp(&b.name))
     });
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        commands::create::write_meta,
+        config::Config,
+        format::{BackupInfo, CollectionBackupInfo},
+    };
+
+    fn info(name: &str, ts: u64, size: i64) -> BackupInfo {
+        BackupInfo {
+            id: format!("id-{name}-{size}"),
+            name: name.into(),
+            backup_timestamp: ts,
+            size,
+            collection_backups: vec![CollectionBackupInfo {
+                collection_name: "c".into(),
+                size,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    fn sizes(list: &[BackupSummary]) -> Vec<(&str, i64)> {
+        list.iter().map(|b| (b.name.as_str(), b.size)).collect()
+    }
+
+    #[tokio::test]
+    async fn listing_sees_new_rewritten_and_deleted_backups() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::from_yaml(
+            "",
+            &[
+                ("minio.backupStorageType".into(), "local".into()),
+                (
+                    "minio.backupRootPath".into(),
+                    dir.path().display().to_string(),
+                ),
+            ],
+        )
+        .unwrap();
+        let svc = Milvault::new(config).unwrap();
+        let storage = svc.backup_storage();
+        write_meta(storage, &info("a", 1, 10)).await.unwrap();
+        write_meta(storage, &info("b", 2, 20)).await.unwrap();
+        // an incomplete backup (no backup_meta.json) is not listed
+        storage
+            .write("c/binlogs/insert_log/1", bytes::Bytes::from_static(b"x"))
+            .await
+            .unwrap();
+        assert_eq!(
+            sizes(&list_backups(&svc).await.unwrap()),
+            [("b", 20), ("a", 10)]
+        );
+        // `a` deleted and made again under the same name: the new one is listed
+        svc.delete_backup("a").await.unwrap();
+        write_meta(storage, &info("a", 3, 123_456)).await.unwrap();
+        assert_eq!(
+            sizes(&list_backups(&svc).await.unwrap()),
+            [("a", 123_456), ("b", 20)]
+        );
+        // `b` deleted: gone from the list and from the cache
+        svc.delete_backup("b").await.unwrap();
+        assert_eq!(sizes(&list_backups(&svc).await.unwrap()), [("a", 123_456)]);
+        assert!(svc.summaries().get("b", "").is_none());
+        assert_eq!(svc.summaries().0.lock().unwrap().len(), 1);
+    }
 }
