@@ -88,6 +88,27 @@ fn required(value: &str, field: &str) -> Result<(), Status> {
     }
 }
 
+/// A policy as its protobuf message.
+fn policy_message(
+    p: crate::policy::Policy,
+    retention: String,
+    next_runs_ms: Vec<u64>,
+) -> pb::Policy {
+    pb::Policy {
+        name: p.name,
+        collections: p.collections,
+        databases: p.databases,
+        cron: p.cron,
+        time_zone: p.time_zone,
+        name_template: p.name_template,
+        retention,
+        enabled: p.enabled,
+        verify_after: p.verify_after,
+        meta_only: p.meta_only,
+        next_runs_ms,
+    }
+}
+
 /// A job as its protobuf message.
 pub fn job_message(s: &JobSnapshot) -> pb::Job {
     pb::Job {
@@ -276,6 +297,63 @@ impl BackupService for GrpcService {
         required(&r.name, "name")?;
         let job = gate.start_verify(&r.name).await.map_err(status_of)?;
         Ok(Response::new(job_message(&job)))
+    }
+
+    async fn list_policies(
+        &self,
+        request: Request<pb::ListPoliciesRequest>,
+    ) -> Result<Response<pb::ListPoliciesResponse>, Status> {
+        let gate = self.gate(&request)?;
+        let policies = gate.policies().map_err(status_of)?;
+        Ok(Response::new(pb::ListPoliciesResponse {
+            policies: policies
+                .into_iter()
+                .map(|o| {
+                    let next = o.next_runs.iter().map(|t| t.timestamp_millis() as u64);
+                    policy_message(o.policy, o.retention, next.collect())
+                })
+                .collect(),
+        }))
+    }
+
+    async fn run_policy(
+        &self,
+        request: Request<pb::PolicyName>,
+    ) -> Result<Response<pb::Job>, Status> {
+        let gate = self.gate(&request)?;
+        let r = request.into_inner();
+        required(&r.name, "name")?;
+        let started = gate.run_policy(&r.name).await.map_err(status_of)?;
+        match gate.job(&started.run.job_id).map_err(status_of)? {
+            Some(job) => Ok(Response::new(job_message(&job))),
+            None => Err(Status::internal(format!(
+                "policy '{}' started job {} but it cannot be found",
+                r.name, started.run.job_id
+            ))),
+        }
+    }
+
+    async fn set_policy_enabled(
+        &self,
+        request: Request<pb::SetPolicyEnabledRequest>,
+    ) -> Result<Response<pb::Policy>, Status> {
+        let gate = self.gate(&request)?;
+        let r = request.into_inner();
+        required(&r.name, "name")?;
+        gate.set_policy_enabled(&r.name, r.enabled)
+            .map_err(status_of)?;
+        let o = gate
+            .policies()
+            .map_err(status_of)?
+            .into_iter()
+            .find(|o| o.policy.name == r.name)
+            .ok_or_else(|| Status::not_found(format!("no policy is named '{}'", r.name)))?;
+        let next = o.next_runs.iter().map(|t| t.timestamp_millis() as u64);
+        Ok(Response::new(policy_message(
+            o.policy,
+            o.retention,
+            next.collect(),
+        )))
     }
 
     async fn get_job(

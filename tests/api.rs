@@ -371,6 +371,57 @@ async fn grpc_backup_and_restore_with_a_streamed_watch() {
         .unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);
 
+    // policies through gRPC: listed with next runs, run now (a backup job), paused
+    let policy = unique("pol");
+    let (status, body) = server
+        .post(
+            "/api/v2/policies",
+            json!({"name": policy, "collections": ["empty_coll"], "cron": "0 3 * * *"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let listed = client
+        .list_policies(pb::ListPoliciesRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .policies;
+    let mine = listed.iter().find(|p| p.name == policy).unwrap();
+    assert!(mine.enabled && mine.next_runs_ms.len() >= 2, "{mine:?}");
+    let job = client
+        .run_policy(pb::PolicyName {
+            name: policy.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(job.kind, pb::JobKind::Backup as i32);
+    assert!(job.backup_name.starts_with(&policy), "{job:?}");
+    let last = watch(&mut client, &job.id).await.pop().unwrap();
+    assert_eq!(last.state, pb::JobState::Succeeded as i32, "{last:?}");
+    client
+        .get_backup(pb::GetBackupRequest {
+            name: job.backup_name.clone(),
+        })
+        .await
+        .unwrap();
+    let paused = client
+        .set_policy_enabled(pb::SetPolicyEnabledRequest {
+            name: policy.clone(),
+            enabled: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!paused.enabled && paused.next_runs_ms.is_empty(), "{paused:?}");
+    let missing = client
+        .run_policy(pb::PolicyName {
+            name: "no_such_policy".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+
     let removed = client
         .delete_backup(pb::DeleteBackupRequest { name: name.clone() })
         .await
