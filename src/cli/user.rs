@@ -125,7 +125,11 @@ pub fn run(args: UserArgs, db: &JobDbArg, json: bool) -> Result<i32> {
                     } else {
                         u.databases.join(", ")
                     };
-                    println!("{:<20} {:<9} {dbs}", u.name, u.role.as_str());
+                    let origin = match u.origin {
+                        crate::auth::store::UserOrigin::Milvus => " (Milvus user)",
+                        crate::auth::store::UserOrigin::Local => "",
+                    };
+                    println!("{:<20} {:<9} {dbs}{origin}", u.name, u.role.as_str());
                 }
             }
         }
