@@ -308,10 +308,13 @@ impl JobRegistry {
         req: RestoreRequest,
         targets: &[crate::commands::restore::RestoreTarget],
     ) -> Result<JobSnapshot> {
-        if !req.drop_existing {
-            if let Some(t) = targets.iter().find(|t| t.exists) {
-                return Err(Error::CollectionExists(t.target.clone()));
-            }
+        let existing: Vec<&str> = targets
+            .iter()
+            .filter(|t| t.exists)
+            .map(|t| t.target.as_str())
+            .collect();
+        if !req.drop_existing && !existing.is_empty() {
+            return Err(Error::CollectionExists(existing.join(", ")));
         }
         let mut first = self.start_restore(req)?;
         if first.targets.is_empty() {

@@ -413,7 +413,10 @@ async fn grpc_backup_and_restore_with_a_streamed_watch() {
         .await
         .unwrap()
         .into_inner();
-    assert!(!paused.enabled && paused.next_runs_ms.is_empty(), "{paused:?}");
+    assert!(
+        !paused.enabled && paused.next_runs_ms.is_empty(),
+        "{paused:?}"
+    );
     let missing = client
         .run_policy(pb::PolicyName {
             name: "no_such_policy".into(),

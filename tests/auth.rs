@@ -422,6 +422,16 @@ async fn a_team_member_stays_in_its_databases_through_every_front_end() {
     assert_eq!(end["state"], "succeeded", "{end}");
     let rows = assert_same_data("shop", "reviews", "shop", &format!("reviews{suffix}"));
     assert!(rows > 0);
+    // the same restore again would write over what it made: refused, naming it, nothing started
+    let (status, err) = s
+        .server_fn::<app::server::StartRestore>(session, form(&shop_b, "", &suffix))
+        .await;
+    assert_ne!(status, 200, "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("shop.reviews{suffix} exist already in Milvus")),
+        "{err}"
+    );
     // her jobs list shows her restore but not the admin's backup of `default`
     let (_, jobs) = s.get("/api/v2/jobs?limit=500", alice).await;
     let kinds: Vec<(&str, &str)> = jobs["items"]

@@ -325,27 +325,15 @@ impl Backend for PortalBackend {
             return Err("Pick at least one collection to restore.".into());
         }
         let req = restore_request(&form);
-        // fail fast on what can be checked now (unknown backup, bad names, existing targets)
-        let preview = gate
-            .restore_preview(&req)
-            .await
-            .map_err(|e| e.to_string())?;
-        let existing: Vec<String> = preview
-            .into_iter()
-            .filter(|t| t.exists)
-            .map(|t| t.target)
-            .collect();
-        if !existing.is_empty() && !req.drop_existing {
-            return Err(format!(
-                "{} exist already in Milvus. Choose another suffix or names, or tick \"Drop existing\".",
-                existing.join(", ")
-            ));
+        tracing::info!(backup = %req.name, drop_existing = req.drop_existing, "restore asked from the portal");
+        // the gate checks what can be checked now (unknown backup, bad names, existing targets)
+        match gate.start_restore(req).await {
+            Ok(job) => Ok(job.id),
+            Err(crate::Error::CollectionExists(existing)) => Err(format!(
+                "{existing} exist already in Milvus. Choose another suffix or names, or tick \"Drop existing\"."
+            )),
+            Err(e) => Err(e.to_string()),
         }
-        tracing::info!(backup = %req.name, drop_existing = req.drop_existing, "restore started from the portal");
-        gate.start_restore(req)
-            .await
-            .map(|job| job.id)
-            .map_err(|e| e.to_string())
     }
 
     async fn jobs(&self) -> Result<Vec<JobView>, String> {
