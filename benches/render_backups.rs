@@ -1,6 +1,7 @@
 //! Benchmark (not a test): server-side render time of the portal's Backups page with 1,000
 //! backups in a local backup directory (history table + chart), through the real axum router.
-//! Run: `cargo bench --bench render_backups` (BACKUPS=N to change the count).
+//! Run: `cargo bench --bench render_backups` (BACKUPS=N to change the count; BENCH_S3_PORT=9000
+//! to keep the backups on an S3 server instead of local disk).
 
 use std::{sync::Arc, time::Instant};
 
@@ -70,19 +71,35 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = Config::from_yaml(
-        "",
-        &[
-            ("minio.storageType".into(), "local".into()),
+    // BENCH_S3_PORT=9000: the backups in bucket `milvault` of an S3 server on 127.0.0.1 (keys
+    // minioadmin, as ../shared/testenv/start-s3.sh makes it), else in a local directory
+    let storage: Vec<(String, String)> = match std::env::var("BENCH_S3_PORT") {
+        Ok(port) => vec![
+            ("minio.backupStorageType".into(), "minio".into()),
+            ("minio.address".into(), "127.0.0.1".into()),
+            ("minio.port".into(), port),
+            ("minio.accessKeyID".into(), "minioadmin".into()),
+            ("minio.secretAccessKey".into(), "minioadmin".into()),
+            ("minio.backupBucketName".into(), "milvault".into()),
+            (
+                "minio.backupRootPath".into(),
+                format!("bench_{}", std::process::id()),
+            ),
+        ],
+        Err(_) => vec![
             ("minio.backupStorageType".into(), "local".into()),
             (
                 "minio.backupRootPath".into(),
                 dir.path().display().to_string(),
             ),
-            ("milvus.port".into(), "1".into()),
         ],
-    )
-    .expect("config");
+    };
+    let mut sets = vec![
+        ("minio.storageType".into(), "local".into()),
+        ("milvus.port".into(), "1".into()),
+    ];
+    sets.extend(storage);
+    let config = Config::from_yaml("", &sets).expect("config");
     let svc = Arc::new(Milvault::new(config).expect("service"));
     let t = Instant::now();
     for i in 0..n {
