@@ -15,7 +15,12 @@ use tonic::{server::NamedService, Request, Response, Status};
 
 use crate::{
     auth::{Caller, Gate},
-    commands::{create::CreateBackupRequest, list::BackupSummary, restore},
+    commands::{
+        create::CreateBackupRequest,
+        list::BackupSummary,
+        policy::{self, PolicyOverview},
+        restore,
+    },
     error::{Error, ErrorKind},
     format::{db_or_default, BackupInfo},
     job::{JobKind, JobSnapshot, JobState},
@@ -89,11 +94,8 @@ fn required(value: &str, field: &str) -> Result<(), Status> {
 }
 
 /// A policy as its protobuf message.
-fn policy_message(
-    p: crate::policy::Policy,
-    retention: String,
-    next_runs_ms: Vec<u64>,
-) -> pb::Policy {
+fn policy_message(o: PolicyOverview) -> pb::Policy {
+    let p = o.policy;
     pb::Policy {
         name: p.name,
         collections: p.collections,
@@ -101,11 +103,15 @@ fn policy_message(
         cron: p.cron,
         time_zone: p.time_zone,
         name_template: p.name_template,
-        retention,
+        retention: o.retention,
         enabled: p.enabled,
         verify_after: p.verify_after,
         meta_only: p.meta_only,
-        next_runs_ms,
+        next_runs_ms: o
+            .next_runs
+            .iter()
+            .map(|t| t.timestamp_millis() as u64)
+            .collect(),
     }
 }
 
@@ -306,13 +312,7 @@ impl BackupService for GrpcService {
         let gate = self.gate(&request)?;
         let policies = gate.policies().map_err(status_of)?;
         Ok(Response::new(pb::ListPoliciesResponse {
-            policies: policies
-                .into_iter()
-                .map(|o| {
-                    let next = o.next_runs.iter().map(|t| t.timestamp_millis() as u64);
-                    policy_message(o.policy, o.retention, next.collect())
-                })
-                .collect(),
+            policies: policies.into_iter().map(policy_message).collect(),
         }))
     }
 
@@ -342,18 +342,9 @@ impl BackupService for GrpcService {
         required(&r.name, "name")?;
         gate.set_policy_enabled(&r.name, r.enabled)
             .map_err(status_of)?;
-        let o = gate
-            .policies()
-            .map_err(status_of)?
-            .into_iter()
-            .find(|o| o.policy.name == r.name)
-            .ok_or_else(|| Status::not_found(format!("no policy is named '{}'", r.name)))?;
-        let next = o.next_runs.iter().map(|t| t.timestamp_millis() as u64);
-        Ok(Response::new(policy_message(
-            o.policy,
-            o.retention,
-            next.collect(),
-        )))
+        let o = policy::overview_of(self.registry.store(), &r.name, chrono::Utc::now(), 3)
+            .map_err(status_of)?;
+        Ok(Response::new(policy_message(o)))
     }
 
     async fn get_job(

@@ -120,10 +120,7 @@ pub async fn run(svc: Arc<Milvault>, args: PolicyArgs, db: &JobDbArg, json: bool
                 format!("\"{}\" {}", p.cron, p.time_zone)
             });
             added?;
-            print_policy(
-                &policy::overview(&store, policy::get(&store, &p.name)?, now, 3)?,
-                json,
-            )?;
+            print_policy(&policy::overview_of(&store, &p.name, now, 3)?, json)?;
         }
         PolicyCommand::List => {
             let all = policy::list(&store, now)?;
@@ -138,10 +135,7 @@ pub async fn run(svc: Arc<Milvault>, args: PolicyArgs, db: &JobDbArg, json: bool
             }
         }
         PolicyCommand::Show(n) => {
-            print_policy(
-                &policy::overview(&store, policy::get(&store, &n.name)?, now, 5)?,
-                json,
-            )?;
+            print_policy(&policy::overview_of(&store, &n.name, now, 5)?, json)?;
         }
         PolicyCommand::Pause(n) => {
             let r = policy::set_enabled(&store, &n.name, false);

@@ -60,6 +60,16 @@ pub fn get(store: &JobStore, name: &str) -> Result<PolicyRecord> {
         .ok_or_else(|| Error::PolicyNotFound(name.into()))
 }
 
+/// The stored policy `name` with its next `next` runs after `now` and its newest runs.
+pub fn overview_of(
+    store: &JobStore,
+    name: &str,
+    now: DateTime<Utc>,
+    next: usize,
+) -> Result<PolicyOverview> {
+    overview(store, get(store, name)?, now, next)
+}
+
 /// A policy with its next `next` runs after `now` and its newest runs.
 pub fn overview(
     store: &JobStore,

@@ -85,9 +85,7 @@ pub struct SchedulePreviewBody {
 }
 
 fn view(reg: &JobRegistry, name: &str) -> Result<PolicyView, ApiError> {
-    let store = reg.store();
-    let rec = policy::get(store, name)?;
-    Ok(policy::overview(store, rec, Utc::now(), 3)?.into())
+    Ok(policy::overview_of(reg.store(), name, Utc::now(), 3)?.into())
 }
 
 /// Every policy with its next runs and recent runs.
