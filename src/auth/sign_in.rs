@@ -9,6 +9,7 @@
 use crate::{
     config::Secret,
     error::{Error, Result},
+    job_store::JobStore,
     milvus::client::MilvusClient,
     registry::JobRegistry,
 };
@@ -25,6 +26,15 @@ pub struct SignInOptions {
     pub milvus_users: bool,
 }
 
+/// Whether Milvus, not the local hash, checks `name`'s password: Milvus users are on and no
+/// local user has that name.
+pub fn checked_by_milvus(store: &JobStore, opts: SignInOptions, name: &str) -> Result<bool> {
+    Ok(opts.milvus_users
+        && store
+            .user(name)?
+            .is_none_or(|u| u.origin == UserOrigin::Milvus))
+}
+
 /// Checks `name`'s password and returns who signed in (with the same back-off after failures
 /// for both kinds of users). A wrong password is [`Error::Unauthenticated`].
 pub async fn sign_in(
@@ -35,9 +45,7 @@ pub async fn sign_in(
     source: &str,
 ) -> Result<Principal> {
     let store = reg.store();
-    let local = store.user(name)?;
-    let by_milvus = opts.milvus_users && local.is_none_or(|u| u.origin == UserOrigin::Milvus);
-    if !by_milvus {
+    if !checked_by_milvus(store, opts, name)? {
         return store.check_password(name, password, source);
     }
     store.sign_in_allowed(name, source)?;

@@ -16,8 +16,7 @@ use serde::Deserialize;
 use crate::{
     auth::{
         audit::Outcome,
-        sign_in::{sign_in, SignInOptions},
-        store::UserOrigin,
+        sign_in::{checked_by_milvus, sign_in, SignInOptions},
         Caller, Principal,
     },
     registry::JobRegistry,
@@ -388,12 +387,8 @@ pub async fn login(State(st): State<AuthState>, req: Request) -> Response {
     let store = st.registry.store();
     let next = safe_next(f.next.as_deref());
     let audit = |user: &str, outcome: Outcome, detail: &str| {
-        let by_milvus = st.sign_in.milvus_users
-            && store
-                .user(user)
-                .ok()
-                .flatten()
-                .is_none_or(|u| u.origin == UserOrigin::Milvus);
+        let by_milvus =
+            checked_by_milvus(store, st.sign_in, user).unwrap_or(st.sign_in.milvus_users);
         store.audit(
             user,
             if by_milvus { "milvus" } else { "password" },
