@@ -7,35 +7,17 @@ use std::fmt::Display;
 
 use crate::{auth::audit::Outcome, job_store::JobStore};
 
-use super::JobDbArg;
-
 /// Records what one CLI invocation changes.
-pub struct CliAudit {
+pub struct CliAudit<'a> {
     /// `None` when the database could not be opened (the command still runs; a warning said so).
-    store: Option<JobStore>,
+    store: Option<&'a JobStore>,
     actor: String,
     source: String,
 }
 
-impl CliAudit {
-    /// Opens the database; when it cannot be opened the command goes on unrecorded, with a warning.
-    pub fn open(db: &JobDbArg) -> CliAudit {
-        let store = match db.open() {
-            Ok(s) => Some(s),
-            Err(e) => {
-                eprintln!("warning: this command is not recorded in the audit log: {e:#}");
-                None
-            }
-        };
-        CliAudit::over(store)
-    }
-
-    /// Records into `store`.
-    pub fn with_store(store: JobStore) -> CliAudit {
-        CliAudit::over(Some(store))
-    }
-
-    fn over(store: Option<JobStore>) -> CliAudit {
+impl<'a> CliAudit<'a> {
+    /// Records into `store` (nowhere when `None`).
+    pub fn new(store: Option<&'a JobStore>) -> CliAudit<'a> {
         CliAudit {
             store,
             actor: os_user(),
@@ -63,7 +45,7 @@ impl CliAudit {
     }
 
     fn entry(&self, action: &str, target: &str, outcome: Outcome, detail: &str) {
-        if let Some(store) = &self.store {
+        if let Some(store) = self.store {
             store.audit(
                 &self.actor,
                 "cli",
@@ -104,7 +86,8 @@ mod tests {
     fn records_successes_and_failures_as_the_os_user_through_cli() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("jobs.sqlite");
-        let audit = CliAudit::with_store(JobStore::open(&path).expect("store"));
+        let store = JobStore::open(&path).expect("store");
+        let audit = CliAudit::new(Some(&store));
         audit.outcome::<usize, String>("backup.delete", "b1", &Ok(7), |n| format!("{n} files"));
         audit.outcome::<usize, String>(
             "backup.delete",

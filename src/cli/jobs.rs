@@ -11,22 +11,25 @@ use crate::{
     Milvault,
 };
 
-use super::JobDbArg;
+use super::{audit::CliAudit, JobDbArg};
 
-/// Records the jobs of one CLI command; does nothing when the database cannot be opened.
+/// Records the jobs of one CLI command (and, through [`CliJobs::audit`], its audit entries);
+/// does nothing when the database cannot be opened.
 #[derive(Clone)]
 pub struct CliJobs(Option<Arc<JobRegistry>>);
 
 impl CliJobs {
     /// Opens the database (a warning says so when it cannot be, and the command goes on).
     pub fn open(db: &JobDbArg, svc: &Arc<Milvault>) -> CliJobs {
-        match db.open() {
-            Ok(store) => CliJobs(Some(JobRegistry::new(svc.clone(), store))),
-            Err(e) => {
-                eprintln!("warning: this job is not recorded in the job history: {e:#}");
-                CliJobs(None)
-            }
-        }
+        CliJobs(
+            db.open_or_warn()
+                .map(|store| JobRegistry::new(svc.clone(), store)),
+        )
+    }
+
+    /// The audit log of the same database.
+    pub fn audit(&self) -> CliAudit<'_> {
+        CliAudit::new(self.0.as_deref().map(JobRegistry::store))
     }
 
     /// Starts recording the job `handle` follows; returns its id.

@@ -123,6 +123,18 @@ impl JobDbArg {
         crate::job_store::JobStore::open(&self.job_db)
             .with_context(|| format!("database {}", self.job_db.display()))
     }
+
+    /// Opens the database for a command that runs without it when it must: a warning says the
+    /// command is not recorded.
+    pub fn open_or_warn(&self) -> Option<crate::job_store::JobStore> {
+        self.open()
+            .inspect_err(|e| {
+                eprintln!(
+                    "warning: this command is not recorded in the job history or the audit log: {e:#}"
+                )
+            })
+            .ok()
+    }
 }
 
 /// `-n NAME`.
@@ -204,7 +216,6 @@ pub async fn run(cli: Cli) -> Result<i32> {
     let env: Vec<(String, String)> = std::env::vars().collect();
     let config = Config::load(cli.config.as_deref(), &env, &cli.sets)?;
     let svc = Arc::new(Milvault::new(config)?);
-    let audited = || audit::CliAudit::open(&cli.db);
     match cli.command {
         Command::Create(a) => {
             let req = CreateBackupRequest {
@@ -215,7 +226,6 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 skip_flush: a.force,
                 policy: None,
             };
-            let audit = audited();
             let jobs = jobs::CliJobs::open(&cli.db, &svc);
             let target = req.name.clone();
             let (handle, task) = svc.spawn_backup(req);
@@ -224,13 +234,14 @@ pub async fn run(cli: Cli) -> Result<i32> {
             let result = task.await.context("backup task")?;
             jobs.finish(job).await;
             let target = result.as_ref().map_or(target, |i| i.name.clone());
-            audit.outcome("backup.create", &target, &result, |i| {
-                format!(
-                    "{} collections, {} bytes",
-                    i.collection_backups.len(),
-                    i.size
-                )
-            });
+            jobs.audit()
+                .outcome("backup.create", &target, &result, |i| {
+                    format!(
+                        "{} collections, {} bytes",
+                        i.collection_backups.len(),
+                        i.size
+                    )
+                });
             let info = result?;
             if cli.json {
                 println!(
@@ -263,7 +274,6 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 load: a.load,
                 force: a.force,
             };
-            let audit = audited();
             let jobs = jobs::CliJobs::open(&cli.db, &svc);
             let target = req.name.clone();
             let (handle, task) = svc.spawn_restore(req);
@@ -271,10 +281,11 @@ pub async fn run(cli: Cli) -> Result<i32> {
             show_progress(handle, cli.json).await;
             let result = task.await.context("restore task")?;
             jobs.finish(job).await;
-            audit.outcome("backup.restore", &target, &result, |r| {
-                let into: Vec<&str> = r.collections.iter().map(|c| c.target.as_str()).collect();
-                format!("into {}", into.join(", "))
-            });
+            jobs.audit()
+                .outcome("backup.restore", &target, &result, |r| {
+                    let into: Vec<&str> = r.collections.iter().map(|c| c.target.as_str()).collect();
+                    format!("into {}", into.join(", "))
+                });
             let report = result?;
             if cli.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -326,7 +337,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
         }
         Command::Delete(a) => {
             let result = svc.delete_backup(&a.name).await;
-            audited().outcome("backup.delete", &a.name, &result, |n| {
+            let store = cli.db.open_or_warn();
+            audit::CliAudit::new(store.as_ref()).outcome("backup.delete", &a.name, &result, |n| {
                 format!("{n} files removed")
             });
             let n = result?;
@@ -369,13 +381,14 @@ pub async fn run(cli: Cli) -> Result<i32> {
             show_progress(handle, cli.json).await;
             let result = task.await.context("verify task")?;
             jobs.finish(job).await;
-            audited().outcome("backup.verify", &a.name, &result, |r| {
-                if r.ok() {
-                    format!("intact: {} files", r.files_checked)
-                } else {
-                    format!("damaged: {} of {} files", r.problems.len(), r.files_checked)
-                }
-            });
+            jobs.audit()
+                .outcome("backup.verify", &a.name, &result, |r| {
+                    if r.ok() {
+                        format!("intact: {} files", r.files_checked)
+                    } else {
+                        format!("damaged: {} of {} files", r.problems.len(), r.files_checked)
+                    }
+                });
             let report = result?;
             if cli.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);

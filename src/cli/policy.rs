@@ -93,7 +93,7 @@ pub struct AddArgs {
 /// Runs a policy subcommand.
 pub async fn run(svc: Arc<Milvault>, args: PolicyArgs, db: &JobDbArg, json: bool) -> Result<i32> {
     let store = db.open()?;
-    let audit = CliAudit::with_store(db.open()?);
+    let audit = CliAudit::new(Some(&store));
     let now = chrono::Utc::now();
     match args.command {
         PolicyCommand::Add(a) => {
@@ -157,10 +157,10 @@ pub async fn run(svc: Arc<Milvault>, args: PolicyArgs, db: &JobDbArg, json: bool
         }
         PolicyCommand::Run(n) => {
             let registry = JobRegistry::new(svc, store);
-            let started = Scheduler::new(registry, Arc::new(SystemClock))
+            let started = Scheduler::new(registry.clone(), Arc::new(SystemClock))
                 .run_now(&n.name)
                 .await;
-            audit.outcome("policy.run", &n.name, &started, |s| {
+            CliAudit::new(Some(registry.store())).outcome("policy.run", &n.name, &started, |s| {
                 format!("backup {}", s.run.backup)
             });
             let started = started?;

@@ -99,7 +99,7 @@ fn read_password() -> Result<String> {
 /// Runs a user subcommand.
 pub fn run(args: UserArgs, db: &JobDbArg, json: bool) -> Result<i32> {
     let store = db.open()?;
-    let audit = CliAudit::with_store(db.open()?);
+    let audit = CliAudit::new(Some(&store));
     let audit = |action: &str, target: &str, detail: &str| audit.ok(action, target, detail);
     match args.command {
         UserCommand::Add(a) => {
