@@ -152,6 +152,10 @@ test('audit: the admin sees sign-ins, restores and refusals, filters them and ex
   await page.locator('table.audit tbody tr').first().waitFor();
   await page.selectOption('#f-outcome', 'denied');
   await page.locator('table.audit tr.audit-denied td.actor', { hasText: 'alice' }).first().waitFor();
+  // the unfiltered list has refusals too: wait until the filtered list has replaced it
+  await page.waitForFunction(() =>
+    document.querySelectorAll('table.audit tbody tr.audit-denied').length > 0
+    && document.querySelectorAll('table.audit tbody tr:not(.audit-denied)').length === 0);
   assert.equal(await page.locator('table.audit tbody tr:not(.audit-denied)').count(), 0, 'only refusals listed');
   const targets = await page.locator('table.audit tr.audit-denied td.target').allTextContents();
   assert.ok(targets.some((t) => t.includes(OTHER)), targets.join(' | '));
