@@ -7,10 +7,11 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 rows=${ROWS:-200000}
 bash "$repo/scripts/install-test-deps.sh"
 export PATH=${MILVAULT_CACHE:-$HOME/.cache/milvault}/venv/bin:$PATH
-testenv=${MILVAULT_TESTENV:-$repo/../shared/testenv}
+source "$repo/scripts/testenv/lib.sh"
 work=$(mktemp -d /tmp/milvault-bench.XXXXXX)
-pg=$(bash "$testenv/start-milvus.sh" "$work/milvus" local)
-trap 'kill -- -$pg 2>/dev/null; sleep 2; kill -9 -- -$pg 2>/dev/null; rm -rf "$work"' EXIT
+pg=$(start_milvus "$work/milvus" local)
+trap 'stop_groups "$pg"; rm -rf "$work"' EXIT
+wait_milvus_ready "$work/milvus"
 python - "$rows" <<'PY'
 import sys, random
 from pymilvus import connections, Collection, CollectionSchema, FieldSchema, DataType

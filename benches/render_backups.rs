@@ -72,7 +72,7 @@ async fn main() {
         .unwrap_or(1000);
     let dir = tempfile::tempdir().expect("temp dir");
     // BENCH_S3_PORT=9000: the backups in bucket `milvault` of an S3 server on 127.0.0.1 (keys
-    // minioadmin, as ../shared/testenv/start-s3.sh makes it), else in a local directory
+    // minioadmin, as scripts/testenv/lib.sh start_s3 makes it), else in a local directory
     let storage: Vec<(String, String)> = match std::env::var("BENCH_S3_PORT") {
         Ok(port) => vec![
             ("minio.backupStorageType".into(), "minio".into()),

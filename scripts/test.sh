@@ -5,8 +5,10 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
-testenv=${MILVAULT_TESTENV:-$repo/../shared/testenv}
-[ -d "$testenv" ] || { echo "missing $testenv (the shared test environment scripts)" >&2; exit 1; }
+source scripts/testenv/lib.sh
+# the servers' data directories are scratch: a failed start is retried on an empty one
+testenv_fresh_on_retry=1
+bash scripts/check-self-contained.sh
 bash scripts/install-test-deps.sh
 bash scripts/install-web-deps.sh
 export PATH=$HOME/.cargo/bin:$PATH
@@ -15,9 +17,7 @@ export MILVAULT_TEST_PYTHON=$(command -v python)
 work=$(mktemp -d /tmp/milvault-test.XXXXXX)
 pgids=()
 stop_all() {
-  for g in "${pgids[@]}"; do kill -- -"$g" 2>/dev/null || true; done
-  sleep 2
-  for g in "${pgids[@]}"; do kill -9 -- -"$g" 2>/dev/null || true; done
+  stop_groups "${pgids[@]}"
   pgids=()
 }
 trap 'stop_all; rm -rf "$work"' EXIT
@@ -29,76 +29,11 @@ cargo test --quiet --workspace --lib --bins
 echo "== building the portal (server + WASM)"
 cargo leptos build --release 2>&1 | { grep -vE '^\s+(Compiling|Downloaded|Downloading)' || true; }
 
-# healthz can answer before the gRPC proxy does: wait until a client can connect
-# (root/Milvus are the credentials of a Milvus with authorization on; one without ignores them)
-wait_milvus_ready() {
-  for _ in $(seq 1 60); do
-    python -c "from pymilvus import connections; connections.connect(uri='http://127.0.0.1:19530', user='root', password='Milvus', timeout=5)" 2>/dev/null && return 0
-    sleep 2
-  done
-  echo "Milvus did not accept connections; its log ends with:" >&2; tail -50 "$1/milvus.log" >&2; return 1
-}
-# milvus-server probes its ports with bind() without SO_REUSEADDR and silently moves a component to
-# another port when the probe fails, which leaves the proxy waiting forever. A stopped Milvus leaves its
-# ports in TIME_WAIT for ~60 s: wait until no socket of any state uses them.
-milvus_ports=':(2379|2380|9091|19529|19530|19531|53100|13333|21121|21123|21124|22930)$'
-wait_port_free() {
-  for _ in $(seq 1 120); do
-    ss -Htan | awk '{print $4}' | grep -qE "$milvus_ports" || return 0
-    sleep 1
-  done
-  echo "Milvus' ports are still in use:" >&2; ss -Htanp | grep -E "$milvus_ports" >&2 || true; return 1
-}
-
-# Starts Milvus with a start script (DIR first among its arguments). A start that fails (it happened
-# once in CI, on S3, with no log to read) is retried twice on a fresh data directory after showing
-# what the logs say.
-start_milvus() {
-  local script=$1 dir=$2 attempt pg p
-  shift
-  for attempt in 1 2 3; do
-    wait_port_free
-    if pg=$(bash "$script" "$@"); then echo "$pg"; return 0; fi
-    echo "Milvus did not start (attempt $attempt of 3); its logs end with:" >&2
-    tail -n 5 "$dir/milvus.log" >&2 2>/dev/null || true
-    grep -hE '\[(ERROR|FATAL)\]|^panic|^fatal' "$dir/logs/milvus-stdout.log" "$dir/logs/milvus-stderr.log" 2>/dev/null \
-      | tail -n 15 | cut -c1-400 >&2 || true
-    # what is left of it: the wrapper names the directory, the server runs in it
-    pkill -9 -f -- "--data $dir" 2>/dev/null || true
-    for p in /proc/[0-9]*; do
-      if [ "$(readlink "$p/cwd" 2>/dev/null)" = "$dir" ]; then kill -9 "${p#/proc/}" 2>/dev/null || true; fi
-    done
-    sleep 1
-    rm -rf "$dir"
-  done
-  return 1
-}
-# "weed mini" answers HTTP before its filer serves buckets: wait until both buckets take a write
-wait_s3_ready() {
-  python - "$1" <<'PY'
-import io, sys, time
-from minio import Minio
-client = Minio(f"127.0.0.1:{sys.argv[1]}", access_key="minioadmin", secret_key="minioadmin", secure=False)
-error = None
-for _ in range(120):
-    try:
-        for bucket in ("a-bucket", "milvault"):
-            client.put_object(bucket, ".milvault-ready", io.BytesIO(b"ok"), 2)
-            client.remove_object(bucket, ".milvault-ready")
-        sys.exit(0)
-    except Exception as e:  # not ready yet
-        error = e
-        time.sleep(0.5)
-sys.exit(f"S3 on port {sys.argv[1]} did not take writes within 60 s: {error}")
-PY
-}
-
 echo "== Milvus with local storage"
-local_pg=$(start_milvus "$testenv/start-milvus.sh" "$work/milvus-local" local)
+local_pg=$(start_milvus "$work/milvus-local" local)
 pgids+=("$local_pg")
 wait_milvus_ready "$work/milvus-local"
-python "$testenv/seed.py" >/dev/null
-python tests/support/seed_extra.py
+seed_demo_data
 MILVAULT_TEST_MILVUS_ROOT=$work/milvus-local/data MILVAULT_TEST_WORK=$work \
   cargo test --quiet --test local_storage -- --test-threads=2
 echo "== portal in Chromium (end2end/)"
@@ -134,13 +69,12 @@ MILVAULT_TEST_MILVUS_ROOT=$work/milvus-local/data MILVAULT_TEST_WORK=$work MILVA
 stop_all
 
 echo "== Milvus on S3 (SeaweedFS)"
-wait_port_free
-pgids+=("$(bash "$testenv/start-s3.sh" "$work/s3" 9000)")
+wait_milvus_ports_free
+pgids+=("$(start_s3 "$work/s3" 9000)")
 wait_s3_ready 9000 || { tail -n 30 "$work/s3/weed.log" >&2; exit 1; }
-pgids+=("$(start_milvus "$testenv/start-milvus.sh" "$work/milvus-s3" s3 9000)")
+pgids+=("$(start_milvus "$work/milvus-s3" s3 9000)")
 wait_milvus_ready "$work/milvus-s3"
-python "$testenv/seed.py" >/dev/null
-python tests/support/seed_extra.py
+seed_demo_data
 MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
   cargo test --quiet --test s3_storage -- --test-threads=2
 echo "== verification, schedules and retention (Milvus on S3)"
@@ -155,7 +89,7 @@ MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
 stop_all
 
 echo "== signing in with Milvus' own users (Milvus with authorization on)"
-pgids+=("$(start_milvus tests/support/start-milvus-auth.sh "$work/milvus-auth")")
+pgids+=("$(start_milvus "$work/milvus-auth" local --extra-config common.security.authorizationEnabled=true)")
 wait_milvus_ready "$work/milvus-auth"
 python tests/support/milvus_rbac.py
 MILVAULT_TEST_MILVUS_ROOT=$work/milvus-auth/data MILVAULT_TEST_WORK=$work \

@@ -1,5 +1,5 @@
 //! Signing in with Milvus' own users (`serve --auth --milvus-sign-in`): the web server in-process
-//! over a real Milvus 2.3.5 with authorization on (tests/support/start-milvus-auth.sh), whose
+//! over a real Milvus 2.3.5 with authorization on (scripts/testenv/lib.sh start_milvus with authorizationEnabled, as scripts/test.sh starts it), whose
 //! users, roles and grants tests/support/milvus_rbac.py made. Started by scripts/test.sh.
 
 mod support;

@@ -1,5 +1,5 @@
 """Milvus users, roles and grants for tests/milvus_sign_in.rs, on a Milvus with authorization on
-(tests/support/start-milvus-auth.sh). Re-running it gives the same state."""
+(scripts/testenv/lib.sh start_milvus with authorizationEnabled, as scripts/test.sh starts it). Re-running it gives the same state."""
 from pymilvus import Role, connections, db, utility
 
 connections.connect(uri="http://127.0.0.1:19530", user="root", password="Milvus")

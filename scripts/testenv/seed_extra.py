@@ -1,4 +1,4 @@
-"""Adds what testenv/seed.py does not have: a collection with dynamic fields and a partition key
+"""Adds what seed.py does not have: a collection with dynamic fields and a partition key
 (default.dyn_items, loaded) and an empty collection (default.empty_coll). Idempotent."""
 import random
 from pymilvus import connections, utility, Collection, CollectionSchema, FieldSchema, DataType
