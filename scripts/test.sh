@@ -83,6 +83,12 @@ MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
 echo "== REST and gRPC APIs (Milvus on S3)"
 MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
   cargo test --quiet --test api -- --test-threads=4
+echo "== restores and backup names under races (Milvus on S3)"
+MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
+  cargo test --quiet --test restore_races -- --test-threads=3
+echo "== cross-site requests and foreign hosts, with and without sign-in (Milvus on S3)"
+MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
+  cargo test --quiet --test cross_site -- --test-threads=3
 echo "== sign-in, roles, CSRF, tokens and audit (Milvus on S3)"
 MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
   cargo test --quiet --test auth -- --test-threads=2

@@ -88,6 +88,7 @@ impl JobStore {
             crate::policy_store::SCHEMA,
             crate::auth::store::SCHEMA,
             crate::auth::audit::SCHEMA,
+            crate::name_lease::SCHEMA,
         ] {
             conn.execute_batch(schema).map_err(db_err)?;
         }
@@ -124,12 +125,12 @@ impl JobStore {
     }
 
     /// Removes this process from the `servers` table: its running jobs count as interrupted at
-    /// once (on a clean shutdown, none should be running).
+    /// once (on a clean shutdown, none should be running), and its backup-name claims end.
     pub fn sign_off(&self) -> Result<()> {
         self.lock()?
             .execute("DELETE FROM servers WHERE owner = ?1", [&self.owner])
             .map_err(db_err)?;
-        Ok(())
+        self.release_all_names()
     }
 
     /// Marks failed the running jobs of other processes that have not beaten their heartbeat for

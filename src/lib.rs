@@ -18,6 +18,7 @@ pub mod integrity;
 pub mod job;
 pub mod job_store;
 pub mod milvus;
+pub mod name_lease;
 pub mod policy;
 pub mod policy_store;
 pub mod registry;

@@ -3,7 +3,7 @@
 //! history survives a restart. Used by the portal, REST and gRPC alike.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashMap,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -18,6 +18,7 @@ use crate::{
     format::layout,
     job::{JobHandle, JobKind, JobSnapshot, JobState, Progress},
     job_store::JobStore,
+    name_lease::NameUse,
     policy_store::VerificationRecord,
     service::Milvault,
 };
@@ -30,19 +31,21 @@ pub struct JobRegistry {
     svc: Arc<Milvault>,
     store: JobStore,
     live: Mutex<HashMap<String, JobHandle>>,
-    /// Which backups are being made, restored from or deleted now.
-    names: Mutex<NameLocks>,
 }
 
-/// What is happening to each backup name now. A second backup of one name must not start (its
-/// clean-up on failure would remove the first one's files), and a backup must not be deleted
-/// while it is being made or restored from (the restore would lose its binlogs half-way).
-#[derive(Default)]
-struct NameLocks {
-    creating: HashSet<String>,
-    /// Restores and verifications reading each backup now.
-    reading: HashMap<String, usize>,
-    deleting: HashSet<String>,
+/// A backup name claimed for a use (see [`crate::name_lease`]), across every process sharing the
+/// job database; the claim ends when this is dropped.
+pub struct NameClaim {
+    registry: Arc<JobRegistry>,
+    holder: String,
+}
+
+impl Drop for NameClaim {
+    fn drop(&mut self) {
+        if let Err(e) = self.registry.store.release_name(&self.holder) {
+            tracing::warn!("could not release a backup name claim: {e}");
+        }
+    }
 }
 
 impl JobRegistry {
@@ -57,7 +60,6 @@ impl JobRegistry {
             svc,
             store,
             live: Mutex::new(HashMap::new()),
-            names: Mutex::new(NameLocks::default()),
         });
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             let weak = Arc::downgrade(&reg);
@@ -90,6 +92,16 @@ impl JobRegistry {
         &self.svc
     }
 
+    /// Claims a backup name for `use_` in every process sharing the job database; fails at once
+    /// when a claim that excludes it is held (see [`crate::name_lease::conflict`]).
+    pub fn claim_name(self: &Arc<Self>, name: &str, use_: NameUse) -> Result<NameClaim> {
+        let holder = self.store.claim_name(name, use_)?;
+        Ok(NameClaim {
+            registry: self.clone(),
+            holder,
+        })
+    }
+
     /// Starts a backup; fails at once (without a job) when the name is invalid, taken, or being
     /// used by a backup that is running now.
     pub async fn start_backup(
@@ -101,93 +113,36 @@ impl JobRegistry {
         }
         layout::validate_backup_name(&req.name)?;
         let name = req.name.clone();
-        {
-            let mut names = lock(&self.names);
-            if names.deleting.contains(&name) {
-                return Err(Error::BackupBusy {
-                    name,
-                    reason: "it is being deleted".into(),
-                });
-            }
-            if !names.creating.insert(name.clone()) {
-                return Err(Error::BackupInProgress(name));
-            }
-        }
+        let claim = self.claim_name(&name, NameUse::Create)?;
         let exists = self
             .svc
             .backup_storage()
             .any_under(&layout::backup_dir(&name))
-            .await;
-        match exists {
-            Ok(false) => {}
-            Ok(true) => {
-                lock(&self.names).creating.remove(&name);
-                return Err(match self.svc.get_backup(&name).await {
-                    Ok(_) => Error::BackupExists(name),
-                    Err(_) => Error::IncompleteBackupExists(name),
-                });
-            }
-            Err(e) => {
-                lock(&self.names).creating.remove(&name);
-                return Err(e);
-            }
+            .await?;
+        if exists {
+            return Err(match self.svc.get_backup(&name).await {
+                Ok(_) => Error::BackupExists(name),
+                Err(_) => Error::IncompleteBackupExists(name),
+            });
         }
         let (handle, _join) = self.svc.spawn_backup(req);
-        let registry = self.clone();
-        Ok(self.track(handle, move || {
-            lock(&registry.names).creating.remove(&name);
-        }))
+        Ok(self.track(handle, move || drop(claim)))
     }
 
     /// Starts a restore; the request is checked when the job runs (its errors land in the job).
     /// Fails at once when the backup is being made or deleted now.
     pub fn start_restore(self: &Arc<Self>, req: RestoreRequest) -> Result<JobSnapshot> {
-        let name = req.name.clone();
-        {
-            let mut names = lock(&self.names);
-            let busy = if names.deleting.contains(&name) {
-                Some("it is being deleted")
-            } else if names.creating.contains(&name) {
-                Some("it is still being made; wait for its job to finish")
-            } else {
-                None
-            };
-            if let Some(reason) = busy {
-                return Err(Error::BackupBusy {
-                    name,
-                    reason: reason.into(),
-                });
-            }
-            *names.reading.entry(name.clone()).or_default() += 1;
-        }
+        let claim = self.claim_name(&req.name, NameUse::Read)?;
         let (handle, _join) = self.svc.spawn_restore(req);
-        let registry = self.clone();
-        Ok(self.track(handle, move || registry.release_reader(&name)))
+        Ok(self.track(handle, move || drop(claim)))
     }
 
-    /// Deletes a backup unless it is being made or restored from now; returns the files removed.
-    pub async fn delete_backup(&self, name: &str) -> Result<usize> {
-        {
-            let mut names = lock(&self.names);
-            let busy = if names.creating.contains(name) {
-                Some("it is being made now; wait for its job to finish")
-            } else if names.reading.contains_key(name) {
-                Some("a restore or verification from it is running; wait for it to finish")
-            } else if names.deleting.contains(name) {
-                Some("it is being deleted already")
-            } else {
-                None
-            };
-            if let Some(reason) = busy {
-                return Err(Error::BackupBusy {
-                    name: name.to_string(),
-                    reason: reason.into(),
-                });
-            }
-            names.deleting.insert(name.to_string());
-        }
+    /// Deletes a backup unless it is being made or restored from now (by any process sharing
+    /// the job database); returns the files removed.
+    pub async fn delete_backup(self: &Arc<Self>, name: &str) -> Result<usize> {
+        let claim = self.claim_name(name, NameUse::Delete)?;
         let r = self.svc.delete_backup(name).await;
-        lock(&self.names).deleting.remove(name);
+        drop(claim);
         if r.is_ok() {
             if let Err(e) = self.store.forget_verification(name) {
                 tracing::warn!(backup = name, "could not forget its verification: {e}");
@@ -200,32 +155,14 @@ impl JobRegistry {
     /// verification state (`intact`, `damaged`, `unverifiable`).
     pub fn start_verify(self: &Arc<Self>, name: &str) -> Result<JobSnapshot> {
         layout::validate_backup_name(name)?;
-        {
-            let mut names = lock(&self.names);
-            let busy = if names.deleting.contains(name) {
-                Some("it is being deleted")
-            } else if names.creating.contains(name) {
-                Some("it is still being made; wait for its job to finish")
-            } else {
-                None
-            };
-            if let Some(reason) = busy {
-                return Err(Error::BackupBusy {
-                    name: name.to_string(),
-                    reason: reason.into(),
-                });
-            }
-            *names.reading.entry(name.to_string()).or_default() += 1;
-        }
+        let claim = self.claim_name(name, NameUse::Read)?;
         let (progress, handle) = Progress::new(JobKind::Verify, name);
         let registry = self.clone();
         let backup = name.to_string();
         tokio::spawn(async move {
             let _ = registry.verify_recorded(&backup, &progress).await;
         });
-        let registry = self.clone();
-        let backup = name.to_string();
-        Ok(self.track(handle, move || registry.release_reader(&backup)))
+        Ok(self.track(handle, move || drop(claim)))
     }
 
     /// Verifies a backup, records the outcome as its verification state (the Backups page's
@@ -278,16 +215,6 @@ impl JobRegistry {
                 location: name.to_string(),
                 reason: end.error.unwrap_or_else(|| "verification failed".into()),
             }),
-        }
-    }
-
-    fn release_reader(&self, name: &str) {
-        let mut names = lock(&self.names);
-        if let Some(n) = names.reading.get_mut(name) {
-            *n -= 1;
-            if *n == 0 {
-                names.reading.remove(name);
-            }
         }
     }
 

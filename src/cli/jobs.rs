@@ -7,7 +7,8 @@ use crate::{
     commands::verify::VerifyReport,
     error::Result,
     job::{JobHandle, Progress},
-    registry::JobRegistry,
+    name_lease::NameUse,
+    registry::{JobRegistry, NameClaim},
     Milvault,
 };
 
@@ -37,8 +38,18 @@ impl CliJobs {
         self.0.as_ref().map(|r| r.record(handle.clone()).id)
     }
 
-    /// Verifies a backup; with the database, its verification state is recorded too (the
-    /// portal's Verified column).
+    /// Claims a backup name for `use_` as the servers sharing the database do, so that none of
+    /// them deletes a backup this command reads (or the other way round); `None` without a
+    /// database.
+    pub fn claim(&self, name: &str, use_: NameUse) -> Result<Option<NameClaim>> {
+        self.0
+            .as_ref()
+            .map(|r| r.claim_name(name, use_))
+            .transpose()
+    }
+
+    /// Verifies a backup (claiming it for reading); with the database, its verification state
+    /// is recorded too (the portal's Verified column).
     pub async fn verify(
         &self,
         svc: &Milvault,
@@ -46,8 +57,26 @@ impl CliJobs {
         progress: &Progress,
     ) -> Result<VerifyReport> {
         match &self.0 {
-            Some(reg) => reg.verify_recorded(name, progress).await,
+            Some(reg) => {
+                let claim = reg.claim_name(name, NameUse::Read);
+                let _claim = match claim {
+                    Ok(c) => c,
+                    Err(e) => {
+                        progress.finish::<(), _>(&Err(&e));
+                        return Err(e);
+                    }
+                };
+                reg.verify_recorded(name, progress).await
+            }
             None => svc.verify(name, progress).await,
+        }
+    }
+
+    /// Deletes a backup unless a process sharing the database makes or reads it now.
+    pub async fn delete(&self, svc: &Milvault, name: &str) -> Result<usize> {
+        match &self.0 {
+            Some(reg) => reg.delete_backup(name).await,
+            None => svc.delete_backup(name).await,
         }
     }
 
@@ -59,8 +88,15 @@ impl CliJobs {
         if let Err(e) = reg.wait_ended(&id).await {
             eprintln!("warning: the job's end was not recorded: {e}");
         }
-        if let Err(e) = reg.store().sign_off() {
-            tracing::warn!("job database: {e}");
+        self.sign_off();
+    }
+
+    /// Signs this process off: its name claims end and its jobs count as ended.
+    pub fn sign_off(&self) {
+        if let Some(reg) = &self.0 {
+            if let Err(e) = reg.store().sign_off() {
+                tracing::warn!("job database: {e}");
+            }
         }
     }
 }

@@ -15,6 +15,7 @@ use crate::{
     commands::{create::CreateBackupRequest, restore::RestoreRequest},
     config::Config,
     job::{JobHandle, JobState},
+    name_lease::NameUse,
     service::Milvault,
 };
 
@@ -218,8 +219,13 @@ pub async fn run(cli: Cli) -> Result<i32> {
     let svc = Arc::new(Milvault::new(config)?);
     match cli.command {
         Command::Create(a) => {
+            let name = if a.name.is_empty() {
+                crate::commands::create::default_backup_name()
+            } else {
+                a.name
+            };
             let req = CreateBackupRequest {
-                name: a.name,
+                name,
                 collections: split_list(&a.colls),
                 databases: split_list(&a.databases),
                 meta_only: a.meta_only,
@@ -228,11 +234,18 @@ pub async fn run(cli: Cli) -> Result<i32> {
             };
             let jobs = jobs::CliJobs::open(&cli.db, &svc);
             let target = req.name.clone();
-            let (handle, task) = svc.spawn_backup(req);
-            let job = jobs.record(&handle);
-            show_progress(handle, cli.json).await;
-            let result = task.await.context("backup task")?;
-            jobs.finish(job).await;
+            // the name stays claimed (across processes sharing the database) until the end
+            let result = match jobs.claim(&target, NameUse::Create) {
+                Err(e) => Err(e),
+                Ok(_claim) => {
+                    let (handle, task) = svc.spawn_backup(req);
+                    let job = jobs.record(&handle);
+                    show_progress(handle, cli.json).await;
+                    let result = task.await.context("backup task")?;
+                    jobs.finish(job).await;
+                    result
+                }
+            };
             let target = result.as_ref().map_or(target, |i| i.name.clone());
             jobs.audit()
                 .outcome("backup.create", &target, &result, |i| {
@@ -276,11 +289,18 @@ pub async fn run(cli: Cli) -> Result<i32> {
             };
             let jobs = jobs::CliJobs::open(&cli.db, &svc);
             let target = req.name.clone();
-            let (handle, task) = svc.spawn_restore(req);
-            let job = jobs.record(&handle);
-            show_progress(handle, cli.json).await;
-            let result = task.await.context("restore task")?;
-            jobs.finish(job).await;
+            // no process sharing the database deletes the backup while it is read
+            let result = match jobs.claim(&target, NameUse::Read) {
+                Err(e) => Err(e),
+                Ok(_claim) => {
+                    let (handle, task) = svc.spawn_restore(req);
+                    let job = jobs.record(&handle);
+                    show_progress(handle, cli.json).await;
+                    let result = task.await.context("restore task")?;
+                    jobs.finish(job).await;
+                    result
+                }
+            };
             jobs.audit()
                 .outcome("backup.restore", &target, &result, |r| {
                     let into: Vec<&str> = r.collections.iter().map(|c| c.target.as_str()).collect();
@@ -336,11 +356,13 @@ pub async fn run(cli: Cli) -> Result<i32> {
             }
         }
         Command::Delete(a) => {
-            let result = svc.delete_backup(&a.name).await;
-            let store = cli.db.open_or_warn();
-            audit::CliAudit::new(store.as_ref()).outcome("backup.delete", &a.name, &result, |n| {
-                format!("{n} files removed")
-            });
+            let jobs = jobs::CliJobs::open(&cli.db, &svc);
+            let result = jobs.delete(&svc, &a.name).await;
+            jobs.audit()
+                .outcome("backup.delete", &a.name, &result, |n| {
+                    format!("{n} files removed")
+                });
+            jobs.sign_off();
             let n = result?;
             println!("deleted backup '{}' ({n} files)", a.name);
         }

@@ -488,8 +488,16 @@ async fn restore_one(
 ) -> Result<RestoredCollection> {
     let source = coll.qualified_name();
     let target = format!("{db}.{name}");
+    // Checked again at the moment of acting: plan() looked earlier, and anything (an
+    // application, another restore) may have created the target since. Only what the user asked
+    // to drop is dropped.
     if milvus.has_collection(db, name).await? {
-        // plan() refused existing targets unless dropping was asked for
+        if !req.drop_existing {
+            progress.log(format!(
+                "{target} exists now (it did not when the restore started): left as it is"
+            ));
+            return Err(Error::CollectionExists(target));
+        }
         progress.step(format!(
             "dropping the existing {target} (--drop_exist_collection)"
         ));
@@ -517,16 +525,44 @@ async fn restore_one(
             num_partitions,
         )
         .await?;
+    // The id of the collection this restore created: a clean-up drops that one only, never a
+    // collection someone made under the same name in the meantime.
+    let created_id = milvus.describe_collection(db, name).await?.collection_id;
     let result = fill(svc, milvus, req, coll, db, name, staging, progress).await;
     if result.is_err() {
-        progress.log(format!(
-            "dropping {target}: it was created by this restore and is incomplete"
-        ));
-        if let Err(e) = milvus.drop_collection(db, name).await {
-            progress.log(format!("could not drop {target}: {e}"));
-        }
+        drop_if_created(milvus, db, name, created_id, progress).await;
     }
     result
+}
+
+/// Drops `db.name` after a failed restore, but only while it is still the collection this
+/// restore created (`created_id`).
+async fn drop_if_created(
+    milvus: &MilvusClient,
+    db: &str,
+    name: &str,
+    created_id: i64,
+    progress: &Progress,
+) {
+    let target = format!("{db}.{name}");
+    match milvus.describe_collection(db, name).await {
+        Ok(now) if now.collection_id == created_id => {
+            progress.log(format!(
+                "dropping {target}: it was created by this restore and is incomplete"
+            ));
+            if let Err(e) = milvus.drop_collection(db, name).await {
+                progress.log(format!("could not drop {target}: {e}"));
+            }
+        }
+        Ok(now) => progress.log(format!(
+            "{target} is no longer the collection this restore created (id {created_id}, now {}): left as it is",
+            now.collection_id
+        )),
+        Err(Error::CollectionNotFound(_)) => {}
+        Err(e) => progress.log(format!(
+            "could not check {target} before dropping it, so it is left as it is: {e}"
+        )),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -53,7 +53,7 @@ pub struct AuthState {
 }
 
 /// The client's address (behind trusted proxies, the one they name).
-fn source_of(st: &AuthState, req: &Request) -> String {
+pub(crate) fn source_of(st: &AuthState, req: &Request) -> String {
     req.extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| {
@@ -89,16 +89,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// `Sec-Fetch-Site` (and `Origin`) with every POST, and another site cannot forge them. A request
 /// with neither is refused too: scripts use bearer tokens, which cross-site requests cannot carry.
 fn same_origin(headers: &HeaderMap) -> bool {
-    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
-        return site == "same-origin";
-    }
-    let (Some(origin), Some(host)) = (
-        headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
-        headers.get(header::HOST).and_then(|v| v.to_str().ok()),
-    ) else {
-        return false;
-    };
-    origin == format!("http://{host}") || origin == format!("https://{host}")
+    super::cross_site::site_of(headers) == super::cross_site::Site::SameOrigin
 }
 
 fn is_safe(m: &Method) -> bool {
@@ -130,7 +121,7 @@ fn is_public(path: &str) -> bool {
 
 /// Answers a refused request the way its client understands: gRPC status, JSON, or a redirect
 /// to the sign-in page.
-fn refuse(req: &Request, status: StatusCode, code: &str, message: &str) -> Response {
+pub(crate) fn refuse(req: &Request, status: StatusCode, code: &str, message: &str) -> Response {
     if is_grpc(req) {
         let grpc = if status == StatusCode::UNAUTHORIZED {
             tonic::Code::Unauthenticated

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod backend;
 pub mod client_addr;
+pub mod cross_site;
 pub mod events;
 pub mod policies;
 
@@ -64,8 +65,12 @@ pub fn router_with_auth(
     app_routes(registry, options)
         .merge(sign_in)
         .layer(axum::middleware::from_fn_with_state(
-            auth_state,
+            auth_state.clone(),
             auth::authenticate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            auth_state,
+            cross_site::guard,
         ))
         .layer(axum::middleware::from_fn(auth::security_headers))
 }
