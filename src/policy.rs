@@ -284,7 +284,11 @@ mod tests {
             "2026-11-25T12:00:06.600123Z",
             "2026-11-25T12:00:59.999999999Z",
         ] {
-            assert_eq!(s.due(at("2026-11-25T11:59:00Z"), at(now)), Some(minute), "{now}");
+            assert_eq!(
+                s.due(at("2026-11-25T11:59:00Z"), at(now)),
+                Some(minute),
+                "{now}"
+            );
             // ... and once it is claimed, nothing more is due in that minute
             assert_eq!(s.due(minute, at(now)), None, "{now}");
         }

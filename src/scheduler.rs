@@ -12,8 +12,8 @@
 use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, DurationRound, Utc};
-use uuid::Uuid;
 use tokio::task::JoinHandle;
+use uuid::Uuid;
 
 use crate::{
     auth::audit::Outcome,

@@ -401,7 +401,10 @@ async fn a_fast_ticking_scheduler_on_the_real_clock_runs_each_slot_exactly_once(
     }
     let recorded = reg.store().policy_runs(&name, 1000).unwrap();
     assert_eq!(recorded.len(), want.len());
-    assert!(recorded.iter().all(|r| r.state == "succeeded"), "{recorded:?}");
+    assert!(
+        recorded.iter().all(|r| r.state == "succeeded"),
+        "{recorded:?}"
+    );
     assert_eq!(made_by(&reg, &name).await.len(), want.len());
 }
 
@@ -438,7 +441,8 @@ async fn a_run_whose_name_was_taken_backs_up_under_a_variant_and_prunes_only_its
         run1.backup
     );
     assert!(
-        run1.detail.contains(&format!("the name {taken1} was taken"))
+        run1.detail
+            .contains(&format!("the name {taken1} was taken"))
             && run1.detail.contains(&run1.backup)
             && run1.detail.contains("verified intact"),
         "{}",
@@ -478,9 +482,14 @@ async fn a_run_whose_name_was_taken_backs_up_under_a_variant_and_prunes_only_its
     assert_eq!(started.len(), 1);
     let run2 = started.into_iter().next().unwrap().done.await.unwrap();
     assert_eq!(run2.state, "succeeded", "{}", run2.detail);
-    assert!(run2.backup.starts_with(&format!("{taken2}_")), "{}", run2.backup);
     assert!(
-        run2.detail.contains(&format!("the name {taken2} was taken")),
+        run2.backup.starts_with(&format!("{taken2}_")),
+        "{}",
+        run2.backup
+    );
+    assert!(
+        run2.detail
+            .contains(&format!("the name {taken2} was taken")),
         "{}",
         run2.detail
     );
@@ -505,7 +514,10 @@ async fn a_run_whose_name_was_taken_backs_up_under_a_variant_and_prunes_only_its
     }
     let recorded = reg.store().policy_runs(&name, 10).unwrap();
     assert_eq!(recorded.len(), 2);
-    assert!(recorded.iter().all(|r| r.state == "succeeded"), "{recorded:?}");
+    assert!(
+        recorded.iter().all(|r| r.state == "succeeded"),
+        "{recorded:?}"
+    );
 }
 
 #[tokio::test]
