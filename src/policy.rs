@@ -4,7 +4,7 @@
 
 use std::str::FromStr;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, SubsecRound, TimeZone, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 use serde::{Deserialize, Serialize};
@@ -93,12 +93,12 @@ impl Schedule {
         self.tz
     }
 
-    /// The first run strictly after `t`.
+    /// The first run strictly after `t`, a whole second (see [`whole_second`]).
     pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.cron
-            .find_next_occurrence(&t.with_timezone(&self.tz), false)
+            .find_next_occurrence(&whole_second(t).with_timezone(&self.tz), false)
             .ok()
-            .map(|d| d.with_timezone(&Utc))
+            .map(|d| whole_second(d.with_timezone(&Utc)))
     }
 
     /// The next `n` runs after `t`.
@@ -118,15 +118,27 @@ impl Schedule {
     }
 
     /// The newest run at or before `now` and strictly after `after`: the one slot to run now
-    /// (runs missed while the server was down are run once, not once each).
+    /// (runs missed while the server was down are run once, not once each). The slot is the
+    /// cron occurrence itself, a whole second (whole minute for 5 fields), whatever fraction of
+    /// a second `now` has, so every tick within a slot finds the same slot.
     pub fn due(&self, after: DateTime<Utc>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let latest = self
             .cron
-            .find_previous_occurrence(&now.with_timezone(&self.tz), true)
+            .find_previous_occurrence(&whole_second(now).with_timezone(&self.tz), true)
             .ok()?
             .with_timezone(&Utc);
+        let latest = whole_second(latest);
         (latest > after).then_some(latest)
     }
+}
+
+/// `t` without its fraction of a second. Cron fields go down to seconds, and croner's searches
+/// set the fields of the time they start from but keep its nanoseconds: started from
+/// 12:00:05.300 the previous `* * * * *` occurrence comes back as 12:00:00.300, and from
+/// 12:00:06.600 as 12:00:00.600, a "new" slot on every tick. Searches therefore start from, and
+/// slots are, whole seconds.
+pub fn whole_second(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(0)
 }
 
 /// Parses an IANA time zone name.
@@ -175,6 +187,17 @@ impl Policy {
             }
         }
         Ok(schedule)
+    }
+
+    /// The name a run uses when the templated `name` is taken (by a backup the policy did not
+    /// make, or one being made or deleted): `name_<tag>`, the name cut to stay within the
+    /// 128-character limit of backup names. `tag` is random, so nobody can take the variant
+    /// ahead of the run as they could take the templated name.
+    pub fn name_variant(name: &str, tag: &str) -> String {
+        let keep = name.len().min(127usize.saturating_sub(tag.len()));
+        // backup names are ASCII (checked by `validate`), so any byte index is a char boundary
+        let base = name.get(..keep).unwrap_or(name);
+        format!("{base}_{tag}")
     }
 
     /// The backup name of the run at `slot`.
@@ -247,6 +270,54 @@ mod tests {
             s.due(at("2026-11-25T11:00:00Z"), at("2026-11-25T12:00:00Z")),
             Some(at("2026-11-25T12:00:00Z"))
         );
+    }
+
+    #[test]
+    fn slots_are_whole_occurrences_whatever_the_fraction_of_now() {
+        let s = policy("* * * * *", "Europe/Berlin").validate().unwrap();
+        let minute = at("2026-11-25T12:00:00Z");
+        // every tick within the minute finds the same slot, the minute itself
+        for now in [
+            "2026-11-25T12:00:00.000Z",
+            "2026-11-25T12:00:00.999Z",
+            "2026-11-25T12:00:05.300Z",
+            "2026-11-25T12:00:06.600123Z",
+            "2026-11-25T12:00:59.999999999Z",
+        ] {
+            assert_eq!(
+                s.due(at("2026-11-25T11:59:00Z"), at(now)),
+                Some(minute),
+                "{now}"
+            );
+            // ... and once it is claimed, nothing more is due in that minute
+            assert_eq!(s.due(minute, at(now)), None, "{now}");
+        }
+        assert_eq!(
+            s.next_after(at("2026-11-25T12:00:05.300Z")),
+            Some(at("2026-11-25T12:01:00Z"))
+        );
+        let secs = policy("*/2 * * * * *", "UTC").validate().unwrap();
+        assert_eq!(
+            secs.due(at("2026-11-25T12:00:00Z"), at("2026-11-25T12:00:03.700Z")),
+            Some(at("2026-11-25T12:00:02Z"))
+        );
+        assert_eq!(
+            secs.upcoming(at("2026-11-25T12:00:03.700Z"), 2),
+            vec![at("2026-11-25T12:00:04Z"), at("2026-11-25T12:00:06Z")]
+        );
+    }
+
+    #[test]
+    fn name_variants_are_valid_and_fit() {
+        assert_eq!(
+            Policy::name_variant("nightly_20261126_023000", "1a2b3c4d"),
+            "nightly_20261126_023000_1a2b3c4d"
+        );
+        let long = "x".repeat(128);
+        let v = Policy::name_variant(&long, "1a2b3c4d");
+        assert_eq!(v.len(), 128);
+        assert!(v.ends_with("x_1a2b3c4d"));
+        layout::validate_backup_name(&v).unwrap();
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! as the job history). A run's slot is claimed with a unique key, so two servers sharing the
 //! database never run the same slot twice.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
@@ -218,6 +218,23 @@ impl JobStore {
         Ok(v.map(from_ms))
     }
 
+    /// The names of the backups runs of a policy started (whatever became of them): the only
+    /// backups its retention may prune.
+    pub fn policy_backups(&self, policy: &str) -> Result<HashSet<String>> {
+        let conn = self.lock()?;
+        let mut stmt = conn
+            .prepare(
+                "SELECT DISTINCT backup FROM policy_runs
+                 WHERE policy = ?1 AND backup != '' AND job_id != ''",
+            )
+            .map_err(db_err)?;
+        let rows = stmt
+            .query_map([policy], |r| r.get::<_, String>(0))
+            .map_err(db_err)?;
+        rows.collect::<std::result::Result<HashSet<_>, _>>()
+            .map_err(db_err)
+    }
+
     /// A policy's newest runs, newest first.
     pub fn policy_runs(&self, policy: &str, limit: usize) -> Result<Vec<PolicyRun>> {
         let conn = self.lock()?;
@@ -327,6 +344,40 @@ mod tests {
         assert!(!a.claim_slot("nightly", slot, Trigger::Schedule).unwrap());
         assert!(b.claim_slot("other", slot, Trigger::Schedule).unwrap());
         assert_eq!(b.last_scheduled_slot("nightly").unwrap(), Some(slot));
+    }
+
+    #[test]
+    fn a_policys_backups_are_those_its_runs_started() {
+        let s = JobStore::in_memory().unwrap();
+        let at = |sec: i64| DateTime::from_timestamp(1_800_000_000 + sec, 0).unwrap();
+        let mut run = PolicyRun {
+            policy: "nightly".into(),
+            slot: at(0),
+            trigger: Trigger::Schedule,
+            backup: "nightly_1".into(),
+            job_id: "j1".into(),
+            state: "succeeded".into(),
+            detail: String::new(),
+        };
+        for (sec, backup, job) in [
+            (0, "nightly_1", "j1"),
+            (1, "nightly_2", ""), // did not start (the name was taken): not the policy's
+            (2, "nightly_3", "j3"),
+        ] {
+            assert!(s.claim_slot("nightly", at(sec), Trigger::Schedule).unwrap());
+            run.slot = at(sec);
+            run.backup = backup.into();
+            run.job_id = job.into();
+            s.update_run(&run).unwrap();
+        }
+        assert!(s.claim_slot("other", at(0), Trigger::Schedule).unwrap());
+        run.policy = "other".into();
+        run.slot = at(0);
+        run.backup = "other_1".into();
+        s.update_run(&run).unwrap();
+        let mut got: Vec<String> = s.policy_backups("nightly").unwrap().into_iter().collect();
+        got.sort();
+        assert_eq!(got, vec!["nightly_1", "nightly_3"]);
     }
 
     #[test]

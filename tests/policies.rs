@@ -9,8 +9,9 @@ use std::{
     time::Duration,
 };
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use milvault::{
+    auth::audit::{AuditFilter, Outcome},
     commands::{create::CreateBackupRequest, policy, restore::RestoreRequest},
     format::manifest::FileProblem,
     integrity,
@@ -31,6 +32,9 @@ impl FakeClock {
     }
     fn advance(&self, secs: i64) {
         *self.0.lock().unwrap() += chrono::Duration::seconds(secs);
+    }
+    fn set(&self, t: DateTime<Utc>) {
+        *self.0.lock().unwrap() = t;
     }
 }
 
@@ -332,4 +336,213 @@ async fn the_scheduler_loop_runs_a_short_interval_on_the_real_clock() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert_eq!(made_by(&reg, "loop3s").await.len(), 1);
+}
+
+/// The system clock, remembering every time it told.
+#[derive(Default)]
+struct RecordingClock(Mutex<Vec<DateTime<Utc>>>);
+
+impl Clock for RecordingClock {
+    fn now(&self) -> DateTime<Utc> {
+        let t = Utc::now();
+        self.0.lock().unwrap().push(t);
+        t
+    }
+}
+
+#[tokio::test]
+async fn a_fast_ticking_scheduler_on_the_real_clock_runs_each_slot_exactly_once() {
+    let root = unique("slots");
+    let reg = registry(&root, JobStore::in_memory().unwrap());
+    let name = unique("every2s");
+    let mut p = policy(&name, "*/2 * * * * *", 1);
+    p.retention = Retention::default();
+    p.verify_after = false;
+    p.collections = vec!["empty_coll".into()];
+    policy::add(reg.store(), &p).unwrap();
+    let added = reg.store().get_policy(&name).unwrap().unwrap().updated_at;
+    let clock = Arc::new(RecordingClock::default());
+    let scheduler = Scheduler::new(reg.clone(), clock.clone());
+    // the scheduler ticks every 200 ms (serve: every second), at whatever fraction of a second
+    let mut pending = Vec::new();
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < until {
+        pending.extend(scheduler.tick().await.unwrap().into_iter().map(|s| s.done));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut runs = Vec::new();
+    for done in pending {
+        runs.push(done.await.unwrap());
+    }
+    let times = clock.0.lock().unwrap().clone();
+    let gap = std::iter::once(added)
+        .chain(times.iter().copied())
+        .collect::<Vec<_>>()
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .max()
+        .unwrap();
+    assert!(gap < TimeDelta::seconds(2), "a tick came {gap} late");
+    // the slots that passed between adding the policy and the last tick
+    let schedule = p.validate().unwrap();
+    let last = *times.last().unwrap();
+    let mut want = Vec::new();
+    let mut t = added;
+    while let Some(next) = schedule.next_after(t).filter(|n| *n <= last) {
+        want.push(next);
+        t = next;
+    }
+    assert!(want.len() >= 14, "{} slots in 30 s", want.len());
+    let slots: Vec<DateTime<Utc>> = runs.iter().map(|r| r.slot).collect();
+    assert_eq!(slots, want, "one run per slot, in order");
+    for r in &runs {
+        assert_eq!(r.state, "succeeded", "{}: {}", r.backup, r.detail);
+        assert_eq!(r.backup, p.backup_name(r.slot, chrono_tz::Tz::UTC));
+    }
+    let recorded = reg.store().policy_runs(&name, 1000).unwrap();
+    assert_eq!(recorded.len(), want.len());
+    assert!(
+        recorded.iter().all(|r| r.state == "succeeded"),
+        "{recorded:?}"
+    );
+    assert_eq!(made_by(&reg, &name).await.len(), want.len());
+}
+
+#[tokio::test]
+async fn a_run_whose_name_was_taken_backs_up_under_a_variant_and_prunes_only_its_own() {
+    let root = unique("squat");
+    let reg = registry(&root, JobStore::in_memory().unwrap());
+    let name = unique("squat");
+    let mut p = policy(&name, "* * * * *", 1);
+    p.collections = vec!["empty_coll".into()];
+    policy::add(reg.store(), &p).unwrap();
+    let schedule = p.validate().unwrap();
+    let tz = chrono_tz::Tz::UTC;
+    let clock = FakeClock::at(Utc::now());
+    let scheduler = Scheduler::new(reg.clone(), clock.clone());
+    let empty = |name: &str| CreateBackupRequest {
+        name: name.into(),
+        collections: vec!["empty_coll".into()],
+        ..Default::default()
+    };
+
+    // someone takes the name the next slot will use, ahead of it
+    let slot1 = schedule.next_after(clock.now()).unwrap();
+    let taken1 = p.backup_name(slot1, tz);
+    backup(&reg, empty(&taken1)).await;
+    clock.set(slot1 + TimeDelta::milliseconds(400));
+    let started = scheduler.tick().await.unwrap();
+    assert_eq!(started.len(), 1);
+    let run1 = started.into_iter().next().unwrap().done.await.unwrap();
+    assert_eq!(run1.state, "succeeded", "{}", run1.detail);
+    assert!(
+        run1.backup.starts_with(&format!("{taken1}_")) && run1.backup.len() == taken1.len() + 9,
+        "{}",
+        run1.backup
+    );
+    assert!(
+        run1.detail
+            .contains(&format!("the name {taken1} was taken"))
+            && run1.detail.contains(&run1.backup)
+            && run1.detail.contains("verified intact"),
+        "{}",
+        run1.detail
+    );
+    assert_eq!(made_by(&reg, &name).await, vec![run1.backup.clone()]);
+    let audit = reg
+        .store()
+        .audit_entries(&AuditFilter {
+            action: Some("backup.create".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(
+        audit.iter().any(|e| e.target == run1.backup
+            && e.outcome == Outcome::Ok
+            && e.detail.contains(&format!("the name {taken1} was taken"))),
+        "{audit:?}"
+    );
+
+    // a backup whose metadata names the policy but that no run of it made, and the next slot's
+    // name being made by someone else right when the slot comes
+    let forged = unique("forged");
+    backup(
+        &reg,
+        CreateBackupRequest {
+            policy: Some(name.clone()),
+            ..empty(&forged)
+        },
+    )
+    .await;
+    let slot2 = schedule.next_after(slot1).unwrap();
+    let taken2 = p.backup_name(slot2, tz);
+    let squatter = reg.start_backup(empty(&taken2)).await.unwrap();
+    clock.set(slot2 + TimeDelta::milliseconds(100));
+    let started = scheduler.tick().await.unwrap();
+    assert_eq!(started.len(), 1);
+    let run2 = started.into_iter().next().unwrap().done.await.unwrap();
+    assert_eq!(run2.state, "succeeded", "{}", run2.detail);
+    assert!(
+        run2.backup.starts_with(&format!("{taken2}_")),
+        "{}",
+        run2.backup
+    );
+    assert!(
+        run2.detail
+            .contains(&format!("the name {taken2} was taken")),
+        "{}",
+        run2.detail
+    );
+    let squatted = reg.wait_ended(&squatter.id).await.unwrap().unwrap();
+    assert_eq!(squatted.state, JobState::Succeeded, "{:?}", squatted.error);
+
+    // keep_last 1 pruned the policy's older backup, and nothing else
+    assert!(
+        run2.detail.contains(&format!("pruned {}", run1.backup)),
+        "{}",
+        run2.detail
+    );
+    let all: Vec<_> = reg.service().list_backups().await.unwrap();
+    let names: Vec<&str> = all.iter().map(|b| b.name.as_str()).collect();
+    for kept in [&taken1, &taken2, &forged, &run2.backup] {
+        assert!(names.contains(&kept.as_str()), "{kept} is gone: {names:?}");
+    }
+    assert!(!names.contains(&run1.backup.as_str()), "{names:?}");
+    for squat in [&taken1, &taken2] {
+        let b = all.iter().find(|b| &b.name == squat).unwrap();
+        assert_eq!(b.policy, None, "{squat}");
+    }
+    let recorded = reg.store().policy_runs(&name, 10).unwrap();
+    assert_eq!(recorded.len(), 2);
+    assert!(
+        recorded.iter().all(|r| r.state == "succeeded"),
+        "{recorded:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_manual_run_at_a_slot_leaves_the_slot_to_the_schedule() {
+    let root = unique("manual");
+    let reg = registry(&root, JobStore::in_memory().unwrap());
+    let name = unique("by_hand");
+    let mut p = policy(&name, "*/5 * * * * *", 5);
+    p.collections = vec!["empty_coll".into()];
+    p.verify_after = false;
+    policy::add(reg.store(), &p).unwrap();
+    let slot = p.validate().unwrap().next_after(Utc::now()).unwrap();
+    let clock = FakeClock::at(slot);
+    let scheduler = Scheduler::new(reg.clone(), clock.clone());
+    let manual = scheduler.run_now(&name).await.unwrap();
+    let manual = manual.done.await.unwrap();
+    assert_eq!(manual.state, "succeeded", "{}", manual.detail);
+    assert_ne!(manual.slot, slot);
+    clock.set(slot + TimeDelta::milliseconds(300));
+    let started = scheduler.tick().await.unwrap();
+    assert_eq!(started.len(), 1, "the scheduled slot still runs");
+    let scheduled = started.into_iter().next().unwrap().done.await.unwrap();
+    assert_eq!(scheduled.slot, slot);
+    assert_eq!(scheduled.state, "succeeded", "{}", scheduled.detail);
+    let mut both = vec![manual.backup, scheduled.backup];
+    both.sort();
+    assert_eq!(made_by(&reg, &name).await, both);
 }
