@@ -159,3 +159,32 @@ pub async fn download_meta(gate: Gate, Path(name): Path<String>) -> Response {
         Err(e) => (super::super::rest::error::ApiError::from(e)).into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn a_stream_keeps_the_credential_the_sign_in_layer_used() {
+        // a bearer token wins over a cookie, as in the authentication middleware
+        let both = headers(&[
+            ("authorization", "Bearer mvt_abc"),
+            ("cookie", "x=1; milvault_session=s3cr3t"),
+        ]);
+        assert_eq!(credential_of(&both), Credential::Token("mvt_abc".into()));
+        let cookie = headers(&[("cookie", "x=1; milvault_session=s3cr3t")]);
+        assert_eq!(credential_of(&cookie), Credential::Session("s3cr3t".into()));
+        assert_eq!(credential_of(&HeaderMap::new()), Credential::None);
+    }
+}
