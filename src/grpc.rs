@@ -5,7 +5,7 @@
 // tonic's handlers answer `Result<_, Status>`; Status is large by design.
 #![allow(clippy::result_large_err)]
 
-use std::{pin::Pin, sync::Arc, time::Duration};
+use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use tokio::time::Instant;
 
@@ -179,6 +179,31 @@ fn backup_message(info: &BackupInfo) -> pb::Backup {
 }
 
 type JobStream = Pin<Box<dyn Stream<Item = Result<pb::Job, Status>> + Send>>;
+
+/// `jobs` until `refused` resolves; then the status of the error it resolves to, and nothing more.
+fn until_refused(
+    jobs: JobStream,
+    refused: impl Future<Output = Error> + Send + 'static,
+) -> JobStream {
+    enum Next {
+        Item(Result<pb::Job, Status>),
+        Ended,
+    }
+    let jobs = jobs
+        .map(Next::Item)
+        .chain(stream::once(async { Next::Ended }));
+    let refused = stream::once(refused).map(|e| Next::Item(Err(status_of(e))));
+    Box::pin(stream::select(jobs, refused).scan(false, |failed, next| {
+        std::future::ready(match next {
+            _ if *failed => None,
+            Next::Ended => None,
+            Next::Item(r) => {
+                *failed = r.is_err();
+                Some(r)
+            }
+        })
+    }))
+}
 
 #[tonic::async_trait]
 impl BackupService for GrpcService {
@@ -367,10 +392,12 @@ impl BackupService for GrpcService {
         request: Request<pb::GetJobRequest>,
     ) -> Result<Response<Self::WatchJobStream>, Status> {
         let gate = self.gate(&request)?;
+        let cred = crate::web::events::credential_of(&request.metadata().clone().into_headers());
         let r = request.into_inner();
         required(&r.id, "id")?;
         let stream: JobStream = match gate.watch(&r.id).map_err(status_of)? {
             Some(mut handle) => {
+                let refused = gate.clone().until_refused(cred, r.id.clone());
                 let first = handle.latest();
                 let rest = stream::unfold((handle, Instant::now()), |(mut h, last)| async move {
                     tokio::time::sleep_until(last + WATCH_EVERY).await;
@@ -379,7 +406,10 @@ impl BackupService for GrpcService {
                         .await
                         .map(|s| (Ok(job_message(&s)), (h, Instant::now())))
                 });
-                Box::pin(stream::once(async move { Ok(job_message(&first)) }).chain(rest))
+                until_refused(
+                    Box::pin(stream::once(async move { Ok(job_message(&first)) }).chain(rest)),
+                    refused,
+                )
             }
             None => match gate.job(&r.id).map_err(status_of)? {
                 Some(s) => Box::pin(stream::once(async move { Ok(job_message(&s)) })),

@@ -253,7 +253,8 @@ async fn a_team_member_stays_in_its_databases_through_every_front_end() {
         assert_eq!(end["state"], "succeeded", "{end}");
     }
 
-    // REST v2: alice sees her database's backup only, and cannot touch the other
+    // REST v2: alice sees her database's backup only, and cannot touch the other (to her it
+    // does not exist)
     let names = s.backup_names(alice).await;
     assert!(
         names.contains(&shop_b) && !names.contains(&def_b),
@@ -262,7 +263,7 @@ async fn a_team_member_stays_in_its_databases_through_every_front_end() {
     let (status, err) = s.get(&format!("/api/v2/backups/{def_b}"), alice).await;
     assert_eq!(
         (status, err["error"]["code"].as_str()),
-        (403, Some("forbidden")),
+        (404, Some("backup_not_found")),
         "{err}"
     );
     let (status, _) = s
@@ -272,7 +273,7 @@ async fn a_team_member_stays_in_its_databases_through_every_front_end() {
             json!({"suffix": "_x"}),
         )
         .await;
-    assert_eq!(status, 403);
+    assert_eq!(status, 404);
     // ... nor restore her own backup into the other database
     let (status, err) = s
         .post(
@@ -290,7 +291,7 @@ async fn a_team_member_stays_in_its_databases_through_every_front_end() {
         "{err}"
     );
     let (status, _) = s.delete(&format!("/api/v2/backups/{def_b}"), alice).await;
-    assert_eq!(status, 403);
+    assert_eq!(status, 404);
     assert!(
         s.backup_names(root).await.contains(&def_b),
         "the refused delete kept it"
@@ -322,11 +323,11 @@ async fn a_team_member_stays_in_its_databases_through_every_front_end() {
             json!({"backup_name": def_b, "collection_suffix": "_v1"}),
         )
         .await;
-    assert_eq!(status, 403, "{v1}");
+    assert_eq!(status, 404, "{v1}");
     let (status, _) = s
         .get(&format!("/api/v1/get_backup?backup_name={def_b}"), alice)
         .await;
-    assert_eq!(status, 403);
+    assert_eq!(status, 404);
 
     // gRPC with her token
     let mut g = s.grpc(Some(&alice_t)).await;
@@ -336,7 +337,7 @@ async fn a_team_member_stays_in_its_databases_through_every_front_end() {
         })
         .await
         .unwrap_err();
-    assert_eq!(e.code(), Code::PermissionDenied, "{e:?}");
+    assert_eq!(e.code(), Code::NotFound, "{e:?}");
     let e = g
         .restore(pb::RestoreRequest {
             backup_name: def_b.clone(),
@@ -345,7 +346,7 @@ async fn a_team_member_stays_in_its_databases_through_every_front_end() {
         })
         .await
         .unwrap_err();
-    assert_eq!(e.code(), Code::PermissionDenied, "{e:?}");
+    assert_eq!(e.code(), Code::NotFound, "{e:?}");
     let e = g
         .restore(pb::RestoreRequest {
             backup_name: shop_b.clone(),
@@ -395,7 +396,7 @@ async fn a_team_member_stays_in_its_databases_through_every_front_end() {
         .server_fn::<app::server::StartRestore>(session, form(&def_b, "", "_p"))
         .await;
     assert_ne!(status, 200, "{err}");
-    assert!(err.to_string().contains("not allowed"), "{err}");
+    assert!(err.to_string().contains("does not exist"), "{err}");
     let (status, err) = s
         .server_fn::<app::server::StartRestore>(session, form(&shop_b, "default", "_p"))
         .await;
@@ -775,4 +776,568 @@ async fn the_first_admin_is_set_through_a_one_time_link_and_exposure_needs_sign_
         err.contains("refusing to serve on 0.0.0.0:3999 without sign-in"),
         "{err}"
     );
+}
+
+/// `v` (a JSON answer or a message) with every occurrence of `name` replaced, so that the answers
+/// about two backups can be compared whole.
+fn named(v: &Value, name: &str) -> String {
+    v.to_string().replace(name, "NAME")
+}
+
+/// v1 answers carry a fresh request id; everything else must be equal.
+fn without_request_id(mut v: Value) -> Value {
+    if let Some(o) = v.as_object_mut() {
+        o.remove("requestId");
+    }
+    v
+}
+
+#[tokio::test]
+async fn a_scoped_user_sees_only_its_databases_counts_and_policies() {
+    let s = Server::start().await;
+    let store = s.registry.store();
+    store.add_user("root", PASSWORD, Role::Admin, &[]).unwrap();
+    store
+        .add_user("alice", PASSWORD, Role::Member, &["shop".into()])
+        .unwrap();
+    store
+        .add_user("sam", PASSWORD, Role::Viewer, &["shop".into()])
+        .unwrap();
+    store.add_user("vera", PASSWORD, Role::Viewer, &[]).unwrap();
+    let (root_t, _) = store.create_token("root", "t").unwrap();
+    let (alice_t, _) = store.create_token("alice", "t").unwrap();
+    let (sam_t, _) = store.create_token("sam", "t").unwrap();
+    let (vera_t, _) = store.create_token("vera", "t").unwrap();
+    let root = As::Token(&root_t);
+
+    // the Cluster page's checks name Milvus' databases with their collection counts
+    let milvus_detail = |v: &Value| -> String {
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["what"] == "milvus")
+            .map(|c| c["detail"].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("no milvus check: {v}"))
+    };
+    let (status, all) = s.get("/api/v2/cluster", root).await;
+    assert_eq!(status, 200, "{all}");
+    let detail = milvus_detail(&all);
+    assert!(
+        detail.contains("default (") && detail.contains("shop ("),
+        "{detail}"
+    );
+    // a viewer with no databases reads everything, as `authorize` lets it
+    let (_, v) = s.get("/api/v2/cluster", As::Token(&vera_t)).await;
+    assert_eq!(milvus_detail(&v), detail);
+    for token in [&alice_t, &sam_t] {
+        let (status, v) = s.get("/api/v2/cluster", As::Token(token)).await;
+        assert_eq!(status, 200, "{v}");
+        let mine = milvus_detail(&v);
+        assert!(mine.contains("shop ("), "{mine}");
+        assert!(!mine.contains("default ("), "{mine}");
+        let dbs: Vec<&str> = v["collections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["database"].as_str().unwrap())
+            .collect();
+        assert!(
+            !dbs.is_empty() && dbs.iter().all(|d| *d == "shop"),
+            "{dbs:?}"
+        );
+    }
+    // the portal's Cluster page
+    let cookie = s.sign_in("alice", PASSWORD).await.unwrap();
+    let (status, page) = s
+        .server_fn::<app::server::ClusterStatus>(As::Session(&cookie), json!({}))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let mine = milvus_detail(&page);
+    assert!(
+        mine.contains("shop (") && !mine.contains("default ("),
+        "{mine}"
+    );
+
+    // policies: of everything, of her database, of hers and another, of another
+    let tag = unique("p");
+    let policies = [
+        (format!("{tag}_all"), json!({})),
+        (
+            format!("{tag}_shop"),
+            json!({"collections": ["shop.reviews"]}),
+        ),
+        (format!("{tag}_shopdb"), json!({"databases": ["shop"]})),
+        (
+            format!("{tag}_mixed"),
+            json!({"collections": ["shop.reviews", "demo_products"]}),
+        ),
+        (format!("{tag}_def"), json!({"databases": ["default"]})),
+    ];
+    for (name, what) in &policies {
+        let mut body = json!({"name": name, "cron": "0 2 * * *", "time_zone": "UTC"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(what.as_object().unwrap().clone());
+        let (status, v) = s.post("/api/v2/policies", root, body).await;
+        assert_eq!(status, 201, "{v}");
+    }
+    let mut mine = vec![format!("{tag}_shop"), format!("{tag}_shopdb")];
+    mine.sort();
+    let listed = |v: &Value, key: &str| -> Vec<String> {
+        let mut n: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let p = if key.is_empty() { p } else { &p[key] };
+                p["name"].as_str().unwrap().to_string()
+            })
+            .collect();
+        n.sort();
+        n
+    };
+    let (status, v) = s.get("/api/v2/policies", root).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(listed(&v, "policy").len(), 5, "{v}");
+    let (_, v) = s.get("/api/v2/policies", As::Token(&vera_t)).await;
+    assert_eq!(listed(&v, "policy").len(), 5, "{v}");
+    for token in [&alice_t, &sam_t] {
+        let (status, v) = s.get("/api/v2/policies", As::Token(token)).await;
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(listed(&v, "policy"), mine, "{v}");
+    }
+    // one she cannot see is answered like one that does not exist
+    let (status, hidden) = s
+        .get(&format!("/api/v2/policies/{tag}_all"), As::Token(&alice_t))
+        .await;
+    let (status_missing, missing) = s
+        .get(&format!("/api/v2/policies/{tag}_none"), As::Token(&alice_t))
+        .await;
+    assert_eq!(
+        (status, named(&hidden, &format!("{tag}_all"))),
+        (status_missing, named(&missing, &format!("{tag}_none")))
+    );
+    assert_eq!(status, 404);
+    // gRPC and the portal list the same
+    let got = s
+        .grpc(Some(&alice_t))
+        .await
+        .list_policies(pb::ListPoliciesRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let mut names: Vec<String> = got.policies.into_iter().map(|p| p.name).collect();
+    names.sort();
+    assert_eq!(names, mine);
+    let (status, v) = s
+        .server_fn::<app::server::ListPolicies>(As::Session(&cookie), json!({}))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(listed(&v, ""), mine, "{v}");
+}
+
+#[tokio::test]
+async fn a_backup_outside_ones_databases_is_answered_like_a_missing_one() {
+    let s = Server::start().await;
+    let store = s.registry.store();
+    store.add_user("root", PASSWORD, Role::Admin, &[]).unwrap();
+    store
+        .add_user("alice", PASSWORD, Role::Member, &["shop".into()])
+        .unwrap();
+    let (root_t, _) = store.create_token("root", "t").unwrap();
+    let (alice_t, _) = store.create_token("alice", "t").unwrap();
+    let root = As::Token(&root_t);
+    let alice = As::Token(&alice_t);
+    let cookie = s.sign_in("alice", PASSWORD).await.unwrap();
+    let session = As::Session(&cookie);
+
+    // a backup of `default` exists; `missing` does not
+    let hidden = unique("hid");
+    let missing = unique("hid");
+    let (status, job) = s
+        .post(
+            "/api/v2/backups",
+            root,
+            json!({"name": hidden, "collections": ["demo_products"], "meta_only": true}),
+        )
+        .await;
+    assert_eq!(status, 202, "{job}");
+    let end = s.wait_job(job["id"].as_str().unwrap(), root).await;
+    assert_eq!(end["state"], "succeeded", "{end}");
+    assert_eq!(
+        s.get(&format!("/api/v2/backups/{hidden}"), root).await.0,
+        200
+    );
+
+    // REST v2, REST v1, the metadata download and the portal's server functions
+    type Call = Box<dyn Fn(String) -> (reqwest::Method, String, Option<Value>)>;
+    let calls: Vec<(&str, Call)> = vec![
+        (
+            "v2 get",
+            Box::new(|n| (reqwest::Method::GET, format!("/api/v2/backups/{n}"), None)),
+        ),
+        (
+            "v2 delete",
+            Box::new(|n| {
+                (
+                    reqwest::Method::DELETE,
+                    format!("/api/v2/backups/{n}"),
+                    None,
+                )
+            }),
+        ),
+        (
+            "v2 restore",
+            Box::new(|n| {
+                (
+                    reqwest::Method::POST,
+                    format!("/api/v2/backups/{n}/restore"),
+                    Some(json!({"suffix": "_x"})),
+                )
+            }),
+        ),
+        (
+            "v2 preview",
+            Box::new(|n| {
+                (
+                    reqwest::Method::POST,
+                    format!("/api/v2/backups/{n}/restore-preview"),
+                    Some(json!({})),
+                )
+            }),
+        ),
+        (
+            "v2 verify",
+            Box::new(|n| {
+                (
+                    reqwest::Method::POST,
+                    format!("/api/v2/backups/{n}/verify"),
+                    Some(json!({})),
+                )
+            }),
+        ),
+        (
+            "download",
+            Box::new(|n| {
+                (
+                    reqwest::Method::GET,
+                    format!("/download/backups/{n}/backup.json"),
+                    None,
+                )
+            }),
+        ),
+        (
+            "v1 get",
+            Box::new(|n| {
+                (
+                    reqwest::Method::GET,
+                    format!("/api/v1/get_backup?backup_name={n}"),
+                    None,
+                )
+            }),
+        ),
+        (
+            "v1 delete",
+            Box::new(|n| {
+                (
+                    reqwest::Method::DELETE,
+                    format!("/api/v1/delete?backup_name={n}"),
+                    None,
+                )
+            }),
+        ),
+    ];
+    for (what, call) in &calls {
+        for who in [alice, session] {
+            let mut answers = Vec::new();
+            for name in [&hidden, &missing] {
+                let (method, path, body) = call(name.clone());
+                let (status, v) = s.send(method, &path, who, body).await;
+                answers.push((status, named(&without_request_id(v), name)));
+            }
+            assert_eq!(answers[0], answers[1], "{what}");
+            assert!(matches!(answers[0].0, 404 | 200), "{what}: {answers:?}");
+        }
+    }
+    let (status, v) = s.get(&format!("/api/v2/backups/{missing}"), alice).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (404, Some("backup_not_found"))
+    );
+    let form = |n: &str| {
+        json!({"form": {"backup": n, "collections": ["default.demo_products"], "target_db": "",
+            "suffix": "_p", "renames": [], "drop_existing": false, "meta_only": false,
+            "restore_index": false, "load": false}})
+    };
+    let mut portal = Vec::new();
+    for name in [&hidden, &missing] {
+        let mut answers = Vec::new();
+        for (status, v) in [
+            s.server_fn::<app::server::GetBackupDetail>(session, json!({"name": name}))
+                .await,
+            s.server_fn::<app::server::DeleteBackup>(session, json!({"name": name}))
+                .await,
+            s.server_fn::<app::server::StartVerify>(session, json!({"name": name}))
+                .await,
+            s.server_fn::<app::server::StartRestore>(session, form(name))
+                .await,
+            s.server_fn::<app::server::PreviewRestore>(session, form(name))
+                .await,
+        ] {
+            assert_ne!(status, 200, "{v}");
+            answers.push((status, named(&v, name)));
+        }
+        portal.push(answers);
+    }
+    assert_eq!(portal[0], portal[1]);
+    assert!(portal[0][0].1.contains("does not exist"), "{:?}", portal[0]);
+
+    // gRPC
+    let mut g = s.grpc(Some(&alice_t)).await;
+    let mut grpc = Vec::new();
+    for name in [&hidden, &missing] {
+        let n = name.clone();
+        let answers: Vec<(Code, String)> = vec![
+            g.get_backup(pb::GetBackupRequest { name: n.clone() })
+                .await
+                .map(|_| ())
+                .unwrap_err(),
+            g.delete_backup(pb::DeleteBackupRequest { name: n.clone() })
+                .await
+                .map(|_| ())
+                .unwrap_err(),
+            g.verify_backup(pb::VerifyBackupRequest { name: n.clone() })
+                .await
+                .map(|_| ())
+                .unwrap_err(),
+            g.restore(pb::RestoreRequest {
+                backup_name: n.clone(),
+                suffix: "_g".into(),
+                ..Default::default()
+            })
+            .await
+            .map(|_| ())
+            .unwrap_err(),
+        ]
+        .into_iter()
+        .map(|e| (e.code(), e.message().replace(name.as_str(), "NAME")))
+        .collect();
+        grpc.push(answers);
+    }
+    assert_eq!(grpc[0], grpc[1]);
+    assert!(
+        grpc[0].iter().all(|(c, _)| *c == Code::NotFound),
+        "{grpc:?}"
+    );
+
+    // nothing was removed, and the audit log names each refusal with its real reason
+    assert_eq!(
+        s.get(&format!("/api/v2/backups/{hidden}"), root).await.0,
+        200
+    );
+    let denied = s.audit(&root_t, "outcome=denied&actor=alice").await;
+    for action in [
+        "backup.read",
+        "backup.delete",
+        "backup.restore",
+        "backup.verify",
+    ] {
+        let e = denied
+            .iter()
+            .find(|e| e["action"] == action && e["target"] == hidden.as_str())
+            .unwrap_or_else(|| panic!("no denied {action} of {hidden}: {denied:#?}"));
+        assert!(
+            e["detail"].as_str().unwrap().contains("default"),
+            "{action}: {e}"
+        );
+    }
+    assert!(
+        !denied.iter().any(|e| e["target"] == missing.as_str()),
+        "{denied:#?}"
+    );
+}
+
+/// An open server-sent event stream.
+struct Sse(reqwest::Response);
+
+impl Sse {
+    async fn open(s: &Server, path: &str, who: As<'_>) -> Sse {
+        let r = s.http.get(s.url(path));
+        let r = match who {
+            As::Token(t) => r.bearer_auth(t),
+            As::Session(c) => r.header("cookie", format!("milvault_session={c}")),
+            _ => r,
+        };
+        let resp = r.send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 200, "{path}");
+        let mut sse = Sse(resp);
+        assert!(sse.next().await.is_some(), "{path} sent nothing");
+        sse
+    }
+
+    /// The next chunk; `None` once the server ended the stream.
+    async fn next(&mut self) -> Option<bytes::Bytes> {
+        self.0.chunk().await.ok().flatten()
+    }
+
+    /// Whether the server ends the stream within `secs` (while the job keeps changing).
+    async fn ends_within(&mut self, secs: u64) -> bool {
+        tokio::time::timeout(Duration::from_secs(secs), async {
+            while self.next().await.is_some() {}
+        })
+        .await
+        .is_ok()
+    }
+
+    /// Whether the stream is still open and sends the job's changes.
+    async fn still_flows(&mut self) -> bool {
+        matches!(
+            tokio::time::timeout(Duration::from_secs(3), self.next()).await,
+            Ok(Some(_))
+        )
+    }
+}
+
+/// Whether a WatchJob stream ends (with `code`) within `secs`, while the job keeps changing.
+async fn watch_ends(w: &mut tonic::Streaming<pb::Job>, code: Code, secs: u64) -> bool {
+    let end = tokio::time::timeout(Duration::from_secs(secs), async {
+        loop {
+            match w.message().await {
+                Ok(Some(_)) => continue,
+                Ok(None) => return None,
+                Err(e) => return Some(e.code()),
+            }
+        }
+    })
+    .await;
+    matches!(end, Ok(Some(c)) if c == code)
+}
+
+#[tokio::test]
+async fn revoking_a_token_or_removing_a_user_ends_their_open_job_streams() {
+    use milvault::job::{JobKind, Progress};
+
+    let s = Server::start().await;
+    let store = s.registry.store();
+    store.add_user("root", PASSWORD, Role::Admin, &[]).unwrap();
+    for user in ["alice", "carol"] {
+        store
+            .add_user(user, PASSWORD, Role::Member, &["shop".into()])
+            .unwrap();
+    }
+    let (root_t, _) = store.create_token("root", "t").unwrap();
+    let (doomed, doomed_info) = store.create_token("alice", "doomed").unwrap();
+    let (kept, _) = store.create_token("alice", "kept").unwrap();
+    let (carol_t, _) = store.create_token("carol", "t").unwrap();
+    let cookie = s.sign_in("alice", PASSWORD).await.unwrap();
+
+    // a job of her database that keeps running (and changing) until the test ends it
+    let (progress, handle) = Progress::new(JobKind::Backup, &unique("live"));
+    let job = s.registry.record(handle);
+    store.set_job_databases(&job.id, &["shop".into()]).unwrap();
+    let ticker = {
+        let p = progress.clone();
+        tokio::spawn(async move {
+            for i in 0u64.. {
+                p.step(format!("step {i}"));
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    };
+    let one = format!("/events/jobs/{}", job.id);
+    let watch = |token: String| {
+        let id = job.id.clone();
+        let s = &s;
+        async move {
+            s.grpc(Some(&token))
+                .await
+                .watch_job(pb::GetJobRequest { id })
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+
+    // streams with the token she will revoke, with another token, with her session
+    let mut doomed_one = Sse::open(&s, &one, As::Token(&doomed)).await;
+    let mut doomed_list = Sse::open(&s, "/events/jobs", As::Token(&doomed)).await;
+    let mut doomed_watch = watch(doomed.clone()).await;
+    assert!(doomed_watch.message().await.unwrap().is_some());
+    let mut kept_one = Sse::open(&s, &one, As::Token(&kept)).await;
+    let mut kept_watch = watch(kept.clone()).await;
+    let mut session_one = Sse::open(&s, &one, As::Session(&cookie)).await;
+    let mut session_list = Sse::open(&s, "/events/jobs", As::Session(&cookie)).await;
+    let mut carol_one = Sse::open(&s, &one, As::Token(&carol_t)).await;
+    let mut carol_watch = watch(carol_t.clone()).await;
+
+    // she revokes one token: its streams end, the others go on
+    let (status, v) = s
+        .delete(
+            &format!("/api/v2/tokens/{}", doomed_info.id),
+            As::Token(&kept),
+        )
+        .await;
+    assert_eq!(status, 204, "{v}");
+    assert!(
+        doomed_one.ends_within(6).await,
+        "job stream of a revoked token"
+    );
+    assert!(
+        doomed_list.ends_within(6).await,
+        "job list stream of a revoked token"
+    );
+    assert!(
+        watch_ends(&mut doomed_watch, Code::Unauthenticated, 6).await,
+        "WatchJob of a revoked token"
+    );
+    assert!(kept_one.still_flows().await);
+    assert!(session_one.still_flows().await);
+    assert!(kept_watch.message().await.unwrap().is_some());
+
+    // carol's databases no longer hold the job: her streams end
+    let (status, v) = s
+        .send(
+            reqwest::Method::PUT,
+            "/api/v2/users/carol",
+            As::Token(&root_t),
+            Some(json!({"role": "member", "databases": ["elsewhere"]})),
+        )
+        .await;
+    assert_eq!(status, 204, "{v}");
+    assert!(
+        carol_one.ends_within(6).await,
+        "job stream out of her databases"
+    );
+    assert!(
+        watch_ends(&mut carol_watch, Code::PermissionDenied, 6).await,
+        "WatchJob out of her databases"
+    );
+
+    // the admin removes alice: her other token's and her session's streams end too
+    assert!(kept_one.still_flows().await);
+    let (status, v) = s.delete("/api/v2/users/alice", As::Token(&root_t)).await;
+    assert_eq!(status, 204, "{v}");
+    assert!(
+        kept_one.ends_within(6).await,
+        "job stream of a removed user"
+    );
+    assert!(
+        watch_ends(&mut kept_watch, Code::Unauthenticated, 6).await,
+        "WatchJob of a removed user"
+    );
+    assert!(
+        session_one.ends_within(6).await,
+        "job stream of a removed user's session"
+    );
+    assert!(
+        session_list.ends_within(6).await,
+        "job list stream of a removed user's session"
+    );
+
+    // the admin's own stream was never cut: the job ends and the stream with it
+    let mut root_one = Sse::open(&s, &one, As::Token(&root_t)).await;
+    ticker.abort();
+    progress.finish(&Ok::<(), String>(()));
+    assert!(root_one.ends_within(6).await);
 }

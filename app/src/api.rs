@@ -352,7 +352,8 @@ pub trait Backend: Send + Sync + 'static {
     async fn start_restore(&self, form: RestoreForm) -> Result<String, String>;
     async fn jobs(&self) -> Result<Vec<JobView>, String>;
     async fn job(&self, id: &str) -> Result<JobView, String>;
-    async fn cluster(&self) -> ClusterView;
+    /// The Cluster page (a scoped caller's: its databases only).
+    async fn cluster(&self) -> Result<ClusterView, String>;
     /// Starts verifying a backup; returns the job id.
     async fn start_verify(&self, name: &str) -> Result<String, String>;
     async fn policies(&self) -> Result<Vec<PolicyView>, String>;

@@ -87,7 +87,7 @@ pub async fn get_job(id: String) -> Result<JobView, ServerFnError> {
 
 #[server(input = Json)]
 pub async fn cluster_status() -> Result<ClusterView, ServerFnError> {
-    Ok(backend()?.cluster().await)
+    backend()?.cluster().await.map_err(ServerFnError::new)
 }
 
 #[server(input = Json)]

@@ -126,17 +126,18 @@ test('a member sees only her database, restores into it, and is refused the rest
   await row.locator('.badge', { hasText: 'revoked' }).waitFor();
   assert.equal(await withToken(), 401);
 
-  // the other database's backup: its page says no, and so does the API from her session
+  // the other database's backup does not exist for her: its page and the API from her session
+  // answer as for a missing backup
   await page.goto(`${BASE}/backups/${OTHER}`);
   await hydrated(page);
-  await page.locator('.error', { hasText: 'not allowed' }).waitFor();
+  await page.locator('.error', { hasText: 'does not exist' }).waitFor();
   const status = await page.evaluate(async (name) => {
     const r = await fetch(`/api/v2/backups/${name}/restore`, {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"suffix":"_stolen"}',
     });
     return r.status;
   }, OTHER);
-  assert.equal(status, 403);
+  assert.equal(status, 404);
   // restoring her own backup into the other database: the form's preview says no
   await page.goto(`${BASE}/restore/${SHOP}`);
   await hydrated(page);

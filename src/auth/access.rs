@@ -117,6 +117,29 @@ impl Caller {
     }
 }
 
+/// What a request proved its caller with, kept by long-lived streams (job progress events,
+/// gRPC WatchJob) to ask again, while they stay open, whether it still holds. Its `Debug` output
+/// hides the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// Nothing: sign-in is off (or the request carried none).
+    None,
+    /// An API token (`mvt_...`).
+    Token(String),
+    /// A session cookie's value.
+    Session(String),
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Credential::None => "Credential::None",
+            Credential::Token(_) => "Credential::Token(..)",
+            Credential::Session(_) => "Credential::Session(..)",
+        })
+    }
+}
+
 /// Something a user wants to do.
 #[derive(Debug, Clone, Copy)]
 pub enum Action<'a> {
@@ -286,6 +309,12 @@ mod tests {
         )
         .is_ok());
         assert!(authorize(&op, Action::ManagePolicies).is_err());
+    }
+
+    #[test]
+    fn a_credential_never_shows_its_secret() {
+        let shown = format!("{:?}", Credential::Token("mvt_secret".into()));
+        assert!(!shown.contains("secret"), "{shown}");
     }
 
     #[test]

@@ -2,18 +2,19 @@
 //! through a [`Gate`] built for the caller. It asks [`authorize`] first, hides what the caller may
 //! not see, and records each change and each refusal in the audit log.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
 
 use super::{
-    access::{authorize, databases_of, Action, Caller, Principal},
+    access::{authorize, databases_of, Action, Caller, Credential, Principal},
     audit::{AuditEntry, AuditFilter, Outcome},
     store::{TokenInfo, UserInfo},
     Role,
 };
 use crate::{
     commands::{
+        check::{self, CheckReport},
         create::CreateBackupRequest,
         inventory::CollectionOverview,
         list::BackupSummary,
@@ -28,7 +29,11 @@ use crate::{
     scheduler::{Scheduler, StartedRun, SystemClock},
 };
 
+/// How often a stream of job progress asks again whether its caller may still follow the job.
+pub const RECHECK_EVERY: Duration = Duration::from_secs(2);
+
 /// The engine's operations for one caller.
+#[derive(Clone)]
 pub struct Gate {
     reg: Arc<JobRegistry>,
     caller: Caller,
@@ -115,7 +120,9 @@ impl Gate {
         self.visible_backup("backup.read", name).await
     }
 
-    /// A backup's metadata if the caller may see it; a refusal is audited as `action`.
+    /// A backup's metadata if the caller may see it. A backup the caller may not see is answered
+    /// exactly like a missing one ([`Error::BackupNotFound`]), so that its name cannot be probed;
+    /// the refusal is still audited as `action`, with the real reason.
     async fn visible_backup(&self, action: &str, name: &str) -> Result<BackupInfo> {
         let info = self.reg.service().get_backup(name).await?;
         self.allow(
@@ -124,7 +131,8 @@ impl Gate {
             Action::Read {
                 databases: &backup_databases(&info),
             },
-        )?;
+        )
+        .map_err(|_| Error::BackupNotFound(name.to_string()))?;
         Ok(info)
     }
 
@@ -196,7 +204,7 @@ impl Gate {
 
     /// Deletes a backup; returns the files removed.
     pub async fn delete_backup(&self, name: &str) -> Result<usize> {
-        let dbs = match self.reg.service().get_backup(name).await {
+        let dbs = match self.visible_backup("backup.delete", name).await {
             Ok(info) => backup_databases(&info),
             // an incomplete backup has no metadata: only unscoped users may remove it
             Err(Error::BackupNotFound(_)) if !self.who().is_scoped() => Vec::new(),
@@ -209,7 +217,7 @@ impl Gate {
 
     /// Starts verifying a backup.
     pub async fn start_verify(&self, name: &str) -> Result<JobSnapshot> {
-        let info = self.reg.service().get_backup(name).await?;
+        let info = self.visible_backup("backup.verify", name).await?;
         let dbs = backup_databases(&info);
         self.allow("backup.verify", name, Action::Verify { databases: &dbs })?;
         let r = self.reg.start_verify(name);
@@ -225,7 +233,8 @@ impl Gate {
         Ok(self.covers_job(&self.reg.store().job_databases(id)?))
     }
 
-    /// Whether a scoped caller sees a job touching `dbs` (empty: not recorded, so no).
+    /// Whether a scoped caller's databases hold every one of `dbs` (a job's or a policy's; empty
+    /// means not recorded or everything, so no).
     fn covers_job(&self, dbs: &[String]) -> bool {
         !dbs.is_empty() && self.who().covers_all(dbs)
     }
@@ -264,6 +273,62 @@ impl Gate {
         })
     }
 
+    /// Milvus and storage checks; Milvus' databases (and their collection counts) only those the
+    /// caller may see.
+    pub async fn check(&self) -> CheckReport {
+        check::check_within(self.reg.service(), &|db| self.who().covers(db)).await
+    }
+
+    /// The gate for this caller as the store knows it now, if `cred` still holds: the token is
+    /// not revoked, the session has not ended, the user still exists; with the user's current
+    /// role and databases. `None` when it no longer holds. With sign-in off (the caller is the
+    /// local admin and brought no credential) there is nothing to check again.
+    pub fn refreshed(&self, cred: &Credential) -> Result<Option<Gate>> {
+        let store = self.reg.store();
+        let now = match cred {
+            Credential::None => return Ok((self.who().via == "local").then(|| self.clone())),
+            Credential::Token(t) => store.token_principal(t)?,
+            Credential::Session(c) => store.session_principal(c)?,
+        };
+        Ok(now.filter(|p| p.user == self.who().user).map(|who| {
+            Gate::new(
+                &self.reg,
+                Caller {
+                    who,
+                    source: self.caller.source.clone(),
+                },
+            )
+        }))
+    }
+
+    /// Whether the caller may still follow job `id`: `cred` still holds and the user's current
+    /// role and databases still cover the job. The error says why not.
+    pub fn may_follow(&self, cred: &Credential, id: &str) -> Result<()> {
+        match self.refreshed(cred)? {
+            None => Err(Error::Unauthenticated(
+                "the session ended, the API token was revoked or the user was removed".into(),
+            )),
+            Some(g) if !g.job_visible(id)? => Err(Error::Forbidden(format!(
+                "{}'s role or databases no longer cover job {id}",
+                g.who().user
+            ))),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Resolves, with the reason, once the caller may no longer follow job `id` (see
+    /// [`Gate::may_follow`], asked every [`RECHECK_EVERY`]). A stream of the job's progress ends
+    /// when it does.
+    pub async fn until_refused(self, cred: Credential, id: String) -> Error {
+        loop {
+            tokio::time::sleep(RECHECK_EVERY).await;
+            if let Err(e) = self.may_follow(&cred, &id) {
+                tracing::info!(user = %self.who().user, job = %id, "ending a job progress stream: {e}");
+                return e;
+            }
+        }
+    }
+
     /// The collections in Milvus the caller may see.
     pub async fn inventory(&self) -> Result<Vec<CollectionOverview>> {
         let all = self.reg.service().inventory().await?;
@@ -273,14 +338,14 @@ impl Gate {
             .collect())
     }
 
-    /// Policies the caller may see (scoped users: those within their databases).
+    /// Policies the caller may see. A scoped user sees those whose selection lies entirely within
+    /// its databases, as with backups; a policy of everything (no collections, no databases)
+    /// reaches beyond them.
     pub fn policies(&self) -> Result<Vec<PolicyOverview>> {
         let all = policy::list(self.reg.store(), Utc::now())?;
         Ok(all
             .into_iter()
-            .filter(|o| {
-                !self.who().is_scoped() || self.who().covers_all(&policy_databases(&o.policy))
-            })
+            .filter(|o| !self.who().is_scoped() || self.covers_job(&policy_databases(&o.policy)))
             .collect())
     }
 

@@ -9,5 +9,5 @@ pub mod password;
 pub mod sign_in;
 pub mod store;
 
-pub use access::{authorize, Action, Caller, Principal, Role};
+pub use access::{authorize, Action, Caller, Credential, Principal, Role};
 pub use gate::Gate;

@@ -27,6 +27,12 @@ impl CheckReport {
 
 /// Checks Milvus, Milvus' storage and the backup storage.
 pub async fn check(svc: &Milvault) -> CheckReport {
+    check_within(svc, &|_| true).await
+}
+
+/// [`check`], naming (and counting the collections of) only the databases `shown` accepts: a
+/// user scoped to some databases learns nothing of the others.
+pub async fn check_within(svc: &Milvault, shown: &(dyn Fn(&str) -> bool + Sync)) -> CheckReport {
     let mut items = Vec::new();
     let addr = svc.config().milvus.endpoint();
     match svc.milvus().await {
@@ -35,7 +41,7 @@ pub async fn check(svc: &Milvault) -> CheckReport {
             let detail = match m.list_databases().await {
                 Ok(dbs) => {
                     let mut parts = Vec::new();
-                    for db in &dbs {
+                    for db in dbs.iter().filter(|db| shown(db)) {
                         let n = m.list_collections(db).await.map(|c| c.len()).unwrap_or(0);
                         parts.push(format!("{db} ({n} collections)"));
                     }

@@ -570,10 +570,11 @@ pub async fn get_job(gate: Gate, Path(id): Path<String>) -> ApiResult<Json<JobIt
     }
 }
 
-/// Milvus and storage checks, and the collections Milvus holds.
+/// Milvus and storage checks, and the collections Milvus holds (of a scoped caller: those of its
+/// databases only, in the checks too).
 #[utoipa::path(get, path = "/api/v2/cluster", tag = "v2", responses((status = 200, body = Cluster)))]
 pub async fn cluster(gate: Gate) -> Json<Cluster> {
-    let report = gate.registry().service().check().await;
+    let report = gate.check().await;
     let collections = gate.inventory().await.unwrap_or_default();
     Json(Cluster {
         ok: report.ok(),

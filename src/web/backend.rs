@@ -490,10 +490,11 @@ impl Backend for PortalBackend {
             .collect())
     }
 
-    async fn cluster(&self) -> ClusterView {
+    async fn cluster(&self) -> Result<ClusterView, String> {
+        let gate = self.gate()?;
         let svc = self.registry.service();
         let cfg = svc.config();
-        let report = svc.check().await;
+        let report = gate.check().await;
         let version = match tokio::time::timeout(Duration::from_secs(5), async {
             svc.milvus().await?.version().await
         })
@@ -502,7 +503,7 @@ impl Backend for PortalBackend {
             Ok(Ok(v)) => Some(v),
             _ => None,
         };
-        ClusterView {
+        Ok(ClusterView {
             milvus_address: cfg.milvus.endpoint(),
             milvus_version: version,
             backup_location: svc.backup_storage().describe(),
@@ -519,7 +520,7 @@ impl Backend for PortalBackend {
                     detail: i.detail,
                 })
                 .collect(),
-        }
+        })
     }
 }
 
