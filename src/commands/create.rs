@@ -194,6 +194,7 @@ async fn run(svc: &Milvault, req: &CreateBackupRequest, progress: &Progress) -> 
             file_count,
             policy: req.policy.clone(),
         }),
+        ..Default::default()
     };
     progress.step(format!(
         "checksumming {} files for the manifest",
@@ -383,6 +384,7 @@ async fn describe_for_backup(
                 index_type: params.get("index_type").cloned().unwrap_or_default(),
                 params,
                 index_id: i.index_id,
+                ..Default::default()
             }
         })
         .collect();
@@ -418,6 +420,7 @@ async fn describe_for_backup(
         aliases: desc.aliases.clone(),
         partition_backups,
         live_rows,
+        ..Default::default()
     })
 }
 

@@ -1,7 +1,12 @@
 //! milvus-backup's metadata types (core/proto/backup.proto), in the JSON shape its Go code writes
-//! with `encoding/json`: proto field names as keys, enums as numbers, empty values left out.
+//! with `encoding/json` (not protojson): proto field names as keys (`fieldID`, `autoID`,
+//! `errorMessage` as spelled in the .proto), enums as numbers, int64/uint64 as JSON numbers,
+//! `bytes` as base64 strings, empty values left out (`omitempty`).
 //! Every field has a default so that files from other versions of either tool still load; keys
-//! this version does not know are ignored. milvault's own additions are prefixed `milvault_`.
+//! this version does not know are ignored, as Go's decoder does. The fields are those of
+//! milvus-backup v0.5.16 (plus `format` and `snapshot_backup` of its main branch); see
+//! [`crate::format::compat`] for what each version writes. milvault's own additions are
+//! prefixed `milvault`.
 
 use std::collections::BTreeMap;
 
@@ -62,11 +67,98 @@ pub struct FieldSchema {
     pub is_partition_key: bool,
     #[serde(skip_serializing_if = "is_default")]
     pub nullable: bool,
+    /// v0.5.0-v0.5.7: the default value as the raw bytes of a protobuf `ValueField` in a JSON
+    /// string (Go writes a `string` holding binary; bytes that are not UTF-8 come out as U+FFFD).
+    /// Deprecated since v0.5.8, which writes [`FieldSchema::default_value_base64`] instead.
+    #[serde(skip_serializing_if = "is_default")]
+    pub default_value_proto: String,
     #[serde(skip_serializing_if = "is_default")]
     pub is_function_output: bool,
-    /// The default value as a base64 protobuf `ValueField`.
+    /// The default value as a base64 protobuf `ValueField` (v0.5.8+).
     #[serde(skip_serializing_if = "is_default")]
     pub default_value_base64: String,
+}
+
+impl FieldSchema {
+    /// The dynamic field's name (`$meta`); v0.5.13+ lists it in the schema with `is_dynamic`.
+    pub const DYNAMIC_FIELD: &'static str = "$meta";
+
+    /// Whether this is the collection's hidden dynamic field (`$meta`), which Milvus creates
+    /// itself from `enable_dynamic_field`: it is never passed to CreateCollection.
+    pub fn is_dynamic_field(&self) -> bool {
+        self.is_dynamic
+    }
+
+    /// The protobuf bytes of the field's `ValueField` default, from `default_value_base64` or,
+    /// for v0.5.0-v0.5.7 backups, `default_value_proto`; `None` when it has none.
+    pub fn default_value_bytes(&self) -> Result<Option<Vec<u8>>, String> {
+        use base64::Engine as _;
+        if !self.default_value_base64.is_empty() {
+            return base64::engine::general_purpose::STANDARD
+                .decode(&self.default_value_base64)
+                .map(Some)
+                .map_err(|e| {
+                    format!(
+                        "field '{}': default_value_base64 is not base64: {e}",
+                        self.name
+                    )
+                });
+        }
+        if self.default_value_proto.is_empty() {
+            return Ok(None);
+        }
+        if self.default_value_proto.contains('\u{FFFD}') {
+            return Err(format!(
+                "field '{}': the backup's default_value_proto lost bytes when milvus-backup wrote it as JSON; set the default value again after the restore",
+                self.name
+            ));
+        }
+        Ok(Some(self.default_value_proto.as_bytes().to_vec()))
+    }
+}
+
+/// A function of the schema (v0.5.0+): BM25 (type 1) or TextEmbedding (type 2).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FunctionSchema {
+    #[serde(skip_serializing_if = "is_default")]
+    pub name: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub id: i64,
+    #[serde(skip_serializing_if = "is_default")]
+    pub description: String,
+    /// milvus-backup's FunctionType: 0 Unknown, 1 BM25, 2 TextEmbedding.
+    #[serde(rename = "type", skip_serializing_if = "is_default")]
+    pub function_type: i32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub input_field_names: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub input_field_ids: Vec<i64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub output_field_names: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub output_field_ids: Vec<i64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub params: Vec<KeyValuePair>,
+}
+
+/// FunctionType BM25.
+pub const FUNCTION_BM25: i32 = 1;
+/// FunctionType TextEmbedding.
+pub const FUNCTION_TEXT_EMBEDDING: i32 = 2;
+
+/// An array-of-structs field (v0.5.9+): its sub-fields are stored like top-level fields.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StructArrayFieldSchema {
+    #[serde(rename = "fieldID", skip_serializing_if = "is_default")]
+    pub field_id: i64,
+    #[serde(skip_serializing_if = "is_default")]
+    pub name: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub description: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldSchema>,
 }
 
 /// A collection schema.
@@ -85,6 +177,12 @@ pub struct CollectionSchema {
     pub enable_dynamic_field: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub properties: Vec<KeyValuePair>,
+    /// v0.5.0+.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub functions: Vec<FunctionSchema>,
+    /// v0.5.9+.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub struct_array_fields: Vec<StructArrayFieldSchema>,
 }
 
 /// An index on a field.
@@ -102,6 +200,23 @@ pub struct IndexInfo {
     pub params: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "is_default")]
     pub index_id: i64,
+    /// v0.5.13+ (`with_index_extra`): what etcd holds besides DescribeIndex.
+    #[serde(skip_serializing_if = "is_default")]
+    pub field_id: i64,
+    #[serde(skip_serializing_if = "is_default")]
+    pub create_time: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub type_params: Vec<KeyValuePair>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub index_params: Vec<KeyValuePair>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub user_index_params: Vec<KeyValuePair>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub is_auto_index: bool,
+    #[serde(skip_serializing_if = "is_default")]
+    pub min_index_version: i32,
+    #[serde(skip_serializing_if = "is_default")]
+    pub max_index_version: i32,
 }
 
 /// One binlog file.
@@ -110,6 +225,11 @@ pub struct IndexInfo {
 pub struct Binlog {
     #[serde(skip_serializing_if = "is_default")]
     pub entries_num: i64,
+    /// Deprecated in milvus-backup v0.5.8; read, never written by milvault.
+    #[serde(skip_serializing_if = "is_default")]
+    pub timestamp_from: u64,
+    #[serde(skip_serializing_if = "is_default")]
+    pub timestamp_to: u64,
     /// Where the file was in Milvus' storage when the backup was made.
     #[serde(skip_serializing_if = "is_default")]
     pub log_path: String,
@@ -144,17 +264,30 @@ pub struct SegmentBackupInfo {
     pub num_of_rows: i64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub binlogs: Vec<FieldBinlog>,
+    /// Deprecated (v0.5.8); read, never written by milvault.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub statslogs: Vec<FieldBinlog>,
+    /// Delete logs. v0.4.x writes `[{}]` (field 0, no binlogs) for a segment without deletes.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub deltalogs: Vec<FieldBinlog>,
     /// Bytes of all its binlogs.
     #[serde(skip_serializing_if = "is_default")]
     pub size: i64,
+    /// The folder between partition and segment in the backup's binlog paths
+    /// (`binlogs/insert_log/<coll>/<part>/<group>/<seg>/...`); 0 = no such folder (milvault's own
+    /// backups, milvus-backup before v0.4.4, and collection-level L0 segments). milvus-backup
+    /// v0.4.4+ sets it to the segment id.
     #[serde(skip_serializing_if = "is_default")]
     pub group_id: i64,
+    /// Deprecated (v0.5.13): the segment's files were copied.
+    #[serde(skip_serializing_if = "is_default")]
+    pub backuped: bool,
+    /// An L0 segment (Milvus 2.4+): deletes only, no insert logs.
     #[serde(skip_serializing_if = "is_default")]
     pub is_l0: bool,
     #[serde(skip_serializing_if = "is_default")]
     pub v_channel: String,
+    /// Milvus' binlog format: 0/1 the classic one, 2 the Milvus 2.6 packed format (v0.5.8+).
     #[serde(skip_serializing_if = "is_default")]
     pub storage_version: i64,
 }
@@ -167,7 +300,17 @@ impl SegmentBackupInfo {
             .chain(self.deltalogs.iter())
             .flat_map(|f| f.binlogs.iter())
     }
+
+    /// Whether it has any delete log file (an entry without files does not count).
+    pub fn has_delta_files(&self) -> bool {
+        self.deltalogs.iter().any(|f| !f.binlogs.is_empty())
+    }
 }
+
+/// The partition id of L0 segments that apply to every partition of a collection; milvus-backup
+/// lists them in [`CollectionBackupInfo::l0_segments`] and stores them under
+/// `binlogs/delta_log/<coll>/-1/<seg>/`.
+pub const ALL_PARTITIONS: i64 = -1;
 
 /// A partition and its segments.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -220,6 +363,13 @@ pub struct CollectionBackupInfo {
     pub load_state: String,
     #[serde(skip_serializing_if = "is_default")]
     pub backup_physical_timestamp: u64,
+    /// Per virtual channel, its checkpoint (a base64 protobuf MsgPosition).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub channel_checkpoints: BTreeMap<String, String>,
+    /// L0 segments that apply to all partitions (partition id -1); L0 segments of one partition
+    /// are in that partition's `segment_backups` with `is_l0`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub l0_segments: Vec<SegmentBackupInfo>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub properties: Vec<KeyValuePair>,
     #[serde(skip_serializing_if = "is_default")]
@@ -232,6 +382,9 @@ pub struct CollectionBackupInfo {
     pub physical_channel_names: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
+    /// Main branch, `format: "snapshot"` backups: where the exported bundle is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_backup: Option<SnapshotBackupInfo>,
     /// milvault: live rows (`count(*)`, deletes applied) when the backup was made, if Milvus could
     /// count them (the collection was loaded). Restores are checked against it.
     #[serde(rename = "milvault_live_rows", skip_serializing_if = "Option::is_none")]
@@ -254,6 +407,11 @@ impl CollectionBackupInfo {
         self.partition_backups
             .iter()
             .flat_map(|p| p.segment_backups.iter())
+    }
+
+    /// Segments of all partitions, then the collection-level L0 segments.
+    pub fn all_segments(&self) -> impl Iterator<Item = &SegmentBackupInfo> {
+        self.segments().chain(self.l0_segments.iter())
     }
     /// Rows written to its segments, deleted ones included.
     pub fn total_rows(&self) -> i64 {
@@ -280,6 +438,32 @@ pub struct DatabaseBackupInfo {
     pub db_id: i64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub properties: Vec<KeyValuePair>,
+    /// v0.5.13+: the database's encryption zone key, if it has one.
+    #[serde(skip_serializing_if = "is_default")]
+    pub ezk: String,
+}
+
+/// Where a collection's snapshot bundle is (milvus-backup main, `format: "snapshot"`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SnapshotBackupInfo {
+    /// Relative to the backup's folder: `bundle/snapshots/<coll>/metadata/<snapshot>.json`.
+    #[serde(skip_serializing_if = "is_default")]
+    pub metadata_path: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub total_files: i64,
+    #[serde(skip_serializing_if = "is_default")]
+    pub total_bytes: i64,
+}
+
+/// The RPC channel position milvus-backup records for CDC (v0.5.x).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RpcChannelInfo {
+    #[serde(skip_serializing_if = "is_default")]
+    pub name: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub position: String,
 }
 
 /// milvault's own record of how the backup was made.
@@ -320,8 +504,21 @@ pub struct BackupInfo {
     pub size: i64,
     #[serde(skip_serializing_if = "is_default")]
     pub milvus_version: String,
+    /// Users, roles and grants (v0.5.0+ with `--rbac`); kept as milvus-backup wrote it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rbac_meta: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rpc_channel_info: Option<RpcChannelInfo>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub database_backups: Vec<DatabaseBackupInfo>,
+    /// v0.5.13+ (Milvus 2.6 FlushAll): per physical channel, a base64 message.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub flush_all_msgs_base64: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub control_channel_name: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub physical_channel_names: Vec<String>,
+    /// Empty for binlog backups; `"snapshot"` for milvus-backup main's snapshot bundles.
     #[serde(skip_serializing_if = "is_default")]
     pub format: String,
     #[serde(rename = "milvault", skip_serializing_if = "Option::is_none")]
@@ -339,8 +536,10 @@ pub struct LevelInfos<T> {
 }
 
 impl BackupInfo {
-    /// The four level files milvus-backup writes besides full_meta.json:
-    /// backup (no collections), collections (no partitions), partitions (no segments), segments.
+    /// The four level files milvus-backup writes besides full_meta.json, shaped as v0.5.13+
+    /// writes them: backup (no collections), collections (partitions without their segments, no
+    /// `l0_segments`), partitions (no segments), segments (of the partitions; collection-level L0
+    /// segments are only in full_meta.json, as in milvus-backup).
     pub fn to_levels(
         &self,
     ) -> (
@@ -354,7 +553,10 @@ impl BackupInfo {
         let (mut colls, mut parts, mut segs) = (Vec::new(), Vec::new(), Vec::new());
         for c in &self.collection_backups {
             let mut c2 = c.clone();
-            c2.partition_backups.clear();
+            c2.l0_segments.clear();
+            for p in c2.partition_backups.iter_mut() {
+                p.segment_backups.clear();
+            }
             colls.push(c2);
             for p in &c.partition_backups {
                 let mut p2 = p.clone();
@@ -371,7 +573,10 @@ impl BackupInfo {
         )
     }
 
-    /// Rebuilds the tree from the level files (for backups without full_meta.json).
+    /// Rebuilds the tree from the level files (for backups without full_meta.json). Partitions
+    /// come from the partition level (milvus-backup before v0.5.13 also embeds them, with their
+    /// segments, in the collection level; those copies are replaced), collection-level L0
+    /// segments from the collection level where v0.4.x-v0.5.12 keep them.
     pub fn from_levels(
         top: BackupInfo,
         colls: LevelInfos<CollectionBackupInfo>,

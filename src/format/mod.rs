@@ -1,6 +1,8 @@
 //! The backup format: milvus-backup's metadata files and directory layout, so that backups made by
 //! either tool can be read by the other.
 
+pub mod compat;
+pub mod import_plan;
 pub mod layout;
 pub mod manifest;
 pub mod meta;

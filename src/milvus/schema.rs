@@ -54,8 +54,10 @@ pub fn schema_from_proto(s: &pb::CollectionSchema) -> format::CollectionSchema {
                     .as_ref()
                     .map(|v| base64::engine::general_purpose::STANDARD.encode(v.encode_to_vec()))
                     .unwrap_or_default(),
+                ..Default::default()
             })
             .collect(),
+        ..Default::default()
     }
 }
 

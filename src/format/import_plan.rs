@@ -1,0 +1,492 @@
+//! The Import requests that put one collection's backed-up data into Milvus, by Milvus version:
+//! the rules milvus-backup's restore follows (v0.4.15 `core/backup_impl_restore_backup.go`,
+//! v0.5.x `core/restore/coll_task.go` and `internal/client/milvus/grpc.go`), made into a pure
+//! function so that they are tested without a server. The caller sends the requests in order,
+//! waiting for every request of a [`Stage`] to finish before the next stage starts (L0 deletes
+//! must land after the rows they delete), and maps the backup-relative `files` to paths Milvus
+//! can read (the backup storage itself, or a staging copy).
+//!
+//! Per version:
+//! - Data segments (backup mode, `backup=true`): one request per group folder,
+//!   `[binlogs/insert_log/<coll>/<part>/<group>/, binlogs/delta_log/<coll>/<part>/<group>/]`, the
+//!   second path `""` when the group has no delete logs. Backups without groups (milvault's own,
+//!   milvus-backup before v0.4.4): Milvus 2.4+ reads the insert path one level deep as segment
+//!   folders, so one request per partition (`.../<coll>/<part>/`); Milvus 2.3 walks the path and
+//!   reads any depth, so one request per segment (`.../<coll>/<part>/<seg>/`, both paths always),
+//!   which is what milvault has always sent there.
+//! - L0 segments (deletes only, Milvus 2.4+, `l0_import=true`): one request per segment,
+//!   `[binlogs/delta_log/<coll>/<part>/<seg>/]` into its partition; collection-level ones
+//!   (partition -1) with no partition name, `[binlogs/delta_log/<coll>/-1/<seg>/]`.
+//! - Options, in milvus-backup v0.5.8+'s order: `skip_disk_quota_check=true` (2.4+; v0.4.x sent
+//!   none on 2.3), then `backup=true` or `l0_import=true`, then `storage_version=<n>` when the
+//!   segment's is above 0 (2.4+). milvus-backup's `end_ts` is only sent for CDC
+//!   (`truncateBinlogByTs`) and is not part of a plain restore.
+//! - Refused, naming the Milvus version that takes it: milvus-backup's `snapshot` format, L0
+//!   segments below 2.4, storage format v2 below 2.6, functions (BM25 2.5+, TextEmbedding 2.6+),
+//!   nullable fields and default values below 2.5, arrays of structs below 2.6.4, and data types
+//!   newer than the target.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::format::{
+    BackupInfo, CollectionBackupInfo, FieldSchema, KeyValuePair, PartitionBackupInfo,
+    SegmentBackupInfo, FUNCTION_BM25, FUNCTION_TEXT_EMBEDDING,
+};
+
+/// What a Milvus version can take in a restore.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Features {
+    /// The version these describe (major, minor, patch), for messages.
+    pub version: (u32, u32, u32),
+    /// Imports L0 segments (`l0_import=true`): 2.4+.
+    pub l0_import: bool,
+    /// Knows `skip_disk_quota_check`: 2.4+.
+    pub skip_disk_quota_check: bool,
+    /// Reads a backup-mode insert path one level deep as segment folders (2.4+); 2.3 walks it.
+    pub lists_segment_folders: bool,
+    /// Takes the `storage_version` option: 2.4+ (milvus-backup sends it to any of them).
+    pub storage_version_option: bool,
+    /// Reads segments in storage format v2 (`storage_version` 2+): 2.6+.
+    pub storage_v2: bool,
+    /// BM25 functions: 2.5+.
+    pub bm25: bool,
+    /// TextEmbedding functions: 2.6+.
+    pub text_embedding: bool,
+    /// Nullable fields and default values: 2.5+.
+    pub nullable_and_default: bool,
+    /// Arrays of structs (`struct_array_fields`): 2.6.4+.
+    pub struct_arrays: bool,
+}
+
+impl Features {
+    /// Milvus 2.3.
+    pub fn milvus_2_3() -> Features {
+        Features {
+            version: (2, 3, 0),
+            l0_import: false,
+            skip_disk_quota_check: false,
+            lists_segment_folders: false,
+            storage_version_option: false,
+            storage_v2: false,
+            bm25: false,
+            text_embedding: false,
+            nullable_and_default: false,
+            struct_arrays: false,
+        }
+    }
+
+    /// Milvus 2.4.
+    pub fn milvus_2_4() -> Features {
+        Features {
+            version: (2, 4, 0),
+            l0_import: true,
+            skip_disk_quota_check: true,
+            lists_segment_folders: true,
+            storage_version_option: true,
+            ..Features::milvus_2_3()
+        }
+    }
+
+    /// Milvus 2.5.
+    pub fn milvus_2_5() -> Features {
+        Features {
+            version: (2, 5, 0),
+            bm25: true,
+            nullable_and_default: true,
+            ..Features::milvus_2_4()
+        }
+    }
+
+    /// Milvus 2.6 from 2.6.4 (arrays of structs).
+    pub fn milvus_2_6() -> Features {
+        Features {
+            version: (2, 6, 4),
+            storage_v2: true,
+            text_embedding: true,
+            struct_arrays: true,
+            ..Features::milvus_2_5()
+        }
+    }
+
+    /// From the version Milvus reports (`v2.4.17`, `2.6.0-rc1`); `None` for one it cannot parse
+    /// or older than 2.3. Newer lines (3.x) get 2.6's features.
+    pub fn from_version(version: &str) -> Option<Features> {
+        let v = version.trim().trim_start_matches('v');
+        let mut nums = v
+            .split(|c: char| !c.is_ascii_digit())
+            .map(|n| n.parse::<u32>().ok());
+        let major = nums.next()??;
+        let minor = nums.next()??;
+        let patch = nums.next().flatten().unwrap_or(0);
+        let mut f = match (major, minor) {
+            (2, 0..=2) | (0..=1, _) => return None,
+            (2, 3) => Features::milvus_2_3(),
+            (2, 4) => Features::milvus_2_4(),
+            (2, 5) => Features::milvus_2_5(),
+            _ => Features::milvus_2_6(),
+        };
+        f.version = (major, minor, patch);
+        f.struct_arrays = (major, minor, patch) >= (2, 6, 4);
+        Some(f)
+    }
+
+    /// `2.4` (`2.6.2` when the patch matters).
+    fn name(&self) -> String {
+        let (a, b, c) = self.version;
+        if c == 0 || (a, b) != (2, 6) {
+            format!("{a}.{b}")
+        } else {
+            format!("{a}.{b}.{c}")
+        }
+    }
+}
+
+/// When a request may start: every request of a stage must have finished before the next
+/// stage's first one is sent (milvus-backup waits the same way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Stage {
+    /// Rows (data segments with their own delete logs).
+    Data,
+    /// L0 segments of one partition.
+    PartitionL0,
+    /// L0 segments that apply to every partition.
+    CollectionL0,
+}
+
+/// One Import call.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImportRequest {
+    pub stage: Stage,
+    /// The target partition's name; empty for collection-level L0 segments (all partitions).
+    pub partition: String,
+    /// Folders relative to the backup root (`<backup>/binlogs/...`, ending in `/`); `""` stands
+    /// for "no delete logs" in the second place, as milvus-backup sends it.
+    pub files: Vec<String>,
+    /// Import options in the order they are sent.
+    pub options: Vec<KeyValuePair>,
+    /// The backed-up segments the request carries.
+    pub segments: Vec<i64>,
+    /// Rows written to those segments, deleted ones included (0 for L0 segments).
+    pub rows: i64,
+}
+
+/// Why a backup cannot be restored into a Milvus version.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The backup is not in the binlog format.
+    #[error("{collection}: format {format} is not supported: the backup holds a Milvus snapshot bundle (milvus-backup --format={format}), which milvault does not restore; restore it with milvus-backup into Milvus 3.0+")]
+    Format { collection: String, format: String },
+    /// L0 segments and a Milvus without L0 import.
+    #[error("{collection}: L0 segments {segments} hold deletes: Milvus {target} cannot import them; restore into Milvus 2.4+")]
+    L0Segments {
+        collection: String,
+        segments: String,
+        target: String,
+    },
+    /// Segments in a storage format the target cannot read.
+    #[error("{collection}: segments {segments} are in Milvus' storage format v2: Milvus {target} cannot import them; restore into Milvus 2.6+")]
+    StorageV2 {
+        collection: String,
+        segments: String,
+        target: String,
+    },
+    /// A schema feature the target lacks.
+    #[error("{collection}: {what} need Milvus {needs}+; this is Milvus {target}")]
+    Feature {
+        collection: String,
+        what: String,
+        needs: &'static str,
+        target: String,
+    },
+    /// Segments of one import request that cannot share its `storage_version` option.
+    #[error("{collection}: partition '{partition}' has no group folders and mixes storage versions ({versions}), which one import request cannot carry")]
+    MixedStorageVersions {
+        collection: String,
+        partition: String,
+        versions: String,
+    },
+}
+
+/// The Import requests that restore `coll` of backup `info` into a Milvus with `target`'s
+/// features, in the order to send them, or why it cannot be done.
+pub fn plan(
+    info: &BackupInfo,
+    coll: &CollectionBackupInfo,
+    target: &Features,
+) -> Result<Vec<ImportRequest>, Refusal> {
+    let name = coll.qualified_name();
+    if !info.format.is_empty() && info.format != "binlog" {
+        return Err(Refusal::Format {
+            collection: name,
+            format: info.format.clone(),
+        });
+    }
+    check_schema(coll, target)?;
+    check_segments(coll, target)?;
+
+    let backup = info.name.as_str();
+    let c = coll.collection_id;
+    let mut requests = Vec::new();
+    for part in &coll.partition_backups {
+        requests.extend(data_requests(backup, c, part, target, &name)?);
+    }
+    for part in &coll.partition_backups {
+        for seg in part.segment_backups.iter().filter(|s| s.is_l0) {
+            requests.push(l0_request(
+                backup,
+                c,
+                Stage::PartitionL0,
+                &part.partition_name,
+                seg,
+                target,
+            ));
+        }
+    }
+    for seg in &coll.l0_segments {
+        requests.push(l0_request(backup, c, Stage::CollectionL0, "", seg, target));
+    }
+    Ok(requests)
+}
+
+/// Refuses a schema the target cannot create.
+fn check_schema(coll: &CollectionBackupInfo, target: &Features) -> Result<(), Refusal> {
+    let Some(schema) = coll.schema.as_ref() else {
+        return Ok(());
+    };
+    let refuse = |what: String, needs: &'static str| Refusal::Feature {
+        collection: coll.qualified_name(),
+        what,
+        needs,
+        target: target.name(),
+    };
+    for func in &schema.functions {
+        let (kind, ok, needs) = match func.function_type {
+            FUNCTION_BM25 => ("BM25", target.bm25, "2.5"),
+            FUNCTION_TEXT_EMBEDDING => ("TextEmbedding", target.text_embedding, "2.6"),
+            _ => ("unknown", false, "2.6"),
+        };
+        if !ok {
+            return Err(refuse(format!("{kind} functions ({})", func.name), needs));
+        }
+    }
+    if !target.nullable_and_default {
+        let has = |pred: fn(&FieldSchema) -> bool| -> Vec<&str> {
+            schema
+                .fields
+                .iter()
+                .filter(|f| !f.is_dynamic && pred(f))
+                .map(|f| f.name.as_str())
+                .collect()
+        };
+        let nullable = has(|f| f.nullable);
+        if !nullable.is_empty() {
+            return Err(refuse(
+                format!("nullable fields ({})", nullable.join(", ")),
+                "2.5",
+            ));
+        }
+        let defaults =
+            has(|f| !f.default_value_base64.is_empty() || !f.default_value_proto.is_empty());
+        if !defaults.is_empty() {
+            return Err(refuse(
+                format!("default values (fields {})", defaults.join(", ")),
+                "2.5",
+            ));
+        }
+    }
+    if !target.struct_arrays && !schema.struct_array_fields.is_empty() {
+        let names: Vec<&str> = schema
+            .struct_array_fields
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        return Err(refuse(
+            format!("arrays of structs ({})", names.join(", ")),
+            "2.6.4",
+        ));
+    }
+    let sub_fields = schema.struct_array_fields.iter().flat_map(|s| &s.fields);
+    for f in schema.fields.iter().chain(sub_fields) {
+        if let Some((type_name, needs)) = newer_type(f.data_type, target) {
+            return Err(refuse(
+                format!("fields of type {type_name} ({})", f.name),
+                needs,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The name of a data type the target lacks and the version that has it.
+fn newer_type(data_type: i32, target: &Features) -> Option<(&'static str, &'static str)> {
+    let (name, needs) = match data_type {
+        102 => ("Float16Vector", "2.4"),
+        103 => ("BFloat16Vector", "2.4"),
+        104 => ("SparseFloatVector", "2.4"),
+        24 => ("Geometry", "2.6"),
+        26 => ("Timestamptz", "2.6"),
+        105 => ("Int8Vector", "2.6"),
+        106 => ("ArrayOfVector", "2.6.4"),
+        _ => return None,
+    };
+    let has = match needs {
+        "2.4" => target.l0_import,
+        "2.6" => target.storage_v2,
+        _ => target.struct_arrays,
+    };
+    (!has).then_some((name, needs))
+}
+
+/// Refuses segments the target cannot import.
+fn check_segments(coll: &CollectionBackupInfo, target: &Features) -> Result<(), Refusal> {
+    let ids = |segs: Vec<&SegmentBackupInfo>| {
+        segs.iter()
+            .map(|s| s.segment_id.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let l0: Vec<_> = coll.all_segments().filter(|s| s.is_l0).collect();
+    if !target.l0_import && !l0.is_empty() {
+        return Err(Refusal::L0Segments {
+            collection: coll.qualified_name(),
+            segments: ids(l0),
+            target: target.name(),
+        });
+    }
+    let v2: Vec<_> = coll
+        .all_segments()
+        .filter(|s| s.storage_version >= 2)
+        .collect();
+    if !target.storage_v2 && !v2.is_empty() {
+        return Err(Refusal::StorageV2 {
+            collection: coll.qualified_name(),
+            segments: ids(v2),
+            target: target.name(),
+        });
+    }
+    Ok(())
+}
+
+/// The options of one request.
+fn options(l0: bool, storage_version: i64, target: &Features) -> Vec<KeyValuePair> {
+    let mut opts = Vec::new();
+    if target.skip_disk_quota_check {
+        opts.push(KeyValuePair::new("skip_disk_quota_check", "true"));
+    }
+    opts.push(if l0 {
+        KeyValuePair::new("l0_import", "true")
+    } else {
+        KeyValuePair::new("backup", "true")
+    });
+    if storage_version > 0 && target.storage_version_option {
+        opts.push(KeyValuePair::new(
+            "storage_version",
+            storage_version.to_string(),
+        ));
+    }
+    opts
+}
+
+/// `<backup>/binlogs/<kind>/<coll>/<part>/<group or segment>/` (the last folder left out when
+/// `leaf` is `None`).
+fn dir(backup: &str, kind: &str, coll: i64, part: i64, leaf: Option<i64>) -> String {
+    match leaf {
+        Some(l) => format!("{backup}/binlogs/{kind}/{coll}/{part}/{l}/"),
+        None => format!("{backup}/binlogs/{kind}/{coll}/{part}/"),
+    }
+}
+
+/// The data (not L0) requests of one partition.
+fn data_requests(
+    backup: &str,
+    coll: i64,
+    part: &PartitionBackupInfo,
+    target: &Features,
+    name: &str,
+) -> Result<Vec<ImportRequest>, Refusal> {
+    let segs: Vec<&SegmentBackupInfo> = part.segment_backups.iter().filter(|s| !s.is_l0).collect();
+    let request = |segs: &[&SegmentBackupInfo], leaf: Option<i64>, always_delta: bool| {
+        let versions: BTreeMap<i64, ()> = segs.iter().map(|s| (s.storage_version, ())).collect();
+        if versions.len() > 1 {
+            return Err(Refusal::MixedStorageVersions {
+                collection: name.to_string(),
+                partition: part.partition_name.clone(),
+                versions: versions
+                    .keys()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+        let version = versions.keys().next().copied().unwrap_or(0);
+        let delta = if always_delta || segs.iter().any(|s| s.has_delta_files()) {
+            dir(backup, "delta_log", coll, part.partition_id, leaf)
+        } else {
+            String::new()
+        };
+        Ok(ImportRequest {
+            stage: Stage::Data,
+            partition: part.partition_name.clone(),
+            files: vec![
+                dir(backup, "insert_log", coll, part.partition_id, leaf),
+                delta,
+            ],
+            options: options(false, version, target),
+            segments: segs.iter().map(|s| s.segment_id).collect(),
+            rows: segs.iter().map(|s| s.num_of_rows).sum(),
+        })
+    };
+    if segs.is_empty() {
+        return Ok(Vec::new());
+    }
+    if segs.iter().any(|s| s.group_id != 0) {
+        // one request per group folder, in the order the groups first appear
+        let mut groups: Vec<(i64, Vec<&SegmentBackupInfo>)> = Vec::new();
+        for s in segs {
+            match groups.iter_mut().find(|(g, _)| *g == s.group_id) {
+                Some((_, members)) => members.push(s),
+                None => groups.push((s.group_id, vec![s])),
+            }
+        }
+        return groups
+            .iter()
+            .map(|(g, members)| request(members, Some(*g), false))
+            .collect();
+    }
+    if target.lists_segment_folders {
+        return Ok(vec![request(&segs, None, false)?]);
+    }
+    segs.iter()
+        .map(|s| request(&[*s], Some(s.segment_id), true))
+        .collect()
+}
+
+/// The request of one L0 segment.
+fn l0_request(
+    backup: &str,
+    coll: i64,
+    stage: Stage,
+    partition: &str,
+    seg: &SegmentBackupInfo,
+    target: &Features,
+) -> ImportRequest {
+    ImportRequest {
+        stage,
+        partition: partition.to_string(),
+        files: vec![dir(
+            backup,
+            "delta_log",
+            coll,
+            seg.partition_id,
+            Some(seg.segment_id),
+        )],
+        options: options(true, seg.storage_version, target),
+        segments: vec![seg.segment_id],
+        rows: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests;

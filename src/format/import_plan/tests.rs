@@ -1,0 +1,644 @@
+//! The import plan against every fixture and Milvus 2.3 / 2.4 / 2.5 / 2.6, request by request.
+
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::format::{BackupInfo, CollectionSchema, FieldBinlog, LevelInfos, ALL_PARTITIONS};
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/milvus-backup");
+
+/// The backup root of a fixture and its backup's name.
+fn fixture(generation: &str) -> (PathBuf, String) {
+    let root = Path::new(FIXTURES).join(generation);
+    let name = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .next()
+        .unwrap();
+    (root, name)
+}
+
+fn read_meta<T: serde::de::DeserializeOwned>(generation: &str, file: &str) -> T {
+    let (root, name) = fixture(generation);
+    let text = std::fs::read_to_string(root.join(&name).join("meta").join(file)).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn full(generation: &str) -> BackupInfo {
+    read_meta(generation, "full_meta.json")
+}
+
+fn versions() -> [Features; 4] {
+    [
+        Features::milvus_2_3(),
+        Features::milvus_2_4(),
+        Features::milvus_2_5(),
+        Features::milvus_2_6(),
+    ]
+}
+
+fn plan_of(generation: &str, target: &Features) -> Result<Vec<ImportRequest>, Refusal> {
+    let info = full(generation);
+    plan(&info, &info.collection_backups[0], target)
+}
+
+fn opts(pairs: &[(&str, &str)]) -> Vec<KeyValuePair> {
+    pairs
+        .iter()
+        .map(|(k, v)| KeyValuePair::new(*k, *v))
+        .collect()
+}
+
+fn req(
+    stage: Stage,
+    partition: &str,
+    files: &[&str],
+    options: &[(&str, &str)],
+    segments: &[i64],
+    rows: i64,
+) -> ImportRequest {
+    ImportRequest {
+        stage,
+        partition: partition.into(),
+        files: files.iter().map(|f| f.to_string()).collect(),
+        options: opts(options),
+        segments: segments.to_vec(),
+        rows,
+    }
+}
+
+const SKIP: (&str, &str) = ("skip_disk_quota_check", "true");
+const BACKUP: (&str, &str) = ("backup", "true");
+const L0: (&str, &str) = ("l0_import", "true");
+const SV2: (&str, &str) = ("storage_version", "2");
+
+#[test]
+fn v0_4_15_groups_on_every_version() {
+    let b = "mb_v0_4_15/binlogs";
+    let c = "450000000000000100/450000000000000101";
+    for target in versions() {
+        let head: &[(&str, &str)] = if target.skip_disk_quota_check {
+            &[SKIP, BACKUP]
+        } else {
+            &[BACKUP]
+        };
+        assert_eq!(
+            plan_of("v0_4_15", &target).unwrap(),
+            [
+                req(
+                    Stage::Data,
+                    "_default",
+                    &[&format!("{b}/insert_log/{c}/450000000000000201/"), ""],
+                    head,
+                    &[450000000000000201],
+                    3
+                ),
+                req(
+                    Stage::Data,
+                    "_default",
+                    &[
+                        &format!("{b}/insert_log/{c}/450000000000000202/"),
+                        &format!("{b}/delta_log/{c}/450000000000000202/"),
+                    ],
+                    head,
+                    &[450000000000000202],
+                    2
+                ),
+            ],
+            "Milvus {:?}",
+            target.version
+        );
+    }
+}
+
+#[test]
+fn v0_5_8_l0_and_storage_v2() {
+    assert_eq!(
+        plan_of("v0_5_8", &Features::milvus_2_3())
+            .unwrap_err()
+            .to_string(),
+        "default.events: L0 segments 451000000000000203, 451000000000000205 hold deletes: Milvus 2.3 cannot import them; restore into Milvus 2.4+"
+    );
+    for (target, name) in [
+        (Features::milvus_2_4(), "2.4"),
+        (Features::milvus_2_5(), "2.5"),
+    ] {
+        assert_eq!(
+            plan_of("v0_5_8", &target).unwrap_err(),
+            Refusal::StorageV2 {
+                collection: "default.events".into(),
+                segments:
+                    "451000000000000201, 451000000000000203, 451000000000000204, 451000000000000205"
+                        .into(),
+                target: name.into(),
+            }
+        );
+    }
+    let b = "mb_v0_5_8/binlogs";
+    let c = "451000000000000100";
+    let p1 = "451000000000000101";
+    let p2 = "451000000000000102";
+    assert_eq!(
+        plan_of("v0_5_8", &Features::milvus_2_6()).unwrap(),
+        [
+            req(
+                Stage::Data,
+                "_default",
+                &[
+                    &format!("{b}/insert_log/{c}/{p1}/451000000000000201/"),
+                    &format!("{b}/delta_log/{c}/{p1}/451000000000000201/"),
+                ],
+                &[SKIP, BACKUP, SV2],
+                &[451000000000000201],
+                4
+            ),
+            req(
+                Stage::Data,
+                "_default",
+                &[&format!("{b}/insert_log/{c}/{p1}/451000000000000202/"), ""],
+                &[SKIP, BACKUP],
+                &[451000000000000202],
+                2
+            ),
+            req(
+                Stage::Data,
+                "p2024",
+                &[&format!("{b}/insert_log/{c}/{p2}/451000000000000204/"), ""],
+                &[SKIP, BACKUP, SV2],
+                &[451000000000000204],
+                3
+            ),
+            req(
+                Stage::PartitionL0,
+                "_default",
+                &[&format!("{b}/delta_log/{c}/{p1}/451000000000000203/")],
+                &[SKIP, L0, SV2],
+                &[451000000000000203],
+                0
+            ),
+            req(
+                Stage::CollectionL0,
+                "",
+                &[&format!("{b}/delta_log/{c}/-1/451000000000000205/")],
+                &[SKIP, L0, SV2],
+                &[451000000000000205],
+                0
+            ),
+        ]
+    );
+}
+
+#[test]
+fn v0_5_13_dynamic_collection() {
+    assert_eq!(
+        plan_of("v0_5_13", &Features::milvus_2_3())
+            .unwrap_err()
+            .to_string(),
+        "team_a.notes: L0 segments 452000000000000203 hold deletes: Milvus 2.3 cannot import them; restore into Milvus 2.4+"
+    );
+    let b = "mb_v0_5_13/binlogs";
+    let c = "452000000000000100";
+    let p = "452000000000000101";
+    let expected = [
+        req(
+            Stage::Data,
+            "_default",
+            &[&format!("{b}/insert_log/{c}/{p}/452000000000000201/"), ""],
+            &[SKIP, BACKUP],
+            &[452000000000000201],
+            5,
+        ),
+        req(
+            Stage::Data,
+            "_default",
+            &[
+                &format!("{b}/insert_log/{c}/{p}/452000000000000202/"),
+                &format!("{b}/delta_log/{c}/{p}/452000000000000202/"),
+            ],
+            &[SKIP, BACKUP],
+            &[452000000000000202],
+            2,
+        ),
+        req(
+            Stage::CollectionL0,
+            "",
+            &[&format!("{b}/delta_log/{c}/-1/452000000000000203/")],
+            &[SKIP, L0],
+            &[452000000000000203],
+            0,
+        ),
+    ];
+    for target in &versions()[1..] {
+        assert_eq!(plan_of("v0_5_13", target).unwrap(), expected);
+    }
+    let info = full("v0_5_13");
+    let schema = info.collection_backups[0].schema.as_ref().unwrap();
+    let dynamic: Vec<&str> = schema
+        .fields
+        .iter()
+        .filter(|f| f.is_dynamic_field())
+        .map(|f| f.name.as_str())
+        .collect();
+    assert_eq!(dynamic, [FieldSchema::DYNAMIC_FIELD]);
+    assert!(schema.enable_dynamic_field);
+    assert_eq!(info.collection_backups[0].aliases, ["notes_current"]);
+    assert!(info.collection_backups[0].index_infos[0].is_auto_index);
+}
+
+#[test]
+fn v0_5_16_functions_nullable_structs() {
+    let refusal = |t: &Features| plan_of("v0_5_16", t).unwrap_err().to_string();
+    assert_eq!(
+        refusal(&Features::milvus_2_3()),
+        "default.articles: BM25 functions (text_bm25) need Milvus 2.5+; this is Milvus 2.3"
+    );
+    assert_eq!(
+        refusal(&Features::milvus_2_4()),
+        "default.articles: BM25 functions (text_bm25) need Milvus 2.5+; this is Milvus 2.4"
+    );
+    assert_eq!(
+        refusal(&Features::milvus_2_5()),
+        "default.articles: arrays of structs (chunks) need Milvus 2.6.4+; this is Milvus 2.5"
+    );
+    assert_eq!(
+        refusal(&Features::from_version("v2.6.2").unwrap()),
+        "default.articles: arrays of structs (chunks) need Milvus 2.6.4+; this is Milvus 2.6.2"
+    );
+    let b = "mb_v0_5_16/binlogs";
+    let c = "453000000000000100";
+    let p = "453000000000000101";
+    assert_eq!(
+        plan_of("v0_5_16", &Features::milvus_2_6()).unwrap(),
+        [
+            req(
+                Stage::Data,
+                "_default",
+                &[&format!("{b}/insert_log/{c}/{p}/453000000000000201/"), ""],
+                &[SKIP, BACKUP, SV2],
+                &[453000000000000201],
+                3
+            ),
+            req(
+                Stage::PartitionL0,
+                "_default",
+                &[&format!("{b}/delta_log/{c}/{p}/453000000000000202/")],
+                &[SKIP, L0, SV2],
+                &[453000000000000202],
+                0
+            ),
+            req(
+                Stage::CollectionL0,
+                "",
+                &[&format!("{b}/delta_log/{c}/-1/453000000000000203/")],
+                &[SKIP, L0, SV2],
+                &[453000000000000203],
+                0
+            ),
+        ]
+    );
+    let info = full("v0_5_16");
+    let schema = info.collection_backups[0].schema.as_ref().unwrap();
+    let by_name = |n: &str| schema.fields.iter().find(|f| f.name == n).unwrap();
+    // ValueField{long_data: 7} and ValueField{string_data: "n/a"}
+    assert_eq!(
+        by_name("rating").default_value_bytes().unwrap(),
+        Some(vec![0x18, 7])
+    );
+    assert_eq!(
+        by_name("label").default_value_bytes().unwrap(),
+        Some(b"\x32\x03n/a".to_vec())
+    );
+    assert!(by_name("sparse").is_function_output);
+    assert_eq!(schema.functions[0].output_field_ids, [102]);
+    assert_eq!(schema.struct_array_fields[0].fields.len(), 2);
+}
+
+#[test]
+fn snapshot_format_is_refused_everywhere() {
+    for target in versions() {
+        assert_eq!(
+            plan_of("snapshot", &target).unwrap_err().to_string(),
+            "default.photos: format snapshot is not supported: the backup holds a Milvus snapshot bundle (milvus-backup --format=snapshot), which milvault does not restore; restore it with milvus-backup into Milvus 3.0+"
+        );
+    }
+    let info = full("snapshot");
+    let snap = info.collection_backups[0].snapshot_backup.as_ref().unwrap();
+    let (root, name) = fixture("snapshot");
+    assert!(root.join(name).join(&snap.metadata_path).is_file());
+}
+
+/// Every binlog of a fixture lies under a folder of its Milvus 2.6 plan, and every folder of
+/// the plan exists: the plan and milvus-backup's layout agree.
+#[test]
+fn plans_cover_every_fixture_binlog() {
+    for generation in ["v0_4_15", "v0_5_8", "v0_5_13", "v0_5_16"] {
+        let (root, _) = fixture(generation);
+        let info = full(generation);
+        let requests = plan(&info, &info.collection_backups[0], &Features::milvus_2_6()).unwrap();
+        let dirs: Vec<&String> = requests
+            .iter()
+            .flat_map(|r| r.files.iter())
+            .filter(|f| !f.is_empty())
+            .collect();
+        for d in &dirs {
+            assert!(
+                root.join(d).is_dir(),
+                "{generation}: {d} is not in the fixture"
+            );
+        }
+        let mut stack = vec![root.join(&info.name).join("binlogs")];
+        let mut files = 0;
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let path = e.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                files += 1;
+                let rel = path
+                    .strip_prefix(&root)
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .to_string();
+                assert!(
+                    dirs.iter().any(|d| rel.starts_with(d.as_str())),
+                    "{generation}: {rel} is imported by no request"
+                );
+            }
+        }
+        let in_meta: usize = info.collection_backups[0]
+            .all_segments()
+            .flat_map(|s| s.all_binlogs())
+            .count();
+        assert_eq!(
+            files, in_meta,
+            "{generation}: files on disk vs binlogs in the metadata"
+        );
+    }
+}
+
+/// The level files rebuild the same tree as full_meta.json, except where milvus-backup's own
+/// level files lose collection-level L0 segments (v0.5.13+).
+#[test]
+fn level_files_agree_with_full_meta() {
+    for generation in ["v0_4_15", "v0_5_8", "v0_5_13", "v0_5_16", "snapshot"] {
+        let full = full(generation);
+        let rebuilt = BackupInfo::from_levels(
+            read_meta(generation, "backup_meta.json"),
+            read_meta(generation, "collection_meta.json"),
+            read_meta(generation, "partition_meta.json"),
+            read_meta(generation, "segment_meta.json"),
+        );
+        let (a, b) = (&full.collection_backups[0], &rebuilt.collection_backups[0]);
+        assert_eq!(a.partition_backups, b.partition_backups, "{generation}");
+        assert_eq!(a.schema, b.schema, "{generation}");
+        let levels_keep_l0 = matches!(generation, "v0_4_15" | "v0_5_8");
+        if levels_keep_l0 {
+            assert_eq!(a.l0_segments, b.l0_segments, "{generation}");
+        } else {
+            assert!(b.l0_segments.is_empty(), "{generation}");
+        }
+        assert_eq!(rebuilt.format, full.format, "{generation}");
+        assert_eq!(rebuilt.name, full.name);
+    }
+    let segs: LevelInfos<SegmentBackupInfo> = read_meta("v0_4_15", "segment_meta.json");
+    assert!(segs
+        .infos
+        .iter()
+        .all(|s| s.backuped && s.group_id == s.segment_id));
+    assert!(!segs.infos[0].has_delta_files());
+    assert!(segs.infos[1].has_delta_files());
+}
+
+/// A milvault backup (no group folders) as milvault writes it.
+fn milvault_style(storage_versions: &[i64]) -> BackupInfo {
+    let seg = |i: usize, sv: i64| SegmentBackupInfo {
+        segment_id: 300 + i as i64,
+        collection_id: 1,
+        partition_id: 2,
+        num_of_rows: 10,
+        deltalogs: if i == 0 {
+            vec![FieldBinlog {
+                field_id: 0,
+                binlogs: vec![Default::default()],
+            }]
+        } else {
+            vec![]
+        },
+        storage_version: sv,
+        ..Default::default()
+    };
+    BackupInfo {
+        name: "own".into(),
+        collection_backups: vec![CollectionBackupInfo {
+            collection_id: 1,
+            collection_name: "c".into(),
+            partition_backups: vec![PartitionBackupInfo {
+                partition_id: 2,
+                partition_name: "_default".into(),
+                collection_id: 1,
+                segment_backups: storage_versions
+                    .iter()
+                    .enumerate()
+                    .map(|(i, sv)| seg(i, *sv))
+                    .collect(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn without_groups_2_3_gets_segment_folders_and_2_4_the_partition() {
+    let info = milvault_style(&[0, 0]);
+    let coll = &info.collection_backups[0];
+    // what milvault has always sent to Milvus 2.3: per segment, both folders, backup=true
+    assert_eq!(
+        plan(&info, coll, &Features::milvus_2_3()).unwrap(),
+        [
+            req(
+                Stage::Data,
+                "_default",
+                &[
+                    "own/binlogs/insert_log/1/2/300/",
+                    "own/binlogs/delta_log/1/2/300/"
+                ],
+                &[BACKUP],
+                &[300],
+                10
+            ),
+            req(
+                Stage::Data,
+                "_default",
+                &[
+                    "own/binlogs/insert_log/1/2/301/",
+                    "own/binlogs/delta_log/1/2/301/"
+                ],
+                &[BACKUP],
+                &[301],
+                10
+            ),
+        ]
+    );
+    for target in &versions()[1..] {
+        assert_eq!(
+            plan(&info, coll, target).unwrap(),
+            [req(
+                Stage::Data,
+                "_default",
+                &["own/binlogs/insert_log/1/2/", "own/binlogs/delta_log/1/2/"],
+                &[SKIP, BACKUP],
+                &[300, 301],
+                20
+            )]
+        );
+    }
+    let mixed = milvault_style(&[0, 2]);
+    assert_eq!(
+        plan(
+            &mixed,
+            &mixed.collection_backups[0],
+            &Features::milvus_2_6()
+        )
+        .unwrap_err(),
+        Refusal::MixedStorageVersions {
+            collection: "default.c".into(),
+            partition: "_default".into(),
+            versions: "0, 2".into(),
+        }
+    );
+}
+
+#[test]
+fn a_group_shared_by_segments_is_imported_once() {
+    let mut info = milvault_style(&[0, 0, 0]);
+    let segs = &mut info.collection_backups[0].partition_backups[0].segment_backups;
+    for (s, g) in segs.iter_mut().zip([1, 1, 2]) {
+        s.group_id = g;
+    }
+    let got = plan(&info, &info.collection_backups[0], &Features::milvus_2_4()).unwrap();
+    let summary: Vec<(Vec<String>, Vec<i64>)> =
+        got.into_iter().map(|r| (r.files, r.segments)).collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                vec![
+                    "own/binlogs/insert_log/1/2/1/".to_string(),
+                    "own/binlogs/delta_log/1/2/1/".to_string()
+                ],
+                vec![300, 301]
+            ),
+            (
+                vec!["own/binlogs/insert_log/1/2/2/".to_string(), String::new()],
+                vec![302]
+            ),
+        ]
+    );
+}
+
+#[test]
+fn schema_features_are_checked_against_the_target() {
+    let mut info = milvault_style(&[0]);
+    let field = |name: &str, data_type: i32| FieldSchema {
+        name: name.into(),
+        data_type,
+        ..Default::default()
+    };
+    info.collection_backups[0].schema = Some(CollectionSchema {
+        fields: vec![field("id", 5), field("v", 105)],
+        ..Default::default()
+    });
+    let refusal = |info: &BackupInfo, t: Features| {
+        plan(info, &info.collection_backups[0], &t)
+            .unwrap_err()
+            .to_string()
+    };
+    assert_eq!(
+        refusal(&info, Features::milvus_2_5()),
+        "default.c: fields of type Int8Vector (v) need Milvus 2.6+; this is Milvus 2.5"
+    );
+    let schema = info.collection_backups[0].schema.as_mut().unwrap();
+    schema.fields[1] = FieldSchema {
+        default_value_proto: "\u{18}\u{7}".into(),
+        ..field("n", 5)
+    };
+    assert_eq!(
+        refusal(&info, Features::milvus_2_4()),
+        "default.c: default values (fields n) need Milvus 2.5+; this is Milvus 2.4"
+    );
+    assert_eq!(
+        info.collection_backups[0].schema.as_ref().unwrap().fields[1]
+            .default_value_bytes()
+            .unwrap(),
+        Some(vec![0x18, 7])
+    );
+    let schema = info.collection_backups[0].schema.as_mut().unwrap();
+    schema.fields[1].default_value_proto.clear();
+    schema.functions = vec![crate::format::FunctionSchema {
+        name: "embed".into(),
+        function_type: FUNCTION_TEXT_EMBEDDING,
+        ..Default::default()
+    }];
+    assert_eq!(
+        refusal(&info, Features::milvus_2_5()),
+        "default.c: TextEmbedding functions (embed) need Milvus 2.6+; this is Milvus 2.5"
+    );
+    assert!(plan(&info, &info.collection_backups[0], &Features::milvus_2_6()).is_ok());
+}
+
+#[test]
+fn lost_default_value_bytes_are_reported() {
+    let f = FieldSchema {
+        name: "n".into(),
+        default_value_proto: "\u{32}\u{2}\u{FFFD}".into(),
+        ..Default::default()
+    };
+    assert!(f.default_value_bytes().unwrap_err().contains("lost bytes"));
+    assert_eq!(FieldSchema::default().default_value_bytes().unwrap(), None);
+}
+
+#[test]
+fn features_from_reported_versions() {
+    assert_eq!(
+        Features::from_version("v2.3.5"),
+        Some(Features {
+            version: (2, 3, 5),
+            ..Features::milvus_2_3()
+        })
+    );
+    assert!(Features::from_version("2.4.17").unwrap().l0_import);
+    let f = Features::from_version("v2.6.0-rc1").unwrap();
+    assert!(f.storage_v2 && !f.struct_arrays);
+    assert!(Features::from_version("v2.6.4").unwrap().struct_arrays);
+    assert!(Features::from_version("v3.0.0").unwrap().struct_arrays);
+    assert_eq!(Features::from_version("v2.2.16"), None);
+    assert_eq!(Features::from_version("master"), None);
+}
+
+#[test]
+fn collection_level_l0_without_partitions_only() {
+    let mut info = milvault_style(&[]);
+    info.collection_backups[0].l0_segments = vec![SegmentBackupInfo {
+        segment_id: 9,
+        collection_id: 1,
+        partition_id: ALL_PARTITIONS,
+        is_l0: true,
+        ..Default::default()
+    }];
+    assert_eq!(
+        plan(&info, &info.collection_backups[0], &Features::milvus_2_4()).unwrap(),
+        [req(
+            Stage::CollectionL0,
+            "",
+            &["own/binlogs/delta_log/1/-1/9/"],
+            &[SKIP, L0],
+            &[9],
+            0
+        )]
+    );
+}
