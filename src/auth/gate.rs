@@ -15,6 +15,7 @@ use super::{
 use crate::{
     commands::{
         create::CreateBackupRequest,
+        delete::{incomplete_reason, Deleted},
         inventory::CollectionOverview,
         list::BackupSummary,
         policy::{self, PolicyOverview},
@@ -196,15 +197,34 @@ impl Gate {
 
     /// Deletes a backup; returns the files removed.
     pub async fn delete_backup(&self, name: &str) -> Result<usize> {
-        let dbs = match self.reg.service().get_backup(name).await {
-            Ok(info) => backup_databases(&info),
-            // an incomplete backup has no metadata: only unscoped users may remove it
-            Err(Error::BackupNotFound(_)) if !self.who().is_scoped() => Vec::new(),
-            Err(e) => return Err(e),
+        self.delete_backup_report(name).await.map(|d| d.files)
+    }
+
+    /// Deletes a backup, also an incomplete or unreadable one (that needs an unscoped caller:
+    /// which databases it holds is unknown); says what was removed.
+    pub async fn delete_backup_report(&self, name: &str) -> Result<Deleted> {
+        let (dbs, incomplete) = match self.reg.service().get_backup(name).await {
+            Ok(info) => (backup_databases(&info), None),
+            Err(Error::BackupNotFound(_)) if !self.who().is_scoped() => (Vec::new(), None),
+            Err(e) => match incomplete_reason(&e) {
+                Some(why) if !self.who().is_scoped() => (Vec::new(), Some(why)),
+                Some(why) => {
+                    let e = Error::Forbidden(format!(
+                        "backup '{name}' is incomplete ({why}), so which databases it holds is unknown; ask an admin or operator to delete it"
+                    ));
+                    self.audit("backup.delete", name, Outcome::Denied, &e.to_string());
+                    return Err(e);
+                }
+                None => return Err(e),
+            },
         };
         self.allow("backup.delete", name, Action::Delete { databases: &dbs })?;
-        let r = self.reg.delete_backup(name).await;
-        self.outcome("backup.delete", name, r, |n| format!("{n} files removed"))
+        let r = self
+            .reg
+            .delete_backup(name)
+            .await
+            .map(|files| Deleted { files, incomplete });
+        self.outcome("backup.delete", name, r, Deleted::describe)
     }
 
     /// Starts verifying a backup.

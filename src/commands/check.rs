@@ -27,6 +27,11 @@ impl CheckReport {
 
 /// Checks Milvus, Milvus' storage and the backup storage.
 pub async fn check(svc: &Milvault) -> CheckReport {
+    check_within(svc, |_| true).await
+}
+
+/// [`check`], naming (with their collection counts) only the databases `visible` accepts.
+pub async fn check_within(svc: &Milvault, visible: impl Fn(&str) -> bool) -> CheckReport {
     let mut items = Vec::new();
     let addr = svc.config().milvus.endpoint();
     match svc.milvus().await {
@@ -35,7 +40,7 @@ pub async fn check(svc: &Milvault) -> CheckReport {
             let detail = match m.list_databases().await {
                 Ok(dbs) => {
                     let mut parts = Vec::new();
-                    for db in &dbs {
+                    for db in dbs.iter().filter(|d| visible(d)) {
                         let n = m.list_collections(db).await.map(|c| c.len()).unwrap_or(0);
                         parts.push(format!("{db} ({n} collections)"));
                     }
