@@ -190,7 +190,7 @@ mod tests {
             (&b""[..], true),
             (&b"PRI * HT"[..], true),
             (&b"GET /api/v1/hel"[..], false),
-            (&H2_PREFACE[..], false),
+            (H2_PREFACE, false),
         ] {
             let (client, server) = tokio::io::duplex(1024);
             let mut conn = FirstBytesDeadline::new(server, Duration::from_millis(200));
