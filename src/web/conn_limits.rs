@@ -1,20 +1,25 @@
 //! Limits on how long a client may hold a connection without sending a request, so that
 //! half-open and idle connections cannot pile up: HTTP/1 must send a request's whole header
 //! within [`HEADER_READ_TIMEOUT`] (also while a kept-alive connection waits for its next
-//! request), HTTP/2 connections are pinged and closed when they stop answering, and a connection
-//! that has not shown within [`HEADER_READ_TIMEOUT`] which protocol it speaks is closed.
+//! request), HTTP/2 connections are pinged and closed when they stop answering, a connection
+//! that has not shown within [`HEADER_READ_TIMEOUT`] which protocol it speaks is closed, and at
+//! most [`MAX_CONNECTIONS`] are served at once.
 
 use std::{
     future::Future,
     io,
     pin::Pin,
+    sync::Arc,
     task::{Context, Poll},
     time::Duration,
 };
 
 use axum_server::accept::Accept;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    sync::{OwnedSemaphorePermit, Semaphore},
+};
 
 /// How long a client has to send a request's header (and a kept-alive HTTP/1 connection may
 /// sit idle between requests).
@@ -23,6 +28,8 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(15);
 pub const H2_PING_EVERY: Duration = Duration::from_secs(30);
 /// How long an HTTP/2 ping may go unanswered before the connection is closed.
 pub const H2_PING_TIMEOUT: Duration = Duration::from_secs(20);
+/// The most connections served at once; a connection beyond is closed as it arrives.
+pub const MAX_CONNECTIONS: usize = 1024;
 
 /// The HTTP/2 connection preface: until a client has sent it (or a byte that differs from it),
 /// the server cannot tell HTTP/1 from HTTP/2 and no protocol timeout applies yet.
@@ -41,17 +48,26 @@ pub fn apply(builder: &mut hyper_util::server::conn::auto::Builder<TokioExecutor
         .keep_alive_timeout(H2_PING_TIMEOUT);
 }
 
-/// An acceptor that wraps each connection (after `inner`, e.g. the TLS handshake, which has its
-/// own timeout) in a [`FirstBytesDeadline`].
+/// An acceptor that serves at most a number of connections at once and wraps each (after
+/// `inner`, e.g. the TLS handshake, which has its own timeout) in a [`FirstBytesDeadline`].
 #[derive(Debug, Clone)]
 pub struct DeadlineAcceptor<A> {
     inner: A,
+    slots: Arc<Semaphore>,
 }
 
 impl<A> DeadlineAcceptor<A> {
-    /// Wraps `inner`.
+    /// Wraps `inner`, with at most [`MAX_CONNECTIONS`] at once.
     pub fn new(inner: A) -> Self {
-        DeadlineAcceptor { inner }
+        Self::with_limit(inner, MAX_CONNECTIONS)
+    }
+
+    /// Wraps `inner`, with at most `max` connections at once.
+    pub fn with_limit(inner: A, max: usize) -> Self {
+        DeadlineAcceptor {
+            inner,
+            slots: Arc::new(Semaphore::new(max)),
+        }
     }
 }
 
@@ -67,13 +83,19 @@ where
     type Future = Pin<Box<dyn Future<Output = io::Result<(Self::Stream, Self::Service)>> + Send>>;
 
     fn accept(&self, stream: I, service: S) -> Self::Future {
+        let Ok(slot) = self.slots.clone().try_acquire_owned() else {
+            // dropping the stream closes it
+            tracing::debug!("{MAX_CONNECTIONS} connections open: closing a new one");
+            return Box::pin(std::future::ready(Err(io::Error::other(
+                "too many connections",
+            ))));
+        };
         let accepted = self.inner.accept(stream, service);
         Box::pin(async move {
             let (stream, service) = accepted.await?;
-            Ok((
-                FirstBytesDeadline::new(stream, HEADER_READ_TIMEOUT),
-                service,
-            ))
+            let mut stream = FirstBytesDeadline::new(stream, HEADER_READ_TIMEOUT);
+            stream.slot = Some(slot);
+            Ok((stream, service))
         })
     }
 }
@@ -88,6 +110,8 @@ pub struct FirstBytesDeadline<S> {
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     /// How many bytes of the preface it has sent so far.
     matched: usize,
+    /// Its place among the connections served at once, given back when it closes.
+    slot: Option<OwnedSemaphorePermit>,
 }
 
 impl<S> FirstBytesDeadline<S> {
@@ -97,6 +121,7 @@ impl<S> FirstBytesDeadline<S> {
             inner,
             deadline: Some(Box::pin(tokio::time::sleep(within))),
             matched: 0,
+            slot: None,
         }
     }
 
@@ -182,7 +207,19 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FirstBytesDeadline<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum_server::accept::DefaultAcceptor;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn connections_beyond_the_limit_are_refused_until_one_closes() {
+        let acceptor = DeadlineAcceptor::with_limit(DefaultAcceptor::new(), 2);
+        let conn = || tokio::io::duplex(64).1;
+        let first = acceptor.accept(conn(), ()).await.unwrap();
+        let _second = acceptor.accept(conn(), ()).await.unwrap();
+        assert!(acceptor.accept(conn(), ()).await.is_err());
+        drop(first);
+        assert!(acceptor.accept(conn(), ()).await.is_ok());
+    }
 
     #[tokio::test]
     async fn a_silent_or_preface_stalling_connection_fails_and_http1_is_let_through() {
