@@ -35,10 +35,18 @@ pub(crate) fn db_err(e: rusqlite::Error) -> Error {
 impl JobStore {
     /// Opens (creating if needed) the database at `path`. Jobs that a previous process left
     /// running are marked failed: nothing runs them any more.
+    ///
+    /// The file holds password hashes and the audit log: it is created readable by its owner
+    /// only (0600, in a 0700 directory when milvault creates the directory), and an existing
+    /// file that others may read is tightened to 0600 with a warning.
     pub fn open(path: &Path) -> Result<JobStore> {
         if let Some(dir) = path.parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(|e| {
+            if !dir.as_os_str().is_empty() && !dir.exists() {
+                let mut b = std::fs::DirBuilder::new();
+                b.recursive(true);
+                #[cfg(unix)]
+                std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+                b.create(dir).map_err(|e| {
                     Error::Config(format!(
                         "cannot create the directory of the job database {}: {e}",
                         path.display()
@@ -46,10 +54,47 @@ impl JobStore {
                 })?;
             }
         }
+        #[cfg(unix)]
+        Self::restrict_file(path)?;
         let conn = Connection::open(path).map_err(|e| {
             Error::Config(format!("cannot open job database {}: {e}", path.display()))
         })?;
         Self::init(conn)
+    }
+
+    /// Creates the database file 0600, or makes an existing one (and its `-wal`/`-shm`
+    /// companions) 0600 if group or others may use it.
+    #[cfg(unix)]
+    fn restrict_file(path: &Path) -> Result<()> {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let cannot = |e: std::io::Error| {
+            Error::Config(format!("cannot open job database {}: {e}", path.display()))
+        };
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(cannot)?;
+        for file in ["", "-wal", "-shm"] {
+            let mut f = path.as_os_str().to_owned();
+            f.push(file);
+            let f = std::path::PathBuf::from(f);
+            let Ok(meta) = std::fs::metadata(&f) else {
+                continue;
+            };
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    "{} was readable by others (mode {mode:o}): it holds password hashes and the audit log; made it 0600",
+                    f.display()
+                );
+                std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600))
+                    .map_err(cannot)?;
+            }
+        }
+        Ok(())
     }
 
     /// A database that lives in memory only (tests, `--no-state`).

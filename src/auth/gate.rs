@@ -16,6 +16,7 @@ use crate::{
     commands::{
         check::{self, CheckReport},
         create::CreateBackupRequest,
+        delete::{incomplete_reason, Deleted},
         inventory::CollectionOverview,
         list::BackupSummary,
         policy::{self, PolicyOverview},
@@ -204,15 +205,38 @@ impl Gate {
 
     /// Deletes a backup; returns the files removed.
     pub async fn delete_backup(&self, name: &str) -> Result<usize> {
-        let dbs = match self.visible_backup("backup.delete", name).await {
-            Ok(info) => backup_databases(&info),
-            // an incomplete backup has no metadata: only unscoped users may remove it
-            Err(Error::BackupNotFound(_)) if !self.who().is_scoped() => Vec::new(),
-            Err(e) => return Err(e),
+        self.delete_backup_report(name).await.map(|d| d.files)
+    }
+
+    /// Deletes a backup, also an incomplete or unreadable one (that needs an unscoped caller:
+    /// which databases it holds is unknown); says what was removed. A backup the caller may not
+    /// see answers as a missing one.
+    pub async fn delete_backup_report(&self, name: &str) -> Result<Deleted> {
+        let (dbs, incomplete) = match self.visible_backup("backup.delete", name).await {
+            Ok(info) => (backup_databases(&info), None),
+            Err(Error::BackupNotFound(_)) if !self.who().is_scoped() => (Vec::new(), None),
+            Err(e) => match incomplete_reason(&e) {
+                Some(why) if !self.who().is_scoped() => (Vec::new(), Some(why)),
+                Some(why) => {
+                    // which databases it holds is unknown: to a scoped caller it is not there
+                    self.audit(
+                        "backup.delete",
+                        name,
+                        Outcome::Denied,
+                        &format!("backup '{name}' is incomplete ({why}), so which databases it holds is unknown; only an admin or operator may delete it"),
+                    );
+                    return Err(Error::BackupNotFound(name.to_string()));
+                }
+                None => return Err(e),
+            },
         };
         self.allow("backup.delete", name, Action::Delete { databases: &dbs })?;
-        let r = self.reg.delete_backup(name).await;
-        self.outcome("backup.delete", name, r, |n| format!("{n} files removed"))
+        let r = self
+            .reg
+            .delete_backup(name)
+            .await
+            .map(|files| Deleted { files, incomplete });
+        self.outcome("backup.delete", name, r, Deleted::describe)
     }
 
     /// Starts verifying a backup.

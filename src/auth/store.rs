@@ -90,8 +90,12 @@ impl UserOrigin {
 
 /// How long a browser session lasts.
 pub const SESSION_HOURS: i64 = 12;
-/// Failed sign-ins allowed before back-off starts.
+/// Failed sign-ins allowed from one address before its back-off starts.
 pub const FREE_FAILURES: i64 = 5;
+/// Failed sign-ins allowed for one user name, from all addresses together, before that name's
+/// back-off starts: much higher than [`FREE_FAILURES`], so that whoever guesses from one address
+/// slows down there without locking the user out everywhere else.
+pub const FREE_USER_FAILURES: i64 = 100;
 /// The longest back-off.
 pub const MAX_BACKOFF_SECS: i64 = 900;
 
@@ -195,9 +199,15 @@ impl UserRow {
     }
 }
 
-/// The back-off counters a sign-in of `name` from `source` counts against.
-fn failure_keys(name: &str, source: &str) -> [String; 2] {
-    [format!("user:{name}"), format!("addr:{source}")]
+/// The back-off counters a sign-in of `name` from `source` counts against, each with the
+/// failures it allows before backing off: the address, and the user name (only a name that
+/// could be a user's: a 1 MB name gets no row of its own).
+fn failure_keys(name: &str, source: &str) -> Vec<(String, i64)> {
+    let mut keys = vec![(format!("addr:{source}"), FREE_FAILURES)];
+    if valid_user_name(name).is_ok() {
+        keys.push((format!("user:{name}"), FREE_USER_FAILURES));
+    }
+    keys
 }
 
 fn check_scope(role: Role, databases: &[String]) -> Result<()> {
@@ -381,8 +391,8 @@ impl JobStore {
 
     /// Refuses a sign-in for `name` from `source` while either is backing off after failures.
     pub fn sign_in_allowed(&self, name: &str, source: &str) -> Result<()> {
-        for k in failure_keys(name, source) {
-            if let Some(wait) = self.backoff(&k)? {
+        for (k, free) in failure_keys(name, source) {
+            if let Some(wait) = self.backoff(&k, free)? {
                 return Err(Error::TooManyAttempts {
                     retry_after_secs: wait,
                 });
@@ -394,7 +404,7 @@ impl JobStore {
     /// Counts a failed sign-in against the user name and the address.
     pub fn sign_in_failed(&self, name: &str, source: &str) -> Result<()> {
         let conn = self.lock()?;
-        for k in failure_keys(name, source) {
+        for (k, _) in failure_keys(name, source) {
             conn.execute(
                 "INSERT INTO login_failures (key, failures, last_ms) VALUES (?1, 1, ?2)
                  ON CONFLICT(key) DO UPDATE SET failures = failures + 1, last_ms = ?2",
@@ -408,15 +418,15 @@ impl JobStore {
     /// Forgets the failures of the user name and the address after a good sign-in.
     pub fn sign_in_succeeded(&self, name: &str, source: &str) -> Result<()> {
         let conn = self.lock()?;
-        for k in failure_keys(name, source) {
+        for (k, _) in failure_keys(name, source) {
             conn.execute("DELETE FROM login_failures WHERE key = ?1", [k])
                 .map_err(db_err)?;
         }
         Ok(())
     }
 
-    /// Checks a password, with back-off after [`FREE_FAILURES`] failures for the user name or
-    /// for the client address: 1 s, 2 s, 4 s ... up to [`MAX_BACKOFF_SECS`].
+    /// Checks a password, with back-off after [`FREE_FAILURES`] failures from the client address
+    /// or [`FREE_USER_FAILURES`] for the user name: 1 s, 2 s, 4 s ... up to [`MAX_BACKOFF_SECS`].
     pub fn check_password(&self, name: &str, password: &str, source: &str) -> Result<Principal> {
         self.sign_in_allowed(name, source)?;
         let row = self.user_row(name)?;
@@ -442,8 +452,8 @@ impl JobStore {
         }
     }
 
-    /// Seconds to wait before `key` may try again, if it must.
-    fn backoff(&self, key: &str) -> Result<Option<u64>> {
+    /// Seconds to wait before `key`, which allows `free` failures, may try again, if it must.
+    fn backoff(&self, key: &str, free: i64) -> Result<Option<u64>> {
         let row: Option<(i64, i64)> = self
             .lock()?
             .query_row(
@@ -456,10 +466,10 @@ impl JobStore {
         let Some((failures, last)) = row else {
             return Ok(None);
         };
-        if failures < FREE_FAILURES {
+        if failures < free {
             return Ok(None);
         }
-        let exp = u32::try_from((failures - FREE_FAILURES).min(20)).unwrap_or(20);
+        let exp = u32::try_from((failures - free).min(20)).unwrap_or(20);
         let secs = 2i64.saturating_pow(exp).min(MAX_BACKOFF_SECS);
         let until = last + secs * 1000;
         let now = now_ms();
@@ -725,6 +735,37 @@ mod tests {
         // unknown users count too, per address
         assert!(matches!(
             s.check_password("nobody", "x", "9.9.9.9"),
+            Err(Error::TooManyAttempts { .. })
+        ));
+        // but the user is not locked out from other addresses
+        assert!(s
+            .check_password("ann", "ann's long password", "1.1.1.1")
+            .is_ok());
+        // a name no user can have gets no counter of its own
+        let huge = "x".repeat(100_000);
+        assert!(s.check_password(&huge, "x", "2.2.2.2").is_err());
+        let longest: i64 = s
+            .lock()
+            .unwrap()
+            .query_row("SELECT MAX(length(key)) FROM login_failures", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert!(longest < 100, "{longest}");
+    }
+
+    #[test]
+    fn a_user_backs_off_everywhere_only_after_many_failures() {
+        let s = JobStore::in_memory().unwrap();
+        s.add_user("ann", "ann's long password", Role::Admin, &[])
+            .unwrap();
+        for i in 0..FREE_USER_FAILURES {
+            // each from another address, so that no address backs off
+            s.sign_in_failed("ann", &format!("10.0.{}.{}", i / 250, i % 250))
+                .unwrap();
+        }
+        assert!(matches!(
+            s.check_password("ann", "ann's long password", "1.1.1.1"),
             Err(Error::TooManyAttempts { .. })
         ));
     }

@@ -11,6 +11,7 @@
 use std::{
     collections::{BTreeMap, HashMap},
     sync::{Arc, Mutex},
+    time::{Duration, Instant},
 };
 
 use axum::{
@@ -56,14 +57,82 @@ pub mod state {
 pub struct V1State {
     registry: Arc<JobRegistry>,
     /// Ids clients chose (`id` of a restore, `request_id` of an async create) to milvault job ids.
-    aliases: Arc<Mutex<HashMap<String, String>>>,
+    aliases: Arc<Mutex<Aliases>>,
+}
+
+/// How many client-chosen ids are kept at most, over all callers.
+pub const MAX_ALIASES: usize = 10_000;
+/// How many client-chosen ids one caller keeps at most (its oldest go first).
+pub const MAX_ALIASES_PER_CALLER: usize = 1_000;
+/// How long a client-chosen id keeps naming its job.
+pub const ALIAS_TTL: Duration = Duration::from_secs(24 * 3600);
+/// The longest id a client may choose.
+pub const MAX_ALIAS_LEN: usize = 128;
+
+/// Ids that clients chose for their jobs (milvus-backup's restore `id`, an async create's
+/// `request_id`). Each belongs to the caller who chose it: another caller's look-up never sees
+/// it, and a real job id always wins over it. Bounded: at most [`MAX_ALIASES`] (and
+/// [`MAX_ALIASES_PER_CALLER`] per caller), each forgotten after [`ALIAS_TTL`].
+#[derive(Debug, Default)]
+pub struct Aliases {
+    /// (caller, client id) to (job id, when chosen).
+    map: HashMap<(String, String), (String, Instant)>,
+}
+
+impl Aliases {
+    /// Records that `owner`'s `client_id` names `job_id` (replacing what it named before).
+    pub fn insert(&mut self, owner: &str, client_id: &str, job_id: &str, now: Instant) {
+        self.map
+            .retain(|_, (_, at)| now.saturating_duration_since(*at) < ALIAS_TTL);
+        let key = (owner.to_string(), client_id.to_string());
+        if !self.map.contains_key(&key) {
+            let owned = self.map.keys().filter(|(o, _)| o == owner).count();
+            if owned >= MAX_ALIASES_PER_CALLER {
+                self.drop_oldest(Some(owner));
+            }
+            if self.map.len() >= MAX_ALIASES {
+                self.drop_oldest(None);
+            }
+        }
+        self.map.insert(key, (job_id.to_string(), now));
+    }
+
+    /// The job `owner`'s `client_id` names, if it is still kept.
+    pub fn get(&self, owner: &str, client_id: &str, now: Instant) -> Option<&str> {
+        self.map
+            .get(&(owner.to_string(), client_id.to_string()))
+            .filter(|(_, at)| now.saturating_duration_since(*at) < ALIAS_TTL)
+            .map(|(job, _)| job.as_str())
+    }
+
+    /// How many are kept.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether none is kept.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    fn drop_oldest(&mut self, owner: Option<&str>) {
+        let oldest = self
+            .map
+            .iter()
+            .filter(|((o, _), _)| owner.is_none_or(|w| w == o))
+            .min_by_key(|(_, (_, at))| *at)
+            .map(|(k, _)| k.clone());
+        if let Some(k) = oldest {
+            self.map.remove(&k);
+        }
+    }
 }
 
 /// The `/api/v1` routes.
 pub fn routes(registry: Arc<JobRegistry>) -> Router {
     let state = V1State {
         registry,
-        aliases: Arc::new(Mutex::new(HashMap::new())),
+        aliases: Arc::new(Mutex::new(Aliases::default())),
     };
     Router::new()
         .route("/api/v1/hello", get(hello))
@@ -484,7 +553,7 @@ async fn create_inner(
     }
     let job = gate.start_backup(req).await?;
     if body.is_async {
-        alias(st, rid, &job.id);
+        alias(st, gate, rid, &job.id);
         return Ok(reply(
             StatusCode::OK,
             &BackupInfoResponseV1 {
@@ -628,20 +697,56 @@ fn split_selection(
     (collections, Vec::new())
 }
 
-fn alias(st: &V1State, client_id: &str, job_id: &str) {
-    if client_id != job_id {
-        if let Ok(mut m) = st.aliases.lock() {
-            m.insert(client_id.to_string(), job_id.to_string());
-        }
+/// Whether `id` is the id of a job that exists (whoever may see it).
+fn is_job_id(st: &V1State, id: &str) -> Result<bool, Failure> {
+    Ok(st.registry.get(id)?.is_some())
+}
+
+/// Lets `gate`'s caller name `job_id` by `client_id` from now on. An id that is a real job's
+/// id, or too long, is not recorded (the real job keeps it).
+fn alias(st: &V1State, gate: &Gate, client_id: &str, job_id: &str) {
+    if client_id == job_id || client_id.len() > MAX_ALIAS_LEN {
+        return;
+    }
+    match is_job_id(st, client_id) {
+        Ok(false) => {}
+        Ok(true) | Err(_) => return,
+    }
+    if let Ok(mut m) = st.aliases.lock() {
+        m.insert(&gate.who().user, client_id, job_id, Instant::now());
     }
 }
 
-fn resolve_alias(st: &V1State, id: &str) -> String {
-    st.aliases
-        .lock()
-        .ok()
-        .and_then(|m| m.get(id).cloned())
-        .unwrap_or_else(|| id.to_string())
+/// A client-chosen restore `id`, checked before the restore starts: not too long and not
+/// the id of an existing job (which it would otherwise stand for).
+fn check_client_id(st: &V1State, id: &str) -> Result<(), Failure> {
+    if id.len() > MAX_ALIAS_LEN {
+        return Err(Failure::parameter(format!(
+            "id is longer than {MAX_ALIAS_LEN} characters"
+        )));
+    }
+    if is_job_id(st, id)? {
+        return Err(Failure::parameter(format!(
+            "id '{id}' is the id of an existing job; choose another id or leave it out"
+        )));
+    }
+    Ok(())
+}
+
+/// The job `id` names for `gate`'s caller: a job of that id it may see, else the job the caller
+/// itself named `id`.
+fn find_job(st: &V1State, gate: &Gate, id: &str) -> Result<Option<JobSnapshot>, Failure> {
+    if let Some(job) = gate.job(id)? {
+        return Ok(Some(job));
+    }
+    let real = st.aliases.lock().ok().and_then(|m| {
+        m.get(&gate.who().user, id, Instant::now())
+            .map(String::from)
+    });
+    match real {
+        Some(real) => Ok(gate.job(&real)?),
+        None => Ok(None),
+    }
 }
 
 /// Waits for a job to end (it is live, or already recorded as ended).
@@ -810,8 +915,7 @@ async fn get_backup_inner(
         ));
     }
     let job = if !q.backup_id.is_empty() {
-        let id = resolve_alias(st, &q.backup_id);
-        match gate.job(&id)? {
+        match find_job(st, gate, &q.backup_id)? {
             Some(j) if j.kind == JobKind::Backup => Some(j),
             _ => None,
         }
@@ -878,15 +982,18 @@ pub async fn delete_backup(
         return Failure::parameter("backup name is required").into_response(&rid);
     }
     match Gate::new(&st.registry, caller)
-        .delete_backup(&q.backup_name)
+        .delete_backup_report(&q.backup_name)
         .await
     {
-        Ok(_) => reply(
+        Ok(d) => reply(
             StatusCode::OK,
             &DeleteBackupResponseV1 {
                 request_id: rid,
                 code: code::SUCCESS,
-                msg: "success".into(),
+                msg: match d.incomplete {
+                    None => "success".into(),
+                    Some(_) => format!("success: {}", d.describe()),
+                },
             },
         ),
         Err(e) => Failure::from(e).into_response(&rid),
@@ -922,10 +1029,13 @@ async fn restore_inner(
     body: Result<Json<RestoreBackupRequestV1>, JsonRejection>,
 ) -> Result<Response, Failure> {
     let Json(body) = body?;
+    if !body.id.is_empty() {
+        check_client_id(st, &body.id)?;
+    }
     let req = restore_request(gate, &body).await?;
     let job = gate.start_restore(req).await?;
     if !body.id.is_empty() {
-        alias(st, &body.id, &job.id);
+        alias(st, gate, &body.id, &job.id);
     }
     if body.is_async {
         return Ok(reply(
@@ -1092,8 +1202,8 @@ pub async fn get_restore(
     if q.id.is_empty() {
         return Failure::parameter("empty restore id").into_response(&rid);
     }
-    let id = resolve_alias(&st, &q.id);
-    match Gate::new(&st.registry, caller).job(&id) {
+    let gate = Gate::new(&st.registry, caller);
+    match find_job(&st, &gate, &q.id) {
         Ok(Some(job)) if job.kind == JobKind::Restore => reply(
             StatusCode::OK,
             &RestoreBackupResponseV1 {
@@ -1109,16 +1219,24 @@ pub async fn get_restore(
             msg: format!("restore id '{}' not exist in task manager", q.id),
         }
         .into_response(&rid),
-        Err(e) => Failure::from(e).into_response(&rid),
+        Err(f) => f.into_response(&rid),
     }
 }
 
-/// Checks Milvus and both storages (milvus-backup's `/check`).
+/// Checks Milvus and both storages (milvus-backup's `/check`); the databases it names (with
+/// their collection counts) are only those the caller may see.
 #[utoipa::path(get, path = "/api/v1/check", tag = "v1",
     responses((status = 200, body = DeleteBackupResponseV1)))]
-pub async fn check(State(st): State<V1State>, headers: HeaderMap) -> Response {
+pub async fn check(
+    State(st): State<V1State>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+) -> Response {
     let rid = request_id(&headers);
-    let report = st.registry.service().check().await;
+    // a scoped caller learns nothing about the databases outside its own
+    let report =
+        crate::commands::check::check_within(st.registry.service(), &|db| caller.who.covers(db))
+            .await;
     let ok = report.items.iter().all(|i| i.ok);
     let msg = report
         .items
@@ -1150,6 +1268,45 @@ pub async fn check(State(st): State<V1State>, headers: HeaderMap) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_ids_belong_to_their_caller_expire_and_are_capped() {
+        let t0 = Instant::now();
+        let mut a = Aliases::default();
+        a.insert("alice", "mine", "job-a", t0);
+        assert_eq!(a.get("alice", "mine", t0), Some("job-a"));
+        assert_eq!(a.get("root", "mine", t0), None, "scoped to who chose it");
+        assert_eq!(a.get("alice", "mine", t0 + ALIAS_TTL), None, "expired");
+        // one caller cannot keep more than its share; its oldest go first
+        for i in 0..MAX_ALIASES_PER_CALLER + 5 {
+            a.insert(
+                "mallory",
+                &format!("id{i}"),
+                "job-m",
+                t0 + Duration::from_millis(i as u64),
+            );
+        }
+        let later = t0 + Duration::from_secs(10);
+        assert_eq!(a.get("mallory", "id0", later), None);
+        assert!(a
+            .get("mallory", &format!("id{MAX_ALIASES_PER_CALLER}"), later)
+            .is_some());
+        assert_eq!(a.get("alice", "mine", later), Some("job-a"));
+        assert_eq!(a.len(), MAX_ALIASES_PER_CALLER + 1);
+        // many callers together stay under the global cap
+        for i in 0..MAX_ALIASES + 10 {
+            a.insert(
+                &format!("u{i}"),
+                "x",
+                "j",
+                later + Duration::from_millis(i as u64),
+            );
+        }
+        assert_eq!(a.len(), MAX_ALIASES);
+        // expired ones are forgotten on the next insert
+        a.insert("late", "x", "j", later + ALIAS_TTL * 2);
+        assert_eq!(a.len(), 1);
+    }
 
     #[test]
     fn zero_values_are_left_out_like_go_omitempty() {

@@ -300,12 +300,36 @@ pub async fn auth_css() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/css")], PAGE_CSS)
 }
 
-/// Where to go after signing in: a local path only.
+/// The longest `next` kept; a longer one is replaced by `/`.
+const MAX_NEXT_LEN: usize = 2048;
+
+/// Where to go after signing in: a path on this site only, else `/`. Refused: anything not
+/// starting with one `/` (`//host`, `/\host`, `https://...`), backslashes, and control
+/// characters and whitespace anywhere (browsers drop tabs and newlines from a `Location`, so
+/// `/\t/host` becomes `//host`; CR LF would end the header).
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.into(),
+        Some(n) if is_local_path(n) => n.into(),
         _ => "/".into(),
     }
+}
+
+fn is_local_path(n: &str) -> bool {
+    const BASE: &str = "http://milvault.invalid/";
+    let shape = n.len() <= MAX_NEXT_LEN
+        && n.starts_with('/')
+        && !n.starts_with("//")
+        && !n.contains('\\')
+        && !n.chars().any(|c| c.is_control() || c.is_whitespace());
+    // and, resolved as a browser resolves it, it stays on this site
+    shape
+        && url::Url::parse(BASE)
+            .and_then(|base| base.join(n))
+            .is_ok_and(|u| {
+                u.scheme() == "http"
+                    && u.host_str() == Some("milvault.invalid")
+                    && u.port().is_none()
+            })
 }
 
 fn login_form(st: &AuthState, next: &str, user: &str, error: Option<&str>) -> Html<String> {
@@ -535,7 +559,19 @@ mod tests {
     #[test]
     fn next_stays_on_this_site() {
         assert_eq!(safe_next(Some("/jobs?x=1")), "/jobs?x=1");
-        assert_eq!(safe_next(Some("//evil.example")), "/");
+        assert_eq!(safe_next(Some("/backups/a%20b")), "/backups/a%20b");
+        for evil in [
+            "//evil.example",
+            "/\t/evil.example",
+            "/\\evil",
+            "\\\\evil",
+            "/x\r\nSet-Cookie: a=b",
+            " //evil.example",
+            "/\n/evil.example",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(safe_next(Some(evil)), "/", "{evil:?}");
+        }
         assert_eq!(safe_next(Some("https://evil.example")), "/");
         assert_eq!(safe_next(None), "/");
     }

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod backend;
 pub mod client_addr;
+pub mod conn_limits;
 pub mod cross_site;
 pub mod events;
 pub mod policies;
@@ -168,6 +169,11 @@ pub async fn serve(registry: Arc<JobRegistry>, opts: ServeOptions) -> Result<()>
     };
     let app = router_with_auth(registry.clone(), options, auth_options)
         .into_make_service_with_connect_info::<SocketAddr>();
+    let listener = std::net::TcpListener::bind(opts.addr)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        .with_context(|| format!("cannot listen on {}", opts.addr))?;
+    // both paths: a header-read timeout, HTTP/2 pings, and a deadline for a connection to say
+    // what it speaks (see conn_limits), so half-open and idle connections do not pile up
     let server = async {
         match &opts.tls {
             Some((cert, key)) => {
@@ -182,19 +188,20 @@ pub async fn serve(registry: Arc<JobRegistry>, opts: ServeOptions) -> Result<()>
                         )
                     })?;
                 eprintln!("milvault portal on https://{}", opts.addr);
-                axum_server::bind_rustls(opts.addr, config)
-                    .serve(app)
-                    .await
-                    .context("the web server stopped")
+                let mut server =
+                    axum_server::from_tcp(listener).acceptor(conn_limits::DeadlineAcceptor::new(
+                        axum_server::tls_rustls::RustlsAcceptor::new(config),
+                    ));
+                conn_limits::apply(server.http_builder());
+                server.serve(app).await.context("the web server stopped")
             }
             None => {
-                let listener = tokio::net::TcpListener::bind(opts.addr)
-                    .await
-                    .with_context(|| format!("cannot listen on {}", opts.addr))?;
                 eprintln!("milvault portal on http://{}", opts.addr);
-                axum::serve(listener, app)
-                    .await
-                    .context("the web server stopped")
+                let mut server = axum_server::from_tcp(listener).acceptor(
+                    conn_limits::DeadlineAcceptor::new(axum_server::accept::DefaultAcceptor::new()),
+                );
+                conn_limits::apply(server.http_builder());
+                server.serve(app).await.context("the web server stopped")
             }
         }
     };
