@@ -89,6 +89,9 @@ MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
 echo "== cross-site requests and foreign hosts, with and without sign-in (Milvus on S3)"
 MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
   cargo test --quiet --test cross_site -- --test-threads=3
+echo "== hostile input: job id aliases, audit floods, redirects, time-outs, file modes (Milvus on S3)"
+MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
+  cargo test --quiet --test hostile_input -- --test-threads=2
 echo "== sign-in, roles, CSRF, tokens and audit (Milvus on S3)"
 MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
   cargo test --quiet --test auth -- --test-threads=2
