@@ -24,27 +24,11 @@ use super::{
 /// What the request authenticated with, read as the sign-in layer reads it (a bearer token first,
 /// else the session cookie), for streams that check it again while they stay open.
 pub(crate) fn credential_of(headers: &HeaderMap) -> Credential {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
-    if let Some(t) = bearer {
+    if let Some(t) = super::auth::bearer(headers) {
         return Credential::Token(t.to_string());
     }
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE)
-        .map_or(Credential::None, |(_, v)| {
-            Credential::Session(v.to_string())
-        })
+    super::auth::cookie(headers, SESSION_COOKIE)
+        .map_or(Credential::None, |v| Credential::Session(v.to_string()))
 }
 
 fn event<T: serde::Serialize>(v: &T) -> Event {
