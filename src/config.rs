@@ -62,6 +62,8 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
         "backup.parallelism.restoreCollection",
     ),
     ("BACKUP_KEEP_TEMP_FILES", "backup.keepTempFiles"),
+    ("BACKUP_GC_PAUSE_ENABLE", "backup.gcPause.enable"),
+    ("BACKUP_GC_PAUSE_ADDRESS", "backup.gcPause.address"),
 ];
 
 /// A secret string (password, secret key). Its `Debug` and `Display` print `***`.
@@ -107,6 +109,31 @@ pub struct Config {
     pub backup_storage: StorageConfig,
     /// Concurrency and timing.
     pub tuning: Tuning,
+    /// Pausing Milvus' garbage collector during backups (`backup.gcPause`).
+    pub gc_pause: GcPauseConfig,
+}
+
+/// `backup.gcPause`: milvus-backup's keys and defaults (v0.5.16: enabled, address
+/// `http://localhost:9091`, a one-hour pause; `seconds` as in v0.4.x, which defaulted to 7200).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct GcPauseConfig {
+    /// Pause GC while a backup runs.
+    pub enable: bool,
+    /// How long each pause lasts; it is renewed every `seconds / 2` and expires by itself.
+    pub seconds: u64,
+    /// Milvus' management HTTP address (DataCoord's, port 9091).
+    pub address: String,
+}
+
+impl Default for GcPauseConfig {
+    fn default() -> Self {
+        GcPauseConfig {
+            enable: true,
+            seconds: 3600,
+            address: "http://localhost:9091".into(),
+        }
+    }
 }
 
 /// Milvus connection settings.
@@ -345,6 +372,7 @@ impl Default for RawMinio {
 struct RawBackup {
     parallelism: RawParallelism,
     keep_temp_files: bool,
+    gc_pause: GcPauseConfig,
     /// milvault: seconds; not in milvus-backup.
     rpc_timeout_seconds: Option<u64>,
     connect_timeout_seconds: Option<u64>,
@@ -553,6 +581,11 @@ impl RawFile {
             connect_timeout: Duration::from_secs(self.backup.connect_timeout_seconds.unwrap_or(10)),
             wait_timeout: Duration::from_secs(self.backup.wait_timeout_seconds.unwrap_or(1800)),
         };
+        if self.backup.gc_pause.seconds == 0 {
+            return Err(Error::Config(
+                "backup.gcPause.seconds must be at least 1".into(),
+            ));
+        }
         let mv = self.milvus;
         if mv.tls_mode > 2 {
             return Err(Error::Config(format!(
@@ -573,6 +606,7 @@ impl RawFile {
             milvus_storage,
             backup_storage,
             tuning,
+            gc_pause: self.backup.gc_pause,
         })
     }
 }
@@ -632,6 +666,36 @@ backup:
         assert_eq!(c.tuning.copy_concurrency, 128);
         assert_eq!(c.tuning.backup_collections, 4);
         assert!(!c.milvus_storage.same_bucket_as(&c.backup_storage));
+        assert_eq!(c.gc_pause, GcPauseConfig::default());
+    }
+
+    #[test]
+    fn gc_pause_keys_and_environment() {
+        let yaml = "backup:\n  gcPause:\n    enable: false\n    seconds: 600\n    address: http://milvus:9091\n";
+        let c = Config::from_yaml(yaml, &[]).unwrap();
+        assert_eq!(
+            c.gc_pause,
+            GcPauseConfig {
+                enable: false,
+                seconds: 600,
+                address: "http://milvus:9091".into()
+            }
+        );
+        let env = [
+            ("BACKUP_GC_PAUSE_ENABLE".to_string(), "true".to_string()),
+            (
+                "BACKUP_GC_PAUSE_ADDRESS".to_string(),
+                "http://dc:9091".to_string(),
+            ),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("backup.yaml");
+        std::fs::write(&file, yaml).unwrap();
+        let c = Config::load(Some(&file), &env, &[]).unwrap();
+        assert!(c.gc_pause.enable);
+        assert_eq!(c.gc_pause.address, "http://dc:9091");
+        assert_eq!(c.gc_pause.seconds, 600);
+        assert!(Config::from_yaml("backup:\n  gcPause:\n    seconds: 0\n", &[]).is_err());
     }
 
     #[test]

@@ -11,10 +11,10 @@ use crate::{
     format::{
         layout::{self, LogKind},
         BackupInfo, Binlog, CollectionBackupInfo, DatabaseBackupInfo, FieldBinlog, IndexInfo,
-        MilvaultInfo, PartitionBackupInfo, SegmentBackupInfo, STATE_SUCCESS,
+        MilvaultInfo, PartitionBackupInfo, SegmentBackupInfo, ALL_PARTITIONS, STATE_SUCCESS,
     },
     job::Progress,
-    milvus::{schema::schema_from_proto, MilvusClient},
+    milvus::{gc::GcPause, schema::schema_from_proto, MilvusClient},
     service::Milvault,
     storage::Storage,
 };
@@ -46,6 +46,21 @@ pub struct CollectionRef {
 
 /// Milvus' SegmentState::Flushed.
 const SEGMENT_FLUSHED: i32 = 4;
+/// Milvus' SegmentLevel (2.4+): 0 Legacy (what 2.3 answers: no level), 1 L0 (deletes only).
+const LEVEL_LEGACY: i32 = 0;
+const LEVEL_L0: i32 = 1;
+
+/// Whether a Milvus version string (`v2.4.13`, `2.5.0-beta`) is at least `major.minor`;
+/// `None` when it cannot be read.
+fn version_at_least(version: &str, major: u64, minor: u64) -> Option<bool> {
+    let mut parts = version
+        .trim()
+        .trim_start_matches(['v', 'V'])
+        .split(['.', '-', '+']);
+    let ma: u64 = parts.next()?.parse().ok()?;
+    let mi: u64 = parts.next()?.parse().ok()?;
+    Some((ma, mi) >= (major, minor))
+}
 
 /// The name a backup gets when none is given: `backup_YYYY_MM_DD_HH_MM_SS` (UTC).
 pub fn default_backup_name() -> String {
@@ -101,6 +116,30 @@ async fn run(svc: &Milvault, req: &CreateBackupRequest, progress: &Progress) -> 
         "connected to Milvus {version} at {}",
         milvus.address()
     ));
+    // as milvus-backup: GC paused (a renewed lease) while segments are read and copied, resumed
+    // whether the backup succeeds or fails
+    let gc = if req.meta_only {
+        None
+    } else {
+        Some(GcPause::start(&svc.config().gc_pause, progress).await)
+    };
+    let result = run_paused(svc, req, progress, milvus, version, start).await;
+    if let Some(gc) = gc {
+        gc.resume(progress).await;
+    }
+    result
+}
+
+async fn run_paused(
+    svc: &Milvault,
+    req: &CreateBackupRequest,
+    progress: &Progress,
+    milvus: &MilvusClient,
+    version: String,
+    start: chrono::DateTime<chrono::Utc>,
+) -> Result<BackupInfo> {
+    // Milvus 2.4+ has segment levels: its backups get milvus-backup's group folders
+    let grouped = version_at_least(&version, 2, 4).unwrap_or(false);
     let targets = resolve_collections(milvus, &req.collections, &req.databases).await?;
     if targets.is_empty() {
         return Err(Error::InvalidRequest(
@@ -124,7 +163,7 @@ async fn run(svc: &Milvault, req: &CreateBackupRequest, progress: &Progress) -> 
     let wait = svc.config().tuning.wait_timeout;
     let mut collections: Vec<CollectionBackupInfo> = futures::stream::iter(targets.clone())
         .map(|t| async move {
-            describe_for_backup(milvus, milvus_storage, &t, req, wait, progress).await
+            describe_for_backup(milvus, milvus_storage, &t, req, wait, grouped, progress).await
         })
         .buffered(concurrency)
         .try_collect()
@@ -292,6 +331,7 @@ async fn describe_for_backup(
     t: &CollectionRef,
     req: &CreateBackupRequest,
     wait: std::time::Duration,
+    grouped: bool,
     progress: &Progress,
 ) -> Result<CollectionBackupInfo> {
     let (db, name) = (t.db.as_str(), t.name.as_str());
@@ -325,29 +365,11 @@ async fn describe_for_backup(
         })
         .collect();
     let mut live_rows = None;
+    let mut l0_segments = Vec::new();
     if let Some(storage) = storage {
         let segments = milvus.persistent_segments(db, name).await?;
-        for seg in segments.iter().filter(|s| s.state == SEGMENT_FLUSHED) {
-            let info = describe_segment(
-                storage,
-                coll_id,
-                seg.partition_id,
-                seg.segment_id,
-                seg.num_rows,
-            )
-            .await?;
-            let part = parts
-                .get_mut(&seg.partition_id)
-                .ok_or_else(|| Error::Milvus {
-                    call: "GetPersistentSegmentInfo",
-                    reason: format!(
-                        "segment {} names partition {} that {db}.{name} does not have",
-                        seg.segment_id, seg.partition_id
-                    ),
-                })?;
-            part.size += info.size;
-            part.segment_backups.push(info);
-        }
+        l0_segments =
+            add_segments(storage, coll_id, &segments, grouped, &mut parts, db, name).await?;
         let skipped = segments
             .iter()
             .filter(|s| s.state != SEGMENT_FLUSHED && s.num_rows > 0)
@@ -356,9 +378,11 @@ async fn describe_for_backup(
             progress.log(format!("{db}.{name}: {skipped} segments not flushed yet were left out (their rows are not in this backup)"));
         }
         if load_state == "Loaded" {
+            // rows of L0 segments are deletes, not rows
             let total: i64 = parts
                 .values()
                 .flat_map(|p| p.segment_backups.iter())
+                .filter(|s| !s.is_l0)
                 .map(|s| s.num_of_rows)
                 .sum();
             match milvus.count_rows(db, name).await {
@@ -403,7 +427,8 @@ async fn describe_for_backup(
         } else {
             (now.timestamp_millis() as u64) << 18
         },
-        size: partition_backups.iter().map(|p| p.size).sum(),
+        size: partition_backups.iter().map(|p| p.size).sum::<i64>()
+            + l0_segments.iter().map(|s| s.size).sum::<i64>(),
         has_index: !index_infos.is_empty(),
         index_infos,
         load_state,
@@ -419,9 +444,79 @@ async fn describe_for_backup(
         physical_channel_names: desc.physical_channel_names.clone(),
         aliases: desc.aliases.clone(),
         partition_backups,
+        l0_segments,
         live_rows,
         ..Default::default()
     })
+}
+
+/// Lists the files of the flushed `segments` (GetPersistentSegmentInfo's answer) and puts each
+/// into its partition in `parts`; returns the collection-level L0 segments (partition -1), which
+/// milvus-backup keeps in the collection's `l0_segments`. With `grouped` (Milvus 2.4+, or any
+/// segment with a level), segments get milvus-backup v0.5.16's group id: the segment id, 0 for
+/// partition -1 (`core/backup/coll_dml_task.go`, `groupID`).
+async fn add_segments(
+    storage: &Storage,
+    coll_id: i64,
+    segments: &[::milvus::proto::milvus::PersistentSegmentInfo],
+    grouped: bool,
+    parts: &mut BTreeMap<i64, PartitionBackupInfo>,
+    db: &str,
+    name: &str,
+) -> Result<Vec<SegmentBackupInfo>> {
+    let grouped = grouped || segments.iter().any(|s| s.level != LEVEL_LEGACY);
+    let mut l0 = Vec::new();
+    for seg in segments.iter().filter(|s| s.state == SEGMENT_FLUSHED) {
+        let is_l0 = seg.level == LEVEL_L0;
+        let mut info = describe_segment(
+            storage,
+            coll_id,
+            seg.partition_id,
+            seg.segment_id,
+            seg.num_rows,
+            is_l0,
+        )
+        .await?;
+        info.is_l0 = is_l0;
+        info.storage_version = seg.storage_version;
+        info.v_channel = seg.insert_channel.clone();
+        if grouped {
+            info.group_id = if seg.partition_id == ALL_PARTITIONS {
+                0
+            } else {
+                seg.segment_id
+            };
+            // milvus-backup lists delta logs as one entry, empty when there are none
+            if info.deltalogs.is_empty() {
+                info.deltalogs.push(FieldBinlog::default());
+            }
+        }
+        if seg.partition_id == ALL_PARTITIONS {
+            if !is_l0 {
+                return Err(Error::Milvus {
+                    call: "GetPersistentSegmentInfo",
+                    reason: format!(
+                        "segment {} of {db}.{name} is on partition -1 but is not an L0 segment (level {})",
+                        seg.segment_id, seg.level
+                    ),
+                });
+            }
+            l0.push(info);
+            continue;
+        }
+        let part = parts
+            .get_mut(&seg.partition_id)
+            .ok_or_else(|| Error::Milvus {
+                call: "GetPersistentSegmentInfo",
+                reason: format!(
+                    "segment {} names partition {} that {db}.{name} does not have",
+                    seg.segment_id, seg.partition_id
+                ),
+            })?;
+        part.size += info.size;
+        part.segment_backups.push(info);
+    }
+    Ok(l0)
 }
 
 /// Lists a segment's insert and delta logs in Milvus' storage.
@@ -431,6 +526,7 @@ async fn describe_segment(
     part: i64,
     seg: i64,
     rows: i64,
+    is_l0: bool,
 ) -> Result<SegmentBackupInfo> {
     let mut info = SegmentBackupInfo {
         segment_id: seg,
@@ -475,7 +571,8 @@ async fn describe_segment(
             LogKind::Delta => info.deltalogs = logs,
         }
     }
-    if rows > 0 && info.binlogs.is_empty() {
+    // an L0 segment holds deletes only (its rows are the deleted keys)
+    if rows > 0 && info.binlogs.is_empty() && !is_l0 {
         return Err(Error::storage(
             storage.describe(),
             format!(
@@ -492,7 +589,7 @@ fn copy_plan(name: &str, collections: &[CollectionBackupInfo]) -> (Vec<CopyItem>
     let mut items = Vec::new();
     let mut groups = Vec::new();
     for c in collections {
-        for seg in c.segments() {
+        for seg in c.all_segments() {
             let group = groups.len();
             let mut n = 0;
             for (kind, logs) in [
@@ -505,11 +602,12 @@ fn copy_plan(name: &str, collections: &[CollectionBackupInfo]) -> (Vec<CopyItem>
                     seg.partition_id,
                     seg.segment_id,
                 );
-                let dst_dir = layout::backup_segment_dir(
+                let dst_dir = layout::backup_segment_files_dir(
                     name,
                     kind,
                     seg.collection_id,
                     seg.partition_id,
+                    seg.group_id,
                     seg.segment_id,
                 );
                 for field in logs.iter() {
@@ -575,5 +673,254 @@ mod erased {
                 .map(Bytes::from)
                 .map_err(|e| Error::InvalidRequest(format!("cannot encode metadata: {e}")))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{collections::BTreeSet, path::Path, sync::Arc};
+
+    use ::milvus::proto::milvus::PersistentSegmentInfo;
+
+    use super::*;
+    use crate::format::LevelInfos;
+
+    const FIXTURE: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/milvus-backup/v0_5_16"
+    );
+    const COLL: i64 = 453000000000000100;
+    const PART: i64 = 453000000000000101;
+    const CHANNEL: &str = "by-dev-rootcoord-dml_0_453000000000000100v0";
+
+    fn seg(id: i64, part: i64, rows: i64, level: i32) -> PersistentSegmentInfo {
+        PersistentSegmentInfo {
+            segment_id: id,
+            collection_id: COLL,
+            partition_id: part,
+            num_rows: rows,
+            state: SEGMENT_FLUSHED,
+            level,
+            is_sorted: true,
+            storage_version: 2,
+            insert_channel: CHANNEL.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Milvus' own storage (root `files`) holding the files of the v0.5.16 fixture's segments
+    /// where Milvus 2.6 keeps them, 24 bytes each.
+    async fn milvus_storage(files: &[String]) -> Storage {
+        let s = Storage::from_store(
+            Arc::new(object_store::memory::InMemory::new()),
+            "files",
+            crate::storage::tests_support::config(),
+        );
+        for f in files {
+            s.write(f, Bytes::from(vec![0u8; 24])).await.unwrap();
+        }
+        s
+    }
+
+    fn fixture_meta() -> BackupInfo {
+        let text =
+            std::fs::read_to_string(format!("{FIXTURE}/mb_v0_5_16/meta/full_meta.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    fn files_under(dir: &Path, base: &Path, out: &mut BTreeSet<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                files_under(&p, base, out);
+            } else {
+                out.insert(p.strip_prefix(base).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+
+    /// What GetPersistentSegmentInfo of Milvus 2.6 answers for the fixture's collection (a
+    /// storage-v2 L1 segment, an L0 segment in the partition and one for the whole collection),
+    /// with the files in Milvus' storage, gives exactly the segments milvus-backup v0.5.16 wrote
+    /// in the fixture, and the files are copied to exactly the fixture's paths.
+    #[tokio::test]
+    async fn l0_and_storage_v2_segments_are_backed_up_as_milvus_backup_does() {
+        let fixture = fixture_meta();
+        let want = &fixture.collection_backups[0];
+        // Milvus' files, from the fixture's log paths (files/insert_log/...)
+        let files: Vec<String> = want
+            .all_segments()
+            .flat_map(|s| s.all_binlogs())
+            .map(|b| b.log_path.strip_prefix("files/").unwrap().to_string())
+            .collect();
+        assert_eq!(files.len(), 12);
+        let storage = milvus_storage(&files).await;
+        let answer = vec![
+            seg(453000000000000201, PART, 3, 2),
+            seg(453000000000000202, PART, 1, LEVEL_L0),
+            seg(453000000000000203, ALL_PARTITIONS, 1, LEVEL_L0),
+        ];
+        let mut parts = BTreeMap::from([(
+            PART,
+            PartitionBackupInfo {
+                partition_id: PART,
+                partition_name: "_default".into(),
+                collection_id: COLL,
+                ..Default::default()
+            },
+        )]);
+        let l0 = add_segments(
+            &storage, COLL, &answer, true, &mut parts, "default", "articles",
+        )
+        .await
+        .unwrap();
+        let part = &parts[&PART];
+        assert_eq!(
+            part.segment_backups,
+            want.partition_backups[0].segment_backups
+        );
+        assert_eq!(part.size, want.partition_backups[0].size);
+        assert_eq!(l0, want.l0_segments);
+        assert_eq!(l0[0].group_id, 0);
+        assert_eq!(part.segment_backups[1].group_id, 453000000000000202);
+
+        // the copy: sources in Milvus' storage, destinations exactly the fixture's files
+        let coll = CollectionBackupInfo {
+            collection_id: COLL,
+            partition_backups: vec![part.clone()],
+            l0_segments: l0,
+            ..Default::default()
+        };
+        let (items, groups) = copy_plan("mb_v0_5_16", &[coll]);
+        assert_eq!(groups, vec![10, 1, 1]);
+        let dsts: BTreeSet<String> = items.iter().map(|i| i.dst.clone()).collect();
+        let mut want_files = BTreeSet::new();
+        let root = Path::new(FIXTURE);
+        files_under(&root.join("mb_v0_5_16/binlogs"), root, &mut want_files);
+        assert_eq!(dsts, want_files);
+        let srcs: BTreeSet<String> = items.iter().map(|i| i.src.clone()).collect();
+        assert_eq!(srcs, files.into_iter().collect());
+        assert!(items.iter().all(|i| i.size == 24));
+    }
+
+    /// The level files keep partition L0 segments in segment_meta.json and collection-level
+    /// ones only in full_meta.json, as v0.5.16's do.
+    #[tokio::test]
+    async fn metadata_files_place_l0_segments_like_the_fixture() {
+        let fixture = fixture_meta();
+        let backups = milvus_storage(&[]).await.with_root("backups");
+        write_meta(&backups, &fixture).await.unwrap();
+        let segs: LevelInfos<SegmentBackupInfo> = serde_json::from_slice(
+            &backups
+                .read_opt(&layout::meta_file("mb_v0_5_16", layout::SEGMENT_META))
+                .await
+                .unwrap()
+                .unwrap(),
+        )
+        .unwrap();
+        let want: LevelInfos<SegmentBackupInfo> = serde_json::from_str(
+            &std::fs::read_to_string(format!("{FIXTURE}/mb_v0_5_16/meta/segment_meta.json"))
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(segs, want);
+        let full = backups
+            .read_opt(&layout::meta_file("mb_v0_5_16", layout::FULL_META))
+            .await
+            .unwrap()
+            .unwrap();
+        let full: BackupInfo = serde_json::from_slice(&full).unwrap();
+        assert_eq!(full.collection_backups[0].l0_segments.len(), 1);
+    }
+
+    /// Milvus 2.3 answers no level and no storage version: no groups, no L0, delta logs only
+    /// when there are files (milvault's layout before 2.4 support).
+    #[tokio::test]
+    async fn milvus_2_3_answers_keep_the_ungrouped_layout() {
+        let files = vec![
+            "insert_log/1/2/3/100/11".to_string(),
+            "insert_log/1/2/3/101/12".to_string(),
+            "insert_log/1/2/4/100/13".to_string(),
+            "delta_log/1/2/4/14".to_string(),
+        ];
+        let storage = milvus_storage(&files).await;
+        let legacy = |id, rows| PersistentSegmentInfo {
+            segment_id: id,
+            collection_id: 1,
+            partition_id: 2,
+            num_rows: rows,
+            state: SEGMENT_FLUSHED,
+            ..Default::default()
+        };
+        let mut parts = BTreeMap::from([(
+            2,
+            PartitionBackupInfo {
+                partition_id: 2,
+                collection_id: 1,
+                ..Default::default()
+            },
+        )]);
+        let l0 = add_segments(
+            &storage,
+            1,
+            &[legacy(3, 5), legacy(4, 6)],
+            false,
+            &mut parts,
+            "default",
+            "c",
+        )
+        .await
+        .unwrap();
+        assert!(l0.is_empty());
+        let segs = &parts[&2].segment_backups;
+        assert!(segs
+            .iter()
+            .all(|s| s.group_id == 0 && !s.is_l0 && s.storage_version == 0));
+        assert!(segs[0].deltalogs.is_empty());
+        assert_eq!(segs[1].deltalogs[0].binlogs[0].log_id, 14);
+        let coll = CollectionBackupInfo {
+            collection_id: 1,
+            partition_backups: vec![parts[&2].clone()],
+            ..Default::default()
+        };
+        let (items, _) = copy_plan("b", &[coll]);
+        let dsts: Vec<&str> = items.iter().map(|i| i.dst.as_str()).collect();
+        assert_eq!(
+            dsts,
+            vec![
+                "b/binlogs/insert_log/1/2/3/100/11",
+                "b/binlogs/insert_log/1/2/3/101/12",
+                "b/binlogs/insert_log/1/2/4/100/13",
+                "b/binlogs/delta_log/1/2/4/14",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_data_segment_on_partition_minus_one_is_refused() {
+        let storage = milvus_storage(&["insert_log/1/-1/3/100/11".to_string()]).await;
+        let mut s = seg(3, ALL_PARTITIONS, 5, 2);
+        s.collection_id = 1;
+        let err = add_segments(
+            &storage,
+            1,
+            &[s],
+            true,
+            &mut BTreeMap::new(),
+            "default",
+            "c",
+        )
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("not an L0 segment"), "{err}");
+    }
+
+    #[test]
+    fn versions() {
+        assert_eq!(version_at_least("v2.3.5", 2, 4), Some(false));
+        assert_eq!(version_at_least("v2.4.0", 2, 4), Some(true));
+        assert_eq!(version_at_least("2.6.6-beta", 2, 4), Some(true));
+        assert_eq!(version_at_least("v3.0.0", 2, 4), Some(true));
+        assert_eq!(version_at_least("dev", 2, 4), None);
     }
 }

@@ -5,6 +5,9 @@
 //! <root>/<name>/binlogs/insert_log/<collection>/<partition>/<segment>/<field>/<log>
 //! <root>/<name>/binlogs/delta_log/<collection>/<partition>/<segment>/<log>
 //! ```
+//! Backups of Milvus 2.4+ have a group folder between partition and segment, as milvus-backup
+//! v0.4.4+ writes them (see [`backup_segment_files_dir`]); collection-level L0 segments sit
+//! under partition `-1` without one: `binlogs/delta_log/<collection>/-1/<segment>/<log>`.
 //! All functions return paths relative to the backup root, without leading or trailing slashes.
 
 use crate::error::{Error, Result};
@@ -84,6 +87,29 @@ pub fn backup_segment_dir(
     )
 }
 
+/// Where a segment's files go in a backup, as milvus-backup v0.5.16 puts them
+/// (`core/backup/coll_dml_task.go`, `insertLogsAttrs` / `deltaLogAttrs`):
+/// `<name>/binlogs/<kind>/<collection>/<partition>/<group>/<segment>` when `group` is not 0,
+/// except delta logs of collection-level L0 segments (partition `-1`), which never have a group
+/// folder; `group` 0 (milvault's 2.3 backups, milvus-backup before v0.4.4) is
+/// [`backup_segment_dir`].
+pub fn backup_segment_files_dir(
+    name: &str,
+    kind: LogKind,
+    collection: i64,
+    partition: i64,
+    group: i64,
+    segment: i64,
+) -> String {
+    if group == 0 || (kind == LogKind::Delta && partition == crate::format::meta::ALL_PARTITIONS) {
+        return backup_segment_dir(name, kind, collection, partition, segment);
+    }
+    format!(
+        "{name}/binlogs/{}/{collection}/{partition}/{group}/{segment}",
+        kind.dir()
+    )
+}
+
 /// `<kind>/<collection>/<partition>/<segment>`: a segment's folder under Milvus' root path.
 pub fn milvus_segment_dir(kind: LogKind, collection: i64, partition: i64, segment: i64) -> String {
     format!("{}/{collection}/{partition}/{segment}", kind.dir())
@@ -107,6 +133,41 @@ mod tests {
         assert_eq!(
             milvus_segment_dir(LogKind::Insert, 1, 2, 3),
             "insert_log/1/2/3"
+        );
+    }
+
+    #[test]
+    fn grouped_paths_match_milvus_backup_v0_5_16() {
+        // the fixture's files: tests/fixtures/milvus-backup/v0_5_16/mb_v0_5_16/binlogs/...
+        let (c, p) = (453000000000000100, 453000000000000101);
+        assert_eq!(
+            backup_segment_files_dir("b", LogKind::Insert, c, p, 453000000000000201, 453000000000000201),
+            "b/binlogs/insert_log/453000000000000100/453000000000000101/453000000000000201/453000000000000201"
+        );
+        assert_eq!(
+            backup_segment_files_dir("b", LogKind::Delta, c, p, 453000000000000202, 453000000000000202),
+            "b/binlogs/delta_log/453000000000000100/453000000000000101/453000000000000202/453000000000000202"
+        );
+        // collection-level L0: partition -1, no group folder
+        assert_eq!(
+            backup_segment_files_dir("b", LogKind::Delta, c, -1, 0, 453000000000000203),
+            "b/binlogs/delta_log/453000000000000100/-1/453000000000000203"
+        );
+        assert_eq!(
+            backup_segment_files_dir(
+                "b",
+                LogKind::Delta,
+                c,
+                -1,
+                453000000000000203,
+                453000000000000203
+            ),
+            "b/binlogs/delta_log/453000000000000100/-1/453000000000000203"
+        );
+        // no group: today's layout
+        assert_eq!(
+            backup_segment_files_dir("b", LogKind::Insert, 1, 2, 0, 3),
+            backup_segment_dir("b", LogKind::Insert, 1, 2, 3)
         );
     }
 
