@@ -170,7 +170,7 @@ pub struct CreateBackupRequestV1 {
     pub force: bool,
     /// Deprecated: schemas only (`strategy: meta_only`).
     pub meta_only: bool,
-    /// Accepted; milvault does not pause Milvus' GC (a compaction during the backup fails it).
+    /// Accepted; Milvus' GC is paused as `backup.gcPause` in the configuration says, not per request.
     pub gc_pause_enable: bool,
     pub gc_pause_seconds: i32,
     pub gc_pause_address: String,
@@ -549,7 +549,7 @@ async fn create_inner(
     let Json(body) = body?;
     let req = create_request(st, &body).await?;
     if body.gc_pause_enable {
-        tracing::warn!("gc_pause_enable asked: milvault does not pause Milvus' GC; a compaction during the backup fails it and says so");
+        tracing::info!("gc_pause_* of the request are not used: the configured backup.gcPause applies");
     }
     let job = gate.start_backup(req).await?;
     if body.is_async {
