@@ -61,10 +61,73 @@ pub fn schema_from_proto(s: &pb::CollectionSchema) -> format::CollectionSchema {
     }
 }
 
-/// The schema to create a collection named `name` with. The dynamic field (`$meta`) is left out:
-/// Milvus adds it itself when `enable_dynamic_field` is set and refuses it when sent.
+/// Fields added to the collection after it was created (Milvus 2.6 AddCollectionField): those
+/// with a higher id than the dynamic field `$meta`, which Milvus gave its id at creation. A
+/// collection created with them in its schema would give them other ids (Milvus numbers the
+/// fields from 100 in order and `$meta` last), so they are added after creation. Backups that do
+/// not list `$meta` (milvus-backup before v0.5.13, milvault's own) come from Milvus versions
+/// without AddCollectionField.
+pub fn added_fields(s: &format::CollectionSchema) -> Vec<&format::FieldSchema> {
+    let Some(meta) = s.fields.iter().find(|f| f.is_dynamic_field()) else {
+        return Vec::new();
+    };
+    let mut added: Vec<_> = s
+        .fields
+        .iter()
+        .filter(|f| !f.is_dynamic_field() && f.field_id > meta.field_id)
+        .collect();
+    added.sort_by_key(|f| f.field_id);
+    added
+}
+
+/// One field as Milvus' CreateCollection / AddCollectionField take it (nullable, default
+/// values of either encoding milvus-backup wrote, function outputs).
+pub fn field_to_proto(f: &format::FieldSchema) -> pb::FieldSchema {
+    pb::FieldSchema {
+        field_id: f.field_id,
+        name: f.name.clone(),
+        is_primary_key: f.is_primary_key,
+        description: f.description.clone(),
+        data_type: f.data_type,
+        type_params: kv_to(&f.type_params),
+        index_params: kv_to(&f.index_params),
+        auto_id: f.auto_id,
+        element_type: f.element_type,
+        is_partition_key: f.is_partition_key,
+        nullable: f.nullable,
+        is_function_output: f.is_function_output,
+        default_value: f
+            .default_value_bytes()
+            .ok()
+            .flatten()
+            .and_then(|b| pb::ValueField::decode(b.as_slice()).ok()),
+        ..Default::default()
+    }
+}
+
+/// The schema to create a collection named `name` with: the schema the backup had at creation.
+/// The dynamic field (`$meta`) is left out: Milvus adds it itself when `enable_dynamic_field` is
+/// set and refuses it when sent; so are fields added later ([`added_fields`]). Functions (BM25,
+/// TextEmbedding) are passed as they were; the import plan has refused them for a Milvus that
+/// lacks them.
 pub fn schema_to_proto(s: &format::CollectionSchema, name: &str) -> pb::CollectionSchema {
+    let added: Vec<i64> = added_fields(s).iter().map(|f| f.field_id).collect();
     pb::CollectionSchema {
+        functions: s
+            .functions
+            .iter()
+            .map(|f| pb::FunctionSchema {
+                name: f.name.clone(),
+                id: f.id,
+                description: f.description.clone(),
+                r#type: f.function_type,
+                input_field_names: f.input_field_names.clone(),
+                input_field_ids: f.input_field_ids.clone(),
+                output_field_names: f.output_field_names.clone(),
+                output_field_ids: f.output_field_ids.clone(),
+                params: kv_to(&f.params),
+            })
+            .collect(),
         name: name.to_string(),
         description: s.description.clone(),
         auto_id: s.auto_id,
@@ -73,30 +136,8 @@ pub fn schema_to_proto(s: &format::CollectionSchema, name: &str) -> pb::Collecti
         fields: s
             .fields
             .iter()
-            .filter(|f| !f.is_dynamic)
-            .map(|f| pb::FieldSchema {
-                field_id: f.field_id,
-                name: f.name.clone(),
-                is_primary_key: f.is_primary_key,
-                description: f.description.clone(),
-                data_type: f.data_type,
-                type_params: kv_to(&f.type_params),
-                index_params: kv_to(&f.index_params),
-                auto_id: f.auto_id,
-                element_type: f.element_type,
-                is_partition_key: f.is_partition_key,
-                nullable: f.nullable,
-                is_function_output: f.is_function_output,
-                default_value: if f.default_value_base64.is_empty() {
-                    None
-                } else {
-                    base64::engine::general_purpose::STANDARD
-                        .decode(&f.default_value_base64)
-                        .ok()
-                        .and_then(|b| pb::ValueField::decode(b.as_slice()).ok())
-                },
-                ..Default::default()
-            })
+            .filter(|f| !f.is_dynamic_field() && !added.contains(&f.field_id))
+            .map(field_to_proto)
             .collect(),
         ..Default::default()
     }
@@ -104,12 +145,18 @@ pub fn schema_to_proto(s: &format::CollectionSchema, name: &str) -> pb::Collecti
 
 /// Field names whose ids differ between the backup and a created collection, as
 /// `name: backup id -> new id`. Import reads binlog folders by field id, so they must match.
+/// The dynamic field `$meta` is never compared: Milvus adds it itself (a v0.5.13+ backup lists
+/// it, older ones and 2.3's DescribeCollection do not).
 pub fn field_id_mismatches(
     backup: &format::CollectionSchema,
     created: &pb::CollectionSchema,
 ) -> Vec<String> {
     let mut out = Vec::new();
-    for f in &backup.fields {
+    for f in backup
+        .fields
+        .iter()
+        .filter(|f| !f.is_dynamic_field() && f.name != format::FieldSchema::DYNAMIC_FIELD)
+    {
         match created.fields.iter().find(|c| c.name == f.name) {
             Some(c) if c.field_id == f.field_id => {}
             Some(c) => out.push(format!("{}: {} -> {}", f.name, f.field_id, c.field_id)),
