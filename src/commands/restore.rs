@@ -1095,3 +1095,136 @@ mod tests {
         assert!(err.contains("default.a_r"), "{err}");
     }
 }
+
+/// The Import requests the restore sends for every fixture of `tests/fixtures/milvus-backup`
+/// on Milvus 2.3, 2.4, 2.5 and 2.6, through [`import_requests`] (the code `restore` sends from).
+#[cfg(test)]
+mod import_request_tests {
+    use super::*;
+
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/milvus-backup");
+
+    fn fixture(generation: &str) -> BackupInfo {
+        let root = std::path::Path::new(FIXTURES).join(generation);
+        let name = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .find(|n| !n.starts_with('.'))
+            .unwrap();
+        let text =
+            std::fs::read_to_string(root.join(name).join("meta").join("full_meta.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// One line per request: `stage | partition | files | options | segments | rows`, with
+    /// the folders where a Milvus on bucket root `files` reads a staged copy.
+    fn render(generation: &str, features: &Features) -> String {
+        let info = fixture(generation);
+        let mut out = Vec::new();
+        for c in &info.collection_backups {
+            match import_requests(&info, c, features, &|f| format!("files/stage/{f}")) {
+                Err(e) => out.push(format!("refused: {e}")),
+                Ok(reqs) => out.extend(reqs.iter().map(|r| {
+                    let files: Vec<&str> = r.files.iter().map(String::as_str).collect();
+                    let opts: Vec<String> = r
+                        .options
+                        .iter()
+                        .map(|kv| format!("{}={}", kv.key, kv.value))
+                        .collect();
+                    format!(
+                        "{:?} | {} | {} | {} | {:?} | {}",
+                        r.plan.stage,
+                        r.plan.partition,
+                        files.join(" + "),
+                        opts.join(","),
+                        r.plan.segments,
+                        r.plan.rows
+                    )
+                })),
+            }
+        }
+        out.join("\n")
+    }
+
+    fn all_versions(generation: &str) -> String {
+        [
+            Features::milvus_2_3(),
+            Features::milvus_2_4(),
+            Features::milvus_2_5(),
+            Features::milvus_2_6(),
+        ]
+        .iter()
+        .map(|f| format!("## {}\n{}", f.name(), render(generation, f)))
+        .collect::<Vec<_>>()
+        .join("\n")
+    }
+
+    /// Every request of every fixture on every version, checked line by line against
+    /// `restore_import_requests.txt` (reviewed by hand against milvus-backup's restore: group
+    /// folders, `""` for a group without deletes, L0 last with `l0_import`, options in v0.5.8+'s
+    /// order, refusals naming the version that takes the backup).
+    #[test]
+    fn requests_for_every_fixture_and_version() {
+        let got: String = ["v0_4_15", "v0_5_8", "v0_5_13", "v0_5_16", "snapshot"]
+            .iter()
+            .map(|g| format!("# {g}\n{}\n", all_versions(g)))
+            .collect();
+        let want = include_str!("restore_import_requests.txt");
+        for (i, (g, w)) in got.lines().zip(want.lines()).enumerate() {
+            assert_eq!(g, w, "line {}", i + 1);
+        }
+        assert_eq!(got.lines().count(), want.lines().count());
+    }
+
+    /// milvault's own backups (no group folders) on 2.3: exactly what milvault always sent, one
+    /// request per segment with both folders and `backup=true` only; an empty segment gets none.
+    #[test]
+    fn milvault_backups_on_2_3_are_sent_as_before() {
+        use crate::format::{Binlog, FieldBinlog, PartitionBackupInfo};
+        let seg = |id: i64, rows: i64| SegmentBackupInfo {
+            segment_id: id,
+            collection_id: 1,
+            partition_id: 2,
+            num_of_rows: rows,
+            binlogs: if rows > 0 {
+                vec![FieldBinlog {
+                    field_id: 100,
+                    binlogs: vec![Binlog::default()],
+                }]
+            } else {
+                Vec::new()
+            },
+            ..Default::default()
+        };
+        let coll = CollectionBackupInfo {
+            collection_id: 1,
+            collection_name: "c".into(),
+            partition_backups: vec![PartitionBackupInfo {
+                partition_id: 2,
+                partition_name: "_default".into(),
+                segment_backups: vec![seg(7, 5), seg(8, 0)],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let info = BackupInfo {
+            name: "b".into(),
+            ..Default::default()
+        };
+        let reqs =
+            import_requests(&info, &coll, &Features::milvus_2_3(), &|f| format!("r/{f}")).unwrap();
+        assert_eq!(reqs.len(), 1);
+        assert_eq!(reqs[0].plan.partition, "_default");
+        assert_eq!(
+            reqs[0].files,
+            ["r/b/binlogs/insert_log/1/2/7/", "r/b/binlogs/delta_log/1/2/7/"]
+        );
+        assert_eq!(
+            reqs[0].options,
+            [milvus::proto::common::KeyValuePair {
+                key: "backup".into(),
+                value: "true".into()
+            }]
+        );
+    }
+}
