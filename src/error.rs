@@ -115,7 +115,9 @@ pub enum Error {
 
     /// The backup holds something the target Milvus cannot take (L0 deletes into 2.3, BM25
     /// functions into 2.4, a snapshot bundle...); found before anything was created.
-    #[error("backup '{backup}' cannot be restored into this Milvus: {refusal}. Nothing was created")]
+    #[error(
+        "backup '{backup}' cannot be restored into this Milvus: {refusal}. Nothing was created"
+    )]
     NotRestorable {
         backup: String,
         refusal: crate::format::import_plan::Refusal,

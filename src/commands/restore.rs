@@ -353,7 +353,12 @@ async fn check_backup_files(
         if missing.is_empty() {
             return Ok(());
         }
-        let files = missing.iter().take(10).cloned().collect::<Vec<_>>().join("; ");
+        let files = missing
+            .iter()
+            .take(10)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("; ");
         if force {
             progress.log(format!(
                 "WARNING: restoring although segments have no files, because force was given: {files}"
@@ -440,9 +445,9 @@ async fn missing_segment_files(
                     }
                 });
                 let marker = format!("/{id}/");
-                let found = files.iter().any(|f| {
-                    format!("/{}", f.rel).contains(&marker) || folder.ends_with(&marker)
-                });
+                let found = files
+                    .iter()
+                    .any(|f| format!("/{}", f.rel).contains(&marker) || folder.ends_with(&marker));
                 if listed && (files.is_empty() || !found) {
                     missing.push(format!("segment {id} ({folder}): no files"));
                 }
@@ -1217,7 +1222,10 @@ mod import_request_tests {
         assert_eq!(reqs[0].plan.partition, "_default");
         assert_eq!(
             reqs[0].files,
-            ["r/b/binlogs/insert_log/1/2/7/", "r/b/binlogs/delta_log/1/2/7/"]
+            [
+                "r/b/binlogs/insert_log/1/2/7/",
+                "r/b/binlogs/delta_log/1/2/7/"
+            ]
         );
         assert_eq!(
             reqs[0].options,

@@ -30,11 +30,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-pub use crate::milvus::features::Features;
 use crate::format::{
     BackupInfo, CollectionBackupInfo, FieldSchema, KeyValuePair, PartitionBackupInfo,
     SegmentBackupInfo, FUNCTION_BM25, FUNCTION_TEXT_EMBEDDING,
 };
+pub use crate::milvus::features::Features;
 
 /// When a request may start: every request of a stage must have finished before the next
 /// stage's first one is sent (milvus-backup waits the same way).

@@ -205,8 +205,7 @@ impl MilvusClient {
         } else {
             None
         };
-        let (features, detected) =
-            Features::detect(reported.as_deref(), || probe.unwrap_or(false));
+        let (features, detected) = Features::detect(reported.as_deref(), || probe.unwrap_or(false));
         tracing::debug!(address = %address, ?features, ?detected, "Milvus features");
         client.features = features;
         client.detected = detected;

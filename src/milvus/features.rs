@@ -125,7 +125,10 @@ pub enum Detected {
     Version(String),
     /// GetVersion gave nothing readable (the text, or `Unimplemented`); a probe of a 2.4+ call
     /// decided between 2.3 and 2.4.
-    Probe { reported: String, has_2_4_calls: bool },
+    Probe {
+        reported: String,
+        has_2_4_calls: bool,
+    },
 }
 
 impl Features {
@@ -133,9 +136,15 @@ impl Features {
     /// and, when that cannot be read, answered a 2.4+ call (`has_2_4_calls`; the probe is only
     /// made when needed, hence a closure). The fallback is the oldest version that fits: a
     /// server that cannot say what it is gets no feature it may lack.
-    pub fn detect(reported: Option<&str>, has_2_4_calls: impl FnOnce() -> bool) -> (Features, Detected) {
+    pub fn detect(
+        reported: Option<&str>,
+        has_2_4_calls: impl FnOnce() -> bool,
+    ) -> (Features, Detected) {
         if let Some(f) = reported.and_then(Features::from_version) {
-            return (f, Detected::Version(reported.unwrap_or_default().to_string()));
+            return (
+                f,
+                Detected::Version(reported.unwrap_or_default().to_string()),
+            );
         }
         let has = has_2_4_calls();
         let f = if has {
