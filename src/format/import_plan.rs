@@ -23,8 +23,9 @@
 //!   (`truncateBinlogByTs`) and is not part of a plain restore.
 //! - Refused, naming the Milvus version that takes it: milvus-backup's `snapshot` format, L0
 //!   segments below 2.4, storage format v2 below 2.6, functions (BM25 2.5+, TextEmbedding 2.6+),
-//!   nullable fields and default values below 2.5, arrays of structs below 2.6.4, and data types
-//!   newer than the target.
+//!   nullable fields and default values below 2.5, arrays of structs below 2.6.4, fields added
+//!   after the collection was created (ids above `$meta`'s) below 2.6, and data types newer than
+//!   the target.
 
 use std::collections::BTreeMap;
 

@@ -228,4 +228,77 @@ mod tests {
             vec!["v: 101 -> 107".to_string()]
         );
     }
+
+    /// A v0.5.13+ backup lists `$meta`; a field added on 2.6 after creation has a higher id.
+    fn with_added_field() -> format::CollectionSchema {
+        let field = |id: i64, name: &str, dynamic: bool| format::FieldSchema {
+            field_id: id,
+            name: name.into(),
+            data_type: if dynamic { 23 } else { 5 },
+            is_primary_key: id == 100,
+            is_dynamic: dynamic,
+            nullable: id == 103,
+            ..Default::default()
+        };
+        format::CollectionSchema {
+            enable_dynamic_field: true,
+            fields: vec![
+                field(100, "id", false),
+                field(101, "n", false),
+                field(102, "$meta", true),
+                field(103, "late", false),
+            ],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn dynamic_field_is_never_compared_and_added_fields_come_after_creation() {
+        let s = with_added_field();
+        let added: Vec<&str> = added_fields(&s).iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(added, ["late"]);
+        let create = schema_to_proto(&s, "x");
+        let names: Vec<&str> = create.fields.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["id", "n"],
+            "neither $meta nor the added field at creation"
+        );
+        // what Milvus 2.3 describes after creation: no $meta listed; later ones put it last
+        let mut created = create.clone();
+        assert!(field_id_mismatches(&without_late(&s), &created).is_empty());
+        created.fields.push(pb::FieldSchema {
+            field_id: 102,
+            name: "$meta".into(),
+            is_dynamic: true,
+            ..Default::default()
+        });
+        created.fields.push(field_to_proto(&s.fields[3]));
+        assert!(field_id_mismatches(&s, &created).is_empty());
+        assert!(created.fields[3].nullable);
+    }
+
+    fn without_late(s: &format::CollectionSchema) -> format::CollectionSchema {
+        let mut s = s.clone();
+        s.fields.retain(|f| f.name != "late");
+        s
+    }
+
+    #[test]
+    fn added_fields_are_refused_below_2_6() {
+        let coll = format::CollectionBackupInfo {
+            collection_name: "c".into(),
+            schema: Some(with_added_field()),
+            ..Default::default()
+        };
+        let info = format::BackupInfo::default();
+        let f25 = crate::milvus::Features::milvus_2_5();
+        let err = format::import_plan::plan(&info, &coll, &f25).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "default.c: fields added after the collection was created (late) need Milvus 2.6+; this is Milvus 2.5"
+        );
+        let f26 = crate::milvus::Features::milvus_2_6();
+        assert!(format::import_plan::plan(&info, &coll, &f26).is_ok());
+    }
 }
