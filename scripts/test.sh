@@ -95,6 +95,9 @@ MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
 echo "== hostile input: job id aliases, audit floods, redirects, time-outs, file modes (Milvus on S3)"
 MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
   cargo test --quiet --test hostile_input -- --test-threads=2
+echo "== milvus-backup-shaped backups: v0.5.13 layout row for row, refusals that create nothing (Milvus on S3)"
+MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
+  cargo test --quiet --test milvus_backup_compat -- --test-threads=2
 echo "== sign-in, roles, CSRF, tokens and audit (Milvus on S3)"
 MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
   cargo test --quiet --test auth -- --test-threads=2

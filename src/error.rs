@@ -113,6 +113,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// The backup holds something the target Milvus cannot take (L0 deletes into 2.3, BM25
+    /// functions into 2.4, a snapshot bundle...); found before anything was created.
+    #[error(
+        "backup '{backup}' cannot be restored into this Milvus: {refusal}. Nothing was created"
+    )]
+    NotRestorable {
+        backup: String,
+        refusal: crate::format::import_plan::Refusal,
+    },
+
     /// The job was cancelled.
     #[error("cancelled")]
     Cancelled,
@@ -180,9 +190,10 @@ impl Error {
             Error::Unauthenticated(_) => ErrorKind::Unauthenticated,
             Error::Forbidden(_) => ErrorKind::Forbidden,
             Error::TooManyAttempts { .. } => ErrorKind::TooManyRequests,
-            Error::CollectionExists(_) | Error::NoManifest(_) | Error::BackupDamaged { .. } => {
-                ErrorKind::FailedPrecondition
-            }
+            Error::CollectionExists(_)
+            | Error::NoManifest(_)
+            | Error::BackupDamaged { .. }
+            | Error::NotRestorable { .. } => ErrorKind::FailedPrecondition,
             Error::MilvusUnreachable { .. }
             | Error::MilvusTimeout { .. }
             | Error::MilvusCredentials { .. } => ErrorKind::Unavailable,
@@ -220,6 +231,7 @@ impl Error {
             Error::CollectionExists(_) => "collection_exists",
             Error::VerificationFailed { .. } => "verification_failed",
             Error::ImportFailed { .. } => "import_failed",
+            Error::NotRestorable { .. } => "not_restorable",
             Error::Cancelled => "cancelled",
             Error::Unauthenticated(_) => "unauthenticated",
             Error::Forbidden(_) => "forbidden",

@@ -1,7 +1,7 @@
 //! `restore`: create collections from a backup, import its segments, rebuild indexes, and check
 //! that every row came back.
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 use futures::StreamExt;
 use serde::Serialize;
@@ -11,13 +11,14 @@ use crate::{
     error::{Error, Result},
     format::{
         db_or_default,
+        import_plan::{self, ImportRequest, Refusal, Stage},
         layout::{self, LogKind},
-        CollectionBackupInfo, SegmentBackupInfo,
+        BackupInfo, CollectionBackupInfo, SegmentBackupInfo,
     },
     job::{JobKind, Progress},
     milvus::{
-        schema::{field_id_mismatches, kv_to, schema_to_proto},
-        ImportState, MilvusClient,
+        schema::{added_fields, field_id_mismatches, field_to_proto, kv_to, schema_to_proto},
+        Features, ImportState, MilvusClient,
     },
     service::Milvault,
     storage::Storage,
@@ -239,6 +240,31 @@ pub async fn restore(
             .collect(),
     );
     let milvus = svc.milvus().await?;
+    let features = *milvus.features();
+    let staging = if req.meta_only {
+        None
+    } else {
+        Some(Staging::new(svc, &progress.id())?)
+    };
+    // Every selected collection is planned before anything is created: a backup the target
+    // cannot take (L0 deletes into 2.3, BM25 into 2.4, a snapshot bundle...) changes nothing.
+    progress.step(format!(
+        "planning the imports of {} collections for Milvus {}",
+        targets.len(),
+        features.name()
+    ));
+    let mut imports = Vec::with_capacity(targets.len());
+    for (c, _) in &targets {
+        let planned = match &staging {
+            Some(st) => import_requests(&info, c, &features, &|f| st.milvus_path(f)),
+            None => import_requests(&info, &without_segments(c), &features, &|f| f.to_string()),
+        }
+        .map_err(|refusal| Error::NotRestorable {
+            backup: info.name.clone(),
+            refusal,
+        })?;
+        imports.push(planned);
+    }
     progress.step(format!(
         "checking {} target collections in Milvus",
         targets.len()
@@ -254,14 +280,14 @@ pub async fn restore(
         return Err(Error::CollectionExists(exists.join(", ")));
     }
     if !req.meta_only {
-        check_backup_files(svc, &info.name, &targets, req.force, progress).await?;
+        check_backup_files(svc, &info.name, &targets, &imports, req.force, progress).await?;
     }
     let plan_segments: u64 = if req.meta_only {
         0
     } else {
         targets
             .iter()
-            .map(|(c, _)| c.segments().count() as u64)
+            .map(|(c, _)| c.all_segments().count() as u64)
             .sum()
     };
     let plan_bytes: u64 = if req.meta_only {
@@ -271,14 +297,9 @@ pub async fn restore(
     };
     progress.add_total(plan_bytes, plan_segments);
 
-    let staging = if req.meta_only {
-        None
-    } else {
-        Some(Staging::new(svc, &progress.id())?)
-    };
     let mut results = Vec::new();
     let mut outcome = Ok(());
-    for (coll, (db, name)) in &targets {
+    for ((coll, (db, name)), imports) in targets.iter().zip(&imports) {
         if !dbs.contains(db) && !milvus.list_databases().await?.contains(db) {
             progress.step(format!("creating database {db}"));
             milvus.create_database(db).await?;
@@ -290,6 +311,7 @@ pub async fn restore(
             coll,
             db,
             name,
+            imports,
             staging.as_ref(),
             progress,
         )
@@ -318,15 +340,36 @@ async fn check_backup_files(
     svc: &Milvault,
     backup: &str,
     targets: &[(CollectionBackupInfo, (String, String))],
+    imports: &[Vec<PlannedImport>],
     force: bool,
     progress: &Progress,
 ) -> Result<()> {
     let storage = svc.backup_storage();
     let Some(manifest) = crate::integrity::read_manifest(storage, backup).await? else {
         progress.log(
-            "the backup has no manifest (made by milvus-backup or an older milvault): its files are not verified",
+            "the backup has no manifest (made by milvus-backup or an older milvault): its files are not verified, only looked for",
         );
-        return Ok(());
+        let missing = missing_segment_files(storage, targets, imports).await?;
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let files = missing
+            .iter()
+            .take(10)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("; ");
+        if force {
+            progress.log(format!(
+                "WARNING: restoring although segments have no files, because force was given: {files}"
+            ));
+            return Ok(());
+        }
+        return Err(Error::BackupDamaged {
+            name: backup.to_string(),
+            count: missing.len(),
+            files,
+        });
     };
     let prefixes: Vec<String> = targets
         .iter()
@@ -376,11 +419,110 @@ async fn check_backup_files(
     })
 }
 
+/// Segments whose binlogs the metadata lists but the planned folders do not hold, as
+/// `segment <id> (<folder>): no files`. Used for backups without a manifest (milvus-backup's).
+async fn missing_segment_files(
+    storage: &Storage,
+    targets: &[(CollectionBackupInfo, (String, String))],
+    imports: &[Vec<PlannedImport>],
+) -> Result<Vec<String>> {
+    let mut missing = Vec::new();
+    for ((coll, _), imports) in targets.iter().zip(imports) {
+        let segs: HashMap<i64, &SegmentBackupInfo> =
+            coll.all_segments().map(|s| (s.segment_id, s)).collect();
+        for imp in imports {
+            // the insert folder for rows, the delta folder for L0 segments
+            let Some(folder) = imp.plan.files.first().filter(|f| !f.is_empty()) else {
+                continue;
+            };
+            let files = storage.list_files(folder).await?;
+            for id in &imp.plan.segments {
+                let listed = segs.get(id).is_some_and(|s| {
+                    if imp.plan.stage == Stage::Data {
+                        !s.binlogs.iter().all(|f| f.binlogs.is_empty())
+                    } else {
+                        s.has_delta_files()
+                    }
+                });
+                let marker = format!("/{id}/");
+                let found = files
+                    .iter()
+                    .any(|f| format!("/{}", f.rel).contains(&marker) || folder.ends_with(&marker));
+                if listed && (files.is_empty() || !found) {
+                    missing.push(format!("segment {id} ({folder}): no files"));
+                }
+            }
+        }
+    }
+    Ok(missing)
+}
+
+/// One Import call as the restore sends it: the planned request with its folders mapped to the
+/// paths Milvus reads them at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedImport {
+    /// The request of `format::import_plan` (backup-relative folders, stage, rows).
+    pub plan: ImportRequest,
+    /// `files` of the Import request: the planned folders where Milvus reads them (`""` kept).
+    pub files: Vec<String>,
+    /// `options` of the Import request, in the planned order.
+    pub options: Vec<milvus::proto::common::KeyValuePair>,
+}
+
+/// The Import requests that restore `coll` into a Milvus with `features`, in order, with each
+/// backup-relative folder mapped by `milvus_path`; a data request whose segments hold no
+/// binlogs at all (an empty segment) is left out, as milvault always has.
+pub fn import_requests(
+    info: &BackupInfo,
+    coll: &CollectionBackupInfo,
+    features: &Features,
+    milvus_path: &dyn Fn(&str) -> String,
+) -> std::result::Result<Vec<PlannedImport>, Refusal> {
+    let segs: HashMap<i64, &SegmentBackupInfo> =
+        coll.all_segments().map(|s| (s.segment_id, s)).collect();
+    let has_data = |r: &ImportRequest| {
+        r.stage != Stage::Data
+            || r.segments
+                .iter()
+                .any(|id| segs.get(id).is_some_and(|s| !s.binlogs.is_empty()))
+    };
+    Ok(import_plan::plan(info, coll, features)?
+        .into_iter()
+        .filter(has_data)
+        .map(|plan| PlannedImport {
+            files: plan
+                .files
+                .iter()
+                .map(|f| {
+                    if f.is_empty() {
+                        String::new()
+                    } else {
+                        milvus_path(f)
+                    }
+                })
+                .collect(),
+            options: kv_to(&plan.options),
+            plan,
+        })
+        .collect())
+}
+
+/// The collection without its segments (a metadata-only restore plans its schema only).
+fn without_segments(c: &CollectionBackupInfo) -> CollectionBackupInfo {
+    let mut bare = c.clone();
+    for p in bare.partition_backups.iter_mut() {
+        p.segment_backups.clear();
+    }
+    bare.l0_segments.clear();
+    bare
+}
+
 /// Where Milvus reads the backup's binlogs from during import.
 struct Staging {
     /// Milvus can read the backup storage itself: import from there, copy nothing.
     direct: bool,
-    /// Otherwise: a folder in Milvus' storage the segments are copied to first.
+    backups: Storage,
+    /// Otherwise: a folder in Milvus' storage the planned folders are copied to first.
     area: Storage,
     job_dir: String,
 }
@@ -394,38 +536,35 @@ impl Staging {
         let direct = both_local || backups.shares_store_with(milvus_storage);
         Ok(Staging {
             direct,
+            backups: backups.clone(),
             area: milvus_storage.with_root("milvault-restore"),
             job_dir: job.to_string(),
         })
     }
 
-    /// Places one segment where Milvus can import it; returns the two import paths.
-    async fn place(
-        &self,
-        svc: &Milvault,
-        name: &str,
-        seg: &SegmentBackupInfo,
-        progress: &Progress,
-    ) -> Result<Vec<String>> {
-        let backups = svc.backup_storage();
-        let dirs = |kind| {
-            layout::backup_segment_dir(
-                name,
-                kind,
-                seg.collection_id,
-                seg.partition_id,
-                seg.segment_id,
-            )
-        };
+    /// Where Milvus reads the backup-relative folder `rel` (ending in `/`): in the backup
+    /// storage itself, or in the staging copy.
+    fn milvus_path(&self, rel: &str) -> String {
         if self.direct {
-            return Ok(vec![
-                format!("{}/", backups.import_path(&dirs(LogKind::Insert))),
-                format!("{}/", backups.import_path(&dirs(LogKind::Delta))),
-            ]);
+            format!("{}/", self.backups.import_path(rel))
+        } else {
+            format!(
+                "{}/",
+                self.area
+                    .import_path(&format!("{}/{}", self.job_dir, rel.trim_end_matches('/')))
+            )
+        }
+    }
+
+    /// Copies everything under the planned folders (group folders included) to where
+    /// [`Staging::milvus_path`] points; nothing when Milvus reads the backup storage.
+    async fn stage(&self, svc: &Milvault, folders: &[String], progress: &Progress) -> Result<()> {
+        if self.direct {
+            return Ok(());
         }
         let mut items = Vec::new();
-        for kind in [LogKind::Insert, LogKind::Delta] {
-            for f in backups.list_files(&dirs(kind)).await? {
+        for rel in folders.iter().filter(|f| !f.is_empty()) {
+            for f in self.backups.list_files(rel).await? {
                 items.push(CopyItem {
                     dst: format!("{}/{}", self.job_dir, f.rel),
                     src: f.rel,
@@ -436,26 +575,15 @@ impl Staging {
         }
         // no groups: segments are counted by the caller once imported, not once staged
         copy_all(
-            backups,
+            &self.backups,
             &self.area,
             items,
             &[],
             svc.config().tuning.copy_concurrency,
             progress,
         )
-        .await?;
-        Ok(vec![
-            format!(
-                "{}/",
-                self.area
-                    .import_path(&format!("{}/{}", self.job_dir, dirs(LogKind::Insert)))
-            ),
-            format!(
-                "{}/",
-                self.area
-                    .import_path(&format!("{}/{}", self.job_dir, dirs(LogKind::Delta)))
-            ),
-        ])
+        .await
+        .map(|_| ())
     }
 
     async fn cleanup(&self, svc: &Milvault, progress: &Progress) {
@@ -483,6 +611,7 @@ async fn restore_one(
     coll: &CollectionBackupInfo,
     db: &str,
     name: &str,
+    imports: &[PlannedImport],
     staging: Option<&Staging>,
     progress: &Progress,
 ) -> Result<RestoredCollection> {
@@ -528,7 +657,18 @@ async fn restore_one(
     // The id of the collection this restore created: a clean-up drops that one only, never a
     // collection someone made under the same name in the meantime.
     let created_id = milvus.describe_collection(db, name).await?.collection_id;
-    let result = fill(svc, milvus, req, coll, db, name, staging, progress).await;
+    let result = async {
+        // fields added after creation get their ids the way they got them first (the import
+        // plan refused them for a Milvus without AddCollectionField)
+        for f in added_fields(schema) {
+            progress.step(format!("adding field {} to {target}", f.name));
+            milvus
+                .add_collection_field(db, name, &field_to_proto(f))
+                .await?;
+        }
+        fill(svc, milvus, req, coll, db, name, imports, staging, progress).await
+    }
+    .await;
     if result.is_err() {
         drop_if_created(milvus, db, name, created_id, progress).await;
     }
@@ -573,6 +713,7 @@ async fn fill(
     coll: &CollectionBackupInfo,
     db: &str,
     name: &str,
+    imports: &[PlannedImport],
     staging: Option<&Staging>,
     progress: &Progress,
 ) -> Result<RestoredCollection> {
@@ -599,59 +740,72 @@ async fn fill(
     }
     let wait = svc.config().tuning.wait_timeout;
     let mut imported = 0i64;
-    // owned, so that the futures below do not borrow from the iterator
-    let segments: Vec<(String, SegmentBackupInfo)> = coll
-        .partition_backups
-        .iter()
-        .flat_map(|p| {
-            p.segment_backups
-                .iter()
-                .map(move |s| (p.partition_name.clone(), s.clone()))
-        })
+    let segment_count = coll.all_segments().count();
+    let sizes: HashMap<i64, i64> = coll
+        .all_segments()
+        .map(|s| (s.segment_id, s.size))
         .collect();
-    let segment_count = segments.len();
     if let Some(staging) = staging {
-        progress.step(format!("importing {segment_count} segments into {target}"));
+        // empty segments get no request; they are done
+        let planned: usize = imports.iter().map(|i| i.plan.segments.len()).sum();
+        progress.add_segments(segment_count.saturating_sub(planned) as u64);
         let target = &target;
-        // After one import fails no new one starts, but those already sent to Milvus are waited
-        // for: dropping the collection under a running import leaves Milvus' DataNode retrying
-        // ("channel not found") and refusing every other import for minutes.
-        let failed = std::sync::atomic::AtomicBool::new(false);
-        let failed = &failed;
-        let results: Vec<Result<i64>> = futures::stream::iter(segments)
-            .map(|(partition, seg)| async move {
-                if failed.load(std::sync::atomic::Ordering::SeqCst) {
-                    return Ok(0);
-                }
-                let one = async {
-                    if seg.binlogs.is_empty() {
-                        progress.add_segments(1);
+        let sizes = &sizes;
+        // Stage by stage: L0 deletes must land after the rows they delete.
+        for stage in [Stage::Data, Stage::PartitionL0, Stage::CollectionL0] {
+            // owned, so that the futures below do not borrow from the iterator
+            let batch: Vec<PlannedImport> = imports
+                .iter()
+                .filter(|i| i.plan.stage == stage)
+                .cloned()
+                .collect();
+            if batch.is_empty() {
+                continue;
+            }
+            progress.step(format!(
+                "importing {} into {target}: {} requests",
+                stage_name(stage),
+                batch.len()
+            ));
+            // After one import fails no new one starts, but those already sent to Milvus are
+            // waited for: dropping the collection under a running import leaves Milvus'
+            // DataNode retrying ("channel not found") and refusing every other import for
+            // minutes.
+            let failed = std::sync::atomic::AtomicBool::new(false);
+            let failed = &failed;
+            let results: Vec<Result<i64>> = futures::stream::iter(batch)
+                .map(|imp| async move {
+                    if failed.load(std::sync::atomic::Ordering::SeqCst) {
                         return Ok(0);
                     }
-                    let files = staging.place(svc, &req.name, &seg, progress).await?;
-                    let n = import_segment(milvus, db, name, &partition, &seg, files, target, wait)
-                        .await?;
-                    if staging.direct {
-                        progress.add_bytes(seg.size.max(0) as u64);
+                    let one = async {
+                        staging.stage(svc, &imp.plan.files, progress).await?;
+                        let n = run_import(milvus, db, name, &imp, target, wait).await?;
+                        if staging.direct {
+                            let bytes: i64 =
+                                imp.plan.segments.iter().filter_map(|s| sizes.get(s)).sum();
+                            progress.add_bytes(bytes.max(0) as u64);
+                        }
+                        progress.add_segments(imp.plan.segments.len() as u64);
+                        progress.log(format!(
+                            "{target}: {} {:?} imported, {n} rows",
+                            stage_name(imp.plan.stage),
+                            imp.plan.segments
+                        ));
+                        Ok::<_, Error>(n)
                     }
-                    progress.add_segments(1);
-                    progress.log(format!(
-                        "{target}: segment {} imported, {n} rows",
-                        seg.segment_id
-                    ));
-                    Ok::<_, Error>(n)
-                }
+                    .await;
+                    if one.is_err() {
+                        failed.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    one
+                })
+                .buffer_unordered(svc.config().tuning.import_concurrency)
+                .collect()
                 .await;
-                if one.is_err() {
-                    failed.store(true, std::sync::atomic::Ordering::SeqCst);
-                }
-                one
-            })
-            .buffer_unordered(svc.config().tuning.import_concurrency)
-            .collect()
-            .await;
-        for r in results {
-            imported += r?;
+            for r in results {
+                imported += r?;
+            }
         }
     }
     let mut result = RestoredCollection {
@@ -732,18 +886,34 @@ async fn fill(
     Ok(result)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn import_segment(
+/// What a stage imports, for messages.
+fn stage_name(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Data => "segments",
+        Stage::PartitionL0 => "L0 segments (deletes) of partitions",
+        Stage::CollectionL0 => "L0 segments (deletes) of the whole collection",
+    }
+}
+
+/// Sends one planned Import and waits for its tasks; returns the rows they reported.
+async fn run_import(
     milvus: &MilvusClient,
     db: &str,
     name: &str,
-    partition: &str,
-    seg: &SegmentBackupInfo,
-    files: Vec<String>,
+    imp: &PlannedImport,
     target: &str,
     wait: Duration,
 ) -> Result<i64> {
-    let tasks = milvus.import_segment(db, name, partition, files).await?;
+    let tasks = milvus
+        .import(
+            db,
+            name,
+            &imp.plan.partition,
+            imp.files.clone(),
+            imp.options.clone(),
+        )
+        .await?;
+    let segment = imp.plan.segments.first().copied().unwrap_or_default();
     let mut rows = 0;
     for task in tasks {
         let deadline = tokio::time::Instant::now() + wait;
@@ -757,7 +927,7 @@ async fn import_segment(
                 ImportState::Failed => {
                     return Err(Error::ImportFailed {
                         collection: target.into(),
-                        segment: seg.segment_id,
+                        segment,
                         reason: st.reason,
                     });
                 }
@@ -771,12 +941,12 @@ async fn import_segment(
             }
         }
     }
-    if rows > seg.num_of_rows {
+    if imp.plan.stage == Stage::Data && rows > imp.plan.rows {
         return Err(Error::VerificationFailed {
             collection: target.into(),
             detail: format!(
-                "segment {} imported {rows} rows but holds only {}",
-                seg.segment_id, seg.num_of_rows
+                "segments {:?} imported {rows} rows but hold only {}",
+                imp.plan.segments, imp.plan.rows
             ),
         });
     }
@@ -928,5 +1098,141 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("default.a_r"), "{err}");
+    }
+}
+
+/// The Import requests the restore sends for every fixture of `tests/fixtures/milvus-backup`
+/// on Milvus 2.3, 2.4, 2.5 and 2.6, through [`import_requests`] (the code `restore` sends from).
+#[cfg(test)]
+mod import_request_tests {
+    use super::*;
+
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/milvus-backup");
+
+    fn fixture(generation: &str) -> BackupInfo {
+        let root = std::path::Path::new(FIXTURES).join(generation);
+        let name = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .find(|n| !n.starts_with('.'))
+            .unwrap();
+        let text =
+            std::fs::read_to_string(root.join(name).join("meta").join("full_meta.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// One line per request: `stage | partition | files | options | segments | rows`, with
+    /// the folders where a Milvus on bucket root `files` reads a staged copy.
+    fn render(generation: &str, features: &Features) -> String {
+        let info = fixture(generation);
+        let mut out = Vec::new();
+        for c in &info.collection_backups {
+            match import_requests(&info, c, features, &|f| format!("files/stage/{f}")) {
+                Err(e) => out.push(format!("refused: {e}")),
+                Ok(reqs) => out.extend(reqs.iter().map(|r| {
+                    let files: Vec<&str> = r.files.iter().map(String::as_str).collect();
+                    let opts: Vec<String> = r
+                        .options
+                        .iter()
+                        .map(|kv| format!("{}={}", kv.key, kv.value))
+                        .collect();
+                    format!(
+                        "{:?} | {} | {} | {} | {:?} | {}",
+                        r.plan.stage,
+                        r.plan.partition,
+                        files.join(" + "),
+                        opts.join(","),
+                        r.plan.segments,
+                        r.plan.rows
+                    )
+                })),
+            }
+        }
+        out.join("\n")
+    }
+
+    fn all_versions(generation: &str) -> String {
+        [
+            Features::milvus_2_3(),
+            Features::milvus_2_4(),
+            Features::milvus_2_5(),
+            Features::milvus_2_6(),
+        ]
+        .iter()
+        .map(|f| format!("## {}\n{}", f.name(), render(generation, f)))
+        .collect::<Vec<_>>()
+        .join("\n")
+    }
+
+    /// Every request of every fixture on every version, checked line by line against
+    /// `restore_import_requests.txt` (reviewed by hand against milvus-backup's restore: group
+    /// folders, `""` for a group without deletes, L0 last with `l0_import`, options in v0.5.8+'s
+    /// order, refusals naming the version that takes the backup).
+    #[test]
+    fn requests_for_every_fixture_and_version() {
+        let got: String = ["v0_4_15", "v0_5_8", "v0_5_13", "v0_5_16", "snapshot"]
+            .iter()
+            .map(|g| format!("# {g}\n{}\n", all_versions(g)))
+            .collect();
+        let want = include_str!("restore_import_requests.txt");
+        for (i, (g, w)) in got.lines().zip(want.lines()).enumerate() {
+            assert_eq!(g, w, "line {}", i + 1);
+        }
+        assert_eq!(got.lines().count(), want.lines().count());
+    }
+
+    /// milvault's own backups (no group folders) on 2.3: exactly what milvault always sent, one
+    /// request per segment with both folders and `backup=true` only; an empty segment gets none.
+    #[test]
+    fn milvault_backups_on_2_3_are_sent_as_before() {
+        use crate::format::{Binlog, FieldBinlog, PartitionBackupInfo};
+        let seg = |id: i64, rows: i64| SegmentBackupInfo {
+            segment_id: id,
+            collection_id: 1,
+            partition_id: 2,
+            num_of_rows: rows,
+            binlogs: if rows > 0 {
+                vec![FieldBinlog {
+                    field_id: 100,
+                    binlogs: vec![Binlog::default()],
+                }]
+            } else {
+                Vec::new()
+            },
+            ..Default::default()
+        };
+        let coll = CollectionBackupInfo {
+            collection_id: 1,
+            collection_name: "c".into(),
+            partition_backups: vec![PartitionBackupInfo {
+                partition_id: 2,
+                partition_name: "_default".into(),
+                segment_backups: vec![seg(7, 5), seg(8, 0)],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let info = BackupInfo {
+            name: "b".into(),
+            ..Default::default()
+        };
+        let reqs =
+            import_requests(&info, &coll, &Features::milvus_2_3(), &|f| format!("r/{f}")).unwrap();
+        assert_eq!(reqs.len(), 1);
+        assert_eq!(reqs[0].plan.partition, "_default");
+        assert_eq!(
+            reqs[0].files,
+            [
+                "r/b/binlogs/insert_log/1/2/7/",
+                "r/b/binlogs/delta_log/1/2/7/"
+            ]
+        );
+        assert_eq!(
+            reqs[0].options,
+            [milvus::proto::common::KeyValuePair {
+                key: "backup".into(),
+                value: "true".into()
+            }]
+        );
     }
 }

@@ -23,8 +23,9 @@
 //!   (`truncateBinlogByTs`) and is not part of a plain restore.
 //! - Refused, naming the Milvus version that takes it: milvus-backup's `snapshot` format, L0
 //!   segments below 2.4, storage format v2 below 2.6, functions (BM25 2.5+, TextEmbedding 2.6+),
-//!   nullable fields and default values below 2.5, arrays of structs below 2.6.4, and data types
-//!   newer than the target.
+//!   nullable fields and default values below 2.5, arrays of structs below 2.6.4, fields added
+//!   after the collection was created (ids above `$meta`'s) below 2.6, and data types newer than
+//!   the target.
 
 use std::collections::BTreeMap;
 
@@ -34,114 +35,7 @@ use crate::format::{
     BackupInfo, CollectionBackupInfo, FieldSchema, KeyValuePair, PartitionBackupInfo,
     SegmentBackupInfo, FUNCTION_BM25, FUNCTION_TEXT_EMBEDDING,
 };
-
-/// What a Milvus version can take in a restore.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Features {
-    /// The version these describe (major, minor, patch), for messages.
-    pub version: (u32, u32, u32),
-    /// Imports L0 segments (`l0_import=true`): 2.4+.
-    pub l0_import: bool,
-    /// Knows `skip_disk_quota_check`: 2.4+.
-    pub skip_disk_quota_check: bool,
-    /// Reads a backup-mode insert path one level deep as segment folders (2.4+); 2.3 walks it.
-    pub lists_segment_folders: bool,
-    /// Takes the `storage_version` option: 2.4+ (milvus-backup sends it to any of them).
-    pub storage_version_option: bool,
-    /// Reads segments in storage format v2 (`storage_version` 2+): 2.6+.
-    pub storage_v2: bool,
-    /// BM25 functions: 2.5+.
-    pub bm25: bool,
-    /// TextEmbedding functions: 2.6+.
-    pub text_embedding: bool,
-    /// Nullable fields and default values: 2.5+.
-    pub nullable_and_default: bool,
-    /// Arrays of structs (`struct_array_fields`): 2.6.4+.
-    pub struct_arrays: bool,
-}
-
-impl Features {
-    /// Milvus 2.3.
-    pub fn milvus_2_3() -> Features {
-        Features {
-            version: (2, 3, 0),
-            l0_import: false,
-            skip_disk_quota_check: false,
-            lists_segment_folders: false,
-            storage_version_option: false,
-            storage_v2: false,
-            bm25: false,
-            text_embedding: false,
-            nullable_and_default: false,
-            struct_arrays: false,
-        }
-    }
-
-    /// Milvus 2.4.
-    pub fn milvus_2_4() -> Features {
-        Features {
-            version: (2, 4, 0),
-            l0_import: true,
-            skip_disk_quota_check: true,
-            lists_segment_folders: true,
-            storage_version_option: true,
-            ..Features::milvus_2_3()
-        }
-    }
-
-    /// Milvus 2.5.
-    pub fn milvus_2_5() -> Features {
-        Features {
-            version: (2, 5, 0),
-            bm25: true,
-            nullable_and_default: true,
-            ..Features::milvus_2_4()
-        }
-    }
-
-    /// Milvus 2.6 from 2.6.4 (arrays of structs).
-    pub fn milvus_2_6() -> Features {
-        Features {
-            version: (2, 6, 4),
-            storage_v2: true,
-            text_embedding: true,
-            struct_arrays: true,
-            ..Features::milvus_2_5()
-        }
-    }
-
-    /// From the version Milvus reports (`v2.4.17`, `2.6.0-rc1`); `None` for one it cannot parse
-    /// or older than 2.3. Newer lines (3.x) get 2.6's features.
-    pub fn from_version(version: &str) -> Option<Features> {
-        let v = version.trim().trim_start_matches('v');
-        let mut nums = v
-            .split(|c: char| !c.is_ascii_digit())
-            .map(|n| n.parse::<u32>().ok());
-        let major = nums.next()??;
-        let minor = nums.next()??;
-        let patch = nums.next().flatten().unwrap_or(0);
-        let mut f = match (major, minor) {
-            (2, 0..=2) | (0..=1, _) => return None,
-            (2, 3) => Features::milvus_2_3(),
-            (2, 4) => Features::milvus_2_4(),
-            (2, 5) => Features::milvus_2_5(),
-            _ => Features::milvus_2_6(),
-        };
-        f.version = (major, minor, patch);
-        f.struct_arrays = (major, minor, patch) >= (2, 6, 4);
-        Some(f)
-    }
-
-    /// `2.4` (`2.6.2` when the patch matters).
-    fn name(&self) -> String {
-        let (a, b, c) = self.version;
-        if c == 0 || (a, b) != (2, 6) {
-            format!("{a}.{b}")
-        } else {
-            format!("{a}.{b}.{c}")
-        }
-    }
-}
+pub use crate::milvus::features::Features;
 
 /// When a request may start: every request of a stage must have finished before the next
 /// stage's first one is sent (milvus-backup waits the same way).
@@ -295,6 +189,17 @@ fn check_schema(coll: &CollectionBackupInfo, target: &Features) -> Result<(), Re
                 "2.5",
             ));
         }
+    }
+    let added = crate::milvus::schema::added_fields(schema);
+    if !target.add_field && !added.is_empty() {
+        let names: Vec<&str> = added.iter().map(|f| f.name.as_str()).collect();
+        return Err(refuse(
+            format!(
+                "fields added after the collection was created ({})",
+                names.join(", ")
+            ),
+            "2.6",
+        ));
     }
     if !target.struct_arrays && !schema.struct_array_fields.is_empty() {
         let names: Vec<&str> = schema

@@ -21,6 +21,7 @@ use tonic::{
 use crate::{
     config::MilvusConfig,
     error::{Error, Result},
+    milvus::features::{Detected, Features},
 };
 
 type Inner = MilvusServiceClient<InterceptedService<Channel, Auth>>;
@@ -44,6 +45,9 @@ pub struct MilvusClient {
     inner: Inner,
     address: String,
     rpc_timeout: Duration,
+    /// What the server can do, detected once when connecting.
+    features: Features,
+    detected: Detected,
 }
 
 /// Responses that carry a status.
@@ -178,17 +182,61 @@ impl MilvusClient {
         };
         let inner = MilvusServiceClient::with_interceptor(channel, auth)
             .max_decoding_message_size(256 * 1024 * 1024);
-        let client = MilvusClient {
+        let mut client = MilvusClient {
             inner,
             address: address.clone(),
             rpc_timeout,
+            features: Features::milvus_2_3(),
+            detected: Detected::Version(String::new()),
         };
         // one real round trip, so that bad credentials show up here
-        client.version().await.map_err(|e| match e {
-            Error::Milvus { reason, .. } => unreachable(reason),
-            other => other,
-        })?;
+        let reported = match client.version().await {
+            Ok(v) => Some(v),
+            Err(Error::Milvus { reason, .. }) if reason.starts_with("Unimplemented") => None,
+            Err(Error::Milvus { reason, .. }) => return Err(unreachable(reason)),
+            Err(e) => return Err(e),
+        };
+        let probe = if reported
+            .as_deref()
+            .and_then(Features::from_version)
+            .is_none()
+        {
+            Some(client.has_2_4_calls().await?)
+        } else {
+            None
+        };
+        let (features, detected) = Features::detect(reported.as_deref(), || probe.unwrap_or(false));
+        tracing::debug!(address = %address, ?features, ?detected, "Milvus features");
+        client.features = features;
+        client.detected = detected;
         Ok(client)
+    }
+
+    /// What the connected Milvus can do (detected once, when connecting).
+    pub fn features(&self) -> &Features {
+        &self.features
+    }
+
+    /// How [`MilvusClient::features`] were found.
+    pub fn detected(&self) -> &Detected {
+        &self.detected
+    }
+
+    /// Whether the server implements ListAliases, a call Milvus 2.3 lacks; asked only when
+    /// GetVersion gives nothing readable.
+    async fn has_2_4_calls(&self) -> Result<bool> {
+        let r = self
+            .call("ListAliases", |mut c| async move {
+                c.list_aliases(pb::ListAliasesRequest::default()).await
+            })
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(Error::Milvus { reason, .. }) if reason.starts_with("Unimplemented") => Ok(false),
+            // any other refusal still proves the call exists
+            Err(Error::Milvus { .. }) => Ok(true),
+            Err(e) => Err(e),
+        }
     }
 
     /// The address it is connected to.
@@ -676,13 +724,40 @@ impl MilvusClient {
         check("CreatePartition", r).map(|_| ())
     }
 
-    /// Starts a backup-mode import of one segment: `files` = [insert log dir, delta log dir].
-    pub async fn import_segment(
+    /// Adds a field to an existing collection (AddCollectionField, Milvus 2.6+).
+    pub async fn add_collection_field(
+        &self,
+        db: &str,
+        name: &str,
+        field: &schema::FieldSchema,
+    ) -> Result<()> {
+        let msg = Self::req(
+            db,
+            pb::AddCollectionFieldRequest {
+                db_name: db.into(),
+                collection_name: name.into(),
+                schema: field.encode_to_vec(),
+                ..Default::default()
+            },
+        );
+        let r = self
+            .call("AddCollectionField", |mut c| async move {
+                c.add_collection_field(msg).await
+            })
+            .await?;
+        check("AddCollectionField", r).map(|_| ())
+    }
+
+    /// Starts an Import (milvus-backup's backup-mode call): `files` as Milvus reads them (an
+    /// insert log folder and a delta log folder, or one L0 delta folder), `options` as planned
+    /// by `format::import_plan` (`backup=true`, `l0_import=true`, ...).
+    pub async fn import(
         &self,
         db: &str,
         name: &str,
         partition: &str,
         files: Vec<String>,
+        options: Vec<KeyValuePair>,
     ) -> Result<Vec<i64>> {
         let msg = Self::req(
             db,
@@ -691,10 +766,7 @@ impl MilvusClient {
                 collection_name: name.into(),
                 partition_name: partition.into(),
                 files,
-                options: vec![KeyValuePair {
-                    key: "backup".into(),
-                    value: "true".into(),
-                }],
+                options,
                 ..Default::default()
             },
         );

@@ -1,8 +1,10 @@
-//! Everything that speaks to Milvus: the gRPC client and the conversions between Milvus' protobuf
-//! types and the backup format. Milvus-version specifics (2.3's import path) stay in here.
+//! Everything that speaks to Milvus: the gRPC client, the features of the connected version and
+//! the conversions between Milvus' protobuf types and the backup format.
 
 pub mod client;
+pub mod features;
 pub mod gc;
 pub mod schema;
 
 pub use client::{ImportProgress, ImportState, MilvusClient};
+pub use features::Features;

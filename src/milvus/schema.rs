@@ -61,10 +61,73 @@ pub fn schema_from_proto(s: &pb::CollectionSchema) -> format::CollectionSchema {
     }
 }
 
-/// The schema to create a collection named `name` with. The dynamic field (`$meta`) is left out:
-/// Milvus adds it itself when `enable_dynamic_field` is set and refuses it when sent.
+/// Fields added to the collection after it was created (Milvus 2.6 AddCollectionField): those
+/// with a higher id than the dynamic field `$meta`, which Milvus gave its id at creation. A
+/// collection created with them in its schema would give them other ids (Milvus numbers the
+/// fields from 100 in order and `$meta` last), so they are added after creation. Backups that do
+/// not list `$meta` (milvus-backup before v0.5.13, milvault's own) come from Milvus versions
+/// without AddCollectionField.
+pub fn added_fields(s: &format::CollectionSchema) -> Vec<&format::FieldSchema> {
+    let Some(meta) = s.fields.iter().find(|f| f.is_dynamic_field()) else {
+        return Vec::new();
+    };
+    let mut added: Vec<_> = s
+        .fields
+        .iter()
+        .filter(|f| !f.is_dynamic_field() && f.field_id > meta.field_id)
+        .collect();
+    added.sort_by_key(|f| f.field_id);
+    added
+}
+
+/// One field as Milvus' CreateCollection / AddCollectionField take it (nullable, default
+/// values of either encoding milvus-backup wrote, function outputs).
+pub fn field_to_proto(f: &format::FieldSchema) -> pb::FieldSchema {
+    pb::FieldSchema {
+        field_id: f.field_id,
+        name: f.name.clone(),
+        is_primary_key: f.is_primary_key,
+        description: f.description.clone(),
+        data_type: f.data_type,
+        type_params: kv_to(&f.type_params),
+        index_params: kv_to(&f.index_params),
+        auto_id: f.auto_id,
+        element_type: f.element_type,
+        is_partition_key: f.is_partition_key,
+        nullable: f.nullable,
+        is_function_output: f.is_function_output,
+        default_value: f
+            .default_value_bytes()
+            .ok()
+            .flatten()
+            .and_then(|b| pb::ValueField::decode(b.as_slice()).ok()),
+        ..Default::default()
+    }
+}
+
+/// The schema to create a collection named `name` with: the schema the backup had at creation.
+/// The dynamic field (`$meta`) is left out: Milvus adds it itself when `enable_dynamic_field` is
+/// set and refuses it when sent; so are fields added later ([`added_fields`]). Functions (BM25,
+/// TextEmbedding) are passed as they were; the import plan has refused them for a Milvus that
+/// lacks them.
 pub fn schema_to_proto(s: &format::CollectionSchema, name: &str) -> pb::CollectionSchema {
+    let added: Vec<i64> = added_fields(s).iter().map(|f| f.field_id).collect();
     pb::CollectionSchema {
+        functions: s
+            .functions
+            .iter()
+            .map(|f| pb::FunctionSchema {
+                name: f.name.clone(),
+                id: f.id,
+                description: f.description.clone(),
+                r#type: f.function_type,
+                input_field_names: f.input_field_names.clone(),
+                input_field_ids: f.input_field_ids.clone(),
+                output_field_names: f.output_field_names.clone(),
+                output_field_ids: f.output_field_ids.clone(),
+                params: kv_to(&f.params),
+            })
+            .collect(),
         name: name.to_string(),
         description: s.description.clone(),
         auto_id: s.auto_id,
@@ -73,30 +136,8 @@ pub fn schema_to_proto(s: &format::CollectionSchema, name: &str) -> pb::Collecti
         fields: s
             .fields
             .iter()
-            .filter(|f| !f.is_dynamic)
-            .map(|f| pb::FieldSchema {
-                field_id: f.field_id,
-                name: f.name.clone(),
-                is_primary_key: f.is_primary_key,
-                description: f.description.clone(),
-                data_type: f.data_type,
-                type_params: kv_to(&f.type_params),
-                index_params: kv_to(&f.index_params),
-                auto_id: f.auto_id,
-                element_type: f.element_type,
-                is_partition_key: f.is_partition_key,
-                nullable: f.nullable,
-                is_function_output: f.is_function_output,
-                default_value: if f.default_value_base64.is_empty() {
-                    None
-                } else {
-                    base64::engine::general_purpose::STANDARD
-                        .decode(&f.default_value_base64)
-                        .ok()
-                        .and_then(|b| pb::ValueField::decode(b.as_slice()).ok())
-                },
-                ..Default::default()
-            })
+            .filter(|f| !f.is_dynamic_field() && !added.contains(&f.field_id))
+            .map(field_to_proto)
             .collect(),
         ..Default::default()
     }
@@ -104,12 +145,18 @@ pub fn schema_to_proto(s: &format::CollectionSchema, name: &str) -> pb::Collecti
 
 /// Field names whose ids differ between the backup and a created collection, as
 /// `name: backup id -> new id`. Import reads binlog folders by field id, so they must match.
+/// The dynamic field `$meta` is never compared: Milvus adds it itself (a v0.5.13+ backup lists
+/// it, older ones and 2.3's DescribeCollection do not).
 pub fn field_id_mismatches(
     backup: &format::CollectionSchema,
     created: &pb::CollectionSchema,
 ) -> Vec<String> {
     let mut out = Vec::new();
-    for f in &backup.fields {
+    for f in backup
+        .fields
+        .iter()
+        .filter(|f| !f.is_dynamic_field() && f.name != format::FieldSchema::DYNAMIC_FIELD)
+    {
         match created.fields.iter().find(|c| c.name == f.name) {
             Some(c) if c.field_id == f.field_id => {}
             Some(c) => out.push(format!("{}: {} -> {}", f.name, f.field_id, c.field_id)),
@@ -180,5 +227,78 @@ mod tests {
             field_id_mismatches(&f, &shifted),
             vec!["v: 101 -> 107".to_string()]
         );
+    }
+
+    /// A v0.5.13+ backup lists `$meta`; a field added on 2.6 after creation has a higher id.
+    fn with_added_field() -> format::CollectionSchema {
+        let field = |id: i64, name: &str, dynamic: bool| format::FieldSchema {
+            field_id: id,
+            name: name.into(),
+            data_type: if dynamic { 23 } else { 5 },
+            is_primary_key: id == 100,
+            is_dynamic: dynamic,
+            nullable: id == 103,
+            ..Default::default()
+        };
+        format::CollectionSchema {
+            enable_dynamic_field: true,
+            fields: vec![
+                field(100, "id", false),
+                field(101, "n", false),
+                field(102, "$meta", true),
+                field(103, "late", false),
+            ],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn dynamic_field_is_never_compared_and_added_fields_come_after_creation() {
+        let s = with_added_field();
+        let added: Vec<&str> = added_fields(&s).iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(added, ["late"]);
+        let create = schema_to_proto(&s, "x");
+        let names: Vec<&str> = create.fields.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["id", "n"],
+            "neither $meta nor the added field at creation"
+        );
+        // what Milvus 2.3 describes after creation: no $meta listed; later ones put it last
+        let mut created = create.clone();
+        assert!(field_id_mismatches(&without_late(&s), &created).is_empty());
+        created.fields.push(pb::FieldSchema {
+            field_id: 102,
+            name: "$meta".into(),
+            is_dynamic: true,
+            ..Default::default()
+        });
+        created.fields.push(field_to_proto(&s.fields[3]));
+        assert!(field_id_mismatches(&s, &created).is_empty());
+        assert!(created.fields[3].nullable);
+    }
+
+    fn without_late(s: &format::CollectionSchema) -> format::CollectionSchema {
+        let mut s = s.clone();
+        s.fields.retain(|f| f.name != "late");
+        s
+    }
+
+    #[test]
+    fn added_fields_are_refused_below_2_6() {
+        let coll = format::CollectionBackupInfo {
+            collection_name: "c".into(),
+            schema: Some(with_added_field()),
+            ..Default::default()
+        };
+        let info = format::BackupInfo::default();
+        let f25 = crate::milvus::Features::milvus_2_5();
+        let err = format::import_plan::plan(&info, &coll, &f25).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "default.c: fields added after the collection was created (late) need Milvus 2.6+; this is Milvus 2.5"
+        );
+        let f26 = crate::milvus::Features::milvus_2_6();
+        assert!(format::import_plan::plan(&info, &coll, &f26).is_ok());
     }
 }
