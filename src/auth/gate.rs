@@ -20,7 +20,8 @@ use crate::{
         inventory::CollectionOverview,
         list::BackupSummary,
         policy::{self, PolicyOverview},
-        restore::{RestoreRequest, RestoreTarget},
+        restore::{RestoreReport, RestoreRequest, RestoreTarget},
+        verify::VerifyReport,
     },
     error::{Error, Result},
     format::{
@@ -28,6 +29,7 @@ use crate::{
         meta::{db_or_default, BackupInfo},
     },
     job::{JobHandle, JobSnapshot},
+    name_lease::NameUse,
     names::{databases_of as qualified_databases, Selection},
     policy::Policy,
     registry::JobRegistry,
@@ -316,6 +318,110 @@ impl Gate {
         let r = self.outcome(action::BACKUP_VERIFY, name, r, |j| format!("job {}", j.id))?;
         self.reg.store().set_job_databases(&r.id, &dbs)?;
         Ok(r)
+    }
+
+    /// Makes a backup in this process and waits for it (the CLI): authorized like
+    /// [`Gate::start_backup`], the name claimed until it ends, its end audited; `follow` shows its
+    /// progress. A name left empty gets the default name.
+    pub async fn run_backup<Fut>(
+        &self,
+        mut req: CreateBackupRequest,
+        follow: impl FnOnce(JobHandle) -> Fut,
+    ) -> Result<BackupInfo>
+    where
+        Fut: std::future::Future<Output = ()>,
+    {
+        if req.name.is_empty() {
+            req.name = crate::names::default_backup_name();
+        }
+        let target = req.name.clone();
+        self.allowed_backup(action::BACKUP_CREATE, &mut req)?;
+        let svc = self.reg.service().clone();
+        let r = self
+            .reg
+            .run_here(&target, NameUse::Create, || svc.spawn_backup(req), follow)
+            .await;
+        let target = r.as_ref().map_or(target, |i| i.name.clone());
+        self.outcome(action::BACKUP_CREATE, &target, r, |i| {
+            format!(
+                "{} collections, {} bytes",
+                i.collection_backups.len(),
+                i.size
+            )
+        })
+    }
+
+    /// Restores in this process and waits (the CLI): authorized like [`Gate::start_restore`]
+    /// (a scoped caller needs the preview to say where it goes; for others a request the
+    /// preview refuses fails in the job, as it would without one), its end audited.
+    pub async fn run_restore<Fut>(
+        &self,
+        req: RestoreRequest,
+        follow: impl FnOnce(JobHandle) -> Fut,
+    ) -> Result<RestoreReport>
+    where
+        Fut: std::future::Future<Output = ()>,
+    {
+        let name = req.name.clone();
+        let req = self.qualified_restore(&req)?;
+        let scoped = self.who().is_scoped();
+        let from = match self.visible_backup(action::BACKUP_RESTORE, &name).await {
+            Ok(info) => backup_databases(&info),
+            Err(_) if !scoped => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        let into = match self.reg.service().restore_preview(&req).await {
+            Ok(t) => databases_of(&t.iter().map(|t| t.target.as_str()).collect::<Vec<_>>()),
+            Err(_) if !scoped => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        self.allow(
+            action::BACKUP_RESTORE,
+            &name,
+            Action::Restore {
+                from: &from,
+                into: &into,
+            },
+        )?;
+        let svc = self.reg.service().clone();
+        let r = self
+            .reg
+            .run_here(&name, NameUse::Read, || svc.spawn_restore(req), follow)
+            .await;
+        self.outcome(action::BACKUP_RESTORE, &name, r, |r| {
+            let into: Vec<&str> = r.collections.iter().map(|c| c.target.as_str()).collect();
+            format!("into {}", into.join(", "))
+        })
+    }
+
+    /// Verifies in this process and waits (the CLI): authorized like [`Gate::start_verify`], the
+    /// outcome recorded as the backup's verification state and audited.
+    pub async fn run_verify<Fut>(
+        &self,
+        name: &str,
+        follow: impl FnOnce(JobHandle) -> Fut,
+    ) -> Result<VerifyReport>
+    where
+        Fut: std::future::Future<Output = ()>,
+    {
+        let dbs = match self.visible_backup(action::BACKUP_VERIFY, name).await {
+            Ok(info) => backup_databases(&info),
+            Err(_) if !self.who().is_scoped() => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        self.allow(
+            action::BACKUP_VERIFY,
+            name,
+            Action::Verify { databases: &dbs },
+        )?;
+        let r = self.reg.verify_here(name, follow).await;
+        self.outcome(action::BACKUP_VERIFY, name, r, |r| {
+            if r.ok() {
+                format!("intact: {} files", r.files_checked)
+            } else {
+                format!("damaged: {} of {} files", r.problems.len(), r.files_checked)
+            }
+        })
     }
 
     fn job_visible(&self, id: &str) -> Result<bool> {
