@@ -104,10 +104,7 @@ impl Selection {
     /// exactly one. With collections named, `databases` only says which one is meant (as
     /// milvus-backup's `-d` does); without, they are taken whole.
     pub fn parse<S: AsRef<str>>(collections: &[S], databases: &[S]) -> Result<Selection> {
-        let databases: Vec<String> = databases
-            .iter()
-            .map(|d| d.as_ref().to_string())
-            .collect();
+        let databases: Vec<String> = databases.iter().map(|d| d.as_ref().to_string()).collect();
         let default_db = match databases.as_slice() {
             [one] => one.as_str(),
             _ => DEFAULT_DB,
@@ -162,15 +159,19 @@ impl Selection {
     /// The engine's request fields `(collections, databases)`: whole databases alone, or
     /// collections alone; whole databases mixed with collections become their collections,
     /// which `all_in` lists.
-    pub fn request_fields(&self, all_in: impl Fn(&str) -> Vec<String>) -> (Vec<String>, Vec<String>) {
+    pub fn request_fields(
+        &self,
+        all_in: impl Fn(&str) -> Vec<String>,
+    ) -> (Vec<String>, Vec<String>) {
         if self.collections.is_empty() {
             return (Vec::new(), self.databases.clone());
         }
         let mut names: Vec<String> = Vec::new();
-        let whole = self
-            .databases
-            .iter()
-            .flat_map(|db| all_in(db).into_iter().map(move |c| QualifiedName::new(db, &c)));
+        let whole = self.databases.iter().flat_map(|db| {
+            all_in(db)
+                .into_iter()
+                .map(move |c| QualifiedName::new(db, &c))
+        });
         for q in self.collections.iter().cloned().chain(whole) {
             let q = q.to_string();
             if !names.contains(&q) {

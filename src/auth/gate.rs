@@ -213,7 +213,12 @@ impl Gate {
     /// default database, or the one database the request gives.
     fn qualified_restore(&self, req: &RestoreRequest) -> Result<RestoreRequest> {
         let sel = Selection::parse(&req.collections, &req.databases).inspect_err(|e| {
-            self.audit(action::BACKUP_RESTORE, &req.name, Outcome::Failed, &e.to_string());
+            self.audit(
+                action::BACKUP_RESTORE,
+                &req.name,
+                Outcome::Failed,
+                &e.to_string(),
+            );
         })?;
         Ok(RestoreRequest {
             collections: sel.collection_names(),
@@ -223,7 +228,9 @@ impl Gate {
 
     /// Where a restore would put each collection; needs the right to restore there.
     pub async fn restore_preview(&self, req: &RestoreRequest) -> Result<Vec<RestoreTarget>> {
-        let info = self.visible_backup(action::BACKUP_RESTORE, &req.name).await?;
+        let info = self
+            .visible_backup(action::BACKUP_RESTORE, &req.name)
+            .await?;
         let req = &self.qualified_restore(req)?;
         let targets = self.reg.service().restore_preview(req).await?;
         let into: Vec<String> = databases_of(
@@ -300,7 +307,11 @@ impl Gate {
                 None => return Err(e),
             },
         };
-        self.allow(action::BACKUP_DELETE, name, Action::Delete { databases: &dbs })?;
+        self.allow(
+            action::BACKUP_DELETE,
+            name,
+            Action::Delete { databases: &dbs },
+        )?;
         let r = self
             .reg
             .delete_backup(name)
@@ -313,7 +324,11 @@ impl Gate {
     pub async fn start_verify(&self, name: &str) -> Result<JobSnapshot> {
         let info = self.visible_backup(action::BACKUP_VERIFY, name).await?;
         let dbs = backup_databases(&info);
-        self.allow(action::BACKUP_VERIFY, name, Action::Verify { databases: &dbs })?;
+        self.allow(
+            action::BACKUP_VERIFY,
+            name,
+            Action::Verify { databases: &dbs },
+        )?;
         let r = self.reg.start_verify(name);
         let r = self.outcome(action::BACKUP_VERIFY, name, r, |j| format!("job {}", j.id))?;
         self.reg.store().set_job_databases(&r.id, &dbs)?;
@@ -628,7 +643,9 @@ impl Gate {
     pub fn create_token(&self, name: &str) -> Result<(String, TokenInfo)> {
         let user = self.who().user.clone();
         let r = self.reg.store().create_token(&user, name);
-        self.outcome(action::TOKEN_CREATE, name, r, |(_, t)| format!("token {}", t.id))
+        self.outcome(action::TOKEN_CREATE, name, r, |(_, t)| {
+            format!("token {}", t.id)
+        })
     }
 
     /// The caller's tokens (an admin's: everyone's).

@@ -96,10 +96,7 @@ mod tests {
         rt.block_on(async {
             let config = crate::config::Config::load(None, &[], &[]).expect("config");
             let svc = Arc::new(Milvault::new(config).expect("service"));
-            let jobs = CliJobs::over(JobRegistry::new(
-                svc,
-                JobStore::open(&path).expect("store"),
-            ));
+            let jobs = CliJobs::over(JobRegistry::new(svc, JobStore::open(&path).expect("store")));
             jobs.gate()
                 .audit("backup.delete", "b1", Outcome::Ok, "7 files");
             jobs.gate()
@@ -112,7 +109,11 @@ mod tests {
         assert_eq!(entries.len(), 2);
         let (newest, oldest) = (&entries[0], &entries[1]);
         assert_eq!(
-            (oldest.target.as_str(), oldest.outcome, oldest.detail.as_str()),
+            (
+                oldest.target.as_str(),
+                oldest.outcome,
+                oldest.detail.as_str()
+            ),
             ("b1", Outcome::Ok, "7 files")
         );
         assert_eq!(
