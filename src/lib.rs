@@ -19,6 +19,7 @@ pub mod job;
 pub mod job_store;
 pub mod milvus;
 pub mod name_lease;
+pub mod names;
 pub mod policy;
 pub mod policy_store;
 pub mod registry;

@@ -9,16 +9,13 @@ use std::{
 };
 
 use crate::{
-    commands::{
-        create::{self, CreateBackupRequest},
-        restore::RestoreRequest,
-        verify,
-    },
+    commands::{create::CreateBackupRequest, restore::RestoreRequest, verify},
     error::{Error, Result},
     format::layout,
     job::{JobHandle, JobKind, JobSnapshot, JobState, Progress},
     job_store::JobStore,
     name_lease::NameUse,
+    names,
     policy_store::VerificationRecord,
     service::Milvault,
 };
@@ -109,24 +106,84 @@ impl JobRegistry {
         mut req: CreateBackupRequest,
     ) -> Result<JobSnapshot> {
         if req.name.is_empty() {
-            req.name = create::default_backup_name();
+            req.name = names::default_backup_name();
         }
-        layout::validate_backup_name(&req.name)?;
+        names::validate_backup_name(&req.name)?;
         let name = req.name.clone();
         let claim = self.claim_name(&name, NameUse::Create)?;
+        self.ensure_name_free(&name).await?;
+        let (handle, _join) = self.svc.spawn_backup(req);
+        Ok(self.track(handle, move || drop(claim)))
+    }
+
+    /// Fails when something is stored under the backup name `name`: a backup
+    /// ([`Error::BackupExists`]) or the leftovers of a failed one
+    /// ([`Error::IncompleteBackupExists`]). (`commands::create` checks again when the backup
+    /// runs, for the callers that start it without this registry.)
+    pub async fn ensure_name_free(&self, name: &str) -> Result<()> {
         let exists = self
             .svc
             .backup_storage()
-            .any_under(&layout::backup_dir(&name))
+            .any_under(&layout::backup_dir(name))
             .await?;
-        if exists {
-            return Err(match self.svc.get_backup(&name).await {
-                Ok(_) => Error::BackupExists(name),
-                Err(_) => Error::IncompleteBackupExists(name),
-            });
+        if !exists {
+            return Ok(());
         }
-        let (handle, _join) = self.svc.spawn_backup(req);
-        Ok(self.track(handle, move || drop(claim)))
+        Err(match self.svc.get_backup(name).await {
+            Ok(_) => Error::BackupExists(name.to_string()),
+            Err(_) => Error::IncompleteBackupExists(name.to_string()),
+        })
+    }
+
+    /// Runs a job in this process and waits for it (the CLI's way: it shows the progress and
+    /// wants the typed result). `name` stays claimed for `use_` until the job has ended, the job
+    /// is recorded like any other (servers sharing the database list it), and `follow` watches
+    /// it while it runs.
+    pub async fn run_here<T, Fut>(
+        self: &Arc<Self>,
+        name: &str,
+        use_: NameUse,
+        start: impl FnOnce() -> (JobHandle, tokio::task::JoinHandle<Result<T>>),
+        follow: impl FnOnce(JobHandle) -> Fut,
+    ) -> Result<T>
+    where
+        Fut: std::future::Future<Output = ()>,
+    {
+        let _claim = self.claim_name(name, use_)?;
+        let (handle, task) = start();
+        let job = self.record(handle.clone());
+        follow(handle).await;
+        let r = task.await.unwrap_or_else(|e| {
+            Err(Error::Storage {
+                location: name.to_string(),
+                reason: format!("the job stopped unexpectedly: {e}"),
+            })
+        });
+        if let Err(e) = self.wait_ended(&job.id).await {
+            tracing::warn!(job = %job.id, "the job's end was not recorded: {e}");
+        }
+        r
+    }
+
+    /// [`run_here`](Self::run_here) for a verification: the backup is claimed for reading and
+    /// the outcome recorded as its verification state.
+    pub async fn verify_here<Fut>(
+        self: &Arc<Self>,
+        name: &str,
+        follow: impl FnOnce(JobHandle) -> Fut,
+    ) -> Result<verify::VerifyReport>
+    where
+        Fut: std::future::Future<Output = ()>,
+    {
+        let start = || {
+            let (progress, handle) = Progress::new(JobKind::Verify, name);
+            let registry = self.clone();
+            let backup = name.to_string();
+            let task =
+                tokio::spawn(async move { registry.verify_recorded(&backup, &progress).await });
+            (handle, task)
+        };
+        self.run_here(name, NameUse::Read, start, follow).await
     }
 
     /// Starts a restore; the request is checked when the job runs (its errors land in the job).
@@ -154,7 +211,7 @@ impl JobRegistry {
     /// Starts verifying a backup against its manifest; the outcome becomes the backup's
     /// verification state (`intact`, `damaged`, `unverifiable`).
     pub fn start_verify(self: &Arc<Self>, name: &str) -> Result<JobSnapshot> {
-        layout::validate_backup_name(name)?;
+        names::validate_backup_name(name)?;
         let claim = self.claim_name(name, NameUse::Read)?;
         let (progress, handle) = Progress::new(JobKind::Verify, name);
         let registry = self.clone();

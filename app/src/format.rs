@@ -40,7 +40,7 @@ pub fn count(n: i64) -> String {
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -91,37 +91,25 @@ pub fn rate(bytes_per_sec: f64) -> String {
     format!("{}/s", bytes(bytes_per_sec.round() as i64))
 }
 
-/// Why a backup name is not acceptable, or `None` when it is (the same rule as the engine's).
+/// Why a backup name is not acceptable, in the portal's words, or `None` when it is (the rule
+/// is [`crate::names::backup_name_problem`], which the engine enforces too).
 pub fn backup_name_problem(name: &str) -> Option<String> {
-    if name.is_empty() {
-        return Some("Give the backup a name.".into());
-    }
-    if name.len() > 128 {
-        return Some("At most 128 characters.".into());
-    }
-    let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.';
-    if !name.chars().all(ok_char) {
-        return Some("Only letters, digits, '_', '-' and '.'.".into());
-    }
-    if name.starts_with(['.', '-']) {
-        return Some("Start with a letter, a digit or '_'.".into());
-    }
-    None
+    use crate::names::NameProblem;
+    crate::names::backup_name_problem(name).map(|p| {
+        match p {
+            NameProblem::Empty => "Give the backup a name.",
+            NameProblem::TooLong => "At most 128 characters.",
+            NameProblem::BadCharacter => "Only letters, digits, '_', '-' and '.'.",
+            NameProblem::BadStart => "Start with a letter, a digit or '_'.",
+        }
+        .into()
+    })
 }
 
-/// A name suggestion from a time: `backup_2026_11_25_0931`.
+/// The name a backup made at `ms` gets when its name is left empty (the engine's default name):
+/// `backup_2026_11_25_09_31_24`.
 pub fn suggested_name(ms: i64) -> String {
-    let t = time(ms);
-    // "YYYY-MM-DD HH:MM:SS UTC"
-    format!(
-        "backup_{}_{}_{}_{}{}{}",
-        &t[0..4],
-        &t[5..7],
-        &t[8..10],
-        &t[11..13],
-        &t[14..16],
-        &t[17..19]
-    )
+    crate::names::default_backup_name(ms)
 }
 
 #[cfg(test)]
@@ -144,7 +132,7 @@ mod tests {
         assert_eq!(duration_ms(245_000), "4 min 05 s");
         assert_eq!(
             suggested_name(1_795_599_084_000),
-            "backup_2026_11_25_093124"
+            "backup_2026_11_25_09_31_24"
         );
     }
 

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod components;
 pub mod format;
+pub mod names;
 pub mod pages;
 pub mod server;
 

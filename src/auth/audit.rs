@@ -16,6 +16,49 @@ use crate::{
     job_store::{db_err, JobStore},
 };
 
+/// The actions the audit log records, each named once (the Gate, the CLI, the scheduler and the
+/// sign-in pages write them; the Audit page filters by them).
+pub mod action {
+    /// A backup's metadata was read.
+    pub const BACKUP_READ: &str = "backup.read";
+    /// A backup was made.
+    pub const BACKUP_CREATE: &str = "backup.create";
+    /// A backup was restored from.
+    pub const BACKUP_RESTORE: &str = "backup.restore";
+    /// A backup was deleted.
+    pub const BACKUP_DELETE: &str = "backup.delete";
+    /// A backup was verified.
+    pub const BACKUP_VERIFY: &str = "backup.verify";
+    /// A policy was added.
+    pub const POLICY_ADD: &str = "policy.add";
+    /// A policy was changed.
+    pub const POLICY_UPDATE: &str = "policy.update";
+    /// A policy was paused.
+    pub const POLICY_PAUSE: &str = "policy.pause";
+    /// A policy was resumed.
+    pub const POLICY_RESUME: &str = "policy.resume";
+    /// A policy was removed.
+    pub const POLICY_REMOVE: &str = "policy.remove";
+    /// A policy was run now.
+    pub const POLICY_RUN: &str = "policy.run";
+    /// The users were listed.
+    pub const USER_LIST: &str = "user.list";
+    /// A user was added.
+    pub const USER_ADD: &str = "user.add";
+    /// A user's role or databases changed.
+    pub const USER_UPDATE: &str = "user.update";
+    /// A user's password changed.
+    pub const USER_PASSWORD: &str = "user.password";
+    /// A user was removed.
+    pub const USER_REMOVE: &str = "user.remove";
+    /// An API token was created.
+    pub const TOKEN_CREATE: &str = "token.create";
+    /// An API token was revoked.
+    pub const TOKEN_REVOKE: &str = "token.revoke";
+    /// The audit log was read.
+    pub const AUDIT_READ: &str = "audit.read";
+}
+
 /// The table, created when the database is opened.
 pub const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS audit (

@@ -8,7 +8,7 @@ use chrono::Utc;
 
 use super::{
     access::{authorize, databases_of, Action, Caller, Credential, Principal},
-    audit::{AuditEntry, AuditFilter, Outcome},
+    audit::{action, AuditEntry, AuditFilter, Outcome},
     store::{TokenInfo, UserInfo},
     Role,
 };
@@ -20,11 +20,17 @@ use crate::{
         inventory::CollectionOverview,
         list::BackupSummary,
         policy::{self, PolicyOverview},
-        restore::{RestoreRequest, RestoreTarget},
+        restore::{RestoreReport, RestoreRequest, RestoreTarget},
+        verify::VerifyReport,
     },
     error::{Error, Result},
-    format::meta::{db_or_default, BackupInfo},
+    format::{
+        layout,
+        meta::{db_or_default, BackupInfo},
+    },
     job::{JobHandle, JobSnapshot},
+    name_lease::NameUse,
+    names::{databases_of as qualified_databases, Selection},
     policy::Policy,
     registry::JobRegistry,
     scheduler::{Scheduler, StartedRun, SystemClock},
@@ -93,7 +99,7 @@ impl Gate {
     }
 
     /// Audits how an allowed change ended.
-    fn outcome<T>(
+    pub(crate) fn outcome<T>(
         &self,
         action: &str,
         target: &str,
@@ -118,7 +124,45 @@ impl Gate {
 
     /// A backup's metadata, if the caller may see it.
     pub async fn get_backup(&self, name: &str) -> Result<BackupInfo> {
-        self.visible_backup("backup.read", name).await
+        self.visible_backup(action::BACKUP_READ, name).await
+    }
+
+    /// How many bytes a backup's metadata files take, for a backup this gate showed the caller
+    /// ([`Gate::get_backup`]); 0 when they cannot be listed.
+    pub async fn backup_meta_size(&self, info: &BackupInfo) -> i64 {
+        self.reg
+            .service()
+            .backup_storage()
+            .list_files(&format!("{}/meta", layout::backup_dir(&info.name)))
+            .await
+            .map(|files| files.iter().map(|f| f.size as i64).sum())
+            .unwrap_or(0)
+    }
+
+    /// A selection as a backup request's `(collections, databases)`: whole databases mixed with
+    /// single collections become the collections Milvus has in them now (see
+    /// [`Selection::request_fields`]).
+    pub async fn backup_fields(&self, sel: &Selection) -> Result<(Vec<String>, Vec<String>)> {
+        let mut all = std::collections::HashMap::new();
+        if sel.needs_expansion() {
+            let milvus = self.reg.service().milvus().await?;
+            for db in &sel.databases {
+                all.insert(db.clone(), milvus.list_collections(db).await?);
+            }
+        }
+        Ok(sel.request_fields(|db| all.get(db).cloned().unwrap_or_default()))
+    }
+
+    /// A selection as a restore request's `(collections, databases)`: whole databases mixed with
+    /// single collections become the collections `info` (the backup) holds in them.
+    pub fn restore_fields(&self, sel: &Selection, info: &BackupInfo) -> (Vec<String>, Vec<String>) {
+        sel.request_fields(|db| {
+            info.collection_backups
+                .iter()
+                .filter(|c| db_or_default(&c.db_name) == db)
+                .map(|c| c.collection_name.clone())
+                .collect()
+        })
     }
 
     /// A backup's metadata if the caller may see it. A backup the caller may not see is answered
@@ -143,19 +187,51 @@ impl Gate {
         if self.who().is_scoped() && req.collections.is_empty() && req.databases.is_empty() {
             req.databases = self.who().databases.clone();
         }
-        let dbs = create_databases(&req);
-        self.allow("backup.create", &target, Action::Backup { databases: &dbs })?;
+        let dbs = self.allowed_backup(action::BACKUP_CREATE, &mut req)?;
         let r = self.reg.start_backup(req).await;
-        let r = self.outcome("backup.create", &target, r, |j| {
+        let r = self.outcome(action::BACKUP_CREATE, &target, r, |j| {
             format!("job {} for backup {}", j.id, j.backup_name)
         })?;
         self.reg.store().set_job_databases(&r.id, &dbs)?;
         Ok(r)
     }
 
+    /// Parses a backup request's selection with the one parser ([`Selection::parse`]), writes
+    /// its collections qualified (`db.collection`) and authorizes reading the databases it
+    /// reads; returns them. A bad selection is audited as a failed `action`.
+    fn allowed_backup(&self, action: &str, req: &mut CreateBackupRequest) -> Result<Vec<String>> {
+        let sel = Selection::parse(&req.collections, &req.databases).inspect_err(|e| {
+            self.audit(action, &req.name, Outcome::Failed, &e.to_string());
+        })?;
+        req.collections = sel.collection_names();
+        let dbs = sel.databases_read();
+        self.allow(action, &req.name, Action::Backup { databases: &dbs })?;
+        Ok(dbs)
+    }
+
+    /// A restore request with its collections qualified by the one parser: `NAME` means the
+    /// default database, or the one database the request gives.
+    fn qualified_restore(&self, req: &RestoreRequest) -> Result<RestoreRequest> {
+        let sel = Selection::parse(&req.collections, &req.databases).inspect_err(|e| {
+            self.audit(
+                action::BACKUP_RESTORE,
+                &req.name,
+                Outcome::Failed,
+                &e.to_string(),
+            );
+        })?;
+        Ok(RestoreRequest {
+            collections: sel.collection_names(),
+            ..req.clone()
+        })
+    }
+
     /// Where a restore would put each collection; needs the right to restore there.
     pub async fn restore_preview(&self, req: &RestoreRequest) -> Result<Vec<RestoreTarget>> {
-        let info = self.visible_backup("backup.restore", &req.name).await?;
+        let info = self
+            .visible_backup(action::BACKUP_RESTORE, &req.name)
+            .await?;
+        let req = &self.qualified_restore(req)?;
         let targets = self.reg.service().restore_preview(req).await?;
         let into: Vec<String> = databases_of(
             &targets
@@ -164,7 +240,7 @@ impl Gate {
                 .collect::<Vec<_>>(),
         );
         self.allow(
-            "backup.restore",
+            action::BACKUP_RESTORE,
             &req.name,
             Action::Restore {
                 from: &backup_databases(&info),
@@ -177,14 +253,15 @@ impl Gate {
     /// Checks and starts a restore.
     pub async fn start_restore(&self, req: RestoreRequest) -> Result<JobSnapshot> {
         let name = req.name.clone();
-        let info = self.visible_backup("backup.restore", &name).await?;
+        let info = self.visible_backup(action::BACKUP_RESTORE, &name).await?;
+        let req = self.qualified_restore(&req)?;
         let targets = self.reg.service().restore_preview(&req).await;
         let into = match &targets {
             Ok(t) => databases_of(&t.iter().map(|t| t.target.as_str()).collect::<Vec<_>>()),
             Err(_) => Vec::new(),
         };
         self.allow(
-            "backup.restore",
+            action::BACKUP_RESTORE,
             &name,
             Action::Restore {
                 from: &backup_databases(&info),
@@ -192,7 +269,7 @@ impl Gate {
             },
         )?;
         let r = targets.and_then(|t| self.reg.start_restore_previewed(req, &t));
-        let r = self.outcome("backup.restore", &name, r, |j| {
+        let r = self.outcome(action::BACKUP_RESTORE, &name, r, |j| {
             format!("job {} into {}", j.id, j.targets.join(", "))
         })?;
         let mut dbs = backup_databases(&info);
@@ -212,7 +289,7 @@ impl Gate {
     /// which databases it holds is unknown); says what was removed. A backup the caller may not
     /// see answers as a missing one.
     pub async fn delete_backup_report(&self, name: &str) -> Result<Deleted> {
-        let (dbs, incomplete) = match self.visible_backup("backup.delete", name).await {
+        let (dbs, incomplete) = match self.visible_backup(action::BACKUP_DELETE, name).await {
             Ok(info) => (backup_databases(&info), None),
             Err(Error::BackupNotFound(_)) if !self.who().is_scoped() => (Vec::new(), None),
             Err(e) => match incomplete_reason(&e) {
@@ -220,7 +297,7 @@ impl Gate {
                 Some(why) => {
                     // which databases it holds is unknown: to a scoped caller it is not there
                     self.audit(
-                        "backup.delete",
+                        action::BACKUP_DELETE,
                         name,
                         Outcome::Denied,
                         &format!("backup '{name}' is incomplete ({why}), so which databases it holds is unknown; only an admin or operator may delete it"),
@@ -230,24 +307,136 @@ impl Gate {
                 None => return Err(e),
             },
         };
-        self.allow("backup.delete", name, Action::Delete { databases: &dbs })?;
+        self.allow(
+            action::BACKUP_DELETE,
+            name,
+            Action::Delete { databases: &dbs },
+        )?;
         let r = self
             .reg
             .delete_backup(name)
             .await
             .map(|files| Deleted { files, incomplete });
-        self.outcome("backup.delete", name, r, Deleted::describe)
+        self.outcome(action::BACKUP_DELETE, name, r, Deleted::describe)
     }
 
     /// Starts verifying a backup.
     pub async fn start_verify(&self, name: &str) -> Result<JobSnapshot> {
-        let info = self.visible_backup("backup.verify", name).await?;
+        let info = self.visible_backup(action::BACKUP_VERIFY, name).await?;
         let dbs = backup_databases(&info);
-        self.allow("backup.verify", name, Action::Verify { databases: &dbs })?;
+        self.allow(
+            action::BACKUP_VERIFY,
+            name,
+            Action::Verify { databases: &dbs },
+        )?;
         let r = self.reg.start_verify(name);
-        let r = self.outcome("backup.verify", name, r, |j| format!("job {}", j.id))?;
+        let r = self.outcome(action::BACKUP_VERIFY, name, r, |j| format!("job {}", j.id))?;
         self.reg.store().set_job_databases(&r.id, &dbs)?;
         Ok(r)
+    }
+
+    /// Makes a backup in this process and waits for it (the CLI): authorized like
+    /// [`Gate::start_backup`], the name claimed until it ends, its end audited; `follow` shows its
+    /// progress. A name left empty gets the default name.
+    pub async fn run_backup<Fut>(
+        &self,
+        mut req: CreateBackupRequest,
+        follow: impl FnOnce(JobHandle) -> Fut,
+    ) -> Result<BackupInfo>
+    where
+        Fut: std::future::Future<Output = ()>,
+    {
+        if req.name.is_empty() {
+            req.name = crate::names::default_backup_name();
+        }
+        let target = req.name.clone();
+        self.allowed_backup(action::BACKUP_CREATE, &mut req)?;
+        let svc = self.reg.service().clone();
+        let r = self
+            .reg
+            .run_here(&target, NameUse::Create, || svc.spawn_backup(req), follow)
+            .await;
+        let target = r.as_ref().map_or(target, |i| i.name.clone());
+        self.outcome(action::BACKUP_CREATE, &target, r, |i| {
+            format!(
+                "{} collections, {} bytes",
+                i.collection_backups.len(),
+                i.size
+            )
+        })
+    }
+
+    /// Restores in this process and waits (the CLI): authorized like [`Gate::start_restore`]
+    /// (a scoped caller needs the preview to say where it goes; for others a request the
+    /// preview refuses fails in the job, as it would without one), its end audited.
+    pub async fn run_restore<Fut>(
+        &self,
+        req: RestoreRequest,
+        follow: impl FnOnce(JobHandle) -> Fut,
+    ) -> Result<RestoreReport>
+    where
+        Fut: std::future::Future<Output = ()>,
+    {
+        let name = req.name.clone();
+        let req = self.qualified_restore(&req)?;
+        let scoped = self.who().is_scoped();
+        let from = match self.visible_backup(action::BACKUP_RESTORE, &name).await {
+            Ok(info) => backup_databases(&info),
+            Err(_) if !scoped => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        let into = match self.reg.service().restore_preview(&req).await {
+            Ok(t) => databases_of(&t.iter().map(|t| t.target.as_str()).collect::<Vec<_>>()),
+            Err(_) if !scoped => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        self.allow(
+            action::BACKUP_RESTORE,
+            &name,
+            Action::Restore {
+                from: &from,
+                into: &into,
+            },
+        )?;
+        let svc = self.reg.service().clone();
+        let r = self
+            .reg
+            .run_here(&name, NameUse::Read, || svc.spawn_restore(req), follow)
+            .await;
+        self.outcome(action::BACKUP_RESTORE, &name, r, |r| {
+            let into: Vec<&str> = r.collections.iter().map(|c| c.target.as_str()).collect();
+            format!("into {}", into.join(", "))
+        })
+    }
+
+    /// Verifies in this process and waits (the CLI): authorized like [`Gate::start_verify`], the
+    /// outcome recorded as the backup's verification state and audited.
+    pub async fn run_verify<Fut>(
+        &self,
+        name: &str,
+        follow: impl FnOnce(JobHandle) -> Fut,
+    ) -> Result<VerifyReport>
+    where
+        Fut: std::future::Future<Output = ()>,
+    {
+        let dbs = match self.visible_backup(action::BACKUP_VERIFY, name).await {
+            Ok(info) => backup_databases(&info),
+            Err(_) if !self.who().is_scoped() => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        self.allow(
+            action::BACKUP_VERIFY,
+            name,
+            Action::Verify { databases: &dbs },
+        )?;
+        let r = self.reg.verify_here(name, follow).await;
+        self.outcome(action::BACKUP_VERIFY, name, r, |r| {
+            if r.ok() {
+                format!("intact: {} files", r.files_checked)
+            } else {
+                format!("damaged: {} of {} files", r.problems.len(), r.files_checked)
+            }
+        })
     }
 
     fn job_visible(&self, id: &str) -> Result<bool> {
@@ -375,86 +564,88 @@ impl Gate {
 
     /// Adds a policy.
     pub fn add_policy(&self, p: &Policy) -> Result<()> {
-        self.allow("policy.add", &p.name, Action::ManagePolicies)?;
+        self.allow(action::POLICY_ADD, &p.name, Action::ManagePolicies)?;
         let r = policy::add(self.reg.store(), p);
-        self.outcome("policy.add", &p.name, r, |_| {
+        self.outcome(action::POLICY_ADD, &p.name, r, |_| {
             format!("cron {} {}", p.cron, p.time_zone)
         })
     }
 
     /// Changes a policy.
     pub fn update_policy(&self, p: &Policy) -> Result<()> {
-        self.allow("policy.update", &p.name, Action::ManagePolicies)?;
+        self.allow(action::POLICY_UPDATE, &p.name, Action::ManagePolicies)?;
         let r = policy::update(self.reg.store(), p);
-        self.outcome("policy.update", &p.name, r, |_| String::new())
+        self.outcome(action::POLICY_UPDATE, &p.name, r, |_| String::new())
     }
 
     /// Pauses or resumes a policy.
     pub fn set_policy_enabled(&self, name: &str, enabled: bool) -> Result<Policy> {
-        let action = if enabled {
-            "policy.resume"
+        let what = if enabled {
+            action::POLICY_RESUME
         } else {
-            "policy.pause"
+            action::POLICY_PAUSE
         };
-        self.allow(action, name, Action::ManagePolicies)?;
+        self.allow(what, name, Action::ManagePolicies)?;
         let r = policy::set_enabled(self.reg.store(), name, enabled);
-        self.outcome(action, name, r, |_| String::new())
+        self.outcome(what, name, r, |_| String::new())
     }
 
     /// Removes a policy.
     pub fn remove_policy(&self, name: &str) -> Result<()> {
-        self.allow("policy.remove", name, Action::ManagePolicies)?;
+        self.allow(action::POLICY_REMOVE, name, Action::ManagePolicies)?;
         let r = policy::remove(self.reg.store(), name);
-        self.outcome("policy.remove", name, r, |_| String::new())
+        self.outcome(action::POLICY_REMOVE, name, r, |_| String::new())
     }
 
     /// Runs a policy now.
     pub async fn run_policy(&self, name: &str) -> Result<StartedRun> {
-        self.allow("policy.run", name, Action::ManagePolicies)?;
+        self.allow(action::POLICY_RUN, name, Action::ManagePolicies)?;
         let r = Scheduler::new(self.reg.clone(), Arc::new(SystemClock))
             .run_now(name)
             .await;
-        self.outcome("policy.run", name, r, |s| {
+        self.outcome(action::POLICY_RUN, name, r, |s| {
             format!("backup {} job {}", s.run.backup, s.run.job_id)
         })
     }
 
     /// All users.
     pub fn users(&self) -> Result<Vec<UserInfo>> {
-        self.allow("user.list", "", Action::ManageUsers)?;
+        self.allow(action::USER_LIST, "", Action::ManageUsers)?;
         self.reg.store().users()
     }
 
     /// Adds a user.
     pub fn add_user(&self, name: &str, password: &str, role: Role, dbs: &[String]) -> Result<()> {
-        self.allow("user.add", name, Action::ManageUsers)?;
+        self.allow(action::USER_ADD, name, Action::ManageUsers)?;
         let r = self.reg.store().add_user(name, password, role, dbs);
-        self.outcome("user.add", name, r, |_| {
+        self.outcome(action::USER_ADD, name, r, |_| {
             format!("{} {}", role.as_str(), dbs.join(","))
         })
     }
 
     /// Changes a user's role and databases.
     pub fn set_user_role(&self, name: &str, role: Role, dbs: &[String]) -> Result<()> {
-        self.allow("user.update", name, Action::ManageUsers)?;
+        self.allow(action::USER_UPDATE, name, Action::ManageUsers)?;
         let r = self.reg.store().set_user_role(name, role, dbs);
-        self.outcome("user.update", name, r, |_| {
+        self.outcome(action::USER_UPDATE, name, r, |_| {
             format!("{} {}", role.as_str(), dbs.join(","))
         })
     }
 
     /// Removes a user (its sessions end, its tokens are revoked).
     pub fn remove_user(&self, name: &str) -> Result<()> {
-        self.allow("user.remove", name, Action::ManageUsers)?;
+        self.allow(action::USER_REMOVE, name, Action::ManageUsers)?;
         let r = self.reg.store().remove_user(name);
-        self.outcome("user.remove", name, r, |_| String::new())
+        self.outcome(action::USER_REMOVE, name, r, |_| String::new())
     }
 
     /// Creates an API token for the caller itself; returns the secret (shown once).
     pub fn create_token(&self, name: &str) -> Result<(String, TokenInfo)> {
         let user = self.who().user.clone();
         let r = self.reg.store().create_token(&user, name);
-        self.outcome("token.create", name, r, |(_, t)| format!("token {}", t.id))
+        self.outcome(action::TOKEN_CREATE, name, r, |(_, t)| {
+            format!("token {}", t.id)
+        })
     }
 
     /// The caller's tokens (an admin's: everyone's).
@@ -469,34 +660,31 @@ impl Gate {
         let who = self.who();
         let owner = (who.role != Role::Admin).then_some(who.user.as_str());
         let r = self.reg.store().revoke_token(id, owner);
-        self.outcome("token.revoke", id, r, |t| {
+        self.outcome(action::TOKEN_REVOKE, id, r, |t| {
             format!("{} of {}", t.name, t.user)
         })
     }
 
     /// Audit entries.
     pub fn audit_entries(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>> {
-        self.allow("audit.read", "", Action::ReadAudit)?;
+        self.allow(action::AUDIT_READ, "", Action::ReadAudit)?;
         self.reg.store().audit_entries(f)
     }
 }
 
-/// The databases a backup request reads (empty: all of Milvus).
+/// The databases a backup request reads (empty: all of Milvus), by [`Selection::parse`]; a
+/// selection it refuses reads what its names say.
 pub(crate) fn create_databases(req: &CreateBackupRequest) -> Vec<String> {
-    let mut dbs: Vec<String> = req.databases.clone();
-    for c in &req.collections {
-        match c.split_once('.') {
-            Some((db, _)) if !db.is_empty() => dbs.push(db.to_string()),
-            _ => dbs.push(if req.databases.len() == 1 {
-                req.databases[0].clone()
-            } else {
-                "default".to_string()
-            }),
+    match Selection::parse(&req.collections, &req.databases) {
+        Ok(sel) => sel.databases_read(),
+        Err(_) => {
+            let mut dbs = req.databases.clone();
+            dbs.extend(qualified_databases(&req.collections));
+            dbs.sort();
+            dbs.dedup();
+            dbs
         }
     }
-    dbs.sort();
-    dbs.dedup();
-    dbs
 }
 
 /// The databases a policy backs up (empty: all).

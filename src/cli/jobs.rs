@@ -1,102 +1,127 @@
-//! The CLI's backups, restores and verifications in the job history of the `--job-db` database,
-//! so that `milvault serve` sharing it lists them (with their progress) beside its own jobs.
+//! The CLI's door to the engine: a [`Gate`] for whoever runs the command (the local admin, as
+//! the operating-system user on this host, through `cli`) over a registry of the `--job-db`
+//! database. Its backups, restores, verifications, deletions and policy changes go through it
+//! like every front end's: the names they use are claimed across the processes sharing the
+//! database, their jobs are listed by `milvault serve` beside its own, and what they change is
+//! in the audit log its Audit page shows.
 
 use std::sync::Arc;
 
 use crate::{
-    commands::verify::VerifyReport,
-    error::Result,
-    job::{JobHandle, Progress},
-    name_lease::NameUse,
-    registry::{JobRegistry, NameClaim},
+    auth::{Caller, Gate, Principal},
+    job_store::JobStore,
+    registry::JobRegistry,
     Milvault,
 };
 
-use super::{audit::CliAudit, JobDbArg};
+use super::JobDbArg;
 
-/// Records the jobs of one CLI command (and, through [`CliJobs::audit`], its audit entries);
-/// does nothing when the database cannot be opened.
+/// The gate of one CLI command.
 #[derive(Clone)]
-pub struct CliJobs(Option<Arc<JobRegistry>>);
+pub struct CliJobs {
+    gate: Gate,
+}
 
 impl CliJobs {
-    /// Opens the database (a warning says so when it cannot be, and the command goes on).
-    pub fn open(db: &JobDbArg, svc: &Arc<Milvault>) -> CliJobs {
-        CliJobs(
-            db.open_or_warn()
-                .map(|store| JobRegistry::new(svc.clone(), store)),
-        )
-    }
-
-    /// The audit log of the same database.
-    pub fn audit(&self) -> CliAudit<'_> {
-        CliAudit::new(self.0.as_deref().map(JobRegistry::store))
-    }
-
-    /// Starts recording the job `handle` follows; returns its id.
-    pub fn record(&self, handle: &JobHandle) -> Option<String> {
-        self.0.as_ref().map(|r| r.record(handle.clone()).id)
-    }
-
-    /// Claims a backup name for `use_` as the servers sharing the database do, so that none of
-    /// them deletes a backup this command reads (or the other way round); `None` without a
-    /// database.
-    pub fn claim(&self, name: &str, use_: NameUse) -> Result<Option<NameClaim>> {
-        self.0
-            .as_ref()
-            .map(|r| r.claim_name(name, use_))
-            .transpose()
-    }
-
-    /// Verifies a backup (claiming it for reading); with the database, its verification state
-    /// is recorded too (the portal's Verified column).
-    pub async fn verify(
-        &self,
-        svc: &Milvault,
-        name: &str,
-        progress: &Progress,
-    ) -> Result<VerifyReport> {
-        match &self.0 {
-            Some(reg) => {
-                let claim = reg.claim_name(name, NameUse::Read);
-                let _claim = match claim {
-                    Ok(c) => c,
-                    Err(e) => {
-                        progress.finish::<(), _>(&Err(&e));
-                        return Err(e);
-                    }
-                };
-                reg.verify_recorded(name, progress).await
-            }
-            None => svc.verify(name, progress).await,
-        }
-    }
-
-    /// Deletes a backup unless a process sharing the database makes or reads it now.
-    pub async fn delete(&self, svc: &Milvault, name: &str) -> Result<usize> {
-        match &self.0 {
-            Some(reg) => reg.delete_backup(name).await,
-            None => svc.delete_backup(name).await,
-        }
-    }
-
-    /// Waits until the job's last state is saved, then signs this process off.
-    pub async fn finish(&self, id: Option<String>) {
-        let (Some(reg), Some(id)) = (&self.0, id) else {
-            return;
+    /// Opens the database; when it cannot be, a warning says so and the command goes on over a
+    /// database in memory (nothing it does is recorded).
+    pub fn open(db: &JobDbArg, svc: &Arc<Milvault>) -> anyhow::Result<CliJobs> {
+        let store = match db.open_or_warn() {
+            Some(store) => store,
+            None => JobStore::in_memory()?,
         };
-        if let Err(e) = reg.wait_ended(&id).await {
-            eprintln!("warning: the job's end was not recorded: {e}");
+        Ok(CliJobs::over(JobRegistry::new(svc.clone(), store)))
+    }
+
+    /// The CLI's gate over `registry`.
+    pub fn over(registry: Arc<JobRegistry>) -> CliJobs {
+        CliJobs {
+            gate: Gate::new(&registry, cli_caller()),
         }
-        self.sign_off();
+    }
+
+    /// The door.
+    pub fn gate(&self) -> &Gate {
+        &self.gate
     }
 
     /// Signs this process off: its name claims end and its jobs count as ended.
     pub fn sign_off(&self) {
-        if let Some(reg) = &self.0 {
-            if let Err(e) = reg.store().sign_off() {
-                tracing::warn!("job database: {e}");
-            }
+        if let Err(e) = self.gate.registry().store().sign_off() {
+            tracing::warn!("job database: {e}");
         }
+    }
+}
+
+/// The CLI acting for whoever runs it: the local admin, recorded as the operating-system user,
+/// from this host, through `cli`.
+pub fn cli_caller() -> Caller {
+    Caller {
+        who: Principal {
+            user: os_user(),
+            ..Principal::local("cli")
+        },
+        source: host_name(),
+    }
+}
+
+/// The operating-system user running the command.
+fn os_user() -> String {
+    ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// This host's name (the audit entries' "from where").
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "cli".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::audit::{AuditFilter, Outcome};
+
+    #[test]
+    fn the_cli_audits_through_the_gate_as_the_os_user_through_cli() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("jobs.sqlite");
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        rt.block_on(async {
+            let config = crate::config::Config::load(None, &[], &[]).expect("config");
+            let svc = Arc::new(Milvault::new(config).expect("service"));
+            let jobs = CliJobs::over(JobRegistry::new(svc, JobStore::open(&path).expect("store")));
+            jobs.gate()
+                .audit("backup.delete", "b1", Outcome::Ok, "7 files");
+            jobs.gate()
+                .audit("backup.delete", "b2", Outcome::Failed, "no such backup");
+        });
+        let entries = JobStore::open(&path)
+            .expect("second store")
+            .audit_entries(&AuditFilter::default())
+            .expect("entries");
+        assert_eq!(entries.len(), 2);
+        let (newest, oldest) = (&entries[0], &entries[1]);
+        assert_eq!(
+            (
+                oldest.target.as_str(),
+                oldest.outcome,
+                oldest.detail.as_str()
+            ),
+            ("b1", Outcome::Ok, "7 files")
+        );
+        assert_eq!(
+            (newest.target.as_str(), newest.outcome),
+            ("b2", Outcome::Failed)
+        );
+        assert_eq!(newest.via, "cli");
+        assert_eq!(newest.actor, os_user());
+        assert!(!newest.source.is_empty());
     }
 }

@@ -5,7 +5,6 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-pub mod audit;
 pub mod jobs;
 pub mod policy;
 pub mod user;
@@ -15,7 +14,6 @@ use crate::{
     commands::{create::CreateBackupRequest, restore::RestoreRequest},
     config::Config,
     job::{JobHandle, JobState},
-    name_lease::NameUse,
     service::Milvault,
 };
 
@@ -219,42 +217,21 @@ pub async fn run(cli: Cli) -> Result<i32> {
     let svc = Arc::new(Milvault::new(config)?);
     match cli.command {
         Command::Create(a) => {
-            let name = if a.name.is_empty() {
-                crate::commands::create::default_backup_name()
-            } else {
-                a.name
-            };
             let req = CreateBackupRequest {
-                name,
+                name: a.name,
                 collections: split_list(&a.colls),
                 databases: split_list(&a.databases),
                 meta_only: a.meta_only,
                 skip_flush: a.force,
                 policy: None,
             };
-            let jobs = jobs::CliJobs::open(&cli.db, &svc);
-            let target = req.name.clone();
+            let jobs = jobs::CliJobs::open(&cli.db, &svc)?;
             // the name stays claimed (across processes sharing the database) until the end
-            let result = match jobs.claim(&target, NameUse::Create) {
-                Err(e) => Err(e),
-                Ok(_claim) => {
-                    let (handle, task) = svc.spawn_backup(req);
-                    let job = jobs.record(&handle);
-                    show_progress(handle, cli.json).await;
-                    let result = task.await.context("backup task")?;
-                    jobs.finish(job).await;
-                    result
-                }
-            };
-            let target = result.as_ref().map_or(target, |i| i.name.clone());
-            jobs.audit()
-                .outcome("backup.create", &target, &result, |i| {
-                    format!(
-                        "{} collections, {} bytes",
-                        i.collection_backups.len(),
-                        i.size
-                    )
-                });
+            let result = jobs
+                .gate()
+                .run_backup(req, |h| show_progress(h, cli.json))
+                .await;
+            jobs.sign_off();
             let info = result?;
             if cli.json {
                 println!(
@@ -287,25 +264,13 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 load: a.load,
                 force: a.force,
             };
-            let jobs = jobs::CliJobs::open(&cli.db, &svc);
-            let target = req.name.clone();
+            let jobs = jobs::CliJobs::open(&cli.db, &svc)?;
             // no process sharing the database deletes the backup while it is read
-            let result = match jobs.claim(&target, NameUse::Read) {
-                Err(e) => Err(e),
-                Ok(_claim) => {
-                    let (handle, task) = svc.spawn_restore(req);
-                    let job = jobs.record(&handle);
-                    show_progress(handle, cli.json).await;
-                    let result = task.await.context("restore task")?;
-                    jobs.finish(job).await;
-                    result
-                }
-            };
-            jobs.audit()
-                .outcome("backup.restore", &target, &result, |r| {
-                    let into: Vec<&str> = r.collections.iter().map(|c| c.target.as_str()).collect();
-                    format!("into {}", into.join(", "))
-                });
+            let result = jobs
+                .gate()
+                .run_restore(req, |h| show_progress(h, cli.json))
+                .await;
+            jobs.sign_off();
             let report = result?;
             if cli.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -356,12 +321,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
             }
         }
         Command::Delete(a) => {
-            let jobs = jobs::CliJobs::open(&cli.db, &svc);
-            let result = jobs.delete(&svc, &a.name).await;
-            jobs.audit()
-                .outcome("backup.delete", &a.name, &result, |n| {
-                    format!("{n} files removed")
-                });
+            let jobs = jobs::CliJobs::open(&cli.db, &svc)?;
+            // refused while a process sharing the database makes or reads the backup
+            let result = jobs.gate().delete_backup(&a.name).await;
             jobs.sign_off();
             let n = result?;
             println!("deleted backup '{}' ({n} files)", a.name);
@@ -391,26 +353,12 @@ pub async fn run(cli: Cli) -> Result<i32> {
             .await?;
         }
         Command::Verify(a) => {
-            let jobs = jobs::CliJobs::open(&cli.db, &svc);
-            let (progress, handle) =
-                crate::job::Progress::new(crate::job::JobKind::Verify, &a.name);
-            let job = jobs.record(&handle);
-            let task = {
-                let (svc, jobs) = (svc.clone(), jobs.clone());
-                let name = a.name.clone();
-                tokio::spawn(async move { jobs.verify(&svc, &name, &progress).await })
-            };
-            show_progress(handle, cli.json).await;
-            let result = task.await.context("verify task")?;
-            jobs.finish(job).await;
-            jobs.audit()
-                .outcome("backup.verify", &a.name, &result, |r| {
-                    if r.ok() {
-                        format!("intact: {} files", r.files_checked)
-                    } else {
-                        format!("damaged: {} of {} files", r.problems.len(), r.files_checked)
-                    }
-                });
+            let jobs = jobs::CliJobs::open(&cli.db, &svc)?;
+            let result = jobs
+                .gate()
+                .run_verify(&a.name, |h| show_progress(h, cli.json))
+                .await;
+            jobs.sign_off();
             let report = result?;
             if cli.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -435,7 +383,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             return Ok(if report.ok() { 0 } else { 1 });
         }
         Command::Policy(a) => return policy::run(svc, a, &cli.db, cli.json).await,
-        Command::User(a) => return user::run(a, &cli.db, cli.json),
+        Command::User(a) => return user::run(&svc, a, &cli.db, cli.json),
         Command::Check => {
             let report = svc.check().await;
             if cli.json {

@@ -10,11 +10,10 @@ use crate::{
     policy::{Policy, DEFAULT_TEMPLATE},
     registry::JobRegistry,
     retention::Retention,
-    scheduler::{Scheduler, SystemClock},
     Milvault,
 };
 
-use super::{audit::CliAudit, split_list, JobDbArg};
+use super::{jobs::CliJobs, split_list, JobDbArg};
 
 /// `policy` flags.
 #[derive(Debug, Args)]
@@ -92,8 +91,9 @@ pub struct AddArgs {
 
 /// Runs a policy subcommand.
 pub async fn run(svc: Arc<Milvault>, args: PolicyArgs, db: &JobDbArg, json: bool) -> Result<i32> {
-    let store = db.open()?;
-    let audit = CliAudit::new(Some(&store));
+    let jobs = CliJobs::over(JobRegistry::new(svc, db.open()?));
+    let gate = jobs.gate();
+    let store = gate.registry().store();
     let now = chrono::Utc::now();
     match args.command {
         PolicyCommand::Add(a) => {
@@ -115,15 +115,11 @@ pub async fn run(svc: Arc<Milvault>, args: PolicyArgs, db: &JobDbArg, json: bool
                 verify_after: a.verify,
                 meta_only: a.meta_only,
             };
-            let added = policy::add(&store, &p);
-            audit.outcome("policy.add", &p.name, &added, |_| {
-                format!("\"{}\" {}", p.cron, p.time_zone)
-            });
-            added?;
-            print_policy(&policy::overview_of(&store, &p.name, now, 3)?, json)?;
+            gate.add_policy(&p)?;
+            print_policy(&policy::overview_of(store, &p.name, now, 3)?, json)?;
         }
         PolicyCommand::List => {
-            let all = policy::list(&store, now)?;
+            let all = policy::list(store, now)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&all)?);
             } else if all.is_empty() {
@@ -135,35 +131,22 @@ pub async fn run(svc: Arc<Milvault>, args: PolicyArgs, db: &JobDbArg, json: bool
             }
         }
         PolicyCommand::Show(n) => {
-            print_policy(&policy::overview_of(&store, &n.name, now, 5)?, json)?;
+            print_policy(&policy::overview_of(store, &n.name, now, 5)?, json)?;
         }
         PolicyCommand::Pause(n) => {
-            let r = policy::set_enabled(&store, &n.name, false);
-            audit.outcome("policy.pause", &n.name, &r, |_| String::new());
-            r?;
+            gate.set_policy_enabled(&n.name, false)?;
             println!("policy '{}' paused", n.name);
         }
         PolicyCommand::Resume(n) => {
-            let r = policy::set_enabled(&store, &n.name, true);
-            audit.outcome("policy.resume", &n.name, &r, |_| String::new());
-            r?;
+            gate.set_policy_enabled(&n.name, true)?;
             println!("policy '{}' resumed", n.name);
         }
         PolicyCommand::Remove(n) => {
-            let r = policy::remove(&store, &n.name);
-            audit.outcome("policy.remove", &n.name, &r, |_| String::new());
-            r?;
+            gate.remove_policy(&n.name)?;
             println!("policy '{}' removed; the backups it made stay", n.name);
         }
         PolicyCommand::Run(n) => {
-            let registry = JobRegistry::new(svc, store);
-            let started = Scheduler::new(registry.clone(), Arc::new(SystemClock))
-                .run_now(&n.name)
-                .await;
-            CliAudit::new(Some(registry.store())).outcome("policy.run", &n.name, &started, |s| {
-                format!("backup {}", s.run.backup)
-            });
-            let started = started?;
+            let started = gate.run_policy(&n.name).await?;
             eprintln!(
                 "running policy '{}': backup '{}'",
                 n.name, started.run.backup

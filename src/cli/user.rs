@@ -1,15 +1,24 @@
 //! `milvault user ...` and `milvault token ...`: sign-in users and API tokens in the database
 //! `milvault serve --auth` uses. Whoever can run these on the server's machine can read that
-//! database anyway; each change is recorded in the audit log (see [`super::audit`]).
+//! database anyway; each change is recorded in the audit log (through the CLI's [`Gate`](crate::auth::Gate)).
 
 use std::io::BufRead;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 
-use crate::auth::Role;
+use std::sync::Arc;
 
-use super::{audit::CliAudit, split_list, JobDbArg};
+use crate::{
+    auth::{
+        audit::{action, Outcome},
+        Role,
+    },
+    registry::JobRegistry,
+    Milvault,
+};
+
+use super::{jobs::CliJobs, split_list, JobDbArg};
 
 /// `user` flags.
 #[derive(Debug, Args)]
@@ -97,10 +106,12 @@ fn read_password() -> Result<String> {
 }
 
 /// Runs a user subcommand.
-pub fn run(args: UserArgs, db: &JobDbArg, json: bool) -> Result<i32> {
-    let store = db.open()?;
-    let audit = CliAudit::new(Some(&store));
-    let audit = |action: &str, target: &str, detail: &str| audit.ok(action, target, detail);
+pub fn run(svc: &Arc<Milvault>, args: UserArgs, db: &JobDbArg, json: bool) -> Result<i32> {
+    let jobs = CliJobs::over(JobRegistry::new(svc.clone(), db.open()?));
+    let store = jobs.gate().registry().store();
+    let audit = |action: &str, target: &str, detail: &str| {
+        jobs.gate().audit(action, target, Outcome::Ok, detail)
+    };
     match args.command {
         UserCommand::Add(a) => {
             let role = Role::parse(&a.role)?;
@@ -108,7 +119,7 @@ pub fn run(args: UserArgs, db: &JobDbArg, json: bool) -> Result<i32> {
             let pw = read_password()?;
             store.add_user(&a.name, &pw, role, &dbs)?;
             audit(
-                "user.add",
+                action::USER_ADD,
                 &a.name,
                 &format!("{} {}", role.as_str(), dbs.join(",")),
             );
@@ -138,7 +149,7 @@ pub fn run(args: UserArgs, db: &JobDbArg, json: bool) -> Result<i32> {
             let dbs = split_list(&a.databases);
             store.set_user_role(&a.name, role, &dbs)?;
             audit(
-                "user.update",
+                action::USER_UPDATE,
                 &a.name,
                 &format!("{} {}", role.as_str(), dbs.join(",")),
             );
@@ -147,18 +158,18 @@ pub fn run(args: UserArgs, db: &JobDbArg, json: bool) -> Result<i32> {
         UserCommand::Passwd(a) => {
             let pw = read_password()?;
             store.set_password(&a.name, &pw)?;
-            audit("user.password", &a.name, "");
+            audit(action::USER_PASSWORD, &a.name, "");
             println!("password of {} changed; its sessions ended", a.name);
         }
         UserCommand::Remove(a) => {
             store.remove_user(&a.name)?;
-            audit("user.remove", &a.name, "");
+            audit(action::USER_REMOVE, &a.name, "");
             println!("removed {}", a.name);
         }
         UserCommand::Token(a) => {
             let (plain, info) = store.create_token(&a.name, &a.label)?;
             audit(
-                "token.create",
+                action::TOKEN_CREATE,
                 &a.label,
                 &format!("token {} of {}", info.id, a.name),
             );

@@ -29,8 +29,9 @@ use crate::{
     auth::{Caller, Gate},
     commands::{create::CreateBackupRequest, restore::RestoreRequest},
     error::{Error, ErrorKind},
-    format::{db_or_default, layout, BackupInfo, CollectionBackupInfo},
+    format::{BackupInfo, CollectionBackupInfo},
     job::{JobKind, JobSnapshot, JobState},
+    names::{QualifiedName, Selection},
     registry::JobRegistry,
 };
 
@@ -547,7 +548,7 @@ async fn create_inner(
     body: Result<Json<CreateBackupRequestV1>, JsonRejection>,
 ) -> Result<Response, Failure> {
     let Json(body) = body?;
-    let req = create_request(st, &body).await?;
+    let req = create_request(gate, &body).await?;
     if body.gc_pause_enable {
         tracing::info!("gc_pause_* of the request are not used: the configured backup.gcPause applies");
     }
@@ -573,7 +574,7 @@ async fn create_inner(
         });
     }
     let info = gate.get_backup(&end.backup_name).await?;
-    let mut brief = backup_brief(st, &info).await;
+    let mut brief = backup_brief(gate, &info).await;
     apply_job(&mut brief, &end);
     Ok(reply(
         StatusCode::OK,
@@ -588,7 +589,7 @@ async fn create_inner(
 
 /// The engine's request for a v1 create body; refuses what milvault does not do.
 async fn create_request(
-    st: &V1State,
+    gate: &Gate,
     body: &CreateBackupRequestV1,
 ) -> Result<CreateBackupRequest, Failure> {
     if body.rbac {
@@ -632,16 +633,7 @@ async fn create_request(
         _ => db_collections(body.db_collections.as_ref())?,
     };
     let (collections, databases) = match selection {
-        Some(sel) => {
-            let milvus = st.registry.service().milvus().await?;
-            let mut all = HashMap::new();
-            for (db, colls) in &sel {
-                if colls.is_empty() && needs_expansion(&sel) {
-                    all.insert(db.clone(), milvus.list_collections(db).await?);
-                }
-            }
-            split_selection(&sel, |db| all.get(db).cloned().unwrap_or_default())
-        }
+        Some(sel) => gate.backup_fields(&Selection::from_map(&sel)).await?,
         None => (body.collection_names.clone(), Vec::new()),
     };
     Ok(CreateBackupRequest {
@@ -669,32 +661,6 @@ fn db_collections(v: Option<&Value>) -> Result<Option<BTreeMap<String, Vec<Strin
         ))
     })?;
     Ok(if map.is_empty() { None } else { Some(map) })
-}
-
-/// Whether a selection mixes whole databases with single collections (the engine takes either
-/// a list of collections or a list of databases, so whole databases are then expanded).
-fn needs_expansion(sel: &BTreeMap<String, Vec<String>>) -> bool {
-    sel.values().any(|c| c.is_empty()) && sel.values().any(|c| !c.is_empty())
-}
-
-/// A selection as the engine's (collections, databases).
-fn split_selection(
-    sel: &BTreeMap<String, Vec<String>>,
-    all_in: impl Fn(&str) -> Vec<String>,
-) -> (Vec<String>, Vec<String>) {
-    if sel.values().all(|c| c.is_empty()) {
-        return (Vec::new(), sel.keys().cloned().collect());
-    }
-    let mut collections = Vec::new();
-    for (db, colls) in sel {
-        let names = if colls.is_empty() {
-            all_in(db)
-        } else {
-            colls.clone()
-        };
-        collections.extend(names.into_iter().map(|c| format!("{db}.{c}")));
-    }
-    (collections, Vec::new())
 }
 
 /// Whether `id` is the id of a job that exists (whoever may see it).
@@ -786,15 +752,8 @@ fn backup_brief_of_job(job: &JobSnapshot) -> BackupInfoBriefV1 {
 }
 
 /// A complete backup as milvus-backup's brief.
-async fn backup_brief(st: &V1State, info: &BackupInfo) -> BackupInfoBriefV1 {
-    let meta_size = st
-        .registry
-        .service()
-        .backup_storage()
-        .list_files(&format!("{}/meta", layout::backup_dir(&info.name)))
-        .await
-        .map(|files| files.iter().map(|f| f.size as i64).sum())
-        .unwrap_or(0);
+async fn backup_brief(gate: &Gate, info: &BackupInfo) -> BackupInfoBriefV1 {
+    let meta_size = gate.backup_meta_size(info).await;
     let (start, end) = info
         .milvault
         .as_ref()
@@ -937,7 +896,7 @@ async fn get_backup_inner(
     }
     match gate.get_backup(&name).await {
         Ok(info) => {
-            let mut brief = backup_brief(st, &info).await;
+            let mut brief = backup_brief(gate, &info).await;
             if let Some(j) = job.as_ref().filter(|j| j.state == JobState::Succeeded) {
                 apply_job(&mut brief, j);
             }
@@ -1114,13 +1073,7 @@ async fn restore_request(
     let (collections, databases) = match db_collections(body.db_collections.as_ref())? {
         Some(sel) => {
             let info = gate.get_backup(&body.backup_name).await?;
-            split_selection(&sel, |db| {
-                info.collection_backups
-                    .iter()
-                    .filter(|c| db_or_default(&c.db_name) == db)
-                    .map(|c| c.collection_name.clone())
-                    .collect()
-            })
+            gate.restore_fields(&Selection::from_map(&sel), &info)
         }
         None => (body.collection_names.clone(), Vec::new()),
     };
@@ -1170,7 +1123,7 @@ fn restore_task(job: &JobSnapshot) -> RestoreBackupTaskResponseV1 {
             .enumerate()
             .map(|(i, t)| {
                 let target = t.split_once("=>").map(|(_, to)| to).unwrap_or(t);
-                let (db, name) = target.split_once('.').unwrap_or(("default", target));
+                let q = QualifiedName::read(target);
                 RestoreCollectionTaskResponseV1 {
                     id: format!("{}-{i}", job.id),
                     state_code,
@@ -1178,8 +1131,8 @@ fn restore_task(job: &JobSnapshot) -> RestoreBackupTaskResponseV1 {
                     start_time: start,
                     end_time: end,
                     progress,
-                    target_db_name: db.to_string(),
-                    target_collection_name: name.to_string(),
+                    target_db_name: q.db,
+                    target_collection_name: q.collection,
                 }
             })
             .collect(),
@@ -1234,9 +1187,7 @@ pub async fn check(
 ) -> Response {
     let rid = request_id(&headers);
     // a scoped caller learns nothing about the databases outside its own
-    let report =
-        crate::commands::check::check_within(st.registry.service(), &|db| caller.who.covers(db))
-            .await;
+    let report = Gate::new(&st.registry, caller).check().await;
     let ok = report.items.iter().all(|i| i.ok);
     let msg = report
         .items
@@ -1329,15 +1280,9 @@ mod tests {
         let sel = db_collections(Some(&obj)).ok().flatten().unwrap();
         let s = Value::String(obj.to_string());
         assert_eq!(db_collections(Some(&s)).ok().flatten().unwrap(), sel);
-        let (c, d) = split_selection(&sel, |db| vec![format!("{db}_all")]);
+        let (c, d) = Selection::from_map(&sel).request_fields(|db| vec![format!("{db}_all")]);
         assert_eq!(c, vec!["db1.a", "db1.b", "db2.db2_all"]);
         assert!(d.is_empty());
-        let whole: BTreeMap<String, Vec<String>> =
-            [("db1".to_string(), vec![]), ("db2".to_string(), vec![])].into();
-        assert_eq!(
-            split_selection(&whole, |_| vec![]),
-            (vec![], vec!["db1".into(), "db2".into()])
-        );
         assert!(db_collections(Some(&serde_json::json!(["x"]))).is_err());
         assert!(db_collections(Some(&Value::String("{not json".into()))).is_err());
     }

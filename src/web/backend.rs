@@ -16,13 +16,10 @@ use crate::{
         audit::{AuditFilter, Outcome},
         Caller, Gate, Role,
     },
-    commands::{
-        create::CreateBackupRequest,
-        list::BackupSummary,
-        restore::{split_qualified, RestoreRequest},
-    },
+    commands::{create::CreateBackupRequest, list::BackupSummary, restore::RestoreRequest},
     format::{db_or_default, BackupInfo, CollectionBackupInfo},
     job::{JobKind, JobSnapshot, JobState},
+    names::QualifiedName,
     registry::JobRegistry,
 };
 
@@ -194,7 +191,7 @@ pub fn restore_request(form: &RestoreForm) -> RestoreRequest {
     let target_db = form.target_db.trim();
     let mut renames = Vec::new();
     for (source, new_name) in &form.renames {
-        let (db, _) = split_qualified(source);
+        let db = QualifiedName::read(source).db;
         let to_db = if target_db.is_empty() {
             db
         } else {
@@ -206,7 +203,7 @@ pub fn restore_request(form: &RestoreForm) -> RestoreRequest {
         let mut dbs: Vec<String> = form
             .collections
             .iter()
-            .map(|c| split_qualified(c).0)
+            .map(|c| QualifiedName::read(c).db)
             .collect();
         dbs.sort();
         dbs.dedup();
