@@ -550,7 +550,9 @@ async fn create_inner(
     let Json(body) = body?;
     let req = create_request(gate, &body).await?;
     if body.gc_pause_enable {
-        tracing::info!("gc_pause_* of the request are not used: the configured backup.gcPause applies");
+        tracing::info!(
+            "gc_pause_* of the request are not used: the configured backup.gcPause applies"
+        );
     }
     let job = gate.start_backup(req).await?;
     if body.is_async {

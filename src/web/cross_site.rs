@@ -26,7 +26,7 @@ pub(crate) enum Site {
     /// The portal's own pages.
     SameOrigin,
     /// Another origin: another site, or another port or scheme of this host.
-    CrossSite,
+    OtherOrigin,
     /// No browser headers (a script), or a navigation the user started (`Sec-Fetch-Site: none`).
     Unknown,
 }
@@ -37,19 +37,19 @@ pub(crate) fn site_of(headers: &HeaderMap) -> Site {
         return match site.to_str().unwrap_or("") {
             "same-origin" => Site::SameOrigin,
             "none" => Site::Unknown,
-            _ => Site::CrossSite,
+            _ => Site::OtherOrigin,
         };
     }
     let Some(origin) = headers.get(header::ORIGIN) else {
         return Site::Unknown;
     };
     let (Ok(origin), Some(host)) = (origin.to_str(), host_of(headers)) else {
-        return Site::CrossSite;
+        return Site::OtherOrigin;
     };
     if origin == format!("http://{host}") || origin == format!("https://{host}") {
         Site::SameOrigin
     } else {
-        Site::CrossSite
+        Site::OtherOrigin
     }
 }
 
@@ -137,7 +137,7 @@ pub(crate) fn check(
     if !changes_state(method) {
         return None;
     }
-    if site_of(headers) == Site::CrossSite {
+    if site_of(headers) == Site::OtherOrigin {
         return Some(Refusal {
             status: StatusCode::FORBIDDEN,
             code: "cross_site",
