@@ -64,9 +64,7 @@ fn version_at_least(version: &str, major: u64, minor: u64) -> Option<bool> {
 
 /// The name a backup gets when none is given: `backup_YYYY_MM_DD_HH_MM_SS` (UTC).
 pub fn default_backup_name() -> String {
-    chrono::Utc::now()
-        .format("backup_%Y_%m_%d_%H_%M_%S")
-        .to_string()
+    crate::names::default_backup_name()
 }
 
 /// Runs a backup. On failure nothing under the backup's name is left behind.

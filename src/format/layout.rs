@@ -10,7 +10,7 @@
 //! under partition `-1` without one: `binlogs/delta_log/<collection>/-1/<segment>/<log>`.
 //! All functions return paths relative to the backup root, without leading or trailing slashes.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// The metadata file whose presence marks a backup as complete (written last).
 pub const BACKUP_META: &str = "backup_meta.json";
@@ -44,23 +44,7 @@ impl LogKind {
 
 /// Checks that a backup name is usable as a folder name everywhere (S3, GCS, Azure, local).
 pub fn validate_backup_name(name: &str) -> Result<()> {
-    if name.is_empty() {
-        return Err(Error::InvalidRequest(
-            "the backup name is empty; give one with -n NAME".into(),
-        ));
-    }
-    if name.len() > 128 {
-        return Err(Error::InvalidRequest(format!(
-            "backup name '{name}' is longer than 128 characters"
-        )));
-    }
-    let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.';
-    if !name.chars().all(ok_char) || name.starts_with(['.', '-']) {
-        return Err(Error::InvalidRequest(format!(
-            "backup name '{name}' may only contain letters, digits, '_', '-' and '.', and must start with a letter, digit or '_'"
-        )));
-    }
-    Ok(())
+    crate::names::validate_backup_name(name)
 }
 
 /// `<name>`: the backup's folder.
