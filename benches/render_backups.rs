@@ -10,10 +10,10 @@ use http_body_util::BodyExt;
 use milvault::{
     commands::create::write_meta,
     config::Config,
+    db::Db,
     format::{
         BackupInfo, CollectionBackupInfo, MilvaultInfo, PartitionBackupInfo, SegmentBackupInfo,
     },
-    job_store::JobStore,
     registry::JobRegistry,
     Milvault,
 };
@@ -111,7 +111,7 @@ async fn main() {
         "wrote {n} backups' metadata in {:.2} s",
         t.elapsed().as_secs_f64()
     );
-    let registry = JobRegistry::new(svc, JobStore::in_memory().expect("job store"));
+    let registry = JobRegistry::new(svc, Db::in_memory().expect("job store"));
     let options = leptos::prelude::LeptosOptions::builder()
         .output_name("milvault")
         .site_root("target/site")

@@ -3,26 +3,14 @@
 //! shares it: servers and the CLI. One rule decides which uses exclude which.
 //!
 //! A lease belongs to its process (the store's owner): it holds while that process beats its
-//! heartbeat (see [`crate::job_store`]) and ends when the claim is dropped, when the process signs
-//! off, or [`STALE_AFTER`](crate::job_store::STALE_AFTER) after it stopped beating (a killed
+//! heartbeat (see [`crate::db`]) and ends when the claim is dropped, when the process signs
+//! off, or [`STALE_AFTER`](crate::db::STALE_AFTER) after it stopped beating (a killed
 //! process blocks a name for half a minute at most).
 
-use rusqlite::{params, TransactionBehavior};
-
 use crate::{
+    db::{Db, STALE_AFTER},
     error::{Error, Result},
-    job_store::{db_err, JobStore, STALE_AFTER},
 };
-
-/// The lease table.
-pub(crate) const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS name_leases (
-    holder TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    use TEXT NOT NULL,
-    owner TEXT NOT NULL,
-    since_ms INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS name_leases_name ON name_leases(name);";
 
 /// What a backup name is claimed for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,62 +66,20 @@ pub fn conflict(name: &str, wanted: NameUse, held: NameUse) -> Option<Error> {
     }
 }
 
-impl JobStore {
+impl Db {
     /// Claims `name` for `use_`, unless a live process (this one included) holds a claim that
-    /// excludes it; returns the claim's id for [`JobStore::release_name`].
+    /// excludes it; returns the claim's id for [`Db::release_name`].
     pub fn claim_name(&self, name: &str, use_: NameUse) -> Result<String> {
-        let now = chrono::Utc::now().timestamp_millis();
-        let cutoff = now - i64::try_from(STALE_AFTER.as_millis()).unwrap_or(i64::MAX);
-        let holder = uuid::Uuid::new_v4().simple().to_string();
-        let mut conn = self.lock()?;
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db_err)?;
-        // claims of processes that stopped beating (or signed off) no longer hold
-        tx.execute(
-            "DELETE FROM name_leases WHERE owner != ?1
-               AND owner NOT IN (SELECT owner FROM servers WHERE heartbeat_ms >= ?2)",
-            params![self.owner(), cutoff],
-        )
-        .map_err(db_err)?;
-        let held: Vec<String> = {
-            let mut stmt = tx
-                .prepare("SELECT use FROM name_leases WHERE name = ?1")
-                .map_err(db_err)?;
-            let rows = stmt
-                .query_map([name], |r| r.get::<_, String>(0))
-                .map_err(db_err)?;
-            rows.collect::<std::result::Result<_, _>>()
-                .map_err(db_err)?
-        };
-        for h in held.iter().filter_map(|h| NameUse::parse(h)) {
-            if let Some(e) = conflict(name, use_, h) {
-                return Err(e);
-            }
-        }
-        tx.execute(
-            "INSERT INTO name_leases (holder, name, use, owner, since_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![holder, name, use_.as_str(), self.owner(), now],
-        )
-        .map_err(db_err)?;
-        tx.commit().map_err(db_err)?;
-        Ok(holder)
+        self.insert_lease(name, use_.as_str(), STALE_AFTER, |held| {
+            held.iter()
+                .filter_map(|h| NameUse::parse(h))
+                .find_map(|h| conflict(name, use_, h))
+        })
     }
 
     /// Ends a claim.
     pub fn release_name(&self, holder: &str) -> Result<()> {
-        self.lock()?
-            .execute("DELETE FROM name_leases WHERE holder = ?1", [holder])
-            .map_err(db_err)?;
-        Ok(())
-    }
-
-    /// Ends every claim of this process (it signs off).
-    pub(crate) fn release_all_names(&self) -> Result<()> {
-        self.lock()?
-            .execute("DELETE FROM name_leases WHERE owner = ?1", [self.owner()])
-            .map_err(db_err)?;
-        Ok(())
+        self.delete_lease(holder)
     }
 }
 
@@ -141,11 +87,11 @@ impl JobStore {
 mod tests {
     use super::*;
 
-    fn two_processes() -> (tempfile::TempDir, JobStore, JobStore) {
+    fn two_processes() -> (tempfile::TempDir, Db, Db) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("jobs.sqlite");
-        let a = JobStore::open(&path).unwrap();
-        let b = JobStore::open(&path).unwrap();
+        let a = Db::open(&path).unwrap();
+        let b = Db::open(&path).unwrap();
         a.beat().unwrap();
         b.beat().unwrap();
         (dir, a, b)
@@ -193,7 +139,7 @@ mod tests {
         cli.sign_off().unwrap();
         server.claim_name("b1", NameUse::Read).unwrap();
         // a process that never beats (killed before its first heartbeat) holds nothing either
-        let silent = JobStore::open(&dir.path().join("jobs.sqlite")).unwrap();
+        let silent = Db::open(&dir.path().join("jobs.sqlite")).unwrap();
         silent.claim_name("b2", NameUse::Create).unwrap();
         server.claim_name("b2", NameUse::Create).unwrap();
     }

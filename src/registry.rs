@@ -1,5 +1,5 @@
 //! The jobs of a long-running server: starts backups and restores in the background, keeps the
-//! live ones watchable, and records every job (with its log) in the [`JobStore`] so that the
+//! live ones watchable, and records every job (with its log) in the [`Db`] so that the
 //! history survives a restart. Used by the portal, REST and gRPC alike.
 
 use std::{
@@ -10,13 +10,13 @@ use std::{
 
 use crate::{
     commands::{create::CreateBackupRequest, restore::RestoreRequest, verify},
+    db::policies::VerificationRecord,
+    db::Db,
     error::{Error, Result},
     format::layout,
     job::{JobHandle, JobKind, JobSnapshot, JobState, Progress},
-    job_store::JobStore,
     name_lease::NameUse,
     names,
-    policy_store::VerificationRecord,
     service::Milvault,
 };
 
@@ -26,7 +26,7 @@ const SAVE_EVERY: Duration = Duration::from_millis(500);
 /// Running and past jobs.
 pub struct JobRegistry {
     svc: Arc<Milvault>,
-    store: JobStore,
+    store: Db,
     live: Mutex<HashMap<String, JobHandle>>,
 }
 
@@ -49,7 +49,7 @@ impl JobRegistry {
     /// A registry over `svc`, recording into `store`. Inside a Tokio runtime it beats the
     /// store's heartbeat while it lives (so that other processes sharing the database leave its
     /// running jobs alone) and marks failed the jobs of processes that stopped beating.
-    pub fn new(svc: Arc<Milvault>, store: JobStore) -> Arc<JobRegistry> {
+    pub fn new(svc: Arc<Milvault>, store: Db) -> Arc<JobRegistry> {
         if let Err(e) = store.beat() {
             tracing::warn!("job database heartbeat: {e}");
         }
@@ -61,7 +61,7 @@ impl JobRegistry {
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             let weak = Arc::downgrade(&reg);
             rt.spawn(async move {
-                let mut tick = tokio::time::interval(crate::job_store::HEARTBEAT_EVERY);
+                let mut tick = tokio::time::interval(crate::db::HEARTBEAT_EVERY);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     tick.tick().await;
@@ -69,7 +69,7 @@ impl JobRegistry {
                     let beat = reg
                         .store
                         .beat()
-                        .and_then(|()| reg.store.fail_stale_jobs(crate::job_store::STALE_AFTER));
+                        .and_then(|()| reg.store.fail_stale_jobs(crate::db::STALE_AFTER));
                     if let Err(e) = beat {
                         tracing::warn!("job database heartbeat: {e}");
                     }
@@ -80,7 +80,7 @@ impl JobRegistry {
     }
 
     /// The database of jobs, policies and verifications.
-    pub fn store(&self) -> &JobStore {
+    pub fn store(&self) -> &Db {
         &self.store
     }
 

@@ -18,11 +18,11 @@ use uuid::Uuid;
 use crate::{
     auth::audit::Outcome,
     commands::create::CreateBackupRequest,
+    db::policies::{PolicyRecord, PolicyRun, Trigger},
+    db::Db,
     error::{Error, Result},
     job::JobState,
-    job_store::JobStore,
     policy::Policy,
-    policy_store::{PolicyRecord, PolicyRun, Trigger},
     registry::JobRegistry,
     retention::{self, Candidate},
 };
@@ -324,10 +324,7 @@ const NAME_TRIES: usize = 4;
 /// Claims, for every enabled policy, the slot due at `now` (the newest since the last one
 /// claimed, see [`crate::policy::Schedule::due`]) when no one (this server or another sharing
 /// the database) has claimed it yet; returns the policies with the slots this call claimed.
-pub fn claim_due(
-    store: &JobStore,
-    now: DateTime<Utc>,
-) -> Result<Vec<(PolicyRecord, DateTime<Utc>)>> {
+pub fn claim_due(store: &Db, now: DateTime<Utc>) -> Result<Vec<(PolicyRecord, DateTime<Utc>)>> {
     let mut claimed = Vec::new();
     for rec in store.list_policies()? {
         if !rec.policy.enabled {
@@ -384,8 +381,8 @@ mod tests {
     fn every_slot_is_claimed_once_however_often_and_whenever_the_clock_ticks() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.sqlite");
-        let a = JobStore::open(&path).unwrap();
-        let b = JobStore::open(&path).unwrap();
+        let a = Db::open(&path).unwrap();
+        let b = Db::open(&path).unwrap();
         a.insert_policy(&Policy {
             name: "minutely".into(),
             cron: "* * * * *".into(),
@@ -421,7 +418,7 @@ mod tests {
             );
         }
         // a restarted server (a fresh connection) ticking over the same stretch claims nothing
-        let c = JobStore::open(&path).unwrap();
+        let c = Db::open(&path).unwrap();
         for &t in &ticks {
             assert!(claim_due(&c, t).unwrap().is_empty(), "claimed again at {t}");
         }

@@ -7,8 +7,8 @@ mod support;
 use std::{net::SocketAddr, time::Duration};
 
 use milvault::{
+    db::Db,
     grpc::pb::{self, backup_service_client::BackupServiceClient},
-    job_store::JobStore,
     registry::JobRegistry,
 };
 use serde_json::{json, Value};
@@ -24,7 +24,7 @@ struct Server {
 impl Server {
     async fn start() -> Server {
         let svc = service(&s3_overrides("milvault", &unique("api")));
-        let registry = JobRegistry::new(svc, JobStore::in_memory().unwrap());
+        let registry = JobRegistry::new(svc, Db::in_memory().unwrap());
         let addr = serve_portal(registry, Default::default()).await;
         Server {
             addr,

@@ -14,8 +14,8 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use leptos::server_fn::ServerFn;
 use milvault::{
     auth::Role,
+    db::Db,
     grpc::pb::{self, backup_service_client::BackupServiceClient},
-    job_store::JobStore,
     registry::JobRegistry,
 };
 use serde_json::{json, Value};
@@ -49,7 +49,7 @@ impl Server {
     /// With sign-in on and `auth`'s other settings.
     async fn start_with(auth: milvault::web::auth::AuthOptions) -> Server {
         let svc = service(&s3_overrides("milvault", &unique("auth")));
-        let registry = JobRegistry::new(svc, JobStore::in_memory().unwrap());
+        let registry = JobRegistry::new(svc, Db::in_memory().unwrap());
         let auth = milvault::web::auth::AuthOptions {
             enabled: true,
             ..auth

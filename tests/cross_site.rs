@@ -12,8 +12,8 @@ use leptos::server_fn::ServerFn;
 use milvault::{
     auth::Role,
     commands::create::CreateBackupRequest,
+    db::Db,
     job::{JobKind, Progress},
-    job_store::JobStore,
     registry::JobRegistry,
     web::auth::AuthOptions,
 };
@@ -31,7 +31,7 @@ struct Server {
 impl Server {
     async fn start(auth: bool) -> Server {
         let svc = service(&s3_overrides("milvault", &unique("xsite")));
-        let store = JobStore::in_memory().unwrap();
+        let store = Db::in_memory().unwrap();
         let bearer = auth.then(|| {
             store
                 .add_user("root", "a long admin password", Role::Admin, &[])

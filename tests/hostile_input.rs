@@ -10,9 +10,7 @@ mod support;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use milvault::{
-    auth::Role, format::layout, job_store::JobStore, registry::JobRegistry, web::auth::AuthOptions,
-};
+use milvault::{auth::Role, db::Db, format::layout, registry::JobRegistry, web::auth::AuthOptions};
 use serde_json::{json, Value};
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -26,7 +24,7 @@ struct Server {
 }
 
 impl Server {
-    async fn start(store: JobStore, auth: AuthOptions) -> Server {
+    async fn start(store: Db, auth: AuthOptions) -> Server {
         let svc = service(&s3_overrides("milvault", &unique("hostile")));
         let registry = JobRegistry::new(svc, store);
         let auth = AuthOptions {
@@ -47,7 +45,7 @@ impl Server {
     /// A server over an in-memory database with users root (admin) and alice (member of
     /// `shop`); returns it with their API tokens.
     async fn with_users() -> (Server, String, String) {
-        let s = Server::start(JobStore::in_memory().unwrap(), AuthOptions::default()).await;
+        let s = Server::start(Db::in_memory().unwrap(), AuthOptions::default()).await;
         let store = s.registry.store();
         store.add_user("root", PASSWORD, Role::Admin, &[]).unwrap();
         store
@@ -231,7 +229,7 @@ fn db_bytes(path: &std::path::Path) -> u64 {
 #[tokio::test]
 async fn an_unauthenticated_flood_grows_the_audit_log_by_a_bounded_amount() {
     let path = work_dir(&unique("flood")).join("jobs.sqlite");
-    let s = Server::start(JobStore::open(&path).unwrap(), AuthOptions::default()).await;
+    let s = Server::start(Db::open(&path).unwrap(), AuthOptions::default()).await;
     let before = db_bytes(&path);
     // 15 sign-ins with 1 MB user names, 15 requests for 60 KB paths, without credentials
     for i in 0..15 {
@@ -329,7 +327,7 @@ async fn sign_in_redirects_stay_on_this_site_and_the_csv_holds_no_formulas() {
 #[tokio::test]
 async fn wrong_passwords_from_one_address_do_not_lock_the_user_out_from_another() {
     let s = Server::start(
-        JobStore::in_memory().unwrap(),
+        Db::in_memory().unwrap(),
         AuthOptions {
             trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()],
             ..Default::default()
@@ -432,7 +430,7 @@ async fn a_half_sent_request_is_closed_within_the_header_timeout() {
         .port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let svc = service(&s3_overrides("milvault", &unique("timeouts")));
-    let registry = JobRegistry::new(svc, JobStore::in_memory().unwrap());
+    let registry = JobRegistry::new(svc, Db::in_memory().unwrap());
     let opts = milvault::web::ServeOptions {
         addr,
         site_root: work_dir("portal-site"),
@@ -491,14 +489,14 @@ fn the_job_database_is_readable_by_its_owner_only() {
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     let base = work_dir(&unique("private"));
     let path = base.join("state").join("deeper").join("jobs.sqlite");
-    drop(JobStore::open(&path).unwrap());
+    drop(Db::open(&path).unwrap());
     assert_eq!(mode(&path), 0o600);
     assert_eq!(mode(&base.join("state")), 0o700);
     assert_eq!(mode(&base.join("state").join("deeper")), 0o700);
     // an existing database that others could read is tightened when opened
     let old = base.join("old.sqlite");
-    drop(JobStore::open(&old).unwrap());
+    drop(Db::open(&old).unwrap());
     std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
-    drop(JobStore::open(&old).unwrap());
+    drop(Db::open(&old).unwrap());
     assert_eq!(mode(&old), 0o600);
 }

@@ -173,7 +173,7 @@ fn cli_backs_up_two_databases_and_restores_every_row_with_a_suffix() {
     assert!(dir.join(&name).join("meta/backup_meta.json").is_file());
 
     // what the CLI changed is in the audit log `milvault serve` shows
-    let store = milvault::job_store::JobStore::open(&job_db(&dir)).unwrap();
+    let store = milvault::db::Db::open(&job_db(&dir)).unwrap();
     let entries = store
         .audit_entries(&milvault::auth::audit::AuditFilter::default())
         .unwrap();

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use milvault::{
     auth::{audit::AuditFilter, sign_in::SignInOptions, Role},
-    job_store::JobStore,
+    db::Db,
     registry::JobRegistry,
     web::auth::AuthOptions,
 };
@@ -39,7 +39,7 @@ fn overrides() -> Vec<(&'static str, String)> {
 
 impl Portal {
     async fn start(milvus_users: bool) -> Portal {
-        let registry = JobRegistry::new(service(&overrides()), JobStore::in_memory().unwrap());
+        let registry = JobRegistry::new(service(&overrides()), Db::in_memory().unwrap());
         let auth = AuthOptions {
             enabled: true,
             secure_cookies: false,

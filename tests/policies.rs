@@ -13,10 +13,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use milvault::{
     auth::audit::{AuditFilter, Outcome},
     commands::{create::CreateBackupRequest, policy, restore::RestoreRequest},
+    db::Db,
     format::manifest::FileProblem,
     integrity,
     job::{JobKind, JobState},
-    job_store::JobStore,
     policy::Policy,
     registry::JobRegistry,
     retention::Retention,
@@ -44,7 +44,7 @@ impl Clock for FakeClock {
     }
 }
 
-fn registry(root: &str, store: JobStore) -> Arc<JobRegistry> {
+fn registry(root: &str, store: Db) -> Arc<JobRegistry> {
     JobRegistry::new(service(&s3_overrides("milvault", root)), store)
 }
 
@@ -57,7 +57,7 @@ async fn backup(reg: &Arc<JobRegistry>, req: CreateBackupRequest) {
 #[tokio::test]
 async fn verify_and_restore_catch_a_corrupted_and_a_deleted_binlog() {
     let root = unique("ver");
-    let reg = registry(&root, JobStore::in_memory().unwrap());
+    let reg = registry(&root, Db::in_memory().unwrap());
     let name = unique("v");
     backup(
         &reg,
@@ -139,7 +139,7 @@ async fn verify_and_restore_catch_a_corrupted_and_a_deleted_binlog() {
         out.contains("DAMAGED") && out.contains(&changed) && out.contains(&deleted),
         "stdout: {out}\nstderr: {err}"
     );
-    let audit = milvault::job_store::JobStore::open(&job_db)
+    let audit = milvault::db::Db::open(&job_db)
         .unwrap()
         .audit_entries(&Default::default())
         .unwrap();
@@ -150,7 +150,7 @@ async fn verify_and_restore_catch_a_corrupted_and_a_deleted_binlog() {
     );
     assert!(audit[0].detail.starts_with("damaged: 2 of"), "{audit:?}");
     // the portal sharing that database shows the CLI's verification and its failed job
-    let cli_db = milvault::job_store::JobStore::open(&job_db).unwrap();
+    let cli_db = milvault::db::Db::open(&job_db).unwrap();
     assert_eq!(cli_db.verifications().unwrap()[&name].state, "damaged");
     let jobs = cli_db.list(5).unwrap();
     assert_eq!(jobs.len(), 1);
@@ -216,7 +216,7 @@ async fn made_by(reg: &Arc<JobRegistry>, policy: &str) -> Vec<String> {
 async fn a_schedule_makes_backups_and_retention_prunes_only_its_own() {
     let root = unique("sch");
     let db = work_dir(&root).join("state.sqlite");
-    let reg = registry(&root, JobStore::open(&db).unwrap());
+    let reg = registry(&root, Db::open(&db).unwrap());
     // a backup by hand and one by another policy: never pruned by this policy
     let manual = unique("manual");
     backup(
@@ -283,7 +283,7 @@ async fn a_schedule_makes_backups_and_retention_prunes_only_its_own() {
     assert_eq!(reg.store().policy_runs("every2s", 100).unwrap().len(), 5);
 
     // a second server on the same database, ticking at the same time: the slot runs once
-    let reg2 = registry(&root, JobStore::open(&db).unwrap());
+    let reg2 = registry(&root, Db::open(&db).unwrap());
     let other = Scheduler::new(reg2, clock.clone());
     clock.advance(2);
     let (a, b) = tokio::join!(scheduler.tick(), other.tick());
@@ -305,7 +305,7 @@ async fn a_schedule_makes_backups_and_retention_prunes_only_its_own() {
 #[tokio::test]
 async fn the_scheduler_loop_runs_a_short_interval_on_the_real_clock() {
     let root = unique("loop");
-    let reg = registry(&root, JobStore::in_memory().unwrap());
+    let reg = registry(&root, Db::in_memory().unwrap());
     let mut p = policy("loop3s", "*/3 * * * * *", 1);
     p.verify_after = false;
     p.collections = vec!["empty_coll".into()];
@@ -353,7 +353,7 @@ impl Clock for RecordingClock {
 #[tokio::test]
 async fn a_fast_ticking_scheduler_on_the_real_clock_runs_each_slot_exactly_once() {
     let root = unique("slots");
-    let reg = registry(&root, JobStore::in_memory().unwrap());
+    let reg = registry(&root, Db::in_memory().unwrap());
     let name = unique("every2s");
     let mut p = policy(&name, "*/2 * * * * *", 1);
     p.retention = Retention::default();
@@ -411,7 +411,7 @@ async fn a_fast_ticking_scheduler_on_the_real_clock_runs_each_slot_exactly_once(
 #[tokio::test]
 async fn a_run_whose_name_was_taken_backs_up_under_a_variant_and_prunes_only_its_own() {
     let root = unique("squat");
-    let reg = registry(&root, JobStore::in_memory().unwrap());
+    let reg = registry(&root, Db::in_memory().unwrap());
     let name = unique("squat");
     let mut p = policy(&name, "* * * * *", 1);
     p.collections = vec!["empty_coll".into()];
@@ -523,7 +523,7 @@ async fn a_run_whose_name_was_taken_backs_up_under_a_variant_and_prunes_only_its
 #[tokio::test]
 async fn a_manual_run_at_a_slot_leaves_the_slot_to_the_schedule() {
     let root = unique("manual");
-    let reg = registry(&root, JobStore::in_memory().unwrap());
+    let reg = registry(&root, Db::in_memory().unwrap());
     let name = unique("by_hand");
     let mut p = policy(&name, "*/5 * * * * *", 5);
     p.collections = vec!["empty_coll".into()];

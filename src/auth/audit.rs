@@ -8,13 +8,8 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use rusqlite::params;
-use serde::{Deserialize, Serialize};
 
-use crate::{
-    error::Result,
-    job_store::{db_err, JobStore},
-};
+use crate::{db::Db, error::Result};
 
 /// The actions the audit log records, each named once (the Gate, the CLI, the scheduler and the
 /// sign-in pages write them; the Audit page filters by them).
@@ -59,96 +54,7 @@ pub mod action {
     pub const AUDIT_READ: &str = "audit.read";
 }
 
-/// The table, created when the database is opened.
-pub const SCHEMA: &str = "
-    CREATE TABLE IF NOT EXISTS audit (
-      seq INTEGER PRIMARY KEY AUTOINCREMENT,
-      at_ms INTEGER NOT NULL,
-      actor TEXT NOT NULL,
-      via TEXT NOT NULL,
-      action TEXT NOT NULL,
-      target TEXT NOT NULL,
-      source TEXT NOT NULL,
-      outcome TEXT NOT NULL,
-      detail TEXT NOT NULL
-    );
-    CREATE INDEX IF NOT EXISTS audit_at ON audit(at_ms);";
-
-/// How an attempt ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Done (or, for a job, started).
-    Ok,
-    /// Refused: not signed in, not allowed, cross-site.
-    Denied,
-    /// Allowed but it failed.
-    Failed,
-}
-
-impl Outcome {
-    /// `ok`, `denied` or `failed`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Ok => "ok",
-            Outcome::Denied => "denied",
-            Outcome::Failed => "failed",
-        }
-    }
-
-    /// A filter's outcome (`ok`, `denied`, `failed`; empty: any); the error says what is allowed.
-    pub fn parse_filter(s: &str) -> std::result::Result<Option<Outcome>, String> {
-        match s.trim() {
-            "" => Ok(None),
-            "ok" => Ok(Some(Outcome::Ok)),
-            "denied" => Ok(Some(Outcome::Denied)),
-            "failed" => Ok(Some(Outcome::Failed)),
-            o => Err(format!("outcome '{o}' is not ok, denied or failed")),
-        }
-    }
-
-    fn parse(s: &str) -> Outcome {
-        match s {
-            "ok" => Outcome::Ok,
-            "denied" => Outcome::Denied,
-            _ => Outcome::Failed,
-        }
-    }
-}
-
-/// One entry.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct AuditEntry {
-    pub seq: i64,
-    pub at: DateTime<Utc>,
-    /// The user (`anonymous` when not signed in).
-    pub actor: String,
-    /// How the actor authenticated: `session`, `token:<name>`, `local`, `cli`, `scheduler`.
-    pub via: String,
-    /// `backup.create`, `backup.restore`, `backup.delete`, `backup.verify`, `policy.*`,
-    /// `user.*`, `token.*`, `auth.sign_in`, `auth.sign_out`, `request`.
-    pub action: String,
-    /// What it was done to: a backup, a policy, a user, a path.
-    pub target: String,
-    /// The client's address.
-    pub source: String,
-    pub outcome: Outcome,
-    /// The reason of a refusal or failure, or what was done.
-    pub detail: String,
-}
-
-/// Which entries to read.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct AuditFilter {
-    pub actor: Option<String>,
-    /// Entries whose action starts with this (`backup.` for all backup actions).
-    pub action: Option<String>,
-    pub outcome: Option<Outcome>,
-    pub since: Option<DateTime<Utc>>,
-    pub until: Option<DateTime<Utc>>,
-    /// Newest first, at most this many (default 200, at most 10000).
-    pub limit: Option<usize>,
-}
+pub use crate::db::audit::{AuditEntry, AuditFilter, Outcome};
 
 /// The most bytes kept of each field (actor, via, action, target, source, detail); the rest is
 /// replaced by a marker saying how much was cut, so that no request can grow the log by more.
@@ -190,7 +96,7 @@ struct Window {
 }
 
 /// Rate limit of unauthenticated refusals, per (database, source). The state lives outside the
-/// [`JobStore`] (keyed by its owner id) so that the store stays a plain connection.
+/// [`Db`] (keyed by its owner id) so that the store stays a plain connection.
 #[derive(Debug, Default)]
 pub struct RefusalLimiter {
     windows: HashMap<(String, String), Window>,
@@ -262,7 +168,7 @@ fn limiter() -> &'static Mutex<RefusalLimiter> {
     L.get_or_init(Default::default)
 }
 
-impl JobStore {
+impl Db {
     /// Appends an entry (errors are logged: a failing audit write must not hide the outcome).
     /// Each field is cut to its [`FIELD_LIMITS`]; refusals of callers who are not signed in are
     /// limited to [`REFUSALS_PER_WINDOW`] per source and window, with a summary of the rest.
@@ -337,23 +243,7 @@ impl JobStore {
         outcome: Outcome,
         detail: &str,
     ) {
-        let r = self.lock().and_then(|c| {
-            c.execute(
-                "INSERT INTO audit (at_ms, actor, via, action, target, source, outcome, detail)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    Utc::now().timestamp_millis(),
-                    actor,
-                    via,
-                    action,
-                    target,
-                    source,
-                    outcome.as_str(),
-                    detail
-                ],
-            )
-            .map_err(db_err)
-        });
+        let r = self.insert_audit_row(actor, via, action, target, source, outcome, detail);
         if let Err(e) = r {
             tracing::error!("could not write the audit log: {e}");
         }
@@ -370,13 +260,7 @@ impl JobStore {
 
     /// Removes the entries older than `before`; returns how many. The removal itself is recorded.
     pub fn prune_audit(&self, before: DateTime<Utc>) -> Result<usize> {
-        let n = self
-            .lock()?
-            .execute(
-                "DELETE FROM audit WHERE at_ms < ?1",
-                [before.timestamp_millis()],
-            )
-            .map_err(db_err)?;
+        let n = self.delete_audit_before(before)?;
         if n > 0 {
             self.audit(
                 "milvault",
@@ -394,45 +278,7 @@ impl JobStore {
     /// Entries matching `f`, newest first.
     pub fn audit_entries(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>> {
         self.write_dropped_summaries(Instant::now());
-        let conn = self.lock()?;
-        let mut stmt = conn
-            .prepare(
-                "SELECT seq, at_ms, actor, via, action, target, source, outcome, detail FROM audit
-                 WHERE (?1 IS NULL OR actor = ?1)
-                   AND (?2 IS NULL OR substr(action, 1, length(?2)) = ?2)
-                   AND (?3 IS NULL OR outcome = ?3)
-                   AND (?4 IS NULL OR at_ms >= ?4)
-                   AND (?5 IS NULL OR at_ms <= ?5)
-                 ORDER BY seq DESC LIMIT ?6",
-            )
-            .map_err(db_err)?;
-        let limit = i64::try_from(f.limit.unwrap_or(200).min(10_000)).unwrap_or(200);
-        let rows = stmt
-            .query_map(
-                params![
-                    f.actor.as_deref().filter(|s| !s.is_empty()),
-                    f.action.as_deref().filter(|s| !s.is_empty()),
-                    f.outcome.map(Outcome::as_str),
-                    f.since.map(|t| t.timestamp_millis()),
-                    f.until.map(|t| t.timestamp_millis()),
-                    limit
-                ],
-                |r| {
-                    Ok(AuditEntry {
-                        seq: r.get(0)?,
-                        at: DateTime::from_timestamp_millis(r.get(1)?).unwrap_or_default(),
-                        actor: r.get(2)?,
-                        via: r.get(3)?,
-                        action: r.get(4)?,
-                        target: r.get(5)?,
-                        source: r.get(6)?,
-                        outcome: Outcome::parse(&r.get::<_, String>(7)?),
-                        detail: r.get(8)?,
-                    })
-                },
-            )
-            .map_err(db_err)?;
-        rows.collect::<std::result::Result<_, _>>().map_err(db_err)
+        self.audit_rows(f)
     }
 }
 
@@ -477,7 +323,7 @@ mod tests {
 
     #[test]
     fn entries_are_filtered_newest_first_and_exported() {
-        let s = JobStore::in_memory().unwrap();
+        let s = Db::in_memory().unwrap();
         s.audit(
             "ann",
             "session",
@@ -535,7 +381,7 @@ mod tests {
 
     #[test]
     fn long_fields_are_cut_with_a_visible_marker() {
-        let s = JobStore::in_memory().unwrap();
+        let s = Db::in_memory().unwrap();
         let huge = "é".repeat(500_000);
         s.audit(
             &huge,
@@ -581,7 +427,7 @@ mod tests {
 
     #[test]
     fn the_store_writes_a_summary_of_what_it_left_out() {
-        let s = JobStore::in_memory().unwrap();
+        let s = Db::in_memory().unwrap();
         for _ in 0..25 {
             s.audit(
                 "anonymous",
@@ -645,7 +491,7 @@ mod tests {
 
     #[test]
     fn pruning_removes_old_entries_only_and_says_so() {
-        let s = JobStore::in_memory().unwrap();
+        let s = Db::in_memory().unwrap();
         s.audit(
             "ann",
             "session",

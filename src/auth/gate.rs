@@ -8,8 +8,8 @@ use chrono::Utc;
 
 use super::{
     access::{authorize, databases_of, Action, Caller, Credential, Principal},
+    accounts::{TokenInfo, UserInfo},
     audit::{action, AuditEntry, AuditFilter, Outcome},
-    store::{TokenInfo, UserInfo},
     Role,
 };
 use crate::{

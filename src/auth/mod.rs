@@ -3,11 +3,11 @@
 //! gate every front end goes through ([`gate`]).
 
 pub mod access;
+pub mod accounts;
 pub mod audit;
 pub mod gate;
 pub mod password;
 pub mod sign_in;
-pub mod store;
 
 pub use access::{authorize, Action, Caller, Credential, Principal, Role};
 pub use gate::Gate;

@@ -8,15 +8,15 @@
 
 use crate::{
     config::Secret,
+    db::Db,
     error::{Error, Result},
-    job_store::JobStore,
     milvus::client::MilvusClient,
     registry::JobRegistry,
 };
 
 use super::{
     access::{Principal, Role},
-    store::UserOrigin,
+    accounts::UserOrigin,
 };
 
 /// Where sign-ins are checked.
@@ -28,7 +28,7 @@ pub struct SignInOptions {
 
 /// Whether Milvus, not the local hash, checks `name`'s password: Milvus users are on and no
 /// local user has that name.
-pub fn checked_by_milvus(store: &JobStore, opts: SignInOptions, name: &str) -> Result<bool> {
+pub fn checked_by_milvus(store: &Db, opts: SignInOptions, name: &str) -> Result<bool> {
     Ok(opts.milvus_users
         && store
             .user(name)?

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::{
     auth::{Caller, Gate, Principal},
-    job_store::JobStore,
+    db::Db,
     registry::JobRegistry,
     Milvault,
 };
@@ -28,7 +28,7 @@ impl CliJobs {
     pub fn open(db: &JobDbArg, svc: &Arc<Milvault>) -> anyhow::Result<CliJobs> {
         let store = match db.open_or_warn() {
             Some(store) => store,
-            None => JobStore::in_memory()?,
+            None => Db::in_memory()?,
         };
         Ok(CliJobs::over(JobRegistry::new(svc.clone(), store)))
     }
@@ -96,13 +96,13 @@ mod tests {
         rt.block_on(async {
             let config = crate::config::Config::load(None, &[], &[]).expect("config");
             let svc = Arc::new(Milvault::new(config).expect("service"));
-            let jobs = CliJobs::over(JobRegistry::new(svc, JobStore::open(&path).expect("store")));
+            let jobs = CliJobs::over(JobRegistry::new(svc, Db::open(&path).expect("store")));
             jobs.gate()
                 .audit("backup.delete", "b1", Outcome::Ok, "7 files");
             jobs.gate()
                 .audit("backup.delete", "b2", Outcome::Failed, "no such backup");
         });
-        let entries = JobStore::open(&path)
+        let entries = Db::open(&path)
             .expect("second store")
             .audit_entries(&AuditFilter::default())
             .expect("entries");

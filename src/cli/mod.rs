@@ -118,14 +118,14 @@ pub struct JobDbArg {
 
 impl JobDbArg {
     /// Opens (creating if needed) the database.
-    pub fn open(&self) -> Result<crate::job_store::JobStore> {
-        crate::job_store::JobStore::open(&self.job_db)
+    pub fn open(&self) -> Result<crate::db::Db> {
+        crate::db::Db::open(&self.job_db)
             .with_context(|| format!("database {}", self.job_db.display()))
     }
 
     /// Opens the database for a command that runs without it when it must: a warning says the
     /// command is not recorded.
-    pub fn open_or_warn(&self) -> Option<crate::job_store::JobStore> {
+    pub fn open_or_warn(&self) -> Option<crate::db::Db> {
         self.open()
             .inspect_err(|e| {
                 eprintln!(

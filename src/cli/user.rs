@@ -137,8 +137,8 @@ pub fn run(svc: &Arc<Milvault>, args: UserArgs, db: &JobDbArg, json: bool) -> Re
                         u.databases.join(", ")
                     };
                     let origin = match u.origin {
-                        crate::auth::store::UserOrigin::Milvus => " (Milvus user)",
-                        crate::auth::store::UserOrigin::Local => "",
+                        crate::auth::accounts::UserOrigin::Milvus => " (Milvus user)",
+                        crate::auth::accounts::UserOrigin::Local => "",
                     };
                     println!("{:<20} {:<9} {dbs}{origin}", u.name, u.role.as_str());
                 }

@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::{
+    db::policies::{PolicyRecord, PolicyRun},
+    db::Db,
     error::{Error, Result},
-    job_store::JobStore,
     policy::Policy,
-    policy_store::{PolicyRecord, PolicyRun},
 };
 
 /// A policy as people look at it.
@@ -25,19 +25,19 @@ pub struct PolicyOverview {
 }
 
 /// Adds a policy after checking it.
-pub fn add(store: &JobStore, p: &Policy) -> Result<()> {
+pub fn add(store: &Db, p: &Policy) -> Result<()> {
     p.validate()?;
     store.insert_policy(p)
 }
 
 /// Replaces a policy after checking it.
-pub fn update(store: &JobStore, p: &Policy) -> Result<()> {
+pub fn update(store: &Db, p: &Policy) -> Result<()> {
     p.validate()?;
     store.update_policy(p)
 }
 
 /// Pauses (`false`) or resumes (`true`) a policy's schedule.
-pub fn set_enabled(store: &JobStore, name: &str, enabled: bool) -> Result<Policy> {
+pub fn set_enabled(store: &Db, name: &str, enabled: bool) -> Result<Policy> {
     let mut p = get(store, name)?.policy;
     p.enabled = enabled;
     store.update_policy(&p)?;
@@ -45,7 +45,7 @@ pub fn set_enabled(store: &JobStore, name: &str, enabled: bool) -> Result<Policy
 }
 
 /// Removes a policy; its backups stay.
-pub fn remove(store: &JobStore, name: &str) -> Result<()> {
+pub fn remove(store: &Db, name: &str) -> Result<()> {
     if store.delete_policy(name)? {
         Ok(())
     } else {
@@ -54,7 +54,7 @@ pub fn remove(store: &JobStore, name: &str) -> Result<()> {
 }
 
 /// One stored policy.
-pub fn get(store: &JobStore, name: &str) -> Result<PolicyRecord> {
+pub fn get(store: &Db, name: &str) -> Result<PolicyRecord> {
     store
         .get_policy(name)?
         .ok_or_else(|| Error::PolicyNotFound(name.into()))
@@ -62,7 +62,7 @@ pub fn get(store: &JobStore, name: &str) -> Result<PolicyRecord> {
 
 /// The stored policy `name` with its next `next` runs after `now` and its newest runs.
 pub fn overview_of(
-    store: &JobStore,
+    store: &Db,
     name: &str,
     now: DateTime<Utc>,
     next: usize,
@@ -72,7 +72,7 @@ pub fn overview_of(
 
 /// A policy with its next `next` runs after `now` and its newest runs.
 pub fn overview(
-    store: &JobStore,
+    store: &Db,
     rec: PolicyRecord,
     now: DateTime<Utc>,
     next: usize,
@@ -91,7 +91,7 @@ pub fn overview(
 }
 
 /// Every policy with its next runs.
-pub fn list(store: &JobStore, now: DateTime<Utc>) -> Result<Vec<PolicyOverview>> {
+pub fn list(store: &Db, now: DateTime<Utc>) -> Result<Vec<PolicyOverview>> {
     store
         .list_policies()?
         .into_iter()

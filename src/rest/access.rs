@@ -16,8 +16,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     auth::{
+        accounts::{TokenInfo, UserInfo},
         audit::{to_csv, AuditFilter, Outcome},
-        store::{TokenInfo, UserInfo},
         Gate, Principal, Role,
     },
     registry::JobRegistry,

@@ -48,7 +48,7 @@ pub struct PolicyView {
     pub retention: String,
     /// Newest runs first: slot, trigger, backup, job, state, what happened.
     #[schema(value_type = Vec<Object>)]
-    pub recent_runs: Vec<crate::policy_store::PolicyRun>,
+    pub recent_runs: Vec<crate::db::policies::PolicyRun>,
 }
 
 impl From<PolicyOverview> for PolicyView {

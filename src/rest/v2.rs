@@ -129,8 +129,8 @@ pub struct VerificationView {
     pub problems: Vec<crate::format::manifest::FileProblem>,
 }
 
-impl From<&crate::policy_store::VerificationRecord> for VerificationView {
-    fn from(v: &crate::policy_store::VerificationRecord) -> Self {
+impl From<&crate::db::policies::VerificationRecord> for VerificationView {
+    fn from(v: &crate::db::policies::VerificationRecord) -> Self {
         VerificationView {
             state: v.state.clone(),
             at: v.at,

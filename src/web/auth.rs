@@ -379,7 +379,7 @@ pub struct LoginForm {
 /// `redirect` with the new session's cookie set.
 fn signed_in(redirect: Redirect, session: &str, secure: bool) -> Response {
     let mut r = redirect.into_response();
-    let cookie = session_cookie(session, secure, crate::auth::store::SESSION_HOURS * 3600);
+    let cookie = session_cookie(session, secure, crate::auth::accounts::SESSION_HOURS * 3600);
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         r.headers_mut().insert(header::SET_COOKIE, v);
     }

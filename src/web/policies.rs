@@ -6,8 +6,8 @@ use chrono::Utc;
 use crate::{
     auth::Gate,
     commands::policy::{self, PolicyOverview},
+    db::policies::VerificationRecord,
     policy::Policy,
-    policy_store::VerificationRecord,
     retention::Retention,
 };
 

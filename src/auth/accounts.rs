@@ -1,10 +1,10 @@
-//! Users, sessions, API tokens, sign-in failures and the one-time set-up link, in the embedded
-//! database. Session ids, tokens and set-up links are random 256-bit secrets stored only as
+//! The rules of accounts: user names, password strength and hashing, who is the last admin,
+//! sign-in back-off, sessions, API tokens and the one-time set-up link. The rows live in
+//! [`crate::db::users`]. Session ids, tokens and set-up links are random 256-bit secrets stored only as
 //! SHA-256 hashes; passwords as argon2id hashes.
 
 use chrono::{DateTime, Utc};
 use rand::RngCore;
-use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -12,52 +12,14 @@ use super::{
     access::{Principal, Role},
     password,
 };
+pub use crate::db::users::TokenInfo;
 use crate::{
+    db::{
+        users::{from_ms, now_ms, UserRow},
+        Db,
+    },
     error::{Error, Result},
-    job_store::{db_err, JobStore},
 };
-
-/// The tables, created when the database is opened.
-pub const SCHEMA: &str = "
-    CREATE TABLE IF NOT EXISTS users (
-      name TEXT PRIMARY KEY,
-      hash TEXT NOT NULL,
-      role TEXT NOT NULL,
-      databases TEXT NOT NULL DEFAULT '[]',
-      created_ms INTEGER NOT NULL
-    );
-    CREATE TABLE IF NOT EXISTS sessions (
-      id_hash TEXT PRIMARY KEY,
-      user TEXT NOT NULL,
-      created_ms INTEGER NOT NULL,
-      expires_ms INTEGER NOT NULL
-    );
-    CREATE TABLE IF NOT EXISTS tokens (
-      id TEXT PRIMARY KEY,
-      name TEXT NOT NULL,
-      user TEXT NOT NULL,
-      hash TEXT NOT NULL,
-      created_ms INTEGER NOT NULL,
-      last_used_ms INTEGER,
-      revoked_ms INTEGER
-    );
-    CREATE TABLE IF NOT EXISTS login_failures (
-      key TEXT PRIMARY KEY,
-      failures INTEGER NOT NULL,
-      last_ms INTEGER NOT NULL
-    );
-    CREATE TABLE IF NOT EXISTS setup_links (
-      hash TEXT PRIMARY KEY,
-      created_ms INTEGER NOT NULL
-    );";
-
-/// Adds what later versions added to the tables of an older database.
-pub fn migrate(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
-    if conn.prepare("SELECT origin FROM users LIMIT 0").is_err() {
-        conn.execute_batch("ALTER TABLE users ADD COLUMN origin TEXT NOT NULL DEFAULT 'local'")?;
-    }
-    Ok(())
-}
 
 /// Where a user's password is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -110,25 +72,6 @@ pub struct UserInfo {
     pub origin: UserOrigin,
 }
 
-/// An API token as listed (never its secret).
-#[derive(Debug, Clone, Serialize)]
-pub struct TokenInfo {
-    pub id: String,
-    pub name: String,
-    pub user: String,
-    pub created_at: DateTime<Utc>,
-    pub last_used_at: Option<DateTime<Utc>>,
-    pub revoked_at: Option<DateTime<Utc>>,
-}
-
-fn now_ms() -> i64 {
-    Utc::now().timestamp_millis()
-}
-
-fn from_ms(v: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(v).unwrap_or_default()
-}
-
 /// A random secret, URL-safe base64 of 32 bytes.
 fn secret() -> String {
     use base64::Engine;
@@ -159,46 +102,6 @@ fn valid_user_name(name: &str) -> Result<()> {
     }
 }
 
-/// The columns [`UserRow::read`] reads.
-const USER_COLUMNS: &str = "name, hash, role, databases, created_ms, origin";
-
-/// A `users` row as stored.
-struct UserRow {
-    name: String,
-    hash: String,
-    role: String,
-    databases: String,
-    created_ms: i64,
-    origin: String,
-}
-
-impl UserRow {
-    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
-        Ok(UserRow {
-            name: r.get(0)?,
-            hash: r.get(1)?,
-            role: r.get(2)?,
-            databases: r.get(3)?,
-            created_ms: r.get(4)?,
-            origin: r.get(5)?,
-        })
-    }
-
-    /// The user and its password hash (empty for Milvus users).
-    fn into_user(self) -> Result<(UserInfo, String)> {
-        Ok((
-            UserInfo {
-                name: self.name,
-                role: Role::parse(&self.role)?,
-                databases: serde_json::from_str(&self.databases).unwrap_or_default(),
-                created_at: from_ms(self.created_ms),
-                origin: UserOrigin::parse(&self.origin),
-            },
-            self.hash,
-        ))
-    }
-}
-
 /// The back-off counters a sign-in of `name` from `source` counts against, each with the
 /// failures it allows before backing off: the address, and the user name (only a name that
 /// could be a user's: a 1 MB name gets no row of its own).
@@ -222,16 +125,25 @@ fn check_scope(role: Role, databases: &[String]) -> Result<()> {
     Ok(())
 }
 
-impl JobStore {
-    /// How many users there are (none: sign-in is not set up yet).
-    pub fn user_count(&self) -> Result<u64> {
-        let n: i64 = self
-            .lock()?
-            .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
-            .map_err(db_err)?;
-        Ok(u64::try_from(n).unwrap_or(0))
-    }
+/// A stored row as the user it describes, with its password hash (empty for Milvus users).
+fn into_user(row: UserRow) -> Result<(UserInfo, String)> {
+    Ok((
+        UserInfo {
+            name: row.name,
+            role: Role::parse(&row.role)?,
+            databases: serde_json::from_str(&row.databases).unwrap_or_default(),
+            created_at: from_ms(row.created_ms),
+            origin: UserOrigin::parse(&row.origin),
+        },
+        row.hash,
+    ))
+}
 
+fn databases_json(databases: &[String]) -> String {
+    serde_json::to_string(databases).unwrap_or_else(|_| "[]".into())
+}
+
+impl Db {
     /// Adds a user.
     pub fn add_user(
         &self,
@@ -244,16 +156,7 @@ impl JobStore {
         password::check_new(name, password)?;
         check_scope(role, databases)?;
         let hash = password::hash(password)?;
-        let dbs = serde_json::to_string(databases).unwrap_or_else(|_| "[]".into());
-        let n = self
-            .lock()?
-            .execute(
-                "INSERT OR IGNORE INTO users (name, hash, role, databases, created_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![name, hash, role.as_str(), dbs, now_ms()],
-            )
-            .map_err(db_err)?;
-        if n == 0 {
+        if !self.insert_user(name, &hash, role.as_str(), &databases_json(databases))? {
             return Err(Error::UserExists(name.into()));
         }
         Ok(())
@@ -262,15 +165,7 @@ impl JobStore {
     /// Changes a user's role and databases.
     pub fn set_user_role(&self, name: &str, role: Role, databases: &[String]) -> Result<()> {
         check_scope(role, databases)?;
-        let dbs = serde_json::to_string(databases).unwrap_or_else(|_| "[]".into());
-        let n = self
-            .lock()?
-            .execute(
-                "UPDATE users SET role = ?2, databases = ?3 WHERE name = ?1",
-                params![name, role.as_str(), dbs],
-            )
-            .map_err(db_err)?;
-        if n == 0 {
+        if !self.update_user_role(name, role.as_str(), &databases_json(databases))? {
             return Err(Error::UserNotFound(name.into()));
         }
         Ok(())
@@ -288,18 +183,9 @@ impl JobStore {
         }
         password::check_new(name, password)?;
         let hash = password::hash(password)?;
-        let conn = self.lock()?;
-        let n = conn
-            .execute(
-                "UPDATE users SET hash = ?2 WHERE name = ?1",
-                params![name, hash],
-            )
-            .map_err(db_err)?;
-        if n == 0 {
+        if !self.update_password(name, &hash)? {
             return Err(Error::UserNotFound(name.into()));
         }
-        conn.execute("DELETE FROM sessions WHERE user = ?1", [name])
-            .map_err(db_err)?;
         Ok(())
     }
 
@@ -308,63 +194,28 @@ impl JobStore {
         let user = self
             .user(name)?
             .ok_or_else(|| Error::UserNotFound(name.into()))?;
-        if user.role == Role::Admin {
-            let admins: i64 = self
-                .lock()?
-                .query_row("SELECT COUNT(*) FROM users WHERE role = 'admin'", [], |r| {
-                    r.get(0)
-                })
-                .map_err(db_err)?;
-            if admins <= 1 {
-                return Err(Error::InvalidRequest(
-                    "this is the last admin; make another user admin first".into(),
-                ));
-            }
+        if user.role == Role::Admin && self.count_role(Role::Admin.as_str())? <= 1 {
+            return Err(Error::InvalidRequest(
+                "this is the last admin; make another user admin first".into(),
+            ));
         }
-        let conn = self.lock()?;
-        conn.execute("DELETE FROM users WHERE name = ?1", [name])
-            .map_err(db_err)?;
-        conn.execute("DELETE FROM sessions WHERE user = ?1", [name])
-            .map_err(db_err)?;
-        conn.execute(
-            "UPDATE tokens SET revoked_ms = ?2 WHERE user = ?1 AND revoked_ms IS NULL",
-            params![name, now_ms()],
-        )
-        .map_err(db_err)?;
-        Ok(())
+        self.delete_user(name)
     }
 
     /// One user.
     pub fn user(&self, name: &str) -> Result<Option<UserInfo>> {
-        Ok(self.user_row(name)?.map(|(u, _)| u))
+        Ok(self.user_and_hash(name)?.map(|(u, _)| u))
     }
 
-    fn user_row(&self, name: &str) -> Result<Option<(UserInfo, String)>> {
-        let row: Option<UserRow> = self
-            .lock()?
-            .query_row(
-                &format!("SELECT {USER_COLUMNS} FROM users WHERE name = ?1"),
-                [name],
-                UserRow::read,
-            )
-            .optional()
-            .map_err(db_err)?;
-        row.map(UserRow::into_user).transpose()
+    fn user_and_hash(&self, name: &str) -> Result<Option<(UserInfo, String)>> {
+        self.user_row(name)?.map(into_user).transpose()
     }
 
     /// All users, by name.
     pub fn users(&self) -> Result<Vec<UserInfo>> {
-        let rows: Vec<UserRow> = {
-            let conn = self.lock()?;
-            let mut stmt = conn
-                .prepare(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY name"))
-                .map_err(db_err)?;
-            let rows = stmt.query_map([], UserRow::read).map_err(db_err)?;
-            rows.collect::<std::result::Result<_, _>>()
-                .map_err(db_err)?
-        };
-        rows.into_iter()
-            .map(|r| r.into_user().map(|(u, _)| u))
+        self.user_rows()?
+            .into_iter()
+            .map(|r| into_user(r).map(|(u, _)| u))
             .collect()
     }
 
@@ -372,18 +223,7 @@ impl JobStore {
     /// give it now (refreshed at each sign-in). A local user of that name is left alone.
     pub fn upsert_milvus_user(&self, name: &str, role: Role, databases: &[String]) -> Result<()> {
         valid_user_name(name)?;
-        let dbs = serde_json::to_string(databases).unwrap_or_else(|_| "[]".into());
-        let n = self
-            .lock()?
-            .execute(
-                "INSERT INTO users (name, hash, role, databases, created_ms, origin)
-                 VALUES (?1, '', ?2, ?3, ?4, 'milvus')
-                 ON CONFLICT(name) DO UPDATE SET role = ?2, databases = ?3
-                 WHERE origin = 'milvus'",
-                params![name, role.as_str(), dbs, now_ms()],
-            )
-            .map_err(db_err)?;
-        if n == 0 {
+        if !self.upsert_milvus_user_row(name, role.as_str(), &databases_json(databases))? {
             return Err(Error::UserExists(name.into()));
         }
         Ok(())
@@ -403,33 +243,27 @@ impl JobStore {
 
     /// Counts a failed sign-in against the user name and the address.
     pub fn sign_in_failed(&self, name: &str, source: &str) -> Result<()> {
-        let conn = self.lock()?;
-        for (k, _) in failure_keys(name, source) {
-            conn.execute(
-                "INSERT INTO login_failures (key, failures, last_ms) VALUES (?1, 1, ?2)
-                 ON CONFLICT(key) DO UPDATE SET failures = failures + 1, last_ms = ?2",
-                params![k, now_ms()],
-            )
-            .map_err(db_err)?;
-        }
-        Ok(())
+        let keys: Vec<String> = failure_keys(name, source)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        self.add_failure(&keys)
     }
 
     /// Forgets the failures of the user name and the address after a good sign-in.
     pub fn sign_in_succeeded(&self, name: &str, source: &str) -> Result<()> {
-        let conn = self.lock()?;
-        for (k, _) in failure_keys(name, source) {
-            conn.execute("DELETE FROM login_failures WHERE key = ?1", [k])
-                .map_err(db_err)?;
-        }
-        Ok(())
+        let keys: Vec<String> = failure_keys(name, source)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        self.clear_failures(&keys)
     }
 
     /// Checks a password, with back-off after [`FREE_FAILURES`] failures from the client address
     /// or [`FREE_USER_FAILURES`] for the user name: 1 s, 2 s, 4 s ... up to [`MAX_BACKOFF_SECS`].
     pub fn check_password(&self, name: &str, password: &str, source: &str) -> Result<Principal> {
         self.sign_in_allowed(name, source)?;
-        let row = self.user_row(name)?;
+        let row = self.user_and_hash(name)?;
         let hash = row
             .as_ref()
             .map(|(_, h)| h.as_str())
@@ -454,16 +288,7 @@ impl JobStore {
 
     /// Seconds to wait before `key`, which allows `free` failures, may try again, if it must.
     fn backoff(&self, key: &str, free: i64) -> Result<Option<u64>> {
-        let row: Option<(i64, i64)> = self
-            .lock()?
-            .query_row(
-                "SELECT failures, last_ms FROM login_failures WHERE key = ?1",
-                [key],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(db_err)?;
-        let Some((failures, last)) = row else {
+        let Some((failures, last)) = self.failures(key)? else {
             return Ok(None);
         };
         if failures < free {
@@ -479,29 +304,13 @@ impl JobStore {
     /// Starts a session for a signed-in user; returns the cookie value.
     pub fn create_session(&self, user: &str) -> Result<String> {
         let id = secret();
-        let now = now_ms();
-        let conn = self.lock()?;
-        conn.execute(
-            "INSERT INTO sessions (id_hash, user, created_ms, expires_ms) VALUES (?1, ?2, ?3, ?4)",
-            params![sha256_hex(&id), user, now, now + SESSION_HOURS * 3_600_000],
-        )
-        .map_err(db_err)?;
-        conn.execute("DELETE FROM sessions WHERE expires_ms < ?1", [now])
-            .map_err(db_err)?;
+        self.insert_session(&sha256_hex(&id), user, now_ms() + SESSION_HOURS * 3_600_000)?;
         Ok(id)
     }
 
     /// The user of a live session.
     pub fn session_principal(&self, cookie: &str) -> Result<Option<Principal>> {
-        let user: Option<String> = self
-            .lock()?
-            .query_row(
-                "SELECT user FROM sessions WHERE id_hash = ?1 AND expires_ms > ?2",
-                params![sha256_hex(cookie), now_ms()],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(db_err)?;
+        let user = self.session_user(&sha256_hex(cookie))?;
         self.principal_of(user, "session")
     }
 
@@ -517,13 +326,7 @@ impl JobStore {
 
     /// Ends a session.
     pub fn end_session(&self, cookie: &str) -> Result<()> {
-        self.lock()?
-            .execute(
-                "DELETE FROM sessions WHERE id_hash = ?1",
-                [sha256_hex(cookie)],
-            )
-            .map_err(db_err)?;
-        Ok(())
+        self.delete_session(&sha256_hex(cookie))
     }
 
     /// Creates an API token for `user`; returns it (shown once: only its hash is kept).
@@ -539,13 +342,7 @@ impl JobStore {
         }
         let id = secret()[..12].to_string();
         let plain = format!("mvt_{id}_{}", secret());
-        let now = now_ms();
-        self.lock()?
-            .execute(
-                "INSERT INTO tokens (id, name, user, hash, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![id, name, user, sha256_hex(&plain), now],
-            )
-            .map_err(db_err)?;
+        let now = self.insert_token(&id, name, user, &sha256_hex(&plain))?;
         Ok((
             plain,
             TokenInfo {
@@ -564,54 +361,14 @@ impl JobStore {
         let Some(id) = plain.strip_prefix("mvt_").and_then(|rest| rest.get(..12)) else {
             return Ok(None);
         };
-        let row: Option<(String, String, String)> = self
-            .lock()?
-            .query_row(
-                "SELECT user, hash, name FROM tokens WHERE id = ?1 AND revoked_ms IS NULL",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()
-            .map_err(db_err)?;
-        let Some((user, hash, name)) = row else {
+        let Some((user, hash, name)) = self.live_token(id)? else {
             return Ok(None);
         };
         if !constant_time_eq(hash.as_bytes(), sha256_hex(plain).as_bytes()) {
             return Ok(None);
         }
-        // at most one write a minute per token: a busy script must not turn reads into writes
-        self.lock()?
-            .execute(
-                "UPDATE tokens SET last_used_ms = ?2
-                 WHERE id = ?1 AND (last_used_ms IS NULL OR last_used_ms < ?2 - 60000)",
-                params![id, now_ms()],
-            )
-            .map_err(db_err)?;
+        self.touch_token(id)?;
         self.principal_of(Some(user), &format!("token:{name}"))
-    }
-
-    /// Tokens, of one user or (None) of everyone, newest first.
-    pub fn tokens(&self, user: Option<&str>) -> Result<Vec<TokenInfo>> {
-        let conn = self.lock()?;
-        let mut stmt = conn
-            .prepare(
-                "SELECT id, name, user, created_ms, last_used_ms, revoked_ms FROM tokens
-                 WHERE ?1 IS NULL OR user = ?1 ORDER BY created_ms DESC",
-            )
-            .map_err(db_err)?;
-        let rows = stmt
-            .query_map([user], |r| {
-                Ok(TokenInfo {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    user: r.get(2)?,
-                    created_at: from_ms(r.get(3)?),
-                    last_used_at: r.get::<_, Option<i64>>(4)?.map(from_ms),
-                    revoked_at: r.get::<_, Option<i64>>(5)?.map(from_ms),
-                })
-            })
-            .map_err(db_err)?;
-        rows.collect::<std::result::Result<_, _>>().map_err(db_err)
     }
 
     /// Revokes a token; `owner` limits it to that user's tokens. Returns the token.
@@ -621,24 +378,14 @@ impl JobStore {
             .into_iter()
             .find(|t| t.id == id)
             .ok_or_else(|| Error::InvalidRequest(format!("there is no token '{id}' of yours")))?;
-        self.lock()?
-            .execute(
-                "UPDATE tokens SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms IS NULL",
-                params![id, now_ms()],
-            )
-            .map_err(db_err)?;
+        self.mark_token_revoked(id)?;
         Ok(token)
     }
 
     /// A one-time link secret to set the first admin's password (only while there are no users).
     pub fn create_setup_secret(&self) -> Result<String> {
         let s = secret();
-        self.lock()?
-            .execute(
-                "INSERT INTO setup_links (hash, created_ms) VALUES (?1, ?2)",
-                params![sha256_hex(&s), now_ms()],
-            )
-            .map_err(db_err)?;
+        self.insert_setup_link(&sha256_hex(&s))?;
         Ok(s)
     }
 
@@ -647,15 +394,7 @@ impl JobStore {
         if self.user_count()? > 0 {
             return Ok(false);
         }
-        let n: i64 = self
-            .lock()?
-            .query_row(
-                "SELECT COUNT(*) FROM setup_links WHERE hash = ?1",
-                [sha256_hex(secret)],
-                |r| r.get(0),
-            )
-            .map_err(db_err)?;
-        Ok(n > 0)
+        self.setup_link_exists(&sha256_hex(secret))
     }
 
     /// Uses a set-up link: creates the admin `user` and forgets every link.
@@ -666,10 +405,7 @@ impl JobStore {
             ));
         }
         self.add_user(user, password, Role::Admin, &[])?;
-        self.lock()?
-            .execute("DELETE FROM setup_links", [])
-            .map_err(db_err)?;
-        Ok(())
+        self.delete_setup_links()
     }
 }
 
@@ -683,7 +419,7 @@ mod tests {
 
     #[test]
     fn users_sign_in_and_sessions_end() {
-        let s = JobStore::in_memory().unwrap();
+        let s = Db::in_memory().unwrap();
         s.add_user(
             "ann",
             "ann's long password",
@@ -718,7 +454,7 @@ mod tests {
 
     #[test]
     fn repeated_failures_back_off_per_user_and_address() {
-        let s = JobStore::in_memory().unwrap();
+        let s = Db::in_memory().unwrap();
         s.add_user("ann", "ann's long password", Role::Admin, &[])
             .unwrap();
         for _ in 0..FREE_FAILURES {
@@ -756,7 +492,7 @@ mod tests {
 
     #[test]
     fn a_user_backs_off_everywhere_only_after_many_failures() {
-        let s = JobStore::in_memory().unwrap();
+        let s = Db::in_memory().unwrap();
         s.add_user("ann", "ann's long password", Role::Admin, &[])
             .unwrap();
         for i in 0..FREE_USER_FAILURES {
@@ -772,7 +508,7 @@ mod tests {
 
     #[test]
     fn tokens_are_shown_once_stored_hashed_and_revocable() {
-        let s = JobStore::in_memory().unwrap();
+        let s = Db::in_memory().unwrap();
         s.add_user("ci", "ci's long password", Role::Operator, &[])
             .unwrap();
         let (plain, info) = s.create_token("ci", "nightly script").unwrap();
@@ -797,7 +533,7 @@ mod tests {
 
     #[test]
     fn the_setup_link_works_once_and_only_without_users() {
-        let s = JobStore::in_memory().unwrap();
+        let s = Db::in_memory().unwrap();
         let link = s.create_setup_secret().unwrap();
         assert!(s.setup_secret_valid(&link).unwrap());
         assert!(s
@@ -812,7 +548,7 @@ mod tests {
 
     #[test]
     fn milvus_users_are_recorded_refreshed_and_never_signed_in_locally() {
-        let s = JobStore::in_memory().unwrap();
+        let s = Db::in_memory().unwrap();
         s.upsert_milvus_user("mia", Role::Member, &["team_a".into()])
             .unwrap();
         s.upsert_milvus_user("mia", Role::Viewer, &[]).unwrap();
@@ -861,7 +597,7 @@ mod tests {
             )
             .unwrap();
         }
-        let s = JobStore::open(&path).unwrap();
+        let s = Db::open(&path).unwrap();
         let old = s.user("old").unwrap().unwrap();
         assert_eq!((old.role, old.origin), (Role::Viewer, UserOrigin::Local));
     }

@@ -9,39 +9,11 @@ use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    db::{db_err, Db},
     error::{Error, Result},
     format::manifest::FileProblem,
-    job_store::{db_err, JobStore},
     policy::Policy,
 };
-
-/// The tables, created when the database is opened.
-pub const SCHEMA: &str = "
-    CREATE TABLE IF NOT EXISTS policies (
-      name TEXT PRIMARY KEY,
-      spec TEXT NOT NULL,
-      created_ms INTEGER NOT NULL,
-      updated_ms INTEGER NOT NULL
-    );
-    CREATE TABLE IF NOT EXISTS policy_runs (
-      policy TEXT NOT NULL,
-      slot_ms INTEGER NOT NULL,
-      trigger TEXT NOT NULL,
-      claimed_ms INTEGER NOT NULL,
-      backup TEXT NOT NULL DEFAULT '',
-      job_id TEXT NOT NULL DEFAULT '',
-      state TEXT NOT NULL,
-      detail TEXT NOT NULL DEFAULT '',
-      PRIMARY KEY (policy, slot_ms)
-    );
-    CREATE TABLE IF NOT EXISTS verifications (
-      backup TEXT PRIMARY KEY,
-      at_ms INTEGER NOT NULL,
-      state TEXT NOT NULL,
-      files INTEGER NOT NULL,
-      bytes INTEGER NOT NULL,
-      problems TEXT NOT NULL
-    );";
 
 /// A stored policy.
 #[derive(Debug, Clone, Serialize)]
@@ -93,10 +65,10 @@ fn from_ms(v: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(v).unwrap_or_default()
 }
 
-impl JobStore {
+impl Db {
     /// Adds a policy; fails when one of that name exists.
     pub fn insert_policy(&self, p: &Policy) -> Result<()> {
-        let spec = serde_json::to_string(p).map_err(|e| Error::Config(e.to_string()))?;
+        let spec = serde_json::to_string(p).map_err(|e| Error::Database(e.to_string()))?;
         let now = ms(Utc::now());
         let conn = self.lock()?;
         let n = conn
@@ -113,7 +85,7 @@ impl JobStore {
 
     /// Replaces a policy; fails when there is none of that name.
     pub fn update_policy(&self, p: &Policy) -> Result<()> {
-        let spec = serde_json::to_string(p).map_err(|e| Error::Config(e.to_string()))?;
+        let spec = serde_json::to_string(p).map_err(|e| Error::Database(e.to_string()))?;
         let conn = self.lock()?;
         let n = conn
             .execute(
@@ -271,7 +243,7 @@ impl JobStore {
     /// Records a backup's latest verification.
     pub fn save_verification(&self, backup: &str, v: &VerificationRecord) -> Result<()> {
         let problems =
-            serde_json::to_string(&v.problems).map_err(|e| Error::Config(e.to_string()))?;
+            serde_json::to_string(&v.problems).map_err(|e| Error::Database(e.to_string()))?;
         let conn = self.lock()?;
         conn.execute(
             "INSERT INTO verifications (backup, at_ms, state, files, bytes, problems) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -318,7 +290,7 @@ impl JobStore {
 
 fn record((spec, created, updated): (String, i64, i64)) -> Result<PolicyRecord> {
     let policy: Policy = serde_json::from_str(&spec)
-        .map_err(|e| Error::Config(format!("stored policy cannot be read: {e}")))?;
+        .map_err(|e| Error::Database(format!("stored policy cannot be read: {e}")))?;
     Ok(PolicyRecord {
         policy,
         created_at: from_ms(created),
@@ -334,8 +306,8 @@ mod tests {
     fn a_slot_is_claimed_once_even_by_two_stores_on_one_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.sqlite");
-        let a = JobStore::open(&path).unwrap();
-        let b = JobStore::open(&path).unwrap();
+        let a = Db::open(&path).unwrap();
+        let b = Db::open(&path).unwrap();
         let slot = DateTime::parse_from_rfc3339("2026-11-25T02:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
@@ -348,7 +320,7 @@ mod tests {
 
     #[test]
     fn a_policys_backups_are_those_its_runs_started() {
-        let s = JobStore::in_memory().unwrap();
+        let s = Db::in_memory().unwrap();
         let at = |sec: i64| DateTime::from_timestamp(1_800_000_000 + sec, 0).unwrap();
         let mut run = PolicyRun {
             policy: "nightly".into(),
@@ -382,7 +354,7 @@ mod tests {
 
     #[test]
     fn policies_are_added_once_updated_listed_and_removed() {
-        let s = JobStore::in_memory().unwrap();
+        let s = Db::in_memory().unwrap();
         let mut p = Policy {
             name: "n".into(),
             cron: "0 2 * * *".into(),

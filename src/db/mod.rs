@@ -1,0 +1,161 @@
+//! milvault's own database: one embedded SQLite file (`--job-db`) holding jobs, policies and
+//! their runs, verifications, users, sessions, tokens, the audit log and backup-name leases.
+//! This module opens it (file modes, migrations in [`schema`]) and knows which process it is;
+//! each submodule holds the SQL of one kind of record and nothing else: the rules that use them
+//! live with their layer (`auth/`, `name_lease`, `policy`).
+//!
+//! Several processes may share one file (two servers, or a server and the CLI). Each open store
+//! is an *owner* that stamps the jobs it saves and, while it runs jobs, beats a heartbeat in the
+//! `servers` table. A running job whose owner has not beaten for [`STALE_AFTER`] is marked
+//! failed ("interrupted"); a job another live process runs is left alone.
+
+use std::{path::Path, sync::Mutex, time::Duration};
+
+use rusqlite::{params, Connection};
+
+use crate::error::{Error, Result};
+
+pub mod audit;
+pub mod jobs;
+pub mod leases;
+
+pub mod policies;
+mod schema;
+pub mod users;
+
+/// How often a process that runs jobs beats its heartbeat.
+pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
+/// After how long without a heartbeat a process' running jobs count as interrupted.
+pub const STALE_AFTER: Duration = Duration::from_secs(30);
+
+/// The job table.
+pub struct Db {
+    conn: Mutex<Connection>,
+    /// This process' (this store's) identity in the `owner` column and the `servers` table.
+    owner: String,
+}
+
+/// A database error as the engine's error.
+pub(crate) fn db_err(e: rusqlite::Error) -> Error {
+    Error::Database(e.to_string())
+}
+
+impl Db {
+    /// Opens (creating if needed) the database at `path`. Jobs that a previous process left
+    /// running are marked failed: nothing runs them any more.
+    ///
+    /// The file holds password hashes and the audit log: it is created readable by its owner
+    /// only (0600, in a 0700 directory when milvault creates the directory), and an existing
+    /// file that others may read is tightened to 0600 with a warning.
+    pub fn open(path: &Path) -> Result<Db> {
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() && !dir.exists() {
+                let mut b = std::fs::DirBuilder::new();
+                b.recursive(true);
+                #[cfg(unix)]
+                std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+                b.create(dir).map_err(|e| {
+                    Error::Config(format!(
+                        "cannot create the directory of the job database {}: {e}",
+                        path.display()
+                    ))
+                })?;
+            }
+        }
+        #[cfg(unix)]
+        Self::restrict_file(path)?;
+        let conn = Connection::open(path).map_err(|e| {
+            Error::Config(format!("cannot open job database {}: {e}", path.display()))
+        })?;
+        Self::init(conn)
+    }
+
+    /// Creates the database file 0600, or makes an existing one (and its `-wal`/`-shm`
+    /// companions) 0600 if group or others may use it.
+    #[cfg(unix)]
+    fn restrict_file(path: &Path) -> Result<()> {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let cannot = |e: std::io::Error| {
+            Error::Config(format!("cannot open job database {}: {e}", path.display()))
+        };
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(cannot)?;
+        for file in ["", "-wal", "-shm"] {
+            let mut f = path.as_os_str().to_owned();
+            f.push(file);
+            let f = std::path::PathBuf::from(f);
+            let Ok(meta) = std::fs::metadata(&f) else {
+                continue;
+            };
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    "{} was readable by others (mode {mode:o}): it holds password hashes and the audit log; made it 0600",
+                    f.display()
+                );
+                std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600))
+                    .map_err(cannot)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A database that lives in memory only (tests, `--no-state`).
+    pub fn in_memory() -> Result<Db> {
+        Self::init(Connection::open_in_memory().map_err(db_err)?)
+    }
+
+    fn init(conn: Connection) -> Result<Db> {
+        schema::migrate(&conn).map_err(db_err)?;
+        let store = Db {
+            conn: Mutex::new(conn),
+            owner: uuid::Uuid::new_v4().simple().to_string(),
+        };
+        store.fail_stale_jobs(STALE_AFTER)?;
+        Ok(store)
+    }
+
+    /// This store's owner id.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Records that this process is alive (and forgets processes silent for a day).
+    pub fn beat(&self) -> Result<()> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let conn = self.lock()?;
+        conn.execute(
+            "INSERT INTO servers (owner, heartbeat_ms) VALUES (?1, ?2)
+             ON CONFLICT(owner) DO UPDATE SET heartbeat_ms = excluded.heartbeat_ms",
+            params![self.owner, now],
+        )
+        .map_err(db_err)?;
+        conn.execute(
+            "DELETE FROM servers WHERE heartbeat_ms < ?1",
+            [now - 86_400_000],
+        )
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Removes this process from the `servers` table: its running jobs count as interrupted at
+    /// once (on a clean shutdown, none should be running), and its backup-name claims end.
+    pub fn sign_off(&self) -> Result<()> {
+        self.lock()?
+            .execute("DELETE FROM servers WHERE owner = ?1", [&self.owner])
+            .map_err(db_err)?;
+        self.delete_own_leases()
+    }
+
+    /// The connection, locked.
+    pub(crate) fn lock(&self) -> Result<std::sync::MutexGuard<'_, Connection>> {
+        self.conn
+            .lock()
+            .map_err(|_| Error::Database("lock poisoned".into()))
+    }
+}
