@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::{
-    auth::audit::Outcome,
+    auth::audit::{action, Outcome},
     commands::create::CreateBackupRequest,
     db::policies::{PolicyRecord, PolicyRun, Trigger},
     db::Db,
@@ -177,13 +177,13 @@ impl Scheduler {
                     detail.push_str("; ");
                     detail.push_str(n);
                 }
-                self.audit("backup.create", &run.backup, Outcome::Ok, &detail);
+                self.audit(action::BACKUP_CREATE, &run.backup, Outcome::Ok, &detail);
             }
             Err(e) => {
                 run.state = "failed".into();
                 run.detail = format!("the backup did not start: {e}");
                 self.audit(
-                    "backup.create",
+                    action::BACKUP_CREATE,
                     &run.backup,
                     Outcome::Failed,
                     &format!("{why}: {e}"),
@@ -285,7 +285,7 @@ impl Scheduler {
                 Ok(_) => {
                     tracing::info!(policy = %p.name, backup = %d.name, reasons = ?d.reasons, "pruned");
                     self.audit(
-                        "backup.delete",
+                        action::BACKUP_DELETE,
                         &d.name,
                         Outcome::Ok,
                         &format!("pruned by the retention of policy {}", p.name),

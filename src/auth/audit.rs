@@ -52,6 +52,14 @@ pub mod action {
     pub const TOKEN_REVOKE: &str = "token.revoke";
     /// The audit log was read.
     pub const AUDIT_READ: &str = "audit.read";
+    /// Old entries were removed.
+    pub const AUDIT_PRUNE: &str = "audit.prune";
+    /// Refused requests left out by the rate limit, summed up.
+    pub const AUDIT_DROPPED: &str = "audit.dropped";
+    /// A sign-in (password, Milvus or set-up link).
+    pub const AUTH_SIGN_IN: &str = "auth.sign_in";
+    /// A sign-out.
+    pub const AUTH_SIGN_OUT: &str = "auth.sign_out";
 }
 
 pub use crate::db::audit::{AuditEntry, AuditFilter, Outcome};
@@ -84,7 +92,7 @@ pub fn truncated(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
 /// Whether an entry records a refusal of someone who is not signed in: these are what anyone
 /// can cause without credentials, so they are rate-limited per source.
 fn unauthenticated_refusal(actor: &str, action: &str, outcome: Outcome) -> bool {
-    outcome == Outcome::Denied && (actor == "anonymous" || action == "auth.sign_in")
+    outcome == Outcome::Denied && (actor == "anonymous" || action == action::AUTH_SIGN_IN)
 }
 
 /// One source's budget in the current window.
@@ -223,7 +231,7 @@ impl Db {
             self.insert_entry(
                 "milvault",
                 "server",
-                "audit.dropped",
+                action::AUDIT_DROPPED,
                 &d.source,
                 &d.source,
                 Outcome::Denied,
@@ -265,7 +273,7 @@ impl Db {
             self.audit(
                 "milvault",
                 "server",
-                "audit.prune",
+                action::AUDIT_PRUNE,
                 "",
                 "server",
                 Outcome::Ok,

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use crate::{
     auth::{
-        audit::Outcome,
+        audit::{action, Outcome},
         sign_in::{checked_by_milvus, sign_in, SignInOptions},
         Caller, Principal,
     },
@@ -409,7 +409,7 @@ pub async fn login(State(st): State<AuthState>, req: Request) -> Response {
         store.audit(
             user,
             if by_milvus { "milvus" } else { "password" },
-            "auth.sign_in",
+            action::AUTH_SIGN_IN,
             "",
             &source,
             outcome,
@@ -460,7 +460,7 @@ pub async fn logout(State(st): State<AuthState>, req: Request) -> Response {
         st.registry.store().audit(
             &caller.who.user,
             &caller.who.via,
-            "auth.sign_out",
+            action::AUTH_SIGN_OUT,
             "",
             &caller.source,
             Outcome::Ok,
@@ -535,7 +535,7 @@ pub async fn setup(State(st): State<AuthState>, req: Request) -> Response {
             store.audit(
                 &f.user,
                 "setup-link",
-                "user.add",
+                action::USER_ADD,
                 &f.user,
                 &source,
                 Outcome::Ok,
