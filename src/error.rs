@@ -124,6 +124,15 @@ pub enum Error {
     },
 
     /// The job was cancelled.
+    /// Rows of a logical backup that cannot be read, written or converted (a Parquet file that is
+    /// not what the backup's metadata says, a Query answer of an unexpected shape).
+    #[error("logical backup data of '{collection}': {reason}")]
+    LogicalData { collection: String, reason: String },
+
+    /// A collection a logical backup cannot read through the API (not loadable, no primary key).
+    #[error("'{collection}' cannot be read through the API: {reason}")]
+    NotReadable { collection: String, reason: String },
+
     #[error("cancelled")]
     Cancelled,
 
@@ -193,6 +202,7 @@ impl Error {
             Error::CollectionExists(_)
             | Error::NoManifest(_)
             | Error::BackupDamaged { .. }
+            | Error::NotReadable { .. }
             | Error::NotRestorable { .. } => ErrorKind::FailedPrecondition,
             Error::MilvusUnreachable { .. }
             | Error::MilvusTimeout { .. }
@@ -202,6 +212,7 @@ impl Error {
             | Error::CorruptMetadata { .. }
             | Error::VerificationFailed { .. }
             | Error::ImportFailed { .. }
+            | Error::LogicalData { .. }
             | Error::Cancelled => ErrorKind::Internal,
         }
     }
@@ -232,6 +243,8 @@ impl Error {
             Error::VerificationFailed { .. } => "verification_failed",
             Error::ImportFailed { .. } => "import_failed",
             Error::NotRestorable { .. } => "not_restorable",
+            Error::LogicalData { .. } => "logical_data",
+            Error::NotReadable { .. } => "not_readable",
             Error::Cancelled => "cancelled",
             Error::Unauthenticated(_) => "unauthenticated",
             Error::Forbidden(_) => "forbidden",

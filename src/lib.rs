@@ -16,6 +16,7 @@ pub mod format;
 pub mod grpc;
 pub mod integrity;
 pub mod job;
+pub mod logical;
 pub mod job_store;
 pub mod milvus;
 pub mod name_lease;
