@@ -873,6 +873,7 @@ mod tests {
             field: Some(FdField::Vectors(VectorField {
                 dim,
                 data: Some(data),
+                ..Default::default()
             })),
             ..Default::default()
         }
@@ -988,6 +989,7 @@ mod tests {
             Some(FdField::Vectors(VectorField {
                 data: Some(VData::FloatVector(a)),
                 dim: 2,
+                ..
             })) => assert_eq!(a.data, vec![0.3, 0.4, 0.7, 0.8]),
             other => panic!("{other:?}"),
         }
