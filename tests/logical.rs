@@ -34,7 +34,10 @@ fn py(uri: &str, args: &[&str]) -> String {
         env("MILVAULT_TEST_LITE_PYTHON")
     };
     let out = Command::new(python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/logical.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/logical.py"
+        ))
         .arg(uri)
         .args(args)
         .output()
@@ -69,7 +72,11 @@ fn service_on(milvus: &str, root: &str) -> Arc<Milvault> {
     service(&sets)
 }
 
-async fn backup(svc: &Milvault, name: &str, colls: &[&str]) -> milvault::Result<milvault::format::BackupInfo> {
+async fn backup(
+    svc: &Milvault,
+    name: &str,
+    colls: &[&str],
+) -> milvault::Result<milvault::format::BackupInfo> {
     svc.create_backup(
         CreateBackupRequest {
             name: name.into(),
@@ -82,8 +89,12 @@ async fn backup(svc: &Milvault, name: &str, colls: &[&str]) -> milvault::Result<
     .await
 }
 
-async fn restore(svc: &Milvault, req: RestoreRequest) -> milvault::Result<milvault::commands::restore::RestoreReport> {
-    svc.restore(req, &Progress::detached(JobKind::Restore)).await
+async fn restore(
+    svc: &Milvault,
+    req: RestoreRequest,
+) -> milvault::Result<milvault::commands::restore::RestoreReport> {
+    svc.restore(req, &Progress::detached(JobKind::Restore))
+        .await
 }
 
 fn assert_same_rows(src: &Value, dst: &Value, rows: i64) {
@@ -126,7 +137,9 @@ async fn every_2_3_field_type_round_trips_on_milvus_2_3() {
     assert_eq!(c.partition_backups.len(), 3);
     assert!(c.schema.as_ref().unwrap().enable_dynamic_field);
     assert!(!c.index_infos.is_empty());
-    let meta = LogicalMeta::read(svc.backup_storage(), &name).await.unwrap();
+    let meta = LogicalMeta::read(svc.backup_storage(), &name)
+        .await
+        .unwrap();
     let lc = meta.collection("default", &all).unwrap();
     assert_eq!(lc.rows, 3000);
     assert_eq!(lc.partitions.iter().map(|p| p.rows).sum::<i64>(), 3000);
@@ -139,8 +152,8 @@ async fn every_2_3_field_type_round_trips_on_milvus_2_3() {
         .await
         .unwrap()
         .unwrap();
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
-        .unwrap();
+    let reader =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes).unwrap();
     let cols: Vec<String> = reader
         .schema()
         .fields()
@@ -174,7 +187,11 @@ async fn every_2_3_field_type_round_trips_on_milvus_2_3() {
         assert_eq!(r.imported_rows, r.expected_rows.unwrap(), "{r:?}");
         assert_eq!(r.counted_rows, r.expected_rows, "{r:?}");
     }
-    assert_same_rows(&dump(M23, &all), &dump(M23, &format!("{all}{suffix}")), 3000);
+    assert_same_rows(
+        &dump(M23, &all),
+        &dump(M23, &format!("{all}{suffix}")),
+        3000,
+    );
     assert_same_rows(&dump(M23, &bin), &dump(M23, &format!("{bin}{suffix}")), 700);
     // the existing-target rule of every restore
     let again = restore(
@@ -204,7 +221,9 @@ async fn nullable_sparse_and_dynamic_rows_go_from_lite_to_lite() {
     seed(&a, "all_lite", &coll, 1500);
     let root = unique("lgr");
     let name = unique("lgll");
-    let info = backup(&service_on(&a, &root), &name, &[&coll]).await.unwrap();
+    let info = backup(&service_on(&a, &root), &name, &[&coll])
+        .await
+        .unwrap();
     assert_eq!(info.collection_backups[0].live_rows, Some(1500));
     let schema = info.collection_backups[0].schema.clone().unwrap();
     assert!(schema.fields.iter().any(|f| f.nullable));
@@ -228,7 +247,11 @@ async fn nullable_sparse_and_dynamic_rows_go_from_lite_to_lite() {
     assert_same_rows(&src, &dump(&b, &coll), 1500);
     // the dump really holds nulls, sparse vectors and dynamic keys
     let text = src.to_string();
-    assert!(text.contains("\"n_i32\":null") && text.contains("\"extra_k\"") && text.contains("\"sp\":{"));
+    assert!(
+        text.contains("\"n_i32\":null")
+            && text.contains("\"extra_k\"")
+            && text.contains("\"sp\":{")
+    );
 }
 
 /// A BM25 collection on Milvus Lite backs up (without its function's output), restores into a
@@ -240,12 +263,20 @@ async fn bm25_collection_answers_the_same_full_text_search_after_lite_to_lite() 
     seed(&a, "bm25", &coll, 400);
     let root = unique("lgr");
     let name = unique("lgbm");
-    let info = backup(&service_on(&a, &root), &name, &[&coll]).await.unwrap();
+    let info = backup(&service_on(&a, &root), &name, &[&coll])
+        .await
+        .unwrap();
     let schema = info.collection_backups[0].schema.clone().unwrap();
-    assert_eq!(schema.functions.len(), 1, "the BM25 function is in the backup");
+    assert_eq!(
+        schema.functions.len(),
+        1,
+        "the BM25 function is in the backup"
+    );
     // its output (the sparse vectors) is not stored
     let svc_b = service_on(&b, &root);
-    let meta = LogicalMeta::read(svc_b.backup_storage(), &name).await.unwrap();
+    let meta = LogicalMeta::read(svc_b.backup_storage(), &name)
+        .await
+        .unwrap();
     let f = &meta.collection("default", &coll).unwrap().partitions[0].files[0];
     let bytes = svc_b
         .backup_storage()
@@ -255,7 +286,12 @@ async fn bm25_collection_answers_the_same_full_text_search_after_lite_to_lite() 
         .unwrap();
     let reader =
         parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes).unwrap();
-    let cols: Vec<&str> = reader.schema().fields().iter().map(|f| f.name().as_str()).collect();
+    let cols: Vec<&str> = reader
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
     assert_eq!(cols, vec!["id", "text"]);
     restore(
         &svc_b,
@@ -269,7 +305,11 @@ async fn bm25_collection_answers_the_same_full_text_search_after_lite_to_lite() 
     .await
     .unwrap();
     assert_same_rows(&dump(&a, &coll), &dump(&b, &coll), 400);
-    let queries = ["vector search", "parquet lake backup", "sparse embedding recall"];
+    let queries = [
+        "vector search",
+        "parquet lake backup",
+        "sparse embedding recall",
+    ];
     let search = |uri: &str| {
         let mut args = vec!["search", coll.as_str()];
         args.extend(queries);
@@ -291,7 +331,9 @@ async fn rows_move_between_milvus_2_3_and_milvus_lite_both_ways() {
     let c23 = unique("lg_x23");
     seed(M23, "all23", &c23, 1200);
     let name = unique("lgx1");
-    backup(&service_on(M23, &root), &name, &[&c23]).await.unwrap();
+    backup(&service_on(M23, &root), &name, &[&c23])
+        .await
+        .unwrap();
     restore(
         &service_on(&b, &root),
         RestoreRequest {
@@ -308,7 +350,9 @@ async fn rows_move_between_milvus_2_3_and_milvus_lite_both_ways() {
     let cl = unique("lg_xl");
     seed(&a, "plain", &cl, 1100);
     let name2 = unique("lgx2");
-    backup(&service_on(&a, &root), &name2, &[&cl]).await.unwrap();
+    backup(&service_on(&a, &root), &name2, &[&cl])
+        .await
+        .unwrap();
     restore(
         &service_on(M23, &root),
         RestoreRequest {
@@ -336,7 +380,9 @@ async fn what_the_target_cannot_hold_is_refused_and_nothing_is_created() {
     seed(&a, "bm25", &bm, 50);
     seed(&a, "all_lite", &nul, 50);
     let name = unique("lgref");
-    backup(&service_on(&a, &root), &name, &[&bm, &nul]).await.unwrap();
+    backup(&service_on(&a, &root), &name, &[&bm, &nul])
+        .await
+        .unwrap();
     let m23 = service_on(M23, &root);
     for (coll, what) in [(&bm, "BM25"), (&nul, "nullable")] {
         let err = restore(
@@ -380,7 +426,13 @@ async fn an_interrupted_logical_backup_is_not_a_backup() {
     let dir = format!("{name}/logical");
     let mut written = false;
     for _ in 0..600 {
-        if !svc.backup_storage().list_files(&dir).await.unwrap().is_empty() {
+        if !svc
+            .backup_storage()
+            .list_files(&dir)
+            .await
+            .unwrap()
+            .is_empty()
+        {
             written = true;
             break;
         }
@@ -395,11 +447,28 @@ async fn an_interrupted_logical_backup_is_not_a_backup() {
         .await
         .unwrap()
         .is_none());
-    assert!(!svc.list_backups().await.unwrap().iter().any(|b| b.name == name));
-    assert!(matches!(
-        svc.get_backup(&name).await.unwrap_err(),
-        Error::BackupNotFound(_)
-    ));
+    assert!(!svc
+        .list_backups()
+        .await
+        .unwrap()
+        .iter()
+        .any(|b| b.name == name));
+    let err = svc.get_backup(&name).await.unwrap_err();
+    assert!(
+        matches!(err, Error::CorruptMetadata { .. }) && err.to_string().contains("never completed"),
+        "{err}"
+    );
+    let err = restore(
+        &svc,
+        RestoreRequest {
+            name: name.clone(),
+            suffix: "_r".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("never completed"), "{err}");
     let again = backup(&svc, &name, &[&coll]).await.unwrap_err();
     assert!(matches!(again, Error::IncompleteBackupExists(_)), "{again}");
     svc.delete_backup(&name).await.unwrap();

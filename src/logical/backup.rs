@@ -69,10 +69,7 @@ async fn dump_collection(
         .ok_or_else(|| not_readable("DescribeCollection gave no schema".into()))?;
     let cols = columns::columns(&schema).map_err(not_readable)?;
     let schema_json = serde_json::to_string(&schema).unwrap_or_default();
-    let arrow = columns::arrow_schema(
-        &cols,
-        super::writer::file_metadata(&db, &name, schema_json),
-    );
+    let arrow = columns::arrow_schema(&cols, super::writer::file_metadata(&db, &name, schema_json));
     let tuning = &svc.config().tuning;
 
     // Query needs the collection loaded; one this backup loads is released again

@@ -216,10 +216,8 @@ pub fn arrow_schema(cols: &[Column], metadata: HashMap<String, String>) -> Schem
             } else {
                 type_name(c.data_type)
             };
-            Field::new(&c.name, dt, c.nullable).with_metadata(HashMap::from([(
-                META_TYPE.to_string(),
-                name.to_string(),
-            )]))
+            Field::new(&c.name, dt, c.nullable)
+                .with_metadata(HashMap::from([(META_TYPE.to_string(), name.to_string())]))
         })
         .collect();
     Arc::new(Schema::new_with_metadata(fields, metadata))
@@ -263,7 +261,13 @@ fn expand<T: Default + Clone>(
         Some(v) if v.len() == rows && v.iter().filter(|x| **x).count() == vals.len() => {
             let mut it = vals.into_iter();
             Ok(v.iter()
-                .map(|ok| if *ok { it.next().unwrap_or_default() } else { T::default() })
+                .map(|ok| {
+                    if *ok {
+                        it.next().unwrap_or_default()
+                    } else {
+                        T::default()
+                    }
+                })
                 .collect())
         }
         _ => Err(format!("{} values for {rows} rows", vals.len())),
@@ -485,7 +489,11 @@ fn vector_to_arrow(c: &Column, v: &VectorField, rows: usize) -> Result<ArrayRef,
             let mut val = Vec::new();
             for row in &s.contents {
                 if row.len() % 8 != 0 {
-                    return Err(format!("column '{}': a sparse row of {} bytes", c.name, row.len()));
+                    return Err(format!(
+                        "column '{}': a sparse row of {} bytes",
+                        c.name,
+                        row.len()
+                    ));
                 }
                 for pair in row.chunks_exact(8) {
                     idx.push(u32::from_le_bytes([pair[0], pair[1], pair[2], pair[3]]));
@@ -623,7 +631,10 @@ fn scalar_from_arrow(
     macro_rules! prim {
         ($t:ty, $variant:ident, $arr:ident, $conv:expr) => {{
             let a = arr.as_primitive_opt::<$t>()?;
-            let data = (0..n).filter(|i| keep(*i)).map(|i| $conv(a.value(i))).collect();
+            let data = (0..n)
+                .filter(|i| keep(*i))
+                .map(|i| $conv(a.value(i)))
+                .collect();
             SData::$variant($arr { data })
         }};
     }
@@ -672,10 +683,7 @@ fn scalar_from_arrow(
                     ..Default::default()
                 });
             }
-            SData::ArrayData(ArrayArray {
-                data,
-                element_type,
-            })
+            SData::ArrayData(ArrayArray { data, element_type })
         }
         _ => return None,
     }))
@@ -891,7 +899,11 @@ mod tests {
             b
         };
         let page = vec![
-            scalars("id", SData::LongData(LongArray { data: vec![7, 3] }), vec![]),
+            scalars(
+                "id",
+                SData::LongData(LongArray { data: vec![7, 3] }),
+                vec![],
+            ),
             vectors(
                 "v",
                 2,

@@ -88,10 +88,14 @@ impl LogicalMeta {
 
     /// Writes it (before `backup_meta.json`, which marks the backup complete).
     pub async fn write(&self, storage: &Storage, backup: &str) -> Result<()> {
-        let json = serde_json::to_vec_pretty(self)
-            .map_err(|e| Error::InvalidRequest(format!("cannot encode {}: {e}", layout::LOGICAL_META)))?;
+        let json = serde_json::to_vec_pretty(self).map_err(|e| {
+            Error::InvalidRequest(format!("cannot encode {}: {e}", layout::LOGICAL_META))
+        })?;
         storage
-            .write(&layout::meta_file(backup, layout::LOGICAL_META), json.into())
+            .write(
+                &layout::meta_file(backup, layout::LOGICAL_META),
+                json.into(),
+            )
             .await
     }
 

@@ -159,11 +159,15 @@ pub async fn insert_rows(
         ));
         for f in &part.files {
             let path = format!("{}/{}", layout::backup_dir(backup), f.path);
-            let bytes: Bytes = storage.read_opt(&path).await?.ok_or_else(|| Error::BackupDamaged {
-                name: backup.into(),
-                count: 1,
-                files: format!("{path}: missing"),
-            })?;
+            let bytes: Bytes =
+                storage
+                    .read_opt(&path)
+                    .await?
+                    .ok_or_else(|| Error::BackupDamaged {
+                        name: backup.into(),
+                        count: 1,
+                        files: format!("{path}: missing"),
+                    })?;
             let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
                 .map_err(|e| bad(format!("{path}: {e}")))?
                 .with_batch_size(batch_rows)

@@ -115,7 +115,10 @@ impl<'a> ChunkWriter<'a> {
 /// metadata.
 pub fn file_metadata(db: &str, collection: &str, schema_json: String) -> HashMap<String, String> {
     HashMap::from([
-        ("milvault.collection".to_string(), format!("{db}.{collection}")),
+        (
+            "milvault.collection".to_string(),
+            format!("{db}.{collection}"),
+        ),
         ("milvault.schema".to_string(), schema_json),
         (
             "milvault.version".to_string(),

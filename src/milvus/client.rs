@@ -463,6 +463,16 @@ impl MilvusClient {
             })
             .await?,
         )?;
+        if r.partition_i_ds.len() != r.partition_names.len() {
+            // Milvus Lite answers names only: number them (ids matter only for binlogs, which
+            // a Lite does not have)
+            return Ok(r
+                .partition_names
+                .into_iter()
+                .enumerate()
+                .map(|(i, n)| (i as i64, n))
+                .collect());
+        }
         Ok(r.partition_i_ds
             .into_iter()
             .zip(r.partition_names)
@@ -979,9 +989,10 @@ impl MilvusClient {
             },
         );
         let r = self
-            .call("CreateAlias", |mut c| async move {
-                c.create_alias(msg).await
-            })
+            .call(
+                "CreateAlias",
+                |mut c| async move { c.create_alias(msg).await },
+            )
             .await?;
         check("CreateAlias", r).map(|_| ())
     }
