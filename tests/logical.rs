@@ -163,6 +163,37 @@ async fn every_2_3_field_type_round_trips_on_milvus_2_3() {
     assert!(cols.contains(&"$meta".to_string()) && cols.contains(&"v".to_string()));
     let rows: usize = reader.build().unwrap().map(|b| b.unwrap().num_rows()).sum();
     assert_eq!(rows as i64, f.rows);
+    // readable as it is by pandas (pyarrow): the rows, the vectors, the dynamic fields as JSON
+    let local = work_dir("logical-parquet").join(format!("{name}.parquet"));
+    let bytes = svc
+        .backup_storage()
+        .read_opt(&format!("{name}/{}", f.path))
+        .await
+        .unwrap()
+        .unwrap();
+    std::fs::write(&local, &bytes).unwrap();
+    let out = Command::new(env("MILVAULT_TEST_LITE_PYTHON"))
+        .args([
+            "-c",
+            "import sys, json, pandas as pd; df = pd.read_parquet(sys.argv[1]); \
+             print(json.dumps({'rows': len(df), 'ids_sorted': bool(df['id'].is_monotonic_increasing), \
+             'dim': len(df['v'].iloc[0]), 'meta': json.loads(df['$meta'].iloc[0]), 'id0': int(df['id'].iloc[0])}))",
+        ])
+        .arg(&local)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(seen["rows"].as_i64(), Some(f.rows));
+    assert_eq!(seen["ids_sorted"], Value::Bool(true));
+    assert_eq!(seen["dim"].as_i64(), Some(8));
+    // the first row of _default is row 0 of the seed: id -5000, dynamic keys extra_k and label
+    assert_eq!(seen["id0"].as_i64(), Some(-5000));
+    assert_eq!(seen["meta"]["label"].as_str(), Some("dyn-0"));
 
     let report = svc
         .verify(&name, &Progress::detached(JobKind::Verify))
@@ -473,4 +504,57 @@ async fn an_interrupted_logical_backup_is_not_a_backup() {
     assert!(matches!(again, Error::IncompleteBackupExists(_)), "{again}");
     svc.delete_backup(&name).await.unwrap();
     py(M23, &["drop", &coll]);
+}
+
+/// `milvault create --logical` and `restore` from the command line, Lite A to Lite B, with the
+/// backups in a local folder; `get --json` says the backup is logical.
+#[test]
+fn the_cli_makes_and_restores_logical_backups() {
+    let (a, b) = (lite_uri("A"), lite_uri("B"));
+    let coll = unique("lg_cli");
+    seed(&a, "plain", &coll, 300);
+    let dir = work_dir(&unique("lgcli"));
+    let common = |port: &str| {
+        vec![
+            "--job-db".to_string(),
+            dir.join("jobs.sqlite").to_string_lossy().into_owned(),
+            "--set".into(),
+            "milvus.address=127.0.0.1".into(),
+            "--set".into(),
+            format!("milvus.port={port}"),
+            "--set".into(),
+            format!("MINIO_ROOT_PATH={}", dir.join("unused").display()),
+            "--set".into(),
+            format!("MINIO_BACKUP_ROOT_PATH={}", dir.join("backups").display()),
+        ]
+    };
+    let run = |port: &str, args: &[&str]| {
+        let mut all = common(port);
+        all.extend(args.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        cli(&refs)
+    };
+    let (code, out, err) = run(
+        &lite_port("A"),
+        &["create", "--logical", "-n", "cli1", "-c", &coll],
+    );
+    assert_eq!(code, 0, "{out} {err}");
+    let (code, out, err) = run(&lite_port("A"), &["--json", "get", "-n", "cli1"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("\"format\":\"logical\"") || out.contains("\"format\": \"logical\""),
+        "{out}"
+    );
+    assert!(dir.join("backups/cli1/meta/logical_meta.json").exists());
+    let (code, out, err) = run(&lite_port("B"), &["restore", "-n", "cli1", "-s", "_cli"]);
+    assert_eq!(code, 0, "{out} {err}");
+    assert_same_rows(&dump(&a, &coll), &dump(&b, &format!("{coll}_cli")), 300);
+    // bad input: an unknown collection is refused and leaves nothing
+    let (code, _, err) = run(
+        &lite_port("A"),
+        &["create", "--logical", "-n", "cli2", "-c", "lg_nope"],
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("lg_nope"), "{err}");
+    assert!(!dir.join("backups/cli2").exists());
 }
