@@ -514,6 +514,7 @@ fn the_cli_makes_and_restores_logical_backups() {
     let coll = unique("lg_cli");
     seed(&a, "plain", &coll, 300);
     let dir = work_dir(&unique("lgcli"));
+    std::fs::create_dir_all(dir.join("unused")).unwrap();
     let common = |port: &str| {
         vec![
             "--job-db".to_string(),
@@ -549,6 +550,11 @@ fn the_cli_makes_and_restores_logical_backups() {
     let (code, out, err) = run(&lite_port("B"), &["restore", "-n", "cli1", "-s", "_cli"]);
     assert_eq!(code, 0, "{out} {err}");
     assert_same_rows(&dump(&a, &coll), &dump(&b, &format!("{coll}_cli")), 300);
+    // a binlog backup of a Lite points to --logical
+    let (code, _, err) = run(&lite_port("A"), &["create", "-n", "cli3", "-c", &coll]);
+    assert_ne!(code, 0);
+    assert!(err.contains("create --logical"), "{err}");
+    assert!(!dir.join("backups/cli3").exists());
     // bad input: an unknown collection is refused and leaves nothing
     let (code, _, err) = run(
         &lite_port("A"),

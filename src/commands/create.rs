@@ -382,7 +382,15 @@ async fn describe_for_backup(
     let mut live_rows = None;
     let mut l0_segments = Vec::new();
     if let Some(storage) = storage {
-        let segments = milvus.persistent_segments(db, name).await?;
+        let segments = match milvus.persistent_segments(db, name).await {
+            // managed Milvus, Milvus Lite: no segments to copy, but the rows can be read
+            Err(Error::Milvus { call, reason }) if reason.starts_with("Unimplemented") => {
+                return Err(Error::InvalidRequest(format!(
+                    "{db}.{name}: this Milvus does not expose its segments ({call}: {reason}), so a binlog backup is impossible; make a logical backup instead (create --logical)"
+                )));
+            }
+            r => r?,
+        };
         l0_segments =
             add_segments(storage, coll_id, &segments, grouped, &mut parts, db, name).await?;
         let skipped = segments
