@@ -37,6 +37,10 @@ pub enum Error {
         timeout: Duration,
     },
 
+    /// milvault's own database (jobs, policies, users, audit) failed.
+    #[error("milvault's job database: {0}")]
+    Database(String),
+
     /// A storage operation failed.
     #[error("{location}: {reason}")]
     Storage { location: String, reason: String },
@@ -100,6 +104,10 @@ pub enum Error {
     /// A restore would write over a collection that exists.
     #[error("collection '{0}' already exists in Milvus and was left untouched; restore under another name with --suffix or --rename, or replace it with --drop_exist_collection")]
     CollectionExists(String),
+
+    /// A restore target's name is an alias of another collection.
+    #[error("'{target}' is an alias of collection '{collection}', so a restore into it would take the alias' traffic (or drop that collection) and was refused before anything changed; restore under another name with --suffix or --rename, or drop or move the alias first")]
+    TargetIsAlias { target: String, collection: String },
 
     /// The restored collection does not hold what the backup holds.
     #[error("restore of '{collection}' is incomplete: {detail}")]
@@ -200,6 +208,7 @@ impl Error {
             Error::Forbidden(_) => ErrorKind::Forbidden,
             Error::TooManyAttempts { .. } => ErrorKind::TooManyRequests,
             Error::CollectionExists(_)
+            | Error::TargetIsAlias { .. }
             | Error::NoManifest(_)
             | Error::BackupDamaged { .. }
             | Error::NotReadable { .. }
@@ -213,6 +222,7 @@ impl Error {
             | Error::VerificationFailed { .. }
             | Error::ImportFailed { .. }
             | Error::LogicalData { .. }
+            | Error::Database(_)
             | Error::Cancelled => ErrorKind::Internal,
         }
     }
@@ -240,6 +250,8 @@ impl Error {
             Error::CollectionNotFound(_) => "collection_not_found",
             Error::CollectionNotInBackup { .. } => "collection_not_in_backup",
             Error::CollectionExists(_) => "collection_exists",
+            Error::TargetIsAlias { .. } => "target_is_alias",
+            Error::Database(_) => "database_error",
             Error::VerificationFailed { .. } => "verification_failed",
             Error::ImportFailed { .. } => "import_failed",
             Error::NotRestorable { .. } => "not_restorable",

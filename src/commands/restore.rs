@@ -67,6 +67,8 @@ pub struct RestoredCollection {
     pub counted_rows: Option<i64>,
     /// What the row check compared.
     pub check: String,
+    /// Aliases given to the restored collection (those another collection held are not moved).
+    pub aliases: Vec<String>,
 }
 
 /// What a restore did.
@@ -293,7 +295,11 @@ pub async fn restore(
     let dbs = milvus.list_databases().await?;
     let mut exists = Vec::new();
     for (_, (db, name)) in &targets {
-        if dbs.contains(db) && milvus.has_collection(db, name).await? {
+        if !dbs.contains(db) {
+            continue;
+        }
+        refuse_alias_target(milvus, db, name).await?;
+        if milvus.has_collection(db, name).await? {
             exists.push(format!("{db}.{name}"));
         }
     }
@@ -643,9 +649,12 @@ async fn restore_one(
 ) -> Result<RestoredCollection> {
     let source = coll.qualified_name();
     let target = format!("{db}.{name}");
+    // aliases of a collection this restore replaces: they follow the replacement
+    let mut replaced_aliases = Vec::new();
     // Checked again at the moment of acting: plan() looked earlier, and anything (an
     // application, another restore) may have created the target since. Only what the user asked
     // to drop is dropped.
+    refuse_alias_target(milvus, db, name).await?;
     if milvus.has_collection(db, name).await? {
         if !req.drop_existing {
             progress.log(format!(
@@ -653,6 +662,7 @@ async fn restore_one(
             ));
             return Err(Error::CollectionExists(target));
         }
+        replaced_aliases = release_aliases_of_existing(milvus, db, name, progress).await?;
         progress.step(format!(
             "dropping the existing {target} (--drop_exist_collection)"
         ));
@@ -692,16 +702,81 @@ async fn restore_one(
                 .add_collection_field(db, name, &field_to_proto(f))
                 .await?;
         }
-        fill(
+        let mut restored = fill(
             svc, milvus, req, coll, db, name, imports, staging, logical, progress,
         )
-        .await
+        .await?;
+        let aliases = union(&coll.aliases, &replaced_aliases);
+        restored.aliases = recreate_aliases(milvus, db, name, &aliases, progress).await;
+        Ok(restored)
     }
     .await;
     if result.is_err() {
         drop_if_created(milvus, db, name, created_id, progress).await;
     }
     result
+}
+
+/// Refuses a target name that is an alias of a collection: creating a collection under it
+/// would take the alias' traffic (Milvus 2.3 allows that), dropping it would drop the collection
+/// behind it. Neither is something the user asked for.
+async fn refuse_alias_target(milvus: &MilvusClient, db: &str, name: &str) -> Result<()> {
+    match milvus.alias_of(db, name).await? {
+        Some(collection) => Err(Error::TargetIsAlias {
+            target: format!("{db}.{name}"),
+            collection: format!("{db}.{collection}"),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Before `db.name` is dropped to be replaced: removes the collection's aliases (Milvus 2.4+
+/// refuses to drop an aliased collection), returning them to be put on the replacement.
+async fn release_aliases_of_existing(
+    milvus: &MilvusClient,
+    db: &str,
+    name: &str,
+    progress: &Progress,
+) -> Result<Vec<String>> {
+    let existing = milvus.describe_collection(db, name).await?;
+    for alias in &existing.aliases {
+        progress.step(format!(
+            "moving alias {alias} off {db}.{name} (it goes to the restored collection)"
+        ));
+        milvus.drop_alias(db, alias).await?;
+    }
+    Ok(existing.aliases)
+}
+
+/// `a` then whatever of `b` is not in `a`.
+fn union(a: &[String], b: &[String]) -> Vec<String> {
+    let mut out = a.to_vec();
+    out.extend(b.iter().filter(|x| !a.contains(x)).cloned());
+    out
+}
+
+/// Gives the restored `db.name` the aliases it had; an alias another collection holds now is left
+/// where it is (CreateAlias never moves one). Returns the aliases created.
+async fn recreate_aliases(
+    milvus: &MilvusClient,
+    db: &str,
+    name: &str,
+    aliases: &[String],
+    progress: &Progress,
+) -> Vec<String> {
+    let mut created = Vec::new();
+    for alias in aliases {
+        match milvus.create_alias(db, name, alias).await {
+            Ok(()) => {
+                progress.log(format!("{db}.{name}: alias {alias} recreated"));
+                created.push(alias.clone());
+            }
+            Err(e) => progress.log(format!(
+                "{db}.{name}: alias {alias} not recreated, left as it is in Milvus: {e}"
+            )),
+        }
+    }
+    created
 }
 
 /// Drops `db.name` after a failed restore, but only while it is still the collection this
@@ -853,6 +928,7 @@ async fn fill(
         stored_rows: 0,
         counted_rows: None,
         check: String::new(),
+        aliases: Vec::new(),
     };
     if has_rows {
         verify_rows(milvus, db, name, coll, &mut result).await?;

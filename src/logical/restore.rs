@@ -211,14 +211,6 @@ pub async fn insert_rows(
     }
     // the rows become statistics once flushed
     milvus.flush(db, name, tuning.wait_timeout).await?;
-    if name == coll.collection_name && source_db == db {
-        for alias in &coll.aliases {
-            match milvus.create_alias(db, name, alias).await {
-                Ok(()) => progress.log(format!("{target}: alias {alias} restored")),
-                Err(e) => progress.log(format!("{target}: alias {alias} not restored: {e}")),
-            }
-        }
-    }
     Ok(inserted)
 }
 

@@ -428,6 +428,20 @@ impl MilvusClient {
         check("DescribeCollection", r)
     }
 
+    /// The collection `name` is an alias of, if it is one. Milvus 2.3's HasCollection answers
+    /// false for an alias and its CreateCollection takes the alias' name, shadowing the alias.
+    pub async fn alias_of(&self, db: &str, name: &str) -> Result<Option<String>> {
+        // the response's collection_name echoes the name asked for; the schema's is the real one
+        match self.describe_collection(db, name).await {
+            Ok(d) => Ok(d
+                .schema
+                .map(|s| s.name)
+                .filter(|real| !real.is_empty() && real != name)),
+            Err(Error::CollectionNotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Whether a collection exists.
     pub async fn has_collection(&self, db: &str, name: &str) -> Result<bool> {
         let msg = Self::req(
@@ -716,6 +730,43 @@ impl MilvusClient {
         check("DropCollection", r).map(|_| ())
     }
 
+    /// Gives `collection` the name `alias` too; fails when the alias is taken (Milvus never moves
+    /// an alias on CreateAlias).
+    pub async fn create_alias(&self, db: &str, collection: &str, alias: &str) -> Result<()> {
+        let msg = Self::req(
+            db,
+            pb::CreateAliasRequest {
+                db_name: db.into(),
+                collection_name: collection.into(),
+                alias: alias.into(),
+                ..Default::default()
+            },
+        );
+        let r = self
+            .call(
+                "CreateAlias",
+                |mut c| async move { c.create_alias(msg).await },
+            )
+            .await?;
+        check("CreateAlias", r).map(|_| ())
+    }
+
+    /// Removes an alias (the collection stays).
+    pub async fn drop_alias(&self, db: &str, alias: &str) -> Result<()> {
+        let msg = Self::req(
+            db,
+            pb::DropAliasRequest {
+                db_name: db.into(),
+                alias: alias.into(),
+                ..Default::default()
+            },
+        );
+        let r = self
+            .call("DropAlias", |mut c| async move { c.drop_alias(msg).await })
+            .await?;
+        check("DropAlias", r).map(|_| ())
+    }
+
     /// Creates a partition.
     pub async fn create_partition(&self, db: &str, name: &str, partition: &str) -> Result<()> {
         let msg = Self::req(
@@ -975,26 +1026,6 @@ impl MilvusClient {
             })
             .await?;
         check("ReleaseCollection", r).map(|_| ())
-    }
-
-    /// Makes `alias` name the collection.
-    pub async fn create_alias(&self, db: &str, name: &str, alias: &str) -> Result<()> {
-        let msg = Self::req(
-            db,
-            pb::CreateAliasRequest {
-                db_name: db.into(),
-                collection_name: name.into(),
-                alias: alias.into(),
-                ..Default::default()
-            },
-        );
-        let r = self
-            .call(
-                "CreateAlias",
-                |mut c| async move { c.create_alias(msg).await },
-            )
-            .await?;
-        check("CreateAlias", r).map(|_| ())
     }
 }
 
