@@ -8,6 +8,8 @@
 # Starts its own Milvus (local storage, port 19530) unless MILVAULT_BENCH_MILVUS=HOST:PORT names one
 # that runs already (then MILVAULT_BENCH_USER / MILVAULT_BENCH_PASSWORD sign in; its collections
 # lg_bench_* are made and dropped here). MILVAULT_BIN picks the binary (default: a release build).
+# FILE_BYTES / PAGE_BYTES set backup.logicalFileBytes / logicalPageBytes (defaults 64 MiB / 8 MiB):
+# memory is bounded by about one file plus a few pages, so compare sizes whose Parquet exceeds one file.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 rows=${ROWS:-200000}
@@ -32,6 +34,9 @@ if [ -z "${MILVAULT_BIN:-}" ]; then
   (cd "$repo" && PATH=$HOME/.cargo/bin:$PATH cargo build --release --quiet --bin milvault)
 fi
 tag=$$
+tuning=()
+[ -n "${FILE_BYTES:-}" ] && tuning+=(--set "backup.logicalFileBytes=$FILE_BYTES")
+[ -n "${PAGE_BYTES:-}" ] && tuning+=(--set "backup.logicalPageBytes=$PAGE_BYTES")
 py() { python - "$host:$port" "$user" "$password" "$@"; }
 
 seed() { # NAME ROWS
@@ -72,7 +77,7 @@ timed() {
   local log=$work/time.log
   /usr/bin/time -v "$bin" --job-db "$work/jobs.sqlite" --set MILVUS_ADDRESS="$host" --set MILVUS_PORT="$port" \
     --set MILVUS_USER="$user" --set MILVUS_PASSWORD="$password" \
-    --set MINIO_ROOT_PATH="$work/unused" --set MINIO_BACKUP_ROOT_PATH="$work/backups" "$@" \
+    --set MINIO_ROOT_PATH="$work/unused" --set MINIO_BACKUP_ROOT_PATH="$work/backups" "${tuning[@]}" "$@" \
     >"$work/out.log" 2>"$log" || { cat "$work/out.log" "$log" >&2; return 1; }
   local wall rss
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$log")
