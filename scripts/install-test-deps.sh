@@ -1,11 +1,23 @@
 #!/usr/bin/env bash
 # Installs what the tests need that cargo does not: a Python venv with Milvus 2.3.5 standalone,
-# SeaweedFS (S3) and pymilvus for seeding. Idempotent; cached in $MILVAULT_CACHE (~/.cache/milvault).
+# SeaweedFS (S3) and pymilvus for seeding; and a second venv with Milvus Lite 3.2.2 (the logical
+# backup tests). Idempotent; cached in $MILVAULT_CACHE (~/.cache/milvault).
 set -euo pipefail
 cache=${MILVAULT_CACHE:-$HOME/.cache/milvault}
 venv=$cache/venv
 stamp=$venv/.milvault-deps-v1
-if [ -f "$stamp" ]; then exit 0; fi
+lite_venv=$cache/venv-lite
+lite_stamp=$lite_venv/.milvault-lite-v1
+install_lite() {
+  if [ -f "$lite_stamp" ]; then return 0; fi
+  python3 -m venv "$lite_venv"
+  "$lite_venv/bin/pip" install -q --upgrade pip
+  # its own venv: pymilvus 3 and Milvus 2.3.5's pymilvus 2.3 cannot share one
+  "$lite_venv/bin/pip" install -q "milvus-lite==3.2.2" "pymilvus==3.0.2"
+  touch "$lite_stamp"
+  echo "Milvus Lite installed in $lite_venv"
+}
+if [ -f "$stamp" ]; then install_lite; exit 0; fi
 mkdir -p "$cache"
 if ! python3 -m venv --help >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq python3-venv
@@ -17,3 +29,4 @@ python3 -m venv "$venv"
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl; }
 touch "$stamp"
 echo "test dependencies installed in $venv"
+install_lite

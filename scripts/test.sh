@@ -104,6 +104,16 @@ MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
 echo "== sign-in, roles, CSRF, tokens and audit (Milvus on S3)"
 MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
   cargo test --quiet --test auth -- --test-threads=2
+echo "== logical backups: Parquet through the API, Milvus 2.3.5 <-> two Milvus Lite 3.2.2 (Milvus on S3)"
+lite_pgs=("$(start_milvus_lite "$work/lite-a" 19600)" "$(start_milvus_lite "$work/lite-b" 19601)")
+pgids+=("${lite_pgs[@]}")
+wait_milvus_lite_ready 19600
+wait_milvus_lite_ready 19601
+MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
+  MILVAULT_TEST_LITE_A=19600 MILVAULT_TEST_LITE_B=19601 \
+  MILVAULT_TEST_LITE_PYTHON=${MILVAULT_CACHE:-$HOME/.cache/milvault}/venv-lite/bin/python \
+  cargo test --quiet --test logical -- --test-threads=2
+stop_groups "${lite_pgs[@]}"
 stop_all
 
 echo "== signing in with Milvus' own users (Milvus with authorization on)"

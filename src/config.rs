@@ -270,6 +270,10 @@ pub struct Tuning {
     pub connect_timeout: Duration,
     /// Time limit of waiting for one import, index build or load.
     pub wait_timeout: Duration,
+    /// Logical backups: bytes of rows asked for in one Query page (and sent in one Insert).
+    pub logical_page_bytes: usize,
+    /// Logical backups: a Parquet file is closed once it holds about this many bytes.
+    pub logical_file_bytes: usize,
 }
 
 // ---- the file's shape (milvus-backup v1 keys) ----
@@ -377,6 +381,9 @@ struct RawBackup {
     rpc_timeout_seconds: Option<u64>,
     connect_timeout_seconds: Option<u64>,
     wait_timeout_seconds: Option<u64>,
+    /// milvault: logical backups' page and Parquet file sizes in bytes.
+    logical_page_bytes: Option<usize>,
+    logical_file_bytes: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -580,6 +587,8 @@ impl RawFile {
             rpc_timeout: Duration::from_secs(self.backup.rpc_timeout_seconds.unwrap_or(120)),
             connect_timeout: Duration::from_secs(self.backup.connect_timeout_seconds.unwrap_or(10)),
             wait_timeout: Duration::from_secs(self.backup.wait_timeout_seconds.unwrap_or(1800)),
+            logical_page_bytes: self.backup.logical_page_bytes.unwrap_or(8 << 20).max(1),
+            logical_file_bytes: self.backup.logical_file_bytes.unwrap_or(64 << 20).max(1),
         };
         if self.backup.gc_pause.seconds == 0 {
             return Err(Error::Config(

@@ -132,6 +132,15 @@ pub enum Error {
     },
 
     /// The job was cancelled.
+    /// Rows of a logical backup that cannot be read, written or converted (a Parquet file that is
+    /// not what the backup's metadata says, a Query answer of an unexpected shape).
+    #[error("logical backup data of '{collection}': {reason}")]
+    LogicalData { collection: String, reason: String },
+
+    /// A collection a logical backup cannot read through the API (not loadable, no primary key).
+    #[error("'{collection}' cannot be read through the API: {reason}")]
+    NotReadable { collection: String, reason: String },
+
     #[error("cancelled")]
     Cancelled,
 
@@ -202,6 +211,7 @@ impl Error {
             | Error::TargetIsAlias { .. }
             | Error::NoManifest(_)
             | Error::BackupDamaged { .. }
+            | Error::NotReadable { .. }
             | Error::NotRestorable { .. } => ErrorKind::FailedPrecondition,
             Error::MilvusUnreachable { .. }
             | Error::MilvusTimeout { .. }
@@ -211,6 +221,7 @@ impl Error {
             | Error::CorruptMetadata { .. }
             | Error::VerificationFailed { .. }
             | Error::ImportFailed { .. }
+            | Error::LogicalData { .. }
             | Error::Database(_)
             | Error::Cancelled => ErrorKind::Internal,
         }
@@ -244,6 +255,8 @@ impl Error {
             Error::VerificationFailed { .. } => "verification_failed",
             Error::ImportFailed { .. } => "import_failed",
             Error::NotRestorable { .. } => "not_restorable",
+            Error::LogicalData { .. } => "logical_data",
+            Error::NotReadable { .. } => "not_readable",
             Error::Cancelled => "cancelled",
             Error::Unauthenticated(_) => "unauthenticated",
             Error::Forbidden(_) => "forbidden",

@@ -107,6 +107,7 @@ fn policy_message(o: PolicyOverview) -> pb::Policy {
         enabled: p.enabled,
         verify_after: p.verify_after,
         meta_only: p.meta_only,
+        logical: p.logical,
         next_runs_ms: o
             .next_runs
             .iter()
@@ -221,6 +222,7 @@ impl BackupService for GrpcService {
                 meta_only: r.meta_only,
                 skip_flush: r.skip_flush,
                 policy: None,
+                logical: r.logical,
             })
             .await
             .map_err(status_of)?;

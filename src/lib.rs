@@ -17,6 +17,7 @@ pub mod format;
 pub mod grpc;
 pub mod integrity;
 pub mod job;
+pub mod logical;
 pub mod milvus;
 pub mod name_lease;
 pub mod names;

@@ -41,6 +41,8 @@ pub struct Policy {
     pub verify_after: bool,
     /// Schemas only.
     pub meta_only: bool,
+    /// Logical backups (rows through the API into Parquet files).
+    pub logical: bool,
 }
 
 impl Default for Policy {
@@ -56,6 +58,7 @@ impl Default for Policy {
             enabled: true,
             verify_after: false,
             meta_only: false,
+            logical: false,
         }
     }
 }

@@ -139,6 +139,7 @@ impl Scheduler {
                     meta_only: p.meta_only,
                     skip_flush: false,
                     policy: Some(p.name.clone()),
+                    logical: p.logical,
                 })
                 .await;
             let taken = match &started {

@@ -140,6 +140,9 @@ pub struct NewBackup {
     /// `db.collection` of each chosen collection.
     pub collections: Vec<String>,
     pub meta_only: bool,
+    /// Rows through the API into Parquet files instead of a copy of the binlogs.
+    #[serde(default)]
+    pub logical: bool,
 }
 
 /// The Restore form.

@@ -8,6 +8,8 @@
 #   wait_milvus_ready DIR       a client can connect (healthz answers earlier than the proxy)
 #   wait_s3_ready S3_PORT       both buckets take a write
 #   seed_demo_data              sample collections (see seed.py and seed_extra.py)
+#   start_milvus_lite DIR PORT  Milvus Lite 3.2.2 ($MILVAULT_CACHE/venv-lite), gRPC on 127.0.0.1:PORT
+#   wait_milvus_lite_ready PORT GetVersion answers
 #   stop_groups PGID...
 
 testenv_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -119,6 +121,43 @@ for _ in range(120):
         error = e
         time.sleep(0.5)
 sys.exit(f"S3 on port {sys.argv[1]} did not take writes within 60 s: {error}")
+PY
+}
+
+# Milvus Lite 3.2.2 (its own venv: pymilvus 3) serving DIR on 127.0.0.1:PORT, in its own process
+# group; prints the group id once the port takes connections. No Import, no segment calls: the
+# logical backups' other system.
+lite_venv=${MILVAULT_CACHE:-$HOME/.cache/milvault}/venv-lite
+start_milvus_lite() {
+  local dir=$1 port=$2 pid
+  mkdir -p "$dir"
+  setsid nohup "$lite_venv/bin/milvus-lite" server --host 127.0.0.1 --port "$port" --data-dir "$dir" \
+    >"$dir/milvus-lite.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 60); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$pid"; return 0; fi
+    kill -0 "$pid" 2>/dev/null || { echo "milvus-lite exited; see $dir/milvus-lite.log" >&2; return 1; }
+    sleep 0.5
+  done
+  echo "Milvus Lite did not listen on port $port within 30 s; see $dir/milvus-lite.log" >&2
+  kill -9 -- -"$pid" 2>/dev/null || true
+  return 1
+}
+
+# the port can listen before the server answers: wait until GetVersion does
+wait_milvus_lite_ready() {
+  "$lite_venv/bin/python" - "$1" <<'PY'
+import sys, time
+from pymilvus import MilvusClient
+error = None
+for _ in range(60):
+    try:
+        MilvusClient(uri=f"http://127.0.0.1:{sys.argv[1]}", timeout=5).get_server_version()
+        sys.exit(0)
+    except Exception as e:  # not ready yet
+        error = e
+        time.sleep(0.5)
+sys.exit(f"Milvus Lite on port {sys.argv[1]} did not answer within 30 s: {error}")
 PY
 }
 

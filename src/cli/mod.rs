@@ -173,6 +173,10 @@ pub struct CreateArgs {
     /// Skip the flush (the data must already be on storage).
     #[arg(short = 'f', long)]
     pub force: bool,
+    /// A logical backup: rows read through the API into Parquet files (no access to Milvus'
+    /// bucket needed; restores into any Milvus version or Milvus Lite).
+    #[arg(long)]
+    pub logical: bool,
 }
 
 /// `restore` flags.
@@ -224,6 +228,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 meta_only: a.meta_only,
                 skip_flush: a.force,
                 policy: None,
+                logical: a.logical,
             };
             let jobs = jobs::CliJobs::open(&cli.db, &svc)?;
             // the name stays claimed (across processes sharing the database) until the end

@@ -84,6 +84,9 @@ pub struct AddArgs {
     /// Schemas only.
     #[arg(long = "meta_only", alias = "meta-only")]
     pub meta_only: bool,
+    /// Logical backups (rows through the API into Parquet files).
+    #[arg(long)]
+    pub logical: bool,
     /// Add it paused.
     #[arg(long)]
     pub paused: bool,
@@ -114,6 +117,7 @@ pub async fn run(svc: Arc<Milvault>, args: PolicyArgs, db: &JobDbArg, json: bool
                 enabled: !a.paused,
                 verify_after: a.verify,
                 meta_only: a.meta_only,
+                logical: a.logical,
             };
             gate.add_policy(&p)?;
             print_policy(&policy::overview_of(store, &p.name, now, 3)?, json)?;

@@ -35,6 +35,9 @@ pub struct CreateBackupRequest {
     pub skip_flush: bool,
     /// The policy making it (recorded in the metadata: its retention may prune the backup).
     pub policy: Option<String>,
+    /// A logical backup: rows read through the API into Parquet files (`crate::logical`), for a
+    /// Milvus whose bucket milvault cannot read or another Milvus version or system.
+    pub logical: bool,
 }
 
 /// A collection to back up, by database and name.
@@ -116,7 +119,7 @@ async fn run(svc: &Milvault, req: &CreateBackupRequest, progress: &Progress) -> 
     ));
     // as milvus-backup: GC paused (a renewed lease) while segments are read and copied, resumed
     // whether the backup succeeds or fails
-    let gc = if req.meta_only {
+    let gc = if req.meta_only || req.logical {
         None
     } else {
         Some(GcPause::start(&svc.config().gc_pause, progress).await)
@@ -152,7 +155,7 @@ async fn run_paused(
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    let milvus_storage = if req.meta_only {
+    let milvus_storage = if req.meta_only || req.logical {
         None
     } else {
         Some(svc.milvus_storage()?)
@@ -170,7 +173,17 @@ async fn run_paused(
     let backups = svc.backup_storage();
     let mut file_count = 0u64;
     let mut copied: Vec<String> = Vec::new();
-    if let Some(src) = milvus_storage {
+    if req.logical && !req.meta_only {
+        copied = crate::logical::backup::dump_collections(
+            svc,
+            milvus,
+            &req.name,
+            &mut collections,
+            progress,
+        )
+        .await?;
+        file_count = copied.len() as u64;
+    } else if let Some(src) = milvus_storage {
         let (items, groups) = copy_plan(&req.name, &collections);
         let prefix = format!("{}/", layout::backup_dir(&req.name));
         copied = items
@@ -222,7 +235,11 @@ async fn run_paused(
         milvus_version: version,
         database_backups: databases,
         collection_backups: collections,
-        format: String::new(),
+        format: if req.logical {
+            crate::logical::FORMAT.into()
+        } else {
+            String::new()
+        },
         milvault: Some(MilvaultInfo {
             tool_version: env!("CARGO_PKG_VERSION").into(),
             start_time_ms: start.timestamp_millis(),
@@ -334,7 +351,7 @@ async fn describe_for_backup(
 ) -> Result<CollectionBackupInfo> {
     let (db, name) = (t.db.as_str(), t.name.as_str());
     let mut backup_ts = 0;
-    if !req.meta_only && !req.skip_flush {
+    if !req.meta_only && !req.skip_flush && !req.logical {
         progress.step(format!("flushing {db}.{name}"));
         backup_ts = milvus.flush(db, name, wait).await?;
     }
@@ -365,7 +382,15 @@ async fn describe_for_backup(
     let mut live_rows = None;
     let mut l0_segments = Vec::new();
     if let Some(storage) = storage {
-        let segments = milvus.persistent_segments(db, name).await?;
+        let segments = match milvus.persistent_segments(db, name).await {
+            // managed Milvus, Milvus Lite: no segments to copy, but the rows can be read
+            Err(Error::Milvus { call, reason }) if reason.starts_with("Unimplemented") => {
+                return Err(Error::InvalidRequest(format!(
+                    "{db}.{name}: this Milvus does not expose its segments ({call}: {reason}), so a binlog backup is impossible; make a logical backup instead (create --logical)"
+                )));
+            }
+            r => r?,
+        };
         l0_segments =
             add_segments(storage, coll_id, &segments, grouped, &mut parts, db, name).await?;
         let skipped = segments

@@ -234,7 +234,18 @@ pub async fn restore(
     progress: &Progress,
 ) -> Result<RestoreReport> {
     let info = svc.get_backup(&req.name).await?;
-    let targets = plan(&req, &info.collection_backups)?;
+    let logical = crate::logical::is_logical(&info);
+    let mut targets = plan(&req, &info.collection_backups)?;
+    if logical {
+        for (c, _) in targets.iter_mut() {
+            if crate::logical::restore::keep_primary_keys(c) {
+                progress.log(format!(
+                    "{}: created without autoID so that the rows keep their primary keys",
+                    c.qualified_name()
+                ));
+            }
+        }
+    }
     progress.set_targets(
         targets
             .iter()
@@ -243,7 +254,7 @@ pub async fn restore(
     );
     let milvus = svc.milvus().await?;
     let features = *milvus.features();
-    let staging = if req.meta_only {
+    let staging = if req.meta_only || logical {
         None
     } else {
         Some(Staging::new(svc, &progress.id())?)
@@ -257,6 +268,16 @@ pub async fn restore(
     ));
     let mut imports = Vec::with_capacity(targets.len());
     for (c, _) in &targets {
+        if logical {
+            crate::logical::restore::check_target(c, &features).map_err(|refusal| {
+                Error::NotRestorable {
+                    backup: info.name.clone(),
+                    refusal,
+                }
+            })?;
+            imports.push(Vec::new());
+            continue;
+        }
         let planned = match &staging {
             Some(st) => import_requests(&info, c, &features, &|f| st.milvus_path(f)),
             None => import_requests(&info, &without_segments(c), &features, &|f| f.to_string()),
@@ -285,10 +306,13 @@ pub async fn restore(
     if !exists.is_empty() && !req.drop_existing {
         return Err(Error::CollectionExists(exists.join(", ")));
     }
-    if !req.meta_only {
+    if logical && !req.meta_only {
+        let colls: Vec<_> = targets.iter().map(|(c, _)| c).collect();
+        crate::logical::restore::check_files(svc, &info.name, &colls, req.force, progress).await?;
+    } else if !req.meta_only {
         check_backup_files(svc, &info.name, &targets, &imports, req.force, progress).await?;
     }
-    let plan_segments: u64 = if req.meta_only {
+    let plan_segments: u64 = if req.meta_only || logical {
         0
     } else {
         targets
@@ -296,7 +320,7 @@ pub async fn restore(
             .map(|(c, _)| c.all_segments().count() as u64)
             .sum()
     };
-    let plan_bytes: u64 = if req.meta_only {
+    let plan_bytes: u64 = if req.meta_only || logical {
         0
     } else {
         targets.iter().map(|(c, _)| c.size.max(0) as u64).sum()
@@ -319,6 +343,7 @@ pub async fn restore(
             name,
             imports,
             staging.as_ref(),
+            logical,
             progress,
         )
         .await
@@ -619,6 +644,7 @@ async fn restore_one(
     name: &str,
     imports: &[PlannedImport],
     staging: Option<&Staging>,
+    logical: bool,
     progress: &Progress,
 ) -> Result<RestoredCollection> {
     let source = coll.qualified_name();
@@ -676,8 +702,10 @@ async fn restore_one(
                 .add_collection_field(db, name, &field_to_proto(f))
                 .await?;
         }
-        let mut restored =
-            fill(svc, milvus, req, coll, db, name, imports, staging, progress).await?;
+        let mut restored = fill(
+            svc, milvus, req, coll, db, name, imports, staging, logical, progress,
+        )
+        .await?;
         let aliases = union(&coll.aliases, &replaced_aliases);
         restored.aliases = recreate_aliases(milvus, db, name, &aliases, progress).await;
         Ok(restored)
@@ -791,6 +819,7 @@ async fn fill(
     name: &str,
     imports: &[PlannedImport],
     staging: Option<&Staging>,
+    logical: bool,
     progress: &Progress,
 ) -> Result<RestoredCollection> {
     let target = format!("{db}.{name}");
@@ -808,7 +837,8 @@ async fn fill(
         .as_ref()
         .map(|s| field_id_mismatches(schema, s))
         .unwrap_or_default();
-    if !mismatches.is_empty() {
+    // Insert names fields; only Import reads folders by field id
+    if !mismatches.is_empty() && !logical {
         return Err(Error::VerificationFailed {
             collection: target,
             detail: format!("Milvus gave the new collection other field ids than the backup has ({}); binlogs cannot be imported", mismatches.join(", ")),
@@ -821,7 +851,12 @@ async fn fill(
         .all_segments()
         .map(|s| (s.segment_id, s.size))
         .collect();
-    if let Some(staging) = staging {
+    let has_rows = staging.is_some() || (logical && !req.meta_only);
+    if logical && !req.meta_only {
+        imported =
+            crate::logical::restore::insert_rows(svc, milvus, &req.name, coll, db, name, progress)
+                .await?;
+    } else if let Some(staging) = staging {
         // empty segments get no request; they are done
         let planned: usize = imports.iter().map(|i| i.plan.segments.len()).sum();
         progress.add_segments(segment_count.saturating_sub(planned) as u64);
@@ -895,7 +930,7 @@ async fn fill(
         check: String::new(),
         aliases: Vec::new(),
     };
-    if staging.is_some() {
+    if has_rows {
         verify_rows(milvus, db, name, coll, &mut result).await?;
     } else {
         result.check = "metadata only: no rows to check".into();
@@ -944,7 +979,7 @@ async fn fill(
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        if staging.is_some() {
+        if has_rows {
             let counted = milvus.count_rows(db, name).await?;
             result.counted_rows = Some(counted);
             let want = coll.live_rows.unwrap_or(imported);

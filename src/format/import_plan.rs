@@ -144,8 +144,8 @@ pub fn plan(
     Ok(requests)
 }
 
-/// Refuses a schema the target cannot create.
-fn check_schema(coll: &CollectionBackupInfo, target: &Features) -> Result<(), Refusal> {
+/// Refuses a schema the target cannot create (binlog and logical restores alike).
+pub fn check_schema(coll: &CollectionBackupInfo, target: &Features) -> Result<(), Refusal> {
     let Some(schema) = coll.schema.as_ref() else {
         return Ok(());
     };

@@ -23,6 +23,16 @@ pub const PARTITION_META: &str = "partition_meta.json";
 /// Segment level file.
 pub const SEGMENT_META: &str = "segment_meta.json";
 
+/// A logical backup's list of Parquet files (written before [`BACKUP_META`]).
+pub const LOGICAL_META: &str = "logical_meta.json";
+
+/// `<name>/logical/<db>/<collection>/<partition>/part-<nnnnn>.parquet`: one Parquet file of a
+/// logical backup (`partition` is `_all` for collections with a partition key, whose rows are
+/// read and restored as one).
+pub fn logical_file(name: &str, db: &str, collection: &str, partition: &str, n: usize) -> String {
+    format!("{name}/logical/{db}/{collection}/{partition}/part-{n:05}.parquet")
+}
+
 /// Kinds of binlog a segment has in storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogKind {
@@ -152,6 +162,14 @@ mod tests {
         assert_eq!(
             backup_segment_files_dir("b", LogKind::Insert, 1, 2, 0, 3),
             backup_segment_dir("b", LogKind::Insert, 1, 2, 3)
+        );
+    }
+
+    #[test]
+    fn logical_paths() {
+        assert_eq!(
+            logical_file("b1", "default", "c", "_default", 3),
+            "b1/logical/default/c/_default/part-00003.parquet"
         );
     }
 

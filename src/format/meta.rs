@@ -66,6 +66,8 @@ pub struct FieldSchema {
     #[serde(skip_serializing_if = "is_default")]
     pub is_partition_key: bool,
     #[serde(skip_serializing_if = "is_default")]
+    pub is_clustering_key: bool,
+    #[serde(skip_serializing_if = "is_default")]
     pub nullable: bool,
     /// v0.5.0-v0.5.7: the default value as the raw bytes of a protobuf `ValueField` in a JSON
     /// string (Go writes a `string` holding binary; bytes that are not UTF-8 come out as U+FFFD).

@@ -86,6 +86,7 @@ has_status!(
     pb::GetLoadStateResponse,
     pb::GetLoadingProgressResponse,
     pb::QueryResults,
+    pb::MutationResult,
     pb::SelectUserResponse,
     pb::SelectGrantResponse,
 );
@@ -476,6 +477,16 @@ impl MilvusClient {
             })
             .await?,
         )?;
+        if r.partition_i_ds.len() != r.partition_names.len() {
+            // Milvus Lite answers names only: number them (ids matter only for binlogs, which
+            // a Lite does not have)
+            return Ok(r
+                .partition_names
+                .into_iter()
+                .enumerate()
+                .map(|(i, n)| (i as i64, n))
+                .collect());
+        }
         Ok(r.partition_i_ds
             .into_iter()
             .zip(r.partition_names)
@@ -921,6 +932,100 @@ impl MilvusClient {
             })
             .await?;
         Ok(check("GetLoadingProgress", r)?.progress)
+    }
+
+    /// One page of rows (Query with `expr` and `limit`, Milvus' query-iterator mode: the answer
+    /// is reduced in primary-key order); `strong` waits for every write made before the call.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn query_page(
+        &self,
+        db: &str,
+        name: &str,
+        partitions: &[String],
+        expr: &str,
+        output_fields: &[String],
+        limit: usize,
+        strong: bool,
+    ) -> Result<Vec<schema::FieldData>> {
+        let kv = |k: &str, v: String| KeyValuePair {
+            key: k.into(),
+            value: v,
+        };
+        let consistency = if strong {
+            common::ConsistencyLevel::Strong
+        } else {
+            common::ConsistencyLevel::Bounded
+        };
+        let msg = Self::req(
+            db,
+            pb::QueryRequest {
+                db_name: db.into(),
+                collection_name: name.into(),
+                expr: expr.into(),
+                output_fields: output_fields.to_vec(),
+                partition_names: partitions.to_vec(),
+                query_params: vec![
+                    kv("limit", limit.to_string()),
+                    kv("iterator", "True".into()),
+                    kv("reduce_stop_for_best", "False".into()),
+                ],
+                consistency_level: consistency as i32,
+                use_default_consistency: false,
+                ..Default::default()
+            },
+        );
+        let r = check(
+            "Query",
+            self.call("Query", |mut c| async move { c.query(msg).await })
+                .await?,
+        )?;
+        Ok(r.fields_data)
+    }
+
+    /// Inserts `rows` rows given as columns; returns the count Milvus reports.
+    pub async fn insert(
+        &self,
+        db: &str,
+        name: &str,
+        partition: &str,
+        fields: Vec<schema::FieldData>,
+        rows: u32,
+    ) -> Result<i64> {
+        let msg = Self::req(
+            db,
+            pb::InsertRequest {
+                db_name: db.into(),
+                collection_name: name.into(),
+                partition_name: partition.into(),
+                fields_data: fields,
+                num_rows: rows,
+                ..Default::default()
+            },
+        );
+        let r = check(
+            "Insert",
+            self.call("Insert", |mut c| async move { c.insert(msg).await })
+                .await?,
+        )?;
+        Ok(r.insert_cnt)
+    }
+
+    /// Releases a loaded collection.
+    pub async fn release_collection(&self, db: &str, name: &str) -> Result<()> {
+        let msg = Self::req(
+            db,
+            pb::ReleaseCollectionRequest {
+                db_name: db.into(),
+                collection_name: name.into(),
+                ..Default::default()
+            },
+        );
+        let r = self
+            .call("ReleaseCollection", |mut c| async move {
+                c.release_collection(msg).await
+            })
+            .await?;
+        check("ReleaseCollection", r).map(|_| ())
     }
 }
 

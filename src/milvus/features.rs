@@ -88,7 +88,9 @@ impl Features {
     /// From the version Milvus reports (`v2.4.17`, `2.6.0-rc1`); `None` for one it cannot parse
     /// or older than 2.3. Newer lines (3.x) get 2.6's features.
     pub fn from_version(version: &str) -> Option<Features> {
-        let v = version.trim().trim_start_matches('v');
+        // Milvus Lite 3.x answers `milvus_lite-3.2.2`
+        let v = version.trim().trim_start_matches("milvus_lite-");
+        let v = v.trim_start_matches('v');
         let mut nums = v
             .split(|c: char| !c.is_ascii_digit())
             .map(|n| n.parse::<u32>().ok());
@@ -172,6 +174,9 @@ mod tests {
         assert_eq!(f.version, (2, 3, 5));
         assert!(!f.l0_import && !f.skip_disk_quota_check);
         assert_eq!(d, Detected::Version("v2.3.5".into()));
+        let (f, _) = Features::detect(Some("milvus_lite-3.2.2"), || panic!("no probe needed"));
+        assert!(f.bm25 && f.nullable_and_default);
+        assert_eq!(f.version, (3, 2, 2));
         let (f, _) = Features::detect(Some("v2.6.6"), || panic!("no probe needed"));
         assert!(f.add_field && f.storage_v2 && f.struct_arrays);
         let (f, d) = Features::detect(None, || false);

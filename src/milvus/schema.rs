@@ -47,6 +47,7 @@ pub fn schema_from_proto(s: &pb::CollectionSchema) -> format::CollectionSchema {
                 element_type: f.element_type,
                 is_dynamic: f.is_dynamic,
                 is_partition_key: f.is_partition_key,
+                is_clustering_key: f.is_clustering_key,
                 nullable: f.nullable,
                 is_function_output: f.is_function_output,
                 default_value_base64: f
@@ -55,6 +56,21 @@ pub fn schema_from_proto(s: &pb::CollectionSchema) -> format::CollectionSchema {
                     .map(|v| base64::engine::general_purpose::STANDARD.encode(v.encode_to_vec()))
                     .unwrap_or_default(),
                 ..Default::default()
+            })
+            .collect(),
+        functions: s
+            .functions
+            .iter()
+            .map(|f| format::FunctionSchema {
+                name: f.name.clone(),
+                id: f.id,
+                description: f.description.clone(),
+                function_type: f.r#type,
+                input_field_names: f.input_field_names.clone(),
+                input_field_ids: f.input_field_ids.clone(),
+                output_field_names: f.output_field_names.clone(),
+                output_field_ids: f.output_field_ids.clone(),
+                params: kv_from(&f.params),
             })
             .collect(),
         ..Default::default()
@@ -94,6 +110,7 @@ pub fn field_to_proto(f: &format::FieldSchema) -> pb::FieldSchema {
         auto_id: f.auto_id,
         element_type: f.element_type,
         is_partition_key: f.is_partition_key,
+        is_clustering_key: f.is_clustering_key,
         nullable: f.nullable,
         is_function_output: f.is_function_output,
         default_value: f

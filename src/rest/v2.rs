@@ -232,6 +232,8 @@ pub struct CreateBackupBody {
     pub meta_only: bool,
     /// Do not flush first.
     pub skip_flush: bool,
+    /// A logical backup: rows read through the API into Parquet files.
+    pub logical: bool,
 }
 
 /// How to restore.
@@ -476,6 +478,7 @@ pub async fn create_backup(
             meta_only: body.meta_only,
             skip_flush: body.skip_flush,
             policy: None,
+            logical: body.logical,
         })
         .await?;
     Ok((StatusCode::ACCEPTED, Json(JobItem::of(&job))))

@@ -40,6 +40,7 @@ fn BackupForm(collections: Vec<LiveCollection>) -> impl IntoView {
     let search = RwSignal::new(String::new());
     let name = RwSignal::new(String::new());
     let meta_only = RwSignal::new(false);
+    let logical = RwSignal::new(false);
     let start = ServerAction::<StartBackup>::new();
     let navigate = use_navigate();
     Effect::new(move |_| {
@@ -126,6 +127,7 @@ fn BackupForm(collections: Vec<LiveCollection>) -> impl IntoView {
                     name: name.get_untracked(),
                     collections: selected.get_untracked().into_iter().collect(),
                     meta_only: meta_only.get_untracked(),
+                    logical: logical.get_untracked(),
                 }});
             }
         }>
@@ -152,6 +154,11 @@ fn BackupForm(collections: Vec<LiveCollection>) -> impl IntoView {
                 <input type="checkbox" prop:checked=move || meta_only.get()
                     on:change=move |ev| meta_only.set(event_target_checked(&ev))/>
                 "Metadata only (schemas, partitions, indexes; no data)"
+            </label>
+            <label class="check">
+                <input type="checkbox" name="logical" prop:checked=move || logical.get()
+                    on:change=move |ev| logical.set(event_target_checked(&ev))/>
+                "Logical (rows through the API into Parquet files: for managed Milvus, Milvus Lite or another Milvus version)"
             </label>
             <div class="actions">
                 <button type="submit" class="primary" disabled=move || !can_submit()>
