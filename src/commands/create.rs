@@ -169,6 +169,7 @@ async fn run_paused(
 
     let backups = svc.backup_storage();
     let mut file_count = 0u64;
+    let mut copy_stats = None;
     let mut copied: Vec<String> = Vec::new();
     if let Some(src) = milvus_storage {
         let (items, groups) = copy_plan(&req.name, &collections);
@@ -197,9 +198,13 @@ async fn run_paused(
         .await?;
         file_count = stats.files;
         progress.log(format!(
-            "copied {} files, {} bytes ({:?})",
-            stats.files, stats.bytes, stats.mode
+            "copied {} files, {} bytes ({}; {} bytes through milvault)",
+            stats.files,
+            stats.bytes,
+            stats.mode.as_str(),
+            stats.bytes_streamed
         ));
+        copy_stats = Some(stats);
     }
 
     let end = chrono::Utc::now();
@@ -230,6 +235,8 @@ async fn run_paused(
             meta_only: req.meta_only,
             file_count,
             policy: req.policy.clone(),
+            copy_mode: copy_stats.map(|s| s.mode.as_str().to_string()),
+            bytes_streamed: copy_stats.map(|s| s.bytes_streamed).unwrap_or(0),
         }),
         ..Default::default()
     };

@@ -482,6 +482,13 @@ pub struct MilvaultInfo {
     /// The policy that made the backup (its retention may prune it); none for backups made by hand.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
+    /// How the binlogs moved (`server-side`, `server-side across buckets`, `local file`,
+    /// `stream`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copy_mode: Option<String>,
+    /// Binlog bytes that passed through milvault on their way (0 for server-side copies).
+    #[serde(skip_serializing_if = "is_default")]
+    pub bytes_streamed: u64,
 }
 
 /// The root of a backup.

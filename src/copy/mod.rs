@@ -1,6 +1,10 @@
 //! The copy pipeline: many files from one storage to another, with bounded concurrency, streaming
-//! (memory does not grow with file size), a server-side copy when both sides share one bucket, and
-//! a real file copy between local directories.
+//! (memory does not grow with file size, and all streams together stay under
+//! [`STREAM_MEMORY_BUDGET`]), a server-side copy when both sides share one bucket or sit on one S3
+//! endpoint with one set of credentials ([`server_side`]), and a real file copy between local
+//! directories.
+
+pub mod server_side;
 
 use std::sync::{
     atomic::{AtomicUsize, Ordering},
@@ -20,6 +24,11 @@ use crate::{
 pub const SINGLE_PUT_LIMIT: u64 = 8 * 1024 * 1024;
 /// Part size of multipart uploads.
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
+/// Bytes all streamed copies of one run may hold in memory at once (buffered small files and
+/// multipart parts in flight); a copy waits for its share before it starts.
+pub const STREAM_MEMORY_BUDGET: usize = 64 * 1024 * 1024;
+/// Multipart parts of one file in flight at once (besides the one being filled).
+const PARTS_IN_FLIGHT: usize = 2;
 
 /// One file to copy.
 #[derive(Debug, Clone)]
@@ -39,10 +48,25 @@ pub struct CopyItem {
 pub enum CopyMode {
     /// The storage service copies (same bucket).
     ServerSide,
+    /// The storage service copies from one bucket into another (one S3 endpoint, one set of
+    /// credentials): S3 CopyObject with a source bucket.
+    ServerSideAcrossBuckets,
     /// Both sides are local directories: a file copy.
     LocalFile,
     /// Read from one, write to the other, chunk by chunk.
     Stream,
+}
+
+impl CopyMode {
+    /// How the mode is named in backups' metadata and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CopyMode::ServerSide => "server-side",
+            CopyMode::ServerSideAcrossBuckets => "server-side across buckets",
+            CopyMode::LocalFile => "local file",
+            CopyMode::Stream => "stream",
+        }
+    }
 }
 
 /// What a copy run did.
@@ -51,6 +75,9 @@ pub struct CopyStats {
     pub files: u64,
     pub bytes: u64,
     pub mode: CopyMode,
+    /// Bytes that passed through milvault (read and written by it): `bytes` when streamed, 0 when
+    /// the storage copied.
+    pub bytes_streamed: u64,
 }
 
 /// Chooses how to copy between two storages.
@@ -59,6 +86,8 @@ pub fn copy_mode(src: &Storage, dst: &Storage) -> CopyMode {
         CopyMode::LocalFile
     } else if src.shares_store_with(dst) {
         CopyMode::ServerSide
+    } else if src.can_copy_across_buckets_to(dst) {
+        CopyMode::ServerSideAcrossBuckets
     } else {
         CopyMode::Stream
     }
@@ -80,10 +109,24 @@ pub async fn copy_all(
         Arc::new(group_sizes.iter().map(|&n| AtomicUsize::new(n)).collect());
     let files = items.len() as u64;
     let bytes: u64 = items.iter().map(|i| i.size).sum();
+    let budget = tokio::sync::Semaphore::new(STREAM_MEMORY_BUDGET / KIB);
+    let budget = &budget;
     futures::stream::iter(items)
         .map(|item| {
             let remaining = remaining.clone();
             async move {
+                // only streamed copies hold bytes; a file takes its share of the budget first
+                let _share = if mode == CopyMode::Stream {
+                    let need = stream_memory(item.size).div_ceil(KIB).max(1) as u32;
+                    Some(
+                        budget
+                            .acquire_many(need)
+                            .await
+                            .map_err(|_| Error::Cancelled)?,
+                    )
+                } else {
+                    None
+                };
                 copy_one(src, dst, &item, mode, progress).await?;
                 if let Some(counter) = remaining.get(item.group) {
                     if counter.fetch_sub(1, Ordering::AcqRel) == 1 {
@@ -96,7 +139,24 @@ pub async fn copy_all(
         .buffer_unordered(concurrency.max(1))
         .try_collect::<Vec<()>>()
         .await?;
-    Ok(CopyStats { files, bytes, mode })
+    let bytes_streamed = if mode == CopyMode::Stream { bytes } else { 0 };
+    Ok(CopyStats {
+        files,
+        bytes,
+        mode,
+        bytes_streamed,
+    })
+}
+
+const KIB: usize = 1024;
+
+/// The most memory streaming one file of `size` bytes holds at once.
+fn stream_memory(size: u64) -> usize {
+    if size <= SINGLE_PUT_LIMIT {
+        size as usize
+    } else {
+        PART_SIZE * (PARTS_IN_FLIGHT + 1)
+    }
 }
 
 async fn copy_one(
@@ -118,6 +178,28 @@ async fn copy_one(
                 .copy(&src.path(&item.src), &dst.path(&item.dst))
                 .await
                 .map_err(|e| dst_err(&e))?;
+            progress.add_bytes(item.size);
+        }
+        CopyMode::ServerSideAcrossBuckets => {
+            let (from, to) = match (src.s3_bucket(), dst.s3_bucket()) {
+                (Some(f), Some(t)) => (f, t),
+                _ => return Err(dst_err(&"server-side copy between non-S3 storages")),
+            };
+            let src_key = src.path(&item.src);
+            let dst_key = dst.path(&item.dst);
+            to.copy_from(from, src_key.as_ref(), dst_key.as_ref(), item.size)
+                .await
+                .map_err(|e| {
+                    Error::storage(
+                        format!(
+                            "copying {} from {} to {} on the server",
+                            item.src,
+                            src.describe(),
+                            dst.describe()
+                        ),
+                        e,
+                    )
+                })?;
             progress.add_bytes(item.size);
         }
         CopyMode::LocalFile => {
@@ -175,7 +257,10 @@ async fn copy_one(
                 let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
                 let result: Result<()> = async {
                     while let Some(chunk) = stream.try_next().await.map_err(|e| src_err(&e))? {
-                        writer.wait_for_capacity(2).await.map_err(|e| dst_err(&e))?;
+                        writer
+                            .wait_for_capacity(PARTS_IN_FLIGHT)
+                            .await
+                            .map_err(|e| dst_err(&e))?;
                         copied += chunk.len() as u64;
                         progress.add_bytes(chunk.len() as u64);
                         writer.put(chunk);
