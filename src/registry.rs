@@ -378,6 +378,30 @@ impl JobRegistry {
         self.get(id)
     }
 
+    /// Asks a running job to stop (see [`JobState::Cancelled`]); answers its state now. Fails
+    /// for an unknown job, one that has ended, and one another process runs.
+    pub fn cancel(&self, id: &str) -> Result<JobSnapshot> {
+        if let Some(h) = self.watch(id) {
+            if h.cancel() {
+                tracing::info!(job = %id, "cancel requested");
+                return Ok(h.snapshot());
+            }
+        }
+        match self.get(id)? {
+            None => Err(Error::InvalidRequest(format!("there is no job {id}"))),
+            Some(j) if j.state == JobState::Running => Err(Error::InvalidRequest(format!(
+                "job {id} runs in another milvault process; cancel it there"
+            ))),
+            Some(j) => Err(Error::InvalidRequest(format!(
+                "job {id} has ended already ({})",
+                serde_json::to_value(j.state)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            ))),
+        }
+    }
+
     /// A live job's progress stream; `None` when the job is not running here.
     pub fn watch(&self, id: &str) -> Option<JobHandle> {
         lock(&self.live).get(id).cloned()

@@ -105,3 +105,156 @@ async fn another_endpoint_streams_and_the_copy_is_exact() {
         .unwrap();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
 }
+
+/// Makes sure `default.NAME` exists with `rows` rows of `dim` floats (see seed_big.py); the live
+/// row count.
+fn seed(name: &str, rows: u64, dim: u32, extra: &[&str]) -> i64 {
+    let out = std::process::Command::new(env("MILVAULT_TEST_PYTHON"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/seed_big.py"
+        ))
+        .args([name, &rows.to_string(), &dim.to_string()])
+        .args(extra)
+        .output()
+        .expect("run seed_big.py");
+    assert!(
+        out.status.success(),
+        "seed_big.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    v["rows"].as_i64().unwrap()
+}
+
+fn registry(
+    svc: std::sync::Arc<milvault::Milvault>,
+) -> std::sync::Arc<milvault::registry::JobRegistry> {
+    milvault::registry::JobRegistry::new(svc, milvault::job_store::JobStore::in_memory().unwrap())
+}
+
+/// Waits until `f` holds for the job's state, polling.
+async fn wait_until(
+    reg: &milvault::registry::JobRegistry,
+    id: &str,
+    f: impl Fn(&milvault::job::JobSnapshot) -> bool,
+) -> milvault::job::JobSnapshot {
+    for _ in 0..2400 {
+        let s = reg.get(id).unwrap().unwrap();
+        if f(&s) {
+            return s;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("job {id} never got there: {:?}", reg.get(id));
+}
+
+#[tokio::test]
+async fn a_backup_cancelled_halfway_leaves_nothing() {
+    let coll = "sc_cancel_big";
+    seed(coll, 120_000, 256, &[]);
+    let root = unique("sc_cb");
+    let mut o = s3_overrides("milvault", &root);
+    // streamed, so that the copy takes long enough to be caught halfway
+    o.push(("minio.backupAddress", "localhost".into()));
+    o.push(("backup.parallelism.copydata", "2".into()));
+    let svc = service(&o);
+    let reg = registry(svc.clone());
+    let name = unique("sc_cb");
+    let job = reg
+        .start_backup(CreateBackupRequest {
+            name: name.clone(),
+            collections: vec![coll.into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let halfway = wait_until(&reg, &job.id, |s| {
+        s.bytes_done > 0 || s.state != milvault::job::JobState::Running
+    })
+    .await;
+    assert_eq!(
+        halfway.state,
+        milvault::job::JobState::Running,
+        "{halfway:?}"
+    );
+    assert!(halfway.bytes_done < halfway.bytes_total, "{halfway:?}");
+    reg.cancel(&job.id).unwrap();
+    let end = reg.wait_ended(&job.id).await.unwrap().unwrap();
+    assert_eq!(end.state, milvault::job::JobState::Cancelled, "{end:?}");
+    assert!(
+        end.bytes_done < end.bytes_total,
+        "it stopped before the end: {end:?}"
+    );
+    // nothing is visible and nothing is stored under the name
+    assert!(!svc.backup_storage().any_under(&name).await.unwrap());
+    assert!(svc
+        .list_backups()
+        .await
+        .unwrap()
+        .iter()
+        .all(|b| b.name != name));
+    // a second cancel is refused: the job has ended
+    assert!(reg.cancel(&job.id).is_err());
+}
+
+#[tokio::test]
+async fn a_restore_cancelled_leaves_the_target_database_as_it_was() {
+    let root = unique("sc_cr");
+    let svc = service(&s3_overrides("milvault", &root));
+    let name = unique("sc_cr");
+    svc.create_backup(
+        CreateBackupRequest {
+            name: name.clone(),
+            collections: vec!["demo_products".into(), "dyn_items".into()],
+            ..Default::default()
+        },
+        &Progress::detached(JobKind::Backup),
+    )
+    .await
+    .unwrap();
+    let milvus = svc.milvus().await.unwrap();
+    let before = {
+        let mut v = milvus.list_collections("default").await.unwrap();
+        v.sort();
+        v
+    };
+    let reg = registry(svc.clone());
+    let suffix = format!("_{}", &name[6..]);
+    let job = reg
+        .start_restore(RestoreRequest {
+            name: name.clone(),
+            suffix: suffix.clone(),
+            ..Default::default()
+        })
+        .unwrap();
+    // cancel once the first collection's imports were sent: they are waited for, then the
+    // collections this restore created are dropped
+    wait_until(&reg, &job.id, |s| {
+        s.step.starts_with("importing") || s.state != milvault::job::JobState::Running
+    })
+    .await;
+    reg.cancel(&job.id).unwrap();
+    let end = reg.wait_ended(&job.id).await.unwrap().unwrap();
+    assert_eq!(end.state, milvault::job::JobState::Cancelled, "{end:?}");
+    let after = {
+        let mut v = milvus.list_collections("default").await.unwrap();
+        v.sort();
+        v
+    };
+    assert_eq!(before, after, "the restore left collections behind");
+    for c in ["demo_products", "dyn_items"] {
+        assert!(!milvus
+            .has_collection("default", &format!("{c}{suffix}"))
+            .await
+            .unwrap());
+    }
+    assert!(
+        end.log
+            .iter()
+            .any(|l| l.message.contains("created by this restore")),
+        "{:?}",
+        end.log
+    );
+}

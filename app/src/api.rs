@@ -352,6 +352,8 @@ pub trait Backend: Send + Sync + 'static {
     async fn start_restore(&self, form: RestoreForm) -> Result<String, String>;
     async fn jobs(&self) -> Result<Vec<JobView>, String>;
     async fn job(&self, id: &str) -> Result<JobView, String>;
+    /// Asks a running job to stop; its state becomes `cancelled` once it has cleaned up.
+    async fn cancel_job(&self, id: &str) -> Result<(), String>;
     /// The Cluster page (a scoped caller's: its databases only).
     async fn cluster(&self) -> Result<ClusterView, String>;
     /// Starts verifying a backup; returns the job id.

@@ -459,8 +459,22 @@ pub fn human_bytes(n: i64) -> String {
     unreachable!()
 }
 
-/// Shows a progress bar (on a terminal) until the job ends.
+/// Shows a progress bar (on a terminal) until the job ends. Ctrl+C cancels the job (a backup
+/// leaves nothing, a restore removes what it created) and waits for its clean-up; a second
+/// Ctrl+C exits at once.
 async fn show_progress(mut handle: JobHandle, quiet: bool) {
+    let canceller = handle.clone();
+    let on_ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "\ncancelling: cleaning up what the job wrote (Ctrl+C again to quit at once)"
+            );
+            canceller.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
     let bar = if quiet {
         ProgressBar::hidden()
     } else {
@@ -488,5 +502,6 @@ async fn show_progress(mut handle: JobHandle, quiet: bool) {
             break;
         }
     }
+    on_ctrl_c.abort();
     bar.finish_and_clear();
 }

@@ -167,6 +167,7 @@ async fn run_paused(
         .try_collect()
         .await?;
 
+    progress.check_cancelled()?;
     let backups = svc.backup_storage();
     let mut file_count = 0u64;
     let mut copy_stats = None;
@@ -240,6 +241,7 @@ async fn run_paused(
         }),
         ..Default::default()
     };
+    progress.check_cancelled()?;
     progress.step(format!(
         "checksumming {} files for the manifest",
         copied.len()
@@ -252,6 +254,8 @@ async fn run_paused(
         progress,
     )
     .await?;
+    // the last moment a cancel is honoured: after this the backup exists
+    progress.check_cancelled()?;
     progress.step("writing metadata");
     write_meta(backups, &info).await?;
     progress.log(format!(

@@ -298,8 +298,13 @@ pub async fn restore(
     progress.add_total(plan_bytes, plan_segments);
 
     let mut results = Vec::new();
+    let mut created: Vec<(String, String, i64)> = Vec::new();
     let mut outcome = Ok(());
     for ((coll, (db, name)), imports) in targets.iter().zip(&imports) {
+        if let Err(e) = progress.check_cancelled() {
+            outcome = Err(e);
+            break;
+        }
         if !dbs.contains(db) && !milvus.list_databases().await?.contains(db) {
             progress.step(format!("creating database {db}"));
             milvus.create_database(db).await?;
@@ -317,7 +322,10 @@ pub async fn restore(
         )
         .await
         {
-            Ok(r) => results.push(r),
+            Ok((r, id)) => {
+                results.push(r);
+                created.push((db.clone(), name.clone(), id));
+            }
             Err(e) => {
                 outcome = Err(e);
                 break;
@@ -326,6 +334,13 @@ pub async fn restore(
     }
     if let Some(s) = &staging {
         s.cleanup(svc, progress).await;
+    }
+    if matches!(outcome, Err(Error::Cancelled)) {
+        // a cancelled restore takes back the collections it finished too: the target is left as
+        // it was (collections it created only, by id)
+        for (db, name, id) in &created {
+            drop_if_created(milvus, db, name, *id, progress).await;
+        }
     }
     outcome?;
     Ok(RestoreReport {
@@ -614,12 +629,13 @@ async fn restore_one(
     imports: &[PlannedImport],
     staging: Option<&Staging>,
     progress: &Progress,
-) -> Result<RestoredCollection> {
+) -> Result<(RestoredCollection, i64)> {
     let source = coll.qualified_name();
     let target = format!("{db}.{name}");
     // Checked again at the moment of acting: plan() looked earlier, and anything (an
     // application, another restore) may have created the target since. Only what the user asked
     // to drop is dropped.
+    progress.check_cancelled()?;
     if milvus.has_collection(db, name).await? {
         if !req.drop_existing {
             progress.log(format!(
@@ -672,7 +688,7 @@ async fn restore_one(
     if result.is_err() {
         drop_if_created(milvus, db, name, created_id, progress).await;
     }
-    result
+    result.map(|r| (r, created_id))
 }
 
 /// Drops `db.name` after a failed restore, but only while it is still the collection this
@@ -775,8 +791,13 @@ async fn fill(
             let failed = &failed;
             let results: Vec<Result<i64>> = futures::stream::iter(batch)
                 .map(|imp| async move {
+                    // nothing new starts after a failure or a cancel; imports sent are waited for
                     if failed.load(std::sync::atomic::Ordering::SeqCst) {
                         return Ok(0);
+                    }
+                    if progress.is_cancelled() {
+                        failed.store(true, std::sync::atomic::Ordering::SeqCst);
+                        return Err(Error::Cancelled);
                     }
                     let one = async {
                         staging.stage(svc, &imp.plan.files, progress).await?;
@@ -806,6 +827,7 @@ async fn fill(
             for r in results {
                 imported += r?;
             }
+            progress.check_cancelled()?;
         }
     }
     let mut result = RestoredCollection {
@@ -823,6 +845,7 @@ async fn fill(
     } else {
         result.check = "metadata only: no rows to check".into();
     }
+    progress.check_cancelled()?;
     if req.restore_index {
         for idx in &coll.index_infos {
             progress.step(format!(
@@ -855,6 +878,7 @@ async fn fill(
         ));
         result.check.push_str(&format!("; not loaded ({why})"));
     } else if req.load {
+        progress.check_cancelled()?;
         progress.step(format!("loading {target}"));
         milvus.load_collection(db, name).await?;
         let deadline = tokio::time::Instant::now() + wait;

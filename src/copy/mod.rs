@@ -127,7 +127,13 @@ pub async fn copy_all(
                 } else {
                     None
                 };
-                copy_one(src, dst, &item, mode, progress).await?;
+                // a cancelled job stops here: copies in flight are dropped (an unfinished
+                // multipart upload is never completed, so no partial object appears)
+                progress.check_cancelled()?;
+                tokio::select! {
+                    r = copy_one(src, dst, &item, mode, progress) => r?,
+                    _ = progress.cancelled() => return Err(Error::Cancelled),
+                }
                 if let Some(counter) = remaining.get(item.group) {
                     if counter.fetch_sub(1, Ordering::AcqRel) == 1 {
                         progress.add_segments(1);

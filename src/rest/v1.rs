@@ -731,7 +731,7 @@ fn v1_state(s: JobState) -> i32 {
     match s {
         JobState::Running => state::EXECUTING,
         JobState::Succeeded => state::SUCCESS,
-        JobState::Failed => state::FAIL,
+        JobState::Failed | JobState::Cancelled => state::FAIL,
     }
 }
 

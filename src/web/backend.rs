@@ -168,6 +168,7 @@ pub fn job_view(s: &JobSnapshot) -> JobView {
             JobState::Running => "running",
             JobState::Succeeded => "succeeded",
             JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
         }
         .into(),
         step: s.step.clone(),
@@ -349,6 +350,11 @@ impl Backend for PortalBackend {
                 "There is no job {id}. See the Jobs page for the jobs there are."
             )),
         }
+    }
+
+    async fn cancel_job(&self, id: &str) -> Result<(), String> {
+        let gate = self.gate()?;
+        gate.cancel_job(id).map(|_| ()).map_err(|e| e.to_string())
     }
 
     async fn start_verify(&self, name: &str) -> Result<String, String> {
