@@ -222,6 +222,7 @@ impl BackupService for GrpcService {
                 meta_only: r.meta_only,
                 skip_flush: r.skip_flush,
                 policy: None,
+                incremental: r.incremental,
             })
             .await
             .map_err(status_of)?;

@@ -14,6 +14,7 @@ pub mod copy;
 pub mod error;
 pub mod format;
 pub mod grpc;
+pub mod incremental;
 pub mod integrity;
 pub mod job;
 pub mod job_store;

@@ -41,6 +41,9 @@ pub struct Policy {
     pub verify_after: bool,
     /// Schemas only.
     pub meta_only: bool,
+    /// 0: every run is a full backup. N: every Nth backup of the policy is full, the others
+    /// incremental (see src/incremental.rs).
+    pub full_every: u32,
 }
 
 impl Default for Policy {
@@ -56,6 +59,7 @@ impl Default for Policy {
             enabled: true,
             verify_after: false,
             meta_only: false,
+            full_every: 0,
         }
     }
 }

@@ -140,6 +140,9 @@ pub struct NewBackup {
     /// `db.collection` of each chosen collection.
     pub collections: Vec<String>,
     pub meta_only: bool,
+    /// Take unchanged files from earlier backups.
+    #[serde(default)]
+    pub incremental: bool,
 }
 
 /// The Restore form.

@@ -173,6 +173,10 @@ pub struct CreateArgs {
     /// Skip the flush (the data must already be on storage).
     #[arg(short = 'f', long)]
     pub force: bool,
+    /// Copy files an earlier backup of a collection holds from that backup instead of from
+    /// Milvus' bucket (the new backup still holds every file itself).
+    #[arg(long)]
+    pub incremental: bool,
 }
 
 /// `restore` flags.
@@ -224,6 +228,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 meta_only: a.meta_only,
                 skip_flush: a.force,
                 policy: None,
+                incremental: a.incremental,
             };
             let jobs = jobs::CliJobs::open(&cli.db, &svc)?;
             // the name stays claimed (across processes sharing the database) until the end

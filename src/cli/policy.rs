@@ -87,6 +87,9 @@ pub struct AddArgs {
     /// Add it paused.
     #[arg(long)]
     pub paused: bool,
+    /// Every Nth backup full, the others incremental (0: all full).
+    #[arg(long, default_value_t = 0)]
+    pub full_every: u32,
 }
 
 /// Runs a policy subcommand.
@@ -114,6 +117,7 @@ pub async fn run(svc: Arc<Milvault>, args: PolicyArgs, db: &JobDbArg, json: bool
                 enabled: !a.paused,
                 verify_after: a.verify,
                 meta_only: a.meta_only,
+                full_every: a.full_every,
             };
             gate.add_policy(&p)?;
             print_policy(&policy::overview_of(store, &p.name, now, 3)?, json)?;

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 
 use crate::{
-    copy::{copy_all, CopyItem},
+    copy::{copy_all_with_base, CopyItem},
     error::{Error, Result},
     format::{
         layout::{self, LogKind},
@@ -35,6 +35,9 @@ pub struct CreateBackupRequest {
     pub skip_flush: bool,
     /// The policy making it (recorded in the metadata: its retention may prune the backup).
     pub policy: Option<String>,
+    /// Copy the files an earlier backup of a collection holds from that backup, not from Milvus'
+    /// bucket (see [`crate::incremental`]).
+    pub incremental: bool,
 }
 
 /// A collection to back up, by database and name.
@@ -172,8 +175,19 @@ async fn run_paused(
     let mut file_count = 0u64;
     let mut copy_stats = None;
     let mut copied: Vec<String> = Vec::new();
+    let mut known = BTreeMap::new();
+    let mut bases = Vec::new();
     if let Some(src) = milvus_storage {
-        let (items, groups) = copy_plan(&req.name, &collections);
+        let (mut items, groups) = copy_plan(&req.name, &collections);
+        if req.incremental {
+            progress.step("looking for earlier backups of these collections");
+            let summaries = svc.list_backups().await?;
+            let names: Vec<String> = collections.iter().map(|c| c.qualified_name()).collect();
+            let found =
+                crate::incremental::find_bases(backups, &summaries, &names, progress).await?;
+            known = found.apply(&req.name, &mut items);
+            bases = found.names;
+        }
         let prefix = format!("{}/", layout::backup_dir(&req.name));
         copied = items
             .iter()
@@ -188,8 +202,9 @@ async fn run_paused(
             items.len(),
             backups.describe()
         ));
-        let stats = copy_all(
+        let stats = copy_all_with_base(
             src,
+            Some(backups),
             backups,
             items,
             &groups,
@@ -199,11 +214,13 @@ async fn run_paused(
         .await?;
         file_count = stats.files;
         progress.log(format!(
-            "copied {} files, {} bytes ({}; {} bytes through milvault)",
+            "copied {} files, {} bytes ({}; {} bytes through milvault; {} files, {} bytes from earlier backups)",
             stats.files,
             stats.bytes,
             stats.mode.as_str(),
-            stats.bytes_streamed
+            stats.bytes_streamed,
+            stats.files_from_base,
+            stats.bytes_from_base
         ));
         copy_stats = Some(stats);
     }
@@ -238,6 +255,9 @@ async fn run_paused(
             policy: req.policy.clone(),
             copy_mode: copy_stats.map(|s| s.mode.as_str().to_string()),
             bytes_streamed: copy_stats.map(|s| s.bytes_streamed).unwrap_or(0),
+            incremental_bases: bases,
+            files_from_base: copy_stats.map(|s| s.files_from_base).unwrap_or(0),
+            bytes_from_base: copy_stats.map(|s| s.bytes_from_base).unwrap_or(0),
         }),
         ..Default::default()
     };
@@ -250,6 +270,7 @@ async fn run_paused(
         backups,
         &req.name,
         copied,
+        known,
         svc.config().tuning.copy_concurrency,
         progress,
     )
@@ -630,6 +651,7 @@ fn copy_plan(name: &str, collections: &[CollectionBackupInfo]) -> (Vec<CopyItem>
                             dst: format!("{dst_dir}/{tail}"),
                             size: log.log_size as u64,
                             group,
+                            from_base: false,
                         });
                         n += 1;
                     }

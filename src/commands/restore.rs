@@ -585,6 +585,7 @@ impl Staging {
                     src: f.rel,
                     size: f.size,
                     group: 0,
+                    from_base: false,
                 });
             }
         }

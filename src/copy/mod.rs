@@ -41,6 +41,9 @@ pub struct CopyItem {
     pub size: u64,
     /// Index of the group (segment) it belongs to, for progress.
     pub group: usize,
+    /// Read from the base storage (an earlier backup's file, for incremental backups) instead of
+    /// the source; `src` is then relative to the base's root.
+    pub from_base: bool,
 }
 
 /// How the bytes move.
@@ -78,6 +81,9 @@ pub struct CopyStats {
     /// Bytes that passed through milvault (read and written by it): `bytes` when streamed, 0 when
     /// the storage copied.
     pub bytes_streamed: u64,
+    /// Files and bytes copied from the base (an earlier backup) instead of the source.
+    pub files_from_base: u64,
+    pub bytes_from_base: u64,
 }
 
 /// Chooses how to copy between two storages.
@@ -104,17 +110,47 @@ pub async fn copy_all(
     concurrency: usize,
     progress: &Progress,
 ) -> Result<CopyStats> {
+    copy_all_with_base(src, None, dst, items, group_sizes, concurrency, progress).await
+}
+
+/// [`copy_all`] where the items marked `from_base` are read from `base` (an earlier backup in
+/// the backup storage: a server-side copy there) instead of `src`.
+pub async fn copy_all_with_base(
+    src: &Storage,
+    base: Option<&Storage>,
+    dst: &Storage,
+    items: Vec<CopyItem>,
+    group_sizes: &[usize],
+    concurrency: usize,
+    progress: &Progress,
+) -> Result<CopyStats> {
     let mode = copy_mode(src, dst);
+    let base_mode = base.map(|b| copy_mode(b, dst));
     let remaining: Arc<Vec<AtomicUsize>> =
         Arc::new(group_sizes.iter().map(|&n| AtomicUsize::new(n)).collect());
     let files = items.len() as u64;
     let bytes: u64 = items.iter().map(|i| i.size).sum();
+    let (from_base, from_src): (Vec<&CopyItem>, Vec<&CopyItem>) =
+        items.iter().partition(|i| i.from_base && base.is_some());
+    let files_from_base = from_base.len() as u64;
+    let bytes_from_base: u64 = from_base.iter().map(|i| i.size).sum();
+    let mut bytes_streamed: u64 = 0;
+    if mode == CopyMode::Stream {
+        bytes_streamed += from_src.iter().map(|i| i.size).sum::<u64>();
+    }
+    if base_mode == Some(CopyMode::Stream) {
+        bytes_streamed += bytes_from_base;
+    }
     let budget = tokio::sync::Semaphore::new(STREAM_MEMORY_BUDGET / KIB);
     let budget = &budget;
     futures::stream::iter(items)
         .map(|item| {
             let remaining = remaining.clone();
             async move {
+                let (src, mode) = match (item.from_base, base, base_mode) {
+                    (true, Some(b), Some(m)) => (b, m),
+                    _ => (src, mode),
+                };
                 // only streamed copies hold bytes; a file takes its share of the budget first
                 let _share = if mode == CopyMode::Stream {
                     let need = stream_memory(item.size).div_ceil(KIB).max(1) as u32;
@@ -145,12 +181,13 @@ pub async fn copy_all(
         .buffer_unordered(concurrency.max(1))
         .try_collect::<Vec<()>>()
         .await?;
-    let bytes_streamed = if mode == CopyMode::Stream { bytes } else { 0 };
     Ok(CopyStats {
         files,
         bytes,
         mode,
         bytes_streamed,
+        files_from_base,
+        bytes_from_base,
     })
 }
 
@@ -323,6 +360,7 @@ mod tests {
                 dst: format!("copy/{name}"),
                 size: *size as u64,
                 group: i % 2,
+                from_base: false,
             });
         }
         items

@@ -489,6 +489,15 @@ pub struct MilvaultInfo {
     /// Binlog bytes that passed through milvault on their way (0 for server-side copies).
     #[serde(skip_serializing_if = "is_default")]
     pub bytes_streamed: u64,
+    /// Incremental backups: the earlier backups unchanged files were copied from (for
+    /// information; this backup holds its own copy of every file, see src/incremental.rs).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub incremental_bases: Vec<String>,
+    /// Files and bytes copied from those bases instead of Milvus' bucket.
+    #[serde(skip_serializing_if = "is_default")]
+    pub files_from_base: u64,
+    #[serde(skip_serializing_if = "is_default")]
+    pub bytes_from_base: u64,
 }
 
 /// The root of a backup.

@@ -645,6 +645,7 @@ async fn create_request(
         meta_only,
         skip_flush,
         policy: None,
+        incremental: false,
     })
 }
 

@@ -233,6 +233,9 @@ pub struct CreateBackupBody {
     pub meta_only: bool,
     /// Do not flush first.
     pub skip_flush: bool,
+    /// Copy the files an earlier backup of a collection holds from that backup, not from Milvus'
+    /// bucket (the new backup still holds every file itself).
+    pub incremental: bool,
 }
 
 /// How to restore.
@@ -477,6 +480,7 @@ pub async fn create_backup(
             meta_only: body.meta_only,
             skip_flush: body.skip_flush,
             policy: None,
+            incremental: body.incremental,
         })
         .await?;
     Ok((StatusCode::ACCEPTED, Json(JobItem::of(&job))))

@@ -294,6 +294,7 @@ impl Backend for PortalBackend {
             meta_only: form.meta_only,
             skip_flush: false,
             policy: None,
+            incremental: form.incremental,
         };
         let job = gate.start_backup(req).await.map_err(|e| e.to_string())?;
         Ok(job.id)

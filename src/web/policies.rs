@@ -83,6 +83,7 @@ pub fn add(gate: &Gate, f: PolicyForm) -> Result<(), String> {
         enabled: true,
         verify_after: f.verify_after,
         meta_only: false,
+        full_every: 0,
     };
     gate.add_policy(&p).map_err(|e| e.to_string())
 }

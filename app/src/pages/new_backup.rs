@@ -40,6 +40,7 @@ fn BackupForm(collections: Vec<LiveCollection>) -> impl IntoView {
     let search = RwSignal::new(String::new());
     let name = RwSignal::new(String::new());
     let meta_only = RwSignal::new(false);
+    let incremental = RwSignal::new(false);
     let start = ServerAction::<StartBackup>::new();
     let navigate = use_navigate();
     Effect::new(move |_| {
@@ -126,6 +127,7 @@ fn BackupForm(collections: Vec<LiveCollection>) -> impl IntoView {
                     name: name.get_untracked(),
                     collections: selected.get_untracked().into_iter().collect(),
                     meta_only: meta_only.get_untracked(),
+                    incremental: incremental.get_untracked(),
                 }});
             }
         }>
@@ -152,6 +154,11 @@ fn BackupForm(collections: Vec<LiveCollection>) -> impl IntoView {
                 <input type="checkbox" prop:checked=move || meta_only.get()
                     on:change=move |ev| meta_only.set(event_target_checked(&ev))/>
                 "Metadata only (schemas, partitions, indexes; no data)"
+            </label>
+            <label class="check">
+                <input type="checkbox" name="incremental" prop:checked=move || incremental.get()
+                    on:change=move |ev| incremental.set(event_target_checked(&ev))/>
+                "Incremental (files an earlier backup holds are copied from it, not read from Milvus again)"
             </label>
             <div class="actions">
                 <button type="submit" class="primary" disabled=move || !can_submit()>
