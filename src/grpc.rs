@@ -223,6 +223,7 @@ impl BackupService for GrpcService {
                 skip_flush: r.skip_flush,
                 policy: None,
                 incremental: r.incremental,
+                resume: r.resume,
             })
             .await
             .map_err(status_of)?;

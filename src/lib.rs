@@ -25,6 +25,7 @@ pub mod policy;
 pub mod policy_store;
 pub mod registry;
 pub mod rest;
+pub mod resume;
 pub mod retention;
 pub mod scheduler;
 pub mod service;

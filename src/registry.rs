@@ -111,7 +111,14 @@ impl JobRegistry {
         names::validate_backup_name(&req.name)?;
         let name = req.name.clone();
         let claim = self.claim_name(&name, NameUse::Create)?;
-        self.ensure_name_free(&name).await?;
+        if req.resume {
+            // an interrupted backup is in the way on purpose; a complete one is not resumed
+            if self.svc.get_backup(&name).await.is_ok() {
+                return Err(Error::BackupExists(name));
+            }
+        } else {
+            self.ensure_name_free(&name).await?;
+        }
         let (handle, _join) = self.svc.spawn_backup(req);
         Ok(self.track(handle, move || drop(claim)))
     }

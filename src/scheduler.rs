@@ -151,6 +151,7 @@ impl Scheduler {
                     skip_flush: false,
                     policy: Some(p.name.clone()),
                     incremental,
+                    resume: false,
                 })
                 .await;
             let taken = match &started {

@@ -294,6 +294,19 @@ impl Storage {
         }
     }
 
+    /// Size and ETag of a file (`None` when it does not exist; the ETag when the store gives
+    /// one, without quotes).
+    pub async fn size_and_etag(&self, rel: &str) -> Result<Option<(u64, Option<String>)>> {
+        match self.store.head(&self.path(rel)).await {
+            Ok(m) => Ok(Some((
+                m.size,
+                m.e_tag.map(|t| t.trim_matches('"').to_string()),
+            ))),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.err(rel, e)),
+        }
+    }
+
     /// A string that changes whenever the file is written again (size, modification time and
     /// ETag), or `None` when it does not exist.
     pub async fn version_of(&self, rel: &str) -> Result<Option<String>> {

@@ -349,3 +349,116 @@ async fn an_incremental_backup_reads_only_new_files_and_stands_alone() {
     assert_eq!(r.collections.len(), 1);
     assert_eq!(same_rows(&coll, &target), 41_500);
 }
+
+/// A manifest's entries by path inside the backup (the backup's own name left out).
+async fn manifest_of(svc: &milvault::Milvault, name: &str) -> Vec<(String, u64, String)> {
+    let m = milvault::integrity::read_manifest(svc.backup_storage(), name)
+        .await
+        .unwrap()
+        .expect("a manifest");
+    m.files
+        .into_iter()
+        .map(|(k, v)| (k, v.size, v.blake3))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_backup_killed_halfway_resumes_to_the_same_manifest() {
+    let coll = "sc_resume_big";
+    seed(coll, 120_000, 256, &[]);
+    let root = unique("sc_rs");
+    let mut o = s3_overrides("milvault", &root);
+    // streamed and two files at a time, so that a kill lands halfway
+    o.push(("minio.backupAddress", "localhost".into()));
+    o.push(("backup.parallelism.copydata", "2".into()));
+    let svc = service(&o);
+    let name = unique("sc_rs");
+    let db = work_dir("scale-resume").join(format!("{name}.sqlite"));
+    let mut args: Vec<String> = vec!["--job-db".into(), db.to_string_lossy().into_owned()];
+    for (k, v) in &o {
+        args.push("--set".into());
+        args.push(format!("{k}={v}"));
+    }
+    args.extend(["create", "-n", &name, "-c", coll].map(String::from));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_milvault"))
+        .args(&args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // kill -9 once about a third of the ~124 MB is there
+    let binlogs = format!("{name}/binlogs");
+    let mut before_kill = (0, 0);
+    for _ in 0..1200 {
+        before_kill = binlog_bytes(&svc, &name).await;
+        if before_kill.1 >= 40_000_000 {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the backup ended before it was killed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let after_kill = binlog_bytes(&svc, &name).await;
+    assert!(after_kill.1 >= 40_000_000, "{after_kill:?} {before_kill:?}");
+    // interrupted: not a backup, but resumable
+    assert!(svc
+        .list_backups()
+        .await
+        .unwrap()
+        .iter()
+        .all(|b| b.name != name));
+    assert!(svc.backup_storage().any_under(&binlogs).await.unwrap());
+    let info = svc
+        .create_backup(
+            CreateBackupRequest {
+                name: name.clone(),
+                resume: true,
+                ..Default::default()
+            },
+            &Progress::detached(JobKind::Backup),
+        )
+        .await
+        .unwrap();
+    let m = info.milvault.clone().unwrap();
+    assert!(m.bytes_resumed > 0, "{m:?}");
+    assert!(m.bytes_resumed <= after_kill.1);
+    eprintln!(
+        "resume: {} files ({} bytes) there after the kill, {} bytes kept, {} of {} bytes copied again",
+        after_kill.0,
+        after_kill.1,
+        m.bytes_resumed,
+        info.size as u64 - m.bytes_resumed,
+        info.size
+    );
+    assert!(svc
+        .backup_storage()
+        .size_of(&format!("{name}/meta/milvault_resume.json"))
+        .await
+        .unwrap()
+        .is_none());
+    // an uninterrupted backup of the same (unchanged) collection has the same manifest
+    let again = unique("sc_rs");
+    svc.create_backup(
+        CreateBackupRequest {
+            name: again.clone(),
+            collections: vec![coll.into()],
+            ..Default::default()
+        },
+        &Progress::detached(JobKind::Backup),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        manifest_of(&svc, &name).await,
+        manifest_of(&svc, &again).await
+    );
+    let report = svc
+        .verify(&name, &Progress::detached(JobKind::Verify))
+        .await
+        .unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+}

@@ -177,6 +177,10 @@ pub struct CreateArgs {
     /// Milvus' bucket (the new backup still holds every file itself).
     #[arg(long)]
     pub incremental: bool,
+    /// Continue the backup NAME that a crash or kill interrupted: its recorded request is used
+    /// and the files it finished are kept.
+    #[arg(long, value_name = "NAME")]
+    pub resume: Option<String>,
 }
 
 /// `restore` flags.
@@ -221,14 +225,16 @@ pub async fn run(cli: Cli) -> Result<i32> {
     let svc = Arc::new(Milvault::new(config)?);
     match cli.command {
         Command::Create(a) => {
+            let resume = a.resume.is_some();
             let req = CreateBackupRequest {
-                name: a.name,
+                name: a.resume.unwrap_or(a.name),
                 collections: split_list(&a.colls),
                 databases: split_list(&a.databases),
                 meta_only: a.meta_only,
                 skip_flush: a.force,
                 policy: None,
                 incremental: a.incremental,
+                resume,
             };
             let jobs = jobs::CliJobs::open(&cli.db, &svc)?;
             // the name stays claimed (across processes sharing the database) until the end

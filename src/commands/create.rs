@@ -38,6 +38,9 @@ pub struct CreateBackupRequest {
     /// Copy the files an earlier backup of a collection holds from that backup, not from Milvus'
     /// bucket (see [`crate::incremental`]).
     pub incremental: bool,
+    /// Continue the interrupted backup `name` (see [`crate::resume`]): its recorded request is
+    /// used, files it finished are kept.
+    pub resume: bool,
 }
 
 /// A collection to back up, by database and name.
@@ -93,8 +96,17 @@ pub async fn create_backup(
     {
         return Err(Error::BackupExists(req.name));
     }
-    if backups.any_under(&layout::backup_dir(&req.name)).await? {
-        return Err(Error::IncompleteBackupExists(req.name));
+    if req.resume {
+        crate::resume::load_into(backups, &mut req).await?;
+        progress.log(format!(
+            "resuming '{}': files it finished are kept",
+            req.name
+        ));
+    } else {
+        if backups.any_under(&layout::backup_dir(&req.name)).await? {
+            return Err(Error::IncompleteBackupExists(req.name));
+        }
+        crate::resume::record(backups, &req).await?;
     }
     let result = run(svc, &req, progress).await;
     if let Err(e) = &result {
@@ -177,6 +189,7 @@ async fn run_paused(
     let mut copied: Vec<String> = Vec::new();
     let mut known = BTreeMap::new();
     let mut bases = Vec::new();
+    let mut resumed_bytes = 0u64;
     if let Some(src) = milvus_storage {
         let (mut items, groups) = copy_plan(&req.name, &collections);
         if req.incremental {
@@ -188,8 +201,41 @@ async fn run_paused(
             known = found.apply(&req.name, &mut items);
             bases = found.names;
         }
+        let planned = items.clone();
+        let mut groups = groups;
+        if req.resume {
+            progress.step("checking the files the interrupted run copied");
+            let done = crate::resume::already_copied(
+                src,
+                backups,
+                backups,
+                &items,
+                svc.config().tuning.copy_concurrency,
+            )
+            .await?;
+            let removed = crate::resume::remove_unplanned(backups, &req.name, &items).await?;
+            let (mut kept, mut kept_bytes) = (0u64, 0u64);
+            let mut rest = Vec::with_capacity(items.len());
+            for (item, done) in items.into_iter().zip(done) {
+                if done {
+                    kept += 1;
+                    kept_bytes += item.size;
+                    if let Some(g) = groups.get_mut(item.group) {
+                        *g -= 1;
+                    }
+                } else {
+                    rest.push(item);
+                }
+            }
+            items = rest;
+            progress.log(format!(
+                "resume: {kept} files ({kept_bytes} bytes) were copied already and are kept; {} to copy; {removed} no longer needed removed",
+                items.len()
+            ));
+            resumed_bytes = kept_bytes;
+        }
         let prefix = format!("{}/", layout::backup_dir(&req.name));
-        copied = items
+        copied = planned
             .iter()
             .map(|i| i.dst.strip_prefix(&prefix).unwrap_or(&i.dst).to_string())
             .collect();
@@ -212,7 +258,7 @@ async fn run_paused(
             progress,
         )
         .await?;
-        file_count = stats.files;
+        file_count = planned.len() as u64;
         progress.log(format!(
             "copied {} files, {} bytes ({}; {} bytes through milvault; {} files, {} bytes from earlier backups)",
             stats.files,
@@ -258,6 +304,7 @@ async fn run_paused(
             incremental_bases: bases,
             files_from_base: copy_stats.map(|s| s.files_from_base).unwrap_or(0),
             bytes_from_base: copy_stats.map(|s| s.bytes_from_base).unwrap_or(0),
+            bytes_resumed: resumed_bytes,
         }),
         ..Default::default()
     };
@@ -279,6 +326,9 @@ async fn run_paused(
     progress.check_cancelled()?;
     progress.step("writing metadata");
     write_meta(backups, &info).await?;
+    if let Err(e) = crate::resume::forget(backups, &req.name).await {
+        progress.log(format!("could not remove the resume record: {e}"));
+    }
     progress.log(format!(
         "backup '{}' complete: {} collections, {} segments, {} rows, {} bytes",
         info.name,

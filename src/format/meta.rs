@@ -498,6 +498,9 @@ pub struct MilvaultInfo {
     pub files_from_base: u64,
     #[serde(skip_serializing_if = "is_default")]
     pub bytes_from_base: u64,
+    /// Resumed backups: bytes an interrupted run had copied already, kept.
+    #[serde(skip_serializing_if = "is_default")]
+    pub bytes_resumed: u64,
 }
 
 /// The root of a backup.

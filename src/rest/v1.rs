@@ -646,6 +646,7 @@ async fn create_request(
         skip_flush,
         policy: None,
         incremental: false,
+        resume: false,
     })
 }
 

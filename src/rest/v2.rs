@@ -236,6 +236,9 @@ pub struct CreateBackupBody {
     /// Copy the files an earlier backup of a collection holds from that backup, not from Milvus'
     /// bucket (the new backup still holds every file itself).
     pub incremental: bool,
+    /// Continue the interrupted backup `name` (its recorded request is used; files it finished
+    /// are kept).
+    pub resume: bool,
 }
 
 /// How to restore.
@@ -481,6 +484,7 @@ pub async fn create_backup(
             skip_flush: body.skip_flush,
             policy: None,
             incremental: body.incremental,
+            resume: body.resume,
         })
         .await?;
     Ok((StatusCode::ACCEPTED, Json(JobItem::of(&job))))

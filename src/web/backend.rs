@@ -295,6 +295,7 @@ impl Backend for PortalBackend {
             skip_flush: false,
             policy: None,
             incremental: form.incremental,
+            resume: false,
         };
         let job = gate.start_backup(req).await.map_err(|e| e.to_string())?;
         Ok(job.id)
