@@ -91,6 +91,14 @@ pub async fn cancel_job(id: String) -> Result<(), ServerFnError> {
 }
 
 #[server(input = Json)]
+pub async fn resume_backup(name: String) -> Result<String, ServerFnError> {
+    backend()?
+        .resume_backup(&name)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+#[server(input = Json)]
 pub async fn cluster_status() -> Result<ClusterView, ServerFnError> {
     backend()?.cluster().await.map_err(ServerFnError::new)
 }

@@ -359,6 +359,17 @@ impl Backend for PortalBackend {
         gate.cancel_job(id).map(|_| ()).map_err(|e| e.to_string())
     }
 
+    async fn resume_backup(&self, name: &str) -> Result<String, String> {
+        let gate = self.gate()?;
+        let req = CreateBackupRequest {
+            name: name.to_string(),
+            resume: true,
+            ..Default::default()
+        };
+        let job = gate.start_backup(req).await.map_err(|e| e.to_string())?;
+        Ok(job.id)
+    }
+
     async fn start_verify(&self, name: &str) -> Result<String, String> {
         let gate = self.gate()?;
         gate.start_verify(name)
