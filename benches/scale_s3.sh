@@ -69,17 +69,17 @@ echo "1. aws s3 cp --recursive vs milvault create (server-side across buckets)" 
 t0=$(date +%s.%N)
 aws s3 cp --quiet --recursive "s3://a-bucket/$prefix/" "s3://milvault/$root/aws-copy/"
 t1=$(date +%s.%N)
-read -r full_s full_kib < <(timed mv_ create -n full -c "$coll" -f)
+read -r full_s full_kib < <(timed "$bin" --job-db "$work/jobs.sqlite" "${sets[@]}" create -n full -c "$coll" -f)
 full_mode=$(meta full copy_mode)
 
 echo "2. the same backup streamed" >&2
 sets_stream=("${sets[@]}" --set minio.backupAddress=localhost)
 mvs() { "$bin" --job-db "$work/jobs.sqlite" "${sets_stream[@]}" "$@"; }
-read -r stream_s stream_kib < <(timed mvs create -n streamed -c "$coll" -f)
+read -r stream_s stream_kib < <(timed "$bin" --job-db "$work/jobs.sqlite" "${sets_stream[@]}" create -n streamed -c "$coll" -f)
 
 echo "3. incremental after 5% new rows" >&2
 "$py" "$repo/tests/support/seed_big.py" "$coll" "$rows" "$dim" --append $((rows / 20)) >/dev/null
-read -r inc_s inc_kib < <(timed mv_ create -n inc -c "$coll" -f --incremental)
+read -r inc_s inc_kib < <(timed "$bin" --job-db "$work/jobs.sqlite" "${sets[@]}" create -n inc -c "$coll" -f --incremental)
 inc_size=$(aws s3 ls --recursive --summarize "s3://milvault/$root/inc/binlogs/" | awk '/Total Size/ {print $3}')
 inc_from_base=$(meta inc bytes_from_base)
 
@@ -96,7 +96,7 @@ done
 kill -9 "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
 stored=$(aws s3 ls --recursive --summarize "s3://milvault/$root/killed/binlogs/" 2>/dev/null | awk '/Total Size/ {print $3}')
-read -r res_s res_kib < <(timed mvs create --resume killed)
+read -r res_s res_kib < <(timed "$bin" --job-db "$work/jobs.sqlite" "${sets_stream[@]}" create --resume killed)
 kept=$(meta killed bytes_resumed)
 killed_size=$(aws s3 ls --recursive --summarize "s3://milvault/$root/killed/binlogs/" | awk '/Total Size/ {print $3}')
 

@@ -41,7 +41,7 @@ pub async fn find_bases(
     progress: &Progress,
 ) -> Result<Bases> {
     let mut newest_first: Vec<&BackupSummary> = summaries.iter().filter(|s| !s.meta_only).collect();
-    newest_first.sort_by(|a, b| b.backup_timestamp.cmp(&a.backup_timestamp));
+    newest_first.sort_by_key(|s| std::cmp::Reverse(s.backup_timestamp));
     let mut bases = Bases::default();
     for c in collections {
         let Some(base) = newest_first.iter().find(|s| s.collections.contains(c)) else {
