@@ -386,12 +386,12 @@ async fn a_backup_killed_halfway_resumes_to_the_same_manifest() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // kill -9 once about a third of the ~124 MB is there
+    // kill -9 once some binlogs are there (objects appear whole: the small ones first)
     let binlogs = format!("{name}/binlogs");
     let mut before_kill = (0, 0);
     for _ in 0..1200 {
         before_kill = binlog_bytes(&svc, &name).await;
-        if before_kill.1 >= 40_000_000 {
+        if before_kill.0 >= 2 {
             break;
         }
         assert!(
@@ -403,7 +403,7 @@ async fn a_backup_killed_halfway_resumes_to_the_same_manifest() {
     child.kill().unwrap();
     child.wait().unwrap();
     let after_kill = binlog_bytes(&svc, &name).await;
-    assert!(after_kill.1 >= 40_000_000, "{after_kill:?} {before_kill:?}");
+    assert!(after_kill.0 >= 2, "{after_kill:?} {before_kill:?}");
     // interrupted: not a backup, but resumable
     assert!(svc
         .list_backups()
