@@ -77,6 +77,9 @@ wait_milvus_ready "$work/milvus-s3"
 seed_demo_data
 MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
   cargo test --quiet --test s3_storage -- --test-threads=2
+echo "== terabyte collections: server-side copy across buckets, cancel, incremental, resume (Milvus on S3)"
+MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
+  cargo test --quiet --test scale -- --test-threads=2
 echo "== verification, schedules and retention (Milvus on S3)"
 MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
   cargo test --quiet --test policies -- --test-threads=3

@@ -130,6 +130,7 @@ pub fn job_message(s: &JobSnapshot) -> pb::Job {
             JobState::Running => pb::JobState::Running,
             JobState::Succeeded => pb::JobState::Succeeded,
             JobState::Failed => pb::JobState::Failed,
+            JobState::Cancelled => pb::JobState::Cancelled,
         } as i32,
         step: s.step.clone(),
         bytes_done: s.bytes_done,
@@ -223,6 +224,8 @@ impl BackupService for GrpcService {
                 skip_flush: r.skip_flush,
                 policy: None,
                 logical: r.logical,
+                incremental: r.incremental,
+                resume: r.resume,
             })
             .await
             .map_err(status_of)?;
@@ -385,6 +388,17 @@ impl BackupService for GrpcService {
             Some(s) => Ok(Response::new(job_message(&s))),
             None => Err(Status::not_found(format!("no job has id '{}'", r.id))),
         }
+    }
+
+    async fn cancel_job(
+        &self,
+        request: Request<pb::GetJobRequest>,
+    ) -> Result<Response<pb::Job>, Status> {
+        let gate = self.gate(&request)?;
+        let r = request.into_inner();
+        required(&r.id, "id")?;
+        let s = gate.cancel_job(&r.id).map_err(status_of)?;
+        Ok(Response::new(job_message(&s)))
     }
 
     type WatchJobStream = JobStream;

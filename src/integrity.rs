@@ -33,14 +33,21 @@ pub async fn read_manifest(storage: &Storage, backup: &str) -> Result<Option<Man
 }
 
 /// Checksums `files` (paths relative to the backup's folder) as stored now, `concurrency` at a
-/// time, and writes them as the backup's manifest.
+/// time, and writes them with the `known` entries (files copied byte for byte from an earlier
+/// backup whose manifest has them) as the backup's manifest.
 pub async fn write_manifest(
     storage: &Storage,
     backup: &str,
     files: Vec<String>,
+    known: std::collections::BTreeMap<String, ManifestEntry>,
     concurrency: usize,
     progress: &Progress,
 ) -> Result<Manifest> {
+    let files: Vec<String> = files
+        .into_iter()
+        .filter(|f| !known.contains_key(f))
+        .collect();
+    let taken_over = known.len();
     let dir = layout::backup_dir(backup);
     let mut hashed = futures::stream::iter(files)
         .map(|rel| {
@@ -60,7 +67,7 @@ pub async fn write_manifest(
     let mut manifest = Manifest {
         version: 1,
         algorithm: ALGORITHM.into(),
-        ..Default::default()
+        files: known,
     };
     while let Some(r) = hashed.next().await {
         let (rel, entry) = r?;
@@ -70,8 +77,8 @@ pub async fn write_manifest(
         .map_err(|e| Error::InvalidRequest(format!("cannot encode the manifest: {e}")))?;
     storage.write(&manifest_path(backup), json.into()).await?;
     progress.log(format!(
-        "manifest: {} files checksummed ({ALGORITHM})",
-        manifest.files.len()
+        "manifest: {} files checksummed ({ALGORITHM}), {taken_over} taken over from earlier backups",
+        manifest.files.len() - taken_over
     ));
     Ok(manifest)
 }

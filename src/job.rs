@@ -25,6 +25,9 @@ pub enum JobState {
     Running,
     Succeeded,
     Failed,
+    /// Stopped on request ([`JobHandle::cancel`]); a backup left nothing, a restore removed
+    /// what it created.
+    Cancelled,
 }
 
 /// One line of a job's log.
@@ -92,12 +95,14 @@ const MAX_LOG_LINES: usize = 500;
 #[derive(Clone)]
 pub struct Progress {
     tx: Arc<watch::Sender<JobSnapshot>>,
+    cancel: Arc<watch::Sender<bool>>,
 }
 
-/// The reading end of a job's progress.
+/// The reading end of a job's progress (and the way to cancel it).
 #[derive(Clone)]
 pub struct JobHandle {
     rx: watch::Receiver<JobSnapshot>,
+    cancel: Arc<watch::Sender<bool>>,
 }
 
 impl Progress {
@@ -120,7 +125,14 @@ impl Progress {
             targets: Vec::new(),
         };
         let (tx, rx) = watch::channel(snapshot);
-        (Progress { tx: Arc::new(tx) }, JobHandle { rx })
+        let cancel = Arc::new(watch::channel(false).0);
+        (
+            Progress {
+                tx: Arc::new(tx),
+                cancel: cancel.clone(),
+            },
+            JobHandle { rx, cancel },
+        )
     }
 
     /// A progress that nobody watches.
@@ -173,14 +185,41 @@ impl Progress {
         self.tx.send_modify(|s| s.segments_done += segments);
     }
 
-    /// Marks the job done, successfully or not.
+    /// Whether someone asked the job to stop.
+    pub fn is_cancelled(&self) -> bool {
+        *self.cancel.borrow()
+    }
+
+    /// `Err(Error::Cancelled)` once someone asked the job to stop: the job's checkpoints.
+    pub fn check_cancelled(&self) -> crate::error::Result<()> {
+        if self.is_cancelled() {
+            Err(crate::error::Error::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Resolves once someone asked the job to stop.
+    pub async fn cancelled(&self) {
+        let mut rx = self.cancel.subscribe();
+        // the sender lives as long as `self`: wait_for ends only with a cancel
+        let _ = rx.wait_for(|c| *c).await;
+    }
+
+    /// Marks the job done, successfully or not (cancelled when it failed after a cancel).
     pub fn finish<T, E: std::fmt::Display>(&self, result: &Result<T, E>) {
+        let cancelled = self.is_cancelled();
         self.tx.send_modify(|s| {
             s.finished_at = Some(Utc::now());
             match result {
                 Ok(_) => {
                     s.state = JobState::Succeeded;
                     s.step = "done".into();
+                }
+                Err(_) if cancelled => {
+                    s.state = JobState::Cancelled;
+                    s.step = "cancelled".into();
+                    push_log(s, "cancelled".into());
                 }
                 Err(e) => {
                     s.state = JobState::Failed;
@@ -208,6 +247,16 @@ fn push_log(s: &mut JobSnapshot, message: String) {
 }
 
 impl JobHandle {
+    /// Asks the job to stop; it stops at its next checkpoint and cleans up (see
+    /// [`JobState::Cancelled`]). `false` when it has ended already.
+    pub fn cancel(&self) -> bool {
+        if self.rx.borrow().state != JobState::Running {
+            return false;
+        }
+        self.cancel.send_replace(true);
+        true
+    }
+
     /// The current state.
     pub fn snapshot(&self) -> JobSnapshot {
         self.rx.borrow().clone()

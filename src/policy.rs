@@ -43,6 +43,9 @@ pub struct Policy {
     pub meta_only: bool,
     /// Logical backups (rows through the API into Parquet files).
     pub logical: bool,
+    /// 0: every run is a full backup. N: every Nth backup of the policy is full, the others
+    /// incremental (see src/incremental.rs).
+    pub full_every: u32,
 }
 
 impl Default for Policy {
@@ -59,6 +62,7 @@ impl Default for Policy {
             verify_after: false,
             meta_only: false,
             logical: false,
+            full_every: 0,
         }
     }
 }

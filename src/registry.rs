@@ -111,7 +111,14 @@ impl JobRegistry {
         names::validate_backup_name(&req.name)?;
         let name = req.name.clone();
         let claim = self.claim_name(&name, NameUse::Create)?;
-        self.ensure_name_free(&name).await?;
+        if req.resume {
+            // an interrupted backup is in the way on purpose; a complete one is not resumed
+            if self.svc.get_backup(&name).await.is_ok() {
+                return Err(Error::BackupExists(name));
+            }
+        } else {
+            self.ensure_name_free(&name).await?;
+        }
         let (handle, _join) = self.svc.spawn_backup(req);
         Ok(self.track(handle, move || drop(claim)))
     }
@@ -376,6 +383,30 @@ impl JobRegistry {
             }
         }
         self.get(id)
+    }
+
+    /// Asks a running job to stop (see [`JobState::Cancelled`]); answers its state now. Fails
+    /// for an unknown job, one that has ended, and one another process runs.
+    pub fn cancel(&self, id: &str) -> Result<JobSnapshot> {
+        if let Some(h) = self.watch(id) {
+            if h.cancel() {
+                tracing::info!(job = %id, "cancel requested");
+                return Ok(h.snapshot());
+            }
+        }
+        match self.get(id)? {
+            None => Err(Error::InvalidRequest(format!("there is no job {id}"))),
+            Some(j) if j.state == JobState::Running => Err(Error::InvalidRequest(format!(
+                "job {id} runs in another milvault process; cancel it there"
+            ))),
+            Some(j) => Err(Error::InvalidRequest(format!(
+                "job {id} has ended already ({})",
+                serde_json::to_value(j.state)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            ))),
+        }
     }
 
     /// A live job's progress stream; `None` when the job is not running here.

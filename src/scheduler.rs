@@ -126,6 +126,17 @@ impl Scheduler {
             detail: String::new(),
         };
         let why = format!("policy {} ({:?} run)", p.name, trigger);
+        let incremental = p.full_every > 1 && !p.meta_only && {
+            // full when the policy's backups so far are a multiple of N
+            let made = match self.registry.service().list_backups().await {
+                Ok(all) => all
+                    .iter()
+                    .filter(|b| b.policy.as_deref() == Some(p.name.as_str()))
+                    .count(),
+                Err(_) => 0,
+            };
+            made % p.full_every as usize != 0
+        };
         // why the run does not use its templated name, when it does not
         let mut note = None;
         let mut tries = 1;
@@ -140,6 +151,8 @@ impl Scheduler {
                     skip_flush: false,
                     policy: Some(p.name.clone()),
                     logical: p.logical,
+                    incremental,
+                    resume: false,
                 })
                 .await;
             let taken = match &started {

@@ -19,6 +19,7 @@ use object_store::{
 
 use crate::{
     config::{StorageConfig, StorageKind},
+    copy::server_side::S3Bucket,
     error::{Error, Result},
 };
 
@@ -32,6 +33,8 @@ pub struct Storage {
     /// For local stores: the absolute directory the store is rooted at.
     local_dir: Option<PathBuf>,
     config: StorageConfig,
+    /// For S3: what the server-side copier across buckets needs.
+    s3: Option<Arc<S3Bucket>>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -94,11 +97,14 @@ impl Storage {
                     root: String::new(),
                     local_dir: Some(dir),
                     config: config.clone(),
+                    s3: None,
                 })
             }
             _ => {
-                let store = match share_with {
-                    Some(other) if other.config.same_bucket_as(config) => other.store.clone(),
+                let (store, s3) = match share_with {
+                    Some(other) if other.config.same_bucket_as(config) => {
+                        (other.store.clone(), other.s3.clone())
+                    }
                     _ => build_remote(config).map_err(|e| storage_err(&e))?,
                 };
                 Ok(Storage {
@@ -106,6 +112,7 @@ impl Storage {
                     root: trim(&config.root_path).to_string(),
                     local_dir: None,
                     config: config.clone(),
+                    s3,
                 })
             }
         }
@@ -118,6 +125,7 @@ impl Storage {
             root: trim(root).to_string(),
             local_dir: None,
             config,
+            s3: None,
         }
     }
 
@@ -141,6 +149,20 @@ impl Storage {
     /// Whether both use the same client (so a copy between them can run on the server).
     pub fn shares_store_with(&self, other: &Storage) -> bool {
         Arc::ptr_eq(&self.store, &other.store)
+    }
+
+    /// Whether a copy from `self` into `other` can run on the server although they are different
+    /// buckets: both S3 on one endpoint with one set of credentials.
+    pub fn can_copy_across_buckets_to(&self, other: &Storage) -> bool {
+        match (&self.s3, &other.s3) {
+            (Some(a), Some(b)) => a.same_endpoint_and_credentials(b),
+            _ => false,
+        }
+    }
+
+    /// The S3 bucket, for the server-side copier.
+    pub(crate) fn s3_bucket(&self) -> Option<&Arc<S3Bucket>> {
+        self.s3.as_ref()
     }
 
     /// The absolute file of `rel`, for local stores.
@@ -272,6 +294,19 @@ impl Storage {
         }
     }
 
+    /// Size and ETag of a file (`None` when it does not exist; the ETag when the store gives
+    /// one, without quotes).
+    pub async fn size_and_etag(&self, rel: &str) -> Result<Option<(u64, Option<String>)>> {
+        match self.store.head(&self.path(rel)).await {
+            Ok(m) => Ok(Some((
+                m.size,
+                m.e_tag.map(|t| t.trim_matches('"').to_string()),
+            ))),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.err(rel, e)),
+        }
+    }
+
     /// A string that changes whenever the file is written again (size, modification time and
     /// ETag), or `None` when it does not exist.
     pub async fn version_of(&self, rel: &str) -> Result<Option<String>> {
@@ -366,9 +401,9 @@ fn remove_empty_dirs(dir: &FsPath) -> std::io::Result<bool> {
     Ok(empty)
 }
 
-fn build_remote(
-    c: &StorageConfig,
-) -> std::result::Result<Arc<dyn ObjectStore>, object_store::Error> {
+type Remote = (Arc<dyn ObjectStore>, Option<Arc<S3Bucket>>);
+
+fn build_remote(c: &StorageConfig) -> std::result::Result<Remote, object_store::Error> {
     let client = ClientOptions::new()
         .with_allow_http(!c.use_ssl)
         .with_connect_timeout(std::time::Duration::from_secs(10))
@@ -393,7 +428,7 @@ fn build_remote(
                 } else {
                     &c.region
                 })
-                .with_client_options(client)
+                .with_client_options(client.clone())
                 .with_retry(retry);
             if !c.address.is_empty() {
                 b = b
@@ -405,7 +440,9 @@ fn build_remote(
                     .with_access_key_id(&c.access_key_id)
                     .with_secret_access_key(c.secret_access_key.expose());
             }
-            Arc::new(b.build()?)
+            let s3 = Arc::new(b.build()?);
+            let bucket = S3Bucket::new(s3.clone(), c, &client)?;
+            (s3, Some(Arc::new(bucket)))
         }
         StorageKind::GcpNative => {
             let mut b = GoogleCloudStorageBuilder::new()
@@ -414,7 +451,7 @@ fn build_remote(
             if !c.gcp_credential_json.is_empty() {
                 b = b.with_service_account_key(c.gcp_credential_json.expose());
             }
-            Arc::new(b.build()?)
+            (Arc::new(b.build()?), None)
         }
         StorageKind::Azure => {
             let mut b = MicrosoftAzureBuilder::new()
@@ -424,7 +461,7 @@ fn build_remote(
             if !c.use_iam {
                 b = b.with_access_key(c.secret_access_key.expose());
             }
-            Arc::new(b.build()?)
+            (Arc::new(b.build()?), None)
         }
         StorageKind::Local => unreachable!("local storage is opened without a remote client"),
     })

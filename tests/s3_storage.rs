@@ -30,7 +30,8 @@ async fn backup_in_another_bucket_restores_through_staging_and_cleans_up() {
     let svc = service(&s3_overrides("milvault", &root));
     assert_eq!(
         copy_mode(svc.milvus_storage().unwrap(), svc.backup_storage()),
-        CopyMode::Stream
+        CopyMode::ServerSideAcrossBuckets,
+        "one endpoint, one set of credentials: S3 copies across the buckets"
     );
     let name = unique("s3x");
     let req = CreateBackupRequest {

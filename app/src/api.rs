@@ -143,6 +143,9 @@ pub struct NewBackup {
     /// Rows through the API into Parquet files instead of a copy of the binlogs.
     #[serde(default)]
     pub logical: bool,
+    /// Take unchanged files from earlier backups.
+    #[serde(default)]
+    pub incremental: bool,
 }
 
 /// The Restore form.
@@ -355,6 +358,10 @@ pub trait Backend: Send + Sync + 'static {
     async fn start_restore(&self, form: RestoreForm) -> Result<String, String>;
     async fn jobs(&self) -> Result<Vec<JobView>, String>;
     async fn job(&self, id: &str) -> Result<JobView, String>;
+    /// Asks a running job to stop; its state becomes `cancelled` once it has cleaned up.
+    async fn cancel_job(&self, id: &str) -> Result<(), String>;
+    /// Continues the interrupted backup `name`; answers the new job's id.
+    async fn resume_backup(&self, name: &str) -> Result<String, String>;
     /// The Cluster page (a scoped caller's: its databases only).
     async fn cluster(&self) -> Result<ClusterView, String>;
     /// Starts verifying a backup; returns the job id.

@@ -86,6 +86,19 @@ pub async fn get_job(id: String) -> Result<JobView, ServerFnError> {
 }
 
 #[server(input = Json)]
+pub async fn cancel_job(id: String) -> Result<(), ServerFnError> {
+    backend()?.cancel_job(&id).await.map_err(ServerFnError::new)
+}
+
+#[server(input = Json)]
+pub async fn resume_backup(name: String) -> Result<String, ServerFnError> {
+    backend()?
+        .resume_backup(&name)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+#[server(input = Json)]
 pub async fn cluster_status() -> Result<ClusterView, ServerFnError> {
     backend()?.cluster().await.map_err(ServerFnError::new)
 }

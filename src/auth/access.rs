@@ -156,6 +156,8 @@ pub enum Action<'a> {
     Delete { databases: &'a [String] },
     /// Verify a backup holding these databases.
     Verify { databases: &'a [String] },
+    /// Cancel a running job touching these databases.
+    Cancel { databases: &'a [String] },
     /// Add, change, pause, run or remove policies.
     ManagePolicies,
     /// Add, change or remove users, and revoke anyone's tokens.
@@ -219,6 +221,10 @@ pub fn authorize(who: &Principal, action: Action<'_>) -> Result<()> {
         Action::Verify { databases } => {
             writer()?;
             within("the backup holds", databases)
+        }
+        Action::Cancel { databases } => {
+            writer()?;
+            within("the job touches", databases)
         }
         Action::ManagePolicies => admin("manage policies"),
         Action::ManageUsers => admin("manage users"),

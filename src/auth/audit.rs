@@ -24,6 +24,8 @@ pub mod action {
     pub const BACKUP_DELETE: &str = "backup.delete";
     /// A backup was verified.
     pub const BACKUP_VERIFY: &str = "backup.verify";
+    /// A running job was cancelled.
+    pub const JOB_CANCEL: &str = "job.cancel";
     /// A policy was added.
     pub const POLICY_ADD: &str = "policy.add";
     /// A policy was changed.

@@ -477,6 +477,22 @@ impl Gate {
         self.reg.get(id)
     }
 
+    /// Cancels a running job the caller may see: writers only, within their databases; audited
+    /// as `job.cancel`. A job the caller may not see is "no such job", like for [`Gate::job`].
+    pub fn cancel_job(&self, id: &str) -> Result<JobSnapshot> {
+        if !self.job_visible(id)? {
+            let e = Error::InvalidRequest(format!("there is no job {id}"));
+            self.audit(action::JOB_CANCEL, id, Outcome::Denied, &e.to_string());
+            return Err(e);
+        }
+        let dbs = self.reg.store().job_databases(id)?;
+        self.allow(action::JOB_CANCEL, id, Action::Cancel { databases: &dbs })?;
+        let r = self.reg.cancel(id);
+        self.outcome(action::JOB_CANCEL, id, r, |j| {
+            format!("{:?} of '{}'", j.kind, j.backup_name)
+        })
+    }
+
     /// A live job's progress stream, if the caller may see it.
     pub fn watch(&self, id: &str) -> Result<Option<JobHandle>> {
         Ok(if self.job_visible(id)? {

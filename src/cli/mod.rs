@@ -177,6 +177,14 @@ pub struct CreateArgs {
     /// bucket needed; restores into any Milvus version or Milvus Lite).
     #[arg(long)]
     pub logical: bool,
+    /// Copy files an earlier backup of a collection holds from that backup instead of from
+    /// Milvus' bucket (the new backup still holds every file itself).
+    #[arg(long)]
+    pub incremental: bool,
+    /// Continue the backup NAME that a crash or kill interrupted: its recorded request is used
+    /// and the files it finished are kept.
+    #[arg(long, value_name = "NAME")]
+    pub resume: Option<String>,
 }
 
 /// `restore` flags.
@@ -221,14 +229,17 @@ pub async fn run(cli: Cli) -> Result<i32> {
     let svc = Arc::new(Milvault::new(config)?);
     match cli.command {
         Command::Create(a) => {
+            let resume = a.resume.is_some();
             let req = CreateBackupRequest {
-                name: a.name,
+                name: a.resume.unwrap_or(a.name),
                 collections: split_list(&a.colls),
                 databases: split_list(&a.databases),
                 meta_only: a.meta_only,
                 skip_flush: a.force,
                 policy: None,
                 logical: a.logical,
+                incremental: a.incremental,
+                resume,
             };
             let jobs = jobs::CliJobs::open(&cli.db, &svc)?;
             // the name stays claimed (across processes sharing the database) until the end
@@ -464,8 +475,22 @@ pub fn human_bytes(n: i64) -> String {
     unreachable!()
 }
 
-/// Shows a progress bar (on a terminal) until the job ends.
+/// Shows a progress bar (on a terminal) until the job ends. Ctrl+C cancels the job (a backup
+/// leaves nothing, a restore removes what it created) and waits for its clean-up; a second
+/// Ctrl+C exits at once.
 async fn show_progress(mut handle: JobHandle, quiet: bool) {
+    let canceller = handle.clone();
+    let on_ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "\ncancelling: cleaning up what the job wrote (Ctrl+C again to quit at once)"
+            );
+            canceller.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
     let bar = if quiet {
         ProgressBar::hidden()
     } else {
@@ -493,5 +518,6 @@ async fn show_progress(mut handle: JobHandle, quiet: bool) {
             break;
         }
     }
+    on_ctrl_c.abort();
     bar.finish_and_clear();
 }

@@ -90,6 +90,9 @@ pub struct AddArgs {
     /// Add it paused.
     #[arg(long)]
     pub paused: bool,
+    /// Every Nth backup full, the others incremental (0: all full).
+    #[arg(long, default_value_t = 0)]
+    pub full_every: u32,
 }
 
 /// Runs a policy subcommand.
@@ -118,6 +121,7 @@ pub async fn run(svc: Arc<Milvault>, args: PolicyArgs, db: &JobDbArg, json: bool
                 verify_after: a.verify,
                 meta_only: a.meta_only,
                 logical: a.logical,
+                full_every: a.full_every,
             };
             gate.add_policy(&p)?;
             print_policy(&policy::overview_of(store, &p.name, now, 3)?, json)?;

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 
 use crate::{
-    copy::{copy_all, CopyItem},
+    copy::{copy_all_with_base, CopyItem},
     error::{Error, Result},
     format::{
         layout::{self, LogKind},
@@ -38,6 +38,12 @@ pub struct CreateBackupRequest {
     /// A logical backup: rows read through the API into Parquet files (`crate::logical`), for a
     /// Milvus whose bucket milvault cannot read or another Milvus version or system.
     pub logical: bool,
+    /// Copy the files an earlier backup of a collection holds from that backup, not from Milvus'
+    /// bucket (see [`crate::incremental`]).
+    pub incremental: bool,
+    /// Continue the interrupted backup `name` (see [`crate::resume`]): its recorded request is
+    /// used, files it finished are kept.
+    pub resume: bool,
 }
 
 /// A collection to back up, by database and name.
@@ -93,8 +99,17 @@ pub async fn create_backup(
     {
         return Err(Error::BackupExists(req.name));
     }
-    if backups.any_under(&layout::backup_dir(&req.name)).await? {
-        return Err(Error::IncompleteBackupExists(req.name));
+    if req.resume {
+        crate::resume::load_into(backups, &mut req).await?;
+        progress.log(format!(
+            "resuming '{}': files it finished are kept",
+            req.name
+        ));
+    } else {
+        if backups.any_under(&layout::backup_dir(&req.name)).await? {
+            return Err(Error::IncompleteBackupExists(req.name));
+        }
+        crate::resume::record(backups, &req).await?;
     }
     let result = run(svc, &req, progress).await;
     if let Err(e) = &result {
@@ -170,9 +185,14 @@ async fn run_paused(
         .try_collect()
         .await?;
 
+    progress.check_cancelled()?;
     let backups = svc.backup_storage();
     let mut file_count = 0u64;
+    let mut copy_stats = None;
     let mut copied: Vec<String> = Vec::new();
+    let mut known = BTreeMap::new();
+    let mut bases = Vec::new();
+    let mut resumed_bytes = 0u64;
     if req.logical && !req.meta_only {
         copied = crate::logical::backup::dump_collections(
             svc,
@@ -184,9 +204,51 @@ async fn run_paused(
         .await?;
         file_count = copied.len() as u64;
     } else if let Some(src) = milvus_storage {
-        let (items, groups) = copy_plan(&req.name, &collections);
+        let (mut items, groups) = copy_plan(&req.name, &collections);
+        if req.incremental {
+            progress.step("looking for earlier backups of these collections");
+            let summaries = svc.list_backups().await?;
+            let names: Vec<String> = collections.iter().map(|c| c.qualified_name()).collect();
+            let found =
+                crate::incremental::find_bases(backups, &summaries, &names, progress).await?;
+            known = found.apply(&req.name, &mut items);
+            bases = found.names;
+        }
+        let planned = items.clone();
+        let mut groups = groups;
+        if req.resume {
+            progress.step("checking the files the interrupted run copied");
+            let done = crate::resume::already_copied(
+                src,
+                backups,
+                backups,
+                &items,
+                svc.config().tuning.copy_concurrency,
+            )
+            .await?;
+            let removed = crate::resume::remove_unplanned(backups, &req.name, &items).await?;
+            let (mut kept, mut kept_bytes) = (0u64, 0u64);
+            let mut rest = Vec::with_capacity(items.len());
+            for (item, done) in items.into_iter().zip(done) {
+                if done {
+                    kept += 1;
+                    kept_bytes += item.size;
+                    if let Some(g) = groups.get_mut(item.group) {
+                        *g -= 1;
+                    }
+                } else {
+                    rest.push(item);
+                }
+            }
+            items = rest;
+            progress.log(format!(
+                "resume: {kept} files ({kept_bytes} bytes) were copied already and are kept; {} to copy; {removed} no longer needed removed",
+                items.len()
+            ));
+            resumed_bytes = kept_bytes;
+        }
         let prefix = format!("{}/", layout::backup_dir(&req.name));
-        copied = items
+        copied = planned
             .iter()
             .map(|i| i.dst.strip_prefix(&prefix).unwrap_or(&i.dst).to_string())
             .collect();
@@ -199,8 +261,9 @@ async fn run_paused(
             items.len(),
             backups.describe()
         ));
-        let stats = copy_all(
+        let stats = copy_all_with_base(
             src,
+            Some(backups),
             backups,
             items,
             &groups,
@@ -208,11 +271,17 @@ async fn run_paused(
             progress,
         )
         .await?;
-        file_count = stats.files;
+        file_count = planned.len() as u64;
         progress.log(format!(
-            "copied {} files, {} bytes ({:?})",
-            stats.files, stats.bytes, stats.mode
+            "copied {} files, {} bytes ({}; {} bytes through milvault; {} files, {} bytes from earlier backups)",
+            stats.files,
+            stats.bytes,
+            stats.mode.as_str(),
+            stats.bytes_streamed,
+            stats.files_from_base,
+            stats.bytes_from_base
         ));
+        copy_stats = Some(stats);
     }
 
     let end = chrono::Utc::now();
@@ -247,9 +316,16 @@ async fn run_paused(
             meta_only: req.meta_only,
             file_count,
             policy: req.policy.clone(),
+            copy_mode: copy_stats.map(|s| s.mode.as_str().to_string()),
+            bytes_streamed: copy_stats.map(|s| s.bytes_streamed).unwrap_or(0),
+            incremental_bases: bases,
+            files_from_base: copy_stats.map(|s| s.files_from_base).unwrap_or(0),
+            bytes_from_base: copy_stats.map(|s| s.bytes_from_base).unwrap_or(0),
+            bytes_resumed: resumed_bytes,
         }),
         ..Default::default()
     };
+    progress.check_cancelled()?;
     progress.step(format!(
         "checksumming {} files for the manifest",
         copied.len()
@@ -258,12 +334,18 @@ async fn run_paused(
         backups,
         &req.name,
         copied,
+        known,
         svc.config().tuning.copy_concurrency,
         progress,
     )
     .await?;
+    // the last moment a cancel is honoured: after this the backup exists
+    progress.check_cancelled()?;
     progress.step("writing metadata");
     write_meta(backups, &info).await?;
+    if let Err(e) = crate::resume::forget(backups, &req.name).await {
+        progress.log(format!("could not remove the resume record: {e}"));
+    }
     progress.log(format!(
         "backup '{}' complete: {} collections, {} segments, {} rows, {} bytes",
         info.name,
@@ -644,6 +726,7 @@ fn copy_plan(name: &str, collections: &[CollectionBackupInfo]) -> (Vec<CopyItem>
                             dst: format!("{dst_dir}/{tail}"),
                             size: log.log_size as u64,
                             group,
+                            from_base: false,
                         });
                         n += 1;
                     }

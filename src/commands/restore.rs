@@ -328,8 +328,13 @@ pub async fn restore(
     progress.add_total(plan_bytes, plan_segments);
 
     let mut results = Vec::new();
+    let mut created: Vec<(String, String, i64)> = Vec::new();
     let mut outcome = Ok(());
     for ((coll, (db, name)), imports) in targets.iter().zip(&imports) {
+        if let Err(e) = progress.check_cancelled() {
+            outcome = Err(e);
+            break;
+        }
         if !dbs.contains(db) && !milvus.list_databases().await?.contains(db) {
             progress.step(format!("creating database {db}"));
             milvus.create_database(db).await?;
@@ -348,7 +353,10 @@ pub async fn restore(
         )
         .await
         {
-            Ok(r) => results.push(r),
+            Ok((r, id)) => {
+                results.push(r);
+                created.push((db.clone(), name.clone(), id));
+            }
             Err(e) => {
                 outcome = Err(e);
                 break;
@@ -357,6 +365,13 @@ pub async fn restore(
     }
     if let Some(s) = &staging {
         s.cleanup(svc, progress).await;
+    }
+    if matches!(outcome, Err(Error::Cancelled)) {
+        // a cancelled restore takes back the collections it finished too: the target is left as
+        // it was (collections it created only, by id)
+        for (db, name, id) in &created {
+            drop_if_created(milvus, db, name, *id, progress).await;
+        }
     }
     outcome?;
     Ok(RestoreReport {
@@ -601,6 +616,7 @@ impl Staging {
                     src: f.rel,
                     size: f.size,
                     group: 0,
+                    from_base: false,
                 });
             }
         }
@@ -646,7 +662,7 @@ async fn restore_one(
     staging: Option<&Staging>,
     logical: bool,
     progress: &Progress,
-) -> Result<RestoredCollection> {
+) -> Result<(RestoredCollection, i64)> {
     let source = coll.qualified_name();
     let target = format!("{db}.{name}");
     // aliases of a collection this restore replaces: they follow the replacement
@@ -654,6 +670,7 @@ async fn restore_one(
     // Checked again at the moment of acting: plan() looked earlier, and anything (an
     // application, another restore) may have created the target since. Only what the user asked
     // to drop is dropped.
+    progress.check_cancelled()?;
     refuse_alias_target(milvus, db, name).await?;
     if milvus.has_collection(db, name).await? {
         if !req.drop_existing {
@@ -714,7 +731,7 @@ async fn restore_one(
     if result.is_err() {
         drop_if_created(milvus, db, name, created_id, progress).await;
     }
-    result
+    result.map(|r| (r, created_id))
 }
 
 /// Refuses a target name that is an alias of a collection: creating a collection under it
@@ -886,8 +903,13 @@ async fn fill(
             let failed = &failed;
             let results: Vec<Result<i64>> = futures::stream::iter(batch)
                 .map(|imp| async move {
+                    // nothing new starts after a failure or a cancel; imports sent are waited for
                     if failed.load(std::sync::atomic::Ordering::SeqCst) {
                         return Ok(0);
+                    }
+                    if progress.is_cancelled() {
+                        failed.store(true, std::sync::atomic::Ordering::SeqCst);
+                        return Err(Error::Cancelled);
                     }
                     let one = async {
                         staging.stage(svc, &imp.plan.files, progress).await?;
@@ -917,6 +939,7 @@ async fn fill(
             for r in results {
                 imported += r?;
             }
+            progress.check_cancelled()?;
         }
     }
     let mut result = RestoredCollection {
@@ -935,6 +958,7 @@ async fn fill(
     } else {
         result.check = "metadata only: no rows to check".into();
     }
+    progress.check_cancelled()?;
     if req.restore_index {
         for idx in &coll.index_infos {
             progress.step(format!(
@@ -967,6 +991,7 @@ async fn fill(
         ));
         result.check.push_str(&format!("; not loaded ({why})"));
     } else if req.load {
+        progress.check_cancelled()?;
         progress.step(format!("loading {target}"));
         milvus.load_collection(db, name).await?;
         let deadline = tokio::time::Instant::now() + wait;

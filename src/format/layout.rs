@@ -62,6 +62,10 @@ pub fn backup_dir(name: &str) -> String {
     name.to_string()
 }
 
+/// What an unfinished backup records to be resumed (`create --resume`): its request. In `meta/`,
+/// next to the files that make a backup visible, which are written last.
+pub const RESUME_FILE: &str = "milvault_resume.json";
+
 /// `<name>/meta/<file>`.
 pub fn meta_file(name: &str, file: &str) -> String {
     format!("{name}/meta/{file}")

@@ -484,6 +484,25 @@ pub struct MilvaultInfo {
     /// The policy that made the backup (its retention may prune it); none for backups made by hand.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
+    /// How the binlogs moved (`server-side`, `server-side across buckets`, `local file`,
+    /// `stream`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copy_mode: Option<String>,
+    /// Binlog bytes that passed through milvault on their way (0 for server-side copies).
+    #[serde(skip_serializing_if = "is_default")]
+    pub bytes_streamed: u64,
+    /// Incremental backups: the earlier backups unchanged files were copied from (for
+    /// information; this backup holds its own copy of every file, see src/incremental.rs).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub incremental_bases: Vec<String>,
+    /// Files and bytes copied from those bases instead of Milvus' bucket.
+    #[serde(skip_serializing_if = "is_default")]
+    pub files_from_base: u64,
+    #[serde(skip_serializing_if = "is_default")]
+    pub bytes_from_base: u64,
+    /// Resumed backups: bytes an interrupted run had copied already, kept.
+    #[serde(skip_serializing_if = "is_default")]
+    pub bytes_resumed: u64,
 }
 
 /// The root of a backup.

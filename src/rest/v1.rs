@@ -646,6 +646,8 @@ async fn create_request(
         skip_flush,
         policy: None,
         logical: false,
+        incremental: false,
+        resume: false,
     })
 }
 
@@ -732,7 +734,7 @@ fn v1_state(s: JobState) -> i32 {
     match s {
         JobState::Running => state::EXECUTING,
         JobState::Succeeded => state::SUCCESS,
-        JobState::Failed => state::FAIL,
+        JobState::Failed | JobState::Cancelled => state::FAIL,
     }
 }
 

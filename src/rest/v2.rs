@@ -42,6 +42,7 @@ pub fn routes(registry: Arc<JobRegistry>) -> Router {
         .route("/api/v2/backups/{name}/verify", post(verify))
         .route("/api/v2/jobs", get(list_jobs))
         .route("/api/v2/jobs/{id}", get(get_job))
+        .route("/api/v2/jobs/{id}/cancel", post(cancel_job))
         .route("/api/v2/cluster", get(cluster))
         .with_state(registry)
 }
@@ -234,6 +235,12 @@ pub struct CreateBackupBody {
     pub skip_flush: bool,
     /// A logical backup: rows read through the API into Parquet files.
     pub logical: bool,
+    /// Copy the files an earlier backup of a collection holds from that backup, not from Milvus'
+    /// bucket (the new backup still holds every file itself).
+    pub incremental: bool,
+    /// Continue the interrupted backup `name` (its recorded request is used; files it finished
+    /// are kept).
+    pub resume: bool,
 }
 
 /// How to restore.
@@ -479,6 +486,8 @@ pub async fn create_backup(
             skip_flush: body.skip_flush,
             policy: None,
             logical: body.logical,
+            incremental: body.incremental,
+            resume: body.resume,
         })
         .await?;
     Ok((StatusCode::ACCEPTED, Json(JobItem::of(&job))))
@@ -571,6 +580,20 @@ pub async fn get_job(gate: Gate, Path(id): Path<String>) -> ApiResult<Json<JobIt
             format!("no job has id '{id}'; GET /api/v2/jobs lists them"),
         )),
     }
+}
+
+/// Cancels a running job: a backup stops and leaves nothing, a restore waits for the imports it
+/// sent and removes the collections it created. Answers the job (still running until it has
+/// cleaned up; its state becomes `cancelled`).
+#[utoipa::path(post, path = "/api/v2/jobs/{id}/cancel", tag = "v2",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 202, body = JobItem), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn cancel_job(
+    gate: Gate,
+    Path(id): Path<String>,
+) -> ApiResult<(axum::http::StatusCode, Json<JobItem>)> {
+    let s = gate.cancel_job(&id)?;
+    Ok((axum::http::StatusCode::ACCEPTED, Json(JobItem::of(&s))))
 }
 
 /// Milvus and storage checks, and the collections Milvus holds (of a scoped caller: those of its

@@ -168,6 +168,7 @@ pub fn job_view(s: &JobSnapshot) -> JobView {
             JobState::Running => "running",
             JobState::Succeeded => "succeeded",
             JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
         }
         .into(),
         step: s.step.clone(),
@@ -294,6 +295,8 @@ impl Backend for PortalBackend {
             skip_flush: false,
             policy: None,
             logical: form.logical,
+            incremental: form.incremental,
+            resume: false,
         };
         let job = gate.start_backup(req).await.map_err(|e| e.to_string())?;
         Ok(job.id)
@@ -350,6 +353,22 @@ impl Backend for PortalBackend {
                 "There is no job {id}. See the Jobs page for the jobs there are."
             )),
         }
+    }
+
+    async fn cancel_job(&self, id: &str) -> Result<(), String> {
+        let gate = self.gate()?;
+        gate.cancel_job(id).map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    async fn resume_backup(&self, name: &str) -> Result<String, String> {
+        let gate = self.gate()?;
+        let req = CreateBackupRequest {
+            name: name.to_string(),
+            resume: true,
+            ..Default::default()
+        };
+        let job = gate.start_backup(req).await.map_err(|e| e.to_string())?;
+        Ok(job.id)
     }
 
     async fn start_verify(&self, name: &str) -> Result<String, String> {

@@ -84,6 +84,7 @@ pub fn add(gate: &Gate, f: PolicyForm) -> Result<(), String> {
         verify_after: f.verify_after,
         meta_only: false,
         logical: false,
+        full_every: 0,
     };
     gate.add_policy(&p).map_err(|e| e.to_string())
 }

@@ -11,7 +11,7 @@ use crate::{
         live::use_event_stream,
     },
     format,
-    server::{error_text, get_job, list_jobs},
+    server::{error_text, get_job, list_jobs, CancelJob, ResumeBackup},
 };
 
 /// The job list.
@@ -110,6 +110,8 @@ fn JobCard(job: Signal<JobView>) -> impl IntoView {
             <StateBadge state=state/>
         </div>
         <JobProgress job=job/>
+        {move || { let j = job.get(); (j.state == "running").then(|| view! { <CancelButton id=j.id.clone()/> }) }}
+        {move || { let j = job.get(); (j.state == "failed" && j.kind == "backup").then(|| view! { <ResumeButton name=j.backup_name.clone()/> }) }}
         <dl class="facts">
             <dt>"Step"</dt><dd class="current-step">{move || job.get().step}</dd>
             <dt>"Rate"</dt><dd>{move || format::rate(job.get().rate(now_ms()))}</dd>
@@ -127,5 +129,49 @@ fn JobCard(job: Signal<JobView>) -> impl IntoView {
                 <li><time>{format::time(at)}</time>" "{line}</li>
             }).collect_view()}
         </ol>
+    }
+}
+
+/// Asks the running job to stop; the live state then shows it cleaning up and ending
+/// `cancelled`.
+#[component]
+fn CancelButton(id: String) -> impl IntoView {
+    let cancel = ServerAction::<CancelJob>::new();
+    view! {
+        <p>
+            <button class="button danger cancel-job" disabled=move || cancel.pending().get() || matches!(cancel.value().get(), Some(Ok(())))
+                on:click=move |_| { cancel.dispatch(CancelJob { id: id.clone() }); }>
+                {move || if matches!(cancel.value().get(), Some(Ok(()))) { "Cancelling…" } else { "Cancel" }}
+            </button>
+        </p>
+        {move || match cancel.value().get() {
+            Some(Err(e)) => Some(view! { <ErrorBox message=error_text(&e)/> }),
+            _ => None,
+        }}
+    }
+}
+
+/// Continues a backup whose process died (its files are kept; the new job copies the rest).
+#[component]
+fn ResumeButton(name: String) -> impl IntoView {
+    let resume = ServerAction::<ResumeBackup>::new();
+    let navigate = leptos_router::hooks::use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(id)) = resume.value().get() {
+            navigate(&format!("/jobs/{id}"), Default::default());
+        }
+    });
+    view! {
+        <p>
+            <button class="button resume-job" disabled=move || resume.pending().get()
+                on:click=move |_| { resume.dispatch(ResumeBackup { name: name.clone() }); }>
+                "Resume"
+            </button>
+            " "<span class="muted">"Continues an interrupted backup: files it finished are kept."</span>
+        </p>
+        {move || match resume.value().get() {
+            Some(Err(e)) => Some(view! { <ErrorBox message=error_text(&e)/> }),
+            _ => None,
+        }}
     }
 }

@@ -41,6 +41,7 @@ fn BackupForm(collections: Vec<LiveCollection>) -> impl IntoView {
     let name = RwSignal::new(String::new());
     let meta_only = RwSignal::new(false);
     let logical = RwSignal::new(false);
+    let incremental = RwSignal::new(false);
     let start = ServerAction::<StartBackup>::new();
     let navigate = use_navigate();
     Effect::new(move |_| {
@@ -128,6 +129,7 @@ fn BackupForm(collections: Vec<LiveCollection>) -> impl IntoView {
                     collections: selected.get_untracked().into_iter().collect(),
                     meta_only: meta_only.get_untracked(),
                     logical: logical.get_untracked(),
+                    incremental: incremental.get_untracked(),
                 }});
             }
         }>
@@ -159,6 +161,9 @@ fn BackupForm(collections: Vec<LiveCollection>) -> impl IntoView {
                 <input type="checkbox" name="logical" prop:checked=move || logical.get()
                     on:change=move |ev| logical.set(event_target_checked(&ev))/>
                 "Logical (rows through the API into Parquet files: for managed Milvus, Milvus Lite or another Milvus version)"
+                <input type="checkbox" name="incremental" prop:checked=move || incremental.get()
+                    on:change=move |ev| incremental.set(event_target_checked(&ev))/>
+                "Incremental (files an earlier backup holds are copied from it, not read from Milvus again)"
             </label>
             <div class="actions">
                 <button type="submit" class="primary" disabled=move || !can_submit()>

@@ -1,6 +1,10 @@
 //! The copy pipeline: many files from one storage to another, with bounded concurrency, streaming
-//! (memory does not grow with file size), a server-side copy when both sides share one bucket, and
-//! a real file copy between local directories.
+//! (memory does not grow with file size, and all streams together stay under
+//! [`STREAM_MEMORY_BUDGET`]), a server-side copy when both sides share one bucket or sit on one S3
+//! endpoint with one set of credentials ([`server_side`]), and a real file copy between local
+//! directories.
+
+pub mod server_side;
 
 use std::sync::{
     atomic::{AtomicUsize, Ordering},
@@ -20,6 +24,11 @@ use crate::{
 pub const SINGLE_PUT_LIMIT: u64 = 8 * 1024 * 1024;
 /// Part size of multipart uploads.
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
+/// Bytes all streamed copies of one run may hold in memory at once (buffered small files and
+/// multipart parts in flight); a copy waits for its share before it starts.
+pub const STREAM_MEMORY_BUDGET: usize = 64 * 1024 * 1024;
+/// Multipart parts of one file in flight at once (besides the one being filled).
+const PARTS_IN_FLIGHT: usize = 2;
 
 /// One file to copy.
 #[derive(Debug, Clone)]
@@ -32,6 +41,9 @@ pub struct CopyItem {
     pub size: u64,
     /// Index of the group (segment) it belongs to, for progress.
     pub group: usize,
+    /// Read from the base storage (an earlier backup's file, for incremental backups) instead of
+    /// the source; `src` is then relative to the base's root.
+    pub from_base: bool,
 }
 
 /// How the bytes move.
@@ -39,10 +51,25 @@ pub struct CopyItem {
 pub enum CopyMode {
     /// The storage service copies (same bucket).
     ServerSide,
+    /// The storage service copies from one bucket into another (one S3 endpoint, one set of
+    /// credentials): S3 CopyObject with a source bucket.
+    ServerSideAcrossBuckets,
     /// Both sides are local directories: a file copy.
     LocalFile,
     /// Read from one, write to the other, chunk by chunk.
     Stream,
+}
+
+impl CopyMode {
+    /// How the mode is named in backups' metadata and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CopyMode::ServerSide => "server-side",
+            CopyMode::ServerSideAcrossBuckets => "server-side across buckets",
+            CopyMode::LocalFile => "local file",
+            CopyMode::Stream => "stream",
+        }
+    }
 }
 
 /// What a copy run did.
@@ -51,6 +78,12 @@ pub struct CopyStats {
     pub files: u64,
     pub bytes: u64,
     pub mode: CopyMode,
+    /// Bytes that passed through milvault (read and written by it): `bytes` when streamed, 0 when
+    /// the storage copied.
+    pub bytes_streamed: u64,
+    /// Files and bytes copied from the base (an earlier backup) instead of the source.
+    pub files_from_base: u64,
+    pub bytes_from_base: u64,
 }
 
 /// Chooses how to copy between two storages.
@@ -59,6 +92,8 @@ pub fn copy_mode(src: &Storage, dst: &Storage) -> CopyMode {
         CopyMode::LocalFile
     } else if src.shares_store_with(dst) {
         CopyMode::ServerSide
+    } else if src.can_copy_across_buckets_to(dst) {
+        CopyMode::ServerSideAcrossBuckets
     } else {
         CopyMode::Stream
     }
@@ -75,16 +110,66 @@ pub async fn copy_all(
     concurrency: usize,
     progress: &Progress,
 ) -> Result<CopyStats> {
+    copy_all_with_base(src, None, dst, items, group_sizes, concurrency, progress).await
+}
+
+/// [`copy_all`] where the items marked `from_base` are read from `base` (an earlier backup in
+/// the backup storage: a server-side copy there) instead of `src`.
+pub async fn copy_all_with_base(
+    src: &Storage,
+    base: Option<&Storage>,
+    dst: &Storage,
+    items: Vec<CopyItem>,
+    group_sizes: &[usize],
+    concurrency: usize,
+    progress: &Progress,
+) -> Result<CopyStats> {
     let mode = copy_mode(src, dst);
+    let base_mode = base.map(|b| copy_mode(b, dst));
     let remaining: Arc<Vec<AtomicUsize>> =
         Arc::new(group_sizes.iter().map(|&n| AtomicUsize::new(n)).collect());
     let files = items.len() as u64;
     let bytes: u64 = items.iter().map(|i| i.size).sum();
+    let (from_base, from_src): (Vec<&CopyItem>, Vec<&CopyItem>) =
+        items.iter().partition(|i| i.from_base && base.is_some());
+    let files_from_base = from_base.len() as u64;
+    let bytes_from_base: u64 = from_base.iter().map(|i| i.size).sum();
+    let mut bytes_streamed: u64 = 0;
+    if mode == CopyMode::Stream {
+        bytes_streamed += from_src.iter().map(|i| i.size).sum::<u64>();
+    }
+    if base_mode == Some(CopyMode::Stream) {
+        bytes_streamed += bytes_from_base;
+    }
+    let budget = tokio::sync::Semaphore::new(STREAM_MEMORY_BUDGET / KIB);
+    let budget = &budget;
     futures::stream::iter(items)
         .map(|item| {
             let remaining = remaining.clone();
             async move {
-                copy_one(src, dst, &item, mode, progress).await?;
+                let (src, mode) = match (item.from_base, base, base_mode) {
+                    (true, Some(b), Some(m)) => (b, m),
+                    _ => (src, mode),
+                };
+                // only streamed copies hold bytes; a file takes its share of the budget first
+                let _share = if mode == CopyMode::Stream {
+                    let need = stream_memory(item.size).div_ceil(KIB).max(1) as u32;
+                    Some(
+                        budget
+                            .acquire_many(need)
+                            .await
+                            .map_err(|_| Error::Cancelled)?,
+                    )
+                } else {
+                    None
+                };
+                // a cancelled job stops here: copies in flight are dropped (an unfinished
+                // multipart upload is never completed, so no partial object appears)
+                progress.check_cancelled()?;
+                tokio::select! {
+                    r = copy_one(src, dst, &item, mode, progress) => r?,
+                    _ = progress.cancelled() => return Err(Error::Cancelled),
+                }
                 if let Some(counter) = remaining.get(item.group) {
                     if counter.fetch_sub(1, Ordering::AcqRel) == 1 {
                         progress.add_segments(1);
@@ -96,7 +181,25 @@ pub async fn copy_all(
         .buffer_unordered(concurrency.max(1))
         .try_collect::<Vec<()>>()
         .await?;
-    Ok(CopyStats { files, bytes, mode })
+    Ok(CopyStats {
+        files,
+        bytes,
+        mode,
+        bytes_streamed,
+        files_from_base,
+        bytes_from_base,
+    })
+}
+
+const KIB: usize = 1024;
+
+/// The most memory streaming one file of `size` bytes holds at once.
+fn stream_memory(size: u64) -> usize {
+    if size <= SINGLE_PUT_LIMIT {
+        size as usize
+    } else {
+        PART_SIZE * (PARTS_IN_FLIGHT + 1)
+    }
 }
 
 async fn copy_one(
@@ -118,6 +221,28 @@ async fn copy_one(
                 .copy(&src.path(&item.src), &dst.path(&item.dst))
                 .await
                 .map_err(|e| dst_err(&e))?;
+            progress.add_bytes(item.size);
+        }
+        CopyMode::ServerSideAcrossBuckets => {
+            let (from, to) = match (src.s3_bucket(), dst.s3_bucket()) {
+                (Some(f), Some(t)) => (f, t),
+                _ => return Err(dst_err(&"server-side copy between non-S3 storages")),
+            };
+            let src_key = src.path(&item.src);
+            let dst_key = dst.path(&item.dst);
+            to.copy_from(from, src_key.as_ref(), dst_key.as_ref(), item.size)
+                .await
+                .map_err(|e| {
+                    Error::storage(
+                        format!(
+                            "copying {} from {} to {} on the server",
+                            item.src,
+                            src.describe(),
+                            dst.describe()
+                        ),
+                        e,
+                    )
+                })?;
             progress.add_bytes(item.size);
         }
         CopyMode::LocalFile => {
@@ -175,7 +300,10 @@ async fn copy_one(
                 let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
                 let result: Result<()> = async {
                     while let Some(chunk) = stream.try_next().await.map_err(|e| src_err(&e))? {
-                        writer.wait_for_capacity(2).await.map_err(|e| dst_err(&e))?;
+                        writer
+                            .wait_for_capacity(PARTS_IN_FLIGHT)
+                            .await
+                            .map_err(|e| dst_err(&e))?;
                         copied += chunk.len() as u64;
                         progress.add_bytes(chunk.len() as u64);
                         writer.put(chunk);
@@ -232,6 +360,7 @@ mod tests {
                 dst: format!("copy/{name}"),
                 size: *size as u64,
                 group: i % 2,
+                from_base: false,
             });
         }
         items

@@ -1,0 +1,298 @@
+//! Server-side copies between two buckets of one S3 endpoint.
+//!
+//! `object_store` copies only inside one store (one bucket). S3's CopyObject takes its source in
+//! any bucket the credentials can read (`x-amz-copy-source: /srcbucket/key`), so when Milvus'
+//! bucket and the backup bucket sit on one endpoint with one set of credentials, the bytes never
+//! pass through milvault. This module signs those few requests itself with `object_store`'s own
+//! SigV4 signer ([`AwsAuthorizer`]) and the store's credential provider (static keys or IAM), over
+//! `object_store`'s HTTP client. Objects over 5 GiB (CopyObject's limit) are copied part by part
+//! with UploadPartCopy.
+
+use std::sync::Arc;
+
+use object_store::{
+    aws::{AmazonS3, AwsAuthorizer},
+    client::{HttpClient, HttpConnector, HttpRequest, HttpRequestBody, ReqwestConnector},
+    ClientOptions,
+};
+
+use crate::config::{StorageConfig, StorageKind};
+
+/// CopyObject copies objects up to this size in one request (S3's limit).
+pub const COPY_OBJECT_LIMIT: u64 = 5 * 1024 * 1024 * 1024;
+/// Part size of UploadPartCopy for larger objects.
+pub const COPY_PART_SIZE: u64 = 512 * 1024 * 1024;
+
+/// One S3 bucket as the server-side copier sees it: the store (for its credentials) and where to
+/// send requests.
+pub struct S3Bucket {
+    store: Arc<AmazonS3>,
+    http: HttpClient,
+    config: StorageConfig,
+}
+
+impl std::fmt::Debug for S3Bucket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.config.describe())
+    }
+}
+
+impl S3Bucket {
+    /// `store` must be the `AmazonS3` built from `config`.
+    pub fn new(
+        store: Arc<AmazonS3>,
+        config: &StorageConfig,
+        options: &ClientOptions,
+    ) -> std::result::Result<S3Bucket, object_store::Error> {
+        Ok(S3Bucket {
+            store,
+            http: ReqwestConnector::default().connect(options)?,
+            config: config.clone(),
+        })
+    }
+
+    /// Whether one signed request can read from `self` and write into `other`: both S3, one
+    /// endpoint and region, the same credentials.
+    pub fn same_endpoint_and_credentials(&self, other: &S3Bucket) -> bool {
+        let (a, b) = (&self.config, &other.config);
+        a.kind == StorageKind::S3
+            && b.kind == StorageKind::S3
+            && a.endpoint() == b.endpoint()
+            && a.address == b.address
+            && region(a) == region(b)
+            && a.use_iam == b.use_iam
+            && (a.use_iam
+                || (a.access_key_id == b.access_key_id
+                    && a.secret_access_key.expose() == b.secret_access_key.expose()))
+    }
+
+    fn bucket(&self) -> &str {
+        &self.config.bucket
+    }
+
+    /// The URL of `key` in this bucket (path style on a configured endpoint, virtual-hosted on
+    /// AWS itself), plus `query`.
+    fn url(&self, key: &str, query: &str) -> String {
+        let q = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{query}")
+        };
+        if self.config.address.is_empty() {
+            format!(
+                "https://{}.s3.{}.amazonaws.com/{}{q}",
+                self.bucket(),
+                region(&self.config),
+                encode_key(key)
+            )
+        } else {
+            format!(
+                "{}/{}/{}{q}",
+                self.config.endpoint().trim_end_matches('/'),
+                self.bucket(),
+                encode_key(key)
+            )
+        }
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Result<String, String> {
+        let credential = self
+            .store
+            .credentials()
+            .get_credential()
+            .await
+            .map_err(|e| format!("no credentials: {e}"))?;
+        let mut last = String::new();
+        // a few attempts: S3 servers answer 500/503 now and then
+        for attempt in 0..4u32 {
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(250 << attempt)).await;
+            }
+            let mut builder = http::Request::builder().method(method).uri(url);
+            for (k, v) in headers {
+                builder = builder.header(*k, v.as_str());
+            }
+            let mut request: HttpRequest = builder
+                .body(HttpRequestBody::from(body.clone()))
+                .map_err(|e| e.to_string())?;
+            let region = region(&self.config);
+            AwsAuthorizer::new(&credential, "s3", &region)
+                .try_authorize(&mut request, None)
+                .map_err(|e| format!("signing: {e}"))?;
+            let response = match self.http.execute(request).await {
+                Ok(r) => r,
+                Err(e) => {
+                    last = e.to_string();
+                    continue;
+                }
+            };
+            let status = response.status();
+            let text = response
+                .into_body()
+                .bytes()
+                .await
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .map_err(|e| e.to_string());
+            let text = match text {
+                Ok(t) => t,
+                Err(e) => {
+                    last = e;
+                    continue;
+                }
+            };
+            // CopyObject may answer 200 and still fail: the error is then in the body
+            let failed_in_body = text.contains("<Error>");
+            if status.is_success() && !failed_in_body {
+                return Ok(text);
+            }
+            last = format!(
+                "HTTP {status}: {}",
+                xml_tag(&text, "Message").unwrap_or(&text)
+            );
+            if status.is_client_error() {
+                break;
+            }
+        }
+        Err(last)
+    }
+
+    /// Copies `src_key` of `src` to `dst_key` of `self` on the server; `size` decides between one
+    /// CopyObject and UploadPartCopy.
+    pub async fn copy_from(
+        &self,
+        src: &S3Bucket,
+        src_key: &str,
+        dst_key: &str,
+        size: u64,
+    ) -> Result<(), String> {
+        let source = format!("/{}/{}", src.bucket(), encode_key(src_key));
+        if size <= COPY_OBJECT_LIMIT {
+            self.send(
+                "PUT",
+                &self.url(dst_key, ""),
+                &[("x-amz-copy-source", source)],
+                Vec::new(),
+            )
+            .await
+            .map(|_| ())
+        } else {
+            self.multipart_copy(&source, dst_key, size).await
+        }
+    }
+
+    async fn multipart_copy(&self, source: &str, dst_key: &str, size: u64) -> Result<(), String> {
+        let created = self
+            .send("POST", &self.url(dst_key, "uploads="), &[], Vec::new())
+            .await?;
+        let upload_id = xml_tag(&created, "UploadId")
+            .ok_or_else(|| {
+                format!("CreateMultipartUpload answered without an UploadId: {created}")
+            })?
+            .to_string();
+        let parts: Result<Vec<String>, String> = async {
+            let mut etags = Vec::new();
+            let mut start = 0u64;
+            let mut number = 1u32;
+            while start < size {
+                let end = (start + COPY_PART_SIZE).min(size) - 1;
+                let answer = self
+                    .send(
+                        "PUT",
+                        &self.url(
+                            dst_key,
+                            &format!("partNumber={number}&uploadId={}", encode_key(&upload_id)),
+                        ),
+                        &[
+                            ("x-amz-copy-source", source.to_string()),
+                            ("x-amz-copy-source-range", format!("bytes={start}-{end}")),
+                        ],
+                        Vec::new(),
+                    )
+                    .await?;
+                let etag = xml_tag(&answer, "ETag")
+                    .ok_or_else(|| format!("UploadPartCopy answered without an ETag: {answer}"))?;
+                etags.push(etag.to_string());
+                start = end + 1;
+                number += 1;
+            }
+            Ok(etags)
+        }
+        .await;
+        let abort_url = self.url(dst_key, &format!("uploadId={}", encode_key(&upload_id)));
+        let etags = match parts {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = self.send("DELETE", &abort_url, &[], Vec::new()).await;
+                return Err(e);
+            }
+        };
+        let mut body = String::from("<CompleteMultipartUpload>");
+        for (i, etag) in etags.iter().enumerate() {
+            body.push_str(&format!(
+                "<Part><PartNumber>{}</PartNumber><ETag>{etag}</ETag></Part>",
+                i + 1
+            ));
+        }
+        body.push_str("</CompleteMultipartUpload>");
+        if let Err(e) = self.send("POST", &abort_url, &[], body.into_bytes()).await {
+            let _ = self.send("DELETE", &abort_url, &[], Vec::new()).await;
+            return Err(e);
+        }
+        Ok(())
+    }
+}
+
+fn region(c: &StorageConfig) -> String {
+    if c.region.is_empty() {
+        "us-east-1".into()
+    } else {
+        c.region.clone()
+    }
+}
+
+/// Percent-encodes an object key for a URL path (and for `x-amz-copy-source`), keeping '/'.
+pub fn encode_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for b in key.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// The text of the first `<tag>...</tag>` in a small XML answer.
+fn xml_tag<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    let start = xml.find(&open)? + open.len();
+    let end = xml[start..].find(&close)? + start;
+    Some(&xml[start..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_encoded_for_urls() {
+        assert_eq!(encode_key("root/a b/1+2"), "root/a%20b/1%2B2");
+        assert_eq!(encode_key("files/insert_log/1/2"), "files/insert_log/1/2");
+    }
+
+    #[test]
+    fn reads_tags_of_s3_answers() {
+        let x = "<InitiateMultipartUploadResult><UploadId>abc</UploadId></InitiateMultipartUploadResult>";
+        assert_eq!(xml_tag(x, "UploadId"), Some("abc"));
+        assert_eq!(xml_tag(x, "ETag"), None);
+    }
+}

@@ -1,0 +1,464 @@
+//! Issue 15 (terabyte collections) against a real Milvus 2.3.5 on SeaweedFS S3: server-side copy
+//! across buckets, the streamed path, cancel, incremental backups and resume.
+
+mod support;
+
+use milvault::{
+    commands::{create::CreateBackupRequest, restore::RestoreRequest},
+    copy::{copy_mode, CopyMode},
+    job::{JobKind, Progress},
+};
+use support::*;
+
+/// Files and bytes of a backup's binlogs, as stored.
+async fn binlog_bytes(svc: &milvault::Milvault, name: &str) -> (usize, u64) {
+    let files = svc
+        .backup_storage()
+        .list_files(&format!("{name}/binlogs"))
+        .await
+        .unwrap();
+    (files.len(), files.iter().map(|f| f.size).sum())
+}
+
+#[tokio::test]
+async fn another_bucket_of_one_endpoint_copies_on_the_server() {
+    let root = unique("sc_xb");
+    let svc = service(&s3_overrides("milvault", &root));
+    assert_eq!(
+        copy_mode(svc.milvus_storage().unwrap(), svc.backup_storage()),
+        CopyMode::ServerSideAcrossBuckets
+    );
+    let name = unique("sc_xb");
+    let req = CreateBackupRequest {
+        name: name.clone(),
+        collections: vec!["demo_products".into()],
+        ..Default::default()
+    };
+    let info = svc
+        .create_backup(req, &Progress::detached(JobKind::Backup))
+        .await
+        .unwrap();
+    let m = info.milvault.clone().unwrap();
+    assert_eq!(m.copy_mode.as_deref(), Some("server-side across buckets"));
+    assert_eq!(
+        m.bytes_streamed, 0,
+        "no binlog byte passed through milvault"
+    );
+    let (files, bytes) = binlog_bytes(&svc, &name).await;
+    assert!(files > 0);
+    assert_eq!(bytes as i64, info.size);
+    assert_eq!(m.file_count as usize, files);
+    // the copies are byte for byte Milvus' files: verify checks them against the manifest
+    let report = svc
+        .verify(&name, &Progress::detached(JobKind::Verify))
+        .await
+        .unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    let target = unique("sc_xbr");
+    let report = svc
+        .restore(
+            RestoreRequest {
+                name,
+                renames: vec![format!("demo_products:{target}")],
+                ..Default::default()
+            },
+            &Progress::detached(JobKind::Restore),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.collections[0].imported_rows, 2700);
+    assert_eq!(
+        assert_same_data("default", "demo_products", "default", &target),
+        2700
+    );
+}
+
+#[tokio::test]
+async fn another_endpoint_streams_and_the_copy_is_exact() {
+    let root = unique("sc_st");
+    let mut o = s3_overrides("milvault", &root);
+    // the same server under another name: not provably one endpoint, so the bytes stream
+    o.push(("minio.backupAddress", "localhost".into()));
+    let svc = service(&o);
+    assert_eq!(
+        copy_mode(svc.milvus_storage().unwrap(), svc.backup_storage()),
+        CopyMode::Stream
+    );
+    let name = unique("sc_st");
+    let info = svc
+        .create_backup(
+            CreateBackupRequest {
+                name: name.clone(),
+                collections: vec!["shop.reviews".into()],
+                ..Default::default()
+            },
+            &Progress::detached(JobKind::Backup),
+        )
+        .await
+        .unwrap();
+    let m = info.milvault.clone().unwrap();
+    assert_eq!(m.copy_mode.as_deref(), Some("stream"));
+    assert_eq!(m.bytes_streamed as i64, info.size);
+    let report = svc
+        .verify(&name, &Progress::detached(JobKind::Verify))
+        .await
+        .unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+}
+
+/// Makes sure `default.NAME` exists with `rows` rows of `dim` floats (see seed_big.py); the live
+/// row count.
+fn seed(name: &str, rows: u64, dim: u32, extra: &[&str]) -> i64 {
+    let out = std::process::Command::new(env("MILVAULT_TEST_PYTHON"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/seed_big.py"
+        ))
+        .args([name, &rows.to_string(), &dim.to_string()])
+        .args(extra)
+        .output()
+        .expect("run seed_big.py");
+    assert!(
+        out.status.success(),
+        "seed_big.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    v["rows"].as_i64().unwrap()
+}
+
+/// Compares two collections of seed_big.py row for row, all rows; the rows compared.
+fn same_rows(src: &str, dst: &str) -> i64 {
+    let out = std::process::Command::new(env("MILVAULT_TEST_PYTHON"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/compare_big.py"
+        ))
+        .args([src, dst])
+        .output()
+        .expect("run compare_big.py");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{src} and {dst} differ: {stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    v["restored_rows"].as_i64().unwrap()
+}
+
+fn registry(
+    svc: std::sync::Arc<milvault::Milvault>,
+) -> std::sync::Arc<milvault::registry::JobRegistry> {
+    milvault::registry::JobRegistry::new(svc, milvault::db::Db::in_memory().unwrap())
+}
+
+/// Waits until `f` holds for the job's state, polling.
+async fn wait_until(
+    reg: &milvault::registry::JobRegistry,
+    id: &str,
+    f: impl Fn(&milvault::job::JobSnapshot) -> bool,
+) -> milvault::job::JobSnapshot {
+    for _ in 0..2400 {
+        let s = reg.get(id).unwrap().unwrap();
+        if f(&s) {
+            return s;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("job {id} never got there: {:?}", reg.get(id));
+}
+
+#[tokio::test]
+async fn a_backup_cancelled_halfway_leaves_nothing() {
+    let coll = "sc_cancel_big";
+    seed(coll, 120_000, 256, &[]);
+    let root = unique("sc_cb");
+    let mut o = s3_overrides("milvault", &root);
+    // streamed, so that the copy takes long enough to be caught halfway
+    o.push(("minio.backupAddress", "localhost".into()));
+    o.push(("backup.parallelism.copydata", "2".into()));
+    let svc = service(&o);
+    let reg = registry(svc.clone());
+    let name = unique("sc_cb");
+    let job = reg
+        .start_backup(CreateBackupRequest {
+            name: name.clone(),
+            collections: vec![coll.into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let halfway = wait_until(&reg, &job.id, |s| {
+        s.bytes_done > 0 || s.state != milvault::job::JobState::Running
+    })
+    .await;
+    assert_eq!(
+        halfway.state,
+        milvault::job::JobState::Running,
+        "{halfway:?}"
+    );
+    assert!(halfway.bytes_done < halfway.bytes_total, "{halfway:?}");
+    reg.cancel(&job.id).unwrap();
+    let end = reg.wait_ended(&job.id).await.unwrap().unwrap();
+    assert_eq!(end.state, milvault::job::JobState::Cancelled, "{end:?}");
+    assert!(
+        end.bytes_done < end.bytes_total,
+        "it stopped before the end: {end:?}"
+    );
+    // nothing is visible and nothing is stored under the name
+    assert!(!svc.backup_storage().any_under(&name).await.unwrap());
+    assert!(svc
+        .list_backups()
+        .await
+        .unwrap()
+        .iter()
+        .all(|b| b.name != name));
+    // a second cancel is refused: the job has ended
+    assert!(reg.cancel(&job.id).is_err());
+}
+
+#[tokio::test]
+async fn a_restore_cancelled_leaves_the_target_database_as_it_was() {
+    let root = unique("sc_cr");
+    let svc = service(&s3_overrides("milvault", &root));
+    let name = unique("sc_cr");
+    svc.create_backup(
+        CreateBackupRequest {
+            name: name.clone(),
+            collections: vec!["demo_products".into(), "dyn_items".into()],
+            ..Default::default()
+        },
+        &Progress::detached(JobKind::Backup),
+    )
+    .await
+    .unwrap();
+    let milvus = svc.milvus().await.unwrap();
+    let before = {
+        let mut v = milvus.list_collections("default").await.unwrap();
+        v.sort();
+        v
+    };
+    let reg = registry(svc.clone());
+    let suffix = format!("_{}", &name[6..]);
+    let job = reg
+        .start_restore(RestoreRequest {
+            name: name.clone(),
+            suffix: suffix.clone(),
+            ..Default::default()
+        })
+        .unwrap();
+    // cancel once the first collection's imports were sent: they are waited for, then the
+    // collections this restore created are dropped
+    wait_until(&reg, &job.id, |s| {
+        s.step.starts_with("importing") || s.state != milvault::job::JobState::Running
+    })
+    .await;
+    reg.cancel(&job.id).unwrap();
+    let end = reg.wait_ended(&job.id).await.unwrap().unwrap();
+    assert_eq!(end.state, milvault::job::JobState::Cancelled, "{end:?}");
+    let after = {
+        let mut v = milvus.list_collections("default").await.unwrap();
+        v.sort();
+        v
+    };
+    assert_eq!(before, after, "the restore left collections behind");
+    for c in ["demo_products", "dyn_items"] {
+        assert!(!milvus
+            .has_collection("default", &format!("{c}{suffix}"))
+            .await
+            .unwrap());
+    }
+    assert!(
+        end.log
+            .iter()
+            .any(|l| l.message.contains("created by this restore")),
+        "{:?}",
+        end.log
+    );
+}
+
+#[tokio::test]
+async fn an_incremental_backup_reads_only_new_files_and_stands_alone() {
+    let coll = unique("sc_inc");
+    assert_eq!(seed(&coll, 40_000, 64, &[]), 40_000);
+    let root = unique("sc_inc");
+    let svc = service(&s3_overrides("milvault", &root));
+    let full = unique("sc_full");
+    let make = |name: String, incremental| {
+        let svc = svc.clone();
+        let coll = coll.clone();
+        async move {
+            svc.create_backup(
+                CreateBackupRequest {
+                    name,
+                    collections: vec![coll],
+                    incremental,
+                    ..Default::default()
+                },
+                &Progress::detached(JobKind::Backup),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let f = make(full.clone(), false).await;
+    assert!(f.milvault.as_ref().unwrap().incremental_bases.is_empty());
+    // new rows and deletes: new segments and new delta logs, the sealed insert logs unchanged
+    let live = seed(&coll, 40_000, 64, &["--append", "2000", "--delete", "500"]);
+    assert_eq!(live, 41_500);
+    let inc = unique("sc_inc");
+    let i = make(inc.clone(), true).await;
+    let m = i.milvault.clone().unwrap();
+    assert_eq!(m.incremental_bases, vec![full.clone()]);
+    assert!(m.files_from_base > 0, "{m:?}");
+    let from_milvus = i.size as u64 - m.bytes_from_base;
+    eprintln!(
+        "incremental: {} of {} bytes from Milvus' bucket, {} files from the base",
+        from_milvus, i.size, m.files_from_base
+    );
+    assert!(
+        from_milvus * 10 < i.size as u64,
+        "read {from_milvus} of {} bytes from Milvus' bucket",
+        i.size
+    );
+    // every file is the incremental backup's own: the full one can go
+    svc.delete_backup(&full).await.unwrap();
+    let report = svc
+        .verify(&inc, &Progress::detached(JobKind::Verify))
+        .await
+        .unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(
+        report.files_checked,
+        binlog_bytes(&svc, &inc).await.0 as u64
+    );
+    let target = unique("sc_incr");
+    let r = svc
+        .restore(
+            RestoreRequest {
+                name: inc,
+                renames: vec![format!("{coll}:{target}")],
+                ..Default::default()
+            },
+            &Progress::detached(JobKind::Restore),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.collections.len(), 1);
+    assert_eq!(same_rows(&coll, &target), 41_500);
+}
+
+/// A manifest's entries by path inside the backup (the backup's own name left out).
+async fn manifest_of(svc: &milvault::Milvault, name: &str) -> Vec<(String, u64, String)> {
+    let m = milvault::integrity::read_manifest(svc.backup_storage(), name)
+        .await
+        .unwrap()
+        .expect("a manifest");
+    m.files
+        .into_iter()
+        .map(|(k, v)| (k, v.size, v.blake3))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_backup_killed_halfway_resumes_to_the_same_manifest() {
+    let coll = "sc_resume_big";
+    seed(coll, 120_000, 256, &[]);
+    let root = unique("sc_rs");
+    let mut o = s3_overrides("milvault", &root);
+    // streamed and two files at a time, so that a kill lands halfway
+    o.push(("minio.backupAddress", "localhost".into()));
+    o.push(("backup.parallelism.copydata", "2".into()));
+    let svc = service(&o);
+    let name = unique("sc_rs");
+    let db = work_dir("scale-resume").join(format!("{name}.sqlite"));
+    let mut args: Vec<String> = vec!["--job-db".into(), db.to_string_lossy().into_owned()];
+    for (k, v) in &o {
+        args.push("--set".into());
+        args.push(format!("{k}={v}"));
+    }
+    args.extend(["create", "-n", &name, "-c", coll].map(String::from));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_milvault"))
+        .args(&args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // kill -9 once some binlogs are there (objects appear whole: the small ones first)
+    let binlogs = format!("{name}/binlogs");
+    let mut before_kill = (0, 0);
+    for _ in 0..1200 {
+        before_kill = binlog_bytes(&svc, &name).await;
+        if before_kill.0 >= 2 {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the backup ended before it was killed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let after_kill = binlog_bytes(&svc, &name).await;
+    assert!(after_kill.0 >= 2, "{after_kill:?} {before_kill:?}");
+    // interrupted: not a backup, but resumable
+    assert!(svc
+        .list_backups()
+        .await
+        .unwrap()
+        .iter()
+        .all(|b| b.name != name));
+    assert!(svc.backup_storage().any_under(&binlogs).await.unwrap());
+    let info = svc
+        .create_backup(
+            CreateBackupRequest {
+                name: name.clone(),
+                resume: true,
+                ..Default::default()
+            },
+            &Progress::detached(JobKind::Backup),
+        )
+        .await
+        .unwrap();
+    let m = info.milvault.clone().unwrap();
+    assert!(m.bytes_resumed > 0, "{m:?}");
+    assert!(m.bytes_resumed <= after_kill.1);
+    eprintln!(
+        "resume: {} files ({} bytes) there after the kill, {} bytes kept, {} of {} bytes copied again",
+        after_kill.0,
+        after_kill.1,
+        m.bytes_resumed,
+        info.size as u64 - m.bytes_resumed,
+        info.size
+    );
+    assert!(svc
+        .backup_storage()
+        .size_of(&format!("{name}/meta/milvault_resume.json"))
+        .await
+        .unwrap()
+        .is_none());
+    // an uninterrupted backup of the same (unchanged) collection has the same manifest
+    let again = unique("sc_rs");
+    svc.create_backup(
+        CreateBackupRequest {
+            name: again.clone(),
+            collections: vec![coll.into()],
+            ..Default::default()
+        },
+        &Progress::detached(JobKind::Backup),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        manifest_of(&svc, &name).await,
+        manifest_of(&svc, &again).await
+    );
+    let report = svc
+        .verify(&name, &Progress::detached(JobKind::Verify))
+        .await
+        .unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+}
