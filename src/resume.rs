@@ -31,6 +31,8 @@ pub struct ResumeRecord {
     pub databases: Vec<String>,
     pub meta_only: bool,
     pub incremental: bool,
+    /// A logical backup (rows into Parquet): these are not resumed, see [`load_into`].
+    pub logical: bool,
     pub policy: Option<String>,
 }
 
@@ -46,6 +48,7 @@ pub async fn record(backups: &Storage, req: &CreateBackupRequest) -> Result<()> 
         databases: req.databases.clone(),
         meta_only: req.meta_only,
         incremental: req.incremental,
+        logical: req.logical,
         policy: req.policy.clone(),
     };
     let json = serde_json::to_vec(&r)
@@ -66,6 +69,13 @@ pub async fn load_into(backups: &Storage, req: &mut CreateBackupRequest) -> Resu
         file: layout::RESUME_FILE.into(),
         reason: e.to_string(),
     })?;
+    if r.logical {
+        // its Parquet files are not checked against a plan: resuming would mix two runs' rows
+        return Err(Error::InvalidRequest(format!(
+            "'{}' is an interrupted logical backup, which cannot be resumed; remove it with `milvault delete -n {}` and run it again",
+            req.name, req.name
+        )));
+    }
     req.collections = r.collections;
     req.databases = r.databases;
     req.meta_only = r.meta_only;
@@ -138,4 +148,60 @@ pub async fn remove_unplanned(
         }
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn storage() -> Storage {
+        Storage::from_store(
+            Arc::new(object_store::memory::InMemory::new()),
+            "root",
+            crate::storage::tests_support::config(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_binlog_backup_resumes_with_its_recorded_request() {
+        let s = storage();
+        let first = CreateBackupRequest {
+            name: "b1".into(),
+            collections: vec!["db1.a".into()],
+            incremental: true,
+            ..Default::default()
+        };
+        record(&s, &first).await.unwrap();
+        let mut again = CreateBackupRequest {
+            name: "b1".into(),
+            resume: true,
+            ..Default::default()
+        };
+        load_into(&s, &mut again).await.unwrap();
+        assert_eq!(again.collections, ["db1.a"]);
+        assert!(again.incremental && !again.logical);
+    }
+
+    #[tokio::test]
+    async fn an_interrupted_logical_backup_is_not_resumed_as_a_binlog_one() {
+        let s = storage();
+        let first = CreateBackupRequest {
+            name: "l1".into(),
+            logical: true,
+            ..Default::default()
+        };
+        record(&s, &first).await.unwrap();
+        let mut again = CreateBackupRequest {
+            name: "l1".into(),
+            resume: true,
+            ..Default::default()
+        };
+        let err = load_into(&s, &mut again).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidRequest(m) if m.contains("logical backup, which cannot be resumed")),
+            "{err}"
+        );
+    }
 }
