@@ -7,7 +7,7 @@
 pub mod server_side;
 
 use std::sync::{
-    atomic::{AtomicUsize, Ordering},
+    atomic::{AtomicU64, AtomicUsize, Ordering},
     Arc,
 };
 
@@ -61,6 +61,14 @@ pub enum CopyMode {
 }
 
 impl CopyMode {
+    /// Whether the storage service moves the bytes itself.
+    pub fn is_server_side(self) -> bool {
+        matches!(
+            self,
+            CopyMode::ServerSide | CopyMode::ServerSideAcrossBuckets
+        )
+    }
+
     /// How the mode is named in backups' metadata and logs.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -143,6 +151,8 @@ pub async fn copy_all_with_base(
     }
     let budget = tokio::sync::Semaphore::new(STREAM_MEMORY_BUDGET / KIB);
     let budget = &budget;
+    let fallback_bytes = AtomicU64::new(0);
+    let fallback_bytes = &fallback_bytes;
     futures::stream::iter(items)
         .map(|item| {
             let remaining = remaining.clone();
@@ -151,24 +161,30 @@ pub async fn copy_all_with_base(
                     (true, Some(b), Some(m)) => (b, m),
                     _ => (src, mode),
                 };
-                // only streamed copies hold bytes; a file takes its share of the budget first
-                let _share = if mode == CopyMode::Stream {
-                    let need = stream_memory(item.size).div_ceil(KIB).max(1) as u32;
-                    Some(
-                        budget
-                            .acquire_many(need)
-                            .await
-                            .map_err(|_| Error::Cancelled)?,
-                    )
-                } else {
-                    None
-                };
                 // a cancelled job stops here: copies in flight are dropped (an unfinished
                 // multipart upload is never completed, so no partial object appears)
                 progress.check_cancelled()?;
-                tokio::select! {
-                    r = copy_one(src, dst, &item, mode, progress) => r?,
+                let copied = tokio::select! {
+                    r = copy_within_budget(src, dst, &item, mode, budget, progress) => r,
                     _ = progress.cancelled() => return Err(Error::Cancelled),
+                };
+                if let Err(e) = copied {
+                    if !mode.is_server_side() || !matches!(e, Error::Storage { .. }) {
+                        return Err(e);
+                    }
+                    // a storage service that fails a server-side copy (some S3 servers answer
+                    // 500 to CopyObject under load, or do not implement it across buckets)
+                    // still serves GET and PUT: stream this file instead of failing the job
+                    tracing::warn!(
+                        file = %item.src,
+                        error = %e,
+                        "server-side copy failed; streaming the file through milvault instead"
+                    );
+                    tokio::select! {
+                        r = copy_within_budget(src, dst, &item, CopyMode::Stream, budget, progress) => r?,
+                        _ = progress.cancelled() => return Err(Error::Cancelled),
+                    }
+                    fallback_bytes.fetch_add(item.size, Ordering::AcqRel);
                 }
                 if let Some(counter) = remaining.get(item.group) {
                     if counter.fetch_sub(1, Ordering::AcqRel) == 1 {
@@ -181,6 +197,7 @@ pub async fn copy_all_with_base(
         .buffer_unordered(concurrency.max(1))
         .try_collect::<Vec<()>>()
         .await?;
+    bytes_streamed += fallback_bytes.load(Ordering::Acquire);
     Ok(CopyStats {
         files,
         bytes,
@@ -200,6 +217,30 @@ fn stream_memory(size: u64) -> usize {
     } else {
         PART_SIZE * (PARTS_IN_FLIGHT + 1)
     }
+}
+
+/// [`copy_one`] after taking the file's share of the stream memory budget (only streamed copies
+/// hold bytes).
+async fn copy_within_budget(
+    src: &Storage,
+    dst: &Storage,
+    item: &CopyItem,
+    mode: CopyMode,
+    budget: &tokio::sync::Semaphore,
+    progress: &Progress,
+) -> Result<()> {
+    let _share = if mode == CopyMode::Stream {
+        let need = stream_memory(item.size).div_ceil(KIB).max(1) as u32;
+        Some(
+            budget
+                .acquire_many(need)
+                .await
+                .map_err(|_| Error::Cancelled)?,
+        )
+    } else {
+        None
+    };
+    copy_one(src, dst, item, mode, progress).await
 }
 
 async fn copy_one(
@@ -394,6 +435,105 @@ mod tests {
         let stats = copy_all(&src, &dst, items, &[1], 2, &p).await.unwrap();
         assert_eq!(stats.mode, CopyMode::ServerSide);
         assert_eq!(dst.read_opt("copy/f").await.unwrap().unwrap().len(), 5);
+    }
+
+    /// An in-memory store whose server-side copy always fails, as an S3 server answering 500 to
+    /// every CopyObject.
+    #[derive(Debug)]
+    struct CopyRefusing(InMemory);
+
+    impl std::fmt::Display for CopyRefusing {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("copy-refusing memory")
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl object_store::ObjectStore for CopyRefusing {
+        async fn put_opts(
+            &self,
+            location: &object_store::path::Path,
+            payload: PutPayload,
+            opts: object_store::PutOptions,
+        ) -> object_store::Result<object_store::PutResult> {
+            self.0.put_opts(location, payload, opts).await
+        }
+        async fn put_multipart_opts(
+            &self,
+            location: &object_store::path::Path,
+            opts: object_store::PutMultipartOptions,
+        ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+            self.0.put_multipart_opts(location, opts).await
+        }
+        async fn get_opts(
+            &self,
+            location: &object_store::path::Path,
+            options: object_store::GetOptions,
+        ) -> object_store::Result<object_store::GetResult> {
+            self.0.get_opts(location, options).await
+        }
+        fn delete_stream(
+            &self,
+            locations: futures::stream::BoxStream<
+                'static,
+                object_store::Result<object_store::path::Path>,
+            >,
+        ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::path::Path>>
+        {
+            self.0.delete_stream(locations)
+        }
+        fn list(
+            &self,
+            prefix: Option<&object_store::path::Path>,
+        ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>>
+        {
+            self.0.list(prefix)
+        }
+        async fn list_with_delimiter(
+            &self,
+            prefix: Option<&object_store::path::Path>,
+        ) -> object_store::Result<object_store::ListResult> {
+            self.0.list_with_delimiter(prefix).await
+        }
+        async fn copy_opts(
+            &self,
+            _from: &object_store::path::Path,
+            _to: &object_store::path::Path,
+            _options: object_store::CopyOptions,
+        ) -> object_store::Result<()> {
+            Err(object_store::Error::Generic {
+                store: "copy-refusing memory",
+                source: "HTTP 500 Internal Server Error: We encountered an internal error".into(),
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_server_side_copy_falls_back_to_streaming() {
+        let mut c = crate::storage::tests_support::config();
+        c.root_path = "a".into();
+        let src = Storage::from_store(Arc::new(CopyRefusing(InMemory::new())), "a", c);
+        let dst = src.with_root("b");
+        let items = fill(&src, &[("f", 5), ("g", 7)]).await;
+        let p = Progress::detached(JobKind::Backup);
+        let stats = copy_all(&src, &dst, items, &[2], 2, &p).await.unwrap();
+        assert_eq!(stats.mode, CopyMode::ServerSide);
+        assert_eq!(stats.bytes_streamed, 12, "both files went through milvault");
+        assert_eq!(dst.read_opt("copy/f").await.unwrap().unwrap().len(), 5);
+        assert_eq!(dst.read_opt("copy/g").await.unwrap().unwrap().len(), 7);
+    }
+
+    #[tokio::test]
+    async fn a_missing_source_still_fails_after_the_fallback() {
+        let mut c = crate::storage::tests_support::config();
+        c.root_path = "a".into();
+        let src = Storage::from_store(Arc::new(CopyRefusing(InMemory::new())), "a", c);
+        let dst = src.with_root("b");
+        let mut items = fill(&src, &[("f", 5)]).await;
+        items[0].src = "gone".into();
+        let p = Progress::detached(JobKind::Backup);
+        let err = copy_all(&src, &dst, items, &[1], 1, &p).await.unwrap_err();
+        assert!(err.to_string().contains("gone"), "{err}");
     }
 
     #[tokio::test]
