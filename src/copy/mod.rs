@@ -386,9 +386,13 @@ mod tests {
     use object_store::memory::InMemory;
 
     fn mem(root: &str) -> Storage {
+        on_store(Arc::new(InMemory::new()), root)
+    }
+
+    fn on_store(store: Arc<dyn object_store::ObjectStore>, root: &str) -> Storage {
         let mut c = crate::storage::tests_support::config();
         c.root_path = root.into();
-        Storage::from_store(Arc::new(InMemory::new()), root, c)
+        Storage::from_store(store, root, c)
     }
 
     async fn fill(s: &Storage, files: &[(&str, usize)]) -> Vec<CopyItem> {
@@ -510,9 +514,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_server_side_copy_falls_back_to_streaming() {
-        let mut c = crate::storage::tests_support::config();
-        c.root_path = "a".into();
-        let src = Storage::from_store(Arc::new(CopyRefusing(InMemory::new())), "a", c);
+        let src = on_store(Arc::new(CopyRefusing(InMemory::new())), "a");
         let dst = src.with_root("b");
         let items = fill(&src, &[("f", 5), ("g", 7)]).await;
         let p = Progress::detached(JobKind::Backup);
@@ -525,9 +527,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_source_still_fails_after_the_fallback() {
-        let mut c = crate::storage::tests_support::config();
-        c.root_path = "a".into();
-        let src = Storage::from_store(Arc::new(CopyRefusing(InMemory::new())), "a", c);
+        let src = on_store(Arc::new(CopyRefusing(InMemory::new())), "a");
         let dst = src.with_root("b");
         let mut items = fill(&src, &[("f", 5)]).await;
         items[0].src = "gone".into();
