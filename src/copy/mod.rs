@@ -164,11 +164,16 @@ pub async fn copy_all_with_base(
                 // a cancelled job stops here: copies in flight are dropped (an unfinished
                 // multipart upload is never completed, so no partial object appears)
                 progress.check_cancelled()?;
-                let copied = tokio::select! {
-                    r = copy_within_budget(src, dst, &item, mode, budget, progress) => r,
-                    _ = progress.cancelled() => return Err(Error::Cancelled),
+                let copy_until_cancelled = |mode| {
+                    let item = &item;
+                    async move {
+                        tokio::select! {
+                            r = copy_within_budget(src, dst, item, mode, budget, progress) => r,
+                            _ = progress.cancelled() => Err(Error::Cancelled),
+                        }
+                    }
                 };
-                if let Err(e) = copied {
+                if let Err(e) = copy_until_cancelled(mode).await {
                     if !mode.is_server_side() || !matches!(e, Error::Storage { .. }) {
                         return Err(e);
                     }
@@ -180,10 +185,7 @@ pub async fn copy_all_with_base(
                         error = %e,
                         "server-side copy failed; streaming the file through milvault instead"
                     );
-                    tokio::select! {
-                        r = copy_within_budget(src, dst, &item, CopyMode::Stream, budget, progress) => r?,
-                        _ = progress.cancelled() => return Err(Error::Cancelled),
-                    }
+                    copy_until_cancelled(CopyMode::Stream).await?;
                     fallback_bytes.fetch_add(item.size, Ordering::AcqRel);
                 }
                 if let Some(counter) = remaining.get(item.group) {
