@@ -8,13 +8,13 @@ use std::{sync::Arc, time::Instant};
 use axum::body::Body;
 use http_body_util::BodyExt;
 use milvault::{
-    commands::create::write_meta,
     config::Config,
     db::Db,
+    engine::commands::create::write_meta,
     format::{
         BackupInfo, CollectionBackupInfo, MilvaultInfo, PartitionBackupInfo, SegmentBackupInfo,
     },
-    registry::JobRegistry,
+    jobs::registry::JobRegistry,
     Milvault,
 };
 use tower::ServiceExt;
@@ -116,7 +116,7 @@ async fn main() {
         .output_name("milvault")
         .site_root("target/site")
         .build();
-    let app = milvault::web::router(registry, options);
+    let app = milvault::server::router(registry, options);
     let mut times = Vec::new();
     let mut size = 0;
     for _ in 0..12 {

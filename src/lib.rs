@@ -1,36 +1,27 @@
 //! milvault: backup and restore for the Milvus vector database.
 //!
-//! The engine: a Milvus client ([`milvus`]), storage on `object_store` ([`storage`]), the copy
-//! pipeline ([`copy`]), milvus-backup's backup format ([`format`]), jobs with progress ([`job`]),
-//! one module per operation ([`commands`]) and the service that ties them together
-//! ([`service::Milvault`]). The CLI ([`cli`]), the REST API ([`rest`]), the gRPC API ([`grpc`]) and the portal
-//! ([`web`]) are thin layers over the service.
+//! The layers, front to back (ARCHITECTURE.md draws them):
+//! - front ends: [`cli`] (the local caller) and [`server`] (the portal's backend, REST v1/v2,
+//!   gRPC, the router); the [`policy`] scheduler is a front end too;
+//! - the one door: [`auth::gate::Gate`] (authorize, hide, audit) in [`auth`];
+//! - jobs: [`jobs`] (the job model, the registry that runs and records jobs, name leases);
+//! - the engine: [`engine`] (the service, one module per operation under `engine::commands`,
+//!   the copy pipeline, logical backups, names); it knows nothing of HTTP or HTML;
+//! - backends and state: [`milvus`] (gRPC client), [`storage`] (on `object_store`), [`format`]
+//!   (milvus-backup's layout and JSON), [`db`] (the one SQLite file), [`config`].
 
 pub mod auth;
 pub mod cli;
-pub mod commands;
 pub mod config;
-pub mod copy;
 pub mod db;
+pub mod engine;
 pub mod error;
 pub mod format;
-pub mod grpc;
-pub mod incremental;
-pub mod integrity;
-pub mod job;
-pub mod logical;
+pub mod jobs;
 pub mod milvus;
-pub mod name_lease;
-pub mod names;
 pub mod policy;
-pub mod registry;
-pub mod rest;
-pub mod resume;
-pub mod retention;
-pub mod scheduler;
-pub mod service;
+pub mod server;
 pub mod storage;
-pub mod web;
 
+pub use engine::Milvault;
 pub use error::{Error, Result};
-pub use service::Milvault;

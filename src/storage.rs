@@ -19,7 +19,7 @@ use object_store::{
 
 use crate::{
     config::{StorageConfig, StorageKind},
-    copy::server_side::S3Bucket,
+    engine::copy::server_side::S3Bucket,
     error::{Error, Result},
 };
 

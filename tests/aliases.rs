@@ -9,8 +9,8 @@ mod support;
 use std::sync::Arc;
 
 use milvault::{
-    commands::{create::CreateBackupRequest, restore::RestoreRequest},
-    job::{JobKind, Progress},
+    engine::commands::{create::CreateBackupRequest, restore::RestoreRequest},
+    jobs::{JobKind, Progress},
     Error, Milvault,
 };
 use support::*;

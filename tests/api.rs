@@ -8,8 +8,8 @@ use std::{net::SocketAddr, time::Duration};
 
 use milvault::{
     db::Db,
-    grpc::pb::{self, backup_service_client::BackupServiceClient},
-    registry::JobRegistry,
+    jobs::registry::JobRegistry,
+    server::grpc::pb::{self, backup_service_client::BackupServiceClient},
 };
 use serde_json::{json, Value};
 use support::*;

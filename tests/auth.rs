@@ -15,8 +15,8 @@ use leptos::server_fn::ServerFn;
 use milvault::{
     auth::Role,
     db::Db,
-    grpc::pb::{self, backup_service_client::BackupServiceClient},
-    registry::JobRegistry,
+    jobs::registry::JobRegistry,
+    server::grpc::pb::{self, backup_service_client::BackupServiceClient},
 };
 use serde_json::{json, Value};
 use support::*;
@@ -47,10 +47,10 @@ impl Server {
     }
 
     /// With sign-in on and `auth`'s other settings.
-    async fn start_with(auth: milvault::web::auth::AuthOptions) -> Server {
+    async fn start_with(auth: milvault::server::auth::AuthOptions) -> Server {
         let svc = service(&s3_overrides("milvault", &unique("auth")));
         let registry = JobRegistry::new(svc, Db::in_memory().unwrap());
-        let auth = milvault::web::auth::AuthOptions {
+        let auth = milvault::server::auth::AuthOptions {
             enabled: true,
             ..auth
         };
@@ -642,7 +642,7 @@ async fn sign_in_backs_off_after_repeated_failures() {
 
 #[tokio::test]
 async fn behind_a_trusted_proxy_the_forwarded_client_address_counts() {
-    let s = Server::start_with(milvault::web::auth::AuthOptions {
+    let s = Server::start_with(milvault::server::auth::AuthOptions {
         trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()],
         ..Default::default()
     })
@@ -687,7 +687,7 @@ async fn behind_a_trusted_proxy_the_forwarded_client_address_counts() {
 #[tokio::test]
 async fn milvus_sign_in_is_refused_when_milvus_does_not_check_passwords() {
     // this Milvus runs without authorization: it would take any password for `root`
-    let s = Server::start_with(milvault::web::auth::AuthOptions {
+    let s = Server::start_with(milvault::server::auth::AuthOptions {
         sign_in: milvault::auth::sign_in::SignInOptions { milvus_users: true },
         ..Default::default()
     })
@@ -1224,7 +1224,7 @@ async fn watch_ends(w: &mut tonic::Streaming<pb::Job>, code: Code, secs: u64) ->
 
 #[tokio::test]
 async fn revoking_a_token_or_removing_a_user_ends_their_open_job_streams() {
-    use milvault::job::{JobKind, Progress};
+    use milvault::jobs::{JobKind, Progress};
 
     let s = Server::start().await;
     let store = s.registry.store();

@@ -8,8 +8,8 @@ mod support;
 use std::sync::{Arc, Mutex};
 
 use milvault::{
-    commands::create::CreateBackupRequest,
-    job::{JobKind, Progress},
+    engine::commands::create::CreateBackupRequest,
+    jobs::{JobKind, Progress},
 };
 use support::*;
 use tokio::{

@@ -11,11 +11,11 @@ use std::net::SocketAddr;
 use leptos::server_fn::ServerFn;
 use milvault::{
     auth::Role,
-    commands::create::CreateBackupRequest,
     db::Db,
-    job::{JobKind, Progress},
-    registry::JobRegistry,
-    web::auth::AuthOptions,
+    engine::commands::create::CreateBackupRequest,
+    jobs::registry::JobRegistry,
+    jobs::{JobKind, Progress},
+    server::auth::AuthOptions,
 };
 use serde_json::{json, Value};
 use support::*;

@@ -10,7 +10,9 @@ mod support;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use milvault::{auth::Role, db::Db, format::layout, registry::JobRegistry, web::auth::AuthOptions};
+use milvault::{
+    auth::Role, db::Db, format::layout, jobs::registry::JobRegistry, server::auth::AuthOptions,
+};
 use serde_json::{json, Value};
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -431,7 +433,7 @@ async fn a_half_sent_request_is_closed_within_the_header_timeout() {
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let svc = service(&s3_overrides("milvault", &unique("timeouts")));
     let registry = JobRegistry::new(svc, Db::in_memory().unwrap());
-    let opts = milvault::web::ServeOptions {
+    let opts = milvault::server::ServeOptions {
         addr,
         site_root: work_dir("portal-site"),
         auth: false,
@@ -440,7 +442,7 @@ async fn a_half_sent_request_is_closed_within_the_header_timeout() {
         trusted_proxies: Vec::new(),
         audit_keep_days: 0,
     };
-    tokio::spawn(milvault::web::serve(registry, opts));
+    tokio::spawn(milvault::server::serve(registry, opts));
     let mut up = false;
     for _ in 0..100 {
         if tokio::net::TcpStream::connect(addr).await.is_ok() {
@@ -456,7 +458,7 @@ async fn a_half_sent_request_is_closed_within_the_header_timeout() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
 
-    let limit = milvault::web::conn_limits::HEADER_READ_TIMEOUT + Duration::from_secs(5);
+    let limit = milvault::server::conn_limits::HEADER_READ_TIMEOUT + Duration::from_secs(5);
     let started = std::time::Instant::now();
     let mut half = tokio::net::TcpStream::connect(addr).await.unwrap();
     half.write_all(b"GET /api/v1/hel").await.unwrap();

@@ -6,8 +6,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use milvault::{
-    commands::{create::CreateBackupRequest, restore::RestoreRequest},
-    job::{JobKind, JobState, Progress},
+    engine::commands::{create::CreateBackupRequest, restore::RestoreRequest},
+    jobs::{JobKind, JobState, Progress},
     Error,
 };
 use support::*;

@@ -7,10 +7,10 @@ mod support;
 use std::{process::Command, sync::Arc};
 
 use milvault::{
-    commands::{create::CreateBackupRequest, restore::RestoreRequest},
+    engine::commands::{create::CreateBackupRequest, restore::RestoreRequest},
+    engine::logical::LogicalMeta,
     error::Error,
-    job::{JobKind, Progress},
-    logical::LogicalMeta,
+    jobs::{JobKind, Progress},
     Milvault,
 };
 use serde_json::Value;
@@ -92,7 +92,7 @@ async fn backup(
 async fn restore(
     svc: &Milvault,
     req: RestoreRequest,
-) -> milvault::Result<milvault::commands::restore::RestoreReport> {
+) -> milvault::Result<milvault::engine::commands::restore::RestoreReport> {
     svc.restore(req, &Progress::detached(JobKind::Restore))
         .await
 }

@@ -9,10 +9,10 @@ mod support;
 
 use bytes::Bytes;
 use milvault::{
-    commands::{create::CreateBackupRequest, restore::RestoreRequest},
+    engine::commands::{create::CreateBackupRequest, restore::RestoreRequest},
     error::Error,
     format::{layout, BackupInfo, FieldSchema, SegmentBackupInfo},
-    job::{JobKind, Progress},
+    jobs::{JobKind, Progress},
     Milvault,
 };
 use support::*;

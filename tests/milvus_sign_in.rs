@@ -9,8 +9,8 @@ use std::sync::Arc;
 use milvault::{
     auth::{audit::AuditFilter, sign_in::SignInOptions, Role},
     db::Db,
-    registry::JobRegistry,
-    web::auth::AuthOptions,
+    jobs::registry::JobRegistry,
+    server::auth::AuthOptions,
 };
 use serde_json::{json, Value};
 use support::*;

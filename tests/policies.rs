@@ -12,15 +12,15 @@ use std::{
 use chrono::{DateTime, TimeDelta, Utc};
 use milvault::{
     auth::audit::{AuditFilter, Outcome},
-    commands::{create::CreateBackupRequest, policy, restore::RestoreRequest},
     db::Db,
+    engine::commands::{create::CreateBackupRequest, policy, restore::RestoreRequest},
+    engine::integrity,
     format::manifest::FileProblem,
-    integrity,
-    job::{JobKind, JobState},
+    jobs::registry::JobRegistry,
+    jobs::{JobKind, JobState},
+    policy::retention::Retention,
+    policy::scheduler::{Clock, Scheduler, SystemClock},
     policy::Policy,
-    registry::JobRegistry,
-    retention::Retention,
-    scheduler::{Clock, Scheduler, SystemClock},
 };
 use support::*;
 

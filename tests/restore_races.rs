@@ -5,8 +5,8 @@
 mod support;
 
 use milvault::{
-    commands::{create::CreateBackupRequest, restore::RestoreRequest},
-    job::{JobKind, JobState, Progress},
+    engine::commands::{create::CreateBackupRequest, restore::RestoreRequest},
+    jobs::{JobKind, JobState, Progress},
     milvus::schema::{kv_to, schema_to_proto},
     Error,
 };
@@ -138,8 +138,10 @@ async fn a_backup_being_restored_by_a_server_cannot_be_deleted_from_the_cli() {
     .await
     .unwrap();
     let db = work_dir(&unique("lease-db")).join("jobs.sqlite");
-    let registry =
-        milvault::registry::JobRegistry::new(svc.clone(), milvault::db::Db::open(&db).unwrap());
+    let registry = milvault::jobs::registry::JobRegistry::new(
+        svc.clone(),
+        milvault::db::Db::open(&db).unwrap(),
+    );
     let suffix = format!("_{}", &name[6..]);
     let job = registry
         .start_restore(RestoreRequest {
@@ -184,13 +186,17 @@ async fn a_backup_being_restored_by_a_server_cannot_be_deleted_from_the_cli() {
 /// that name.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_name_claimed_by_another_process_is_refused_by_the_server() {
-    use milvault::name_lease::NameUse;
+    use milvault::jobs::name_lease::NameUse;
     let svc = service(&s3_overrides("milvault", &unique("lease2")));
     let db = work_dir(&unique("lease2-db")).join("jobs.sqlite");
-    let server =
-        milvault::registry::JobRegistry::new(svc.clone(), milvault::db::Db::open(&db).unwrap());
-    let other =
-        milvault::registry::JobRegistry::new(svc.clone(), milvault::db::Db::open(&db).unwrap());
+    let server = milvault::jobs::registry::JobRegistry::new(
+        svc.clone(),
+        milvault::db::Db::open(&db).unwrap(),
+    );
+    let other = milvault::jobs::registry::JobRegistry::new(
+        svc.clone(),
+        milvault::db::Db::open(&db).unwrap(),
+    );
     let name = unique("claimed");
     let claim = other.claim_name(&name, NameUse::Delete).unwrap();
     let refused = server

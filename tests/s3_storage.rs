@@ -4,10 +4,10 @@
 mod support;
 
 use milvault::{
-    commands::{create::CreateBackupRequest, restore::RestoreRequest},
     config::Config,
-    copy::{copy_mode, CopyMode},
-    job::{JobKind, Progress},
+    engine::commands::{create::CreateBackupRequest, restore::RestoreRequest},
+    engine::copy::{copy_mode, CopyMode},
+    jobs::{JobKind, Progress},
     storage::Storage,
 };
 use support::*;

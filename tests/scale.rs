@@ -4,9 +4,9 @@
 mod support;
 
 use milvault::{
-    commands::{create::CreateBackupRequest, restore::RestoreRequest},
-    copy::{copy_mode, CopyMode},
-    job::{JobKind, Progress},
+    engine::commands::{create::CreateBackupRequest, restore::RestoreRequest},
+    engine::copy::{copy_mode, CopyMode},
+    jobs::{JobKind, Progress},
 };
 use support::*;
 
@@ -150,16 +150,16 @@ fn same_rows(src: &str, dst: &str) -> i64 {
 
 fn registry(
     svc: std::sync::Arc<milvault::Milvault>,
-) -> std::sync::Arc<milvault::registry::JobRegistry> {
-    milvault::registry::JobRegistry::new(svc, milvault::db::Db::in_memory().unwrap())
+) -> std::sync::Arc<milvault::jobs::registry::JobRegistry> {
+    milvault::jobs::registry::JobRegistry::new(svc, milvault::db::Db::in_memory().unwrap())
 }
 
 /// Waits until `f` holds for the job's state, polling.
 async fn wait_until(
-    reg: &milvault::registry::JobRegistry,
+    reg: &milvault::jobs::registry::JobRegistry,
     id: &str,
-    f: impl Fn(&milvault::job::JobSnapshot) -> bool,
-) -> milvault::job::JobSnapshot {
+    f: impl Fn(&milvault::jobs::JobSnapshot) -> bool,
+) -> milvault::jobs::JobSnapshot {
     for _ in 0..2400 {
         let s = reg.get(id).unwrap().unwrap();
         if f(&s) {
@@ -191,18 +191,18 @@ async fn a_backup_cancelled_halfway_leaves_nothing() {
         .await
         .unwrap();
     let halfway = wait_until(&reg, &job.id, |s| {
-        s.bytes_done > 0 || s.state != milvault::job::JobState::Running
+        s.bytes_done > 0 || s.state != milvault::jobs::JobState::Running
     })
     .await;
     assert_eq!(
         halfway.state,
-        milvault::job::JobState::Running,
+        milvault::jobs::JobState::Running,
         "{halfway:?}"
     );
     assert!(halfway.bytes_done < halfway.bytes_total, "{halfway:?}");
     reg.cancel(&job.id).unwrap();
     let end = reg.wait_ended(&job.id).await.unwrap().unwrap();
-    assert_eq!(end.state, milvault::job::JobState::Cancelled, "{end:?}");
+    assert_eq!(end.state, milvault::jobs::JobState::Cancelled, "{end:?}");
     assert!(
         end.bytes_done < end.bytes_total,
         "it stopped before the end: {end:?}"
@@ -252,12 +252,12 @@ async fn a_restore_cancelled_leaves_the_target_database_as_it_was() {
     // cancel once the first collection's imports were sent: they are waited for, then the
     // collections this restore created are dropped
     wait_until(&reg, &job.id, |s| {
-        s.step.starts_with("importing") || s.state != milvault::job::JobState::Running
+        s.step.starts_with("importing") || s.state != milvault::jobs::JobState::Running
     })
     .await;
     reg.cancel(&job.id).unwrap();
     let end = reg.wait_ended(&job.id).await.unwrap().unwrap();
-    assert_eq!(end.state, milvault::job::JobState::Cancelled, "{end:?}");
+    assert_eq!(end.state, milvault::jobs::JobState::Cancelled, "{end:?}");
     let after = {
         let mut v = milvus.list_collections("default").await.unwrap();
         v.sort();
@@ -352,7 +352,7 @@ async fn an_incremental_backup_reads_only_new_files_and_stands_alone() {
 
 /// A manifest's entries by path inside the backup (the backup's own name left out).
 async fn manifest_of(svc: &milvault::Milvault, name: &str) -> Vec<(String, u64, String)> {
-    let m = milvault::integrity::read_manifest(svc.backup_storage(), name)
+    let m = milvault::engine::integrity::read_manifest(svc.backup_storage(), name)
         .await
         .unwrap()
         .expect("a manifest");

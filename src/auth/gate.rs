@@ -13,7 +13,8 @@ use super::{
     Role,
 };
 use crate::{
-    commands::{
+    db::policies::VerificationRecord,
+    engine::commands::{
         check::{self, CheckReport},
         create::CreateBackupRequest,
         delete::{incomplete_reason, Deleted},
@@ -23,17 +24,17 @@ use crate::{
         restore::{RestoreReport, RestoreRequest, RestoreTarget},
         verify::VerifyReport,
     },
+    engine::names::{databases_of as qualified_databases, Selection},
     error::{Error, Result},
     format::{
         layout,
         meta::{db_or_default, BackupInfo},
     },
-    job::{JobHandle, JobSnapshot},
-    name_lease::NameUse,
-    names::{databases_of as qualified_databases, Selection},
+    jobs::name_lease::NameUse,
+    jobs::registry::JobRegistry,
+    jobs::{JobHandle, JobSnapshot},
+    policy::scheduler::{Scheduler, StartedRun, SystemClock},
     policy::Policy,
-    registry::JobRegistry,
-    scheduler::{Scheduler, StartedRun, SystemClock},
 };
 
 /// How often a stream of job progress asks again whether its caller may still follow the job.
@@ -125,6 +126,32 @@ impl Gate {
     /// A backup's metadata, if the caller may see it.
     pub async fn get_backup(&self, name: &str) -> Result<BackupInfo> {
         self.visible_backup(action::BACKUP_READ, name).await
+    }
+
+    /// The backups the caller may see, each with its last verification (the one join of the
+    /// two, for every front end that lists backups).
+    pub async fn list_backups_verified(
+        &self,
+    ) -> Result<Vec<(BackupSummary, Option<VerificationRecord>)>> {
+        let list = self.list_backups().await?;
+        let mut verifications = self.reg.store().verifications()?;
+        Ok(list
+            .into_iter()
+            .map(|b| {
+                let v = verifications.remove(&b.name);
+                (b, v)
+            })
+            .collect())
+    }
+
+    /// A backup's metadata with its last verification, if the caller may see it.
+    pub async fn get_backup_verified(
+        &self,
+        name: &str,
+    ) -> Result<(BackupInfo, Option<VerificationRecord>)> {
+        let info = self.get_backup(name).await?;
+        let v = self.reg.store().verifications()?.remove(name);
+        Ok((info, v))
     }
 
     /// How many bytes a backup's metadata files take, for a backup this gate showed the caller
@@ -255,9 +282,14 @@ impl Gate {
         let name = req.name.clone();
         let info = self.visible_backup(action::BACKUP_RESTORE, &name).await?;
         let req = self.qualified_restore(&req)?;
-        let targets = self.reg.service().restore_preview(&req).await;
-        let into = match &targets {
-            Ok(t) => databases_of(&t.iter().map(|t| t.target.as_str()).collect::<Vec<_>>()),
+        let plan = self.reg.service().restore_plan(&req).await;
+        let into = match &plan {
+            Ok(p) => databases_of(
+                &p.targets()
+                    .iter()
+                    .map(|t| t.target.as_str())
+                    .collect::<Vec<_>>(),
+            ),
             Err(_) => Vec::new(),
         };
         self.allow(
@@ -268,7 +300,7 @@ impl Gate {
                 into: &into,
             },
         )?;
-        let r = targets.and_then(|t| self.reg.start_restore_previewed(req, &t));
+        let r = plan.and_then(|p| self.reg.start_restore_planned(req, &p));
         let r = self.outcome(action::BACKUP_RESTORE, &name, r, |j| {
             format!("job {} into {}", j.id, j.targets.join(", "))
         })?;
@@ -347,7 +379,7 @@ impl Gate {
         Fut: std::future::Future<Output = ()>,
     {
         if req.name.is_empty() {
-            req.name = crate::names::default_backup_name();
+            req.name = crate::engine::names::default_backup_name();
         }
         let target = req.name.clone();
         self.allowed_backup(action::BACKUP_CREATE, &mut req)?;

@@ -10,8 +10,8 @@ use crate::{
     config::Secret,
     db::Db,
     error::{Error, Result},
+    jobs::registry::JobRegistry,
     milvus::client::MilvusClient,
-    registry::JobRegistry,
 };
 
 use super::{

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::{
     auth::{Caller, Gate, Principal},
     db::Db,
-    registry::JobRegistry,
+    jobs::registry::JobRegistry,
     Milvault,
 };
 

@@ -11,10 +11,10 @@ pub mod user;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::{
-    commands::{create::CreateBackupRequest, restore::RestoreRequest},
     config::Config,
-    job::{JobHandle, JobState},
-    service::Milvault,
+    engine::commands::{create::CreateBackupRequest, restore::RestoreRequest},
+    engine::service::Milvault,
+    jobs::{JobHandle, JobState},
 };
 
 /// Backup and restore for Milvus.
@@ -82,7 +82,7 @@ pub struct ServeArgs {
     /// repeatable): requests from it are taken to come from the client its X-Forwarded-For names
     /// (sign-in back-off per address, the audit log's "from where").
     #[arg(long = "trusted-proxy", env = "MILVAULT_TRUSTED_PROXIES", value_delimiter = ',',
-          value_parser = crate::web::client_addr::parse_trusted)]
+          value_parser = crate::server::client_addr::parse_trusted)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Remove audit log entries older than this many days (checked hourly; 0 keeps them forever).
     #[arg(long, default_value_t = 365, env = "MILVAULT_AUDIT_KEEP_DAYS")]
@@ -252,9 +252,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
             if cli.json {
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&crate::commands::list::BackupSummary::from(
-                        &info
-                    ))?
+                    serde_json::to_string_pretty(
+                        &crate::engine::commands::list::BackupSummary::from(&info)
+                    )?
                 );
             } else {
                 println!(
@@ -346,17 +346,17 @@ pub async fn run(cli: Cli) -> Result<i32> {
         }
         Command::Serve(a) => {
             let store = cli.db.open()?;
-            let registry = crate::registry::JobRegistry::new(svc.clone(), store);
+            let registry = crate::jobs::registry::JobRegistry::new(svc.clone(), store);
             if !a.no_scheduler {
-                crate::scheduler::Scheduler::new(
+                crate::policy::scheduler::Scheduler::new(
                     registry.clone(),
-                    Arc::new(crate::scheduler::SystemClock),
+                    Arc::new(crate::policy::scheduler::SystemClock),
                 )
                 .spawn(Duration::from_secs(1));
             }
-            crate::web::serve(
+            crate::server::serve(
                 registry,
-                crate::web::ServeOptions {
+                crate::server::ServeOptions {
                     addr: a.addr,
                     site_root: a.site_root,
                     auth: a.auth,

@@ -6,10 +6,10 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
 use crate::{
-    commands::policy,
+    engine::commands::policy,
+    jobs::registry::JobRegistry,
+    policy::retention::Retention,
     policy::{Policy, DEFAULT_TEMPLATE},
-    registry::JobRegistry,
-    retention::Retention,
     Milvault,
 };
 

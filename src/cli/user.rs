@@ -14,7 +14,7 @@ use crate::{
         audit::{action, Outcome},
         Role,
     },
-    registry::JobRegistry,
+    jobs::registry::JobRegistry,
     Milvault,
 };
 

@@ -7,7 +7,7 @@ use rusqlite::{params, OptionalExtension};
 use super::{db_err, Db};
 use crate::{
     error::{Error, Result},
-    job::{JobSnapshot, JobState},
+    jobs::{JobSnapshot, JobState},
 };
 
 impl Db {
@@ -40,7 +40,7 @@ impl Db {
             let msg = "interrupted: the server running the job stopped; run it again".to_string();
             s.state = JobState::Failed;
             s.finished_at = Some(now);
-            s.log.push(crate::job::LogLine {
+            s.log.push(crate::jobs::LogLine {
                 at: now,
                 message: msg.clone(),
             });
@@ -197,7 +197,7 @@ impl Db {
 mod tests {
     use super::*;
     use crate::db::STALE_AFTER;
-    use crate::job::{JobKind, Progress};
+    use crate::jobs::{JobKind, Progress};
 
     fn finished_and_running(store: &Db) -> (Progress, Progress) {
         let (done, _) = Progress::new(JobKind::Backup, "b1");

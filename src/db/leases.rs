@@ -1,5 +1,5 @@
 //! Lease rows: a backup name held for a use by a process. Which uses exclude which is decided by
-//! the caller (`crate::name_lease`); this module only reads and writes the rows, atomically.
+//! the caller (`crate::jobs::name_lease`); this module only reads and writes the rows, atomically.
 
 use std::time::Duration;
 

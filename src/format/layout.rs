@@ -10,8 +10,6 @@
 //! under partition `-1` without one: `binlogs/delta_log/<collection>/-1/<segment>/<log>`.
 //! All functions return paths relative to the backup root, without leading or trailing slashes.
 
-use crate::error::Result;
-
 /// The metadata file whose presence marks a backup as complete (written last).
 pub const BACKUP_META: &str = "backup_meta.json";
 /// The whole tree in one file.
@@ -50,11 +48,6 @@ impl LogKind {
             LogKind::Delta => "delta_log",
         }
     }
-}
-
-/// Checks that a backup name is usable as a folder name everywhere (S3, GCS, Azure, local).
-pub fn validate_backup_name(name: &str) -> Result<()> {
-    crate::names::validate_backup_name(name)
 }
 
 /// `<name>`: the backup's folder.
@@ -175,18 +168,5 @@ mod tests {
             logical_file("b1", "default", "c", "_default", 3),
             "b1/logical/default/c/_default/part-00003.parquet"
         );
-    }
-
-    #[test]
-    fn names_are_validated() {
-        for good in ["nightly_2024-01-01", "b1", "_x", "v1.2"] {
-            validate_backup_name(good).unwrap();
-        }
-        for bad in ["", "-x", ".hidden", "a/b", "a b", "ü", &"x".repeat(129)] {
-            assert!(
-                validate_backup_name(bad).is_err(),
-                "{bad:?} should be rejected"
-            );
-        }
     }
 }

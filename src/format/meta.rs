@@ -492,7 +492,7 @@ pub struct MilvaultInfo {
     #[serde(skip_serializing_if = "is_default")]
     pub bytes_streamed: u64,
     /// Incremental backups: the earlier backups unchanged files were copied from (for
-    /// information; this backup holds its own copy of every file, see src/incremental.rs).
+    /// information; this backup holds its own copy of every file, see src/engine/incremental.rs).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub incremental_bases: Vec<String>,
     /// Files and bytes copied from those bases instead of Milvus' bucket.

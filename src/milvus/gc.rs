@@ -19,7 +19,7 @@ use tokio::{
     task::JoinHandle,
 };
 
-use crate::{config::GcPauseConfig, job::Progress};
+use crate::{config::GcPauseConfig, jobs::Progress};
 
 /// The pause endpoint (Milvus DataCoord's management API).
 pub const PAUSE_PATH: &str = "/management/datacoord/garbage_collection/pause";
@@ -281,7 +281,7 @@ pub(crate) mod recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job::JobKind;
+    use crate::jobs::JobKind;
 
     fn cfg(address: &str, seconds: u64) -> GcPauseConfig {
         GcPauseConfig {

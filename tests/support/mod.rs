@@ -95,15 +95,15 @@ pub fn s3_overrides(backup_bucket: &str, backup_root: &str) -> Vec<(&'static str
 /// Serves the web server's whole router (portal, REST, gRPC, sign-in pages) over `registry` on a
 /// free loopback port, as `milvault serve` would; returns its address.
 pub async fn serve_portal(
-    registry: Arc<milvault::registry::JobRegistry>,
-    auth: milvault::web::auth::AuthOptions,
+    registry: Arc<milvault::jobs::registry::JobRegistry>,
+    auth: milvault::server::auth::AuthOptions,
 ) -> std::net::SocketAddr {
     let site = work_dir("portal-site");
     let options = leptos::prelude::LeptosOptions::builder()
         .output_name("milvault")
         .site_root(site.to_string_lossy().to_string())
         .build();
-    let app = milvault::web::router_with_auth(registry, options, auth)
+    let app = milvault::server::router_with_auth(registry, options, auth)
         .into_make_service_with_connect_info::<std::net::SocketAddr>();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -1,0 +1,68 @@
+//! `get`: one backup's metadata.
+
+use serde::de::DeserializeOwned;
+
+use crate::{
+    engine::service::Milvault,
+    error::{Error, Result},
+    format::{layout, BackupInfo, LevelInfos},
+};
+
+/// Reads a complete backup's metadata: `full_meta.json` when there is one, else the level files.
+pub async fn get_backup(svc: &Milvault, name: &str) -> Result<BackupInfo> {
+    crate::engine::names::validate_backup_name(name)?;
+    let storage = svc.backup_storage();
+    let read = |file: &'static str| async move {
+        let bytes = storage.read_opt(&layout::meta_file(name, file)).await?;
+        Ok::<_, Error>(bytes)
+    };
+    let Some(top) = read(layout::BACKUP_META).await? else {
+        if storage.any_under(&layout::backup_dir(name)).await? {
+            return Err(Error::CorruptMetadata {
+                name: name.into(),
+                file: layout::BACKUP_META.into(),
+                reason: "missing: the backup never completed; delete it with `milvault delete`"
+                    .into(),
+            });
+        }
+        return Err(Error::BackupNotFound(name.into()));
+    };
+    let top: BackupInfo = parse(name, layout::BACKUP_META, &top)?;
+    if let Some(full) = read(layout::FULL_META).await? {
+        return parse(name, layout::FULL_META, &full);
+    }
+    let level = |file: &'static str| async move {
+        match read(file).await? {
+            Some(b) => Ok(b),
+            None => Err(Error::CorruptMetadata {
+                name: name.into(),
+                file: file.into(),
+                reason: "missing".into(),
+            }),
+        }
+    };
+    let colls: LevelInfos<_> = parse(
+        name,
+        layout::COLLECTION_META,
+        &level(layout::COLLECTION_META).await?,
+    )?;
+    let parts: LevelInfos<_> = parse(
+        name,
+        layout::PARTITION_META,
+        &level(layout::PARTITION_META).await?,
+    )?;
+    let segs: LevelInfos<_> = parse(
+        name,
+        layout::SEGMENT_META,
+        &level(layout::SEGMENT_META).await?,
+    )?;
+    Ok(BackupInfo::from_levels(top, colls, parts, segs))
+}
+
+fn parse<T: DeserializeOwned>(name: &str, file: &str, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| Error::CorruptMetadata {
+        name: name.into(),
+        file: file.into(),
+        reason: e.to_string(),
+    })
+}

@@ -1,0 +1,200 @@
+//! `list`: the complete backups in the backup storage, newest first.
+
+use std::{collections::HashMap, sync::Mutex};
+
+use futures::{StreamExt, TryStreamExt};
+use serde::Serialize;
+
+use crate::{
+    engine::service::Milvault,
+    error::Result,
+    format::{layout, BackupInfo},
+};
+
+/// How many backups' metadata are looked at at once.
+const LIST_CONCURRENCY: usize = 16;
+
+/// One line of the backup list.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupSummary {
+    pub name: String,
+    pub id: String,
+    /// Unix milliseconds.
+    pub backup_timestamp: u64,
+    pub size: i64,
+    pub milvus_version: String,
+    /// `db.collection` of each collection.
+    pub collections: Vec<String>,
+    /// Live rows when the backup recorded them, else stored rows (deleted rows included).
+    pub rows: i64,
+    /// How long the backup took, when milvault made it.
+    pub duration_ms: Option<i64>,
+    /// Schemas only, no data.
+    pub meta_only: bool,
+    /// The policy that made it.
+    pub policy: Option<String>,
+}
+
+impl From<&BackupInfo> for BackupSummary {
+    fn from(b: &BackupInfo) -> Self {
+        BackupSummary {
+            name: b.name.clone(),
+            id: b.id.clone(),
+            backup_timestamp: b.backup_timestamp,
+            size: b.size,
+            milvus_version: b.milvus_version.clone(),
+            collections: b
+                .collection_backups
+                .iter()
+                .map(|c| c.qualified_name())
+                .collect(),
+            rows: b.collection_backups.iter().map(|c| c.rows()).sum(),
+            duration_ms: b
+                .milvault
+                .as_ref()
+                .map(|m| m.end_time_ms - m.start_time_ms)
+                .filter(|d| *d >= 0),
+            meta_only: b.milvault.as_ref().is_some_and(|m| m.meta_only),
+            policy: b.milvault.as_ref().and_then(|m| m.policy.clone()),
+        }
+    }
+}
+
+/// The summaries of backups already read, by name, with the version of the `backup_meta.json`
+/// they were read from: a complete backup's metadata does not change, so a listing only asks for
+/// each backup's version (one HEAD) and reads the metadata of new or rewritten backups.
+#[derive(Default)]
+pub struct SummaryCache(Mutex<HashMap<String, (String, BackupSummary)>>);
+
+impl SummaryCache {
+    fn get(&self, name: &str, version: &str) -> Option<BackupSummary> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(name)
+            .filter(|(v, _)| v == version)
+            .map(|(_, s)| s.clone())
+    }
+
+    fn put(&self, name: &str, version: String, summary: BackupSummary) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.insert(name.to_string(), (version, summary));
+    }
+
+    /// Forgets the backups that are gone.
+    fn keep_only(&self, names: &[String]) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.retain(|n, _| names.contains(n));
+    }
+}
+
+/// The summary of backup `name`, or `None` when it is incomplete or unreadable (logged).
+async fn summary_of(svc: &Milvault, name: &str) -> Result<Option<BackupSummary>> {
+    let storage = svc.backup_storage();
+    let Some(version) = storage
+        .version_of(&layout::meta_file(name, layout::BACKUP_META))
+        .await?
+    else {
+        return Ok(None);
+    };
+    if let Some(s) = svc.summaries().get(name, &version) {
+        return Ok(Some(s));
+    }
+    match svc.get_backup(name).await {
+        Ok(info) => {
+            let s = BackupSummary::from(&info);
+            svc.summaries().put(name, version, s.clone());
+            Ok(Some(s))
+        }
+        Err(e) => {
+            tracing::warn!("skipping backup '{name}': {e}");
+            Ok(None)
+        }
+    }
+}
+
+/// Lists complete backups (those whose `backup_meta.json` exists); incomplete folders are skipped.
+pub async fn list_backups(svc: &Milvault) -> Result<Vec<BackupSummary>> {
+    let names = svc.backup_storage().list_dirs("").await?;
+    let found: Vec<Option<BackupSummary>> = futures::stream::iter(names.clone())
+        .map(|name| async move { summary_of(svc, &name).await })
+        .buffer_unordered(LIST_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let mut out: Vec<BackupSummary> = found.into_iter().flatten().collect();
+    svc.summaries().keep_only(&names);
+    out.sort_by(|a, b| {
+        b.backup_timestamp
+            .cmp(&a.backup_timestamp)
+            .then(a.name.cmp(&b.name))
+    });
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        config::Config,
+        engine::commands::create::write_meta,
+        format::{BackupInfo, CollectionBackupInfo},
+    };
+
+    fn info(name: &str, ts: u64, size: i64) -> BackupInfo {
+        BackupInfo {
+            id: format!("id-{name}-{size}"),
+            name: name.into(),
+            backup_timestamp: ts,
+            size,
+            collection_backups: vec![CollectionBackupInfo {
+                collection_name: "c".into(),
+                size,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    fn sizes(list: &[BackupSummary]) -> Vec<(&str, i64)> {
+        list.iter().map(|b| (b.name.as_str(), b.size)).collect()
+    }
+
+    #[tokio::test]
+    async fn listing_sees_new_rewritten_and_deleted_backups() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::from_yaml(
+            "",
+            &[
+                ("minio.backupStorageType".into(), "local".into()),
+                (
+                    "minio.backupRootPath".into(),
+                    dir.path().display().to_string(),
+                ),
+            ],
+        )
+        .unwrap();
+        let svc = Milvault::new(config).unwrap();
+        let storage = svc.backup_storage();
+        write_meta(storage, &info("a", 1, 10)).await.unwrap();
+        write_meta(storage, &info("b", 2, 20)).await.unwrap();
+        // an incomplete backup (no backup_meta.json) is not listed
+        storage
+            .write("c/binlogs/insert_log/1", bytes::Bytes::from_static(b"x"))
+            .await
+            .unwrap();
+        assert_eq!(
+            sizes(&list_backups(&svc).await.unwrap()),
+            [("b", 20), ("a", 10)]
+        );
+        // `a` deleted and made again under the same name: the new one is listed
+        svc.delete_backup("a").await.unwrap();
+        write_meta(storage, &info("a", 3, 123_456)).await.unwrap();
+        assert_eq!(
+            sizes(&list_backups(&svc).await.unwrap()),
+            [("a", 123_456), ("b", 20)]
+        );
+        // `b` deleted: gone from the list and from the cache
+        svc.delete_backup("b").await.unwrap();
+        assert_eq!(sizes(&list_backups(&svc).await.unwrap()), [("a", 123_456)]);
+        assert!(svc.summaries().get("b", "").is_none());
+        assert_eq!(svc.summaries().0.lock().unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,593 @@
+//! The copy pipeline: many files from one storage to another, with bounded concurrency, streaming
+//! (memory does not grow with file size, and all streams together stay under
+//! [`STREAM_MEMORY_BUDGET`]), a server-side copy when both sides share one bucket or sit on one S3
+//! endpoint with one set of credentials ([`server_side`]), and a real file copy between local
+//! directories.
+
+pub mod server_side;
+
+use std::sync::{
+    atomic::{AtomicU64, AtomicUsize, Ordering},
+    Arc,
+};
+
+use futures::{StreamExt, TryStreamExt};
+use object_store::{ObjectStoreExt, PutPayload, WriteMultipart};
+
+use crate::{
+    error::{Error, Result},
+    jobs::Progress,
+    storage::Storage,
+};
+
+/// Files up to this size are buffered and written in one request; larger ones go multipart.
+pub const SINGLE_PUT_LIMIT: u64 = 8 * 1024 * 1024;
+/// Part size of multipart uploads.
+pub const PART_SIZE: usize = 8 * 1024 * 1024;
+/// Bytes all streamed copies of one run may hold in memory at once (buffered small files and
+/// multipart parts in flight); a copy waits for its share before it starts.
+pub const STREAM_MEMORY_BUDGET: usize = 64 * 1024 * 1024;
+/// Multipart parts of one file in flight at once (besides the one being filled).
+const PARTS_IN_FLIGHT: usize = 2;
+
+/// One file to copy.
+#[derive(Debug, Clone)]
+pub struct CopyItem {
+    /// Path relative to the source root.
+    pub src: String,
+    /// Path relative to the destination root.
+    pub dst: String,
+    /// Expected size in bytes.
+    pub size: u64,
+    /// Index of the group (segment) it belongs to, for progress.
+    pub group: usize,
+    /// Read from the base storage (an earlier backup's file, for incremental backups) instead of
+    /// the source; `src` is then relative to the base's root.
+    pub from_base: bool,
+}
+
+/// How the bytes move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyMode {
+    /// The storage service copies (same bucket).
+    ServerSide,
+    /// The storage service copies from one bucket into another (one S3 endpoint, one set of
+    /// credentials): S3 CopyObject with a source bucket.
+    ServerSideAcrossBuckets,
+    /// Both sides are local directories: a file copy.
+    LocalFile,
+    /// Read from one, write to the other, chunk by chunk.
+    Stream,
+}
+
+impl CopyMode {
+    /// Whether the storage service moves the bytes itself.
+    pub fn is_server_side(self) -> bool {
+        matches!(
+            self,
+            CopyMode::ServerSide | CopyMode::ServerSideAcrossBuckets
+        )
+    }
+
+    /// How the mode is named in backups' metadata and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CopyMode::ServerSide => "server-side",
+            CopyMode::ServerSideAcrossBuckets => "server-side across buckets",
+            CopyMode::LocalFile => "local file",
+            CopyMode::Stream => "stream",
+        }
+    }
+}
+
+/// What a copy run did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CopyStats {
+    pub files: u64,
+    pub bytes: u64,
+    pub mode: CopyMode,
+    /// Bytes that passed through milvault (read and written by it): `bytes` when streamed, 0 when
+    /// the storage copied.
+    pub bytes_streamed: u64,
+    /// Files and bytes copied from the base (an earlier backup) instead of the source.
+    pub files_from_base: u64,
+    pub bytes_from_base: u64,
+}
+
+/// Chooses how to copy between two storages.
+pub fn copy_mode(src: &Storage, dst: &Storage) -> CopyMode {
+    if src.local_path("").is_some() && dst.local_path("").is_some() {
+        CopyMode::LocalFile
+    } else if src.shares_store_with(dst) {
+        CopyMode::ServerSide
+    } else if src.can_copy_across_buckets_to(dst) {
+        CopyMode::ServerSideAcrossBuckets
+    } else {
+        CopyMode::Stream
+    }
+}
+
+/// Copies every item, `concurrency` at a time. `group_sizes[g]` is the number of items in group
+/// `g`; a group counts as one finished segment in `progress` when its last item is copied.
+/// Stops at the first error.
+pub async fn copy_all(
+    src: &Storage,
+    dst: &Storage,
+    items: Vec<CopyItem>,
+    group_sizes: &[usize],
+    concurrency: usize,
+    progress: &Progress,
+) -> Result<CopyStats> {
+    copy_all_with_base(src, None, dst, items, group_sizes, concurrency, progress).await
+}
+
+/// [`copy_all`] where the items marked `from_base` are read from `base` (an earlier backup in
+/// the backup storage: a server-side copy there) instead of `src`.
+pub async fn copy_all_with_base(
+    src: &Storage,
+    base: Option<&Storage>,
+    dst: &Storage,
+    items: Vec<CopyItem>,
+    group_sizes: &[usize],
+    concurrency: usize,
+    progress: &Progress,
+) -> Result<CopyStats> {
+    let mode = copy_mode(src, dst);
+    let base_mode = base.map(|b| copy_mode(b, dst));
+    let remaining: Arc<Vec<AtomicUsize>> =
+        Arc::new(group_sizes.iter().map(|&n| AtomicUsize::new(n)).collect());
+    let files = items.len() as u64;
+    let bytes: u64 = items.iter().map(|i| i.size).sum();
+    let (from_base, from_src): (Vec<&CopyItem>, Vec<&CopyItem>) =
+        items.iter().partition(|i| i.from_base && base.is_some());
+    let files_from_base = from_base.len() as u64;
+    let bytes_from_base: u64 = from_base.iter().map(|i| i.size).sum();
+    let mut bytes_streamed: u64 = 0;
+    if mode == CopyMode::Stream {
+        bytes_streamed += from_src.iter().map(|i| i.size).sum::<u64>();
+    }
+    if base_mode == Some(CopyMode::Stream) {
+        bytes_streamed += bytes_from_base;
+    }
+    let budget = tokio::sync::Semaphore::new(STREAM_MEMORY_BUDGET / KIB);
+    let budget = &budget;
+    let fallback_bytes = AtomicU64::new(0);
+    let fallback_bytes = &fallback_bytes;
+    futures::stream::iter(items)
+        .map(|item| {
+            let remaining = remaining.clone();
+            async move {
+                let (src, mode) = match (item.from_base, base, base_mode) {
+                    (true, Some(b), Some(m)) => (b, m),
+                    _ => (src, mode),
+                };
+                // a cancelled job stops here: copies in flight are dropped (an unfinished
+                // multipart upload is never completed, so no partial object appears)
+                progress.check_cancelled()?;
+                let copy_until_cancelled = |mode| {
+                    let item = &item;
+                    async move {
+                        tokio::select! {
+                            r = copy_within_budget(src, dst, item, mode, budget, progress) => r,
+                            _ = progress.cancelled() => Err(Error::Cancelled),
+                        }
+                    }
+                };
+                if let Err(e) = copy_until_cancelled(mode).await {
+                    if !mode.is_server_side() || !matches!(e, Error::Storage { .. }) {
+                        return Err(e);
+                    }
+                    // a storage service that fails a server-side copy (some S3 servers answer
+                    // 500 to CopyObject under load, or do not implement it across buckets)
+                    // still serves GET and PUT: stream this file instead of failing the job
+                    tracing::warn!(
+                        file = %item.src,
+                        error = %e,
+                        "server-side copy failed; streaming the file through milvault instead"
+                    );
+                    copy_until_cancelled(CopyMode::Stream).await?;
+                    fallback_bytes.fetch_add(item.size, Ordering::AcqRel);
+                }
+                if let Some(counter) = remaining.get(item.group) {
+                    if counter.fetch_sub(1, Ordering::AcqRel) == 1 {
+                        progress.add_segments(1);
+                    }
+                }
+                Ok::<_, Error>(())
+            }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .try_collect::<Vec<()>>()
+        .await?;
+    bytes_streamed += fallback_bytes.load(Ordering::Acquire);
+    Ok(CopyStats {
+        files,
+        bytes,
+        mode,
+        bytes_streamed,
+        files_from_base,
+        bytes_from_base,
+    })
+}
+
+const KIB: usize = 1024;
+
+/// The most memory streaming one file of `size` bytes holds at once.
+fn stream_memory(size: u64) -> usize {
+    if size <= SINGLE_PUT_LIMIT {
+        size as usize
+    } else {
+        PART_SIZE * (PARTS_IN_FLIGHT + 1)
+    }
+}
+
+/// [`copy_one`] after taking the file's share of the stream memory budget (only streamed copies
+/// hold bytes).
+async fn copy_within_budget(
+    src: &Storage,
+    dst: &Storage,
+    item: &CopyItem,
+    mode: CopyMode,
+    budget: &tokio::sync::Semaphore,
+    progress: &Progress,
+) -> Result<()> {
+    let _share = if mode == CopyMode::Stream {
+        let need = stream_memory(item.size).div_ceil(KIB).max(1) as u32;
+        Some(
+            budget
+                .acquire_many(need)
+                .await
+                .map_err(|_| Error::Cancelled)?,
+        )
+    } else {
+        None
+    };
+    copy_one(src, dst, item, mode, progress).await
+}
+
+async fn copy_one(
+    src: &Storage,
+    dst: &Storage,
+    item: &CopyItem,
+    mode: CopyMode,
+    progress: &Progress,
+) -> Result<()> {
+    let src_err = |e: &dyn std::fmt::Display| {
+        Error::storage(format!("reading {} from {}", item.src, src.describe()), e)
+    };
+    let dst_err = |e: &dyn std::fmt::Display| {
+        Error::storage(format!("writing {} to {}", item.dst, dst.describe()), e)
+    };
+    match mode {
+        CopyMode::ServerSide => {
+            dst.store()
+                .copy(&src.path(&item.src), &dst.path(&item.dst))
+                .await
+                .map_err(|e| dst_err(&e))?;
+            progress.add_bytes(item.size);
+        }
+        CopyMode::ServerSideAcrossBuckets => {
+            let (from, to) = match (src.s3_bucket(), dst.s3_bucket()) {
+                (Some(f), Some(t)) => (f, t),
+                _ => return Err(dst_err(&"server-side copy between non-S3 storages")),
+            };
+            let src_key = src.path(&item.src);
+            let dst_key = dst.path(&item.dst);
+            to.copy_from(from, src_key.as_ref(), dst_key.as_ref(), item.size)
+                .await
+                .map_err(|e| {
+                    Error::storage(
+                        format!(
+                            "copying {} from {} to {} on the server",
+                            item.src,
+                            src.describe(),
+                            dst.describe()
+                        ),
+                        e,
+                    )
+                })?;
+            progress.add_bytes(item.size);
+        }
+        CopyMode::LocalFile => {
+            let (from, to) = match (src.local_path(&item.src), dst.local_path(&item.dst)) {
+                (Some(f), Some(t)) => (f, t),
+                _ => return Err(dst_err(&"local copy between non-local storages")),
+            };
+            if let Some(parent) = to.parent() {
+                tokio::fs::create_dir_all(parent)
+                    .await
+                    .map_err(|e| dst_err(&e))?;
+            }
+            let tmp = to.with_extension(format!("milvault-{}.tmp", uuid::Uuid::new_v4().simple()));
+            let copied = tokio::fs::copy(&from, &tmp)
+                .await
+                .map_err(|e| src_err(&e))?;
+            if copied != item.size {
+                let _ = tokio::fs::remove_file(&tmp).await;
+                return Err(src_err(&format!(
+                    "expected {} bytes, read {copied}; the file changed during the copy",
+                    item.size
+                )));
+            }
+            tokio::fs::rename(&tmp, &to)
+                .await
+                .map_err(|e| dst_err(&e))?;
+            progress.add_bytes(copied);
+        }
+        CopyMode::Stream => {
+            let got = src
+                .store()
+                .get(&src.path(&item.src))
+                .await
+                .map_err(|e| src_err(&e))?;
+            let mut stream = got.into_stream();
+            let mut copied = 0u64;
+            if item.size <= SINGLE_PUT_LIMIT {
+                let mut buf = Vec::with_capacity(item.size as usize);
+                while let Some(chunk) = stream.try_next().await.map_err(|e| src_err(&e))? {
+                    buf.extend_from_slice(&chunk);
+                }
+                copied = buf.len() as u64;
+                check_size(item, copied).map_err(|e| src_err(&e))?;
+                dst.store()
+                    .put(&dst.path(&item.dst), PutPayload::from(buf))
+                    .await
+                    .map_err(|e| dst_err(&e))?;
+                progress.add_bytes(copied);
+            } else {
+                let upload = dst
+                    .store()
+                    .put_multipart(&dst.path(&item.dst))
+                    .await
+                    .map_err(|e| dst_err(&e))?;
+                let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+                let result: Result<()> = async {
+                    while let Some(chunk) = stream.try_next().await.map_err(|e| src_err(&e))? {
+                        writer
+                            .wait_for_capacity(PARTS_IN_FLIGHT)
+                            .await
+                            .map_err(|e| dst_err(&e))?;
+                        copied += chunk.len() as u64;
+                        progress.add_bytes(chunk.len() as u64);
+                        writer.put(chunk);
+                    }
+                    check_size(item, copied).map_err(|e| src_err(&e))
+                }
+                .await;
+                match result {
+                    Ok(()) => {
+                        writer.finish().await.map_err(|e| dst_err(&e))?;
+                    }
+                    Err(e) => {
+                        let _ = writer.abort().await;
+                        return Err(e);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_size(item: &CopyItem, copied: u64) -> std::result::Result<(), String> {
+    if copied == item.size {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected {} bytes, read {copied}; the file changed during the copy",
+            item.size
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{config::StorageKind, jobs::JobKind};
+    use bytes::Bytes;
+    use object_store::memory::InMemory;
+
+    fn mem(root: &str) -> Storage {
+        on_store(Arc::new(InMemory::new()), root)
+    }
+
+    fn on_store(store: Arc<dyn object_store::ObjectStore>, root: &str) -> Storage {
+        let mut c = crate::storage::tests_support::config();
+        c.root_path = root.into();
+        Storage::from_store(store, root, c)
+    }
+
+    async fn fill(s: &Storage, files: &[(&str, usize)]) -> Vec<CopyItem> {
+        let mut items = Vec::new();
+        for (i, (name, size)) in files.iter().enumerate() {
+            let data: Vec<u8> = (0..*size).map(|b| (b % 251) as u8).collect();
+            s.write(name, Bytes::from(data)).await.unwrap();
+            items.push(CopyItem {
+                src: name.to_string(),
+                dst: format!("copy/{name}"),
+                size: *size as u64,
+                group: i % 2,
+                from_base: false,
+            });
+        }
+        items
+    }
+
+    #[tokio::test]
+    async fn streams_small_and_multipart_files_and_counts_segments() {
+        let (src, dst) = (mem("a"), mem("b"));
+        let big = SINGLE_PUT_LIMIT as usize + PART_SIZE + 123;
+        let items = fill(&src, &[("x/1", 10), ("x/2", big), ("x/3", 0)]).await;
+        let (p, h) = Progress::new(JobKind::Backup, "t");
+        let stats = copy_all(&src, &dst, items, &[2, 1], 4, &p).await.unwrap();
+        assert_eq!(stats.mode, CopyMode::Stream);
+        assert_eq!(stats.files, 3);
+        assert_eq!(stats.bytes, (10 + big) as u64);
+        let copied = dst.read_opt("copy/x/2").await.unwrap().unwrap();
+        let original = src.read_opt("x/2").await.unwrap().unwrap();
+        assert_eq!(copied, original);
+        assert_eq!(dst.size_of("copy/x/3").await.unwrap(), Some(0));
+        let s = h.snapshot();
+        assert_eq!(s.bytes_done, (10 + big) as u64);
+        assert_eq!(s.segments_done, 2);
+    }
+
+    #[tokio::test]
+    async fn same_store_copies_on_the_server() {
+        let src = mem("a");
+        let dst = src.with_root("b");
+        let items = fill(&src, &[("f", 5)]).await;
+        let p = Progress::detached(JobKind::Backup);
+        let stats = copy_all(&src, &dst, items, &[1], 2, &p).await.unwrap();
+        assert_eq!(stats.mode, CopyMode::ServerSide);
+        assert_eq!(dst.read_opt("copy/f").await.unwrap().unwrap().len(), 5);
+    }
+
+    /// An in-memory store whose server-side copy always fails, as an S3 server answering 500 to
+    /// every CopyObject.
+    #[derive(Debug)]
+    struct CopyRefusing(InMemory);
+
+    impl std::fmt::Display for CopyRefusing {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("copy-refusing memory")
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl object_store::ObjectStore for CopyRefusing {
+        async fn put_opts(
+            &self,
+            location: &object_store::path::Path,
+            payload: PutPayload,
+            opts: object_store::PutOptions,
+        ) -> object_store::Result<object_store::PutResult> {
+            self.0.put_opts(location, payload, opts).await
+        }
+        async fn put_multipart_opts(
+            &self,
+            location: &object_store::path::Path,
+            opts: object_store::PutMultipartOptions,
+        ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+            self.0.put_multipart_opts(location, opts).await
+        }
+        async fn get_opts(
+            &self,
+            location: &object_store::path::Path,
+            options: object_store::GetOptions,
+        ) -> object_store::Result<object_store::GetResult> {
+            self.0.get_opts(location, options).await
+        }
+        fn delete_stream(
+            &self,
+            locations: futures::stream::BoxStream<
+                'static,
+                object_store::Result<object_store::path::Path>,
+            >,
+        ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::path::Path>>
+        {
+            self.0.delete_stream(locations)
+        }
+        fn list(
+            &self,
+            prefix: Option<&object_store::path::Path>,
+        ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>>
+        {
+            self.0.list(prefix)
+        }
+        async fn list_with_delimiter(
+            &self,
+            prefix: Option<&object_store::path::Path>,
+        ) -> object_store::Result<object_store::ListResult> {
+            self.0.list_with_delimiter(prefix).await
+        }
+        async fn copy_opts(
+            &self,
+            _from: &object_store::path::Path,
+            _to: &object_store::path::Path,
+            _options: object_store::CopyOptions,
+        ) -> object_store::Result<()> {
+            Err(object_store::Error::Generic {
+                store: "copy-refusing memory",
+                source: "HTTP 500 Internal Server Error: We encountered an internal error".into(),
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_server_side_copy_falls_back_to_streaming() {
+        let src = on_store(Arc::new(CopyRefusing(InMemory::new())), "a");
+        let dst = src.with_root("b");
+        let items = fill(&src, &[("f", 5), ("g", 7)]).await;
+        let p = Progress::detached(JobKind::Backup);
+        let stats = copy_all(&src, &dst, items, &[2], 2, &p).await.unwrap();
+        assert_eq!(stats.mode, CopyMode::ServerSide);
+        assert_eq!(stats.bytes_streamed, 12, "both files went through milvault");
+        assert_eq!(dst.read_opt("copy/f").await.unwrap().unwrap().len(), 5);
+        assert_eq!(dst.read_opt("copy/g").await.unwrap().unwrap().len(), 7);
+    }
+
+    #[tokio::test]
+    async fn a_missing_source_still_fails_after_the_fallback() {
+        let src = on_store(Arc::new(CopyRefusing(InMemory::new())), "a");
+        let dst = src.with_root("b");
+        let mut items = fill(&src, &[("f", 5)]).await;
+        items[0].src = "gone".into();
+        let p = Progress::detached(JobKind::Backup);
+        let err = copy_all(&src, &dst, items, &[1], 1, &p).await.unwrap_err();
+        assert!(err.to_string().contains("gone"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_size_mismatch_fails_the_copy() {
+        let (src, dst) = (mem("a"), mem("b"));
+        let mut items = fill(&src, &[("f", 5)]).await;
+        items[0].size = 6;
+        let err = copy_all(
+            &src,
+            &dst,
+            items,
+            &[1],
+            1,
+            &Progress::detached(JobKind::Backup),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("expected 6 bytes, read 5"),
+            "{err}"
+        );
+        assert!(
+            dst.read_opt("copy/f").await.unwrap().is_none(),
+            "nothing half-written is left"
+        );
+    }
+
+    #[tokio::test]
+    async fn local_directories_get_real_copies() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = crate::storage::tests_support::config();
+        c.kind = StorageKind::Local;
+        c.root_path = dir.path().join("src").to_string_lossy().into_owned();
+        let src = Storage::open(&c, true, None).unwrap();
+        c.root_path = dir.path().join("dst").to_string_lossy().into_owned();
+        let dst = Storage::open(&c, true, None).unwrap();
+        let items = fill(&src, &[("seg/100/1", 1000)]).await;
+        let stats = copy_all(
+            &src,
+            &dst,
+            items,
+            &[1],
+            2,
+            &Progress::detached(JobKind::Backup),
+        )
+        .await
+        .unwrap();
+        assert_eq!(stats.mode, CopyMode::LocalFile);
+        let copy = dir.path().join("dst/copy/seg/100/1");
+        let meta = std::fs::metadata(&copy).unwrap();
+        assert_eq!(meta.len(), 1000);
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(meta.nlink(), 1, "a copy, not a hard link to Milvus' file");
+    }
+}

@@ -1,0 +1,15 @@
+//! The engine: the service ([`Milvault`]) and what it does, one module per operation under
+//! [`commands`], the copy pipeline ([`copy`]), logical backups ([`logical`]), incremental and
+//! resumed backups, checksums, and the name rules ([`names`]). It knows nothing of HTTP or HTML;
+//! every front end reaches it through the Gate ([`crate::auth::gate::Gate`]).
+
+pub mod commands;
+pub mod copy;
+pub mod incremental;
+pub mod integrity;
+pub mod logical;
+pub mod names;
+pub mod resume;
+pub mod service;
+
+pub use service::Milvault;

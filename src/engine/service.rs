@@ -1,0 +1,172 @@
+//! The engine's front door: one [`Milvault`] per configuration, used by the CLI, the servers and
+//! the portal alike. It knows nothing of HTTP or HTML.
+
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::OnceCell;
+
+use crate::{
+    config::Config,
+    engine::commands::{
+        check::{self, CheckReport},
+        create::{self, CreateBackupRequest},
+        delete, get,
+        inventory::{self, CollectionOverview},
+        list::{self, BackupSummary},
+        restore::{self, RestoreReport, RestoreRequest, RestoreTarget},
+        verify::{self, VerifyReport},
+    },
+    error::Result,
+    format::BackupInfo,
+    jobs::{JobHandle, JobKind, Progress},
+    milvus::MilvusClient,
+    storage::Storage,
+};
+
+/// The backup and restore service.
+pub struct Milvault {
+    config: Config,
+    backup_storage: Storage,
+    milvus_storage: OnceLock<Storage>,
+    milvus: OnceCell<MilvusClient>,
+    summaries: crate::engine::commands::list::SummaryCache,
+}
+
+impl Milvault {
+    /// Opens the backup storage (creating a local backup directory if needed). Milvus and its
+    /// storage are reached on first use, so that listing backups works without them.
+    pub fn new(config: Config) -> Result<Milvault> {
+        let backup_storage = Storage::open(&config.backup_storage, true, None)?;
+        Ok(Milvault {
+            config,
+            backup_storage,
+            milvus_storage: OnceLock::new(),
+            milvus: OnceCell::new(),
+            summaries: Default::default(),
+        })
+    }
+
+    /// The backup summaries already read (see [`crate::engine::commands::list::SummaryCache`]).
+    pub(crate) fn summaries(&self) -> &crate::engine::commands::list::SummaryCache {
+        &self.summaries
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Where backups are kept.
+    pub fn backup_storage(&self) -> &Storage {
+        &self.backup_storage
+    }
+
+    /// Where Milvus keeps its binlogs (shares the backup storage's client when it is the same bucket).
+    pub fn milvus_storage(&self) -> Result<&Storage> {
+        if let Some(s) = self.milvus_storage.get() {
+            return Ok(s);
+        }
+        let s = Storage::open(
+            &self.config.milvus_storage,
+            false,
+            Some(&self.backup_storage),
+        )?;
+        Ok(self.milvus_storage.get_or_init(|| s))
+    }
+
+    /// The Milvus client, connected on first use.
+    pub async fn milvus(&self) -> Result<&MilvusClient> {
+        let t = &self.config.tuning;
+        self.milvus
+            .get_or_try_init(|| {
+                MilvusClient::connect(&self.config.milvus, t.connect_timeout, t.rpc_timeout)
+            })
+            .await
+    }
+
+    /// Makes a backup and waits for it.
+    pub async fn create_backup(
+        &self,
+        req: CreateBackupRequest,
+        progress: &Progress,
+    ) -> Result<BackupInfo> {
+        let r = create::create_backup(self, req, progress).await;
+        progress.finish(&r);
+        r
+    }
+
+    /// Restores from a backup and waits for it.
+    pub async fn restore(&self, req: RestoreRequest, progress: &Progress) -> Result<RestoreReport> {
+        let r = restore::restore(self, req, progress).await;
+        progress.finish(&r);
+        r
+    }
+
+    /// Starts a backup in the background.
+    pub fn spawn_backup(
+        self: &Arc<Self>,
+        req: CreateBackupRequest,
+    ) -> (JobHandle, tokio::task::JoinHandle<Result<BackupInfo>>) {
+        let (progress, handle) = Progress::new(JobKind::Backup, &req.name);
+        let svc = self.clone();
+        (
+            handle,
+            tokio::spawn(async move { svc.create_backup(req, &progress).await }),
+        )
+    }
+
+    /// Starts a restore in the background.
+    pub fn spawn_restore(
+        self: &Arc<Self>,
+        req: RestoreRequest,
+    ) -> (JobHandle, tokio::task::JoinHandle<Result<RestoreReport>>) {
+        let (progress, handle) = Progress::new(JobKind::Restore, &req.name);
+        let svc = self.clone();
+        (
+            handle,
+            tokio::spawn(async move { svc.restore(req, &progress).await }),
+        )
+    }
+
+    /// Complete backups, newest first.
+    pub async fn list_backups(&self) -> Result<Vec<BackupSummary>> {
+        list::list_backups(self).await
+    }
+
+    /// One backup's metadata.
+    pub async fn get_backup(&self, name: &str) -> Result<BackupInfo> {
+        get::get_backup(self, name).await
+    }
+
+    /// Deletes a backup; returns the number of files removed.
+    pub async fn delete_backup(&self, name: &str) -> Result<usize> {
+        delete::delete_backup(self, name).await
+    }
+
+    /// Verifies a backup against its manifest.
+    pub async fn verify(&self, name: &str, progress: &Progress) -> Result<VerifyReport> {
+        let r = verify::verify_backup(self, name, progress).await;
+        progress.finish(&r);
+        r
+    }
+
+    /// Checks Milvus and both storages.
+    pub async fn check(&self) -> CheckReport {
+        check::check(self).await
+    }
+
+    /// Every collection in Milvus with its rows and load state.
+    pub async fn inventory(&self) -> Result<Vec<CollectionOverview>> {
+        inventory::inventory(self).await
+    }
+
+    /// Where a restore would put each collection, and which targets exist already.
+    pub async fn restore_preview(&self, req: &RestoreRequest) -> Result<Vec<RestoreTarget>> {
+        restore::preview(self, req).await
+    }
+
+    /// The plan of a restore (selection, targets, which exist), changing nothing.
+    pub async fn restore_plan(&self, req: &RestoreRequest) -> Result<restore::RestorePlan> {
+        restore::RestorePlan::make(self, req).await
+    }
+}

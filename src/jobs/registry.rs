@@ -1,0 +1,415 @@
+//! The jobs of a long-running server: starts backups and restores in the background, keeps the
+//! live ones watchable, and records every job (with its log) in the [`Db`] so that the
+//! history survives a restart. Used by the portal, REST and gRPC alike.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use crate::{
+    db::policies::VerificationRecord,
+    db::Db,
+    engine::commands::{
+        create::{self, CreateBackupRequest},
+        restore::{RestorePlan, RestoreRequest},
+        verify,
+    },
+    engine::names,
+    engine::service::Milvault,
+    error::{Error, Result},
+    jobs::name_lease::NameUse,
+    jobs::{JobHandle, JobKind, JobSnapshot, JobState, Progress},
+};
+
+/// How often a running job's row is rewritten at most.
+const SAVE_EVERY: Duration = Duration::from_millis(500);
+
+/// Running and past jobs.
+pub struct JobRegistry {
+    svc: Arc<Milvault>,
+    store: Db,
+    live: Mutex<HashMap<String, JobHandle>>,
+}
+
+/// A backup name claimed for a use (see [`crate::jobs::name_lease`]), across every process sharing the
+/// job database; the claim ends when this is dropped.
+pub struct NameClaim {
+    registry: Arc<JobRegistry>,
+    holder: String,
+}
+
+impl Drop for NameClaim {
+    fn drop(&mut self) {
+        if let Err(e) = self.registry.store.release_name(&self.holder) {
+            tracing::warn!("could not release a backup name claim: {e}");
+        }
+    }
+}
+
+impl JobRegistry {
+    /// A registry over `svc`, recording into `store`. Inside a Tokio runtime it beats the
+    /// store's heartbeat while it lives (so that other processes sharing the database leave its
+    /// running jobs alone) and marks failed the jobs of processes that stopped beating.
+    pub fn new(svc: Arc<Milvault>, store: Db) -> Arc<JobRegistry> {
+        if let Err(e) = store.beat() {
+            tracing::warn!("job database heartbeat: {e}");
+        }
+        let reg = Arc::new(JobRegistry {
+            svc,
+            store,
+            live: Mutex::new(HashMap::new()),
+        });
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let weak = Arc::downgrade(&reg);
+            rt.spawn(async move {
+                let mut tick = tokio::time::interval(crate::db::HEARTBEAT_EVERY);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    let Some(reg) = weak.upgrade() else { break };
+                    let beat = reg
+                        .store
+                        .beat()
+                        .and_then(|()| reg.store.fail_stale_jobs(crate::db::STALE_AFTER));
+                    if let Err(e) = beat {
+                        tracing::warn!("job database heartbeat: {e}");
+                    }
+                }
+            });
+        }
+        reg
+    }
+
+    /// The database of jobs, policies and verifications.
+    pub fn store(&self) -> &Db {
+        &self.store
+    }
+
+    /// The service the jobs run on.
+    pub fn service(&self) -> &Arc<Milvault> {
+        &self.svc
+    }
+
+    /// Claims a backup name for `use_` in every process sharing the job database; fails at once
+    /// when a claim that excludes it is held (see [`crate::jobs::name_lease::conflict`]).
+    pub fn claim_name(self: &Arc<Self>, name: &str, use_: NameUse) -> Result<NameClaim> {
+        let holder = self.store.claim_name(name, use_)?;
+        Ok(NameClaim {
+            registry: self.clone(),
+            holder,
+        })
+    }
+
+    /// Starts a backup; fails at once (without a job) when the name is invalid, taken, or being
+    /// used by a backup that is running now.
+    pub async fn start_backup(
+        self: &Arc<Self>,
+        mut req: CreateBackupRequest,
+    ) -> Result<JobSnapshot> {
+        if req.name.is_empty() {
+            req.name = names::default_backup_name();
+        }
+        let claim = self.claim_name(&req.name, NameUse::Create)?;
+        create::check_name(self.svc.backup_storage(), &mut req).await?;
+        let (handle, _join) = self.svc.spawn_backup(req);
+        Ok(self.track(handle, move || drop(claim)))
+    }
+
+    /// Runs a job in this process and waits for it (the CLI's way: it shows the progress and
+    /// wants the typed result). `name` stays claimed for `use_` until the job has ended, the job
+    /// is recorded like any other (servers sharing the database list it), and `follow` watches
+    /// it while it runs.
+    pub async fn run_here<T, Fut>(
+        self: &Arc<Self>,
+        name: &str,
+        use_: NameUse,
+        start: impl FnOnce() -> (JobHandle, tokio::task::JoinHandle<Result<T>>),
+        follow: impl FnOnce(JobHandle) -> Fut,
+    ) -> Result<T>
+    where
+        Fut: std::future::Future<Output = ()>,
+    {
+        let _claim = self.claim_name(name, use_)?;
+        let (handle, task) = start();
+        let job = self.record(handle.clone());
+        follow(handle).await;
+        let r = task.await.unwrap_or_else(|e| {
+            Err(Error::Storage {
+                location: name.to_string(),
+                reason: format!("the job stopped unexpectedly: {e}"),
+            })
+        });
+        if let Err(e) = self.wait_ended(&job.id).await {
+            tracing::warn!(job = %job.id, "the job's end was not recorded: {e}");
+        }
+        r
+    }
+
+    /// [`run_here`](Self::run_here) for a verification: the backup is claimed for reading and
+    /// the outcome recorded as its verification state.
+    pub async fn verify_here<Fut>(
+        self: &Arc<Self>,
+        name: &str,
+        follow: impl FnOnce(JobHandle) -> Fut,
+    ) -> Result<verify::VerifyReport>
+    where
+        Fut: std::future::Future<Output = ()>,
+    {
+        let start = || {
+            let (progress, handle) = Progress::new(JobKind::Verify, name);
+            let registry = self.clone();
+            let backup = name.to_string();
+            let task =
+                tokio::spawn(async move { registry.verify_recorded(&backup, &progress).await });
+            (handle, task)
+        };
+        self.run_here(name, NameUse::Read, start, follow).await
+    }
+
+    /// Starts a restore; the request is checked when the job runs (its errors land in the job).
+    /// Fails at once when the backup is being made or deleted now.
+    pub fn start_restore(self: &Arc<Self>, req: RestoreRequest) -> Result<JobSnapshot> {
+        let claim = self.claim_name(&req.name, NameUse::Read)?;
+        let (handle, _join) = self.svc.spawn_restore(req);
+        Ok(self.track(handle, move || drop(claim)))
+    }
+
+    /// Deletes a backup unless it is being made or restored from now (by any process sharing
+    /// the job database); returns the files removed.
+    pub async fn delete_backup(self: &Arc<Self>, name: &str) -> Result<usize> {
+        let claim = self.claim_name(name, NameUse::Delete)?;
+        let r = self.svc.delete_backup(name).await;
+        drop(claim);
+        if r.is_ok() {
+            if let Err(e) = self.store.forget_verification(name) {
+                tracing::warn!(backup = name, "could not forget its verification: {e}");
+            }
+        }
+        r
+    }
+
+    /// Starts verifying a backup against its manifest; the outcome becomes the backup's
+    /// verification state (`intact`, `damaged`, `unverifiable`).
+    pub fn start_verify(self: &Arc<Self>, name: &str) -> Result<JobSnapshot> {
+        names::validate_backup_name(name)?;
+        let claim = self.claim_name(name, NameUse::Read)?;
+        let (progress, handle) = Progress::new(JobKind::Verify, name);
+        let registry = self.clone();
+        let backup = name.to_string();
+        tokio::spawn(async move {
+            let _ = registry.verify_recorded(&backup, &progress).await;
+        });
+        Ok(self.track(handle, move || drop(claim)))
+    }
+
+    /// Verifies a backup, records the outcome as its verification state (the Backups page's
+    /// Verified column) and finishes `progress`: failed when the backup is damaged.
+    pub async fn verify_recorded(
+        &self,
+        name: &str,
+        progress: &Progress,
+    ) -> Result<verify::VerifyReport> {
+        let r = verify::verify_backup(&self.svc, name, progress).await;
+        let record = |state: &str, files, bytes, problems| VerificationRecord {
+            at: chrono::Utc::now(),
+            state: state.into(),
+            files,
+            bytes,
+            problems,
+        };
+        let v = match &r {
+            Ok(rep) => Some(record(
+                if rep.ok() { "intact" } else { "damaged" },
+                rep.files_checked,
+                rep.bytes_checked,
+                rep.problems.clone(),
+            )),
+            Err(Error::NoManifest(_)) => Some(record("unverifiable", 0, 0, Vec::new())),
+            Err(_) => None,
+        };
+        if let Some(v) = v {
+            if let Err(e) = self.store.save_verification(name, &v) {
+                tracing::error!(backup = %name, "could not record the verification: {e}");
+            }
+        }
+        match &r {
+            Ok(rep) => progress.finish(&rep.clone().into_result()),
+            Err(_) => progress.finish(&r),
+        }
+        r
+    }
+
+    /// Verifies a backup and waits: `Ok(true)` intact, `Ok(false)` damaged.
+    pub async fn verify_and_wait(self: &Arc<Self>, name: &str) -> Result<bool> {
+        let job = self.start_verify(name)?;
+        let end = self.wait_ended(&job.id).await?.unwrap_or(job);
+        if end.state == JobState::Succeeded {
+            return Ok(true);
+        }
+        match self.store.verifications()?.get(name) {
+            Some(v) if v.state == "damaged" && v.at >= end.started_at => Ok(false),
+            _ => Err(Error::Storage {
+                location: name.to_string(),
+                reason: end.error.unwrap_or_else(|| "verification failed".into()),
+            }),
+        }
+    }
+
+    /// Checks a restore request first (the backup and its collections exist, no target exists
+    /// unless `drop_existing`), then starts it; a bad request fails here, without a job.
+    pub async fn start_restore_checked(
+        self: &Arc<Self>,
+        req: RestoreRequest,
+    ) -> Result<JobSnapshot> {
+        let plan = RestorePlan::make(&self.svc, &req).await?;
+        self.start_restore_planned(req, &plan)
+    }
+
+    /// [`start_restore_checked`](Self::start_restore_checked) for a caller that has the request's
+    /// plan already.
+    pub fn start_restore_planned(
+        self: &Arc<Self>,
+        req: RestoreRequest,
+        plan: &RestorePlan,
+    ) -> Result<JobSnapshot> {
+        plan.refuse_existing(req.drop_existing)?;
+        let mut first = self.start_restore(req)?;
+        if first.targets.is_empty() {
+            first.targets = plan
+                .targets()
+                .iter()
+                .map(|t| format!("{}=>{}", t.source, t.target))
+                .collect();
+        }
+        Ok(first)
+    }
+
+    /// Records a job this process runs itself (the CLI's): its progress is saved like any job's,
+    /// so that servers sharing the database list it. [`JobRegistry::wait_ended`] waits for its
+    /// last save.
+    pub fn record(self: &Arc<Self>, handle: JobHandle) -> JobSnapshot {
+        self.track(handle, || {})
+    }
+
+    fn track(
+        self: &Arc<Self>,
+        handle: JobHandle,
+        on_end: impl FnOnce() + Send + 'static,
+    ) -> JobSnapshot {
+        let first = handle.snapshot();
+        let id = first.id.clone();
+        lock(&self.live).insert(id.clone(), handle.clone());
+        self.save(&first);
+        let registry = self.clone();
+        let mut watcher = handle;
+        tokio::spawn(async move {
+            let mut last_save = Instant::now();
+            while let Some(s) = watcher.changed().await {
+                if last_save.elapsed() >= SAVE_EVERY || s.state != JobState::Running {
+                    registry.save(&s);
+                    last_save = Instant::now();
+                }
+            }
+            let mut last = watcher.snapshot();
+            if last.state == JobState::Running {
+                // the task ended without finishing its progress: it panicked or was aborted
+                last.state = JobState::Failed;
+                last.error = Some("the job stopped unexpectedly; see the server log".into());
+                last.finished_at = Some(chrono::Utc::now());
+            }
+            registry.save(&last);
+            // release the job's names before it leaves `live`: whoever waited for it with
+            // `wait_ended` can use the backup at once
+            on_end();
+            lock(&registry.live).remove(&id);
+        });
+        first
+    }
+
+    fn save(&self, s: &JobSnapshot) {
+        if let Err(e) = self.store.save(s) {
+            tracing::error!(job = %s.id, "could not record the job: {e}");
+        }
+    }
+
+    /// One job, live or past.
+    pub fn get(&self, id: &str) -> Result<Option<JobSnapshot>> {
+        if let Some(h) = lock(&self.live).get(id) {
+            return Ok(Some(h.snapshot()));
+        }
+        self.store.get(id)
+    }
+
+    /// Waits until a job has ended and the registry let go of it (its backup name is free for
+    /// the next verify, restore or delete); `None` for an unknown job.
+    pub async fn wait_ended(&self, id: &str) -> Result<Option<JobSnapshot>> {
+        if let Some(mut h) = self.watch(id) {
+            h.wait().await;
+            while lock(&self.live).contains_key(id) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        self.get(id)
+    }
+
+    /// Asks a running job to stop (see [`JobState::Cancelled`]); answers its state now. Fails
+    /// for an unknown job, one that has ended, and one another process runs.
+    pub fn cancel(&self, id: &str) -> Result<JobSnapshot> {
+        if let Some(h) = self.watch(id) {
+            if h.cancel() {
+                tracing::info!(job = %id, "cancel requested");
+                return Ok(h.snapshot());
+            }
+        }
+        match self.get(id)? {
+            None => Err(Error::InvalidRequest(format!("there is no job {id}"))),
+            Some(j) if j.state == JobState::Running => Err(Error::InvalidRequest(format!(
+                "job {id} runs in another milvault process; cancel it there"
+            ))),
+            Some(j) => Err(Error::InvalidRequest(format!(
+                "job {id} has ended already ({})",
+                serde_json::to_value(j.state)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            ))),
+        }
+    }
+
+    /// A live job's progress stream; `None` when the job is not running here.
+    pub fn watch(&self, id: &str) -> Option<JobHandle> {
+        lock(&self.live).get(id).cloned()
+    }
+
+    /// How many jobs run in this process now.
+    pub fn running_count(&self) -> usize {
+        lock(&self.live).len()
+    }
+
+    /// The newest `limit` jobs, newest first, running ones with their live state.
+    pub fn list(&self, limit: usize) -> Result<Vec<JobSnapshot>> {
+        self.list_page(0, limit)
+    }
+
+    /// How many jobs are recorded.
+    pub fn count(&self) -> Result<u64> {
+        self.store.count()
+    }
+
+    /// A page of jobs, newest first, running ones with their live state.
+    pub fn list_page(&self, offset: usize, limit: usize) -> Result<Vec<JobSnapshot>> {
+        let live = lock(&self.live);
+        Ok(self
+            .store
+            .list_page(offset, limit)?
+            .into_iter()
+            .map(|s| live.get(&s.id).map(|h| h.snapshot()).unwrap_or(s))
+            .collect())
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,441 @@
+//! Runs backup policies: on each tick, every enabled policy whose schedule has a slot due (the
+//! newest one since its last run: a stretch of downtime runs once, not once per missed slot)
+//! claims that slot in the database (so two servers sharing it never run a slot twice), makes
+//! the backup, verifies it when asked, then prunes the policy's own backups by its retention.
+//!
+//! A slot is a whole cron occurrence (see [`crate::policy::whole_second`]), so however often the
+//! scheduler ticks within it, it is one slot, claimed once. A run never fails because its
+//! templated name is taken (anyone allowed to back up can make a backup of that name ahead of
+//! the slot): it backs up under a random variant of the name instead, and says so in its run
+//! record, the log and the audit log.
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::{DateTime, DurationRound, Utc};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::{
+    auth::audit::{action, Outcome},
+    db::policies::{PolicyRecord, PolicyRun, Trigger},
+    db::Db,
+    engine::commands::create::CreateBackupRequest,
+    error::{Error, Result},
+    jobs::registry::JobRegistry,
+    jobs::JobState,
+    policy::retention::{self, Candidate},
+    policy::Policy,
+};
+
+/// Where the scheduler gets the time from (a fixed one in tests).
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// The policy runner of one server.
+pub struct Scheduler {
+    registry: Arc<JobRegistry>,
+    clock: Arc<dyn Clock>,
+}
+
+/// A run that was started, and the task that finishes it (verify, prune, record).
+pub struct StartedRun {
+    pub run: PolicyRun,
+    pub done: JoinHandle<PolicyRun>,
+}
+
+impl Scheduler {
+    /// A scheduler over `registry` reading time from `clock`.
+    pub fn new(registry: Arc<JobRegistry>, clock: Arc<dyn Clock>) -> Arc<Scheduler> {
+        Arc::new(Scheduler { registry, clock })
+    }
+
+    /// Ticks every `every` until the process ends.
+    pub fn spawn(self: &Arc<Self>, every: Duration) -> JoinHandle<()> {
+        let me = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = me.tick().await {
+                    tracing::error!("scheduler: {e}");
+                }
+                tokio::time::sleep(every).await;
+            }
+        })
+    }
+
+    /// One pass over the policies: starts the runs that are due.
+    pub async fn tick(self: &Arc<Self>) -> Result<Vec<StartedRun>> {
+        let mut started = Vec::new();
+        for (rec, slot) in claim_due(self.registry.store(), self.clock.now())? {
+            tracing::info!(policy = %rec.policy.name, %slot, "running policy");
+            started.push(self.start(&rec, slot, Trigger::Schedule).await);
+        }
+        Ok(started)
+    }
+
+    /// Runs a policy now, whatever its schedule and whether it is paused.
+    pub async fn run_now(self: &Arc<Self>, name: &str) -> Result<StartedRun> {
+        let store = self.registry.store();
+        let rec = store
+            .get_policy(name)?
+            .ok_or_else(|| Error::PolicyNotFound(name.into()))?;
+        rec.policy.validate()?;
+        // manual runs take the current millisecond as their slot, never a whole second: those
+        // are the schedule's, and a manual run must not take the slot a scheduled run needs
+        let now = self.clock.now();
+        let mut slot = now
+            .duration_trunc(chrono::Duration::milliseconds(1))
+            .unwrap_or(now);
+        loop {
+            if slot.timestamp_subsec_millis() == 0 {
+                slot += chrono::Duration::milliseconds(1);
+            }
+            if store.claim_slot(name, slot, Trigger::Manual)? {
+                break;
+            }
+            slot += chrono::Duration::milliseconds(1);
+        }
+        Ok(self.start(&rec, slot, Trigger::Manual).await)
+    }
+
+    async fn start(
+        self: &Arc<Self>,
+        rec: &PolicyRecord,
+        slot: DateTime<Utc>,
+        trigger: Trigger,
+    ) -> StartedRun {
+        let p = rec.policy.clone();
+        let tz = crate::policy::parse_tz(&p.time_zone).unwrap_or(chrono_tz::Tz::UTC);
+        let templated = p.backup_name(slot, tz);
+        let mut run = PolicyRun {
+            policy: p.name.clone(),
+            slot,
+            trigger,
+            backup: templated.clone(),
+            job_id: String::new(),
+            state: "running".into(),
+            detail: String::new(),
+        };
+        let why = format!("policy {} ({:?} run)", p.name, trigger);
+        let incremental = p.full_every > 1 && !p.meta_only && {
+            // full when the policy's backups so far are a multiple of N
+            let made = match self.registry.service().list_backups().await {
+                Ok(all) => all
+                    .iter()
+                    .filter(|b| b.policy.as_deref() == Some(p.name.as_str()))
+                    .count(),
+                Err(_) => 0,
+            };
+            made % p.full_every as usize != 0
+        };
+        // why the run does not use its templated name, when it does not
+        let mut note = None;
+        let mut tries = 1;
+        let started = loop {
+            let started = self
+                .registry
+                .start_backup(CreateBackupRequest {
+                    name: run.backup.clone(),
+                    collections: p.collections.clone(),
+                    databases: p.databases.clone(),
+                    meta_only: p.meta_only,
+                    skip_flush: false,
+                    policy: Some(p.name.clone()),
+                    logical: p.logical,
+                    incremental,
+                    resume: false,
+                })
+                .await;
+            let taken = match &started {
+                Err(e) if tries < NAME_TRIES => name_taken(e),
+                _ => None,
+            };
+            let Some(taken) = taken else { break started };
+            let variant = Policy::name_variant(&templated, &random_tag());
+            tracing::warn!(
+                policy = %p.name,
+                name = %run.backup,
+                %variant,
+                "backup name taken ({taken}): backing up under a variant"
+            );
+            if note.is_none() {
+                note = Some(format!("the name {templated} was taken ({taken})"));
+            }
+            run.backup = variant;
+            tries += 1;
+        };
+        let note = note.map(|n| format!("{n}, so the backup is {}", run.backup));
+        let store = self.registry.store();
+        match started {
+            Ok(job) => {
+                run.job_id = job.id;
+                let dbs = crate::auth::gate::create_databases(&CreateBackupRequest {
+                    collections: p.collections.clone(),
+                    databases: p.databases.clone(),
+                    ..Default::default()
+                });
+                if let Err(e) = store.set_job_databases(&run.job_id, &dbs) {
+                    tracing::warn!("could not record the job's databases: {e}");
+                }
+                let mut detail = format!("{why}: job {}", run.job_id);
+                if let Some(n) = &note {
+                    detail.push_str("; ");
+                    detail.push_str(n);
+                }
+                self.audit(action::BACKUP_CREATE, &run.backup, Outcome::Ok, &detail);
+            }
+            Err(e) => {
+                run.state = "failed".into();
+                run.detail = format!("the backup did not start: {e}");
+                self.audit(
+                    action::BACKUP_CREATE,
+                    &run.backup,
+                    Outcome::Failed,
+                    &format!("{why}: {e}"),
+                );
+            }
+        }
+        if let Some(n) = &note {
+            run.detail = if run.detail.is_empty() {
+                n.clone()
+            } else {
+                format!("{n}; {}", run.detail)
+            };
+        }
+        self.record(&run);
+        let me = self.clone();
+        let first = run.clone();
+        let done = tokio::spawn(async move {
+            if run.state == "running" {
+                me.finish(&p, &mut run).await;
+                if let Some(n) = note {
+                    run.detail = format!("{n}; {}", run.detail);
+                }
+                me.record(&run);
+            }
+            run
+        });
+        StartedRun { run: first, done }
+    }
+
+    /// Waits for the backup, verifies it when asked, prunes.
+    async fn finish(&self, p: &Policy, run: &mut PolicyRun) {
+        let end = match self.registry.wait_ended(&run.job_id).await {
+            Ok(Some(s)) => s,
+            _ => {
+                run.state = "failed".into();
+                run.detail = "the backup job was lost".into();
+                return;
+            }
+        };
+        if end.state != JobState::Succeeded {
+            run.state = "failed".into();
+            run.detail = format!("backup failed: {}", end.error.unwrap_or_default());
+            return;
+        }
+        let mut notes = Vec::new();
+        if p.verify_after {
+            match self.registry.verify_and_wait(&run.backup).await {
+                Ok(true) => notes.push("verified intact".to_string()),
+                Ok(false) => {
+                    run.state = "failed".into();
+                    run.detail = "the new backup failed verification; nothing was pruned".into();
+                    return;
+                }
+                Err(e) => notes.push(format!("not verified: {e}")),
+            }
+        }
+        match self.prune(p).await {
+            Ok(pruned) if pruned.is_empty() => notes.push("nothing pruned".into()),
+            Ok(pruned) => notes.push(format!("pruned {}", pruned.join(", "))),
+            Err(e) => notes.push(format!("pruning failed: {e}")),
+        }
+        run.state = "succeeded".into();
+        run.detail = notes.join("; ");
+    }
+
+    /// Deletes the policy's backups its retention does not keep; returns their names.
+    pub async fn prune(&self, p: &Policy) -> Result<Vec<String>> {
+        if !p.retention.prunes() {
+            return Ok(Vec::new());
+        }
+        let tz = crate::policy::parse_tz(&p.time_zone)?;
+        let store = self.registry.store();
+        let verifications = store.verifications()?;
+        // the policy's own: its metadata names the policy and a run of the policy made it (a
+        // backup someone else made under a name the policy uses is neither)
+        let made = store.policy_backups(&p.name)?;
+        let candidates: Vec<Candidate> = self
+            .registry
+            .service()
+            .list_backups()
+            .await?
+            .into_iter()
+            .filter(|b| b.policy.as_deref() == Some(p.name.as_str()) && made.contains(&b.name))
+            .map(|b| Candidate {
+                damaged: verifications
+                    .get(&b.name)
+                    .is_some_and(|v| v.state == "damaged"),
+                taken_at: DateTime::from_timestamp_millis(b.backup_timestamp as i64)
+                    .unwrap_or_default(),
+                name: b.name,
+            })
+            .collect();
+        let mut pruned = Vec::new();
+        for d in retention::decide(&candidates, &p.retention, tz, self.clock.now()) {
+            if d.keep {
+                continue;
+            }
+            match self.registry.delete_backup(&d.name).await {
+                Ok(_) => {
+                    tracing::info!(policy = %p.name, backup = %d.name, reasons = ?d.reasons, "pruned");
+                    self.audit(
+                        action::BACKUP_DELETE,
+                        &d.name,
+                        Outcome::Ok,
+                        &format!("pruned by the retention of policy {}", p.name),
+                    );
+                    pruned.push(d.name);
+                }
+                Err(e) => tracing::warn!(policy = %p.name, backup = %d.name, "not pruned: {e}"),
+            }
+        }
+        Ok(pruned)
+    }
+
+    /// An audit log entry by the scheduler.
+    fn audit(&self, action: &str, target: &str, outcome: Outcome, detail: &str) {
+        self.registry.store().audit(
+            "scheduler",
+            "scheduler",
+            action,
+            target,
+            "scheduler",
+            outcome,
+            detail,
+        );
+    }
+
+    fn record(&self, run: &PolicyRun) {
+        if let Err(e) = self.registry.store().update_run(run) {
+            tracing::error!(policy = %run.policy, "could not record the run: {e}");
+        }
+    }
+}
+
+/// How many names a run tries: its templated name, then random variants.
+const NAME_TRIES: usize = 4;
+
+/// Claims, for every enabled policy, the slot due at `now` (the newest since the last one
+/// claimed, see [`crate::policy::Schedule::due`]) when no one (this server or another sharing
+/// the database) has claimed it yet; returns the policies with the slots this call claimed.
+pub fn claim_due(store: &Db, now: DateTime<Utc>) -> Result<Vec<(PolicyRecord, DateTime<Utc>)>> {
+    let mut claimed = Vec::new();
+    for rec in store.list_policies()? {
+        if !rec.policy.enabled {
+            continue;
+        }
+        let schedule = match rec.policy.validate() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(policy = %rec.policy.name, "policy skipped: {e}");
+                continue;
+            }
+        };
+        // a new (or changed, or resumed) policy starts with the slots after that
+        let after = store
+            .last_scheduled_slot(&rec.policy.name)?
+            .map_or(rec.updated_at, |last| last.max(rec.updated_at));
+        let Some(slot) = schedule.due(after, now) else {
+            continue;
+        };
+        if store.claim_slot(&rec.policy.name, slot, Trigger::Schedule)? {
+            claimed.push((rec, slot));
+        }
+    }
+    Ok(claimed)
+}
+
+/// Why a backup could not start under its name because the name is taken; `None` for any
+/// other error.
+fn name_taken(e: &Error) -> Option<&'static str> {
+    match e {
+        Error::BackupExists(_) => Some("a backup of that name exists"),
+        Error::BackupInProgress(_) => Some("a backup of that name is being made"),
+        Error::IncompleteBackupExists(_) => Some("an incomplete backup occupies it"),
+        Error::BackupBusy { .. } => Some("a backup of that name is being deleted"),
+        _ => None,
+    }
+}
+
+/// A short random tag for a name variant.
+fn random_tag() -> String {
+    Uuid::new_v4().simple().to_string()[..8].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+
+    use super::*;
+
+    /// A per-minute policy on two servers sharing one database, whose clocks are read every
+    /// ~300 ms at drifting fractions of a second across minute boundaries, then a restart: every
+    /// minute is claimed once, right when it comes, and never again.
+    #[test]
+    fn every_slot_is_claimed_once_however_often_and_whenever_the_clock_ticks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.sqlite");
+        let a = Db::open(&path).unwrap();
+        let b = Db::open(&path).unwrap();
+        a.insert_policy(&Policy {
+            name: "minutely".into(),
+            cron: "* * * * *".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        // the fake clock starts 1.877 s before a minute an hour ahead (after the policy was added)
+        let minute = (Utc::now() + TimeDelta::hours(1))
+            .duration_trunc(TimeDelta::minutes(1))
+            .unwrap();
+        let m = |k: i64| minute + TimeDelta::minutes(k);
+        let mut ticks = Vec::new();
+        let mut t = minute - TimeDelta::milliseconds(1877);
+        while t < m(2) + TimeDelta::seconds(30) {
+            ticks.push(t);
+            t += TimeDelta::milliseconds(300 + ticks.len() as i64 % 7);
+        }
+        let mut claims = Vec::new();
+        for (i, &t) in ticks.iter().enumerate() {
+            let store = if i % 2 == 0 { &a } else { &b };
+            for (rec, slot) in claim_due(store, t).unwrap() {
+                assert_eq!(rec.policy.name, "minutely");
+                claims.push((slot, t));
+            }
+        }
+        let slots: Vec<DateTime<Utc>> = claims.iter().map(|c| c.0).collect();
+        // the minute before the clock started (the newest since the policy was added), then each
+        assert_eq!(slots, vec![m(-1), m(0), m(1), m(2)]);
+        for (slot, at) in &claims[1..] {
+            assert!(
+                *at >= *slot && *at - *slot < TimeDelta::milliseconds(310),
+                "slot {slot} claimed late, at {at}"
+            );
+        }
+        // a restarted server (a fresh connection) ticking over the same stretch claims nothing
+        let c = Db::open(&path).unwrap();
+        for &t in &ticks {
+            assert!(claim_due(&c, t).unwrap().is_empty(), "claimed again at {t}");
+        }
+        assert_eq!(c.last_scheduled_slot("minutely").unwrap(), Some(m(2)));
+    }
+}

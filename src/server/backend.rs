@@ -1,0 +1,574 @@
+//! The portal's view of the engine: implements [`app::api::Backend`] over the job registry and
+//! service, turning engine types into the portal's plain ones.
+
+use std::{sync::Arc, time::Duration};
+
+use app::api::{AuditQuery, AuditRow, Me, TokenView, UserForm, UserView};
+use app::api::{
+    Backend, BackupDetail, BackupRow, CheckRow, ClusterView, CollectionDetail, FieldRow, JobView,
+    LiveCollection, NewBackup, PartitionRow, PolicyForm, PolicyView, RestoreForm, RestorePreview,
+};
+use async_trait::async_trait;
+use milvus::proto::{common::ConsistencyLevel, schema::DataType};
+
+use crate::{
+    auth::{
+        audit::{AuditFilter, Outcome},
+        Caller, Gate, Role,
+    },
+    engine::commands::{create::CreateBackupRequest, list::BackupSummary, restore::RestoreRequest},
+    engine::names::QualifiedName,
+    format::{db_or_default, BackupInfo, CollectionBackupInfo},
+    jobs::registry::JobRegistry,
+    jobs::{JobKind, JobSnapshot, JobState},
+};
+
+/// How many jobs the Jobs page lists.
+pub const JOB_LIST_LIMIT: usize = 100;
+
+/// The engine behind the portal.
+pub struct PortalBackend {
+    registry: Arc<JobRegistry>,
+}
+
+impl PortalBackend {
+    /// A backend over `registry`.
+    pub fn new(registry: Arc<JobRegistry>) -> PortalBackend {
+        PortalBackend { registry }
+    }
+
+    /// The gate for the caller of the current request (server functions and server-side
+    /// rendering run with the request's parts in context). Call it before the first await.
+    fn gate(&self) -> Result<Gate, String> {
+        leptos::prelude::use_context::<axum::http::request::Parts>()
+            .and_then(|p| p.extensions.get::<Caller>().cloned())
+            .map(|c| Gate::new(&self.registry, c))
+            .ok_or_else(|| "Sign in first.".to_string())
+    }
+}
+
+/// A summary as a history row.
+pub fn backup_row(s: &BackupSummary) -> BackupRow {
+    BackupRow {
+        name: s.name.clone(),
+        created_ms: s.backup_timestamp as i64,
+        duration_ms: s.duration_ms,
+        collections: s.collections.clone(),
+        rows: s.rows,
+        size: s.size,
+        milvus_version: s.milvus_version.clone(),
+        meta_only: s.meta_only,
+        policy: s.policy.clone(),
+        verification: None,
+    }
+}
+
+fn type_name(t: i32) -> String {
+    DataType::try_from(t)
+        .map(|d| d.as_str_name().to_string())
+        .unwrap_or_else(|_| format!("type {t}"))
+}
+
+fn collection_detail(c: &CollectionBackupInfo) -> CollectionDetail {
+    let schema = c.schema.clone().unwrap_or_default();
+    let fields = schema
+        .fields
+        .iter()
+        .map(|f| {
+            let mut notes = Vec::new();
+            if f.is_primary_key {
+                notes.push("primary key".to_string());
+            }
+            if f.auto_id {
+                notes.push("auto id".into());
+            }
+            if f.is_partition_key {
+                notes.push("partition key".into());
+            }
+            if f.is_dynamic {
+                notes.push("dynamic fields".into());
+            }
+            for kv in &f.type_params {
+                notes.push(format!("{}={}", kv.key, kv.value));
+            }
+            FieldRow {
+                id: f.field_id,
+                name: f.name.clone(),
+                data_type: type_name(f.data_type),
+                notes: notes.join(", "),
+            }
+        })
+        .collect();
+    let partitions = c
+        .partition_backups
+        .iter()
+        .map(|p| PartitionRow {
+            name: p.partition_name.clone(),
+            segments: p.segment_backups.len(),
+            rows: p.segment_backups.iter().map(|s| s.num_of_rows).sum(),
+            bytes: p.size,
+        })
+        .collect();
+    let indexes = c
+        .index_infos
+        .iter()
+        .map(|i| {
+            let metric = i
+                .params
+                .get("metric_type")
+                .map(|m| format!(", {m}"))
+                .unwrap_or_default();
+            format!(
+                "{} on {} ({}{metric})",
+                i.index_name, i.field_name, i.index_type
+            )
+        })
+        .collect();
+    CollectionDetail {
+        db: db_or_default(&c.db_name).to_string(),
+        name: c.collection_name.clone(),
+        description: schema.description.clone(),
+        fields,
+        partitions,
+        indexes,
+        shards: c.shards_num,
+        consistency: ConsistencyLevel::try_from(c.consistency_level)
+            .map(|l| l.as_str_name().to_string())
+            .unwrap_or_else(|_| c.consistency_level.to_string()),
+        dynamic_fields: schema.enable_dynamic_field,
+        segments: c.segments().count(),
+        rows: c.rows(),
+        bytes: c.size,
+    }
+}
+
+fn detail(info: &BackupInfo) -> BackupDetail {
+    BackupDetail {
+        summary: backup_row(&BackupSummary::from(info)),
+        collections: info
+            .collection_backups
+            .iter()
+            .map(collection_detail)
+            .collect(),
+    }
+}
+
+/// A job as the portal shows it.
+pub fn job_view(s: &JobSnapshot) -> JobView {
+    JobView {
+        id: s.id.clone(),
+        kind: match s.kind {
+            JobKind::Backup => "backup",
+            JobKind::Restore => "restore",
+            JobKind::Verify => "verify",
+        }
+        .into(),
+        backup_name: s.backup_name.clone(),
+        state: match s.state {
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+        }
+        .into(),
+        step: s.step.clone(),
+        bytes_done: s.bytes_done,
+        bytes_total: s.bytes_total,
+        segments_done: s.segments_done,
+        segments_total: s.segments_total,
+        started_ms: s.started_at.timestamp_millis(),
+        finished_ms: s.finished_at.map(|t| t.timestamp_millis()),
+        error: s.error.clone(),
+        log: s
+            .log
+            .iter()
+            .map(|l| (l.at.timestamp_millis(), l.message.clone()))
+            .collect(),
+    }
+}
+
+/// The engine's restore request for the portal's form.
+pub fn restore_request(form: &RestoreForm) -> RestoreRequest {
+    let target_db = form.target_db.trim();
+    let mut renames = Vec::new();
+    for (source, new_name) in &form.renames {
+        let db = QualifiedName::read(source).db;
+        let to_db = if target_db.is_empty() {
+            db
+        } else {
+            target_db.to_string()
+        };
+        renames.push(format!("{source}:{to_db}.{}", new_name.trim()));
+    }
+    if !target_db.is_empty() {
+        let mut dbs: Vec<String> = form
+            .collections
+            .iter()
+            .map(|c| QualifiedName::read(c).db)
+            .collect();
+        dbs.sort();
+        dbs.dedup();
+        for db in dbs {
+            renames.push(format!("{db}.*:{target_db}.*"));
+        }
+    }
+    RestoreRequest {
+        name: form.backup.clone(),
+        collections: form.collections.clone(),
+        databases: Vec::new(),
+        suffix: form.suffix.trim().to_string(),
+        renames,
+        drop_existing: form.drop_existing,
+        meta_only: form.meta_only,
+        restore_index: form.restore_index,
+        load: form.load,
+        force: form.force,
+    }
+}
+
+#[async_trait]
+impl Backend for PortalBackend {
+    async fn list_backups(&self) -> Result<Vec<BackupRow>, String> {
+        let gate = self.gate()?;
+        let list = gate
+            .list_backups_verified()
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(list
+            .iter()
+            .map(|(s, v)| {
+                let mut row = backup_row(s);
+                row.verification = v.as_ref().map(super::policies::verification_view);
+                row
+            })
+            .collect())
+    }
+
+    async fn backup_detail(&self, name: &str) -> Result<BackupDetail, String> {
+        let gate = self.gate()?;
+        let (info, v) = gate
+            .get_backup_verified(name)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut d = detail(&info);
+        d.summary.verification = v.as_ref().map(super::policies::verification_view);
+        Ok(d)
+    }
+
+    async fn delete_backup(&self, name: &str) -> Result<usize, String> {
+        let gate = self.gate()?;
+        tracing::info!(backup = name, "deleting backup from the portal");
+        gate.delete_backup(name).await.map_err(|e| e.to_string())
+    }
+
+    async fn live_collections(&self) -> Result<Vec<LiveCollection>, String> {
+        let gate = self.gate()?;
+        let list = gate.inventory().await.map_err(|e| e.to_string())?;
+        Ok(list
+            .into_iter()
+            .map(|c| LiveCollection {
+                db: c.db,
+                name: c.name,
+                rows: c.rows,
+                load_state: c.load_state,
+            })
+            .collect())
+    }
+
+    async fn start_backup(&self, form: NewBackup) -> Result<String, String> {
+        let gate = self.gate()?;
+        if form.collections.is_empty() {
+            return Err("Pick at least one collection to back up.".into());
+        }
+        let req = CreateBackupRequest {
+            name: form.name.trim().to_string(),
+            collections: form.collections,
+            databases: Vec::new(),
+            meta_only: form.meta_only,
+            skip_flush: false,
+            policy: None,
+            logical: form.logical,
+            incremental: form.incremental,
+            resume: false,
+        };
+        let job = gate.start_backup(req).await.map_err(|e| e.to_string())?;
+        Ok(job.id)
+    }
+
+    async fn restore_preview(&self, form: RestoreForm) -> Result<Vec<RestorePreview>, String> {
+        let gate = self.gate()?;
+        let req = restore_request(&form);
+        let list = gate
+            .restore_preview(&req)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(list
+            .into_iter()
+            .map(|t| RestorePreview {
+                source: t.source,
+                target: t.target,
+                exists: t.exists,
+                rows: t.rows,
+            })
+            .collect())
+    }
+
+    async fn start_restore(&self, form: RestoreForm) -> Result<String, String> {
+        let gate = self.gate()?;
+        if form.collections.is_empty() {
+            return Err("Pick at least one collection to restore.".into());
+        }
+        let req = restore_request(&form);
+        tracing::info!(backup = %req.name, drop_existing = req.drop_existing, "restore asked from the portal");
+        // the gate checks what can be checked now (unknown backup, bad names, existing targets)
+        match gate.start_restore(req).await {
+            Ok(job) => Ok(job.id),
+            Err(crate::Error::CollectionExists(existing)) => Err(format!(
+                "{existing} exist already in Milvus. Choose another suffix or names, or tick \"Drop existing\"."
+            )),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    async fn jobs(&self) -> Result<Vec<JobView>, String> {
+        let gate = self.gate()?;
+        let (list, _) = gate
+            .jobs_page(0, JOB_LIST_LIMIT)
+            .map_err(|e| e.to_string())?;
+        Ok(list.iter().map(job_view).collect())
+    }
+
+    async fn job(&self, id: &str) -> Result<JobView, String> {
+        let gate = self.gate()?;
+        match gate.job(id).map_err(|e| e.to_string())? {
+            Some(s) => Ok(job_view(&s)),
+            None => Err(format!(
+                "There is no job {id}. See the Jobs page for the jobs there are."
+            )),
+        }
+    }
+
+    async fn cancel_job(&self, id: &str) -> Result<(), String> {
+        let gate = self.gate()?;
+        gate.cancel_job(id).map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    async fn resume_backup(&self, name: &str) -> Result<String, String> {
+        let gate = self.gate()?;
+        let req = CreateBackupRequest {
+            name: name.to_string(),
+            resume: true,
+            ..Default::default()
+        };
+        let job = gate.start_backup(req).await.map_err(|e| e.to_string())?;
+        Ok(job.id)
+    }
+
+    async fn start_verify(&self, name: &str) -> Result<String, String> {
+        let gate = self.gate()?;
+        gate.start_verify(name)
+            .await
+            .map(|j| j.id)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn policies(&self) -> Result<Vec<PolicyView>, String> {
+        super::policies::policies(&self.gate()?)
+    }
+
+    async fn add_policy(&self, form: PolicyForm) -> Result<(), String> {
+        super::policies::add(&self.gate()?, form)
+    }
+
+    async fn set_policy_enabled(&self, name: &str, enabled: bool) -> Result<(), String> {
+        super::policies::set_enabled(&self.gate()?, name, enabled)
+    }
+
+    async fn remove_policy(&self, name: &str) -> Result<(), String> {
+        super::policies::remove(&self.gate()?, name)
+    }
+
+    async fn run_policy(&self, name: &str) -> Result<String, String> {
+        super::policies::run(&self.gate()?, name).await
+    }
+
+    async fn schedule_preview(&self, cron: &str, time_zone: &str) -> Result<Vec<i64>, String> {
+        super::policies::preview(cron, time_zone)
+    }
+
+    async fn me(&self) -> Result<Me, String> {
+        let gate = self.gate()?;
+        let w = gate.who();
+        Ok(Me {
+            user: w.user.clone(),
+            role: w.role.as_str().to_string(),
+            databases: w.databases.clone(),
+            auth: w.via != "local",
+        })
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenView>, String> {
+        let gate = self.gate()?;
+        Ok(gate
+            .tokens()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|t| TokenView {
+                id: t.id,
+                name: t.name,
+                user: t.user,
+                created_ms: t.created_at.timestamp_millis(),
+                last_used_ms: t.last_used_at.map(|t| t.timestamp_millis()),
+                revoked: t.revoked_at.is_some(),
+            })
+            .collect())
+    }
+
+    async fn create_token(&self, name: &str) -> Result<String, String> {
+        let gate = self.gate()?;
+        gate.create_token(name)
+            .map(|(plain, _)| plain)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn revoke_token(&self, id: &str) -> Result<(), String> {
+        let gate = self.gate()?;
+        gate.revoke_token(id).map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    async fn users(&self) -> Result<Vec<UserView>, String> {
+        let gate = self.gate()?;
+        Ok(gate
+            .users()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|u| UserView {
+                name: u.name,
+                role: u.role.as_str().to_string(),
+                databases: u.databases,
+                created_ms: u.created_at.timestamp_millis(),
+                origin: u.origin.as_str().to_string(),
+            })
+            .collect())
+    }
+
+    async fn add_user(&self, form: UserForm) -> Result<(), String> {
+        let gate = self.gate()?;
+        let role = Role::parse(&form.role).map_err(|e| e.to_string())?;
+        let dbs = super::policies::list_of(&form.databases);
+        gate.add_user(form.name.trim(), &form.password, role, &dbs)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn set_user_role(&self, name: &str, role: &str, databases: &str) -> Result<(), String> {
+        let gate = self.gate()?;
+        let role = Role::parse(role).map_err(|e| e.to_string())?;
+        gate.set_user_role(name, role, &super::policies::list_of(databases))
+            .map_err(|e| e.to_string())
+    }
+
+    async fn remove_user(&self, name: &str) -> Result<(), String> {
+        let gate = self.gate()?;
+        gate.remove_user(name).map_err(|e| e.to_string())
+    }
+
+    async fn audit(&self, q: AuditQuery) -> Result<Vec<AuditRow>, String> {
+        let gate = self.gate()?;
+        let outcome = Outcome::parse_filter(&q.outcome)?;
+        let f = AuditFilter {
+            actor: Some(q.actor.trim().to_string()).filter(|s| !s.is_empty()),
+            action: Some(q.action.trim().to_string()).filter(|s| !s.is_empty()),
+            outcome,
+            limit: Some(500),
+            ..Default::default()
+        };
+        Ok(gate
+            .audit_entries(&f)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|e| AuditRow {
+                seq: e.seq,
+                at_ms: e.at.timestamp_millis(),
+                actor: e.actor,
+                via: e.via,
+                action: e.action,
+                target: e.target,
+                source: e.source,
+                outcome: e.outcome.as_str().to_string(),
+                detail: e.detail,
+            })
+            .collect())
+    }
+
+    async fn cluster(&self) -> Result<ClusterView, String> {
+        let gate = self.gate()?;
+        let svc = self.registry.service();
+        let cfg = svc.config();
+        let report = gate.check().await;
+        let version = match tokio::time::timeout(Duration::from_secs(5), async {
+            svc.milvus().await?.version().await
+        })
+        .await
+        {
+            Ok(Ok(v)) => Some(v),
+            _ => None,
+        };
+        Ok(ClusterView {
+            milvus_address: cfg.milvus.endpoint(),
+            milvus_version: version,
+            backup_location: svc.backup_storage().describe(),
+            milvus_storage_location: svc
+                .milvus_storage()
+                .map(|s| s.describe())
+                .unwrap_or_else(|e| format!("not usable: {e}")),
+            checks: report
+                .items
+                .into_iter()
+                .map(|i| CheckRow {
+                    what: i.what,
+                    ok: i.ok,
+                    detail: i.detail,
+                })
+                .collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restore_form_becomes_engine_rename_rules() {
+        let form = RestoreForm {
+            backup: "b1".into(),
+            collections: vec!["default.products".into(), "shop.reviews".into()],
+            target_db: "staging".into(),
+            suffix: "_r".into(),
+            renames: vec![("shop.reviews".into(), "reviews_copy".into())],
+            ..Default::default()
+        };
+        let req = restore_request(&form);
+        assert_eq!(
+            req.renames,
+            vec![
+                "shop.reviews:staging.reviews_copy".to_string(),
+                "default.*:staging.*".to_string(),
+                "shop.*:staging.*".to_string()
+            ]
+        );
+        assert_eq!(req.suffix, "_r");
+        assert!(!req.force, "the integrity check runs unless asked");
+        let forced = restore_request(&RestoreForm {
+            force: true,
+            ..form.clone()
+        });
+        assert!(forced.force);
+        let plain = restore_request(&RestoreForm {
+            backup: "b1".into(),
+            collections: vec!["default.products".into()],
+            ..Default::default()
+        });
+        assert!(plain.renames.is_empty());
+    }
+}

@@ -1,0 +1,645 @@
+//! milvault's own REST resources (`/api/v2`): backups, jobs with progress, the cluster. Errors
+//! are `{"error": {"code", "message"}}` with a 4xx/5xx status; lists are paged with
+//! `offset`/`limit` and say the total.
+
+use std::sync::Arc;
+
+use axum::{
+    extract::{Path, Query},
+    http::StatusCode,
+    routing::{get, post},
+    Json, Router,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{
+    auth::Gate,
+    engine::commands::{create::CreateBackupRequest, list::BackupSummary, restore::RestoreRequest},
+    format::{db_or_default, BackupInfo, CollectionBackupInfo},
+    jobs::registry::JobRegistry,
+    jobs::JobSnapshot,
+};
+
+use super::error::{ApiError, ApiJson, ErrorBody};
+
+/// Largest page a list answers.
+pub const MAX_PAGE: usize = 500;
+const DEFAULT_PAGE: usize = 50;
+
+/// The `/api/v2` routes.
+pub fn routes(registry: Arc<JobRegistry>) -> Router {
+    Router::new()
+        .route("/api/v2/health", get(health))
+        .route("/api/v2/backups", get(list_backups).post(create_backup))
+        .route(
+            "/api/v2/backups/{name}",
+            get(get_backup).delete(delete_backup),
+        )
+        .route("/api/v2/backups/{name}/restore", post(restore))
+        .route("/api/v2/backups/{name}/restore-preview", post(preview))
+        .route("/api/v2/backups/{name}/verify", post(verify))
+        .route("/api/v2/jobs", get(list_jobs))
+        .route("/api/v2/jobs/{id}", get(get_job))
+        .route("/api/v2/jobs/{id}/cancel", post(cancel_job))
+        .route("/api/v2/cluster", get(cluster))
+        .with_state(registry)
+}
+
+/// `?offset=&limit=` of a list.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(default, deny_unknown_fields)]
+pub struct PageQuery {
+    /// Items to skip (default 0).
+    pub offset: usize,
+    /// Items to answer, 1 to 500 (default 50).
+    pub limit: Option<usize>,
+}
+
+impl PageQuery {
+    fn limit(&self) -> Result<usize, ApiError> {
+        match self.limit {
+            None => Ok(DEFAULT_PAGE),
+            Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+            Some(n) => Err(ApiError::bad_request(
+                "invalid_limit",
+                format!("limit {n} is out of range: ask for 1 to {MAX_PAGE} items"),
+            )),
+        }
+    }
+}
+
+/// The paging part of a list answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PageInfo {
+    /// Items in all pages.
+    pub total: u64,
+    pub offset: usize,
+    pub limit: usize,
+    /// `offset` of the next page; absent on the last page.
+    pub next_offset: Option<usize>,
+}
+
+impl PageInfo {
+    fn new(total: u64, offset: usize, limit: usize) -> PageInfo {
+        let next = offset.saturating_add(limit);
+        PageInfo {
+            total,
+            offset,
+            limit,
+            next_offset: ((next as u64) < total).then_some(next),
+        }
+    }
+}
+
+/// A backup in a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BackupItem {
+    pub name: String,
+    pub id: String,
+    /// When the backup was taken.
+    pub created_at: DateTime<Utc>,
+    /// Bytes of binlogs.
+    pub size: i64,
+    /// Live rows when the backup recorded them, else stored rows.
+    pub rows: i64,
+    pub milvus_version: String,
+    /// `db.collection` of each collection.
+    pub collections: Vec<String>,
+    /// How long it took, when milvault made it.
+    pub duration_ms: Option<i64>,
+    /// Schemas only, no data.
+    pub meta_only: bool,
+    /// The policy that made it (its retention may prune it).
+    pub policy: Option<String>,
+    /// The last verification against the manifest; absent when never verified.
+    pub verification: Option<VerificationView>,
+}
+
+/// The last verification of a backup.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerificationView {
+    /// `intact`, `damaged` or `unverifiable` (no manifest).
+    pub state: String,
+    pub at: DateTime<Utc>,
+    pub files: u64,
+    pub bytes: u64,
+    /// The damaged files: `{"problem": "missing"|"truncated"|"grown"|"changed"|"unreadable", "path", ...}`.
+    #[schema(value_type = Vec<Object>)]
+    pub problems: Vec<crate::format::manifest::FileProblem>,
+}
+
+impl From<&crate::db::policies::VerificationRecord> for VerificationView {
+    fn from(v: &crate::db::policies::VerificationRecord) -> Self {
+        VerificationView {
+            state: v.state.clone(),
+            at: v.at,
+            files: v.files,
+            bytes: v.bytes,
+            problems: v.problems.clone(),
+        }
+    }
+}
+
+impl From<BackupSummary> for BackupItem {
+    fn from(b: BackupSummary) -> Self {
+        BackupItem {
+            created_at: DateTime::from_timestamp_millis(b.backup_timestamp as i64)
+                .unwrap_or_default(),
+            name: b.name,
+            id: b.id,
+            size: b.size,
+            rows: b.rows,
+            milvus_version: b.milvus_version,
+            collections: b.collections,
+            duration_ms: b.duration_ms,
+            meta_only: b.meta_only,
+            policy: b.policy,
+            verification: None,
+        }
+    }
+}
+
+/// A page of backups, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BackupPage {
+    pub items: Vec<BackupItem>,
+    pub page: PageInfo,
+}
+
+/// One backup with its collections.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BackupDetail {
+    pub backup: BackupItem,
+    pub collections: Vec<CollectionItem>,
+}
+
+/// A collection in a backup.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CollectionItem {
+    pub database: String,
+    pub name: String,
+    pub rows: i64,
+    pub size: i64,
+    pub partitions: usize,
+    pub segments: usize,
+    /// `name on field (TYPE)` of each index.
+    pub indexes: Vec<String>,
+}
+
+impl From<&CollectionBackupInfo> for CollectionItem {
+    fn from(c: &CollectionBackupInfo) -> Self {
+        CollectionItem {
+            database: db_or_default(&c.db_name).to_string(),
+            name: c.collection_name.clone(),
+            rows: c.rows(),
+            size: c.size,
+            partitions: c.partition_backups.len(),
+            segments: c.segments().count(),
+            indexes: c
+                .index_infos
+                .iter()
+                .map(|i| format!("{} on {} ({})", i.index_name, i.field_name, i.index_type))
+                .collect(),
+        }
+    }
+}
+
+impl From<&BackupInfo> for BackupDetail {
+    fn from(info: &BackupInfo) -> Self {
+        BackupDetail {
+            backup: BackupSummary::from(info).into(),
+            collections: info
+                .collection_backups
+                .iter()
+                .map(CollectionItem::from)
+                .collect(),
+        }
+    }
+}
+
+/// What to back up.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct CreateBackupBody {
+    /// Backup name (letters, digits, `_` and `-`); generated from the time when absent.
+    pub name: String,
+    /// Collections as `name` (default database) or `db.name`; absent with no databases: all.
+    pub collections: Vec<String>,
+    /// Databases to back up whole.
+    pub databases: Vec<String>,
+    /// Schemas, partitions and indexes only.
+    pub meta_only: bool,
+    /// Do not flush first.
+    pub skip_flush: bool,
+    /// A logical backup: rows read through the API into Parquet files.
+    pub logical: bool,
+    /// Copy the files an earlier backup of a collection holds from that backup, not from Milvus'
+    /// bucket (the new backup still holds every file itself).
+    pub incremental: bool,
+    /// Continue the interrupted backup `name` (its recorded request is used; files it finished
+    /// are kept).
+    pub resume: bool,
+}
+
+/// How to restore.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct RestoreBody {
+    /// Collections as `name` or `db.name`; absent: all of the backup's.
+    pub collections: Vec<String>,
+    /// Only collections of these databases.
+    pub databases: Vec<String>,
+    /// Appended to each restored collection's name unless a rename names it.
+    pub suffix: String,
+    /// `a:b`, `db1.a:db2.b` or `db1.*:db2.*`.
+    pub renames: Vec<String>,
+    /// Replace target collections that exist (dropped first).
+    pub drop_existing: bool,
+    pub meta_only: bool,
+    /// Rebuild the backup's indexes.
+    pub restore_index: bool,
+    /// Load the restored collections and count their rows.
+    pub load: bool,
+    /// Restore even when files are missing or differ from the backup's manifest.
+    pub force: bool,
+}
+
+impl RestoreBody {
+    fn into_request(self, name: String) -> RestoreRequest {
+        RestoreRequest {
+            name,
+            collections: self.collections,
+            databases: self.databases,
+            suffix: self.suffix,
+            renames: self.renames,
+            drop_existing: self.drop_existing,
+            meta_only: self.meta_only,
+            restore_index: self.restore_index,
+            load: self.load,
+            force: self.force,
+        }
+    }
+}
+
+/// Where a restore would put a collection.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RestoreTargetItem {
+    /// `db.name` in the backup.
+    pub source: String,
+    /// `db.name` in Milvus.
+    pub target: String,
+    /// A collection of that name exists (the restore needs `drop_existing`).
+    pub exists: bool,
+    pub rows: i64,
+}
+
+/// A backup or restore job.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobItem {
+    pub id: String,
+    /// `backup` or `restore`.
+    pub kind: String,
+    pub backup_name: String,
+    /// `running`, `succeeded` or `failed`.
+    pub state: String,
+    /// What it is doing now.
+    pub step: String,
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+    pub segments_done: u64,
+    pub segments_total: u64,
+    /// 0 to 100.
+    pub percent: u32,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+    /// Restores: `source=>target` of each collection.
+    pub targets: Vec<String>,
+    /// The job's log (on `/jobs/{id}` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<Vec<JobLogLine>>,
+}
+
+/// A line of a job's log.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobLogLine {
+    pub at: DateTime<Utc>,
+    pub message: String,
+}
+
+/// `succeeded`, `running`... as the engine's serde names them.
+fn name_of<T: Serialize>(v: T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+impl JobItem {
+    /// A job without its log.
+    pub fn of(s: &JobSnapshot) -> JobItem {
+        JobItem {
+            id: s.id.clone(),
+            kind: name_of(s.kind),
+            backup_name: s.backup_name.clone(),
+            state: name_of(s.state),
+            step: s.step.clone(),
+            bytes_done: s.bytes_done,
+            bytes_total: s.bytes_total,
+            segments_done: s.segments_done,
+            segments_total: s.segments_total,
+            percent: s.percent(),
+            started_at: s.started_at,
+            finished_at: s.finished_at,
+            error: s.error.clone(),
+            targets: s.targets.clone(),
+            log: None,
+        }
+    }
+
+    /// A job with its log.
+    pub fn with_log(s: &JobSnapshot) -> JobItem {
+        let mut j = JobItem::of(s);
+        j.log = Some(
+            s.log
+                .iter()
+                .map(|l| JobLogLine {
+                    at: l.at,
+                    message: l.message.clone(),
+                })
+                .collect(),
+        );
+        j
+    }
+}
+
+/// A page of jobs, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobPage {
+    pub items: Vec<JobItem>,
+    pub page: PageInfo,
+}
+
+/// The service is up.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    pub status: String,
+    pub version: String,
+}
+
+/// What the cluster looks like now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Cluster {
+    /// Every check passed.
+    pub ok: bool,
+    pub checks: Vec<CheckItemView>,
+    /// Collections in Milvus (empty when Milvus cannot be reached).
+    pub collections: Vec<LiveCollection>,
+}
+
+/// One thing checked.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckItemView {
+    pub what: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// A collection in Milvus.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LiveCollection {
+    pub database: String,
+    pub name: String,
+    pub rows: i64,
+    pub load_state: String,
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// Liveness: answers while the server runs (does not touch Milvus).
+#[utoipa::path(get, path = "/api/v2/health", tag = "v2", responses((status = 200, body = Health)))]
+pub async fn health() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
+}
+
+/// Complete backups, newest first, a page at a time.
+#[utoipa::path(get, path = "/api/v2/backups", tag = "v2", params(PageQuery),
+    responses((status = 200, body = BackupPage), (status = 400, body = ErrorBody)))]
+pub async fn list_backups(gate: Gate, Query(q): Query<PageQuery>) -> ApiResult<Json<BackupPage>> {
+    let limit = q.limit()?;
+    let all = gate.list_backups_verified().await?;
+    let total = all.len() as u64;
+    Ok(Json(BackupPage {
+        items: all
+            .into_iter()
+            .skip(q.offset)
+            .take(limit)
+            .map(|(b, v)| {
+                let mut item = BackupItem::from(b);
+                item.verification = v.as_ref().map(VerificationView::from);
+                item
+            })
+            .collect(),
+        page: PageInfo::new(total, q.offset, limit),
+    }))
+}
+
+/// One backup with its collections.
+#[utoipa::path(get, path = "/api/v2/backups/{name}", tag = "v2",
+    params(("name" = String, Path, description = "Backup name")),
+    responses((status = 200, body = BackupDetail), (status = 404, body = ErrorBody)))]
+pub async fn get_backup(gate: Gate, Path(name): Path<String>) -> ApiResult<Json<BackupDetail>> {
+    let (info, v) = gate.get_backup_verified(&name).await?;
+    let mut detail = BackupDetail::from(&info);
+    detail.backup.verification = v.as_ref().map(VerificationView::from);
+    Ok(Json(detail))
+}
+
+/// Starts a backup; answers 202 with its job (follow it at `/api/v2/jobs/{id}`).
+#[utoipa::path(post, path = "/api/v2/backups", tag = "v2", request_body = CreateBackupBody,
+    responses((status = 202, body = JobItem), (status = 400, body = ErrorBody),
+        (status = 409, description = "The name is taken or being used now", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
+pub async fn create_backup(
+    gate: Gate,
+    ApiJson(body): ApiJson<CreateBackupBody>,
+) -> ApiResult<(StatusCode, Json<JobItem>)> {
+    let job = gate
+        .start_backup(CreateBackupRequest {
+            name: body.name,
+            collections: body.collections,
+            databases: body.databases,
+            meta_only: body.meta_only,
+            skip_flush: body.skip_flush,
+            policy: None,
+            logical: body.logical,
+            incremental: body.incremental,
+            resume: body.resume,
+        })
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(JobItem::of(&job))))
+}
+
+/// Deletes a backup and every file under it.
+#[utoipa::path(delete, path = "/api/v2/backups/{name}", tag = "v2",
+    params(("name" = String, Path, description = "Backup name")),
+    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
+pub async fn delete_backup(gate: Gate, Path(name): Path<String>) -> ApiResult<StatusCode> {
+    gate.delete_backup(&name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Checks a restore (backup, collections, no existing target unless `drop_existing`) and
+/// starts it; answers 202 with its job.
+#[utoipa::path(post, path = "/api/v2/backups/{name}/restore", tag = "v2", request_body = RestoreBody,
+    params(("name" = String, Path, description = "Backup name")),
+    responses((status = 202, body = JobItem), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "A target collection exists", body = ErrorBody)))]
+pub async fn restore(
+    gate: Gate,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<RestoreBody>,
+) -> ApiResult<(StatusCode, Json<JobItem>)> {
+    let job = gate.start_restore(body.into_request(name)).await?;
+    Ok((StatusCode::ACCEPTED, Json(JobItem::of(&job))))
+}
+
+/// Starts verifying a backup against its manifest; answers 202 with the job. The outcome becomes
+/// the backup's `verification`.
+#[utoipa::path(post, path = "/api/v2/backups/{name}/verify", tag = "v2",
+    params(("name" = String, Path, description = "Backup name")),
+    responses((status = 202, body = JobItem), (status = 404, body = ErrorBody),
+        (status = 409, description = "The backup is being made or deleted", body = ErrorBody)))]
+pub async fn verify(
+    gate: Gate,
+    Path(name): Path<String>,
+) -> ApiResult<(StatusCode, Json<JobItem>)> {
+    let job = gate.start_verify(&name).await?;
+    Ok((StatusCode::ACCEPTED, Json(JobItem::of(&job))))
+}
+
+/// Where a restore would put each collection, without changing anything.
+#[utoipa::path(post, path = "/api/v2/backups/{name}/restore-preview", tag = "v2", request_body = RestoreBody,
+    params(("name" = String, Path, description = "Backup name")),
+    responses((status = 200, body = Vec<RestoreTargetItem>), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn preview(
+    gate: Gate,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<RestoreBody>,
+) -> ApiResult<Json<Vec<RestoreTargetItem>>> {
+    let targets = gate.restore_preview(&body.into_request(name)).await?;
+    Ok(Json(
+        targets
+            .into_iter()
+            .map(|t| RestoreTargetItem {
+                source: t.source,
+                target: t.target,
+                exists: t.exists,
+                rows: t.rows,
+            })
+            .collect(),
+    ))
+}
+
+/// Jobs, newest first, a page at a time.
+#[utoipa::path(get, path = "/api/v2/jobs", tag = "v2", params(PageQuery),
+    responses((status = 200, body = JobPage), (status = 400, body = ErrorBody)))]
+pub async fn list_jobs(gate: Gate, Query(q): Query<PageQuery>) -> ApiResult<Json<JobPage>> {
+    let limit = q.limit()?;
+    let (items, total) = gate.jobs_page(q.offset, limit)?;
+    Ok(Json(JobPage {
+        items: items.iter().map(JobItem::of).collect(),
+        page: PageInfo::new(total, q.offset, limit),
+    }))
+}
+
+/// One job with its log.
+#[utoipa::path(get, path = "/api/v2/jobs/{id}", tag = "v2",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, body = JobItem), (status = 404, body = ErrorBody)))]
+pub async fn get_job(gate: Gate, Path(id): Path<String>) -> ApiResult<Json<JobItem>> {
+    match gate.job(&id)? {
+        Some(s) => Ok(Json(JobItem::with_log(&s))),
+        None => Err(ApiError::not_found(
+            "job_not_found",
+            format!("no job has id '{id}'; GET /api/v2/jobs lists them"),
+        )),
+    }
+}
+
+/// Cancels a running job: a backup stops and leaves nothing, a restore waits for the imports it
+/// sent and removes the collections it created. Answers the job (still running until it has
+/// cleaned up; its state becomes `cancelled`).
+#[utoipa::path(post, path = "/api/v2/jobs/{id}/cancel", tag = "v2",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 202, body = JobItem), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn cancel_job(
+    gate: Gate,
+    Path(id): Path<String>,
+) -> ApiResult<(axum::http::StatusCode, Json<JobItem>)> {
+    let s = gate.cancel_job(&id)?;
+    Ok((axum::http::StatusCode::ACCEPTED, Json(JobItem::of(&s))))
+}
+
+/// Milvus and storage checks, and the collections Milvus holds (of a scoped caller: those of its
+/// databases only, in the checks too).
+#[utoipa::path(get, path = "/api/v2/cluster", tag = "v2", responses((status = 200, body = Cluster)))]
+pub async fn cluster(gate: Gate) -> Json<Cluster> {
+    let report = gate.check().await;
+    let collections = gate.inventory().await.unwrap_or_default();
+    Json(Cluster {
+        ok: report.ok(),
+        checks: report
+            .items
+            .into_iter()
+            .map(|i| CheckItemView {
+                what: i.what,
+                ok: i.ok,
+                detail: i.detail,
+            })
+            .collect(),
+        collections: collections
+            .into_iter()
+            .map(|c| LiveCollection {
+                database: c.db,
+                name: c.name,
+                rows: c.rows,
+                load_state: c.load_state,
+            })
+            .collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_say_where_the_next_one_starts() {
+        let p = PageInfo::new(120, 0, 50);
+        assert_eq!(p.next_offset, Some(50));
+        assert_eq!(PageInfo::new(120, 100, 50).next_offset, None);
+        assert_eq!(PageInfo::new(100, 50, 50).next_offset, None);
+        assert!(PageQuery {
+            offset: 0,
+            limit: Some(0)
+        }
+        .limit()
+        .is_err());
+        assert!(PageQuery {
+            offset: 0,
+            limit: Some(501)
+        }
+        .limit()
+        .is_err());
+        assert_eq!(PageQuery::default().limit().unwrap(), 50);
+    }
+}
