@@ -72,7 +72,10 @@ impl Principal {
 
     /// The scheduler running a policy.
     pub fn scheduler() -> Principal {
-        Principal::local("scheduler")
+        Principal {
+            user: "scheduler".into(),
+            ..Principal::local("scheduler")
+        }
     }
 
     /// Whether the user is limited to some databases.
@@ -108,6 +111,14 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The scheduler running a policy (an admin of this server).
+    pub fn scheduler() -> Caller {
+        Caller {
+            who: Principal::scheduler(),
+            source: "scheduler".into(),
+        }
+    }
+
     /// The CLI acting for whoever runs it.
     pub fn cli() -> Caller {
         Caller {

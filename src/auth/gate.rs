@@ -45,6 +45,8 @@ pub const RECHECK_EVERY: Duration = Duration::from_secs(2);
 pub struct Gate {
     reg: Arc<JobRegistry>,
     caller: Caller,
+    /// Why the caller acts (a policy run), put before the detail of each audit entry.
+    purpose: Option<Arc<str>>,
 }
 
 /// The databases a backup holds.
@@ -65,6 +67,16 @@ impl Gate {
         Gate {
             reg: reg.clone(),
             caller,
+            purpose: None,
+        }
+    }
+
+    /// This gate acting for `purpose` (e.g. "policy nightly (Schedule run)"), which every audit
+    /// entry it writes starts with.
+    pub fn for_purpose(&self, purpose: &str) -> Gate {
+        Gate {
+            purpose: Some(purpose.into()),
+            ..self.clone()
         }
     }
 
@@ -73,14 +85,15 @@ impl Gate {
         &self.caller.who
     }
 
-    /// The registry (for what needs no permission: health, schedule previews).
-    pub fn registry(&self) -> &Arc<JobRegistry> {
-        &self.reg
-    }
-
     /// Records an entry for this caller.
     pub fn audit(&self, action: &str, target: &str, outcome: Outcome, detail: &str) {
         let w = &self.caller.who;
+        let detail = match &self.purpose {
+            Some(p) if detail.is_empty() => p.to_string(),
+            Some(p) => format!("{p}: {detail}"),
+            None => detail.to_string(),
+        };
+        let detail = detail.as_str();
         self.reg.store().audit(
             &w.user,
             &w.via,
@@ -352,6 +365,22 @@ impl Gate {
         self.outcome(action::BACKUP_DELETE, name, r, Deleted::describe)
     }
 
+    /// Verifies a backup and waits for the answer: intact (`true`) or damaged (`false`); an
+    /// error when it could not be checked.
+    pub async fn verify_and_wait(&self, name: &str) -> Result<bool> {
+        let info = self.visible_backup(action::BACKUP_VERIFY, name).await?;
+        let dbs = backup_databases(&info);
+        self.allow(
+            action::BACKUP_VERIFY,
+            name,
+            Action::Verify { databases: &dbs },
+        )?;
+        let r = self.reg.verify_and_wait(name).await;
+        self.outcome(action::BACKUP_VERIFY, name, r, |intact| {
+            if *intact { "intact" } else { "damaged" }.to_string()
+        })
+    }
+
     /// Starts verifying a backup.
     pub async fn start_verify(&self, name: &str) -> Result<JobSnapshot> {
         let info = self.visible_backup(action::BACKUP_VERIFY, name).await?;
@@ -610,6 +639,16 @@ impl Gate {
             .collect())
     }
 
+    /// One policy the caller may see, with its next `upcoming` runs and its newest runs; one it
+    /// may not see answers like a missing one.
+    pub fn policy(&self, name: &str, upcoming: usize) -> Result<PolicyOverview> {
+        let o = policy::overview_of(self.reg.store(), name, Utc::now(), upcoming)?;
+        if self.who().is_scoped() && !self.covers_job(&policy_databases(&o.policy)) {
+            return Err(Error::PolicyNotFound(name.to_string()));
+        }
+        Ok(o)
+    }
+
     /// Adds a policy.
     pub fn add_policy(&self, p: &Policy) -> Result<()> {
         self.allow(action::POLICY_ADD, &p.name, Action::ManagePolicies)?;
@@ -685,6 +724,23 @@ impl Gate {
         self.allow(action::USER_REMOVE, name, Action::ManageUsers)?;
         let r = self.reg.store().remove_user(name);
         self.outcome(action::USER_REMOVE, name, r, |_| String::new())
+    }
+
+    /// Sets a user's password (its sessions end).
+    pub fn set_user_password(&self, name: &str, password: &str) -> Result<()> {
+        self.allow(action::USER_PASSWORD, name, Action::ManageUsers)?;
+        let r = self.reg.store().set_password(name, password);
+        self.outcome(action::USER_PASSWORD, name, r, |_| String::new())
+    }
+
+    /// Creates an API token for another user (an admin's task: the CLI's `user token`); returns
+    /// the secret (shown once).
+    pub fn create_token_for(&self, user: &str, label: &str) -> Result<(String, TokenInfo)> {
+        self.allow(action::TOKEN_CREATE, label, Action::ManageUsers)?;
+        let r = self.reg.store().create_token(user, label);
+        self.outcome(action::TOKEN_CREATE, label, r, |(_, t)| {
+            format!("token {} of {user}", t.id)
+        })
     }
 
     /// Creates an API token for the caller itself; returns the secret (shown once).

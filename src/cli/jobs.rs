@@ -20,6 +20,8 @@ use super::JobDbArg;
 #[derive(Clone)]
 pub struct CliJobs {
     gate: Gate,
+    /// Kept to sign this process off at the end; every operation goes through `gate`.
+    registry: Arc<JobRegistry>,
 }
 
 impl CliJobs {
@@ -37,6 +39,7 @@ impl CliJobs {
     pub fn over(registry: Arc<JobRegistry>) -> CliJobs {
         CliJobs {
             gate: Gate::new(&registry, cli_caller()),
+            registry,
         }
     }
 
@@ -47,7 +50,7 @@ impl CliJobs {
 
     /// Signs this process off: its name claims end and its jobs count as ended.
     pub fn sign_off(&self) {
-        if let Err(e) = self.gate.registry().store().sign_off() {
+        if let Err(e) = self.registry.sign_off() {
             tracing::warn!("job database: {e}");
         }
     }

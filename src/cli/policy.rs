@@ -99,8 +99,6 @@ pub struct AddArgs {
 pub async fn run(svc: Arc<Milvault>, args: PolicyArgs, db: &JobDbArg, json: bool) -> Result<i32> {
     let jobs = CliJobs::over(JobRegistry::new(svc, db.open()?));
     let gate = jobs.gate();
-    let store = gate.registry().store();
-    let now = chrono::Utc::now();
     match args.command {
         PolicyCommand::Add(a) => {
             let p = Policy {
@@ -124,10 +122,10 @@ pub async fn run(svc: Arc<Milvault>, args: PolicyArgs, db: &JobDbArg, json: bool
                 full_every: a.full_every,
             };
             gate.add_policy(&p)?;
-            print_policy(&policy::overview_of(store, &p.name, now, 3)?, json)?;
+            print_policy(&gate.policy(&p.name, 3)?, json)?;
         }
         PolicyCommand::List => {
-            let all = policy::list(store, now)?;
+            let all = gate.policies()?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&all)?);
             } else if all.is_empty() {
@@ -139,7 +137,7 @@ pub async fn run(svc: Arc<Milvault>, args: PolicyArgs, db: &JobDbArg, json: bool
             }
         }
         PolicyCommand::Show(n) => {
-            print_policy(&policy::overview_of(store, &n.name, now, 5)?, json)?;
+            print_policy(&gate.policy(&n.name, 5)?, json)?;
         }
         PolicyCommand::Pause(n) => {
             gate.set_policy_enabled(&n.name, false)?;

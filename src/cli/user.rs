@@ -9,14 +9,7 @@ use clap::{Args, Subcommand};
 
 use std::sync::Arc;
 
-use crate::{
-    auth::{
-        audit::{action, Outcome},
-        Role,
-    },
-    jobs::registry::JobRegistry,
-    Milvault,
-};
+use crate::{auth::Role, jobs::registry::JobRegistry, Milvault};
 
 use super::{jobs::CliJobs, split_list, JobDbArg};
 
@@ -108,25 +101,17 @@ fn read_password() -> Result<String> {
 /// Runs a user subcommand.
 pub fn run(svc: &Arc<Milvault>, args: UserArgs, db: &JobDbArg, json: bool) -> Result<i32> {
     let jobs = CliJobs::over(JobRegistry::new(svc.clone(), db.open()?));
-    let store = jobs.gate().registry().store();
-    let audit = |action: &str, target: &str, detail: &str| {
-        jobs.gate().audit(action, target, Outcome::Ok, detail)
-    };
+    let gate = jobs.gate();
     match args.command {
         UserCommand::Add(a) => {
             let role = Role::parse(&a.role)?;
             let dbs = split_list(&a.databases);
             let pw = read_password()?;
-            store.add_user(&a.name, &pw, role, &dbs)?;
-            audit(
-                action::USER_ADD,
-                &a.name,
-                &format!("{} {}", role.as_str(), dbs.join(",")),
-            );
+            gate.add_user(&a.name, &pw, role, &dbs)?;
             println!("added {} ({})", a.name, role.as_str());
         }
         UserCommand::List => {
-            let users = store.users()?;
+            let users = gate.users()?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&users)?);
             } else {
@@ -147,32 +132,20 @@ pub fn run(svc: &Arc<Milvault>, args: UserArgs, db: &JobDbArg, json: bool) -> Re
         UserCommand::SetRole(a) => {
             let role = Role::parse(&a.role)?;
             let dbs = split_list(&a.databases);
-            store.set_user_role(&a.name, role, &dbs)?;
-            audit(
-                action::USER_UPDATE,
-                &a.name,
-                &format!("{} {}", role.as_str(), dbs.join(",")),
-            );
+            gate.set_user_role(&a.name, role, &dbs)?;
             println!("{} is now {}", a.name, role.as_str());
         }
         UserCommand::Passwd(a) => {
             let pw = read_password()?;
-            store.set_password(&a.name, &pw)?;
-            audit(action::USER_PASSWORD, &a.name, "");
+            gate.set_user_password(&a.name, &pw)?;
             println!("password of {} changed; its sessions ended", a.name);
         }
         UserCommand::Remove(a) => {
-            store.remove_user(&a.name)?;
-            audit(action::USER_REMOVE, &a.name, "");
+            gate.remove_user(&a.name)?;
             println!("removed {}", a.name);
         }
         UserCommand::Token(a) => {
-            let (plain, info) = store.create_token(&a.name, &a.label)?;
-            audit(
-                action::TOKEN_CREATE,
-                &a.label,
-                &format!("token {} of {}", info.id, a.name),
-            );
+            let (plain, _) = gate.create_token_for(&a.name, &a.label)?;
             println!("{plain}");
         }
     }

@@ -87,6 +87,13 @@ impl GcPause {
                     other => other.to_string(),
                 };
                 tracing::warn!(error = %e, "GC pause not available; the backup goes on");
+                if !matches!(e, GcCallError::Status { status: 404, .. }) {
+                    // the pause may have taken effect although its answer was lost or an error
+                    // (as milvus-backup does: resume after a failed pause); harmless otherwise
+                    if let Err(e) = get(&address, RESUME_PATH).await {
+                        tracing::debug!(error = %e, "resume after a failed GC pause");
+                    }
+                }
                 progress.log(format!(
                     "GC pause not available ({why}); the backup goes on without it (Milvus' GC rarely touches the segments being copied)"
                 ));
@@ -346,6 +353,16 @@ mod tests {
             .collect();
         assert_eq!(notes.len(), 1, "{log:?}");
         assert!(notes[0].contains("no GC pause API"), "{log:?}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_pause_is_followed_by_a_resume() {
+        let (addr, seen) = recorder::start(500).await;
+        let progress = Progress::detached(JobKind::Backup);
+        let gc = GcPause::start(&cfg(&addr, 2), &progress).await;
+        assert!(!gc.is_active());
+        gc.resume(&progress).await;
+        assert_eq!(seen.lock().unwrap().clone(), vec![PAUSE_2, RESUME]);
     }
 
     #[tokio::test]

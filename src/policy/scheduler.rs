@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::{
-    auth::audit::{action, Outcome},
+    auth::{Caller, Gate},
     db::policies::{PolicyRecord, PolicyRun, Trigger},
     db::Db,
     engine::commands::create::CreateBackupRequest,
@@ -41,7 +41,9 @@ impl Clock for SystemClock {
     }
 }
 
-/// The policy runner of one server.
+/// The policy runner of one server. Its backups, verifications and prunings go through a
+/// [`Gate`] for the scheduler (authorized and audited like any caller's, each entry naming the
+/// policy run); it keeps its own records (slots claimed, runs) in the database.
 pub struct Scheduler {
     registry: Arc<JobRegistry>,
     clock: Arc<dyn Clock>,
@@ -128,7 +130,7 @@ impl Scheduler {
         let why = format!("policy {} ({:?} run)", p.name, trigger);
         let incremental = p.full_every > 1 && !p.meta_only && {
             // full when the policy's backups so far are a multiple of N
-            let made = match self.registry.service().list_backups().await {
+            let made = match self.gate(&why).list_backups().await {
                 Ok(all) => all
                     .iter()
                     .filter(|b| b.policy.as_deref() == Some(p.name.as_str()))
@@ -141,8 +143,12 @@ impl Scheduler {
         let mut note = None;
         let mut tries = 1;
         let started = loop {
+            let purpose = match &note {
+                Some(n) => format!("{why}; {n}, so the backup is {}", run.backup),
+                None => why.clone(),
+            };
             let started = self
-                .registry
+                .gate(&purpose)
                 .start_backup(CreateBackupRequest {
                     name: run.backup.clone(),
                     collections: p.collections.clone(),
@@ -174,34 +180,11 @@ impl Scheduler {
             tries += 1;
         };
         let note = note.map(|n| format!("{n}, so the backup is {}", run.backup));
-        let store = self.registry.store();
         match started {
-            Ok(job) => {
-                run.job_id = job.id;
-                let dbs = crate::auth::gate::create_databases(&CreateBackupRequest {
-                    collections: p.collections.clone(),
-                    databases: p.databases.clone(),
-                    ..Default::default()
-                });
-                if let Err(e) = store.set_job_databases(&run.job_id, &dbs) {
-                    tracing::warn!("could not record the job's databases: {e}");
-                }
-                let mut detail = format!("{why}: job {}", run.job_id);
-                if let Some(n) = &note {
-                    detail.push_str("; ");
-                    detail.push_str(n);
-                }
-                self.audit(action::BACKUP_CREATE, &run.backup, Outcome::Ok, &detail);
-            }
+            Ok(job) => run.job_id = job.id,
             Err(e) => {
                 run.state = "failed".into();
                 run.detail = format!("the backup did not start: {e}");
-                self.audit(
-                    action::BACKUP_CREATE,
-                    &run.backup,
-                    Outcome::Failed,
-                    &format!("{why}: {e}"),
-                );
             }
         }
         if let Some(n) = &note {
@@ -244,7 +227,8 @@ impl Scheduler {
         }
         let mut notes = Vec::new();
         if p.verify_after {
-            match self.registry.verify_and_wait(&run.backup).await {
+            let why = format!("policy {} ({:?} run)", p.name, run.trigger);
+            match self.gate(&why).verify_and_wait(&run.backup).await {
                 Ok(true) => notes.push("verified intact".to_string()),
                 Ok(false) => {
                     run.state = "failed".into();
@@ -269,22 +253,17 @@ impl Scheduler {
             return Ok(Vec::new());
         }
         let tz = crate::policy::parse_tz(&p.time_zone)?;
-        let store = self.registry.store();
-        let verifications = store.verifications()?;
+        let gate = self.gate(&format!("pruned by the retention of policy {}", p.name));
         // the policy's own: its metadata names the policy and a run of the policy made it (a
         // backup someone else made under a name the policy uses is neither)
-        let made = store.policy_backups(&p.name)?;
-        let candidates: Vec<Candidate> = self
-            .registry
-            .service()
-            .list_backups()
+        let made = self.registry.store().policy_backups(&p.name)?;
+        let candidates: Vec<Candidate> = gate
+            .list_backups_verified()
             .await?
             .into_iter()
-            .filter(|b| b.policy.as_deref() == Some(p.name.as_str()) && made.contains(&b.name))
-            .map(|b| Candidate {
-                damaged: verifications
-                    .get(&b.name)
-                    .is_some_and(|v| v.state == "damaged"),
+            .filter(|(b, _)| b.policy.as_deref() == Some(p.name.as_str()) && made.contains(&b.name))
+            .map(|(b, verified)| Candidate {
+                damaged: verified.is_some_and(|v| v.state == "damaged"),
                 taken_at: DateTime::from_timestamp_millis(b.backup_timestamp as i64)
                     .unwrap_or_default(),
                 name: b.name,
@@ -295,15 +274,9 @@ impl Scheduler {
             if d.keep {
                 continue;
             }
-            match self.registry.delete_backup(&d.name).await {
+            match gate.delete_backup(&d.name).await {
                 Ok(_) => {
                     tracing::info!(policy = %p.name, backup = %d.name, reasons = ?d.reasons, "pruned");
-                    self.audit(
-                        action::BACKUP_DELETE,
-                        &d.name,
-                        Outcome::Ok,
-                        &format!("pruned by the retention of policy {}", p.name),
-                    );
                     pruned.push(d.name);
                 }
                 Err(e) => tracing::warn!(policy = %p.name, backup = %d.name, "not pruned: {e}"),
@@ -312,17 +285,9 @@ impl Scheduler {
         Ok(pruned)
     }
 
-    /// An audit log entry by the scheduler.
-    fn audit(&self, action: &str, target: &str, outcome: Outcome, detail: &str) {
-        self.registry.store().audit(
-            "scheduler",
-            "scheduler",
-            action,
-            target,
-            "scheduler",
-            outcome,
-            detail,
-        );
+    /// The scheduler's door, for `purpose` (named in every audit entry).
+    fn gate(&self, purpose: &str) -> Gate {
+        Gate::new(&self.registry, Caller::scheduler()).for_purpose(purpose)
     }
 
     fn record(&self, run: &PolicyRun) {

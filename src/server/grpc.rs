@@ -16,10 +16,7 @@ use tonic::{server::NamedService, Request, Response, Status};
 use crate::{
     auth::{Caller, Gate},
     engine::commands::{
-        create::CreateBackupRequest,
-        list::BackupSummary,
-        policy::{self, PolicyOverview},
-        restore,
+        create::CreateBackupRequest, list::BackupSummary, policy::PolicyOverview, restore,
     },
     error::{Error, ErrorKind},
     format::{db_or_default, BackupInfo},
@@ -372,8 +369,7 @@ impl BackupService for GrpcService {
         required(&r.name, "name")?;
         gate.set_policy_enabled(&r.name, r.enabled)
             .map_err(status_of)?;
-        let o = policy::overview_of(self.registry.store(), &r.name, chrono::Utc::now(), 3)
-            .map_err(status_of)?;
+        let o = gate.policy(&r.name, 3).map_err(status_of)?;
         Ok(Response::new(policy_message(o)))
     }
 

@@ -84,8 +84,8 @@ pub struct SchedulePreviewBody {
     pub time_zone: String,
 }
 
-fn view(reg: &JobRegistry, name: &str) -> Result<PolicyView, ApiError> {
-    Ok(policy::overview_of(reg.store(), name, Utc::now(), 3)?.into())
+fn view(gate: &Gate, name: &str) -> Result<PolicyView, ApiError> {
+    Ok(gate.policy(name, 3)?.into())
 }
 
 /// Every policy with its next runs and recent runs.
@@ -107,7 +107,7 @@ pub async fn create(
     ApiJson(p): ApiJson<crate::policy::Policy>,
 ) -> Result<(StatusCode, Json<PolicyView>), ApiError> {
     gate.add_policy(&p)?;
-    Ok((StatusCode::CREATED, Json(view(gate.registry(), &p.name)?)))
+    Ok((StatusCode::CREATED, Json(view(&gate, &p.name)?)))
 }
 
 /// One policy.
@@ -137,7 +137,7 @@ pub async fn replace(
         ));
     }
     gate.update_policy(&p)?;
-    Ok(Json(view(gate.registry(), &name)?))
+    Ok(Json(view(&gate, &name)?))
 }
 
 /// Removes a policy; the backups it made stay.
@@ -177,7 +177,7 @@ pub async fn run_now(
     responses((status = 200, body = PolicyView), (status = 404, body = ErrorBody)))]
 pub async fn pause(gate: Gate, Path(name): Path<String>) -> Result<Json<PolicyView>, ApiError> {
     gate.set_policy_enabled(&name, false)?;
-    Ok(Json(view(gate.registry(), &name)?))
+    Ok(Json(view(&gate, &name)?))
 }
 
 /// Resumes a paused policy (missed slots are not run: the next run is the next slot).
@@ -186,7 +186,7 @@ pub async fn pause(gate: Gate, Path(name): Path<String>) -> Result<Json<PolicyVi
     responses((status = 200, body = PolicyView), (status = 404, body = ErrorBody)))]
 pub async fn resume(gate: Gate, Path(name): Path<String>) -> Result<Json<PolicyView>, ApiError> {
     gate.set_policy_enabled(&name, true)?;
-    Ok(Json(view(gate.registry(), &name)?))
+    Ok(Json(view(&gate, &name)?))
 }
 
 /// The next five runs of a cron expression in a time zone.
