@@ -126,10 +126,7 @@ pub enum Error {
     #[error(
         "backup '{backup}' cannot be restored into this Milvus: {refusal}. Nothing was created"
     )]
-    NotRestorable {
-        backup: String,
-        refusal: crate::format::import_plan::Refusal,
-    },
+    NotRestorable { backup: String, refusal: Refusal },
 
     /// The job was cancelled.
     /// Rows of a logical backup that cannot be read, written or converted (a Parquet file that is
@@ -273,4 +270,41 @@ impl Error {
             reason: reason.to_string(),
         }
     }
+}
+
+/// Why a backup cannot be restored into a Milvus version.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The backup is not in the binlog format.
+    #[error("{collection}: format {format} is not supported: the backup holds a Milvus snapshot bundle (milvus-backup --format={format}), which milvault does not restore; restore it with milvus-backup into Milvus 3.0+")]
+    Format { collection: String, format: String },
+    /// L0 segments and a Milvus without L0 import.
+    #[error("{collection}: L0 segments {segments} hold deletes: Milvus {target} cannot import them; restore into Milvus 2.4+")]
+    L0Segments {
+        collection: String,
+        segments: String,
+        target: String,
+    },
+    /// Segments in a storage format the target cannot read.
+    #[error("{collection}: segments {segments} are in Milvus' storage format v2: Milvus {target} cannot import them; restore into Milvus 2.6+")]
+    StorageV2 {
+        collection: String,
+        segments: String,
+        target: String,
+    },
+    /// A schema feature the target lacks.
+    #[error("{collection}: {what} need Milvus {needs}+; this is Milvus {target}")]
+    Feature {
+        collection: String,
+        what: String,
+        needs: &'static str,
+        target: String,
+    },
+    /// Segments of one import request that cannot share its `storage_version` option.
+    #[error("{collection}: partition '{partition}' has no group folders and mixes storage versions ({versions}), which one import request cannot carry")]
+    MixedStorageVersions {
+        collection: String,
+        partition: String,
+        versions: String,
+    },
 }

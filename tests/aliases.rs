@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use milvault::{
     engine::commands::{create::CreateBackupRequest, restore::RestoreRequest},
-    jobs::{JobKind, Progress},
+    progress::{JobKind, Progress},
     Error, Milvault,
 };
 use support::*;

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use milvault::{
     engine::commands::create::CreateBackupRequest,
-    jobs::{JobKind, Progress},
+    progress::{JobKind, Progress},
 };
 use support::*;
 use tokio::{

@@ -14,7 +14,7 @@ use milvault::{
     db::Db,
     engine::commands::create::CreateBackupRequest,
     jobs::registry::JobRegistry,
-    jobs::{JobKind, Progress},
+    progress::{JobKind, Progress},
     server::auth::AuthOptions,
 };
 use serde_json::{json, Value};

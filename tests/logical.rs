@@ -10,7 +10,7 @@ use milvault::{
     engine::commands::{create::CreateBackupRequest, restore::RestoreRequest},
     engine::logical::LogicalMeta,
     error::Error,
-    jobs::{JobKind, Progress},
+    progress::{JobKind, Progress},
     Milvault,
 };
 use serde_json::Value;

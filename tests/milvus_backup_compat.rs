@@ -12,7 +12,7 @@ use milvault::{
     engine::commands::{create::CreateBackupRequest, restore::RestoreRequest},
     error::Error,
     format::{layout, BackupInfo, FieldSchema, SegmentBackupInfo},
-    jobs::{JobKind, Progress},
+    progress::{JobKind, Progress},
     Milvault,
 };
 use support::*;

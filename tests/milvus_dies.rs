@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use milvault::{
     engine::commands::{create::CreateBackupRequest, restore::RestoreRequest},
-    jobs::{JobKind, JobState, Progress},
+    progress::{JobKind, JobState, Progress},
 };
 use support::*;
 

@@ -13,14 +13,15 @@ use chrono::{DateTime, TimeDelta, Utc};
 use milvault::{
     auth::audit::{AuditFilter, Outcome},
     db::Db,
-    engine::commands::{create::CreateBackupRequest, policy, restore::RestoreRequest},
+    engine::commands::{create::CreateBackupRequest, restore::RestoreRequest},
     engine::integrity,
+    engine::policy::retention::Retention,
+    engine::policy::Policy,
     format::manifest::FileProblem,
+    jobs::policies as policy,
     jobs::registry::JobRegistry,
-    jobs::{JobKind, JobState},
-    policy::retention::Retention,
-    policy::scheduler::{Clock, Scheduler, SystemClock},
-    policy::Policy,
+    progress::{JobKind, JobState},
+    server::scheduler::{Clock, Scheduler, SystemClock},
 };
 use support::*;
 

@@ -6,8 +6,8 @@ mod support;
 
 use milvault::{
     engine::commands::{create::CreateBackupRequest, restore::RestoreRequest},
-    jobs::{JobKind, JobState, Progress},
     milvus::schema::{kv_to, schema_to_proto},
+    progress::{JobKind, JobState, Progress},
     Error,
 };
 use support::*;

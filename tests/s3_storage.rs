@@ -7,7 +7,7 @@ use milvault::{
     config::Config,
     engine::commands::{create::CreateBackupRequest, restore::RestoreRequest},
     engine::copy::{copy_mode, CopyMode},
-    jobs::{JobKind, Progress},
+    progress::{JobKind, Progress},
     storage::Storage,
 };
 use support::*;

@@ -6,7 +6,7 @@ mod support;
 use milvault::{
     engine::commands::{create::CreateBackupRequest, restore::RestoreRequest},
     engine::copy::{copy_mode, CopyMode},
-    jobs::{JobKind, Progress},
+    progress::{JobKind, Progress},
 };
 use support::*;
 
@@ -158,8 +158,8 @@ fn registry(
 async fn wait_until(
     reg: &milvault::jobs::registry::JobRegistry,
     id: &str,
-    f: impl Fn(&milvault::jobs::JobSnapshot) -> bool,
-) -> milvault::jobs::JobSnapshot {
+    f: impl Fn(&milvault::progress::JobSnapshot) -> bool,
+) -> milvault::progress::JobSnapshot {
     for _ in 0..2400 {
         let s = reg.get(id).unwrap().unwrap();
         if f(&s) {
@@ -191,18 +191,22 @@ async fn a_backup_cancelled_halfway_leaves_nothing() {
         .await
         .unwrap();
     let halfway = wait_until(&reg, &job.id, |s| {
-        s.bytes_done > 0 || s.state != milvault::jobs::JobState::Running
+        s.bytes_done > 0 || s.state != milvault::progress::JobState::Running
     })
     .await;
     assert_eq!(
         halfway.state,
-        milvault::jobs::JobState::Running,
+        milvault::progress::JobState::Running,
         "{halfway:?}"
     );
     assert!(halfway.bytes_done < halfway.bytes_total, "{halfway:?}");
     reg.cancel(&job.id).unwrap();
     let end = reg.wait_ended(&job.id).await.unwrap().unwrap();
-    assert_eq!(end.state, milvault::jobs::JobState::Cancelled, "{end:?}");
+    assert_eq!(
+        end.state,
+        milvault::progress::JobState::Cancelled,
+        "{end:?}"
+    );
     assert!(
         end.bytes_done < end.bytes_total,
         "it stopped before the end: {end:?}"
@@ -252,12 +256,16 @@ async fn a_restore_cancelled_leaves_the_target_database_as_it_was() {
     // cancel once the first collection's imports were sent: they are waited for, then the
     // collections this restore created are dropped
     wait_until(&reg, &job.id, |s| {
-        s.step.starts_with("importing") || s.state != milvault::jobs::JobState::Running
+        s.step.starts_with("importing") || s.state != milvault::progress::JobState::Running
     })
     .await;
     reg.cancel(&job.id).unwrap();
     let end = reg.wait_ended(&job.id).await.unwrap().unwrap();
-    assert_eq!(end.state, milvault::jobs::JobState::Cancelled, "{end:?}");
+    assert_eq!(
+        end.state,
+        milvault::progress::JobState::Cancelled,
+        "{end:?}"
+    );
     let after = {
         let mut v = milvus.list_collections("default").await.unwrap();
         v.sort();

@@ -20,21 +20,20 @@ use crate::{
         delete::{incomplete_reason, Deleted},
         inventory::CollectionOverview,
         list::BackupSummary,
-        policy::{self, PolicyOverview},
         restore::{RestoreReport, RestoreRequest, RestoreTarget},
         verify::VerifyReport,
     },
     engine::names::{databases_of as qualified_databases, Selection},
+    engine::policy::Policy,
     error::{Error, Result},
     format::{
         layout,
         meta::{db_or_default, BackupInfo},
     },
     jobs::name_lease::NameUse,
+    jobs::policies::{self as policy, PolicyOverview},
     jobs::registry::JobRegistry,
-    jobs::{JobHandle, JobSnapshot},
-    policy::scheduler::{Scheduler, StartedRun, SystemClock},
-    policy::Policy,
+    progress::{JobHandle, JobSnapshot},
 };
 
 /// How often a stream of job progress asks again whether its caller may still follow the job.
@@ -684,15 +683,20 @@ impl Gate {
         self.outcome(action::POLICY_REMOVE, name, r, |_| String::new())
     }
 
-    /// Runs a policy now.
-    pub async fn run_policy(&self, name: &str) -> Result<StartedRun> {
+    /// Runs policy `name` now with `run` (the scheduler's, given the registry once the caller
+    /// is allowed to), audited as `policy.run` with `describe` of what it started.
+    pub async fn run_policy_with<T, Fut>(
+        &self,
+        name: &str,
+        run: impl FnOnce(Arc<JobRegistry>) -> Fut,
+        describe: impl Fn(&T) -> String,
+    ) -> Result<T>
+    where
+        Fut: std::future::Future<Output = Result<T>>,
+    {
         self.allow(action::POLICY_RUN, name, Action::ManagePolicies)?;
-        let r = Scheduler::new(self.reg.clone(), Arc::new(SystemClock))
-            .run_now(name)
-            .await;
-        self.outcome(action::POLICY_RUN, name, r, |s| {
-            format!("backup {} job {}", s.run.backup, s.run.job_id)
-        })
+        let r = run(self.reg.clone()).await;
+        self.outcome(action::POLICY_RUN, name, r, describe)
     }
 
     /// All users.

@@ -14,7 +14,7 @@ use crate::{
     config::Config,
     engine::commands::{create::CreateBackupRequest, restore::RestoreRequest},
     engine::service::Milvault,
-    jobs::{JobHandle, JobState},
+    progress::{JobHandle, JobState},
 };
 
 /// Backup and restore for Milvus.
@@ -348,9 +348,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
             let store = cli.db.open()?;
             let registry = crate::jobs::registry::JobRegistry::new(svc.clone(), store);
             if !a.no_scheduler {
-                crate::policy::scheduler::Scheduler::new(
+                crate::server::scheduler::Scheduler::new(
                     registry.clone(),
-                    Arc::new(crate::policy::scheduler::SystemClock),
+                    Arc::new(crate::server::scheduler::SystemClock),
                 )
                 .spawn(Duration::from_secs(1));
             }

@@ -6,10 +6,10 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
 use crate::{
-    engine::commands::policy,
+    engine::policy::retention::Retention,
+    engine::policy::{Policy, DEFAULT_TEMPLATE},
+    jobs::policies,
     jobs::registry::JobRegistry,
-    policy::retention::Retention,
-    policy::{Policy, DEFAULT_TEMPLATE},
     Milvault,
 };
 
@@ -152,7 +152,7 @@ pub async fn run(svc: Arc<Milvault>, args: PolicyArgs, db: &JobDbArg, json: bool
             println!("policy '{}' removed; the backups it made stay", n.name);
         }
         PolicyCommand::Run(n) => {
-            let started = gate.run_policy(&n.name).await?;
+            let started = crate::server::scheduler::run_policy(gate, &n.name).await?;
             eprintln!(
                 "running policy '{}': backup '{}'",
                 n.name, started.run.backup
@@ -172,7 +172,7 @@ pub async fn run(svc: Arc<Milvault>, args: PolicyArgs, db: &JobDbArg, json: bool
     Ok(0)
 }
 
-fn print_policy(o: &policy::PolicyOverview, json: bool) -> Result<()> {
+fn print_policy(o: &policies::PolicyOverview, json: bool) -> Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(o)?);
         return Ok(());

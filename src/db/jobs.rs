@@ -7,7 +7,7 @@ use rusqlite::{params, OptionalExtension};
 use super::{db_err, Db};
 use crate::{
     error::{Error, Result},
-    jobs::{JobSnapshot, JobState},
+    progress::{JobSnapshot, JobState},
 };
 
 impl Db {
@@ -40,7 +40,7 @@ impl Db {
             let msg = "interrupted: the server running the job stopped; run it again".to_string();
             s.state = JobState::Failed;
             s.finished_at = Some(now);
-            s.log.push(crate::jobs::LogLine {
+            s.log.push(crate::progress::LogLine {
                 at: now,
                 message: msg.clone(),
             });

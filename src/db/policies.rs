@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     db::{db_err, Db},
+    engine::policy::Policy,
     error::{Error, Result},
     format::manifest::FileProblem,
-    policy::Policy,
 };
 
 /// A stored policy.

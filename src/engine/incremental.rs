@@ -17,7 +17,7 @@ use crate::{
     engine::copy::CopyItem,
     error::Result,
     format::{layout, manifest::ManifestEntry},
-    jobs::Progress,
+    progress::Progress,
     storage::Storage,
 };
 

@@ -9,7 +9,7 @@ use crate::{
         layout,
         manifest::{FileProblem, Found, Manifest, ManifestEntry, ALGORITHM, MANIFEST_FILE},
     },
-    jobs::Progress,
+    progress::Progress,
     storage::Storage,
 };
 
@@ -156,7 +156,7 @@ pub async fn check_before_restore(
         manifest,
         |p| prefixes.iter().any(|x| p.starts_with(x.as_str())),
         concurrency,
-        &Progress::detached(crate::jobs::JobKind::Verify),
+        &Progress::detached(crate::progress::JobKind::Verify),
     )
     .await;
     if outcome.problems.is_empty() {

@@ -5,10 +5,12 @@
 
 pub mod commands;
 pub mod copy;
+pub mod import_plan;
 pub mod incremental;
 pub mod integrity;
 pub mod logical;
 pub mod names;
+pub mod policy;
 pub mod resume;
 pub mod service;
 

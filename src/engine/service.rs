@@ -18,8 +18,8 @@ use crate::{
     },
     error::Result,
     format::BackupInfo,
-    jobs::{JobHandle, JobKind, Progress},
     milvus::MilvusClient,
+    progress::{JobHandle, JobKind, Progress},
     storage::Storage,
 };
 

@@ -2,7 +2,6 @@
 //! either tool can be read by the other.
 
 pub mod compat;
-pub mod import_plan;
 pub mod layout;
 pub mod manifest;
 pub mod meta;

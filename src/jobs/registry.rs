@@ -20,7 +20,7 @@ use crate::{
     engine::service::Milvault,
     error::{Error, Result},
     jobs::name_lease::NameUse,
-    jobs::{JobHandle, JobKind, JobSnapshot, JobState, Progress},
+    progress::{JobHandle, JobKind, JobSnapshot, JobState, Progress},
 };
 
 /// How often a running job's row is rewritten at most.

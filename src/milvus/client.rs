@@ -812,7 +812,7 @@ impl MilvusClient {
 
     /// Starts an Import (milvus-backup's backup-mode call): `files` as Milvus reads them (an
     /// insert log folder and a delta log folder, or one L0 delta folder), `options` as planned
-    /// by `format::import_plan` (`backup=true`, `l0_import=true`, ...).
+    /// by `engine::import_plan` (`backup=true`, `l0_import=true`, ...).
     pub async fn import(
         &self,
         db: &str,

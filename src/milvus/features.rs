@@ -2,7 +2,7 @@
 //! reports, and when that answers `Unimplemented` or with a version that cannot be read, from
 //! whether a 2.4+ call (ListAliases) is implemented. The tuples per version follow the ones
 //! milvus-backup keeps (`internal/client/milvus`); every version-dependent decision of a restore
-//! reads from here (see `format::import_plan`).
+//! reads from here (see `engine::import_plan`).
 
 use serde::Serialize;
 

@@ -288,7 +288,7 @@ pub(crate) mod recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jobs::JobKind;
+    use crate::progress::JobKind;
 
     fn cfg(address: &str, seconds: u64) -> GcPauseConfig {
         GcPauseConfig {

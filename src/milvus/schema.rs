@@ -310,12 +310,12 @@ mod tests {
         };
         let info = format::BackupInfo::default();
         let f25 = crate::milvus::Features::milvus_2_5();
-        let err = format::import_plan::plan(&info, &coll, &f25).unwrap_err();
+        let err = crate::engine::import_plan::plan(&info, &coll, &f25).unwrap_err();
         assert_eq!(
             err.to_string(),
             "default.c: fields added after the collection was created (late) need Milvus 2.6+; this is Milvus 2.5"
         );
         let f26 = crate::milvus::Features::milvus_2_6();
-        assert!(format::import_plan::plan(&info, &coll, &f26).is_ok());
+        assert!(crate::engine::import_plan::plan(&info, &coll, &f26).is_ok());
     }
 }

@@ -20,7 +20,7 @@ use crate::{
     engine::names::QualifiedName,
     format::{db_or_default, BackupInfo, CollectionBackupInfo},
     jobs::registry::JobRegistry,
-    jobs::{JobKind, JobSnapshot, JobState},
+    progress::{JobKind, JobSnapshot, JobState},
 };
 
 /// How many jobs the Jobs page lists.

@@ -15,13 +15,12 @@ use tonic::{server::NamedService, Request, Response, Status};
 
 use crate::{
     auth::{Caller, Gate},
-    engine::commands::{
-        create::CreateBackupRequest, list::BackupSummary, policy::PolicyOverview, restore,
-    },
+    engine::commands::{create::CreateBackupRequest, list::BackupSummary, restore},
     error::{Error, ErrorKind},
     format::{db_or_default, BackupInfo},
+    jobs::policies::PolicyOverview,
     jobs::registry::JobRegistry,
-    jobs::{JobKind, JobSnapshot, JobState},
+    progress::{JobKind, JobSnapshot, JobState},
 };
 
 /// Code generated from proto/milvault.proto.
@@ -350,7 +349,9 @@ impl BackupService for GrpcService {
         let gate = self.gate(&request)?;
         let r = request.into_inner();
         required(&r.name, "name")?;
-        let started = gate.run_policy(&r.name).await.map_err(status_of)?;
+        let started = crate::server::scheduler::run_policy(&gate, &r.name)
+            .await
+            .map_err(status_of)?;
         match gate.job(&started.run.job_id).map_err(status_of)? {
             Some(job) => Ok(Response::new(job_message(&job))),
             None => Err(Status::internal(format!(

@@ -11,6 +11,7 @@ pub mod events;
 pub mod grpc;
 pub mod policies;
 pub mod rest;
+pub mod scheduler;
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 

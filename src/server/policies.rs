@@ -6,9 +6,9 @@ use chrono::Utc;
 use crate::{
     auth::Gate,
     db::policies::VerificationRecord,
-    engine::commands::policy::{self, PolicyOverview},
-    policy::retention::Retention,
-    policy::Policy,
+    engine::policy::retention::Retention,
+    engine::policy::Policy,
+    jobs::policies::{self, PolicyOverview},
 };
 
 /// A verification record as the portal shows it.
@@ -103,7 +103,9 @@ pub fn remove(gate: &Gate, name: &str) -> Result<(), String> {
 
 /// Runs a policy now; returns the backup job's id.
 pub async fn run(gate: &Gate, name: &str) -> Result<String, String> {
-    let started = gate.run_policy(name).await.map_err(|e| e.to_string())?;
+    let started = crate::server::scheduler::run_policy(gate, name)
+        .await
+        .map_err(|e| e.to_string())?;
     if started.run.job_id.is_empty() {
         return Err(started.run.detail);
     }
@@ -112,7 +114,7 @@ pub async fn run(gate: &Gate, name: &str) -> Result<String, String> {
 
 /// The next five runs of a schedule.
 pub fn preview(cron: &str, time_zone: &str) -> Result<Vec<i64>, String> {
-    policy::preview(cron, time_zone, Utc::now(), 5)
+    policies::preview(cron, time_zone, Utc::now(), 5)
         .map(|v| v.iter().map(|t| t.timestamp_millis()).collect())
         .map_err(|e| e.to_string())
 }

@@ -15,8 +15,8 @@ use crate::{
         BackupInfo, Binlog, CollectionBackupInfo, DatabaseBackupInfo, FieldBinlog, IndexInfo,
         MilvaultInfo, PartitionBackupInfo, SegmentBackupInfo, ALL_PARTITIONS, STATE_SUCCESS,
     },
-    jobs::Progress,
     milvus::{gc::GcPause, schema::schema_from_proto, MilvusClient},
+    progress::Progress,
     storage::Storage,
 };
 

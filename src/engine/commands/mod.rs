@@ -6,6 +6,5 @@ pub mod delete;
 pub mod get;
 pub mod inventory;
 pub mod list;
-pub mod policy;
 pub mod restore;
 pub mod verify;

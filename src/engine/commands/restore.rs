@@ -8,19 +8,19 @@ use serde::Serialize;
 
 use crate::{
     engine::copy::{copy_all, CopyItem},
+    engine::import_plan::{self, ImportRequest, Refusal, Stage},
     engine::service::Milvault,
     error::{Error, Result},
     format::{
         db_or_default,
-        import_plan::{self, ImportRequest, Refusal, Stage},
         layout::{self, LogKind},
         BackupInfo, CollectionBackupInfo, SegmentBackupInfo,
     },
-    jobs::Progress,
     milvus::{
         schema::{added_fields, field_id_mismatches, field_to_proto, kv_to, schema_to_proto},
         Features, ImportState, MilvusClient,
     },
+    progress::Progress,
     storage::Storage,
 };
 
@@ -574,7 +574,7 @@ async fn missing_segment_files(
 /// paths Milvus reads them at.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlannedImport {
-    /// The request of `format::import_plan` (backup-relative folders, stage, rows).
+    /// The request of `engine::import_plan` (backup-relative folders, stage, rows).
     pub plan: ImportRequest,
     /// `files` of the Import request: the planned folders where Milvus reads them (`""` kept).
     pub files: Vec<String>,

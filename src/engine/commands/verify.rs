@@ -8,7 +8,7 @@ use crate::{
     engine::service::Milvault,
     error::{Error, Result},
     format::manifest::FileProblem,
-    jobs::Progress,
+    progress::Progress,
 };
 
 /// What a verification found.

@@ -4,8 +4,6 @@
 //! endpoint with one set of credentials ([`server_side`]), and a real file copy between local
 //! directories.
 
-pub mod server_side;
-
 use std::sync::{
     atomic::{AtomicU64, AtomicUsize, Ordering},
     Arc,
@@ -16,7 +14,7 @@ use object_store::{ObjectStoreExt, PutPayload, WriteMultipart};
 
 use crate::{
     error::{Error, Result},
-    jobs::Progress,
+    progress::Progress,
     storage::Storage,
 };
 

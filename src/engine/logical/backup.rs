@@ -12,8 +12,8 @@ use crate::{
     engine::service::Milvault,
     error::{Error, Result},
     format::{db_or_default, layout, CollectionBackupInfo},
-    jobs::Progress,
     milvus::MilvusClient,
+    progress::Progress,
 };
 
 /// Reads the rows of `collections` into Parquet files of backup `name`, fills in their sizes and

@@ -8,15 +8,12 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::{columns, LogicalMeta};
 use crate::{
+    engine::import_plan::{self, Refusal},
     engine::service::Milvault,
     error::{Error, Result},
-    format::{
-        db_or_default,
-        import_plan::{self, Refusal},
-        layout, CollectionBackupInfo,
-    },
-    jobs::Progress,
+    format::{db_or_default, layout, CollectionBackupInfo},
     milvus::{Features, MilvusClient},
+    progress::Progress,
 };
 
 /// Why `coll` cannot go into a Milvus with `target`'s features: the schema rules of binlog

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use crate::{
     auth::Gate,
-    engine::commands::policy::{self, PolicyOverview},
+    jobs::policies::{self, PolicyOverview},
     jobs::registry::JobRegistry,
 };
 
@@ -40,7 +40,7 @@ pub fn routes(registry: Arc<JobRegistry>) -> Router {
 pub struct PolicyView {
     /// The policy as stored (the body of POST/PUT).
     #[schema(value_type = Object)]
-    pub policy: crate::policy::Policy,
+    pub policy: crate::engine::policy::Policy,
     pub created_at: chrono::DateTime<Utc>,
     /// The next three runs (none while paused).
     pub next_runs: Vec<chrono::DateTime<Utc>>,
@@ -104,7 +104,7 @@ pub async fn list(gate: Gate) -> Result<Json<Vec<PolicyView>>, ApiError> {
         (status = 409, description = "A policy of that name exists", body = ErrorBody)))]
 pub async fn create(
     gate: Gate,
-    ApiJson(p): ApiJson<crate::policy::Policy>,
+    ApiJson(p): ApiJson<crate::engine::policy::Policy>,
 ) -> Result<(StatusCode, Json<PolicyView>), ApiError> {
     gate.add_policy(&p)?;
     Ok((StatusCode::CREATED, Json(view(&gate, &p.name)?)))
@@ -128,7 +128,7 @@ pub async fn show(gate: Gate, Path(name): Path<String>) -> Result<Json<PolicyVie
 pub async fn replace(
     gate: Gate,
     Path(name): Path<String>,
-    ApiJson(p): ApiJson<crate::policy::Policy>,
+    ApiJson(p): ApiJson<crate::engine::policy::Policy>,
 ) -> Result<Json<PolicyView>, ApiError> {
     if p.name != name {
         return Err(ApiError::bad_request(
@@ -157,7 +157,7 @@ pub async fn run_now(
     gate: Gate,
     Path(name): Path<String>,
 ) -> Result<(StatusCode, Json<RunStarted>), ApiError> {
-    let started = gate.run_policy(&name).await?;
+    let started = crate::server::scheduler::run_policy(&gate, &name).await?;
     let r = started.run;
     Ok((
         StatusCode::ACCEPTED,
@@ -195,5 +195,10 @@ pub async fn resume(gate: Gate, Path(name): Path<String>) -> Result<Json<PolicyV
 pub async fn preview(
     ApiJson(b): ApiJson<SchedulePreviewBody>,
 ) -> Result<Json<Vec<chrono::DateTime<Utc>>>, ApiError> {
-    Ok(Json(policy::preview(&b.cron, &b.time_zone, Utc::now(), 5)?))
+    Ok(Json(policies::preview(
+        &b.cron,
+        &b.time_zone,
+        Utc::now(),
+        5,
+    )?))
 }

@@ -32,7 +32,7 @@ use crate::{
     error::{Error, ErrorKind},
     format::{BackupInfo, CollectionBackupInfo},
     jobs::registry::JobRegistry,
-    jobs::{JobKind, JobSnapshot, JobState},
+    progress::{JobKind, JobSnapshot, JobState},
 };
 
 use super::error::rejection_error;

@@ -19,7 +19,7 @@ use crate::{
     engine::commands::{create::CreateBackupRequest, list::BackupSummary, restore::RestoreRequest},
     format::{db_or_default, BackupInfo, CollectionBackupInfo},
     jobs::registry::JobRegistry,
-    jobs::JobSnapshot,
+    progress::JobSnapshot,
 };
 
 use super::error::{ApiError, ApiJson, ErrorBody};

@@ -3,7 +3,7 @@
 //! claims that slot in the database (so two servers sharing it never run a slot twice), makes
 //! the backup, verifies it when asked, then prunes the policy's own backups by its retention.
 //!
-//! A slot is a whole cron occurrence (see [`crate::policy::whole_second`]), so however often the
+//! A slot is a whole cron occurrence (see [`crate::engine::policy::whole_second`]), so however often the
 //! scheduler ticks within it, it is one slot, claimed once. A run never fails because its
 //! templated name is taken (anyone allowed to back up can make a backup of that name ahead of
 //! the slot): it backs up under a random variant of the name instead, and says so in its run
@@ -20,11 +20,11 @@ use crate::{
     db::policies::{PolicyRecord, PolicyRun, Trigger},
     db::Db,
     engine::commands::create::CreateBackupRequest,
+    engine::policy::retention::{self, Candidate},
+    engine::policy::Policy,
     error::{Error, Result},
     jobs::registry::JobRegistry,
-    jobs::JobState,
-    policy::retention::{self, Candidate},
-    policy::Policy,
+    progress::JobState,
 };
 
 /// Where the scheduler gets the time from (a fixed one in tests).
@@ -116,7 +116,7 @@ impl Scheduler {
         trigger: Trigger,
     ) -> StartedRun {
         let p = rec.policy.clone();
-        let tz = crate::policy::parse_tz(&p.time_zone).unwrap_or(chrono_tz::Tz::UTC);
+        let tz = crate::engine::policy::parse_tz(&p.time_zone).unwrap_or(chrono_tz::Tz::UTC);
         let templated = p.backup_name(slot, tz);
         let mut run = PolicyRun {
             policy: p.name.clone(),
@@ -252,7 +252,7 @@ impl Scheduler {
         if !p.retention.prunes() {
             return Ok(Vec::new());
         }
-        let tz = crate::policy::parse_tz(&p.time_zone)?;
+        let tz = crate::engine::policy::parse_tz(&p.time_zone)?;
         let gate = self.gate(&format!("pruned by the retention of policy {}", p.name));
         // the policy's own: its metadata names the policy and a run of the policy made it (a
         // backup someone else made under a name the policy uses is neither)
@@ -297,11 +297,26 @@ impl Scheduler {
     }
 }
 
+/// Runs policy `name` now, whatever its schedule and whether it is paused, for the caller of
+/// `gate` (which authorizes and audits it as `policy.run`).
+pub async fn run_policy(gate: &Gate, name: &str) -> Result<StartedRun> {
+    gate.run_policy_with(
+        name,
+        |registry| async move {
+            Scheduler::new(registry, Arc::new(SystemClock))
+                .run_now(name)
+                .await
+        },
+        |s: &StartedRun| format!("backup {} job {}", s.run.backup, s.run.job_id),
+    )
+    .await
+}
+
 /// How many names a run tries: its templated name, then random variants.
 const NAME_TRIES: usize = 4;
 
 /// Claims, for every enabled policy, the slot due at `now` (the newest since the last one
-/// claimed, see [`crate::policy::Schedule::due`]) when no one (this server or another sharing
+/// claimed, see [`crate::engine::policy::Schedule::due`]) when no one (this server or another sharing
 /// the database) has claimed it yet; returns the policies with the slots this call claimed.
 pub fn claim_due(store: &Db, now: DateTime<Utc>) -> Result<Vec<(PolicyRecord, DateTime<Utc>)>> {
     let mut claimed = Vec::new();

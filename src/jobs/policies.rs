@@ -7,8 +7,8 @@ use serde::Serialize;
 use crate::{
     db::policies::{PolicyRecord, PolicyRun},
     db::Db,
+    engine::policy::Policy,
     error::{Error, Result},
-    policy::Policy,
 };
 
 /// A policy as people look at it.
@@ -106,5 +106,5 @@ pub fn preview(
     now: DateTime<Utc>,
     n: usize,
 ) -> Result<Vec<DateTime<Utc>>> {
-    Ok(crate::policy::Schedule::parse(cron, time_zone)?.upcoming(now, n))
+    Ok(crate::engine::policy::Schedule::parse(cron, time_zone)?.upcoming(now, n))
 }

@@ -1,9 +1,8 @@
 //! Backup policies: what to back up, when (a cron expression in a time zone), under which name,
 //! how long to keep it, and whether to verify it. Stored in the embedded database; run by the
-//! [`crate::policy::scheduler`].
+//! [`crate::server::scheduler`].
 
 pub mod retention;
-pub mod scheduler;
 
 use std::str::FromStr;
 
@@ -13,8 +12,8 @@ use croner::Cron;
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    engine::policy::retention::Retention,
     error::{Error, Result},
-    policy::retention::Retention,
 };
 
 /// The name template when none is given.

@@ -17,10 +17,12 @@ use object_store::{
     PutPayload,
 };
 
+pub mod server_side;
+
 use crate::{
     config::{StorageConfig, StorageKind},
-    engine::copy::server_side::S3Bucket,
     error::{Error, Result},
+    storage::server_side::S3Bucket,
 };
 
 /// A storage location: one store and a root prefix inside it.

@@ -1,0 +1,347 @@
+//! The job model: a backup, restore or verification running in the background, whose progress
+//! anyone can watch. Plain data and a watch channel, below the engine (which reports through a
+//! [`Progress`]) and the job database (which stores [`JobSnapshot`]s); the registry that runs
+//! jobs is [`crate::jobs`].
+//!
+//! A [`Progress`] is the writing end (held by the running command); [`JobHandle`] the reading
+//! end (a `tokio::sync::watch` of [`JobSnapshot`]s, so a watcher always sees the newest state).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+/// What a job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    Backup,
+    Restore,
+    Verify,
+}
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Running,
+    Succeeded,
+    Failed,
+    /// Stopped on request ([`JobHandle::cancel`]); a backup left nothing, a restore removed
+    /// what it created.
+    Cancelled,
+}
+
+/// One line of a job's log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogLine {
+    pub at: DateTime<Utc>,
+    pub message: String,
+}
+
+/// Everything known about a job at one moment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobSnapshot {
+    pub id: String,
+    pub kind: JobKind,
+    /// The backup's name.
+    pub backup_name: String,
+    pub state: JobState,
+    /// What it is doing now, in words.
+    pub step: String,
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+    pub segments_done: u64,
+    pub segments_total: u64,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Why it failed.
+    pub error: Option<String>,
+    pub log: Vec<LogLine>,
+    /// Restores: `source=>target` (`db.name=>db.name`) of each collection, once planned.
+    #[serde(default)]
+    pub targets: Vec<String>,
+}
+
+impl JobSnapshot {
+    /// Percent done, 0 to 100 (segments for restores, bytes for backups; 100 only when done).
+    pub fn percent(&self) -> u32 {
+        if self.state == JobState::Succeeded {
+            return 100;
+        }
+        let (done, total) = if self.kind == JobKind::Restore && self.segments_total > 0 {
+            (self.segments_done, self.segments_total)
+        } else {
+            (self.bytes_done, self.bytes_total)
+        };
+        (done.min(total) * 100)
+            .checked_div(total)
+            .map_or(0, |p| (p as u32).min(99))
+    }
+
+    /// Bytes per second so far.
+    pub fn rate(&self) -> f64 {
+        let end = self.finished_at.unwrap_or_else(Utc::now);
+        let secs = (end - self.started_at).num_milliseconds() as f64 / 1000.0;
+        if secs <= 0.0 {
+            0.0
+        } else {
+            self.bytes_done as f64 / secs
+        }
+    }
+}
+
+const MAX_LOG_LINES: usize = 500;
+
+/// The writing end of a job's progress. Cheap to clone; every clone updates the same job.
+#[derive(Clone)]
+pub struct Progress {
+    tx: Arc<watch::Sender<JobSnapshot>>,
+    cancel: Arc<watch::Sender<bool>>,
+}
+
+/// The reading end of a job's progress (and the way to cancel it).
+#[derive(Clone)]
+pub struct JobHandle {
+    rx: watch::Receiver<JobSnapshot>,
+    cancel: Arc<watch::Sender<bool>>,
+}
+
+impl Progress {
+    /// Starts tracking a new job.
+    pub fn new(kind: JobKind, backup_name: &str) -> (Progress, JobHandle) {
+        let snapshot = JobSnapshot {
+            id: uuid::Uuid::new_v4().to_string(),
+            kind,
+            backup_name: backup_name.to_string(),
+            state: JobState::Running,
+            step: "starting".into(),
+            bytes_done: 0,
+            bytes_total: 0,
+            segments_done: 0,
+            segments_total: 0,
+            started_at: Utc::now(),
+            finished_at: None,
+            error: None,
+            log: Vec::new(),
+            targets: Vec::new(),
+        };
+        let (tx, rx) = watch::channel(snapshot);
+        let cancel = Arc::new(watch::channel(false).0);
+        (
+            Progress {
+                tx: Arc::new(tx),
+                cancel: cancel.clone(),
+            },
+            JobHandle { rx, cancel },
+        )
+    }
+
+    /// A progress that nobody watches.
+    pub fn detached(kind: JobKind) -> Progress {
+        Progress::new(kind, "").0
+    }
+
+    /// The job's id.
+    pub fn id(&self) -> String {
+        self.tx.borrow().id.clone()
+    }
+
+    /// Says what the job is doing now, and logs it.
+    pub fn step(&self, step: impl Into<String>) {
+        let step = step.into();
+        tracing::info!(job = %self.id(), "{step}");
+        self.tx.send_modify(|s| {
+            s.step = step.clone();
+            push_log(s, step);
+        });
+    }
+
+    /// Adds a line to the job's log.
+    pub fn log(&self, message: impl Into<String>) {
+        let message = message.into();
+        tracing::info!(job = %self.id(), "{message}");
+        self.tx.send_modify(|s| push_log(s, message));
+    }
+
+    /// Records where a restore puts each collection (`source=>target`).
+    pub fn set_targets(&self, targets: Vec<String>) {
+        self.tx.send_modify(|s| s.targets = targets);
+    }
+
+    /// Adds work to the totals.
+    pub fn add_total(&self, bytes: u64, segments: u64) {
+        self.tx.send_modify(|s| {
+            s.bytes_total += bytes;
+            s.segments_total += segments;
+        });
+    }
+
+    /// Records copied bytes.
+    pub fn add_bytes(&self, bytes: u64) {
+        self.tx.send_modify(|s| s.bytes_done += bytes);
+    }
+
+    /// Records finished segments.
+    pub fn add_segments(&self, segments: u64) {
+        self.tx.send_modify(|s| s.segments_done += segments);
+    }
+
+    /// Whether someone asked the job to stop.
+    pub fn is_cancelled(&self) -> bool {
+        *self.cancel.borrow()
+    }
+
+    /// `Err(Error::Cancelled)` once someone asked the job to stop: the job's checkpoints.
+    pub fn check_cancelled(&self) -> crate::error::Result<()> {
+        if self.is_cancelled() {
+            Err(crate::error::Error::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Resolves once someone asked the job to stop.
+    pub async fn cancelled(&self) {
+        let mut rx = self.cancel.subscribe();
+        // the sender lives as long as `self`: wait_for ends only with a cancel
+        let _ = rx.wait_for(|c| *c).await;
+    }
+
+    /// Marks the job done, successfully or not (cancelled when it failed after a cancel).
+    pub fn finish<T, E: std::fmt::Display>(&self, result: &Result<T, E>) {
+        let cancelled = self.is_cancelled();
+        self.tx.send_modify(|s| {
+            s.finished_at = Some(Utc::now());
+            match result {
+                Ok(_) => {
+                    s.state = JobState::Succeeded;
+                    s.step = "done".into();
+                }
+                Err(_) if cancelled => {
+                    s.state = JobState::Cancelled;
+                    s.step = "cancelled".into();
+                    push_log(s, "cancelled".into());
+                }
+                Err(e) => {
+                    s.state = JobState::Failed;
+                    s.error = Some(e.to_string());
+                    push_log(s, format!("failed: {e}"));
+                }
+            }
+        });
+    }
+
+    /// The current state.
+    pub fn snapshot(&self) -> JobSnapshot {
+        self.tx.borrow().clone()
+    }
+}
+
+fn push_log(s: &mut JobSnapshot, message: String) {
+    if s.log.len() >= MAX_LOG_LINES {
+        s.log.remove(0);
+    }
+    s.log.push(LogLine {
+        at: Utc::now(),
+        message,
+    });
+}
+
+impl JobHandle {
+    /// Asks the job to stop; it stops at its next checkpoint and cleans up (see
+    /// [`JobState::Cancelled`]). `false` when it has ended already.
+    pub fn cancel(&self) -> bool {
+        if self.rx.borrow().state != JobState::Running {
+            return false;
+        }
+        self.cancel.send_replace(true);
+        true
+    }
+
+    /// The current state.
+    pub fn snapshot(&self) -> JobSnapshot {
+        self.rx.borrow().clone()
+    }
+
+    /// Waits for the next change; `None` once the job has ended and nothing more will change.
+    pub async fn changed(&mut self) -> Option<JobSnapshot> {
+        // Ended and already seen (while the job's sender lives on): nothing more will come. When
+        // the sender is gone `has_changed` is an error, and `changed` below still answers an
+        // unseen final state before reporting the close.
+        if self.rx.borrow().state != JobState::Running && matches!(self.rx.has_changed(), Ok(false))
+        {
+            return None;
+        }
+        match self.rx.changed().await {
+            Ok(()) => Some(self.rx.borrow_and_update().clone()),
+            Err(_) => None,
+        }
+    }
+
+    /// The current state, marked as seen (the next [`JobHandle::changed`] waits for a newer one).
+    pub fn latest(&mut self) -> JobSnapshot {
+        self.rx.borrow_and_update().clone()
+    }
+
+    /// Waits until the job has ended and returns its final state.
+    pub async fn wait(&mut self) -> JobSnapshot {
+        loop {
+            let s = self.rx.borrow_and_update().clone();
+            if s.state != JobState::Running {
+                return s;
+            }
+            if self.rx.changed().await.is_err() {
+                return self.rx.borrow().clone();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn watchers_see_progress_and_the_end() {
+        let (p, mut h) = Progress::new(JobKind::Backup, "b1");
+        let mut watcher = h.clone();
+        p.add_total(100, 2);
+        p.add_bytes(40);
+        p.add_segments(1);
+        let s = h.snapshot();
+        assert_eq!(
+            (
+                s.bytes_done,
+                s.bytes_total,
+                s.segments_done,
+                s.segments_total
+            ),
+            (40, 100, 1, 2)
+        );
+        let r: Result<(), String> = Err("disk full".into());
+        p.finish(&r);
+        let end = h.wait().await;
+        assert_eq!(end.state, JobState::Failed);
+        assert_eq!(end.error.as_deref(), Some("disk full"));
+        assert!(end.log.last().unwrap().message.contains("disk full"));
+        // a watcher that was behind still gets the final snapshot, then None
+        let last = watcher.changed().await.unwrap();
+        assert_eq!(last.state, JobState::Failed);
+        assert!(watcher.changed().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_watcher_gets_the_final_state_after_the_job_is_gone() {
+        let (p, h) = Progress::new(JobKind::Restore, "b1");
+        let mut watcher = h.clone();
+        assert_eq!(watcher.latest().state, JobState::Running);
+        p.step("importing");
+        p.finish::<(), String>(&Ok(()));
+        drop(p); // the job's task ended: the sender is gone
+        let last = watcher.changed().await.expect("the final state");
+        assert_eq!(last.state, JobState::Succeeded);
+        assert!(watcher.changed().await.is_none());
+    }
+}
