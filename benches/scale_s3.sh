@@ -88,8 +88,11 @@ inc_from_base=$(meta inc bytes_from_base)
 
 echo "4. a streamed backup killed at about half, then resumed" >&2
 total=$(aws s3 ls --recursive --summarize "s3://a-bucket/files/insert_log/$cid/" | awk '/Total Size/ {print $3}')
-# two files at a time, so that the kill lands before the end
-mvs --set backup.parallelism.copydata=2 create -n killed -c "$coll" -f >/dev/null 2>&1 &
+# two files at a time, so that the kill lands before the end; the binary itself in the background
+# (not the mvs function, which would run in a subshell: $! would be the subshell and kill -9 would
+# leave milvault running on, copying past the "kill")
+"$bin" --job-db "$work/jobs.sqlite" "${sets_stream[@]}" --set backup.parallelism.copydata=2 \
+  create -n killed -c "$coll" -f >/dev/null 2>&1 &
 pid=$!
 # at half of the time the streamed backup took (objects appear whole, so what is stored at the
 # kill is the files finished by then)
