@@ -69,44 +69,38 @@ MILVAULT_TEST_MILVUS_ROOT=$work/milvus-local/data MILVAULT_TEST_WORK=$work MILVA
 stop_all
 
 echo "== Milvus on S3 (SeaweedFS)"
+# one integration test file against the Milvus on S3: s3_stage TEST THREADS
+s3_stage() {
+  MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
+    cargo test --quiet --test "$1" -- --test-threads="$2"
+}
 wait_milvus_ports_free
 pgids+=("$(start_s3 "$work/s3" 9000)")
 wait_s3_ready 9000 || { tail -n 30 "$work/s3/weed.log" >&2; exit 1; }
 pgids+=("$(start_milvus "$work/milvus-s3" s3 9000)")
 wait_milvus_ready "$work/milvus-s3"
 seed_demo_data
-MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
-  cargo test --quiet --test s3_storage -- --test-threads=2
+s3_stage s3_storage 2
 echo "== terabyte collections: server-side copy across buckets, cancel, incremental, resume (Milvus on S3)"
-MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
-  cargo test --quiet --test scale -- --test-threads=2
+s3_stage scale 2
 echo "== verification, schedules and retention (Milvus on S3)"
-MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
-  cargo test --quiet --test policies -- --test-threads=3
+s3_stage policies 3
 echo "== REST and gRPC APIs (Milvus on S3)"
-MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
-  cargo test --quiet --test api -- --test-threads=4
+s3_stage api 4
 echo "== backups across Milvus versions: L0 segments, storage versions, GC pause (Milvus on S3)"
-MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
-  cargo test --quiet --test backup_versions -- --test-threads=2
+s3_stage backup_versions 2
 echo "== aliases through backup and restore (Milvus on S3)"
-MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
-  cargo test --quiet --test aliases -- --test-threads=3
+s3_stage aliases 3
 echo "== restores and backup names under races (Milvus on S3)"
-MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
-  cargo test --quiet --test restore_races -- --test-threads=3
+s3_stage restore_races 3
 echo "== cross-site requests and foreign hosts, with and without sign-in (Milvus on S3)"
-MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
-  cargo test --quiet --test cross_site -- --test-threads=3
+s3_stage cross_site 3
 echo "== hostile input: job id aliases, audit floods, redirects, time-outs, file modes (Milvus on S3)"
-MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
-  cargo test --quiet --test hostile_input -- --test-threads=2
+s3_stage hostile_input 2
 echo "== milvus-backup-shaped backups: v0.5.13 layout row for row, refusals that create nothing (Milvus on S3)"
-MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
-  cargo test --quiet --test milvus_backup_compat -- --test-threads=2
+s3_stage milvus_backup_compat 2
 echo "== sign-in, roles, CSRF, tokens and audit (Milvus on S3)"
-MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
-  cargo test --quiet --test auth -- --test-threads=2
+s3_stage auth 2
 echo "== logical backups: Parquet through the API, Milvus 2.3.5 <-> two Milvus Lite 3.2.2 (Milvus on S3)"
 lite_pgs=("$(start_milvus_lite "$work/lite-a" 19600)" "$(start_milvus_lite "$work/lite-b" 19601)")
 pgids+=("${lite_pgs[@]}")
