@@ -6,8 +6,6 @@
 
 mod support;
 
-use std::net::SocketAddr;
-
 use leptos::server_fn::ServerFn;
 use milvault::{
     auth::Role,
@@ -21,11 +19,16 @@ use serde_json::{json, Value};
 use support::*;
 
 struct Server {
-    addr: SocketAddr,
-    registry: std::sync::Arc<JobRegistry>,
-    http: reqwest::Client,
+    portal: Portal,
     /// `Authorization` value for the signed-in server (an admin's API token).
     bearer: Option<String>,
+}
+
+impl std::ops::Deref for Server {
+    type Target = Portal;
+    fn deref(&self) -> &Portal {
+        &self.portal
+    }
 }
 
 impl Server {
@@ -39,27 +42,14 @@ impl Server {
             format!("Bearer {}", store.create_token("root", "xsite").unwrap().0)
         });
         let registry = JobRegistry::new(svc, store);
-        let addr = serve_portal(
-            registry.clone(),
-            AuthOptions {
-                enabled: auth,
-                ..Default::default()
-            },
-        )
-        .await;
+        let auth = AuthOptions {
+            enabled: auth,
+            ..Default::default()
+        };
         Server {
-            addr,
-            registry,
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
+            portal: Portal::start(registry, auth).await,
             bearer,
         }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
     }
 
     /// A request with the given extra headers (the bearer token when signed in).

@@ -8,7 +8,7 @@
 
 mod support;
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, time::Duration};
 
 use milvault::{
     auth::Role, db::Db, format::layout, jobs::registry::JobRegistry, server::auth::AuthOptions,
@@ -19,10 +19,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const PASSWORD: &str = "a long test password";
 
-struct Server {
-    addr: SocketAddr,
-    registry: Arc<JobRegistry>,
-    http: reqwest::Client,
+struct Server(Portal);
+
+impl std::ops::Deref for Server {
+    type Target = Portal;
+    fn deref(&self) -> &Portal {
+        &self.0
+    }
 }
 
 impl Server {
@@ -33,15 +36,7 @@ impl Server {
             enabled: true,
             ..auth
         };
-        let addr = serve_portal(registry.clone(), auth).await;
-        Server {
-            addr,
-            registry,
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-        }
+        Server(Portal::start(registry, auth).await)
     }
 
     /// A server over an in-memory database with users root (admin) and alice (member of
@@ -56,14 +51,6 @@ impl Server {
         let (root, _) = store.create_token("root", "admin script").unwrap();
         let (alice, _) = store.create_token("alice", "alice's script").unwrap();
         (s, root, alice)
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn origin(&self) -> String {
-        format!("http://{}", self.addr)
     }
 
     async fn call(

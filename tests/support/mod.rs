@@ -111,6 +111,42 @@ pub async fn serve_portal(
     addr
 }
 
+/// A portal server running in this test's process over `registry`, with an HTTP client that
+/// does not follow redirects (so sign-in redirects can be asserted).
+pub struct Portal {
+    pub addr: std::net::SocketAddr,
+    pub registry: Arc<milvault::jobs::registry::JobRegistry>,
+    pub http: reqwest::Client,
+}
+
+impl Portal {
+    /// Starts the server's router (portal, REST, gRPC) on a free port of 127.0.0.1.
+    pub async fn start(
+        registry: Arc<milvault::jobs::registry::JobRegistry>,
+        auth: milvault::server::auth::AuthOptions,
+    ) -> Portal {
+        let addr = serve_portal(registry.clone(), auth).await;
+        Portal {
+            addr,
+            registry,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// The absolute URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// The server's own origin, as its pages send it.
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
 /// Posts the sign-in form of the server at `base` (`http://host:port`) as its own page would;
 /// returns the session cookie's value (checked to be HttpOnly and SameSite=Strict), or the
 /// status and the page. `http` must not follow redirects.
