@@ -8,7 +8,7 @@
 //! - the engine: [`engine`] (the service, one module per operation under `engine::commands`,
 //!   the copy pipeline, logical backups, the import plan, names, policy rules); it knows nothing
 //!   of HTTP or HTML;
-//! - backends and state: [`milvus`] (gRPC client), [`storage`] (on `object_store`), [`format`]
+//! - backends and state: [`milvus`] (gRPC client), [`storage`] (on `object_store`), [`format`](mod@format)
 //!   (milvus-backup's layout and JSON), [`db`] (the one SQLite file), [`config`];
 //! - below all: [`progress`] (the job model), [`error`].
 

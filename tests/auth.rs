@@ -837,7 +837,10 @@ async fn a_scoped_user_sees_only_its_databases_counts_and_policies() {
         seen.push((root_now, vera));
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    assert!(seen.is_empty(), "a viewer without databases saw another cluster: {seen:?}");
+    assert!(
+        seen.is_empty(),
+        "a viewer without databases saw another cluster: {seen:?}"
+    );
     for token in [&alice_t, &sam_t] {
         let (status, v) = s.get("/api/v2/cluster", As::Token(token)).await;
         assert_eq!(status, 200, "{v}");

@@ -1,6 +1,6 @@
 //! milvault's own database: one embedded SQLite file (`--job-db`) holding jobs, policies and
 //! their runs, verifications, users, sessions, tokens, the audit log and backup-name leases.
-//! This module opens it (file modes, migrations in [`schema`]) and knows which process it is;
+//! This module opens it (file modes, migrations in `schema`) and knows which process it is;
 //! each submodule holds the SQL of one kind of record and nothing else: the rules that use them
 //! live with their layer (`auth/`, `name_lease`, `policy`).
 //!

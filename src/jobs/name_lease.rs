@@ -4,7 +4,7 @@
 //!
 //! A lease belongs to its process (the store's owner): it holds while that process beats its
 //! heartbeat (see [`crate::db`]) and ends when the claim is dropped, when the process signs
-//! off, or [`STALE_AFTER`](crate::db::STALE_AFTER) after it stopped beating (a killed
+//! off, or [`STALE_AFTER`] after it stopped beating (a killed
 //! process blocks a name for half a minute at most).
 
 use crate::{

@@ -161,7 +161,7 @@ fn truncate(s: &str, max: usize) -> &str {
     }
 }
 
-/// The middleware: refuses what [`check`] refuses, and records the refusal in the audit log.
+/// The middleware: refuses what `check` refuses, and records the refusal in the audit log.
 pub async fn guard(State(st): State<AuthState>, req: Request, next: Next) -> Response {
     let refusal = check(
         req.method(),

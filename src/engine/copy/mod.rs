@@ -1,7 +1,7 @@
 //! The copy pipeline: many files from one storage to another, with bounded concurrency, streaming
 //! (memory does not grow with file size, and all streams together stay under
 //! [`STREAM_MEMORY_BUDGET`]), a server-side copy when both sides share one bucket or sit on one S3
-//! endpoint with one set of credentials ([`server_side`]), and a real file copy between local
+//! endpoint with one set of credentials ([`crate::storage::server_side`]), and a real file copy between local
 //! directories.
 
 use std::sync::{
