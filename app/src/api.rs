@@ -22,6 +22,18 @@ pub struct BackupRow {
     pub policy: Option<String>,
     /// The last verification against the manifest.
     pub verification: Option<Verification>,
+    /// `binlog` or `logical` (or `snapshot` for milvus-backup's snapshot bundles).
+    #[serde(default)]
+    pub format: String,
+    /// Incremental backups: the earlier backups unchanged files were copied from. The backup
+    /// still holds its own copy of every file: nothing is shared.
+    #[serde(default)]
+    pub incremental_bases: Vec<String>,
+    /// Files and bytes of `size` copied from those bases instead of read from Milvus.
+    #[serde(default)]
+    pub files_from_base: u64,
+    #[serde(default)]
+    pub bytes_from_base: u64,
 }
 
 /// A backup's last verification.
@@ -47,6 +59,12 @@ pub struct PolicyView {
     pub retention: String,
     pub enabled: bool,
     pub verify_after: bool,
+    /// Logical backups (rows through the API into Parquet).
+    #[serde(default)]
+    pub logical: bool,
+    /// 0 or 1: every run full; N: every Nth run full, the others incremental.
+    #[serde(default)]
+    pub full_every: u32,
     pub next_runs_ms: Vec<i64>,
     pub last_run: Option<PolicyRunView>,
 }
@@ -78,6 +96,12 @@ pub struct PolicyForm {
     pub keep_monthly: Option<u32>,
     pub max_age_days: Option<u32>,
     pub verify_after: bool,
+    /// Logical backups (rows through the API into Parquet).
+    #[serde(default)]
+    pub logical: bool,
+    /// Every Nth run full, the others incremental (0: all full).
+    #[serde(default)]
+    pub full_every: u32,
 }
 
 /// A backup in full.

@@ -22,6 +22,57 @@ pub fn bytes(n: i64) -> String {
     }
 }
 
+/// The New policy form's "Full every N runs" field: empty is 0 (every run full).
+pub fn full_every(s: &str) -> Result<u32, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(0);
+    }
+    s.parse::<u32>()
+        .map_err(|_| format!("'Full every N runs' must be a whole number from 0 up, not '{s}'"))
+}
+
+/// How a policy's backups are made, for the policies list: `logical`, `full every N` (N > 1;
+/// 0 and 1 both mean every run is full), or both; `None` for full binlog backups.
+pub fn policy_modes(logical: bool, full_every: u32) -> Option<String> {
+    let mut parts = Vec::new();
+    if logical {
+        parts.push("logical".to_string());
+    }
+    if full_every > 1 {
+        parts.push(format!("full every {full_every}"));
+    }
+    (!parts.is_empty()).then(|| parts.join(" · "))
+}
+
+/// For an incremental backup, how much of its size was copied from its bases:
+/// `392 MB of it copied from backup b1 (not re-read from Milvus)`; `None` for a full backup.
+/// Each backup holds its own copy of every file (nothing is shared), so this part is within the
+/// backup's own size.
+pub fn from_base(bytes_from_base: u64, bases: &[String]) -> Option<String> {
+    if bytes_from_base == 0 || bases.is_empty() {
+        return None;
+    }
+    let which = if bases.len() == 1 {
+        format!("backup {}", bases[0])
+    } else {
+        format!("backups {}", bases.join(", "))
+    };
+    Some(format!(
+        "{} of it copied from {which} (not re-read from Milvus)",
+        bytes(i64::try_from(bytes_from_base).unwrap_or(i64::MAX))
+    ))
+}
+
+/// A backup's size with [`from_base`]: `412 MB, 392 MB of it copied from backup b1 (not re-read
+/// from Milvus)`, or just `412 MB`.
+pub fn size_with_base(size: i64, bytes_from_base: u64, bases: &[String]) -> String {
+    match from_base(bytes_from_base, bases) {
+        Some(part) => format!("{}, {part}", bytes(size)),
+        None => bytes(size),
+    }
+}
+
 /// `12,345`.
 pub fn count(n: i64) -> String {
     let s = n.unsigned_abs().to_string();
@@ -134,6 +185,40 @@ mod tests {
             suggested_name(1_795_599_084_000),
             "backup_2026_11_25_09_31_24"
         );
+    }
+
+    #[test]
+    fn incremental_sizes_say_what_came_from_the_base() {
+        let one = vec!["nightly_1".to_string()];
+        assert_eq!(
+            size_with_base(412_000_000, 392_000_000, &one),
+            "412 MB, 392 MB of it copied from backup nightly_1 (not re-read from Milvus)"
+        );
+        assert_eq!(
+            from_base(1_500, &["a".to_string(), "b".to_string()]).as_deref(),
+            Some("1.50 kB of it copied from backups a, b (not re-read from Milvus)")
+        );
+        // a full backup, or an incremental one that found nothing unchanged: the size alone
+        assert_eq!(size_with_base(412_000_000, 0, &one), "412 MB");
+        assert_eq!(size_with_base(999, 5, &[]), "999 B");
+        assert_eq!(from_base(0, &one), None);
+    }
+
+    #[test]
+    fn policy_modes_and_full_every_field() {
+        assert_eq!(policy_modes(false, 0), None);
+        assert_eq!(policy_modes(false, 1), None);
+        assert_eq!(policy_modes(true, 0).as_deref(), Some("logical"));
+        assert_eq!(policy_modes(false, 7).as_deref(), Some("full every 7"));
+        assert_eq!(
+            policy_modes(true, 3).as_deref(),
+            Some("logical · full every 3")
+        );
+        assert_eq!(full_every(""), Ok(0));
+        assert_eq!(full_every(" 7 "), Ok(7));
+        assert_eq!(full_every("0"), Ok(0));
+        assert!(full_every("-1").unwrap_err().contains("'-1'"));
+        assert!(full_every("2.5").is_err());
     }
 
     #[test]

@@ -60,6 +60,14 @@ pub fn backup_row(s: &BackupSummary) -> BackupRow {
         meta_only: s.meta_only,
         policy: s.policy.clone(),
         verification: None,
+        format: if s.format.is_empty() {
+            "binlog".into()
+        } else {
+            s.format.clone()
+        },
+        incremental_bases: s.incremental_bases.clone(),
+        files_from_base: s.files_from_base,
+        bytes_from_base: s.bytes_from_base,
     }
 }
 

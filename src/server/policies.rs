@@ -46,6 +46,8 @@ fn view(o: PolicyOverview) -> PolicyView {
         retention: o.retention.clone(),
         enabled: p.enabled,
         verify_after: p.verify_after,
+        logical: p.logical,
+        full_every: p.full_every,
         next_runs_ms: o.next_runs.iter().map(|t| t.timestamp_millis()).collect(),
         last_run: o.recent_runs.first().map(|r| PolicyRunView {
             slot_ms: r.slot.timestamp_millis(),
@@ -64,9 +66,14 @@ pub fn policies(gate: &Gate) -> Result<Vec<PolicyView>, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Adds the form's policy.
+/// Adds the form's policy (checked by the engine's `Policy::validate` in `add_policy`).
 pub fn add(gate: &Gate, f: PolicyForm) -> Result<(), String> {
-    let p = Policy {
+    gate.add_policy(&policy_of(f)).map_err(|e| e.to_string())
+}
+
+/// The engine's policy from the portal's form (as `milvault policy add` fills it).
+pub(crate) fn policy_of(f: PolicyForm) -> Policy {
+    Policy {
         name: f.name.trim().to_string(),
         collections: list_of(&f.collections),
         databases: list_of(&f.databases),
@@ -83,10 +90,9 @@ pub fn add(gate: &Gate, f: PolicyForm) -> Result<(), String> {
         enabled: true,
         verify_after: f.verify_after,
         meta_only: false,
-        logical: false,
-        full_every: 0,
-    };
-    gate.add_policy(&p).map_err(|e| e.to_string())
+        logical: f.logical,
+        full_every: f.full_every,
+    }
 }
 
 /// Pauses or resumes.
@@ -117,4 +123,77 @@ pub fn preview(cron: &str, time_zone: &str) -> Result<Vec<i64>, String> {
     policies::preview(cron, time_zone, Utc::now(), 5)
         .map(|v| v.iter().map(|t| t.timestamp_millis()).collect())
         .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form() -> PolicyForm {
+        PolicyForm {
+            name: " nightly ".into(),
+            collections: "demo_products, shop.reviews,".into(),
+            databases: " analytics ".into(),
+            cron: " 0 2 * * * ".into(),
+            time_zone: "Europe/Berlin".into(),
+            name_template: "{policy}_{time}".into(),
+            keep_last: Some(3),
+            keep_daily: Some(7),
+            verify_after: true,
+            logical: true,
+            full_every: 7,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_form_becomes_the_engine_policy() {
+        let p = policy_of(form());
+        assert_eq!(
+            p,
+            Policy {
+                name: "nightly".into(),
+                collections: vec!["demo_products".into(), "shop.reviews".into()],
+                databases: vec!["analytics".into()],
+                cron: "0 2 * * *".into(),
+                time_zone: "Europe/Berlin".into(),
+                name_template: "{policy}_{time}".into(),
+                retention: Retention {
+                    keep_last: Some(3),
+                    keep_daily: Some(7),
+                    ..Default::default()
+                },
+                enabled: true,
+                verify_after: true,
+                meta_only: false,
+                logical: true,
+                full_every: 7,
+            }
+        );
+        assert!(p.validate().is_ok());
+        // unticked and left at 0: full binlog backups, as before
+        let plain = policy_of(PolicyForm {
+            logical: false,
+            full_every: 0,
+            ..form()
+        });
+        assert!(!plain.logical);
+        assert_eq!(plain.full_every, 0);
+    }
+
+    #[test]
+    fn the_engine_judges_the_form() {
+        let no_time = policy_of(PolicyForm {
+            name_template: "{policy}".into(),
+            ..form()
+        });
+        let e = no_time.validate().unwrap_err().to_string();
+        assert!(e.contains("must contain {time}"), "{e}");
+        let prune_all = policy_of(PolicyForm {
+            keep_last: Some(0),
+            ..form()
+        });
+        let e = prune_all.validate().unwrap_err().to_string();
+        assert!(e.contains("keep_last is 0"), "{e}");
+    }
 }

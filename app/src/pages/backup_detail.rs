@@ -50,7 +50,18 @@ fn Detail(detail: BackupDetail) -> impl IntoView {
             <dt>"Took"</dt><dd>{s.duration_ms.map(format::duration_ms).unwrap_or_else(|| "not recorded".into())}</dd>
             <dt>"Collections"</dt><dd>{detail.collections.len()}</dd>
             <dt>"Rows"</dt><dd>{format::count(s.rows)}</dd>
-            <dt>"Size"</dt><dd>{format::bytes(s.size)}</dd>
+            <dt>"Size"</dt><dd class="size">{format::size_with_base(s.size, s.bytes_from_base, &s.incremental_bases)}</dd>
+            <dt>"Format"</dt><dd class="backup-format">{if s.format == "logical" { "logical (rows in Parquet files)".to_string() } else { s.format.clone() }}</dd>
+            {(!s.incremental_bases.is_empty()).then(|| view! {
+                <dt>"Incremental"</dt>
+                <dd class="incremental">
+                    {format!("{} files copied from ", format::count(i64::try_from(s.files_from_base).unwrap_or(i64::MAX)))}
+                    {s.incremental_bases.iter().enumerate().map(|(i, b)| view! {
+                        {(i > 0).then_some(", ")}<a href=format!("/backups/{b}")>{b.clone()}</a>
+                    }).collect_view()}
+                    <div class="muted small">"This backup holds its own copy of every file: deleting a base does not affect it."</div>
+                </dd>
+            })}
             <dt>"Milvus"</dt><dd>{s.milvus_version.clone()}</dd>
             <dt>"Kind"</dt><dd>{if s.meta_only { "metadata only" } else { "metadata and data" }}</dd>
             <dt>"Verified"</dt><dd><VerificationBadge v=s.verification.clone()/>

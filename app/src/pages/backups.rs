@@ -80,8 +80,10 @@ pub fn BackupsPage() -> impl IntoView {
                                                     <td>{format::time(r.created_ms)}</td>
                                                     <td class="colls">{r.collections.join(", ")}</td>
                                                     <td class="num">{format::count(r.rows)}</td>
-                                                    <td class="num">{format::bytes(r.size)}</td>
-                                                    <td>{if r.meta_only { "complete (metadata only)" } else { "complete" }}</td>
+                                                    <td class="num">{format::bytes(r.size)}
+                                                        {format::from_base(r.bytes_from_base, &r.incremental_bases).map(|t| view! { <div class="muted small from-base">{t}</div> })}</td>
+                                                    <td>{if r.meta_only { "complete (metadata only)" } else { "complete" }}
+                                                        <div class="muted small backup-format">{r.format.clone()}</div></td>
                                                     <td class="verification"><VerificationBadge v=r.verification.clone()/></td>
                                                     <td>{r.milvus_version.clone()}</td>
                                                 </tr>

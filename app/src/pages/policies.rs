@@ -101,7 +101,8 @@ fn PolicyRow(
         <tr data-policy=name.clone()>
             <td><strong>{name.clone()}</strong>{(!enabled).then(|| view! { " " <span class="badge badge-paused">"paused"</span> })}</td>
             <td><code>{p.cron.clone()}</code><div class="muted small">{p.time_zone.clone()}</div></td>
-            <td class="colls">{p.targets.clone()}{p.verify_after.then(|| view! { <div class="muted small">"verified after each run"</div> })}</td>
+            <td class="colls">{p.targets.clone()}{p.verify_after.then(|| view! { <div class="muted small">"verified after each run"</div> })}
+                {format::policy_modes(p.logical, p.full_every).map(|m| view! { <div class="muted small policy-modes">{m}</div> })}</td>
             <td>{p.retention.clone()}</td>
             <td>{next}</td>
             <td class="last-run">{last}</td>
@@ -140,6 +141,9 @@ fn NewPolicy(add: ServerAction<AddPolicy>) -> impl IntoView {
     let keep_monthly = RwSignal::new(String::new());
     let max_age = RwSignal::new(String::new());
     let verify_after = RwSignal::new(true);
+    let logical = RwSignal::new(false);
+    let full_every = RwSignal::new("0".to_string());
+    let full_every_n = move || format::full_every(&full_every.get());
     // computed in the browser as you type (a server-side resource here would block the render)
     let preview = LocalResource::new(move || schedule_preview(cron.get(), tz.get()));
     let num = |s: RwSignal<String>| s.get_untracked().trim().parse::<u32>().ok();
@@ -182,6 +186,8 @@ fn NewPolicy(add: ServerAction<AddPolicy>) -> impl IntoView {
                 keep_monthly: num(keep_monthly),
                 max_age_days: num(max_age),
                 verify_after: verify_after.get_untracked(),
+                logical: logical.get_untracked(),
+                full_every: format::full_every(&full_every.get_untracked()).unwrap_or(0),
             }});
         }>
             <h2>"New policy"</h2>
@@ -220,8 +226,18 @@ fn NewPolicy(add: ServerAction<AddPolicy>) -> impl IntoView {
                     on:change=move |ev| verify_after.set(event_target_checked(&ev))/>
                 "Verify each backup against its manifest after making it"
             </label>
+            <label class="check">
+                <input id="policy-logical" type="checkbox" name="logical" prop:checked=move || logical.get()
+                    on:change=move |ev| logical.set(event_target_checked(&ev))/>
+                "Logical backup (rows through the API into Parquet)"
+            </label>
+            <label class="inline" for="policy-full-every">"Full every N runs (others incremental; 0 = all full)"" "
+                <input id="policy-full-every" name="full_every" type="number" min="0" step="1" inputmode="numeric"
+                    prop:value=move || full_every.get() on:input=move |ev| full_every.set(event_target_value(&ev))/>
+            </label>
+            {move || full_every_n().err().map(|e| view! { <p class="field-error">{e}</p> })}
             <div class="actions">
-                <button type="submit" class="primary" disabled=move || add.pending().get() || name.get().trim().is_empty()>
+                <button type="submit" class="primary" disabled=move || add.pending().get() || name.get().trim().is_empty() || full_every_n().is_err()>
                     {move || if add.pending().get() { "Adding…" } else { "Add policy" }}
                 </button>
             </div>

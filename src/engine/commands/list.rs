@@ -33,6 +33,22 @@ pub struct BackupSummary {
     pub meta_only: bool,
     /// The policy that made it.
     pub policy: Option<String>,
+    /// `BackupInfo.format`: empty for binlog backups, `logical`, or `snapshot`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub format: String,
+    /// Incremental backups: the earlier backups unchanged files were copied from (this backup
+    /// still holds its own copy of every file).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub incremental_bases: Vec<String>,
+    /// Files and bytes of this backup copied from those bases instead of read from Milvus.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub files_from_base: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub bytes_from_base: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl From<&BackupInfo> for BackupSummary {
@@ -56,6 +72,14 @@ impl From<&BackupInfo> for BackupSummary {
                 .filter(|d| *d >= 0),
             meta_only: b.milvault.as_ref().is_some_and(|m| m.meta_only),
             policy: b.milvault.as_ref().and_then(|m| m.policy.clone()),
+            format: b.format.clone(),
+            incremental_bases: b
+                .milvault
+                .as_ref()
+                .map(|m| m.incremental_bases.clone())
+                .unwrap_or_default(),
+            files_from_base: b.milvault.as_ref().map_or(0, |m| m.files_from_base),
+            bytes_from_base: b.milvault.as_ref().map_or(0, |m| m.bytes_from_base),
         }
     }
 }
@@ -155,6 +179,31 @@ mod tests {
 
     fn sizes(list: &[BackupSummary]) -> Vec<(&str, i64)> {
         list.iter().map(|b| (b.name.as_str(), b.size)).collect()
+    }
+
+    #[test]
+    fn summary_carries_format_and_what_came_from_the_base() {
+        let mut b = info("inc", 5, 412_000_000);
+        b.format = crate::engine::logical::FORMAT.into();
+        b.milvault = Some(crate::format::MilvaultInfo {
+            incremental_bases: vec!["full_1".into()],
+            files_from_base: 40,
+            bytes_from_base: 392_000_000,
+            ..Default::default()
+        });
+        let s = BackupSummary::from(&b);
+        assert_eq!(s.format, "logical");
+        assert_eq!(s.incremental_bases, ["full_1"]);
+        assert_eq!((s.files_from_base, s.bytes_from_base), (40, 392_000_000));
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["bytes_from_base"], 392_000_000);
+        // a full binlog backup made by milvus-backup: none of it, and none in the JSON
+        let full = BackupSummary::from(&info("full", 1, 10));
+        assert_eq!(full.format, "");
+        assert!(full.incremental_bases.is_empty());
+        assert_eq!((full.files_from_base, full.bytes_from_base), (0, 0));
+        let json = serde_json::to_value(&full).unwrap();
+        assert!(json.get("format").is_none() && json.get("bytes_from_base").is_none());
     }
 
     #[tokio::test]
