@@ -364,9 +364,8 @@ impl Gate {
         self.outcome(action::BACKUP_DELETE, name, r, Deleted::describe)
     }
 
-    /// Verifies a backup and waits for the answer: intact (`true`) or damaged (`false`); an
-    /// error when it could not be checked.
-    pub async fn verify_and_wait(&self, name: &str) -> Result<bool> {
+    /// Authorizes verifying a backup the caller may see; returns the databases it holds.
+    async fn allowed_verify(&self, name: &str) -> Result<Vec<String>> {
         let info = self.visible_backup(action::BACKUP_VERIFY, name).await?;
         let dbs = backup_databases(&info);
         self.allow(
@@ -374,6 +373,13 @@ impl Gate {
             name,
             Action::Verify { databases: &dbs },
         )?;
+        Ok(dbs)
+    }
+
+    /// Verifies a backup and waits for the answer: intact (`true`) or damaged (`false`); an
+    /// error when it could not be checked.
+    pub async fn verify_and_wait(&self, name: &str) -> Result<bool> {
+        self.allowed_verify(name).await?;
         let r = self.reg.verify_and_wait(name).await;
         self.outcome(action::BACKUP_VERIFY, name, r, |intact| {
             if *intact { "intact" } else { "damaged" }.to_string()
@@ -382,13 +388,7 @@ impl Gate {
 
     /// Starts verifying a backup.
     pub async fn start_verify(&self, name: &str) -> Result<JobSnapshot> {
-        let info = self.visible_backup(action::BACKUP_VERIFY, name).await?;
-        let dbs = backup_databases(&info);
-        self.allow(
-            action::BACKUP_VERIFY,
-            name,
-            Action::Verify { databases: &dbs },
-        )?;
+        let dbs = self.allowed_verify(name).await?;
         let r = self.reg.start_verify(name);
         let r = self.outcome(action::BACKUP_VERIFY, name, r, |j| format!("job {}", j.id))?;
         self.reg.store().set_job_databases(&r.id, &dbs)?;
