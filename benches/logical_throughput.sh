@@ -9,7 +9,9 @@
 # that runs already (then MILVAULT_BENCH_USER / MILVAULT_BENCH_PASSWORD sign in; its collections
 # lg_bench_* are made and dropped here). MILVAULT_BIN picks the binary (default: a release build).
 # FILE_BYTES / PAGE_BYTES set backup.logicalFileBytes / logicalPageBytes (defaults 64 MiB / 8 MiB):
-# memory is bounded by about one file plus a few pages, so compare sizes whose Parquet exceeds one file.
+# memory is bounded by about one row group (at most 16 MiB, or one file if smaller; row groups are
+# streamed out and read back with ranged reads) plus a few pages, so compare sizes whose Parquet
+# exceeds one file (e.g. FILE_BYTES=16777216 ROWS=400000 ROWS_SMALL=200000).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 rows=${ROWS:-200000}

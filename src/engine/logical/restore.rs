@@ -3,8 +3,20 @@
 //! cannot hold ([`check_target`], before anything is created), checks the Parquet files against
 //! the manifest, and inserts the rows in bounded batches ([`insert_rows`]).
 
+use std::{ops::Range, sync::Arc};
+
 use bytes::Bytes;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::{
+    arrow::arrow_reader::{
+        ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+        ParquetRecordBatchReaderBuilder,
+    },
+    errors::ParquetError,
+    file::{
+        metadata::ParquetMetaDataReader,
+        reader::{ChunkReader, Length},
+    },
+};
 
 use super::{columns, LogicalMeta};
 use crate::{
@@ -139,22 +151,20 @@ pub async fn insert_rows(
         ));
         for f in &part.files {
             let path = format!("{}/{}", layout::backup_dir(backup), f.path);
-            let bytes: Bytes =
-                storage
-                    .read_opt(&path)
-                    .await?
-                    .ok_or_else(|| Error::BackupDamaged {
-                        name: backup.into(),
-                        count: 1,
-                        files: format!("{path}: missing"),
-                    })?;
-            let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-                .map_err(|e| bad(format!("{path}: {e}")))?
-                .with_batch_size(batch_rows)
-                .build()
-                .map_err(|e| bad(format!("{path}: {e}")))?;
+            let file = RowGroups::open(storage, &coll.qualified_name(), &path)
+                .await?
+                .ok_or_else(|| Error::BackupDamaged {
+                    name: backup.into(),
+                    count: 1,
+                    files: format!("{path}: missing"),
+                })?;
             let mut rows_in_file = 0i64;
-            for batch in reader {
+            for group in 0..file.row_groups() {
+              let reader = file
+                .read(storage, group, batch_rows)
+                .await
+                .map_err(|e| bad(format!("{path}: {e}")))?;
+              for batch in reader {
                 let batch = batch.map_err(|e| bad(format!("{path}: {e}")))?;
                 let n = batch.num_rows();
                 let mut fields = Vec::with_capacity(cols.len());
@@ -178,6 +188,7 @@ pub async fn insert_rows(
                 }
                 rows_in_file += n as i64;
                 inserted += got;
+              }
             }
             if rows_in_file != f.rows {
                 return Err(bad(format!(
@@ -194,6 +205,153 @@ pub async fn insert_rows(
     Ok(inserted)
 }
 
+/// A Parquet file on the storage read one row group at a time with ranged reads: the footer
+/// first, then each row group's bytes, so memory holds one row group, not the file.
+struct RowGroups {
+    path: String,
+    size: u64,
+    meta: ArrowReaderMetadata,
+}
+
+/// Bytes `range` of a file of `size` bytes: what the Parquet decoder may read.
+struct Ranged {
+    start: u64,
+    data: Bytes,
+    size: u64,
+}
+
+impl Length for Ranged {
+    fn len(&self) -> u64 {
+        self.size
+    }
+}
+
+impl ChunkReader for Ranged {
+    type T = bytes::buf::Reader<Bytes>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        use bytes::Buf;
+        let from = self.offset(start, 0)?;
+        Ok(self.data.slice(from..).reader())
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        let from = self.offset(start, length)?;
+        Ok(self.data.slice(from..from + length))
+    }
+}
+
+impl Ranged {
+    fn offset(&self, start: u64, length: usize) -> parquet::errors::Result<usize> {
+        let end = self.start + self.data.len() as u64;
+        if start < self.start || start + length as u64 > end {
+            return Err(ParquetError::General(format!(
+                "read of bytes {start}..{} outside the fetched {}..{end}",
+                start + length as u64,
+                self.start
+            )));
+        }
+        Ok((start - self.start) as usize)
+    }
+}
+
+impl RowGroups {
+    /// Reads the footer; `Ok(None)` if the file does not exist.
+    async fn open(
+        storage: &crate::storage::Storage,
+        collection: &str,
+        path: &str,
+    ) -> Result<Option<RowGroups>> {
+        let Some(size) = storage.size_of(path).await? else {
+            return Ok(None);
+        };
+        let bad = |reason: String| Error::LogicalData {
+            collection: collection.to_string(),
+            reason,
+        };
+        if size < 12 {
+            return Err(bad(format!("{path} is too short for a Parquet file")));
+        }
+        let tail = get_range(storage, path, size - 8..size)
+            .await
+            .map_err(|e| bad(format!("reading {path}: {e}")))?;
+        let footer = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]) as u64;
+        if &tail[4..8] != b"PAR1" || footer + 8 > size {
+            return Err(bad(format!("{path} has no Parquet footer")));
+        }
+        let start = size - 8 - footer;
+        let data = get_range(storage, path, start..size)
+            .await
+            .map_err(|e| bad(format!("reading {path}: {e}")))?;
+        let ranged = Ranged { start, data, size };
+        let meta = ParquetMetaDataReader::new()
+            .parse_and_finish(&ranged)
+            .map_err(|e| bad(format!("{path}: {e}")))?;
+        let meta = ArrowReaderMetadata::try_new(Arc::new(meta), ArrowReaderOptions::new())
+            .map_err(|e| bad(format!("{path}: {e}")))?;
+        Ok(Some(RowGroups {
+            path: path.to_string(),
+            size,
+            meta,
+        }))
+    }
+
+    fn row_groups(&self) -> usize {
+        self.meta.metadata().num_row_groups()
+    }
+
+    /// The bytes of row group `i`: from its first column chunk to the end of its last.
+    fn byte_range(&self, i: usize) -> Range<u64> {
+        let rg = self.meta.metadata().row_group(i);
+        let mut range = u64::MAX..0;
+        for c in rg.columns() {
+            let (start, len) = c.byte_range();
+            range.start = range.start.min(start);
+            range.end = range.end.max(start + len);
+        }
+        if range.start > range.end {
+            0..0
+        } else {
+            range
+        }
+    }
+
+    /// A reader of row group `i` in batches of `batch_rows`.
+    async fn read(
+        &self,
+        storage: &crate::storage::Storage,
+        i: usize,
+        batch_rows: usize,
+    ) -> std::result::Result<ParquetRecordBatchReader, String> {
+        let range = self.byte_range(i);
+        let data = get_range(storage, &self.path, range.clone())
+            .await
+            .map_err(|e| format!("reading bytes {range:?}: {e}"))?;
+        let ranged = Ranged {
+            start: range.start,
+            data,
+            size: self.size,
+        };
+        ParquetRecordBatchReaderBuilder::new_with_metadata(ranged, self.meta.clone())
+            .with_row_groups(vec![i])
+            .with_batch_size(batch_rows)
+            .build()
+            .map_err(|e| e.to_string())
+    }
+}
+
+async fn get_range(
+    storage: &crate::storage::Storage,
+    path: &str,
+    range: Range<u64>,
+) -> std::result::Result<Bytes, object_store::Error> {
+    if range.start >= range.end {
+        return Ok(Bytes::new());
+    }
+    use object_store::ObjectStoreExt;
+    storage.store().get_range(&storage.path(path), range).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,5 +364,36 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(collection_prefix(&c), "logical/default/c1/");
+    }
+
+    #[tokio::test]
+    async fn row_groups_are_read_one_at_a_time_as_the_whole_file() {
+        use arrow_array::Array;
+        let s = crate::engine::logical::writer::tests::storage();
+        crate::engine::logical::writer::tests::write_rows(&s, 64 << 20, 150_000, 10_000).await;
+        let path = "b/logical/p/part-00000.parquet";
+        let whole = s.read_opt(path).await.unwrap().unwrap();
+        let expected: Vec<_> = ParquetRecordBatchReaderBuilder::try_new(whole)
+            .unwrap()
+            .with_batch_size(7_000)
+            .build()
+            .unwrap()
+            .map(|b| b.unwrap())
+            .collect();
+        let file = RowGroups::open(&s, "default.c", path).await.unwrap().unwrap();
+        assert_eq!(file.row_groups(), 3);
+        let mut got = Vec::new();
+        for g in 0..file.row_groups() {
+            let r = file.read(&s, g, 7_000).await.unwrap();
+            got.extend(r.map(|b| b.unwrap()));
+        }
+        let concat = |v: &[arrow_array::RecordBatch]| {
+            arrow_select::concat::concat_batches(&v[0].schema(), v).unwrap()
+        };
+        let (e, g) = (concat(&expected), concat(&got));
+        assert_eq!(e.num_rows(), 150_000);
+        assert_eq!(e, g);
+        assert_eq!(g.column(0).len(), 150_000);
+        assert!(RowGroups::open(&s, "default.c", "b/none.parquet").await.unwrap().is_none());
     }
 }
