@@ -160,35 +160,35 @@ pub async fn insert_rows(
                 })?;
             let mut rows_in_file = 0i64;
             for group in 0..file.row_groups() {
-              let reader = file
-                .read(storage, group, batch_rows)
-                .await
-                .map_err(|e| bad(format!("{path}: {e}")))?;
-              for batch in reader {
-                let batch = batch.map_err(|e| bad(format!("{path}: {e}")))?;
-                let n = batch.num_rows();
-                let mut fields = Vec::with_capacity(cols.len());
-                for c in &cols {
-                    let arr = batch
-                        .column_by_name(&c.name)
-                        .ok_or_else(|| bad(format!("{path} has no column '{}'", c.name)))?;
-                    fields.push(
-                        columns::from_arrow(c, arr.as_ref())
-                            .map_err(|e| bad(format!("{path}: {e}")))?,
-                    );
+                let reader = file
+                    .read(storage, group, batch_rows)
+                    .await
+                    .map_err(|e| bad(format!("{path}: {e}")))?;
+                for batch in reader {
+                    let batch = batch.map_err(|e| bad(format!("{path}: {e}")))?;
+                    let n = batch.num_rows();
+                    let mut fields = Vec::with_capacity(cols.len());
+                    for c in &cols {
+                        let arr = batch
+                            .column_by_name(&c.name)
+                            .ok_or_else(|| bad(format!("{path} has no column '{}'", c.name)))?;
+                        fields.push(
+                            columns::from_arrow(c, arr.as_ref())
+                                .map_err(|e| bad(format!("{path}: {e}")))?,
+                        );
+                    }
+                    let got = milvus
+                        .insert(db, name, &part.partition, fields, n as u32)
+                        .await?;
+                    if got != n as i64 {
+                        return Err(Error::VerificationFailed {
+                            collection: target.clone(),
+                            detail: format!("Insert took {got} of {n} rows from {path}"),
+                        });
+                    }
+                    rows_in_file += n as i64;
+                    inserted += got;
                 }
-                let got = milvus
-                    .insert(db, name, &part.partition, fields, n as u32)
-                    .await?;
-                if got != n as i64 {
-                    return Err(Error::VerificationFailed {
-                        collection: target.clone(),
-                        detail: format!("Insert took {got} of {n} rows from {path}"),
-                    });
-                }
-                rows_in_file += n as i64;
-                inserted += got;
-              }
             }
             if rows_in_file != f.rows {
                 return Err(bad(format!(
@@ -380,7 +380,10 @@ mod tests {
             .unwrap()
             .map(|b| b.unwrap())
             .collect();
-        let file = RowGroups::open(&s, "default.c", path).await.unwrap().unwrap();
+        let file = RowGroups::open(&s, "default.c", path)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(file.row_groups(), 3);
         let mut got = Vec::new();
         for g in 0..file.row_groups() {
@@ -394,6 +397,9 @@ mod tests {
         assert_eq!(e.num_rows(), 150_000);
         assert_eq!(e, g);
         assert_eq!(g.column(0).len(), 150_000);
-        assert!(RowGroups::open(&s, "default.c", "b/none.parquet").await.unwrap().is_none());
+        assert!(RowGroups::open(&s, "default.c", "b/none.parquet")
+            .await
+            .unwrap()
+            .is_none());
     }
 }

@@ -79,7 +79,6 @@ impl<'a> ChunkWriter<'a> {
         }
     }
 
-
     /// Appends a batch; streams finished row groups out and closes the file at the size bound.
     pub async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         if self.current.is_none() {
@@ -116,8 +115,7 @@ impl<'a> ChunkWriter<'a> {
             }
         }
         self.rows_in_file += batch.num_rows() as i64;
-        let full_file =
-            f.writer.in_progress_size() + f.writer.bytes_written() >= self.file_bytes;
+        let full_file = f.writer.in_progress_size() + f.writer.bytes_written() >= self.file_bytes;
         self.current = Some(f);
         if full_file {
             self.close_file().await?;
@@ -278,7 +276,10 @@ pub(crate) mod tests {
     ) -> Vec<LogicalFile> {
         let schema = schema();
         let mut w = ChunkWriter::new(s, "default.c", schema.clone(), file_bytes, |n| {
-            (format!("b/logical/p/part-{n:05}.parquet"), format!("logical/p/part-{n:05}.parquet"))
+            (
+                format!("b/logical/p/part-{n:05}.parquet"),
+                format!("logical/p/part-{n:05}.parquet"),
+            )
         });
         let mut at = 0;
         while at < rows {
@@ -295,15 +296,24 @@ pub(crate) mod tests {
         // ~11 MB: several 64 Ki-row row groups, more than one upload part (multipart)
         let files = write_rows(&s, 64 << 20, 150_000, 10_000).await;
         assert_eq!(files.len(), 1);
-        let bytes = s.read_opt("b/logical/p/part-00000.parquet").await.unwrap().unwrap();
+        let bytes = s
+            .read_opt("b/logical/p/part-00000.parquet")
+            .await
+            .unwrap()
+            .unwrap();
         assert!(bytes.len() > UPLOAD_PART_BYTES);
         assert_eq!(files[0].bytes, bytes.len() as u64);
         assert_eq!(files[0].rows, 150_000);
         let b = ParquetRecordBatchReaderBuilder::try_new(bytes).unwrap();
         assert_eq!(b.metadata().num_row_groups(), 3);
-        let kv = b.metadata().file_metadata().key_value_metadata().unwrap();
-        assert!(kv.iter().any(|k| k.key == "milvault.collection"
-            && k.value.as_deref() == Some("default.c")));
+        // the schema's metadata travels in the footer (as the encoded Arrow schema)
+        assert_eq!(
+            b.schema()
+                .metadata()
+                .get("milvault.collection")
+                .map(String::as_str),
+            Some("default.c")
+        );
         let mut next = 0i64;
         for rb in b.build().unwrap() {
             let rb = rb.unwrap();
