@@ -14,6 +14,7 @@ impl Db {
     /// Marks failed the running jobs of other processes that have not beaten their heartbeat for
     /// `stale` (or never did): nothing runs them any more. Returns how many were marked.
     pub fn fail_stale_jobs(&self, stale: Duration) -> Result<usize> {
+        self.forget_ended_processes()?;
         let cutoff = chrono::Utc::now().timestamp_millis()
             - i64::try_from(stale.as_millis()).unwrap_or(i64::MAX);
         let orphans: Vec<String> = {
@@ -272,5 +273,32 @@ mod tests {
             other.get(&running2.id()).unwrap().unwrap().state,
             JobState::Failed
         );
+    }
+
+    #[test]
+    fn the_jobs_of_a_killed_process_on_this_machine_are_interrupted_at_once() {
+        let Some(ended) = crate::db::process::an_ended_process() else {
+            return; // not Linux: only heartbeats count
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jobs.sqlite");
+        let killed = Db::open(&path).unwrap();
+        killed.beat().unwrap();
+        let (_, running) = finished_and_running(&killed);
+        let other = Db::open(&path).unwrap();
+        // alive (this test process): its fresh heartbeat vouches for the job
+        assert_eq!(other.fail_stale_jobs(STALE_AFTER).unwrap(), 0);
+        // as if the process that beat had been killed: no need to wait for the heartbeat to age
+        other
+            .lock()
+            .unwrap()
+            .execute(
+                "UPDATE servers SET process = ?1 WHERE owner = ?2",
+                params![ended, killed.owner()],
+            )
+            .unwrap();
+        assert_eq!(other.fail_stale_jobs(STALE_AFTER).unwrap(), 1);
+        let r = other.get(&running.id()).unwrap().unwrap();
+        assert_eq!(r.state, JobState::Failed);
     }
 }

@@ -22,6 +22,7 @@ impl Db {
         let now = chrono::Utc::now().timestamp_millis();
         let cutoff = now - i64::try_from(stale.as_millis()).unwrap_or(i64::MAX);
         let holder = uuid::Uuid::new_v4().simple().to_string();
+        self.forget_ended_processes()?;
         let mut conn = self.lock()?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)

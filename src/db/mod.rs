@@ -20,6 +20,7 @@ pub mod jobs;
 pub mod leases;
 
 pub mod policies;
+mod process;
 mod schema;
 pub mod users;
 
@@ -33,6 +34,8 @@ pub struct Db {
     conn: Mutex<Connection>,
     /// This process' (this store's) identity in the `owner` column and the `servers` table.
     owner: String,
+    /// The process itself (see [`process`]): lets others on this machine tell that it ended.
+    process: String,
 }
 
 /// A database error as the engine's error.
@@ -115,6 +118,7 @@ impl Db {
         let store = Db {
             conn: Mutex::new(conn),
             owner: uuid::Uuid::new_v4().simple().to_string(),
+            process: process::this_process(),
         };
         store.fail_stale_jobs(STALE_AFTER)?;
         Ok(store)
@@ -130,9 +134,9 @@ impl Db {
         let now = chrono::Utc::now().timestamp_millis();
         let conn = self.lock()?;
         conn.execute(
-            "INSERT INTO servers (owner, heartbeat_ms) VALUES (?1, ?2)
+            "INSERT INTO servers (owner, heartbeat_ms, process) VALUES (?1, ?2, ?3)
              ON CONFLICT(owner) DO UPDATE SET heartbeat_ms = excluded.heartbeat_ms",
-            params![self.owner, now],
+            params![self.owner, now, self.process],
         )
         .map_err(db_err)?;
         conn.execute(
@@ -140,6 +144,33 @@ impl Db {
             [now - 86_400_000],
         )
         .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Removes from the `servers` table the processes of this machine that have certainly ended
+    /// (killed or crashed: see [`process`]), so that their jobs count as interrupted and their
+    /// name claims end now rather than after [`STALE_AFTER`].
+    pub(crate) fn forget_ended_processes(&self) -> Result<()> {
+        let conn = self.lock()?;
+        let mut stmt = conn
+            .prepare("SELECT owner, process FROM servers WHERE owner != ?1 AND process != ''")
+            .map_err(db_err)?;
+        let rows = stmt
+            .query_map([&self.owner], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(db_err)?;
+        let mut ended = Vec::new();
+        for row in rows {
+            let (owner, recorded) = row.map_err(db_err)?;
+            if process::certainly_gone(&recorded) {
+                ended.push(owner);
+            }
+        }
+        drop(stmt);
+        for owner in ended {
+            tracing::info!(owner = %owner, "a milvault process that shared the job database has ended");
+            conn.execute("DELETE FROM servers WHERE owner = ?1", [&owner])
+                .map_err(db_err)?;
+        }
         Ok(())
     }
 

@@ -115,6 +115,10 @@ pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
              ALTER TABLE jobs ADD COLUMN databases TEXT NOT NULL DEFAULT '[]';",
         )?;
     }
+    // processes from before the liveness check: judged by their heartbeat only
+    if conn.prepare("SELECT process FROM servers LIMIT 0").is_err() {
+        conn.execute_batch("ALTER TABLE servers ADD COLUMN process TEXT NOT NULL DEFAULT ''")?;
+    }
     for schema in [POLICIES, USERS, AUDIT, LEASES] {
         conn.execute_batch(schema)?;
     }
