@@ -105,6 +105,10 @@ pub enum Error {
     #[error("collection '{0}' already exists in Milvus and was left untouched; restore under another name with --suffix or --rename, or replace it with --drop_exist_collection")]
     CollectionExists(String),
 
+    /// A restore job cannot be resumed (it runs, it completed, or what it left is unclear).
+    #[error("restore job {job} cannot be resumed: {reason}")]
+    NotResumable { job: String, reason: String },
+
     /// A restore target's name is an alias of another collection.
     #[error("'{target}' is an alias of collection '{collection}', so a restore into it would take the alias' traffic (or drop that collection) and was refused before anything changed; restore under another name with --suffix or --rename, or drop or move the alias first")]
     TargetIsAlias { target: String, collection: String },
@@ -206,6 +210,7 @@ impl Error {
             Error::TooManyAttempts { .. } => ErrorKind::TooManyRequests,
             Error::CollectionExists(_)
             | Error::TargetIsAlias { .. }
+            | Error::NotResumable { .. }
             | Error::NoManifest(_)
             | Error::BackupDamaged { .. }
             | Error::NotReadable { .. }
@@ -248,6 +253,7 @@ impl Error {
             Error::CollectionNotInBackup { .. } => "collection_not_in_backup",
             Error::CollectionExists(_) => "collection_exists",
             Error::TargetIsAlias { .. } => "target_is_alias",
+            Error::NotResumable { .. } => "not_resumable",
             Error::Database(_) => "database_error",
             Error::VerificationFailed { .. } => "verification_failed",
             Error::ImportFailed { .. } => "import_failed",

@@ -62,6 +62,91 @@ pub struct JobSnapshot {
     /// Restores: `source=>target` (`db.name=>db.name`) of each collection, once planned.
     #[serde(default)]
     pub targets: Vec<String>,
+    /// Restores: what this restore has created so far (how an interrupted one is resumed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<RestoreLedger>,
+}
+
+/// What a restore has created, kept in its job (and so in the job database) as it goes: an
+/// interrupted restore is resumed from it, and it lets the resume tell the collections it
+/// created from anyone else's (by Milvus' collection id).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RestoreLedger {
+    /// The request, as the engine reads it back.
+    pub request: serde_json::Value,
+    /// The interrupted job this one resumes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumes: Option<String>,
+    /// The folder the binlogs are staged in (the first job's id), reused by a resume.
+    #[serde(default)]
+    pub staging: String,
+    /// The target collections this restore (or the one it resumes) created.
+    #[serde(default)]
+    pub collections: Vec<CreatedCollection>,
+}
+
+/// One target collection a restore created.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreatedCollection {
+    /// `db.name` in Milvus.
+    pub target: String,
+    /// Milvus' id of the collection; `None` while it is being created.
+    pub collection_id: Option<i64>,
+    pub state: CreatedState,
+    /// Aliases taken off the collection this restore replaced, to go on the restored one
+    /// (once complete: the aliases it was given).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    /// Once complete: the rows that came back.
+    #[serde(default)]
+    pub rows: i64,
+    /// Import tasks sent to Milvus for it: a resume waits for them to end before it drops an
+    /// unfinished collection (dropping one under a running import upsets Milvus for minutes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub imports: Vec<i64>,
+}
+
+/// How far a restore got with a collection it created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CreatedState {
+    /// CreateCollection was sent; the id is not known yet.
+    Creating,
+    /// Created, being filled (partitions, rows, indexes, load).
+    Filling,
+    /// Filled, row counts checked, aliases put back.
+    Complete,
+}
+
+impl RestoreLedger {
+    /// The entry of `target`, if this restore created it.
+    pub fn entry(&self, target: &str) -> Option<&CreatedCollection> {
+        self.collections.iter().find(|c| c.target == target)
+    }
+
+    /// Sets the entry of `target` (adding it when new).
+    pub fn set(&mut self, entry: CreatedCollection) {
+        match self
+            .collections
+            .iter_mut()
+            .find(|c| c.target == entry.target)
+        {
+            Some(c) => *c = entry,
+            None => self.collections.push(entry),
+        }
+    }
+
+    /// Records import tasks sent for `target`.
+    pub fn add_imports(&mut self, target: &str, tasks: &[i64]) {
+        if let Some(c) = self.collections.iter_mut().find(|c| c.target == target) {
+            c.imports.extend_from_slice(tasks);
+        }
+    }
+
+    /// Forgets `target` (it was dropped again).
+    pub fn forget(&mut self, target: &str) {
+        self.collections.retain(|c| c.target != target);
+    }
 }
 
 impl JobSnapshot {
@@ -126,6 +211,7 @@ impl Progress {
             error: None,
             log: Vec::new(),
             targets: Vec::new(),
+            restore: None,
         };
         let (tx, rx) = watch::channel(snapshot);
         let cancel = Arc::new(watch::channel(false).0);
@@ -168,6 +254,17 @@ impl Progress {
     /// Records where a restore puts each collection (`source=>target`).
     pub fn set_targets(&self, targets: Vec<String>) {
         self.tx.send_modify(|s| s.targets = targets);
+    }
+
+    /// Starts a restore's record of what it creates.
+    pub fn set_restore_ledger(&self, ledger: RestoreLedger) {
+        self.tx.send_modify(|s| s.restore = Some(ledger));
+    }
+
+    /// Changes the restore's record (started by [`Progress::set_restore_ledger`]).
+    pub fn update_restore_ledger(&self, change: impl FnOnce(&mut RestoreLedger)) {
+        self.tx
+            .send_modify(|s| change(s.restore.get_or_insert_with(Default::default)));
     }
 
     /// Adds work to the totals.

@@ -6,6 +6,7 @@ mod support;
 use milvault::{
     engine::commands::{create::CreateBackupRequest, restore::RestoreRequest},
     engine::copy::{copy_mode, CopyMode},
+    milvus::ImportState,
     progress::{JobKind, Progress},
 };
 use support::*;
@@ -469,4 +470,205 @@ async fn a_backup_killed_halfway_resumes_to_the_same_manifest() {
         .await
         .unwrap();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
+}
+
+/// The newest job of a job database, read as another process would.
+fn newest_job(db: &std::path::Path) -> Option<milvault::progress::JobSnapshot> {
+    milvault::db::Db::open(db)
+        .ok()?
+        .list(1)
+        .ok()?
+        .into_iter()
+        .next()
+}
+
+/// A restore killed (kill -9) after it finished one collection and while it filled the other is
+/// resumed: the finished collection is kept (the same collection, by id), the unfinished one is
+/// dropped and restored again, the staged files go. A resume that finds someone else's
+/// collection under a target's name refuses it and leaves everything as it is.
+#[tokio::test]
+async fn a_restore_killed_halfway_resumes_keeping_what_it_finished() {
+    let root = unique("sc_rr");
+    let o = s3_overrides("milvault", &root);
+    let svc = service(&o);
+    let name = unique("sc_rr");
+    svc.create_backup(
+        CreateBackupRequest {
+            name: name.clone(),
+            collections: vec!["demo_products".into(), "shop.reviews".into()],
+            ..Default::default()
+        },
+        &Progress::detached(JobKind::Backup),
+    )
+    .await
+    .unwrap();
+    let suffix = format!("_{}", unique("rr").replace('-', "_"));
+    let db = work_dir("scale-restore-resume").join(format!("{name}.sqlite"));
+    let mut args: Vec<String> = vec!["--job-db".into(), db.to_string_lossy().into_owned()];
+    for (k, v) in &o {
+        args.push("--set".into());
+        args.push(format!("{k}={v}"));
+    }
+    let mut restore = args.clone();
+    restore.extend(["restore", "-n", &name, "-s", &suffix].map(String::from));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_milvault"))
+        .args(&restore)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // kill -9 once one collection is complete and the other one is being filled
+    use milvault::progress::CreatedState;
+    let mut job = None;
+    for _ in 0..2400 {
+        if let Some(j) = newest_job(&db) {
+            let l = j.restore.clone().unwrap_or_default();
+            let has = |s| l.collections.iter().any(|c| c.state == s);
+            if has(CreatedState::Complete) && has(CreatedState::Filling) {
+                job = Some(j);
+                break;
+            }
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the restore ended before it was killed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let job = job.expect("the restore got halfway");
+    let ledger = job.restore.clone().unwrap();
+    let kept = ledger
+        .collections
+        .iter()
+        .find(|c| c.state == CreatedState::Complete)
+        .unwrap()
+        .clone();
+    let unfinished = ledger
+        .collections
+        .iter()
+        .find(|c| c.state == CreatedState::Filling)
+        .unwrap()
+        .clone();
+    let milvus = svc.milvus().await.unwrap();
+    let split = |t: &str| {
+        let (d, n) = t.split_once('.').unwrap();
+        (d.to_string(), n.to_string())
+    };
+    let (kept_db, kept_name) = split(&kept.target);
+    let (left_db, left_name) = split(&unfinished.target);
+    let id_of = |d: String, n: String| {
+        let milvus = milvus.clone();
+        async move {
+            milvus
+                .describe_collection(&d, &n)
+                .await
+                .unwrap()
+                .collection_id
+        }
+    };
+    assert_eq!(
+        id_of(kept_db.clone(), kept_name.clone()).await,
+        kept.collection_id.unwrap()
+    );
+
+    // someone else's collection where the unfinished one was: the resume refuses to touch it
+    let info = svc.get_backup(&name).await.unwrap();
+    let source = info
+        .collection_backups
+        .iter()
+        .find(|c| {
+            unfinished
+                .target
+                .starts_with(&format!("{}.", milvault::format::db_or_default(&c.db_name)))
+        })
+        .unwrap();
+    // (after the imports the killed job sent have ended, as the resume itself waits for them)
+    let job = newest_job(&db).unwrap();
+    let sent = job
+        .restore
+        .clone()
+        .unwrap()
+        .entry(&unfinished.target)
+        .unwrap()
+        .imports
+        .clone();
+    for task in sent {
+        for _ in 0..600 {
+            let st = milvus.import_state(task).await.unwrap().state;
+            if matches!(st, ImportState::Completed | ImportState::Failed) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+    milvus.drop_collection(&left_db, &left_name).await.unwrap();
+    milvus
+        .create_collection(
+            &left_db,
+            &milvault::milvus::schema::schema_to_proto(source.schema.as_ref().unwrap(), &left_name),
+            1,
+            0,
+            Vec::new(),
+            0,
+        )
+        .await
+        .unwrap();
+    let foreign = id_of(left_db.clone(), left_name.clone()).await;
+    let mut resume = args.clone();
+    resume.extend(["restore", "--resume", &job.id].map(String::from));
+    let resume: Vec<&str> = resume.iter().map(String::as_str).collect();
+    let (code, out, err) = cli(&resume);
+    assert_ne!(code, 0, "{out} {err}");
+    assert!(err.contains("already exists"), "{err}");
+    assert_eq!(id_of(left_db.clone(), left_name.clone()).await, foreign);
+    assert_eq!(
+        id_of(kept_db.clone(), kept_name.clone()).await,
+        kept.collection_id.unwrap()
+    );
+
+    // without it, the resume completes: the finished collection is the same one, the other comes
+    // back whole
+    milvus.drop_collection(&left_db, &left_name).await.unwrap();
+    let (code, out, err) = cli(&resume);
+    assert_eq!(code, 0, "{out} {err}");
+    assert!(
+        out.contains("kept: the interrupted job restored it completely"),
+        "{out}"
+    );
+    assert_eq!(
+        id_of(kept_db.clone(), kept_name.clone()).await,
+        kept.collection_id.unwrap()
+    );
+    for c in &info.collection_backups {
+        let src_db = milvault::format::db_or_default(&c.db_name).to_string();
+        let dst = format!("{}{suffix}", c.collection_name);
+        assert_eq!(
+            assert_same_data(&src_db, &c.collection_name, &src_db, &dst),
+            c.rows()
+        );
+    }
+    // the files the first job staged are gone with the resume that finished
+    let staged = svc.milvus_storage().unwrap().with_root("milvault-restore");
+    assert!(!staged.any_under(&ledger.staging).await.unwrap());
+    // and a completed resume is not resumed again
+    let done = newest_job(&db).unwrap();
+    assert_eq!(
+        done.restore.unwrap().resumes.as_deref(),
+        Some(job.id.as_str())
+    );
+    let mut again = args.clone();
+    again.extend(["restore", "--resume", &done.id].map(String::from));
+    let again: Vec<&str> = again.iter().map(String::as_str).collect();
+    let (code, _, err) = cli(&again);
+    assert_ne!(code, 0);
+    assert!(err.contains("nothing to resume"), "{err}");
+    for c in &info.collection_backups {
+        let d = milvault::format::db_or_default(&c.db_name);
+        milvus
+            .drop_collection(d, &format!("{}{suffix}", c.collection_name))
+            .await
+            .unwrap();
+    }
 }

@@ -384,8 +384,9 @@ pub trait Backend: Send + Sync + 'static {
     async fn job(&self, id: &str) -> Result<JobView, String>;
     /// Asks a running job to stop; its state becomes `cancelled` once it has cleaned up.
     async fn cancel_job(&self, id: &str) -> Result<(), String>;
-    /// Continues the interrupted backup `name`; answers the new job's id.
-    async fn resume_backup(&self, name: &str) -> Result<String, String>;
+    /// Continues the interrupted (failed or cancelled) job `id`: a backup keeps the files it
+    /// finished, a restore the collections it finished. Answers the new job's id.
+    async fn resume_job(&self, id: &str) -> Result<String, String>;
     /// The Cluster page (a scoped caller's: its databases only).
     async fn cluster(&self) -> Result<ClusterView, String>;
     /// Starts verifying a backup; returns the job id.

@@ -91,11 +91,8 @@ pub async fn cancel_job(id: String) -> Result<(), ServerFnError> {
 }
 
 #[server(input = Json)]
-pub async fn resume_backup(name: String) -> Result<String, ServerFnError> {
-    backend()?
-        .resume_backup(&name)
-        .await
-        .map_err(ServerFnError::new)
+pub async fn resume_job(id: String) -> Result<String, ServerFnError> {
+    backend()?.resume_job(&id).await.map_err(ServerFnError::new)
 }
 
 #[server(input = Json)]

@@ -33,7 +33,7 @@ use crate::{
     jobs::name_lease::NameUse,
     jobs::policies::{self as policy, PolicyOverview},
     jobs::registry::JobRegistry,
-    progress::{JobHandle, JobSnapshot},
+    progress::{JobHandle, JobKind, JobSnapshot},
 };
 
 /// How often a stream of job progress asks again whether its caller may still follow the job.
@@ -250,7 +250,24 @@ impl Gate {
 
     /// A restore request with its collections qualified by the one parser: `NAME` means the
     /// default database, or the one database the request gives.
+    /// A resume ([`RestoreRequest::resume`]) becomes the interrupted job's own request, when the
+    /// caller may see that job.
     fn qualified_restore(&self, req: &RestoreRequest) -> Result<RestoreRequest> {
+        let resumed;
+        let req = match &req.resume {
+            None => req,
+            Some(job) => {
+                let r = if self.job_visible(job)? {
+                    self.reg.restore_to_resume(job, req)
+                } else {
+                    Err(Error::InvalidRequest(format!("there is no job {job}")))
+                };
+                resumed = r.inspect_err(|e| {
+                    self.audit(action::BACKUP_RESTORE, job, Outcome::Failed, &e.to_string())
+                })?;
+                &resumed
+            }
+        };
         let sel = Selection::parse(&req.collections, &req.databases).inspect_err(|e| {
             self.audit(
                 action::BACKUP_RESTORE,
@@ -291,9 +308,9 @@ impl Gate {
 
     /// Checks and starts a restore.
     pub async fn start_restore(&self, req: RestoreRequest) -> Result<JobSnapshot> {
+        let req = self.qualified_restore(&req)?;
         let name = req.name.clone();
         let info = self.visible_backup(action::BACKUP_RESTORE, &name).await?;
-        let req = self.qualified_restore(&req)?;
         let plan = self.reg.service().restore_plan(&req).await;
         let into = match &plan {
             Ok(p) => databases_of(
@@ -437,8 +454,8 @@ impl Gate {
     where
         Fut: std::future::Future<Output = ()>,
     {
-        let name = req.name.clone();
         let req = self.qualified_restore(&req)?;
+        let name = req.name.clone();
         let scoped = self.who().is_scoped();
         let from = match self.visible_backup(action::BACKUP_RESTORE, &name).await {
             Ok(info) => backup_databases(&info),
@@ -551,6 +568,40 @@ impl Gate {
         self.outcome(action::JOB_CANCEL, id, r, |j| {
             format!("{:?} of '{}'", j.kind, j.backup_name)
         })
+    }
+
+    /// Resumes an interrupted job: a backup continues under its name (`create --resume`), a
+    /// restore from what it created ([`RestoreRequest::resume`]; `drop_existing` may be added).
+    /// Authorized and audited as the backup or restore it starts.
+    pub async fn resume_job(&self, id: &str, drop_existing: bool) -> Result<JobSnapshot> {
+        let job = match self.job_visible(id)? {
+            true => self.reg.get(id)?,
+            false => None,
+        };
+        let Some(job) = job else {
+            return Err(Error::InvalidRequest(format!("there is no job {id}")));
+        };
+        match job.kind {
+            JobKind::Backup => {
+                self.start_backup(CreateBackupRequest {
+                    name: job.backup_name,
+                    resume: true,
+                    ..Default::default()
+                })
+                .await
+            }
+            JobKind::Restore => {
+                self.start_restore(RestoreRequest {
+                    resume: Some(id.to_string()),
+                    drop_existing,
+                    ..Default::default()
+                })
+                .await
+            }
+            JobKind::Verify => Err(Error::InvalidRequest(format!(
+                "job {id} is a verification: verify the backup again instead"
+            ))),
+        }
     }
 
     /// A live job's progress stream, if the caller may see it.

@@ -14,7 +14,7 @@ use crate::{
     config::Config,
     engine::commands::{create::CreateBackupRequest, restore::RestoreRequest},
     engine::service::Milvault,
-    progress::{JobHandle, JobState},
+    progress::{JobHandle, JobKind, JobState},
 };
 
 /// Backup and restore for Milvus.
@@ -55,6 +55,9 @@ pub enum Command {
     Check,
     /// Re-read a backup and check every file against its manifest (size and checksum).
     Verify(NameArg),
+    /// The newest jobs recorded in the job database (backups, restores, verifications; also
+    /// those of servers sharing it), newest first: ids for `restore --resume JOB`.
+    Jobs(JobsArgs),
     /// Backup policies: schedules, retention, verification (run by `milvault serve`).
     Policy(policy::PolicyArgs),
     /// Users and API tokens for `serve --auth`.
@@ -187,11 +190,24 @@ pub struct CreateArgs {
     pub resume: Option<String>,
 }
 
+/// `jobs` flags.
+#[derive(Debug, Args)]
+pub struct JobsArgs {
+    /// How many jobs to list.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+}
+
 /// `restore` flags.
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
     /// Backup to restore.
-    #[arg(short = 'n', long)]
+    #[arg(
+        short = 'n',
+        long,
+        default_value = "",
+        required_unless_present = "resume"
+    )]
     pub name: String,
     /// Collections to restore, comma separated: NAME or DB.NAME (default: all).
     #[arg(short = 'c', long, alias = "colls")]
@@ -220,6 +236,11 @@ pub struct RestoreArgs {
     /// Restore even when files of the backup are missing or differ from its manifest.
     #[arg(long)]
     pub force: bool,
+    /// Continue the restore job JOB that a crash or kill interrupted (`milvault jobs` lists
+    /// them): its recorded request is used, the collections it finished are kept and the one it
+    /// was filling is dropped and restored again. Only --drop_exist_collection may be added.
+    #[arg(long, value_name = "JOB")]
+    pub resume: Option<String>,
 }
 
 /// Runs the CLI; returns the process exit code.
@@ -279,6 +300,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 restore_index: a.restore_index,
                 load: a.load,
                 force: a.force,
+                resume: a.resume,
+                resume_ledger: None,
             };
             let jobs = jobs::CliJobs::open(&cli.db, &svc)?;
             // no process sharing the database deletes the backup while it is read
@@ -367,6 +390,30 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 },
             )
             .await?;
+        }
+        Command::Jobs(a) => {
+            let jobs = jobs::CliJobs::open(&cli.db, &svc)?;
+            let (list, _) = jobs.gate().jobs_page(0, a.limit.clamp(1, 500))?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for j in &list {
+                    let kind = serde_json::to_value(j.kind)?;
+                    let state = serde_json::to_value(j.state)?;
+                    println!(
+                        "{}  {:<7}  {:<9}  {}  {}{}",
+                        j.id,
+                        kind.as_str().unwrap_or_default(),
+                        state.as_str().unwrap_or_default(),
+                        j.started_at.format("%Y-%m-%d %H:%M:%S"),
+                        j.backup_name,
+                        j.error
+                            .as_deref()
+                            .map(|e| format!("  ({e})"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
         }
         Command::Verify(a) => {
             let jobs = jobs::CliJobs::open(&cli.db, &svc)?;
@@ -479,6 +526,13 @@ pub fn human_bytes(n: i64) -> String {
 /// leaves nothing, a restore removes what it created) and waits for its clean-up; a second
 /// Ctrl+C exits at once.
 async fn show_progress(mut handle: JobHandle, quiet: bool) {
+    let first = handle.snapshot();
+    if first.kind == JobKind::Restore {
+        eprintln!(
+            "restore job {} (if it is interrupted: milvault restore --resume {})",
+            first.id, first.id
+        );
+    }
     let canceller = handle.clone();
     let on_ctrl_c = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {

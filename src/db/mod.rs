@@ -156,7 +156,9 @@ impl Db {
             .prepare("SELECT owner, process FROM servers WHERE owner != ?1 AND process != ''")
             .map_err(db_err)?;
         let rows = stmt
-            .query_map([&self.owner], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .query_map([&self.owner], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
             .map_err(db_err)?;
         let mut ended = Vec::new();
         for row in rows {

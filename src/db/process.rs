@@ -57,10 +57,7 @@ fn start_time(pid: u32) -> Option<String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // the command name (field 2) is in parentheses and may hold spaces: count after it
     let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name
-        .split_whitespace()
-        .nth(19)
-        .map(str::to_string)
+    after_name.split_whitespace().nth(19).map(str::to_string)
 }
 
 /// A process of this machine that has ended, as recorded (`None` off Linux).
@@ -92,7 +89,10 @@ mod tests {
         let ended = an_ended_process().unwrap();
         assert!(certainly_gone(&ended), "{ended}");
         // another boot or container, or nothing recorded: never judged
-        assert!(!certainly_gone(&format!("other|boot/{}/{started}1", std::process::id())));
+        assert!(!certainly_gone(&format!(
+            "other|boot/{}/{started}1",
+            std::process::id()
+        )));
         assert!(!certainly_gone(""));
         assert!(!certainly_gone("garbage"));
     }

@@ -262,6 +262,63 @@ impl JobRegistry {
         }
     }
 
+    /// The request that resumes the interrupted restore job `job` (see
+    /// [`RestoreRequest::resume`]): that job's own request with its record of what it created.
+    /// `given` may add `drop_existing`, and names the backup only to check it is the job's. A
+    /// job that runs (here, or in a process that may still be alive), completed, or left no
+    /// record is refused with the reason.
+    pub fn restore_to_resume(&self, job: &str, given: &RestoreRequest) -> Result<RestoreRequest> {
+        let refuse = |reason: String| Error::NotResumable {
+            job: job.to_string(),
+            reason,
+        };
+        // a process on this machine that was killed is known at once; others after a silence
+        self.store.fail_stale_jobs(crate::db::STALE_AFTER)?;
+        let Some(j) = self.get(job)? else {
+            return Err(Error::InvalidRequest(format!(
+                "there is no job {job}; `milvault jobs` or the portal's Jobs page lists them"
+            )));
+        };
+        if j.kind != JobKind::Restore {
+            return Err(refuse(
+                "it is not a restore (an interrupted backup is resumed with `create --resume NAME`)"
+                    .into(),
+            ));
+        }
+        match j.state {
+            JobState::Running if self.watch(job).is_some() => {
+                return Err(refuse("it is running in this process".into()))
+            }
+            JobState::Running => {
+                return Err(refuse(format!(
+                    "it is running in another milvault process, or that process stopped less than {} s ago (then it counts as interrupted once it has been silent that long); cancel it there, or try again then",
+                    crate::db::STALE_AFTER.as_secs()
+                )))
+            }
+            JobState::Succeeded => {
+                return Err(refuse("it completed; there is nothing to resume".into()))
+            }
+            JobState::Failed | JobState::Cancelled => {}
+        }
+        let Some(ledger) = j.restore else {
+            return Err(refuse(
+                "it has no record of what it created (it was run by an older milvault); restore again, with --drop_exist_collection to replace what it left".into(),
+            ));
+        };
+        let mut req: RestoreRequest = serde_json::from_value(ledger.request.clone())
+            .map_err(|e| refuse(format!("its recorded request cannot be read: {e}")))?;
+        if !given.name.is_empty() && given.name != req.name {
+            return Err(refuse(format!(
+                "it restored backup '{}', not '{}'",
+                req.name, given.name
+            )));
+        }
+        req.drop_existing |= given.drop_existing;
+        req.resume = Some(job.to_string());
+        req.resume_ledger = Some(ledger);
+        Ok(req)
+    }
+
     /// Checks a restore request first (the backup and its collections exist, no target exists
     /// unless `drop_existing`), then starts it; a bad request fails here, without a job.
     pub async fn start_restore_checked(
@@ -309,12 +366,18 @@ impl JobRegistry {
         self.save(&first);
         let registry = self.clone();
         let mut watcher = handle;
+        let mut saved_ledger = first.restore.clone();
         tokio::spawn(async move {
             let mut last_save = Instant::now();
             while let Some(s) = watcher.changed().await {
-                if last_save.elapsed() >= SAVE_EVERY || s.state != JobState::Running {
+                // what a restore created is saved at once: a resume must know its collections
+                if last_save.elapsed() >= SAVE_EVERY
+                    || s.state != JobState::Running
+                    || s.restore != saved_ledger
+                {
                     registry.save(&s);
                     last_save = Instant::now();
+                    saved_ledger = s.restore.clone();
                 }
             }
             let mut last = watcher.snapshot();

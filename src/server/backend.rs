@@ -231,6 +231,7 @@ pub fn restore_request(form: &RestoreForm) -> RestoreRequest {
         restore_index: form.restore_index,
         load: form.load,
         force: form.force,
+        ..Default::default()
     }
 }
 
@@ -361,14 +362,12 @@ impl Backend for PortalBackend {
         gate.cancel_job(id).map(|_| ()).map_err(|e| e.to_string())
     }
 
-    async fn resume_backup(&self, name: &str) -> Result<String, String> {
+    async fn resume_job(&self, id: &str) -> Result<String, String> {
         let gate = self.gate()?;
-        let req = CreateBackupRequest {
-            name: name.to_string(),
-            resume: true,
-            ..Default::default()
-        };
-        let job = gate.start_backup(req).await.map_err(|e| e.to_string())?;
+        let job = gate
+            .resume_job(id, false)
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(job.id)
     }
 

@@ -314,6 +314,7 @@ impl BackupService for GrpcService {
                 restore_index: r.restore_index,
                 load: r.load,
                 force: r.force,
+                ..Default::default()
             })
             .await
             .map_err(status_of)?;
@@ -395,6 +396,20 @@ impl BackupService for GrpcService {
         let r = request.into_inner();
         required(&r.id, "id")?;
         let s = gate.cancel_job(&r.id).map_err(status_of)?;
+        Ok(Response::new(job_message(&s)))
+    }
+
+    async fn resume_job(
+        &self,
+        request: Request<pb::ResumeJobRequest>,
+    ) -> Result<Response<pb::Job>, Status> {
+        let gate = self.gate(&request)?;
+        let r = request.into_inner();
+        required(&r.id, "id")?;
+        let s = gate
+            .resume_job(&r.id, r.drop_existing)
+            .await
+            .map_err(status_of)?;
         Ok(Response::new(job_message(&s)))
     }
 

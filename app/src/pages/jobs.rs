@@ -11,7 +11,7 @@ use crate::{
         live::use_event_stream,
     },
     format,
-    server::{error_text, get_job, list_jobs, CancelJob, ResumeBackup},
+    server::{error_text, get_job, list_jobs, CancelJob, ResumeJob},
 };
 
 /// The job list.
@@ -111,7 +111,7 @@ fn JobCard(job: Signal<JobView>) -> impl IntoView {
         </div>
         <JobProgress job=job/>
         {move || { let j = job.get(); (j.state == "running").then(|| view! { <CancelButton id=j.id.clone()/> }) }}
-        {move || { let j = job.get(); (j.state == "failed" && j.kind == "backup").then(|| view! { <ResumeButton name=j.backup_name.clone()/> }) }}
+        {move || { let j = job.get(); resumable(&j).then(|| view! { <ResumeButton id=j.id.clone() kind=j.kind.clone()/> }) }}
         <dl class="facts">
             <dt>"Step"</dt><dd class="current-step">{move || job.get().step}</dd>
             <dt>"Rate"</dt><dd>{move || format::rate(job.get().rate(now_ms()))}</dd>
@@ -151,10 +151,22 @@ fn CancelButton(id: String) -> impl IntoView {
     }
 }
 
-/// Continues a backup whose process died (its files are kept; the new job copies the rest).
+/// Whether a job can be resumed: a backup that failed (its process died, or a step failed), or
+/// a restore that failed or was cancelled.
+fn resumable(j: &JobView) -> bool {
+    match j.kind.as_str() {
+        "backup" => j.state == "failed",
+        "restore" => j.state == "failed" || j.state == "cancelled",
+        _ => false,
+    }
+}
+
+/// Continues an interrupted job as a new one: a backup keeps the files it finished and copies
+/// the rest; a restore keeps the collections it finished and restores the one it was filling
+/// again.
 #[component]
-fn ResumeButton(name: String) -> impl IntoView {
-    let resume = ServerAction::<ResumeBackup>::new();
+fn ResumeButton(id: String, kind: String) -> impl IntoView {
+    let resume = ServerAction::<ResumeJob>::new();
     let navigate = leptos_router::hooks::use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(id)) = resume.value().get() {
@@ -164,10 +176,14 @@ fn ResumeButton(name: String) -> impl IntoView {
     view! {
         <p>
             <button class="button resume-job" disabled=move || resume.pending().get()
-                on:click=move |_| { resume.dispatch(ResumeBackup { name: name.clone() }); }>
+                on:click=move |_| { resume.dispatch(ResumeJob { id: id.clone() }); }>
                 "Resume"
             </button>
-            " "<span class="muted">"Continues an interrupted backup: files it finished are kept."</span>
+            " "<span class="muted">{if kind == "restore" {
+                "Continues the interrupted restore: collections it finished are kept, the one it was filling is restored again."
+            } else {
+                "Continues the interrupted backup: files it finished are kept."
+            }}</span>
         </p>
         {move || match resume.value().get() {
             Some(Err(e)) => Some(view! { <ErrorBox message=error_text(&e)/> }),

@@ -4,7 +4,7 @@
 use std::{collections::HashMap, time::Duration};
 
 use futures::StreamExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{
     engine::copy::{copy_all, CopyItem},
@@ -20,12 +20,14 @@ use crate::{
         schema::{added_fields, field_id_mismatches, field_to_proto, kv_to, schema_to_proto},
         Features, ImportState, MilvusClient,
     },
-    progress::Progress,
+    progress::{CreatedCollection, CreatedState, Progress, RestoreLedger},
     storage::Storage,
 };
 
-/// What to restore and how.
-#[derive(Debug, Clone, Default)]
+/// What to restore and how. Kept (as JSON) in the job's [`RestoreLedger`], from which a resume
+/// reads it back.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RestoreRequest {
     /// The backup's name.
     pub name: String,
@@ -47,6 +49,14 @@ pub struct RestoreRequest {
     pub load: bool,
     /// Restore even when files of the backup are missing or differ from its manifest.
     pub force: bool,
+    /// Resume the interrupted restore job with this id: its request is run again, the
+    /// collections it finished are kept, the one it was filling (known by its collection id) is
+    /// dropped and restored again, and files it staged are not copied again.
+    #[serde(skip)]
+    pub resume: Option<String>,
+    /// What that job created, from the job database ([`crate::jobs::JobRegistry`] loads it).
+    #[serde(skip)]
+    pub resume_ledger: Option<RestoreLedger>,
 }
 
 /// One restored collection.
@@ -219,6 +229,9 @@ pub struct PlannedCollection {
     pub name: String,
     /// A collection of that name existed when the plan was made.
     pub exists: bool,
+    /// When resuming: the existing target is the collection the interrupted job created (same
+    /// id), with what that job recorded of it.
+    pub resumed: Option<CreatedCollection>,
 }
 
 impl PlannedCollection {
@@ -250,12 +263,17 @@ impl RestorePlan {
         let mut collections = Vec::with_capacity(selected.len());
         for (backup, (db, name)) in selected {
             let exists = databases.contains(&db) && milvus.has_collection(&db, &name).await?;
-            collections.push(PlannedCollection {
+            let mut c = PlannedCollection {
                 backup,
                 db,
                 name,
                 exists,
-            });
+                resumed: None,
+            };
+            if let (true, Some(ledger)) = (exists, &req.resume_ledger) {
+                c.resumed = owned_by_resumed_job(milvus, req, ledger, &c).await?;
+            }
+            collections.push(c);
         }
         Ok(RestorePlan {
             info,
@@ -288,11 +306,40 @@ impl RestorePlan {
         let existing: Vec<String> = self
             .collections
             .iter()
-            .filter(|c| c.exists)
+            .filter(|c| c.exists && c.resumed.is_none())
             .map(PlannedCollection::target)
             .collect();
         refuse_existing_targets(&existing, drop_existing)
     }
+}
+
+/// Whether the existing target `c` is the collection the interrupted job (`ledger`) created: its
+/// entry when Milvus' id of the collection is the one the job recorded, `None` when it is someone
+/// else's. A target the job was creating when it stopped (id not recorded) cannot be told apart:
+/// refused, unless the request drops existing targets anyway.
+async fn owned_by_resumed_job(
+    milvus: &MilvusClient,
+    req: &RestoreRequest,
+    ledger: &RestoreLedger,
+    c: &PlannedCollection,
+) -> Result<Option<CreatedCollection>> {
+    let target = c.target();
+    let Some(entry) = ledger.entry(&target) else {
+        return Ok(None);
+    };
+    let Some(id) = entry.collection_id else {
+        if req.drop_existing {
+            return Ok(None);
+        }
+        return Err(Error::NotResumable {
+            job: req.resume.clone().unwrap_or_default(),
+            reason: format!(
+                "{target} exists, and the job was creating it when it stopped, before it recorded the collection's id, so it cannot tell it from someone else's; it was left untouched. Check it, then drop it or resume with --drop_exist_collection"
+            ),
+        });
+    };
+    let now = milvus.describe_collection(&c.db, &c.name).await?;
+    Ok((now.collection_id == id).then(|| entry.clone()))
 }
 
 /// The rule itself, also applied at the moment a collection is created (it may have appeared
@@ -326,6 +373,7 @@ pub async fn restore(
     req: RestoreRequest,
     progress: &Progress,
 ) -> Result<RestoreReport> {
+    let ledger = start_ledger(&req, progress)?;
     let mut restore_plan = RestorePlan::make(svc, &req).await?;
     let logical = restore_plan.logical();
     if logical {
@@ -354,7 +402,7 @@ pub async fn restore(
     let staging = if req.meta_only || logical {
         None
     } else {
-        Some(Staging::new(svc, &progress.id())?)
+        Some(Staging::new(svc, &ledger.staging, req.resume.is_some())?)
     };
     // Every selected collection is planned before anything is created: a backup the target
     // cannot take (L0 deletes into 2.3, BM25 into 2.4, a snapshot bundle...) changes nothing.
@@ -436,6 +484,20 @@ pub async fn restore(
             progress.step(format!("creating database {db}"));
             milvus.create_database(db).await?;
         }
+        if let Some(done) = target
+            .resumed
+            .as_ref()
+            .filter(|e| e.state == CreatedState::Complete)
+        {
+            match keep_completed(&run, target, done).await {
+                Ok(r) => results.push(r),
+                Err(e) => {
+                    outcome = Err(e);
+                    break;
+                }
+            }
+            continue;
+        }
         match restore_one(&run, target, imports).await {
             Ok((r, id)) => {
                 results.push(r);
@@ -456,12 +518,82 @@ pub async fn restore(
         for (db, name, id) in &created {
             drop_if_created(milvus, db, name, *id, progress).await;
         }
+        // (collections an interrupted job finished and this resume kept stay: they were there
+        // before this job started, and a later resume keeps them again)
     }
     outcome?;
     Ok(RestoreReport {
         backup: req.name.clone(),
         collections: results,
     })
+}
+
+/// Starts the job's record of what it creates: the request, and when resuming what the
+/// interrupted job created (carried over, so that a second interruption is resumable too) and its
+/// staging folder.
+fn start_ledger(req: &RestoreRequest, progress: &Progress) -> Result<RestoreLedger> {
+    let previous = match (&req.resume, &req.resume_ledger) {
+        (None, _) => None,
+        (Some(_), Some(l)) => Some(l.clone()),
+        (Some(job), None) => {
+            return Err(Error::NotResumable {
+                job: job.clone(),
+                reason: "its record was not read from the job database".into(),
+            })
+        }
+    };
+    let request = serde_json::to_value(req).map_err(|e| Error::InvalidRequest(e.to_string()))?;
+    let ledger = RestoreLedger {
+        request,
+        resumes: req.resume.clone(),
+        staging: previous
+            .as_ref()
+            .map(|l| l.staging.clone())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| progress.id()),
+        collections: previous.map(|l| l.collections).unwrap_or_default(),
+    };
+    if let Some(job) = &req.resume {
+        progress.log(format!(
+            "resuming restore job {job}: {} collections it created are checked first",
+            ledger.collections.len()
+        ));
+    }
+    progress.set_restore_ledger(ledger.clone());
+    Ok(ledger)
+}
+
+/// A collection the interrupted job restored completely: kept as it is, its rows checked again.
+async fn keep_completed(
+    run: &Run<'_>,
+    planned: &PlannedCollection,
+    done: &CreatedCollection,
+) -> Result<RestoredCollection> {
+    let coll = &planned.backup;
+    let target = planned.target();
+    let mut result = RestoredCollection {
+        source: coll.qualified_name(),
+        target: target.clone(),
+        segments: coll.all_segments().count(),
+        imported_rows: done.rows,
+        expected_rows: coll.live_rows,
+        stored_rows: 0,
+        counted_rows: None,
+        check: String::new(),
+        aliases: done.aliases.clone(),
+    };
+    if run.req.meta_only {
+        result.check = "metadata only: no rows to check".into();
+    } else {
+        verify_rows(run.milvus, &planned.db, &planned.name, coll, &mut result).await?;
+    }
+    result.check = format!(
+        "kept: the interrupted job restored it completely; {}",
+        result.check
+    );
+    run.progress.add_segments(result.segments as u64);
+    run.progress.log(format!("{target}: {}", result.check));
+    Ok(result)
 }
 
 /// Checks the files of the collections to restore against the backup's manifest; refuses a
@@ -637,11 +769,14 @@ struct Staging {
     backups: Storage,
     /// Otherwise: a folder in Milvus' storage the planned folders are copied to first.
     area: Storage,
+    /// The folder of this restore in `area`: the first job's id (a resume reuses it).
     job_dir: String,
+    /// Resuming: files staged already (same size) are not copied again.
+    resuming: bool,
 }
 
 impl Staging {
-    fn new(svc: &Milvault, job: &str) -> Result<Staging> {
+    fn new(svc: &Milvault, job_dir: &str, resuming: bool) -> Result<Staging> {
         let milvus_storage = svc.milvus_storage()?;
         let backups = svc.backup_storage();
         let both_local =
@@ -651,7 +786,8 @@ impl Staging {
             direct,
             backups: backups.clone(),
             area: milvus_storage.with_root("milvault-restore"),
-            job_dir: job.to_string(),
+            job_dir: job_dir.to_string(),
+            resuming,
         })
     }
 
@@ -676,16 +812,42 @@ impl Staging {
             return Ok(());
         }
         let mut items = Vec::new();
+        let mut kept = (0usize, 0u64);
         for rel in folders.iter().filter(|f| !f.is_empty()) {
+            // objects appear whole (a PUT, or a local write renamed into place): a staged file
+            // of the right size is the file
+            let staged: HashMap<String, u64> = if self.resuming {
+                self.area
+                    .list_files(&format!("{}/{}", self.job_dir, rel.trim_end_matches('/')))
+                    .await?
+                    .into_iter()
+                    .map(|f| (f.rel, f.size))
+                    .collect()
+            } else {
+                HashMap::new()
+            };
             for f in self.backups.list_files(rel).await? {
+                let dst = format!("{}/{}", self.job_dir, f.rel);
+                if staged.get(&dst) == Some(&f.size) {
+                    kept.0 += 1;
+                    kept.1 += f.size;
+                    continue;
+                }
                 items.push(CopyItem {
-                    dst: format!("{}/{}", self.job_dir, f.rel),
+                    dst,
                     src: f.rel,
                     size: f.size,
                     group: 0,
                     from_base: false,
                 });
             }
+        }
+        if kept.0 > 0 {
+            progress.add_bytes(kept.1);
+            progress.log(format!(
+                "{} files ({} bytes) staged by the interrupted job are there already: not copied again",
+                kept.0, kept.1
+            ));
         }
         // no groups: segments are counted by the caller once imported, not once staged
         copy_all(
@@ -740,6 +902,24 @@ async fn restore_one(
     // to drop is dropped.
     progress.check_cancelled()?;
     refuse_alias_target(milvus, db, name).await?;
+    if let Some(left) = &planned.resumed {
+        // the interrupted job's own, unfinished collection: dropped by its id, restored again
+        replaced_aliases = left.aliases.clone();
+        if let Some(id) = left.collection_id {
+            wait_for_sent_imports(
+                milvus,
+                &target,
+                &left.imports,
+                run.svc.config().tuning.wait_timeout,
+                progress,
+            )
+            .await?;
+            progress.step(format!(
+                "dropping {target}: the interrupted job created it and did not finish it"
+            ));
+            drop_if_created(milvus, db, name, id, progress).await;
+        }
+    }
     if milvus.has_collection(db, name).await? {
         if let Err(e) = refuse_existing_targets(std::slice::from_ref(&target), req.drop_existing) {
             progress.log(format!(
@@ -754,6 +934,15 @@ async fn restore_one(
         milvus.drop_collection(db, name).await?;
     }
     progress.step(format!("creating {target} from {source}"));
+    let mut entry = CreatedCollection {
+        target: target.clone(),
+        collection_id: None,
+        state: CreatedState::Creating,
+        aliases: replaced_aliases.clone(),
+        rows: 0,
+        imports: Vec::new(),
+    };
+    progress.update_restore_ledger(|l| l.set(entry.clone()));
     let schema = coll.schema.as_ref().ok_or_else(|| Error::CorruptMetadata {
         name: req.name.clone(),
         file: layout::COLLECTION_META.into(),
@@ -778,6 +967,9 @@ async fn restore_one(
     // The id of the collection this restore created: a clean-up drops that one only, never a
     // collection someone made under the same name in the meantime.
     let created_id = milvus.describe_collection(db, name).await?.collection_id;
+    entry.collection_id = Some(created_id);
+    entry.state = CreatedState::Filling;
+    progress.update_restore_ledger(|l| l.set(entry.clone()));
     let result = async {
         // fields added after creation get their ids the way they got them first (the import
         // plan refused them for a Milvus without AddCollectionField)
@@ -793,8 +985,15 @@ async fn restore_one(
         Ok(restored)
     }
     .await;
-    if result.is_err() {
-        drop_if_created(milvus, db, name, created_id, progress).await;
+    match &result {
+        Ok(r) => {
+            entry.imports.clear();
+            entry.state = CreatedState::Complete;
+            entry.rows = r.imported_rows;
+            entry.aliases = r.aliases.clone();
+            progress.update_restore_ledger(|l| l.set(entry));
+        }
+        Err(_) => drop_if_created(milvus, db, name, created_id, progress).await,
     }
     result.map(|r| (r, created_id))
 }
@@ -876,15 +1075,16 @@ async fn drop_if_created(
             progress.log(format!(
                 "dropping {target}: it was created by this restore and is incomplete"
             ));
-            if let Err(e) = milvus.drop_collection(db, name).await {
-                progress.log(format!("could not drop {target}: {e}"));
+            match milvus.drop_collection(db, name).await {
+                Ok(()) => progress.update_restore_ledger(|l| l.forget(&target)),
+                Err(e) => progress.log(format!("could not drop {target}: {e}")),
             }
         }
         Ok(now) => progress.log(format!(
             "{target} is no longer the collection this restore created (id {created_id}, now {}): left as it is",
             now.collection_id
         )),
-        Err(Error::CollectionNotFound(_)) => {}
+        Err(Error::CollectionNotFound(_)) => progress.update_restore_ledger(|l| l.forget(&target)),
         Err(e) => progress.log(format!(
             "could not check {target} before dropping it, so it is left as it is: {e}"
         )),
@@ -982,7 +1182,7 @@ async fn fill(
                     }
                     let one = async {
                         staging.stage(svc, &imp.plan.files, progress).await?;
-                        let n = run_import(milvus, db, name, &imp, target, wait).await?;
+                        let n = run_import(milvus, db, name, &imp, target, wait, progress).await?;
                         if staging.direct {
                             let bytes: i64 =
                                 imp.plan.segments.iter().filter_map(|s| sizes.get(s)).sum();
@@ -1109,6 +1309,7 @@ async fn run_import(
     imp: &PlannedImport,
     target: &str,
     wait: Duration,
+    progress: &Progress,
 ) -> Result<i64> {
     let tasks = milvus
         .import(
@@ -1119,6 +1320,7 @@ async fn run_import(
             imp.options.clone(),
         )
         .await?;
+    progress.update_restore_ledger(|l| l.add_imports(target, &tasks));
     let segment = imp.plan.segments.first().copied().unwrap_or_default();
     let mut rows = 0;
     for task in tasks {
@@ -1157,6 +1359,41 @@ async fn run_import(
         });
     }
     Ok(rows)
+}
+
+/// Waits until the import tasks an interrupted job sent for `target` have ended (completed or
+/// failed), so that its collection can be dropped safely.
+async fn wait_for_sent_imports(
+    milvus: &MilvusClient,
+    target: &str,
+    tasks: &[i64],
+    wait: Duration,
+    progress: &Progress,
+) -> Result<()> {
+    if tasks.is_empty() {
+        return Ok(());
+    }
+    progress.step(format!(
+        "waiting for the {} imports the interrupted job sent into {target} to end",
+        tasks.len()
+    ));
+    let deadline = tokio::time::Instant::now() + wait;
+    for task in tasks {
+        loop {
+            let st = milvus.import_state(*task).await?;
+            if matches!(st.state, ImportState::Completed | ImportState::Failed) {
+                break;
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(Error::MilvusTimeout {
+                    call: "GetImportState",
+                    timeout: wait,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    Ok(())
 }
 
 /// Compares the rows Milvus holds with the backup: never trust an import's "Completed" alone.

@@ -303,17 +303,13 @@ impl RowGroups {
     /// The bytes of row group `i`: from its first column chunk to the end of its last.
     fn byte_range(&self, i: usize) -> Range<u64> {
         let rg = self.meta.metadata().row_group(i);
-        let mut range = u64::MAX..0;
-        for c in rg.columns() {
+        let ranges = rg.columns().iter().map(|c| {
             let (start, len) = c.byte_range();
-            range.start = range.start.min(start);
-            range.end = range.end.max(start + len);
-        }
-        if range.start > range.end {
-            0..0
-        } else {
-            range
-        }
+            (start, start + len)
+        });
+        let start = ranges.clone().map(|r| r.0).min().unwrap_or(0);
+        let end = ranges.map(|r| r.1).max().unwrap_or(0);
+        start..end.max(start)
     }
 
     /// A reader of row group `i` in batches of `batch_rows`.

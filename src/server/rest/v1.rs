@@ -1097,6 +1097,7 @@ async fn restore_request(
         restore_index: body.restore_index,
         load: false,
         force: false,
+        ..Default::default()
     })
 }
 

@@ -43,6 +43,7 @@ pub fn routes(registry: Arc<JobRegistry>) -> Router {
         .route("/api/v2/jobs", get(list_jobs))
         .route("/api/v2/jobs/{id}", get(get_job))
         .route("/api/v2/jobs/{id}/cancel", post(cancel_job))
+        .route("/api/v2/jobs/{id}/resume", post(resume_job))
         .route("/api/v2/cluster", get(cluster))
         .with_state(registry)
 }
@@ -279,6 +280,7 @@ impl RestoreBody {
             restore_index: self.restore_index,
             load: self.load,
             force: self.force,
+            ..Default::default()
         }
     }
 }
@@ -586,6 +588,31 @@ pub async fn cancel_job(
     Path(id): Path<String>,
 ) -> ApiResult<(axum::http::StatusCode, Json<JobItem>)> {
     let s = gate.cancel_job(&id)?;
+    Ok((axum::http::StatusCode::ACCEPTED, Json(JobItem::of(&s))))
+}
+
+/// How to resume a job.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResumeBody {
+    /// Restores: also replace target collections that exist now (dropped first).
+    pub drop_existing: bool,
+}
+
+/// Resumes an interrupted (failed or cancelled) job as a new job: a backup continues under its
+/// name, keeping the files it finished; a restore keeps the collections it finished, drops the
+/// one it was filling (known by its id) and restores it again. Answers 202 with the new job.
+#[utoipa::path(post, path = "/api/v2/jobs/{id}/resume", tag = "v2",
+    params(("id" = String, Path, description = "Id of the interrupted job")),
+    request_body(content = ResumeBody, description = "optional"),
+    responses((status = 202, body = JobItem), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn resume_job(
+    gate: Gate,
+    Path(id): Path<String>,
+    body: Option<Json<ResumeBody>>,
+) -> ApiResult<(axum::http::StatusCode, Json<JobItem>)> {
+    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let s = gate.resume_job(&id, body.drop_existing).await?;
     Ok((axum::http::StatusCode::ACCEPTED, Json(JobItem::of(&s))))
 }
 
