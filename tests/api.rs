@@ -309,6 +309,25 @@ async fn grpc_backup_and_restore_with_a_streamed_watch() {
         .unwrap()
         .into_inner();
     assert_eq!(fetched.state, pb::JobState::Succeeded as i32);
+    // a restore that completed has nothing to resume, through gRPC and REST alike
+    let again = client
+        .resume_job(pb::ResumeJobRequest {
+            id: job.id.clone(),
+            drop_existing: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition, "{again:?}");
+    assert!(again.message().contains("nothing to resume"), "{again:?}");
+    let (status, body) = server
+        .post(&format!("/api/v2/jobs/{}/resume", job.id), json!({}))
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "not_resumable", "{body}");
+    assert_eq!(
+        assert_same_data("default", "dyn_items", "default", &target),
+        596
+    );
 
     // paging: two backups, one per page
     let second = unique("g2");
