@@ -33,8 +33,9 @@ pub async fn read_manifest(storage: &Storage, backup: &str) -> Result<Option<Man
 }
 
 /// Checksums `files` (paths relative to the backup's folder) as stored now, `concurrency` at a
-/// time, and writes them with the `known` entries (files copied byte for byte from an earlier
-/// backup whose manifest has them) as the backup's manifest.
+/// time, and writes them with the `known` entries (files checksummed as they were copied, and
+/// files copied byte for byte from an earlier backup whose manifest has them) as the backup's
+/// manifest. Files in `known` are not read again.
 pub async fn write_manifest(
     storage: &Storage,
     backup: &str,
@@ -77,7 +78,7 @@ pub async fn write_manifest(
         .map_err(|e| Error::InvalidRequest(format!("cannot encode the manifest: {e}")))?;
     storage.write(&manifest_path(backup), json.into()).await?;
     progress.log(format!(
-        "manifest: {} files checksummed ({ALGORITHM}), {taken_over} taken over from earlier backups",
+        "manifest: {} files checksummed now ({ALGORITHM}), {taken_over} known already (checksummed as they were copied, or taken over from earlier backups)",
         manifest.files.len() - taken_over
     ));
     Ok(manifest)

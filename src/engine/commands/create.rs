@@ -269,7 +269,7 @@ async fn run_paused(
             items.len(),
             backups.describe()
         ));
-        let stats = copy_all_with_base(
+        let (stats, checksums) = copy_all_with_base(
             src,
             Some(backups),
             backups,
@@ -279,6 +279,11 @@ async fn run_paused(
             progress,
         )
         .await?;
+        // checksummed as they were copied: the manifest reads only the files a resume kept
+        for (dst, entry) in checksums {
+            let rel = dst.strip_prefix(&prefix).unwrap_or(&dst).to_string();
+            known.insert(rel, entry);
+        }
         file_count = planned.len() as u64;
         progress.log(format!(
             "copied {} files, {} bytes ({}; {} bytes through milvault; {} files, {} bytes from earlier backups)",

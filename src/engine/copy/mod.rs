@@ -14,9 +14,13 @@ use object_store::{ObjectStoreExt, PutPayload, WriteMultipart};
 
 use crate::{
     error::{Error, Result},
+    format::manifest::ManifestEntry,
     progress::Progress,
     storage::Storage,
 };
+
+/// Checksums of copied files, by destination path.
+pub type Checksums = std::collections::BTreeMap<String, ManifestEntry>;
 
 /// Files up to this size are buffered and written in one request; larger ones go multipart.
 pub const SINGLE_PUT_LIMIT: u64 = 8 * 1024 * 1024;
@@ -116,11 +120,20 @@ pub async fn copy_all(
     concurrency: usize,
     progress: &Progress,
 ) -> Result<CopyStats> {
-    copy_all_with_base(src, None, dst, items, group_sizes, concurrency, progress).await
+    let sides = Sides {
+        src,
+        base: None,
+        dst,
+        checksum: false,
+    };
+    let (stats, _) = copy_files(sides, items, group_sizes, concurrency, progress).await?;
+    Ok(stats)
 }
 
-/// [`copy_all`] where the items marked `from_base` are read from `base` (an earlier backup in
-/// the backup storage: a server-side copy there) instead of `src`.
+/// [`copy_all`] for a backup: the items marked `from_base` are read from `base` (an earlier
+/// backup in the backup storage: a server-side copy there) instead of `src`, and every other
+/// file is checksummed from the destination as soon as it is written, while later files are
+/// still being copied (for the manifest: the same bytes a read after the whole copy would see).
 pub async fn copy_all_with_base(
     src: &Storage,
     base: Option<&Storage>,
@@ -129,7 +142,37 @@ pub async fn copy_all_with_base(
     group_sizes: &[usize],
     concurrency: usize,
     progress: &Progress,
-) -> Result<CopyStats> {
+) -> Result<(CopyStats, Checksums)> {
+    let sides = Sides {
+        src,
+        base,
+        dst,
+        checksum: true,
+    };
+    copy_files(sides, items, group_sizes, concurrency, progress).await
+}
+
+/// Where a copy run reads and writes, and whether it checksums what it wrote.
+struct Sides<'a> {
+    src: &'a Storage,
+    base: Option<&'a Storage>,
+    dst: &'a Storage,
+    checksum: bool,
+}
+
+async fn copy_files(
+    sides: Sides<'_>,
+    items: Vec<CopyItem>,
+    group_sizes: &[usize],
+    concurrency: usize,
+    progress: &Progress,
+) -> Result<(CopyStats, Checksums)> {
+    let Sides {
+        src,
+        base,
+        dst,
+        checksum,
+    } = sides;
     let mode = copy_mode(src, dst);
     let base_mode = base.map(|b| copy_mode(b, dst));
     let remaining: Arc<Vec<AtomicUsize>> =
@@ -151,7 +194,7 @@ pub async fn copy_all_with_base(
     let budget = &budget;
     let fallback_bytes = AtomicU64::new(0);
     let fallback_bytes = &fallback_bytes;
-    futures::stream::iter(items)
+    let checksums = futures::stream::iter(items)
         .map(|item| {
             let remaining = remaining.clone();
             async move {
@@ -186,26 +229,48 @@ pub async fn copy_all_with_base(
                     copy_until_cancelled(CopyMode::Stream).await?;
                     fallback_bytes.fetch_add(item.size, Ordering::AcqRel);
                 }
+                // files from the base keep the base manifest's entry
+                let sum = match checksum && !item.from_base {
+                    true => Some(checksum_stored(dst, &item.dst, progress).await?),
+                    false => None,
+                };
                 if let Some(counter) = remaining.get(item.group) {
                     if counter.fetch_sub(1, Ordering::AcqRel) == 1 {
                         progress.add_segments(1);
                     }
                 }
-                Ok::<_, Error>(())
+                Ok::<_, Error>(sum.map(|entry| (item.dst.clone(), entry)))
             }
         })
         .buffer_unordered(concurrency.max(1))
-        .try_collect::<Vec<()>>()
+        .try_filter_map(|sum| async move { Ok(sum) })
+        .try_collect::<Checksums>()
         .await?;
     bytes_streamed += fallback_bytes.load(Ordering::Acquire);
-    Ok(CopyStats {
+    let stats = CopyStats {
         files,
         bytes,
         mode,
         bytes_streamed,
         files_from_base,
         bytes_from_base,
-    })
+    };
+    Ok((stats, checksums))
+}
+
+/// Reads a file just written back from `dst` for its manifest entry.
+async fn checksum_stored(dst: &Storage, path: &str, progress: &Progress) -> Result<ManifestEntry> {
+    let found = tokio::select! {
+        r = dst.checksum(path) => r?,
+        _ = progress.cancelled() => return Err(Error::Cancelled),
+    };
+    match found {
+        Some((size, blake3)) => Ok(ManifestEntry { size, blake3 }),
+        None => Err(Error::storage(
+            format!("{path} in {}", dst.describe()),
+            "the file was copied but is not there to checksum",
+        )),
+    }
 }
 
 const KIB: usize = 1024;
@@ -439,6 +504,35 @@ mod tests {
         let stats = copy_all(&src, &dst, items, &[1], 2, &p).await.unwrap();
         assert_eq!(stats.mode, CopyMode::ServerSide);
         assert_eq!(dst.read_opt("copy/f").await.unwrap().unwrap().len(), 5);
+    }
+
+    #[tokio::test]
+    async fn a_backup_copy_checksums_what_it_wrote_but_not_files_from_the_base() {
+        let (src, dst) = (mem("a"), mem("b"));
+        let mut items = fill(&src, &[("s/1", 1000), ("s/2", 0), ("s/3", 77)]).await;
+        // the third file comes from an earlier backup in the destination storage
+        dst.write("old/s/3", Bytes::from(vec![9u8; 77]))
+            .await
+            .unwrap();
+        items[2].src = "old/s/3".into();
+        items[2].from_base = true;
+        let p = Progress::detached(JobKind::Backup);
+        let (stats, sums) = copy_all_with_base(&src, Some(&dst), &dst, items, &[2, 1], 2, &p)
+            .await
+            .unwrap();
+        assert_eq!((stats.files, stats.files_from_base), (3, 1));
+        let expect = |data: &[u8]| ManifestEntry {
+            size: data.len() as u64,
+            blake3: blake3::hash(data).to_hex().to_string(),
+        };
+        let first = src.read_opt("s/1").await.unwrap().unwrap();
+        assert_eq!(sums.len(), 2, "{sums:?}");
+        assert_eq!(sums["copy/s/1"], expect(&first));
+        assert_eq!(sums["copy/s/2"], expect(&[]));
+        assert!(!sums.contains_key("copy/s/3"));
+        // the restore's staging copy checksums nothing
+        let items = fill(&src, &[("t/1", 5)]).await;
+        copy_all(&src, &dst, items, &[1], 1, &p).await.unwrap();
     }
 
     /// An in-memory store whose server-side copy always fails, as an S3 server answering 500 to
