@@ -104,6 +104,19 @@ pub struct CreatedCollection {
     /// unfinished collection (dropping one under a running import upsets Milvus for minutes).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub imports: Vec<i64>,
+    /// The same tasks by the planned import they carry, so that a resume can keep the imports
+    /// that landed and send only the others.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sent: Vec<SentImport>,
+}
+
+/// One Import request sent for a target collection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentImport {
+    /// Which planned import it was (stage, partition, segments).
+    pub key: String,
+    /// Milvus' task ids for it.
+    pub tasks: Vec<i64>,
 }
 
 /// How far a restore got with a collection it created.
@@ -136,10 +149,14 @@ impl RestoreLedger {
         }
     }
 
-    /// Records import tasks sent for `target`.
-    pub fn add_imports(&mut self, target: &str, tasks: &[i64]) {
+    /// Records the import tasks sent for `target`'s planned import `key`.
+    pub fn add_imports(&mut self, target: &str, key: &str, tasks: &[i64]) {
         if let Some(c) = self.collections.iter_mut().find(|c| c.target == target) {
             c.imports.extend_from_slice(tasks);
+            c.sent.push(SentImport {
+                key: key.to_string(),
+                tasks: tasks.to_vec(),
+            });
         }
     }
 

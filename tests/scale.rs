@@ -672,3 +672,135 @@ async fn a_restore_killed_halfway_resumes_keeping_what_it_finished() {
             .unwrap();
     }
 }
+
+/// A restore killed (kill -9) while it imports a collection's segments is resumed on the same
+/// collection: the imports that landed are kept (not sent again), the rest are sent, and the
+/// collection comes back row for row with the id it was created with.
+#[tokio::test]
+async fn a_restore_killed_while_importing_keeps_the_imports_that_landed() {
+    let root = unique("sc_ri");
+    let o = s3_overrides("milvault", &root);
+    let svc = service(&o);
+    let name = unique("sc_ri");
+    let info = svc
+        .create_backup(
+            CreateBackupRequest {
+                name: name.clone(),
+                collections: vec!["demo_products".into()],
+                ..Default::default()
+            },
+            &Progress::detached(JobKind::Backup),
+        )
+        .await
+        .unwrap();
+    let segments = info.collection_backups[0].all_segments().count();
+    assert!(segments >= 3, "demo_products has {segments} segments");
+    let suffix = format!("_{}", unique("ri").replace('-', "_"));
+    let target = format!("demo_products{suffix}");
+    let db = work_dir("scale-restore-imports").join(format!("{name}.sqlite"));
+    let mut args: Vec<String> = vec!["--job-db".into(), db.to_string_lossy().into_owned()];
+    for (k, v) in &o {
+        args.push("--set".into());
+        args.push(format!("{k}={v}"));
+    }
+    let mut restore = args.clone();
+    restore.extend(["restore", "-n", &name, "-s", &suffix].map(String::from));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_milvault"))
+        .args(&restore)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // kill -9 once the second import of the collection has been sent (so the first has landed)
+    use milvault::progress::CreatedState;
+    let mut job = None;
+    for _ in 0..2400 {
+        if let Some(j) = newest_job(&db) {
+            let filling = j.restore.as_ref().and_then(|l| {
+                l.collections
+                    .iter()
+                    .find(|c| c.state == CreatedState::Filling && c.sent.len() >= 2)
+                    .cloned()
+            });
+            if filling.is_some() {
+                job = Some(j);
+                break;
+            }
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the restore ended before it was killed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let job = job.expect("the restore got to its second import");
+    // what the killed job recorded by the time it died
+    let job = newest_job(&db).filter(|j| j.id == job.id).unwrap();
+    let entry = job.restore.clone().unwrap().collections[0].clone();
+    let milvus = svc.milvus().await.unwrap();
+    assert_eq!(
+        milvus
+            .describe_collection("default", &target)
+            .await
+            .unwrap()
+            .collection_id,
+        entry.collection_id.unwrap()
+    );
+
+    let mut resume = args.clone();
+    resume.extend(["restore", "--resume", &job.id].map(String::from));
+    let resume: Vec<&str> = resume.iter().map(String::as_str).collect();
+    let (code, out, err) = cli(&resume);
+    assert_eq!(code, 0, "{out} {err}");
+    // the same collection, filled on
+    assert_eq!(
+        milvus
+            .describe_collection("default", &target)
+            .await
+            .unwrap()
+            .collection_id,
+        entry.collection_id.unwrap()
+    );
+    let resumed = newest_job(&db).unwrap();
+    assert_eq!(
+        resumed.restore.as_ref().unwrap().resumes.as_deref(),
+        Some(job.id.as_str())
+    );
+    let line = resumed
+        .log
+        .iter()
+        .map(|l| l.message.as_str())
+        .find(|m| m.starts_with(&format!("continuing default.{target}")))
+        .unwrap_or_else(|| panic!("no 'continuing' step in {:?}", resumed.log));
+    // "...; N of its M imports landed and are kept"
+    let kept: usize = line
+        .split("; ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(kept >= 1 && kept <= entry.sent.len(), "{line}");
+    let sent_again = resumed
+        .log
+        .iter()
+        .filter(|l| {
+            l.message.contains(" imported, ")
+                && l.message.starts_with(&format!("default.{target}:"))
+        })
+        .count();
+    let total: usize = line
+        .split("of its ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert_eq!(sent_again, total - kept, "{:?}", resumed.log);
+    let c = &info.collection_backups[0];
+    assert_eq!(
+        assert_same_data("default", "demo_products", "default", &target),
+        c.rows()
+    );
+    milvus.drop_collection("default", &target).await.unwrap();
+}

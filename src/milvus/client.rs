@@ -83,6 +83,7 @@ has_status!(
     pb::BoolResponse,
     pb::ImportResponse,
     pb::GetImportStateResponse,
+    pb::ListImportTasksResponse,
     pb::GetLoadStateResponse,
     pb::GetLoadingProgressResponse,
     pb::QueryResults,
@@ -866,6 +867,35 @@ impl MilvusClient {
             rows: r.row_count,
             reason,
         })
+    }
+
+    /// The ids of the import tasks Milvus knows for collection `db.name` whose collection id is
+    /// `collection_id` (ListImportTasks; Milvus keeps finished tasks for a while).
+    pub async fn import_tasks_of(
+        &self,
+        db: &str,
+        name: &str,
+        collection_id: i64,
+    ) -> Result<Vec<i64>> {
+        let msg = Self::req(
+            db,
+            pb::ListImportTasksRequest {
+                collection_name: name.into(),
+                limit: 0,
+                db_name: db.into(),
+            },
+        );
+        let r = self
+            .call("ListImportTasks", |mut c| async move {
+                c.list_import_tasks(msg).await
+            })
+            .await?;
+        Ok(check("ListImportTasks", r)?
+            .tasks
+            .into_iter()
+            .filter(|t| t.collection_id == collection_id)
+            .map(|t| t.id)
+            .collect())
     }
 
     /// Creates an index.

@@ -1,7 +1,10 @@
 //! `restore`: create collections from a backup, import its segments, rebuild indexes, and check
 //! that every row came back.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::{BTreeMap, HashMap},
+    time::Duration,
+};
 
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -902,8 +905,10 @@ async fn restore_one(
     // to drop is dropped.
     progress.check_cancelled()?;
     refuse_alias_target(milvus, db, name).await?;
+    // the interrupted job's own, unfinished collection: filled on from the imports that landed,
+    // or (when that cannot be told) dropped by its id and restored again
+    let mut continued = None;
     if let Some(left) = &planned.resumed {
-        // the interrupted job's own, unfinished collection: dropped by its id, restored again
         replaced_aliases = left.aliases.clone();
         if let Some(id) = left.collection_id {
             wait_for_sent_imports(
@@ -914,11 +919,19 @@ async fn restore_one(
                 progress,
             )
             .await?;
-            progress.step(format!(
-                "dropping {target}: the interrupted job created it and did not finish it"
-            ));
-            drop_if_created(milvus, db, name, id, progress).await;
+            match landed_imports(milvus, planned, left, run.logical).await? {
+                Some(landed) => continued = Some((id, left.clone(), landed)),
+                None => {
+                    progress.step(format!(
+                        "dropping {target}: the interrupted job created it and did not finish it"
+                    ));
+                    drop_if_created(milvus, db, name, id, progress).await;
+                }
+            }
         }
+    }
+    if let Some((id, left, landed)) = continued {
+        return continue_filling(run, planned, imports, id, left, landed).await;
     }
     if milvus.has_collection(db, name).await? {
         if let Err(e) = refuse_existing_targets(std::slice::from_ref(&target), req.drop_existing) {
@@ -941,6 +954,7 @@ async fn restore_one(
         aliases: replaced_aliases.clone(),
         rows: 0,
         imports: Vec::new(),
+        sent: Vec::new(),
     };
     progress.update_restore_ledger(|l| l.set(entry.clone()));
     let schema = coll.schema.as_ref().ok_or_else(|| Error::CorruptMetadata {
@@ -979,23 +993,158 @@ async fn restore_one(
                 .add_collection_field(db, name, &field_to_proto(f))
                 .await?;
         }
-        let mut restored = fill(run, planned, imports).await?;
+        let mut restored = fill(run, planned, imports, &Landed::new()).await?;
         let aliases = union(&coll.aliases, &replaced_aliases);
         restored.aliases = recreate_aliases(milvus, db, name, &aliases, progress).await;
         Ok(restored)
     }
     .await;
+    finish_entry(run, planned, entry, created_id, result).await
+}
+
+/// The planned imports (by [`import_key`]) that landed in a collection, with their rows.
+type Landed = BTreeMap<String, i64>;
+
+/// Records a filled collection as complete, or drops it (by its id) when filling failed.
+async fn finish_entry(
+    run: &Run<'_>,
+    planned: &PlannedCollection,
+    mut entry: CreatedCollection,
+    id: i64,
+    result: Result<RestoredCollection>,
+) -> Result<(RestoredCollection, i64)> {
     match &result {
         Ok(r) => {
             entry.imports.clear();
+            entry.sent.clear();
             entry.state = CreatedState::Complete;
             entry.rows = r.imported_rows;
             entry.aliases = r.aliases.clone();
-            progress.update_restore_ledger(|l| l.set(entry));
+            run.progress.update_restore_ledger(|l| l.set(entry));
         }
-        Err(_) => drop_if_created(milvus, db, name, created_id, progress).await,
+        Err(_) => drop_if_created(run.milvus, &planned.db, &planned.name, id, run.progress).await,
     }
-    result.map(|r| (r, created_id))
+    result.map(|r| (r, id))
+}
+
+/// Names a planned import in the job's record: its stage, partition and segments.
+fn import_key(imp: &PlannedImport) -> String {
+    format!(
+        "{}/{}/{:?}",
+        stage_name(imp.plan.stage),
+        imp.plan.partition,
+        imp.plan.segments
+    )
+}
+
+/// Which imports the interrupted job sent into `left` landed (all of their tasks completed), once
+/// all of them have ended. `None` when that cannot be told, and the collection has to be filled
+/// again from nothing: a logical restore (rows inserted in batches), a record without the
+/// imports' keys, an import task of the collection the job did not record (it died between
+/// sending it and recording it), or an import whose tasks ended some completed and some failed.
+async fn landed_imports(
+    milvus: &MilvusClient,
+    planned: &PlannedCollection,
+    left: &CreatedCollection,
+    logical: bool,
+) -> Result<Option<Landed>> {
+    let recorded: usize = left.sent.iter().map(|s| s.tasks.len()).sum();
+    let Some(id) = left.collection_id else {
+        return Ok(None);
+    };
+    if logical || recorded != left.imports.len() {
+        return Ok(None);
+    }
+    // (a Milvus that cannot list them: filled again from nothing)
+    let Ok(known) = milvus.import_tasks_of(&planned.db, &planned.name, id).await else {
+        return Ok(None);
+    };
+    if known.iter().any(|t| !left.imports.contains(t)) {
+        return Ok(None);
+    }
+    let mut landed = Landed::new();
+    for sent in &left.sent {
+        let (mut completed, mut rows) = (0, 0i64);
+        for task in &sent.tasks {
+            let st = milvus.import_state(*task).await?;
+            if st.state == ImportState::Completed {
+                completed += 1;
+                rows += st.rows;
+            }
+        }
+        match completed {
+            0 => {}
+            n if n == sent.tasks.len() => {
+                if landed.insert(sent.key.clone(), rows).is_some() {
+                    // the same segments landed twice: only a fresh start is sure to be right
+                    return Ok(None);
+                }
+            }
+            _ => return Ok(None),
+        }
+    }
+    Ok(Some(landed))
+}
+
+/// Fills on the collection an interrupted job created and did not finish: what is missing of
+/// its fields and partitions is added, the imports that landed are kept and only the others are
+/// sent; then the same row check, indexes and load as for a new one.
+async fn continue_filling(
+    run: &Run<'_>,
+    planned: &PlannedCollection,
+    imports: &[PlannedImport],
+    id: i64,
+    left: CreatedCollection,
+    landed: Landed,
+) -> Result<(RestoredCollection, i64)> {
+    let Run {
+        milvus, progress, ..
+    } = *run;
+    let (coll, db, name) = (&planned.backup, planned.db.as_str(), planned.name.as_str());
+    let target = planned.target();
+    progress.step(format!(
+        "continuing {target}: the interrupted job created it; {} of its {} imports landed and are kept",
+        landed.len(),
+        imports.len()
+    ));
+    let mut entry = left;
+    entry.state = CreatedState::Filling;
+    // only the imports that landed stay on record: the others ended failed and are sent again
+    entry.sent.retain(|s| landed.contains_key(&s.key));
+    entry.imports = entry.sent.iter().flat_map(|s| s.tasks.clone()).collect();
+    progress.update_restore_ledger(|l| l.set(entry.clone()));
+    let replaced_aliases = entry.aliases.clone();
+    let result = async {
+        let schema = coll.schema.as_ref().ok_or_else(|| Error::CorruptMetadata {
+            name: run.req.name.clone(),
+            file: layout::COLLECTION_META.into(),
+            reason: format!("{} has no schema", coll.qualified_name()),
+        })?;
+        let now = milvus.describe_collection(db, name).await?;
+        if now.collection_id != id {
+            return Err(Error::NotResumable {
+                job: run.req.resume.clone().unwrap_or_default(),
+                reason: format!("{target} is another collection than the one the job created; it was left untouched"),
+            });
+        }
+        let has = |field: &str| {
+            now.schema
+                .as_ref()
+                .is_some_and(|s| s.fields.iter().any(|f| f.name == field))
+        };
+        for f in added_fields(schema).into_iter().filter(|f| !has(&f.name)) {
+            progress.step(format!("adding field {} to {target}", f.name));
+            milvus
+                .add_collection_field(db, name, &field_to_proto(f))
+                .await?;
+        }
+        let mut restored = fill(run, planned, imports, &landed).await?;
+        let aliases = union(&coll.aliases, &replaced_aliases);
+        restored.aliases = recreate_aliases(milvus, db, name, &aliases, progress).await;
+        Ok(restored)
+    }
+    .await;
+    finish_entry(run, planned, entry, id, result).await
 }
 
 /// Refuses a target name that is an alias of a collection: creating a collection under it
@@ -1097,6 +1246,7 @@ async fn fill(
     run: &Run<'_>,
     planned: &PlannedCollection,
     imports: &[PlannedImport],
+    landed: &Landed,
 ) -> Result<RestoredCollection> {
     let Run {
         svc,
@@ -1110,8 +1260,21 @@ async fn fill(
     let target = format!("{db}.{name}");
     let schema = coll.schema.as_ref().expect("checked by restore_one");
     if !schema.fields.iter().any(|f| f.is_partition_key) {
+        // (a resumed collection has some already)
+        let existing: Vec<String> = match landed.is_empty() && planned.resumed.is_none() {
+            true => Vec::new(),
+            false => milvus
+                .partitions(db, name)
+                .await?
+                .into_iter()
+                .map(|(_, n)| n)
+                .collect(),
+        };
         for p in &coll.partition_backups {
-            if p.partition_name != "_default" && !p.partition_name.is_empty() {
+            let new = p.partition_name != "_default"
+                && !p.partition_name.is_empty()
+                && !existing.contains(&p.partition_name);
+            if new {
                 milvus.create_partition(db, name, &p.partition_name).await?;
             }
         }
@@ -1148,12 +1311,22 @@ async fn fill(
         progress.add_segments(segment_count.saturating_sub(planned) as u64);
         let target = &target;
         let sizes = &sizes;
+        // imports an interrupted job sent that landed count as done
+        for imp in imports
+            .iter()
+            .filter(|i| landed.contains_key(&import_key(i)))
+        {
+            imported += landed[&import_key(imp)];
+            let bytes: i64 = imp.plan.segments.iter().filter_map(|s| sizes.get(s)).sum();
+            progress.add_bytes(bytes.max(0) as u64);
+            progress.add_segments(imp.plan.segments.len() as u64);
+        }
         // Stage by stage: L0 deletes must land after the rows they delete.
         for stage in [Stage::Data, Stage::PartitionL0, Stage::CollectionL0] {
             // owned, so that the futures below do not borrow from the iterator
             let batch: Vec<PlannedImport> = imports
                 .iter()
-                .filter(|i| i.plan.stage == stage)
+                .filter(|i| i.plan.stage == stage && !landed.contains_key(&import_key(i)))
                 .cloned()
                 .collect();
             if batch.is_empty() {
@@ -1320,7 +1493,7 @@ async fn run_import(
             imp.options.clone(),
         )
         .await?;
-    progress.update_restore_ledger(|l| l.add_imports(target, &tasks));
+    progress.update_restore_ledger(|l| l.add_imports(target, &import_key(imp), &tasks));
     let segment = imp.plan.segments.first().copied().unwrap_or_default();
     let mut rows = 0;
     for task in tasks {
