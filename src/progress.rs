@@ -100,14 +100,21 @@ pub struct CreatedCollection {
     /// Once complete: the rows that came back.
     #[serde(default)]
     pub rows: i64,
-    /// Import tasks sent to Milvus for it: a resume waits for them to end before it drops an
-    /// unfinished collection (dropping one under a running import upsets Milvus for minutes).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub imports: Vec<i64>,
-    /// The same tasks by the planned import they carry, so that a resume can keep the imports
-    /// that landed and send only the others.
+    /// Import requests sent to Milvus for it, with their tasks: a resume waits for them to end
+    /// (dropping a collection under a running import upsets Milvus for minutes), keeps the
+    /// imports that landed and sends only the others.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sent: Vec<SentImport>,
+}
+
+impl CreatedCollection {
+    /// Every import task sent for it.
+    pub fn tasks(&self) -> Vec<i64> {
+        self.sent
+            .iter()
+            .flat_map(|s| s.tasks.iter().copied())
+            .collect()
+    }
 }
 
 /// One Import request sent for a target collection.
@@ -152,7 +159,6 @@ impl RestoreLedger {
     /// Records the import tasks sent for `target`'s planned import `key`.
     pub fn add_imports(&mut self, target: &str, key: &str, tasks: &[i64]) {
         if let Some(c) = self.collections.iter_mut().find(|c| c.target == target) {
-            c.imports.extend_from_slice(tasks);
             c.sent.push(SentImport {
                 key: key.to_string(),
                 tasks: tasks.to_vec(),

@@ -383,18 +383,8 @@ async fn a_backup_killed_halfway_resumes_to_the_same_manifest() {
     let svc = service(&o);
     let name = unique("sc_rs");
     let db = work_dir("scale-resume").join(format!("{name}.sqlite"));
-    let mut args: Vec<String> = vec!["--job-db".into(), db.to_string_lossy().into_owned()];
-    for (k, v) in &o {
-        args.push("--set".into());
-        args.push(format!("{k}={v}"));
-    }
-    args.extend(["create", "-n", &name, "-c", coll].map(String::from));
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_milvault"))
-        .args(&args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let args = cli_args(&db, &o);
+    let mut child = spawn_cli(&args, &["create", "-n", &name, "-c", coll]);
     // kill -9 once some binlogs are there (objects appear whole: the small ones first)
     let binlogs = format!("{name}/binlogs");
     let mut before_kill = (0, 0);
@@ -472,6 +462,82 @@ async fn a_backup_killed_halfway_resumes_to_the_same_manifest() {
     assert!(report.problems.is_empty(), "{:?}", report.problems);
 }
 
+/// `milvault` arguments for the job database `db` and the settings `o`.
+fn cli_args(db: &std::path::Path, o: &[(&str, String)]) -> Vec<String> {
+    let mut args: Vec<String> = vec!["--job-db".into(), db.to_string_lossy().into_owned()];
+    for (k, v) in o {
+        args.push("--set".into());
+        args.push(format!("{k}={v}"));
+    }
+    args
+}
+
+/// Runs `milvault ARGS MORE` to its end: exit code, stdout, stderr.
+fn cli_with(args: &[String], more: &[&str]) -> (i32, String, String) {
+    let all: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .chain(more.iter().copied())
+        .collect();
+    cli(&all)
+}
+
+/// Starts `milvault ARGS MORE` in the background, its output discarded.
+fn spawn_cli(args: &[String], more: &[&str]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_milvault"))
+        .args(args)
+        .args(more)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Kills (kill -9) the restore running in `child` as soon as the newest job of `db` records
+/// what `ready` waits for, and returns that job as it was then; `None` when it never did.
+/// Panics when the restore ends before.
+async fn kill_restore_when(
+    child: &mut std::process::Child,
+    db: &std::path::Path,
+    ready: impl Fn(&milvault::progress::RestoreLedger) -> bool,
+) -> Option<milvault::progress::JobSnapshot> {
+    let mut job = None;
+    for _ in 0..2400 {
+        if let Some(j) = newest_job(db) {
+            if j.restore.as_ref().is_some_and(&ready) {
+                job = Some(j);
+                break;
+            }
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the restore ended before it was killed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    job
+}
+
+/// A backup of `collections` named `name`.
+async fn backup_of(
+    svc: &milvault::Milvault,
+    name: &str,
+    collections: &[&str],
+) -> milvault::format::BackupInfo {
+    svc.create_backup(
+        CreateBackupRequest {
+            name: name.to_string(),
+            collections: collections.iter().map(|c| c.to_string()).collect(),
+            ..Default::default()
+        },
+        &Progress::detached(JobKind::Backup),
+    )
+    .await
+    .unwrap()
+}
+
 /// The newest job of a job database, read as another process would.
 fn newest_job(db: &std::path::Path) -> Option<milvault::progress::JobSnapshot> {
     milvault::db::Db::open(db)
@@ -492,51 +558,18 @@ async fn a_restore_killed_halfway_resumes_keeping_what_it_finished() {
     let o = s3_overrides("milvault", &root);
     let svc = service(&o);
     let name = unique("sc_rr");
-    svc.create_backup(
-        CreateBackupRequest {
-            name: name.clone(),
-            collections: vec!["demo_products".into(), "shop.reviews".into()],
-            ..Default::default()
-        },
-        &Progress::detached(JobKind::Backup),
-    )
-    .await
-    .unwrap();
+    backup_of(&svc, &name, &["demo_products", "shop.reviews"]).await;
     let suffix = format!("_{}", unique("rr").replace('-', "_"));
     let db = work_dir("scale-restore-resume").join(format!("{name}.sqlite"));
-    let mut args: Vec<String> = vec!["--job-db".into(), db.to_string_lossy().into_owned()];
-    for (k, v) in &o {
-        args.push("--set".into());
-        args.push(format!("{k}={v}"));
-    }
-    let mut restore = args.clone();
-    restore.extend(["restore", "-n", &name, "-s", &suffix].map(String::from));
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_milvault"))
-        .args(&restore)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let args = cli_args(&db, &o);
+    let mut child = spawn_cli(&args, &["restore", "-n", &name, "-s", &suffix]);
     // kill -9 once one collection is complete and the other one is being filled
     use milvault::progress::CreatedState;
-    let mut job = None;
-    for _ in 0..2400 {
-        if let Some(j) = newest_job(&db) {
-            let l = j.restore.clone().unwrap_or_default();
-            let has = |s| l.collections.iter().any(|c| c.state == s);
-            if has(CreatedState::Complete) && has(CreatedState::Filling) {
-                job = Some(j);
-                break;
-            }
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the restore ended before it was killed"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let job = kill_restore_when(&mut child, &db, |l| {
+        let has = |s| l.collections.iter().any(|c| c.state == s);
+        has(CreatedState::Complete) && has(CreatedState::Filling)
+    })
+    .await;
     let job = job.expect("the restore got halfway");
     let ledger = job.restore.clone().unwrap();
     let kept = ledger
@@ -592,8 +625,7 @@ async fn a_restore_killed_halfway_resumes_keeping_what_it_finished() {
         .unwrap()
         .entry(&unfinished.target)
         .unwrap()
-        .imports
-        .clone();
+        .tasks();
     for task in sent {
         for _ in 0..600 {
             let st = milvus.import_state(task).await.unwrap().state;
@@ -616,10 +648,8 @@ async fn a_restore_killed_halfway_resumes_keeping_what_it_finished() {
         .await
         .unwrap();
     let foreign = id_of(left_db.clone(), left_name.clone()).await;
-    let mut resume = args.clone();
-    resume.extend(["restore", "--resume", &job.id].map(String::from));
-    let resume: Vec<&str> = resume.iter().map(String::as_str).collect();
-    let (code, out, err) = cli(&resume);
+    let resume = ["restore", "--resume", job.id.as_str()];
+    let (code, out, err) = cli_with(&args, &resume);
     assert_ne!(code, 0, "{out} {err}");
     assert!(err.contains("already exists"), "{err}");
     assert_eq!(id_of(left_db.clone(), left_name.clone()).await, foreign);
@@ -631,7 +661,7 @@ async fn a_restore_killed_halfway_resumes_keeping_what_it_finished() {
     // without it, the resume completes: the finished collection is the same one, the other comes
     // back whole
     milvus.drop_collection(&left_db, &left_name).await.unwrap();
-    let (code, out, err) = cli(&resume);
+    let (code, out, err) = cli_with(&args, &resume);
     assert_eq!(code, 0, "{out} {err}");
     assert!(
         out.contains("kept: the interrupted job restored it completely"),
@@ -658,10 +688,7 @@ async fn a_restore_killed_halfway_resumes_keeping_what_it_finished() {
         done.restore.unwrap().resumes.as_deref(),
         Some(job.id.as_str())
     );
-    let mut again = args.clone();
-    again.extend(["restore", "--resume", &done.id].map(String::from));
-    let again: Vec<&str> = again.iter().map(String::as_str).collect();
-    let (code, _, err) = cli(&again);
+    let (code, _, err) = cli_with(&args, &["restore", "--resume", &done.id]);
     assert_ne!(code, 0);
     assert!(err.contains("nothing to resume"), "{err}");
     for c in &info.collection_backups {
@@ -682,87 +709,40 @@ async fn a_restore_killed_while_importing_keeps_the_imports_that_landed() {
     let o = s3_overrides("milvault", &root);
     let svc = service(&o);
     let name = unique("sc_ri");
-    let info = svc
-        .create_backup(
-            CreateBackupRequest {
-                name: name.clone(),
-                collections: vec!["demo_products".into()],
-                ..Default::default()
-            },
-            &Progress::detached(JobKind::Backup),
-        )
-        .await
-        .unwrap();
+    let info = backup_of(&svc, &name, &["demo_products"]).await;
     let segments = info.collection_backups[0].all_segments().count();
     assert!(segments >= 3, "demo_products has {segments} segments");
     let suffix = format!("_{}", unique("ri").replace('-', "_"));
     let target = format!("demo_products{suffix}");
     let db = work_dir("scale-restore-imports").join(format!("{name}.sqlite"));
-    let mut args: Vec<String> = vec!["--job-db".into(), db.to_string_lossy().into_owned()];
-    for (k, v) in &o {
-        args.push("--set".into());
-        args.push(format!("{k}={v}"));
-    }
-    let mut restore = args.clone();
-    restore.extend(["restore", "-n", &name, "-s", &suffix].map(String::from));
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_milvault"))
-        .args(&restore)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let args = cli_args(&db, &o);
+    let mut child = spawn_cli(&args, &["restore", "-n", &name, "-s", &suffix]);
     // kill -9 once the second import of the collection has been sent (so the first has landed)
     use milvault::progress::CreatedState;
-    let mut job = None;
-    for _ in 0..2400 {
-        if let Some(j) = newest_job(&db) {
-            let filling = j.restore.as_ref().and_then(|l| {
-                l.collections
-                    .iter()
-                    .find(|c| c.state == CreatedState::Filling && c.sent.len() >= 2)
-                    .cloned()
-            });
-            if filling.is_some() {
-                job = Some(j);
-                break;
-            }
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the restore ended before it was killed"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let job = kill_restore_when(&mut child, &db, |l| {
+        l.collections
+            .iter()
+            .any(|c| c.state == CreatedState::Filling && c.sent.len() >= 2)
+    })
+    .await;
     let job = job.expect("the restore got to its second import");
     // what the killed job recorded by the time it died
     let job = newest_job(&db).filter(|j| j.id == job.id).unwrap();
     let entry = job.restore.clone().unwrap().collections[0].clone();
     let milvus = svc.milvus().await.unwrap();
-    assert_eq!(
+    let id_now = || async {
         milvus
             .describe_collection("default", &target)
             .await
             .unwrap()
-            .collection_id,
-        entry.collection_id.unwrap()
-    );
+            .collection_id
+    };
+    assert_eq!(id_now().await, entry.collection_id.unwrap());
 
-    let mut resume = args.clone();
-    resume.extend(["restore", "--resume", &job.id].map(String::from));
-    let resume: Vec<&str> = resume.iter().map(String::as_str).collect();
-    let (code, out, err) = cli(&resume);
+    let (code, out, err) = cli_with(&args, &["restore", "--resume", &job.id]);
     assert_eq!(code, 0, "{out} {err}");
     // the same collection, filled on
-    assert_eq!(
-        milvus
-            .describe_collection("default", &target)
-            .await
-            .unwrap()
-            .collection_id,
-        entry.collection_id.unwrap()
-    );
+    assert_eq!(id_now().await, entry.collection_id.unwrap());
     let resumed = newest_job(&db).unwrap();
     assert_eq!(
         resumed.restore.as_ref().unwrap().resumes.as_deref(),
@@ -775,12 +755,14 @@ async fn a_restore_killed_while_importing_keeps_the_imports_that_landed() {
         .find(|m| m.starts_with(&format!("continuing default.{target}")))
         .unwrap_or_else(|| panic!("no 'continuing' step in {:?}", resumed.log));
     // "...; N of its M imports landed and are kept"
-    let kept: usize = line
-        .split("; ")
-        .nth(1)
-        .and_then(|t| t.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("{line}"));
+    let number_after = |marker: &str| -> usize {
+        line.split(marker)
+            .nth(1)
+            .and_then(|t| t.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{line}"))
+    };
+    let kept = number_after("; ");
     assert!(kept >= 1 && kept <= entry.sent.len(), "{line}");
     let sent_again = resumed
         .log
@@ -790,12 +772,7 @@ async fn a_restore_killed_while_importing_keeps_the_imports_that_landed() {
                 && l.message.starts_with(&format!("default.{target}:"))
         })
         .count();
-    let total: usize = line
-        .split("of its ")
-        .nth(1)
-        .and_then(|t| t.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("{line}"));
+    let total = number_after("of its ");
     assert_eq!(sent_again, total - kept, "{:?}", resumed.log);
     let c = &info.collection_backups[0];
     assert_eq!(

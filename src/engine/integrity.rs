@@ -54,14 +54,8 @@ pub async fn write_manifest(
         .map(|rel| {
             let dir = &dir;
             async move {
-                let full = format!("{dir}/{rel}");
-                match storage.checksum(&full).await? {
-                    Some((size, blake3)) => Ok((rel, ManifestEntry { size, blake3 })),
-                    None => Err(Error::storage(
-                        format!("{full} in {}", storage.describe()),
-                        "the file was copied but is not there to checksum",
-                    )),
-                }
+                let entry = stored_entry(storage, &format!("{dir}/{rel}")).await?;
+                Ok::<_, Error>((rel, entry))
             }
         })
         .buffer_unordered(concurrency.max(1));
@@ -82,6 +76,17 @@ pub async fn write_manifest(
         manifest.files.len() - taken_over
     ));
     Ok(manifest)
+}
+
+/// The manifest entry of a file just written to `storage` (`path` under its root), read back.
+pub async fn stored_entry(storage: &Storage, path: &str) -> Result<ManifestEntry> {
+    match storage.checksum(path).await? {
+        Some((size, blake3)) => Ok(ManifestEntry { size, blake3 }),
+        None => Err(Error::storage(
+            format!("{path} in {}", storage.describe()),
+            "the file was copied but is not there to checksum",
+        )),
+    }
 }
 
 /// What a check found.

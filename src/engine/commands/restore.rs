@@ -898,6 +898,11 @@ async fn restore_one(
     let (coll, db, name) = (&planned.backup, planned.db.as_str(), planned.name.as_str());
     let source = coll.qualified_name();
     let target = format!("{db}.{name}");
+    let schema = coll.schema.as_ref().ok_or_else(|| Error::CorruptMetadata {
+        name: req.name.clone(),
+        file: layout::COLLECTION_META.into(),
+        reason: format!("{source} has no schema"),
+    })?;
     // aliases of a collection this restore replaces: they follow the replacement
     let mut replaced_aliases = Vec::new();
     // Checked again at the moment of acting: plan() looked earlier, and anything (an
@@ -905,33 +910,27 @@ async fn restore_one(
     // to drop is dropped.
     progress.check_cancelled()?;
     refuse_alias_target(milvus, db, name).await?;
-    // the interrupted job's own, unfinished collection: filled on from the imports that landed,
-    // or (when that cannot be told) dropped by its id and restored again
-    let mut continued = None;
     if let Some(left) = &planned.resumed {
         replaced_aliases = left.aliases.clone();
         if let Some(id) = left.collection_id {
+            // the interrupted job's own, unfinished collection: filled on from the imports that
+            // landed, or (when that cannot be told) dropped by its id and restored again
             wait_for_sent_imports(
                 milvus,
                 &target,
-                &left.imports,
+                &left.tasks(),
                 run.svc.config().tuning.wait_timeout,
                 progress,
             )
             .await?;
-            match landed_imports(milvus, planned, left, run.logical).await? {
-                Some(landed) => continued = Some((id, left.clone(), landed)),
-                None => {
-                    progress.step(format!(
-                        "dropping {target}: the interrupted job created it and did not finish it"
-                    ));
-                    drop_if_created(milvus, db, name, id, progress).await;
-                }
+            if let Some(landed) = landed_imports(milvus, planned, left, id, run.logical).await? {
+                return continue_filling(run, planned, imports, left.clone(), id, landed).await;
             }
+            progress.step(format!(
+                "dropping {target}: the interrupted job created it and did not finish it"
+            ));
+            drop_if_created(milvus, db, name, id, progress).await;
         }
-    }
-    if let Some((id, left, landed)) = continued {
-        return continue_filling(run, planned, imports, id, left, landed).await;
     }
     if milvus.has_collection(db, name).await? {
         if let Err(e) = refuse_existing_targets(std::slice::from_ref(&target), req.drop_existing) {
@@ -951,17 +950,11 @@ async fn restore_one(
         target: target.clone(),
         collection_id: None,
         state: CreatedState::Creating,
-        aliases: replaced_aliases.clone(),
+        aliases: replaced_aliases,
         rows: 0,
-        imports: Vec::new(),
         sent: Vec::new(),
     };
     progress.update_restore_ledger(|l| l.set(entry.clone()));
-    let schema = coll.schema.as_ref().ok_or_else(|| Error::CorruptMetadata {
-        name: req.name.clone(),
-        file: layout::COLLECTION_META.into(),
-        reason: format!("{source} has no schema"),
-    })?;
     let has_partition_key = schema.fields.iter().any(|f| f.is_partition_key);
     let num_partitions = if has_partition_key {
         coll.partition_backups.len() as i64
@@ -983,49 +976,11 @@ async fn restore_one(
     let created_id = milvus.describe_collection(db, name).await?.collection_id;
     entry.collection_id = Some(created_id);
     entry.state = CreatedState::Filling;
-    progress.update_restore_ledger(|l| l.set(entry.clone()));
-    let result = async {
-        // fields added after creation get their ids the way they got them first (the import
-        // plan refused them for a Milvus without AddCollectionField)
-        for f in added_fields(schema) {
-            progress.step(format!("adding field {} to {target}", f.name));
-            milvus
-                .add_collection_field(db, name, &field_to_proto(f))
-                .await?;
-        }
-        let mut restored = fill(run, planned, imports, &Landed::new()).await?;
-        let aliases = union(&coll.aliases, &replaced_aliases);
-        restored.aliases = recreate_aliases(milvus, db, name, &aliases, progress).await;
-        Ok(restored)
-    }
-    .await;
-    finish_entry(run, planned, entry, created_id, result).await
+    fill_created(run, planned, imports, entry, created_id, &[], None).await
 }
 
 /// The planned imports (by [`import_key`]) that landed in a collection, with their rows.
 type Landed = BTreeMap<String, i64>;
-
-/// Records a filled collection as complete, or drops it (by its id) when filling failed.
-async fn finish_entry(
-    run: &Run<'_>,
-    planned: &PlannedCollection,
-    mut entry: CreatedCollection,
-    id: i64,
-    result: Result<RestoredCollection>,
-) -> Result<(RestoredCollection, i64)> {
-    match &result {
-        Ok(r) => {
-            entry.imports.clear();
-            entry.sent.clear();
-            entry.state = CreatedState::Complete;
-            entry.rows = r.imported_rows;
-            entry.aliases = r.aliases.clone();
-            run.progress.update_restore_ledger(|l| l.set(entry));
-        }
-        Err(_) => drop_if_created(run.milvus, &planned.db, &planned.name, id, run.progress).await,
-    }
-    result.map(|r| (r, id))
-}
 
 /// Names a planned import in the job's record: its stage, partition and segments.
 fn import_key(imp: &PlannedImport) -> String {
@@ -1037,29 +992,27 @@ fn import_key(imp: &PlannedImport) -> String {
     )
 }
 
-/// Which imports the interrupted job sent into `left` landed (all of their tasks completed), once
-/// all of them have ended. `None` when that cannot be told, and the collection has to be filled
-/// again from nothing: a logical restore (rows inserted in batches), a record without the
-/// imports' keys, an import task of the collection the job did not record (it died between
-/// sending it and recording it), or an import whose tasks ended some completed and some failed.
+/// Which imports the interrupted job sent into `left` (collection `id`) landed (all of their
+/// tasks completed), once all of them have ended. `None` when that cannot be told, and the
+/// collection has to be filled again from nothing: a logical restore (rows inserted in batches),
+/// an import task of the collection the job did not record (it died between sending it and
+/// recording it), or an import whose tasks ended some completed and some failed.
 async fn landed_imports(
     milvus: &MilvusClient,
     planned: &PlannedCollection,
     left: &CreatedCollection,
+    id: i64,
     logical: bool,
 ) -> Result<Option<Landed>> {
-    let recorded: usize = left.sent.iter().map(|s| s.tasks.len()).sum();
-    let Some(id) = left.collection_id else {
-        return Ok(None);
-    };
-    if logical || recorded != left.imports.len() {
+    if logical {
         return Ok(None);
     }
     // (a Milvus that cannot list them: filled again from nothing)
     let Ok(known) = milvus.import_tasks_of(&planned.db, &planned.name, id).await else {
         return Ok(None);
     };
-    if known.iter().any(|t| !left.imports.contains(t)) {
+    let recorded = left.tasks();
+    if known.iter().any(|t| !recorded.contains(t)) {
         return Ok(None);
     }
     let mut landed = Landed::new();
@@ -1086,65 +1039,89 @@ async fn landed_imports(
     Ok(Some(landed))
 }
 
-/// Fills on the collection an interrupted job created and did not finish: what is missing of
-/// its fields and partitions is added, the imports that landed are kept and only the others are
-/// sent; then the same row check, indexes and load as for a new one.
+/// Fills on the collection `id` an interrupted job created and did not finish: the imports that
+/// landed are kept and only the others are sent, with the fields and partitions it lacks.
 async fn continue_filling(
     run: &Run<'_>,
     planned: &PlannedCollection,
     imports: &[PlannedImport],
+    mut entry: CreatedCollection,
     id: i64,
-    left: CreatedCollection,
     landed: Landed,
+) -> Result<(RestoredCollection, i64)> {
+    let (db, name) = (planned.db.as_str(), planned.name.as_str());
+    let target = planned.target();
+    run.progress.step(format!(
+        "continuing {target}: the interrupted job created it; {} of its {} imports landed and are kept",
+        landed.len(),
+        imports.len()
+    ));
+    let now = run.milvus.describe_collection(db, name).await?;
+    if now.collection_id != id {
+        return Err(Error::NotResumable {
+            job: run.req.resume.clone().unwrap_or_default(),
+            reason: format!(
+                "{target} is another collection than the one the job created; it was left untouched"
+            ),
+        });
+    }
+    let fields: Vec<String> = now
+        .schema
+        .map(|s| s.fields.into_iter().map(|f| f.name).collect())
+        .unwrap_or_default();
+    entry.state = CreatedState::Filling;
+    // only the imports that landed stay on record: the others ended failed and are sent again
+    entry.sent.retain(|s| landed.contains_key(&s.key));
+    fill_created(run, planned, imports, entry, id, &fields, Some(&landed)).await
+}
+
+/// Fills the collection `id` this restore (or the one it resumes) created, recorded as `entry`:
+/// the added fields it lacks (`fields` are those it has), partitions, data, checks, aliases.
+/// Records it complete, or drops it (by its id) when a step fails.
+async fn fill_created(
+    run: &Run<'_>,
+    planned: &PlannedCollection,
+    imports: &[PlannedImport],
+    mut entry: CreatedCollection,
+    id: i64,
+    fields: &[String],
+    landed: Option<&Landed>,
 ) -> Result<(RestoredCollection, i64)> {
     let Run {
         milvus, progress, ..
     } = *run;
     let (coll, db, name) = (&planned.backup, planned.db.as_str(), planned.name.as_str());
-    let target = planned.target();
-    progress.step(format!(
-        "continuing {target}: the interrupted job created it; {} of its {} imports landed and are kept",
-        landed.len(),
-        imports.len()
-    ));
-    let mut entry = left;
-    entry.state = CreatedState::Filling;
-    // only the imports that landed stay on record: the others ended failed and are sent again
-    entry.sent.retain(|s| landed.contains_key(&s.key));
-    entry.imports = entry.sent.iter().flat_map(|s| s.tasks.clone()).collect();
+    let schema = coll.schema.as_ref().expect("checked by restore_one");
     progress.update_restore_ledger(|l| l.set(entry.clone()));
-    let replaced_aliases = entry.aliases.clone();
     let result = async {
-        let schema = coll.schema.as_ref().ok_or_else(|| Error::CorruptMetadata {
-            name: run.req.name.clone(),
-            file: layout::COLLECTION_META.into(),
-            reason: format!("{} has no schema", coll.qualified_name()),
-        })?;
-        let now = milvus.describe_collection(db, name).await?;
-        if now.collection_id != id {
-            return Err(Error::NotResumable {
-                job: run.req.resume.clone().unwrap_or_default(),
-                reason: format!("{target} is another collection than the one the job created; it was left untouched"),
-            });
-        }
-        let has = |field: &str| {
-            now.schema
-                .as_ref()
-                .is_some_and(|s| s.fields.iter().any(|f| f.name == field))
-        };
-        for f in added_fields(schema).into_iter().filter(|f| !has(&f.name)) {
-            progress.step(format!("adding field {} to {target}", f.name));
+        // fields added after creation get their ids the way they got them first (the import
+        // plan refused them for a Milvus without AddCollectionField)
+        for f in added_fields(schema)
+            .into_iter()
+            .filter(|f| !fields.contains(&f.name))
+        {
+            progress.step(format!("adding field {} to {}", f.name, entry.target));
             milvus
                 .add_collection_field(db, name, &field_to_proto(f))
                 .await?;
         }
-        let mut restored = fill(run, planned, imports, &landed).await?;
-        let aliases = union(&coll.aliases, &replaced_aliases);
+        let mut restored = fill(run, planned, imports, landed).await?;
+        let aliases = union(&coll.aliases, &entry.aliases);
         restored.aliases = recreate_aliases(milvus, db, name, &aliases, progress).await;
         Ok(restored)
     }
     .await;
-    finish_entry(run, planned, entry, id, result).await
+    match &result {
+        Ok(r) => {
+            entry.sent.clear();
+            entry.state = CreatedState::Complete;
+            entry.rows = r.imported_rows;
+            entry.aliases = r.aliases.clone();
+            progress.update_restore_ledger(|l| l.set(entry));
+        }
+        Err(_) => drop_if_created(milvus, db, name, id, progress).await,
+    }
+    result.map(|r| (r, id))
 }
 
 /// Refuses a target name that is an alias of a collection: creating a collection under it
@@ -1246,7 +1223,7 @@ async fn fill(
     run: &Run<'_>,
     planned: &PlannedCollection,
     imports: &[PlannedImport],
-    landed: &Landed,
+    landed: Option<&Landed>,
 ) -> Result<RestoredCollection> {
     let Run {
         svc,
@@ -1260,10 +1237,10 @@ async fn fill(
     let target = format!("{db}.{name}");
     let schema = coll.schema.as_ref().expect("checked by restore_one");
     if !schema.fields.iter().any(|f| f.is_partition_key) {
-        // (a resumed collection has some already)
-        let existing: Vec<String> = match landed.is_empty() && planned.resumed.is_none() {
-            true => Vec::new(),
-            false => milvus
+        // (a collection filled on after an interruption has some already)
+        let existing: Vec<String> = match landed {
+            None => Vec::new(),
+            Some(_) => milvus
                 .partitions(db, name)
                 .await?
                 .into_iter()
@@ -1311,23 +1288,26 @@ async fn fill(
         progress.add_segments(segment_count.saturating_sub(planned) as u64);
         let target = &target;
         let sizes = &sizes;
-        // imports an interrupted job sent that landed count as done
-        for imp in imports
-            .iter()
-            .filter(|i| landed.contains_key(&import_key(i)))
-        {
-            imported += landed[&import_key(imp)];
-            let bytes: i64 = imp.plan.segments.iter().filter_map(|s| sizes.get(s)).sum();
-            progress.add_bytes(bytes.max(0) as u64);
-            progress.add_segments(imp.plan.segments.len() as u64);
+        // imports an interrupted job sent that landed count as done; the others are sent
+        let mut to_send = Vec::with_capacity(imports.len());
+        for imp in imports {
+            match landed.and_then(|l| l.get(&import_key(imp))) {
+                Some(rows) => {
+                    imported += rows;
+                    let bytes: i64 = imp.plan.segments.iter().filter_map(|s| sizes.get(s)).sum();
+                    progress.add_bytes(bytes.max(0) as u64);
+                    progress.add_segments(imp.plan.segments.len() as u64);
+                }
+                None => to_send.push(imp),
+            }
         }
         // Stage by stage: L0 deletes must land after the rows they delete.
         for stage in [Stage::Data, Stage::PartitionL0, Stage::CollectionL0] {
             // owned, so that the futures below do not borrow from the iterator
-            let batch: Vec<PlannedImport> = imports
+            let batch: Vec<PlannedImport> = to_send
                 .iter()
-                .filter(|i| i.plan.stage == stage && !landed.contains_key(&import_key(i)))
-                .cloned()
+                .filter(|i| i.plan.stage == stage)
+                .map(|&i| i.clone())
                 .collect();
             if batch.is_empty() {
                 continue;

@@ -258,18 +258,11 @@ async fn copy_files(
     Ok((stats, checksums))
 }
 
-/// Reads a file just written back from `dst` for its manifest entry.
+/// Reads a file just written back from `dst` for its manifest entry, until cancelled.
 async fn checksum_stored(dst: &Storage, path: &str, progress: &Progress) -> Result<ManifestEntry> {
-    let found = tokio::select! {
-        r = dst.checksum(path) => r?,
-        _ = progress.cancelled() => return Err(Error::Cancelled),
-    };
-    match found {
-        Some((size, blake3)) => Ok(ManifestEntry { size, blake3 }),
-        None => Err(Error::storage(
-            format!("{path} in {}", dst.describe()),
-            "the file was copied but is not there to checksum",
-        )),
+    tokio::select! {
+        r = crate::engine::integrity::stored_entry(dst, path) => r,
+        _ = progress.cancelled() => Err(Error::Cancelled),
     }
 }
 
