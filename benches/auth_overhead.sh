@@ -2,7 +2,7 @@
 # Benchmark (not a test): what sign-in costs per API request. Starts `milvault serve --auth` (no
 # Milvus needed) with one admin and one API token, then times N keep-alive requests without
 # credentials, with the bearer token, and a jobs page with the token. Prints microseconds/request.
-# Uses target/release/milvault (build it first: cargo leptos build --release, or cargo build --release).
+# Uses target/release/milvault (build it first: cargo build --release).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 bin=${MILVAULT_BIN:-$repo/target/release/milvault}

@@ -26,7 +26,7 @@ c.flush()
 PY
 # the same release binary the portal uses (built by cargo-leptos, so the two builds do not undo each other)
 MILVAULT_SKIP_BROWSER=1 bash "$repo/scripts/install-web-deps.sh"
-(cd "$repo" && PATH=$HOME/.cargo/bin:$PATH cargo leptos build --release >/dev/null 2>&1)
+(cd "$repo" && PATH=$HOME/.cargo/bin:$PATH cargo build --release --bin milvault >/dev/null 2>&1)
 bin=$repo/target/release/milvault
 src=$work/milvus/data
 bytes=$(du -sb "$src/insert_log" | cut -f1)

@@ -53,7 +53,7 @@ if group_alive "$(recorded portal)"; then
 fi
 
 bash "$repo/scripts/install-test-deps.sh"
-# the portal: cargo-leptos and the WASM tools (no browser needed to run it)
+# the portal's WASM tools (no browser needed to run it)
 MILVAULT_SKIP_BROWSER=1 bash "$repo/scripts/install-web-deps.sh"
 
 started_milvus=
@@ -85,7 +85,8 @@ if [ "$data" != /var/lib/milvus ]; then
 fi
 
 cd "$repo"
-cargo leptos build --release 2>&1 | { grep -vE '^\s+(Compiling|Downloaded|Downloading)' || true; }
+cargo build --release --bin milvault --quiet
+bash scripts/build-site.sh target/site
 target/release/milvault check || true
 setsid target/release/milvault serve &
 portal_pid=$!

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs what building the portal (Leptos SSR + WASM) and its browser tests need, from package
-# registries only: the wasm32 target, cargo-leptos (no_downloads build: it uses the tools below from
-# PATH instead of fetching them), wasm-bindgen-cli at the lockfile's wasm-bindgen version, wasm-opt
-# (crates.io build; Debian's binaryen 108 breaks hydration), Debian's chromium, and the end2end npm
-# packages. Idempotent: each step is skipped when its tool is already there at the right version.
+# Installs what building the portal's browser half (scripts/build-site.sh) and its browser tests
+# need, from package registries only: the wasm32 target, wasm-bindgen-cli at the lockfile's
+# wasm-bindgen version, wasm-opt 116 from npm's `binaryen` package (a prebuilt binary, about 2 s;
+# Debian's binaryen 108 breaks hydration, and crates.io's wasm-opt builds for ~12 min), Debian's
+# chromium, and the end2end npm packages. Idempotent: each step is skipped when its tool is already
+# there at the right version. cargo-leptos is not needed (build-site.sh does its work).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 export PATH=$HOME/.cargo/bin:$PATH
@@ -12,16 +13,19 @@ have_version() { command -v "$1" >/dev/null 2>&1 && "$1" --version 2>/dev/null |
 
 rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
-have_version cargo-leptos 0.3.5 ||
-  cargo install cargo-leptos --version 0.3.5 --locked --features no_downloads
-
+cache=${MILVAULT_CACHE:-$HOME/.cache/milvault}
 # wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly
 wb=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[^0-9.]/, "", $0); print; exit}' "$repo/Cargo.lock")
 if [ -n "$wb" ]; then
   have_version wasm-bindgen "$wb" || cargo install wasm-bindgen-cli --version "$wb"
 fi
 
-have_version wasm-opt 116 || cargo install wasm-opt --version 0.116.1
+binaryen=$cache/binaryen
+if ! "$binaryen/node_modules/.bin/wasm-opt" --version 2>/dev/null | grep -q 'version 116'; then
+  command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
+  mkdir -p "$binaryen"
+  npm install --prefix "$binaryen" --no-audit --no-fund --silent binaryen@116.0.0
+fi
 
 if [ "${MILVAULT_SKIP_BROWSER:-}" != 1 ]; then
   if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then

@@ -6,8 +6,12 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 source scripts/testenv/lib.sh
+started=$SECONDS
+# prints a stage's name with the time since the start, so slow stages show in CI's log
+stage() { printf '== [%dm%02ds] %s\n' $(((SECONDS - started) / 60)) $(((SECONDS - started) % 60)) "$*"; }
 # the servers' data directories are scratch: a failed start is retried on an empty one
 testenv_fresh_on_retry=1
+stage "installing what is missing"
 bash scripts/check-self-contained.sh
 bash scripts/install-test-deps.sh
 bash scripts/install-web-deps.sh
@@ -22,35 +26,35 @@ stop_all() {
 }
 trap 'stop_all; rm -rf "$work"' EXIT
 
-echo "== building"
+stage "building"
 cargo build --all-targets --quiet
-echo "== unit tests"
+stage "unit tests"
 cargo test --quiet --workspace --lib --bins
-echo "== building the portal (server + WASM)"
-cargo leptos build --release 2>&1 | { grep -vE '^\s+(Compiling|Downloaded|Downloading)' || true; }
+stage "building the portal's WASM (the server is the debug binary built above)"
+bash scripts/build-site.sh "$work/site"
 
-echo "== Milvus with local storage"
+stage "Milvus with local storage"
 local_pg=$(start_milvus "$work/milvus-local" local)
 pgids+=("$local_pg")
 wait_milvus_ready "$work/milvus-local"
 seed_demo_data
 MILVAULT_TEST_MILVUS_ROOT=$work/milvus-local/data MILVAULT_TEST_WORK=$work \
   cargo test --quiet --test local_storage -- --test-threads=2
-echo "== portal in Chromium (end2end/)"
+stage "portal in Chromium (end2end/)"
 portal_env=(MINIO_ROOT_PATH="$work/milvus-local/data" MINIO_BACKUP_ROOT_PATH="$work/portal-backups"
-  LEPTOS_SITE_ROOT="$repo/target/site")
-env "${portal_env[@]}" setsid target/release/milvault serve --addr 127.0.0.1:3000 \
+  LEPTOS_SITE_ROOT="$work/site")
+env "${portal_env[@]}" setsid target/debug/milvault serve --addr 127.0.0.1:3000 \
   --job-db "$work/portal-state/jobs.sqlite" >"$work/portal.log" 2>&1 &
 pgids+=("$!")
-env "${portal_env[@]}" MILVUS_PORT=1 setsid target/release/milvault serve --addr 127.0.0.1:3002 \
+env "${portal_env[@]}" MILVUS_PORT=1 setsid target/debug/milvault serve --addr 127.0.0.1:3002 \
   --job-db "$work/portal-down/jobs.sqlite" >"$work/portal-down.log" 2>&1 &
 pgids+=("$!")
 # a third server with sign-in: an admin and a member of the `shop` database
 auth_db="$work/portal-auth/jobs.sqlite"
-printf 'e2e admin password\n' | target/release/milvault user add root --role admin --job-db "$auth_db" >/dev/null
-printf 'e2e alice password\n' | target/release/milvault user add alice --role member --databases shop --job-db "$auth_db" >/dev/null
-admin_token=$(target/release/milvault user token root --label e2e --job-db "$auth_db")
-env "${portal_env[@]}" MINIO_BACKUP_ROOT_PATH="$work/portal-auth-backups" setsid target/release/milvault serve \
+printf 'e2e admin password\n' | target/debug/milvault user add root --role admin --job-db "$auth_db" >/dev/null
+printf 'e2e alice password\n' | target/debug/milvault user add alice --role member --databases shop --job-db "$auth_db" >/dev/null
+admin_token=$(target/debug/milvault user token root --label e2e --job-db "$auth_db")
+env "${portal_env[@]}" MINIO_BACKUP_ROOT_PATH="$work/portal-auth-backups" setsid target/debug/milvault serve \
   --addr 127.0.0.1:3004 --auth --no-scheduler --job-db "$auth_db" >"$work/portal-auth.log" 2>&1 &
 pgids+=("$!")
 for _ in $(seq 1 60); do curl -sf -o /dev/null http://127.0.0.1:3000/ && curl -sf -o /dev/null http://127.0.0.1:3002/ \
@@ -61,14 +65,14 @@ mkdir -p test-output/screenshots
     MILVAULT_E2E_BACKUPS="$work/portal-backups" MILVAULT_E2E_SHOTS="$repo/test-output/screenshots" \
     npm test ) || { echo "portal log:" >&2; tail -40 "$work/portal.log" >&2;
     echo "signed-in portal log:" >&2; tail -40 "$work/portal-auth.log" >&2; exit 1; }
-echo "== the README's API examples (curl, buf curl) against the portal's server"
+stage "the README's API examples (curl, buf curl) against the portal's server"
 bash scripts/api-examples.sh http://127.0.0.1:3000 || { echo "portal log:" >&2; tail -40 "$work/portal.log" >&2; exit 1; }
-echo "== Milvus dying during a restore"
+stage "Milvus dying during a restore"
 MILVAULT_TEST_MILVUS_ROOT=$work/milvus-local/data MILVAULT_TEST_WORK=$work MILVAULT_TEST_MILVUS_PGID=$local_pg \
   cargo test --quiet --test milvus_dies
 stop_all
 
-echo "== Milvus on S3 (SeaweedFS)"
+stage "Milvus on S3 (SeaweedFS)"
 # one integration test file against the Milvus on S3: s3_stage TEST THREADS
 s3_stage() {
   MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
@@ -81,27 +85,27 @@ pgids+=("$(start_milvus "$work/milvus-s3" s3 9000)")
 wait_milvus_ready "$work/milvus-s3"
 seed_demo_data
 s3_stage s3_storage 2
-echo "== terabyte collections: server-side copy across buckets, cancel, incremental, resume (Milvus on S3)"
+stage "terabyte collections: server-side copy across buckets, cancel, incremental, resume (Milvus on S3)"
 s3_stage scale 2
-echo "== verification, schedules and retention (Milvus on S3)"
+stage "verification, schedules and retention (Milvus on S3)"
 s3_stage policies 3
-echo "== REST and gRPC APIs (Milvus on S3)"
+stage "REST and gRPC APIs (Milvus on S3)"
 s3_stage api 4
-echo "== backups across Milvus versions: L0 segments, storage versions, GC pause (Milvus on S3)"
+stage "backups across Milvus versions: L0 segments, storage versions, GC pause (Milvus on S3)"
 s3_stage backup_versions 2
-echo "== aliases through backup and restore (Milvus on S3)"
+stage "aliases through backup and restore (Milvus on S3)"
 s3_stage aliases 3
-echo "== restores and backup names under races (Milvus on S3)"
+stage "restores and backup names under races (Milvus on S3)"
 s3_stage restore_races 3
-echo "== cross-site requests and foreign hosts, with and without sign-in (Milvus on S3)"
+stage "cross-site requests and foreign hosts, with and without sign-in (Milvus on S3)"
 s3_stage cross_site 3
-echo "== hostile input: job id aliases, audit floods, redirects, time-outs, file modes (Milvus on S3)"
+stage "hostile input: job id aliases, audit floods, redirects, time-outs, file modes (Milvus on S3)"
 s3_stage hostile_input 2
-echo "== milvus-backup-shaped backups: v0.5.13 layout row for row, refusals that create nothing (Milvus on S3)"
+stage "milvus-backup-shaped backups: v0.5.13 layout row for row, refusals that create nothing (Milvus on S3)"
 s3_stage milvus_backup_compat 2
-echo "== sign-in, roles, CSRF, tokens and audit (Milvus on S3)"
+stage "sign-in, roles, CSRF, tokens and audit (Milvus on S3)"
 s3_stage auth 2
-echo "== logical backups: Parquet through the API, Milvus 2.3.5 <-> two Milvus Lite 3.2.2 (Milvus on S3)"
+stage "logical backups: Parquet through the API, Milvus 2.3.5 <-> two Milvus Lite 3.2.2 (Milvus on S3)"
 lite_pgs=("$(start_milvus_lite "$work/lite-a" 19600)" "$(start_milvus_lite "$work/lite-b" 19601)")
 pgids+=("${lite_pgs[@]}")
 wait_milvus_lite_ready 19600
@@ -113,9 +117,10 @@ MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
 stop_groups "${lite_pgs[@]}"
 stop_all
 
-echo "== signing in with Milvus' own users (Milvus with authorization on)"
+stage "signing in with Milvus' own users (Milvus with authorization on)"
 pgids+=("$(start_milvus "$work/milvus-auth" local --extra-config common.security.authorizationEnabled=true)")
 wait_milvus_ready "$work/milvus-auth"
 python tests/support/milvus_rbac.py
 MILVAULT_TEST_MILVUS_ROOT=$work/milvus-auth/data MILVAULT_TEST_WORK=$work \
   cargo test --quiet --test milvus_sign_in
+stage "all tests passed"

@@ -57,6 +57,11 @@ pub enum Error {
     #[error("a backup named '{0}' is being made right now; wait for it to finish or choose another name")]
     BackupInProgress(String),
 
+    /// The job's claim on its backup's name lapsed (its process was stopped for longer than the
+    /// lease) and another process may write the backup now: this job writes and removes nothing.
+    #[error("this job no longer holds backup '{0}': its process was stopped for longer than its claim lasts, and another may have taken the backup over; nothing more was written or removed. Check the backup with `milvault get -n {0}` (or resume it)")]
+    ClaimLost(String),
+
     /// The backup is in use by a job, so it cannot be used this way now.
     #[error("backup '{name}' cannot be used for this now: {reason}")]
     BackupBusy { name: String, reason: String },
@@ -202,6 +207,7 @@ impl Error {
             Error::BackupExists(_)
             | Error::BackupInProgress(_)
             | Error::BackupBusy { .. }
+            | Error::ClaimLost(_)
             | Error::PolicyExists(_)
             | Error::UserExists(_)
             | Error::IncompleteBackupExists(_) => ErrorKind::Conflict,
@@ -243,6 +249,7 @@ impl Error {
             Error::BackupExists(_) => "backup_exists",
             Error::BackupInProgress(_) => "backup_in_progress",
             Error::BackupBusy { .. } => "backup_busy",
+            Error::ClaimLost(_) => "claim_lost",
             Error::NoManifest(_) => "no_manifest",
             Error::BackupDamaged { .. } => "backup_damaged",
             Error::PolicyExists(_) => "policy_exists",

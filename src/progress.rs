@@ -202,11 +202,18 @@ impl JobSnapshot {
 
 const MAX_LOG_LINES: usize = 500;
 
+/// Says whether a job still holds its claim on the backup it writes: checked right before the
+/// steps that only the one writer of a backup may take (writing its metadata, removing its
+/// files), so that a process whose claim lapsed (it was stopped for longer than the lease, and
+/// another took the name) leaves the backup to the other.
+pub type Fence = Arc<dyn Fn() -> crate::error::Result<()> + Send + Sync>;
+
 /// The writing end of a job's progress. Cheap to clone; every clone updates the same job.
 #[derive(Clone)]
 pub struct Progress {
     tx: Arc<watch::Sender<JobSnapshot>>,
     cancel: Arc<watch::Sender<bool>>,
+    fence: Option<Fence>,
 }
 
 /// The reading end of a job's progress (and the way to cancel it).
@@ -242,9 +249,25 @@ impl Progress {
             Progress {
                 tx: Arc::new(tx),
                 cancel: cancel.clone(),
+                fence: None,
             },
             JobHandle { rx, cancel },
         )
+    }
+
+    /// This progress with `fence` checked by [`Progress::check_fence`].
+    pub fn fenced(mut self, fence: Option<Fence>) -> Progress {
+        self.fence = fence;
+        self
+    }
+
+    /// Fails when the job no longer holds its claim on its backup (see [`Fence`]); a job
+    /// without a fence (a test's, a library caller's) always passes.
+    pub fn check_fence(&self) -> crate::error::Result<()> {
+        match &self.fence {
+            Some(f) => f(),
+            None => Ok(()),
+        }
     }
 
     /// A progress that nobody watches.

@@ -551,3 +551,101 @@ async fn meta_only_backup_restores_schema_and_partitions_without_rows() {
     );
     assert_eq!(milvus.stored_rows("default", &target).await.unwrap(), 0);
 }
+
+/// Copies the folder `from` to `to` as a bucket tool would (every file, metadata unchanged).
+fn copy_folder(from: &std::path::Path, to: &std::path::Path) {
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Rewrites the `name` every metadata file of backup folder `dir` records.
+fn rename_in_metadata(dir: &std::path::Path, recorded: &str) {
+    for file in ["backup_meta.json", "full_meta.json"] {
+        let path = dir.join("meta").join(file);
+        let mut json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        json["name"] = recorded.into();
+        std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+    }
+}
+
+/// A backup is the folder it lives in: a copy made with a bucket tool (its metadata still names
+/// the original) is listed, verified and restored under its own name from its own files, also
+/// once the original is gone; a folder whose metadata names `../elsewhere` is read from itself.
+#[tokio::test]
+async fn a_copied_backup_folder_is_a_backup_of_its_own() {
+    let dir = work_dir(&unique("copied"));
+    let svc = service(&local_overrides(&dir));
+    let original = unique("orig");
+    let info = svc
+        .create_backup(
+            CreateBackupRequest {
+                name: original.clone(),
+                collections: vec!["shop.reviews".into()],
+                ..Default::default()
+            },
+            &Progress::detached(JobKind::Backup),
+        )
+        .await
+        .unwrap();
+    let copy = unique("copy");
+    copy_folder(&dir.join(&original), &dir.join(&copy));
+    let crafted = unique("crafted");
+    copy_folder(&dir.join(&original), &dir.join(&crafted));
+    rename_in_metadata(&dir.join(&crafted), &format!("../{original}"));
+
+    let mut names: Vec<String> = svc
+        .list_backups()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.name)
+        .collect();
+    names.sort();
+    let mut expected = vec![original.clone(), copy.clone(), crafted.clone()];
+    expected.sort();
+    assert_eq!(
+        names, expected,
+        "each folder listed once, under its own name"
+    );
+    assert_eq!(svc.get_backup(&copy).await.unwrap().name, copy);
+
+    // the original goes: the copies still hold everything they need
+    svc.delete_backup(&original).await.unwrap();
+    assert!(!dir.join(&original).exists());
+    let rows = info.collection_backups[0].rows();
+    assert!(rows > 0);
+    for (n, name) in [&copy, &crafted].into_iter().enumerate() {
+        let report = svc
+            .verify(name, &Progress::detached(JobKind::Verify))
+            .await
+            .unwrap();
+        assert!(report.problems.is_empty(), "{name}: {:?}", report.problems);
+        let suffix = format!("_cp{n}_{}", &name[name.len() - 8..]);
+        let report = svc
+            .restore(
+                RestoreRequest {
+                    name: name.clone(),
+                    suffix: suffix.clone(),
+                    ..Default::default()
+                },
+                &Progress::detached(JobKind::Restore),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("restoring {name}: {e}"));
+        assert_eq!(report.collections.len(), 1, "{report:?}");
+        let target = format!("reviews{suffix}");
+        assert_eq!(assert_same_data("shop", "reviews", "shop", &target), rows);
+        svc.milvus()
+            .await
+            .unwrap()
+            .drop_collection("shop", &target)
+            .await
+            .unwrap();
+    }
+}

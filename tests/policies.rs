@@ -547,3 +547,31 @@ async fn a_manual_run_at_a_slot_leaves_the_slot_to_the_schedule() {
     both.sort();
     assert_eq!(made_by(&reg, &name).await, both);
 }
+
+/// `full_every 3` makes a full backup every third successful run, whatever retention keeps:
+/// with keep_last 2 (fewer backups listed than the cycle is long) seven runs are F I I F I I F.
+#[tokio::test]
+async fn full_every_counts_the_policys_runs_not_the_backups_retention_kept() {
+    let root = unique("fe");
+    let db = work_dir(&root).join("state.sqlite");
+    let reg = registry(&root, Db::open(&db).unwrap());
+    let mut p = policy("fullevery3", "*/2 * * * * *", 2);
+    p.full_every = 3;
+    p.verify_after = false;
+    policy::add(reg.store(), &p).unwrap();
+    let clock = FakeClock::at(Utc::now());
+    let scheduler = Scheduler::new(reg.clone(), clock.clone());
+    let mut kinds = String::new();
+    for _ in 0..7 {
+        clock.advance(2);
+        let started = scheduler.tick().await.unwrap();
+        assert_eq!(started.len(), 1);
+        let run = started.into_iter().next().unwrap().done.await.unwrap();
+        assert_eq!(run.state, "succeeded", "{}", run.detail);
+        let info = reg.service().get_backup(&run.backup).await.unwrap();
+        let bases = info.milvault.unwrap().incremental_bases;
+        kinds.push(if bases.is_empty() { 'F' } else { 'I' });
+    }
+    assert_eq!(kinds, "FIIFIIF");
+    assert_eq!(made_by(&reg, "fullevery3").await.len(), 2, "keep_last 2");
+}

@@ -332,6 +332,66 @@ async fn an_incremental_backup_reads_only_new_files_and_stands_alone() {
         "read {from_milvus} of {} bytes from Milvus' bucket",
         i.size
     );
+    // bit rot in the newest base (one byte of each insert log, same size): the next incremental
+    // takes none of those files from it but reads them from Milvus, so the damage stays there
+    let storage = svc.backup_storage();
+    let rotten: Vec<String> = manifest_of(&svc, &inc)
+        .await
+        .into_iter()
+        .filter(|(p, size, _)| p.contains("insert_log") && *size > 0)
+        .map(|(p, _, _)| p)
+        .collect();
+    assert!(!rotten.is_empty());
+    for rel in &rotten {
+        let path = format!("{inc}/{rel}");
+        let mut bytes = storage.read_opt(&path).await.unwrap().unwrap().to_vec();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x01;
+        storage.write(&path, bytes.into()).await.unwrap();
+    }
+    let after_rot = unique("sc_inc2");
+    let i2 = make(after_rot.clone(), true).await;
+    let m2 = i2.milvault.clone().unwrap();
+    assert_eq!(m2.incremental_bases, vec![inc.clone()]);
+    let report = svc
+        .verify(&after_rot, &Progress::detached(JobKind::Verify))
+        .await
+        .unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    let milvus_files = svc.milvus_storage().unwrap();
+    let mut compared = 0;
+    for (rel, _, _) in manifest_of(&svc, &after_rot).await {
+        if !rotten.contains(&rel) {
+            continue;
+        }
+        let ours = storage
+            .read_opt(&format!("{after_rot}/{rel}"))
+            .await
+            .unwrap()
+            .unwrap();
+        let theirs = milvus_files
+            .read_opt(rel.strip_prefix("binlogs/").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            ours == theirs,
+            "{rel}: the base's damaged copy was taken over"
+        );
+        compared += 1;
+    }
+    assert!(
+        compared > 0,
+        "the new backup holds the files that rotted in its base"
+    );
+    let base_files = manifest_of(&svc, &inc).await.len();
+    assert!(
+        m2.files_from_base as usize <= base_files - rotten.len(),
+        "{m2:?}: {} of the base's {base_files} files had rotted",
+        rotten.len()
+    );
+    svc.delete_backup(&after_rot).await.unwrap();
+
     // every file is the incremental backup's own: the full one can go
     svc.delete_backup(&full).await.unwrap();
     let report = svc
@@ -502,7 +562,9 @@ async fn kill_restore_when(
     ready: impl Fn(&milvault::progress::RestoreLedger) -> bool,
 ) -> Option<milvault::progress::JobSnapshot> {
     let mut job = None;
-    for _ in 0..2400 {
+    // generous: on a loaded 2-core machine one collection's restore alone can take minutes
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while std::time::Instant::now() < deadline {
         if let Some(j) = newest_job(db) {
             if j.restore.as_ref().is_some_and(&ready) {
                 job = Some(j);

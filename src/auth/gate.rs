@@ -431,7 +431,12 @@ impl Gate {
         let svc = self.reg.service().clone();
         let r = self
             .reg
-            .run_here(&target, NameUse::Create, || svc.spawn_backup(req), follow)
+            .run_here(
+                &target,
+                NameUse::Create,
+                |fence| svc.spawn_backup(req, Some(fence)),
+                follow,
+            )
             .await;
         let target = r.as_ref().map_or(target, |i| i.name.clone());
         self.outcome(action::BACKUP_CREATE, &target, r, |i| {
@@ -478,7 +483,7 @@ impl Gate {
         let svc = self.reg.service().clone();
         let r = self
             .reg
-            .run_here(&name, NameUse::Read, || svc.spawn_restore(req), follow)
+            .run_here(&name, NameUse::Read, |_| svc.spawn_restore(req), follow)
             .await;
         self.outcome(action::BACKUP_RESTORE, &name, r, |r| {
             let into: Vec<&str> = r.collections.iter().map(|c| c.target.as_str()).collect();

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use crate::{
     auth::{Caller, Gate, Principal},
-    db::Db,
     jobs::registry::JobRegistry,
     Milvault,
 };
@@ -25,14 +24,10 @@ pub struct CliJobs {
 }
 
 impl CliJobs {
-    /// Opens the database; when it cannot be, a warning says so and the command goes on over a
-    /// database in memory (nothing it does is recorded).
+    /// Opens the database; a command does not run without it (its name claims keep two
+    /// processes from writing, or deleting, one backup at once).
     pub fn open(db: &JobDbArg, svc: &Arc<Milvault>) -> anyhow::Result<CliJobs> {
-        let store = match db.open_or_warn() {
-            Some(store) => store,
-            None => Db::in_memory()?,
-        };
-        Ok(CliJobs::over(JobRegistry::new(svc.clone(), store)))
+        Ok(CliJobs::over(JobRegistry::new(svc.clone(), db.open()?)))
     }
 
     /// The CLI's gate over `registry`.
@@ -90,6 +85,7 @@ fn host_name() -> String {
 mod tests {
     use super::*;
     use crate::auth::audit::{AuditFilter, Outcome};
+    use crate::db::Db;
 
     #[test]
     fn the_cli_audits_through_the_gate_as_the_os_user_through_cli() {

@@ -96,7 +96,7 @@ pub struct ServeArgs {
     /// PEM private key of --tls-cert.
     #[arg(long, env = "MILVAULT_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// The built site (`cargo leptos build` output: pkg/ with WASM, JS, CSS).
+    /// The built site (`scripts/build-site.sh` output: pkg/ with WASM, JS, CSS).
     #[arg(long, default_value = "target/site", env = "LEPTOS_SITE_ROOT")]
     pub site_root: PathBuf,
     /// Do not run backup policies in this server (another server sharing the database runs them).
@@ -106,37 +106,53 @@ pub struct ServeArgs {
 
 /// `--job-db`: the embedded database `milvault serve` keeps jobs, policies, users and the audit
 /// log in, shared with the `policy` and `user` commands; the commands that change backups record
-/// their audit entries there.
+/// their audit entries there, and claim the backup names they write or read in it (one writer per
+/// backup), so every process on a machine must find the same file wherever it is started.
 #[derive(Debug, Args)]
 pub struct JobDbArg {
-    /// The database of jobs, policies, users and the audit log (an SQLite file).
-    #[arg(
-        long,
-        global = true,
-        default_value = "milvault-state/jobs.sqlite",
-        env = "MILVAULT_JOB_DB"
-    )]
-    pub job_db: PathBuf,
+    /// The database of jobs, policies, users and the audit log (an SQLite file). Default:
+    /// $XDG_STATE_HOME/milvault/jobs.sqlite, else ~/.local/state/milvault/jobs.sqlite.
+    #[arg(long, global = true, env = "MILVAULT_JOB_DB")]
+    pub job_db: Option<PathBuf>,
 }
 
 impl JobDbArg {
-    /// Opens (creating if needed) the database.
-    pub fn open(&self) -> Result<crate::db::Db> {
-        crate::db::Db::open(&self.job_db)
-            .with_context(|| format!("database {}", self.job_db.display()))
+    /// The database's absolute path: the one given (made absolute against the working
+    /// directory) or the per-user default.
+    pub fn path(&self) -> Result<PathBuf> {
+        let path = match &self.job_db {
+            Some(p) => p.clone(),
+            None => default_job_db()?,
+        };
+        std::path::absolute(&path).with_context(|| format!("database {}", path.display()))
     }
 
-    /// Opens the database for a command that runs without it when it must: a warning says the
-    /// command is not recorded.
-    pub fn open_or_warn(&self) -> Option<crate::db::Db> {
-        self.open()
-            .inspect_err(|e| {
-                eprintln!(
-                    "warning: this command is not recorded in the job history or the audit log: {e:#}"
-                )
-            })
-            .ok()
+    /// Opens (creating if needed) the database. A database that cannot be opened is an error:
+    /// without it, nothing would stop another process from deleting a backup this command
+    /// reads or writes.
+    pub fn open(&self) -> Result<crate::db::Db> {
+        let path = self.path()?;
+        crate::db::Db::open(&path).with_context(|| {
+            format!(
+                "database {} (give another with --job-db or MILVAULT_JOB_DB)",
+                path.display()
+            )
+        })
     }
+}
+
+/// `$XDG_STATE_HOME/milvault/jobs.sqlite`, else `$HOME/.local/state/milvault/jobs.sqlite`.
+fn default_job_db() -> Result<PathBuf> {
+    let state = match std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+            Some(home) => PathBuf::from(home).join(".local/state"),
+            None => anyhow::bail!(
+                "no home directory (HOME is not set): give the job database with --job-db or MILVAULT_JOB_DB"
+            ),
+        },
+    };
+    Ok(state.join("milvault").join("jobs.sqlite"))
 }
 
 /// `-n NAME`.

@@ -55,6 +55,33 @@ impl Db {
         Ok(holder)
     }
 
+    /// Whether lease `holder` still exists (no other process found it stale and removed it);
+    /// when it does, this process's heartbeat is renewed in the same transaction, so the lease
+    /// holds for the step the caller takes next.
+    pub(crate) fn lease_holds(&self, holder: &str) -> Result<bool> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let mut conn = self.lock()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_err)?;
+        let held: bool = tx
+            .query_row(
+                "SELECT EXISTS(SELECT 1 FROM name_leases WHERE holder = ?1)",
+                [holder],
+                |r| r.get(0),
+            )
+            .map_err(db_err)?;
+        if held {
+            tx.execute(
+                "UPDATE servers SET heartbeat_ms = ?2 WHERE owner = ?1",
+                params![self.owner(), now],
+            )
+            .map_err(db_err)?;
+        }
+        tx.commit().map_err(db_err)?;
+        Ok(held)
+    }
+
     /// Removes one lease.
     pub(crate) fn delete_lease(&self, holder: &str) -> Result<()> {
         self.lock()?

@@ -207,6 +207,18 @@ impl Db {
             .map_err(db_err)
     }
 
+    /// How many runs of `policy` succeeded (what `full_every` counts: retention never changes it).
+    pub fn succeeded_runs(&self, policy: &str) -> Result<u64> {
+        let conn = self.lock()?;
+        conn.query_row(
+            "SELECT COUNT(*) FROM policy_runs WHERE policy = ?1 AND state = 'succeeded'",
+            [policy],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n.max(0) as u64)
+        .map_err(db_err)
+    }
+
     /// A policy's newest runs, newest first.
     pub fn policy_runs(&self, policy: &str, limit: usize) -> Result<Vec<PolicyRun>> {
         let conn = self.lock()?;

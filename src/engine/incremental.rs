@@ -2,19 +2,21 @@
 //! of the same collection holds (same path, i.e. same collection, partition, segment, field and
 //! log id, and the same size, as that backup's manifest records it) is not read from Milvus'
 //! bucket again. It is copied from the earlier backup (the base) inside the backup storage, by
-//! the storage itself (S3 CopyObject, a local file copy), and its manifest entry (size and BLAKE3)
-//! is taken over from the base's manifest.
+//! the storage itself (S3 CopyObject, a local file copy), read back and checksummed like every
+//! copied file, and kept only when it matches the base's manifest entry (size and BLAKE3); a
+//! base's file that does not (bit rot, an edit) is read from Milvus instead, so damage in one
+//! backup never spreads to later ones.
 //!
 //! Every backup stays self-contained: it holds its own copy of every file it needs, in
 //! milvus-backup's layout, so deleting or pruning the base never touches it, `verify` checks all
 //! its files as usual, and milvus-backup can read it. The base is recorded in
 //! [`MilvaultInfo::incremental_base`](crate::format::MilvaultInfo) for information only.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use crate::{
     engine::commands::list::BackupSummary,
-    engine::copy::CopyItem,
+    engine::copy::{BaseFile, CopyItem},
     error::Result,
     format::{layout, manifest::ManifestEntry},
     progress::Progress,
@@ -78,23 +80,22 @@ pub async fn find_bases(
 
 impl Bases {
     /// Points the items of backup `name` that a base holds (same path, same size) at the base's
-    /// file; answers their manifest entries (by path relative to the backup's folder).
-    pub fn apply(&self, name: &str, items: &mut [CopyItem]) -> BTreeMap<String, ManifestEntry> {
+    /// file, with the manifest entry it must match to be taken over.
+    pub fn apply(&self, name: &str, items: &mut [CopyItem]) {
         let prefix = format!("{}/", layout::backup_dir(name));
-        let mut known = BTreeMap::new();
         for item in items.iter_mut() {
             let Some(rel) = item.dst.strip_prefix(&prefix) else {
                 continue;
             };
             if let Some((base, entry)) = self.files.get(rel) {
                 if entry.size == item.size {
-                    item.src = format!("{}/{rel}", layout::backup_dir(base));
-                    item.from_base = true;
-                    known.insert(rel.to_string(), entry.clone());
+                    item.base = Some(BaseFile {
+                        path: format!("{}/{rel}", layout::backup_dir(base)),
+                        entry: entry.clone(),
+                    });
                 }
             }
         }
-        known
     }
 }
 
@@ -123,14 +124,18 @@ mod tests {
             dst: format!("b1/binlogs/insert_log/1/2/3/100/{tail}"),
             size,
             group: 0,
-            from_base: false,
+            base: None,
         };
         let mut items = vec![item("7", 10), item("8", 11), item("9", 10)];
-        let known = bases.apply("b1", &mut items);
-        assert!(items[0].from_base);
-        assert_eq!(items[0].src, "b0/binlogs/insert_log/1/2/3/100/7");
-        assert!(!items[1].from_base, "another size: copied from Milvus");
-        assert!(!items[2].from_base, "not in the base");
-        assert_eq!(known.len(), 1);
+        bases.apply("b1", &mut items);
+        let base = items[0].base.as_ref().unwrap();
+        assert_eq!(base.path, "b0/binlogs/insert_log/1/2/3/100/7");
+        assert_eq!(base.entry, entry(10));
+        assert_eq!(
+            items[0].src, "insert_log/1/2/3/100/7",
+            "Milvus' file if the base's is bad"
+        );
+        assert!(items[1].base.is_none(), "another size: copied from Milvus");
+        assert!(items[2].base.is_none(), "not in the base");
     }
 }

@@ -93,20 +93,21 @@ pub async fn forget(backups: &Storage, name: &str) -> Result<()> {
 /// when source and destination both answer a single-part ETag, the same one.
 pub async fn already_copied(
     src: &Storage,
-    base: &Storage,
     dst: &Storage,
     items: &[CopyItem],
     concurrency: usize,
 ) -> Result<Vec<bool>> {
     futures::stream::iter(items.iter().cloned())
         .map(|item| {
-            let from = if item.from_base {
-                base.clone()
-            } else {
-                src.clone()
-            };
-            let dst = dst.clone();
-            async move { copied_before(&from, &dst, &item).await }
+            let (src, dst) = (src.clone(), dst.clone());
+            async move {
+                // a file taken from an earlier backup is copied again (inside the backup
+                // storage, cheap) so that it is checked against that backup's manifest
+                if item.base.is_some() {
+                    return Ok(false);
+                }
+                copied_before(&src, &dst, &item).await
+            }
         })
         .buffered(concurrency.max(1))
         .try_collect()

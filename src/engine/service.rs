@@ -19,7 +19,7 @@ use crate::{
     error::Result,
     format::BackupInfo,
     milvus::MilvusClient,
-    progress::{JobHandle, JobKind, Progress},
+    progress::{Fence, JobHandle, JobKind, Progress},
     storage::Storage,
 };
 
@@ -102,12 +102,15 @@ impl Milvault {
         r
     }
 
-    /// Starts a backup in the background.
+    /// Starts a backup in the background; `fence` says whether it still holds its name (see
+    /// [`Fence`]).
     pub fn spawn_backup(
         self: &Arc<Self>,
         req: CreateBackupRequest,
+        fence: Option<Fence>,
     ) -> (JobHandle, tokio::task::JoinHandle<Result<BackupInfo>>) {
         let (progress, handle) = Progress::new(JobKind::Backup, &req.name);
+        let progress = progress.fenced(fence);
         let svc = self.clone();
         (
             handle,

@@ -77,6 +77,11 @@ impl Db {
         })
     }
 
+    /// Whether claim `holder` still holds (see [`Db::lease_holds`]).
+    pub fn still_holds(&self, holder: &str) -> Result<bool> {
+        self.lease_holds(holder)
+    }
+
     /// Ends a claim.
     pub fn release_name(&self, holder: &str) -> Result<()> {
         self.delete_lease(holder)
@@ -142,6 +147,28 @@ mod tests {
         let silent = Db::open(&dir.path().join("jobs.sqlite")).unwrap();
         silent.claim_name("b2", NameUse::Create).unwrap();
         server.claim_name("b2", NameUse::Create).unwrap();
+    }
+
+    #[test]
+    fn a_claim_that_lapsed_while_its_process_was_stopped_no_longer_holds() {
+        let (_dir, stopped, other) = two_processes();
+        let first = stopped.claim_name("b1", NameUse::Create).unwrap();
+        assert!(stopped.still_holds(&first).unwrap());
+        // the first process is stopped (SIGSTOP, a paused VM) past the lease: no heartbeat
+        let long_ago = chrono::Utc::now().timestamp_millis() - 2 * STALE_AFTER.as_millis() as i64;
+        stopped
+            .lock()
+            .unwrap()
+            .execute(
+                "UPDATE servers SET heartbeat_ms = ?1 WHERE owner = ?2",
+                rusqlite::params![long_ago, stopped.owner()],
+            )
+            .unwrap();
+        // another process takes the name over (a resume)...
+        let second = other.claim_name("b1", NameUse::Create).unwrap();
+        // ...and the first, running again, finds its claim gone before it writes anything
+        assert!(!stopped.still_holds(&first).unwrap());
+        assert!(other.still_holds(&second).unwrap());
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::{
     engine::service::Milvault,
     error::{Error, Result},
     jobs::name_lease::NameUse,
-    progress::{JobHandle, JobKind, JobSnapshot, JobState, Progress},
+    progress::{Fence, JobHandle, JobKind, JobSnapshot, JobState, Progress},
 };
 
 /// How often a running job's row is rewritten at most.
@@ -37,7 +37,23 @@ pub struct JobRegistry {
 /// job database; the claim ends when this is dropped.
 pub struct NameClaim {
     registry: Arc<JobRegistry>,
+    name: String,
     holder: String,
+}
+
+impl NameClaim {
+    /// A [`Fence`] that passes while this claim holds.
+    pub fn fence(&self) -> Fence {
+        let (registry, name, holder) = (
+            self.registry.clone(),
+            self.name.clone(),
+            self.holder.clone(),
+        );
+        Arc::new(move || match registry.store.still_holds(&holder)? {
+            true => Ok(()),
+            false => Err(Error::ClaimLost(name.clone())),
+        })
+    }
 }
 
 impl Drop for NameClaim {
@@ -103,6 +119,7 @@ impl JobRegistry {
         let holder = self.store.claim_name(name, use_)?;
         Ok(NameClaim {
             registry: self.clone(),
+            name: name.to_string(),
             holder,
         })
     }
@@ -118,7 +135,7 @@ impl JobRegistry {
         }
         let claim = self.claim_name(&req.name, NameUse::Create)?;
         create::check_name(self.svc.backup_storage(), &mut req).await?;
-        let (handle, _join) = self.svc.spawn_backup(req);
+        let (handle, _join) = self.svc.spawn_backup(req, Some(claim.fence()));
         Ok(self.track(handle, move || drop(claim)))
     }
 
@@ -130,14 +147,14 @@ impl JobRegistry {
         self: &Arc<Self>,
         name: &str,
         use_: NameUse,
-        start: impl FnOnce() -> (JobHandle, tokio::task::JoinHandle<Result<T>>),
+        start: impl FnOnce(Fence) -> (JobHandle, tokio::task::JoinHandle<Result<T>>),
         follow: impl FnOnce(JobHandle) -> Fut,
     ) -> Result<T>
     where
         Fut: std::future::Future<Output = ()>,
     {
-        let _claim = self.claim_name(name, use_)?;
-        let (handle, task) = start();
+        let claim = self.claim_name(name, use_)?;
+        let (handle, task) = start(claim.fence());
         let job = self.record(handle.clone());
         follow(handle).await;
         let r = task.await.unwrap_or_else(|e| {
@@ -162,7 +179,7 @@ impl JobRegistry {
     where
         Fut: std::future::Future<Output = ()>,
     {
-        let start = || {
+        let start = |_fence| {
             let (progress, handle) = Progress::new(JobKind::Verify, name);
             let registry = self.clone();
             let backup = name.to_string();

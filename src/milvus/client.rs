@@ -26,6 +26,50 @@ use crate::{
 
 type Inner = MilvusServiceClient<InterceptedService<Channel, Auth>>;
 
+/// How many times a read is sent again after it failed on the way (not on Milvus' answer).
+const READ_RETRIES: u32 = 3;
+
+/// Whether call `name` only reads (or, like Flush, may be repeated with the same outcome), so
+/// that sending it again after a lost connection cannot change anything twice.
+fn is_read(name: &str) -> bool {
+    const READS: [&str; 8] = [
+        "Describe", "Get", "Has", "List", "Show", "Select", "Query", "Flush",
+    ];
+    READS.iter().any(|p| name.starts_with(p))
+}
+
+/// Whether `status` says the call was lost on the way (a reset or refused connection, a broken
+/// HTTP/2 stream) rather than answered by Milvus.
+fn is_transient(status: &tonic::Status) -> bool {
+    match status.code() {
+        tonic::Code::Unavailable => true,
+        tonic::Code::Unknown | tonic::Code::Internal | tonic::Code::Cancelled => {
+            let m = status.message();
+            m.contains("transport error")
+                || m.contains("h2 protocol error")
+                || m.contains("connection")
+        }
+        _ => false,
+    }
+}
+
+/// A request message and the database it is for; built into a fresh [`Request`] for each send.
+#[derive(Clone)]
+struct Addressed<T> {
+    db: Option<MetadataValue<Ascii>>,
+    msg: T,
+}
+
+impl<T: Clone> Addressed<T> {
+    fn request(&self) -> Request<T> {
+        let mut r = Request::new(self.msg.clone());
+        if let Some(db) = &self.db {
+            r.metadata_mut().insert("dbname", db.clone());
+        }
+        r
+    }
+}
+
 /// Adds the `authorization` header when credentials are configured.
 #[derive(Clone)]
 pub struct Auth(Option<MetadataValue<Ascii>>);
@@ -228,9 +272,11 @@ impl MilvusClient {
     /// GetVersion gives nothing readable.
     async fn has_2_4_calls(&self) -> Result<bool> {
         let r = self
-            .call("ListAliases", |mut c| async move {
-                c.list_aliases(pb::ListAliasesRequest::default()).await
-            })
+            .call(
+                "ListAliases",
+                Self::req("", pb::ListAliasesRequest::default()),
+                |mut c, m| async move { c.list_aliases(m).await },
+            )
             .await;
         match r {
             Ok(_) => Ok(true),
@@ -246,53 +292,68 @@ impl MilvusClient {
         &self.address
     }
 
-    fn req<T>(db: &str, msg: T) -> Request<T> {
-        let mut r = Request::new(msg);
-        if !db.is_empty() {
-            if let Ok(v) = db.parse() {
-                r.metadata_mut().insert("dbname", v);
-            }
+    /// `msg` addressed to database `db` (none: the server's default).
+    fn req<T>(db: &str, msg: T) -> Addressed<T> {
+        Addressed {
+            db: (!db.is_empty()).then(|| db.parse().ok()).flatten(),
+            msg,
         }
-        r
     }
 
-    async fn call<R, F, Fut>(&self, call: &'static str, f: F) -> Result<R>
+    /// Sends `msg` with `f`, within the time limit, and maps the refusals milvault tells apart.
+    /// A read (see [`is_read`]) that fails on the way (connection reset, Milvus' proxy briefly
+    /// away) is sent again, up to [`READ_RETRIES`] times; anything that changes state is sent once.
+    async fn call<T, R, F, Fut>(&self, call: &'static str, msg: Addressed<T>, f: F) -> Result<R>
     where
-        F: FnOnce(Inner) -> Fut,
+        T: Clone,
+        F: Fn(Inner, Request<T>) -> Fut,
         Fut: Future<Output = std::result::Result<tonic::Response<R>, tonic::Status>>,
     {
-        let fut = f(self.inner.clone());
-        match tokio::time::timeout(self.rpc_timeout, fut).await {
-            Err(_) => Err(Error::MilvusTimeout {
-                call,
-                timeout: self.rpc_timeout,
-            }),
-            Ok(Err(status)) if status.code() == tonic::Code::Unauthenticated => {
-                Err(Error::MilvusCredentials {
+        let retries = if is_read(call) { READ_RETRIES } else { 0 };
+        let mut attempt = 0;
+        loop {
+            let fut = f(self.inner.clone(), msg.request());
+            let status = match tokio::time::timeout(self.rpc_timeout, fut).await {
+                Err(_) => {
+                    return Err(Error::MilvusTimeout {
+                        call,
+                        timeout: self.rpc_timeout,
+                    })
+                }
+                Ok(Ok(resp)) => return Ok(resp.into_inner()),
+                Ok(Err(status)) => status,
+            };
+            if attempt < retries && is_transient(&status) {
+                attempt += 1;
+                tracing::debug!(call, attempt, reason = %status.message(), "sending a read again");
+                tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
+                continue;
+            }
+            return Err(match status.code() {
+                tonic::Code::Unauthenticated => Error::MilvusCredentials {
                     address: self.address.clone(),
                     reason: status.message().to_string(),
-                })
-            }
-            Ok(Err(status)) if status.code() == tonic::Code::Unavailable => {
-                Err(Error::MilvusUnreachable {
+                },
+                tonic::Code::Unavailable => Error::MilvusUnreachable {
                     address: self.address.clone(),
                     reason: format!("{call}: {}", status.message()),
-                })
-            }
-            Ok(Err(status)) => Err(Error::Milvus {
-                call,
-                reason: format!("{:?}: {}", status.code(), status.message()),
-            }),
-            Ok(Ok(resp)) => Ok(resp.into_inner()),
+                },
+                code => Error::Milvus {
+                    call,
+                    reason: format!("{code:?}: {}", status.message()),
+                },
+            });
         }
     }
 
     /// Milvus' version string, e.g. `v2.3.5`.
     pub async fn version(&self) -> Result<String> {
         let r = self
-            .call("GetVersion", |mut c| async move {
-                c.get_version(pb::GetVersionRequest {}).await
-            })
+            .call(
+                "GetVersion",
+                Self::req("", pb::GetVersionRequest {}),
+                |mut c, m| async move { c.get_version(m).await },
+            )
             .await?;
         Ok(check("GetVersion", r)?.version)
     }
@@ -300,9 +361,11 @@ impl MilvusClient {
     /// Database names. Milvus builds without databases answer with just `default`.
     pub async fn list_databases(&self) -> Result<Vec<String>> {
         let r = self
-            .call("ListDatabases", |mut c| async move {
-                c.list_databases(pb::ListDatabasesRequest::default()).await
-            })
+            .call(
+                "ListDatabases",
+                Self::req("", pb::ListDatabasesRequest::default()),
+                |mut c, m| async move { c.list_databases(m).await },
+            )
             .await;
         match r {
             Ok(r) => Ok(check("ListDatabases", r)?.db_names),
@@ -321,10 +384,9 @@ impl MilvusClient {
             ..Default::default()
         };
         let r = self
-            .call(
-                "SelectUser",
-                |mut c| async move { c.select_user(msg).await },
-            )
+            .call("SelectUser", Self::req("", msg), |mut c, m| async move {
+                c.select_user(m).await
+            })
             .await?;
         Ok(check("SelectUser", r)?
             .results
@@ -355,10 +417,9 @@ impl MilvusClient {
                 ..Default::default()
             };
             let r = self
-                .call(
-                    "SelectGrant",
-                    |mut c| async move { c.select_grant(msg).await },
-                )
+                .call("SelectGrant", Self::req("", msg), |mut c, m| async move {
+                    c.select_grant(m).await
+                })
                 .await?;
             dbs.extend(check("SelectGrant", r)?.entities.into_iter().map(|g| {
                 if g.db_name.is_empty() {
@@ -380,9 +441,11 @@ impl MilvusClient {
             ..Default::default()
         };
         let r = self
-            .call("CreateDatabase", |mut c| async move {
-                c.create_database(msg).await
-            })
+            .call(
+                "CreateDatabase",
+                Self::req("", msg),
+                |mut c, m| async move { c.create_database(m).await },
+            )
             .await?;
         check("CreateDatabase", r).map(|_| ())
     }
@@ -397,8 +460,8 @@ impl MilvusClient {
             },
         );
         let r = self
-            .call("ShowCollections", |mut c| async move {
-                c.show_collections(msg).await
+            .call("ShowCollections", msg, |mut c, m| async move {
+                c.show_collections(m).await
             })
             .await?;
         Ok(check("ShowCollections", r)?.collection_names)
@@ -419,8 +482,8 @@ impl MilvusClient {
             },
         );
         let r = self
-            .call("DescribeCollection", |mut c| async move {
-                c.describe_collection(msg).await
+            .call("DescribeCollection", msg, |mut c, m| async move {
+                c.describe_collection(m).await
             })
             .await?;
         if r.status.as_ref().is_some_and(is_not_found) {
@@ -454,8 +517,8 @@ impl MilvusClient {
             },
         );
         let r = self
-            .call("HasCollection", |mut c| async move {
-                c.has_collection(msg).await
+            .call("HasCollection", msg, |mut c, m| async move {
+                c.has_collection(m).await
             })
             .await?;
         Ok(check("HasCollection", r)?.value)
@@ -473,8 +536,8 @@ impl MilvusClient {
         );
         let r = check(
             "ShowPartitions",
-            self.call("ShowPartitions", |mut c| async move {
-                c.show_partitions(msg).await
+            self.call("ShowPartitions", msg, |mut c, m| async move {
+                c.show_partitions(m).await
             })
             .await?,
         )?;
@@ -505,8 +568,8 @@ impl MilvusClient {
             },
         );
         let r = self
-            .call("DescribeIndex", |mut c| async move {
-                c.describe_index(msg).await
+            .call("DescribeIndex", msg, |mut c, m| async move {
+                c.describe_index(m).await
             })
             .await?;
         if let Some(s) = &r.status {
@@ -535,7 +598,7 @@ impl MilvusClient {
         );
         let r = check(
             "Flush",
-            self.call("Flush", |mut c| async move { c.flush(msg).await })
+            self.call("Flush", msg, |mut c, m| async move { c.flush(m).await })
                 .await?,
         )?;
         let segments = r
@@ -557,8 +620,8 @@ impl MilvusClient {
             );
             let s = check(
                 "GetFlushState",
-                self.call("GetFlushState", |mut c| async move {
-                    c.get_flush_state(msg).await
+                self.call("GetFlushState", msg, |mut c, m| async move {
+                    c.get_flush_state(m).await
                 })
                 .await?,
             )?;
@@ -590,8 +653,8 @@ impl MilvusClient {
             },
         );
         let r = self
-            .call("GetPersistentSegmentInfo", |mut c| async move {
-                c.get_persistent_segment_info(msg).await
+            .call("GetPersistentSegmentInfo", msg, |mut c, m| async move {
+                c.get_persistent_segment_info(m).await
             })
             .await?;
         Ok(check("GetPersistentSegmentInfo", r)?.infos)
@@ -609,8 +672,8 @@ impl MilvusClient {
         );
         let r = check(
             "GetCollectionStatistics",
-            self.call("GetCollectionStatistics", |mut c| async move {
-                c.get_collection_statistics(msg).await
+            self.call("GetCollectionStatistics", msg, |mut c, m| async move {
+                c.get_collection_statistics(m).await
             })
             .await?,
         )?;
@@ -638,8 +701,8 @@ impl MilvusClient {
         );
         let r = check(
             "GetLoadState",
-            self.call("GetLoadState", |mut c| async move {
-                c.get_load_state(msg).await
+            self.call("GetLoadState", msg, |mut c, m| async move {
+                c.get_load_state(m).await
             })
             .await?,
         )?;
@@ -664,7 +727,7 @@ impl MilvusClient {
         );
         let r = check(
             "Query count(*)",
-            self.call("Query", |mut c| async move { c.query(msg).await })
+            self.call("Query", msg, |mut c, m| async move { c.query(m).await })
                 .await?,
         )?;
         for f in &r.fields_data {
@@ -706,8 +769,8 @@ impl MilvusClient {
             },
         );
         let r = self
-            .call("CreateCollection", |mut c| async move {
-                c.create_collection(msg).await
+            .call("CreateCollection", msg, |mut c, m| async move {
+                c.create_collection(m).await
             })
             .await?;
         check("CreateCollection", r).map(|_| ())
@@ -724,8 +787,8 @@ impl MilvusClient {
             },
         );
         let r = self
-            .call("DropCollection", |mut c| async move {
-                c.drop_collection(msg).await
+            .call("DropCollection", msg, |mut c, m| async move {
+                c.drop_collection(m).await
             })
             .await?;
         check("DropCollection", r).map(|_| ())
@@ -744,10 +807,9 @@ impl MilvusClient {
             },
         );
         let r = self
-            .call(
-                "CreateAlias",
-                |mut c| async move { c.create_alias(msg).await },
-            )
+            .call("CreateAlias", msg, |mut c, m| async move {
+                c.create_alias(m).await
+            })
             .await?;
         check("CreateAlias", r).map(|_| ())
     }
@@ -763,7 +825,11 @@ impl MilvusClient {
             },
         );
         let r = self
-            .call("DropAlias", |mut c| async move { c.drop_alias(msg).await })
+            .call(
+                "DropAlias",
+                msg,
+                |mut c, m| async move { c.drop_alias(m).await },
+            )
             .await?;
         check("DropAlias", r).map(|_| ())
     }
@@ -780,8 +846,8 @@ impl MilvusClient {
             },
         );
         let r = self
-            .call("CreatePartition", |mut c| async move {
-                c.create_partition(msg).await
+            .call("CreatePartition", msg, |mut c, m| async move {
+                c.create_partition(m).await
             })
             .await?;
         check("CreatePartition", r).map(|_| ())
@@ -804,8 +870,8 @@ impl MilvusClient {
             },
         );
         let r = self
-            .call("AddCollectionField", |mut c| async move {
-                c.add_collection_field(msg).await
+            .call("AddCollectionField", msg, |mut c, m| async move {
+                c.add_collection_field(m).await
             })
             .await?;
         check("AddCollectionField", r).map(|_| ())
@@ -834,18 +900,18 @@ impl MilvusClient {
             },
         );
         let r = self
-            .call("Import", |mut c| async move { c.import(msg).await })
+            .call("Import", msg, |mut c, m| async move { c.import(m).await })
             .await?;
         Ok(check("Import", r)?.tasks)
     }
 
     /// State of an import task.
     pub async fn import_state(&self, task: i64) -> Result<ImportProgress> {
-        let msg = pb::GetImportStateRequest { task };
+        let msg = Self::req("", pb::GetImportStateRequest { task });
         let r = check(
             "GetImportState",
-            self.call("GetImportState", |mut c| async move {
-                c.get_import_state(msg).await
+            self.call("GetImportState", msg, |mut c, m| async move {
+                c.get_import_state(m).await
             })
             .await?,
         )?;
@@ -886,8 +952,8 @@ impl MilvusClient {
             },
         );
         let r = self
-            .call("ListImportTasks", |mut c| async move {
-                c.list_import_tasks(msg).await
+            .call("ListImportTasks", msg, |mut c, m| async move {
+                c.list_import_tasks(m).await
             })
             .await?;
         Ok(check("ListImportTasks", r)?
@@ -919,10 +985,9 @@ impl MilvusClient {
             },
         );
         let r = self
-            .call(
-                "CreateIndex",
-                |mut c| async move { c.create_index(msg).await },
-            )
+            .call("CreateIndex", msg, |mut c, m| async move {
+                c.create_index(m).await
+            })
             .await?;
         check("CreateIndex", r).map(|_| ())
     }
@@ -939,8 +1004,8 @@ impl MilvusClient {
             },
         );
         let r = self
-            .call("LoadCollection", |mut c| async move {
-                c.load_collection(msg).await
+            .call("LoadCollection", msg, |mut c, m| async move {
+                c.load_collection(m).await
             })
             .await?;
         check("LoadCollection", r).map(|_| ())
@@ -957,8 +1022,8 @@ impl MilvusClient {
             },
         );
         let r = self
-            .call("GetLoadingProgress", |mut c| async move {
-                c.get_loading_progress(msg).await
+            .call("GetLoadingProgress", msg, |mut c, m| async move {
+                c.get_loading_progress(m).await
             })
             .await?;
         Ok(check("GetLoadingProgress", r)?.progress)
@@ -1006,7 +1071,7 @@ impl MilvusClient {
         );
         let r = check(
             "Query",
-            self.call("Query", |mut c| async move { c.query(msg).await })
+            self.call("Query", msg, |mut c, m| async move { c.query(m).await })
                 .await?,
         )?;
         Ok(r.fields_data)
@@ -1034,7 +1099,7 @@ impl MilvusClient {
         );
         let r = check(
             "Insert",
-            self.call("Insert", |mut c| async move { c.insert(msg).await })
+            self.call("Insert", msg, |mut c, m| async move { c.insert(m).await })
                 .await?,
         )?;
         Ok(r.insert_cnt)
@@ -1051,8 +1116,8 @@ impl MilvusClient {
             },
         );
         let r = self
-            .call("ReleaseCollection", |mut c| async move {
-                c.release_collection(msg).await
+            .call("ReleaseCollection", msg, |mut c, m| async move {
+                c.release_collection(m).await
             })
             .await?;
         check("ReleaseCollection", r).map(|_| ())
@@ -1068,4 +1133,46 @@ fn source_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_reads_are_sent_again() {
+        for read in [
+            "DescribeCollection",
+            "GetImportState",
+            "ListImportTasks",
+            "Query",
+            "Flush",
+        ] {
+            assert!(is_read(read), "{read}");
+        }
+        for write in [
+            "Import",
+            "CreateCollection",
+            "DropCollection",
+            "Insert",
+            "CreateIndex",
+        ] {
+            assert!(!is_read(write), "{write}");
+        }
+    }
+
+    #[test]
+    fn a_lost_connection_is_transient_and_an_answer_is_not() {
+        assert!(is_transient(&tonic::Status::unknown("transport error")));
+        assert!(is_transient(&tonic::Status::unavailable(
+            "tcp connect error"
+        )));
+        assert!(!is_transient(&tonic::Status::unknown(
+            "collection not found"
+        )));
+        assert!(!is_transient(&tonic::Status::unimplemented("")));
+        assert!(!is_transient(&tonic::Status::unauthenticated(
+            "bad password"
+        )));
+    }
 }

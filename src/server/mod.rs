@@ -27,7 +27,7 @@ use crate::jobs::registry::JobRegistry;
 pub struct ServeOptions {
     /// Address to listen on (127.0.0.1:3000 by default).
     pub addr: SocketAddr,
-    /// Where `cargo leptos build` put the site (`pkg/` with the WASM, JS and CSS).
+    /// Where `scripts/build-site.sh` put the site (`pkg/` with the WASM, JS and CSS).
     pub site_root: PathBuf,
     /// Require sign-in (users, sessions, API tokens). Without it only loopback addresses serve.
     pub auth: bool,
@@ -140,7 +140,7 @@ pub async fn serve(registry: Arc<JobRegistry>, opts: ServeOptions) -> Result<()>
     let site_root = opts.site_root.to_string_lossy().to_string();
     if !opts.site_root.join("pkg").is_dir() {
         tracing::warn!(
-            "{} has no pkg/ directory: pages render but do not hydrate; build the site with `cargo leptos build --release`",
+            "{} has no pkg/ directory: pages render but do not hydrate; build it with `bash scripts/build-site.sh`",
             opts.site_root.display()
         );
     }

@@ -49,6 +49,15 @@ pub struct Scheduler {
     clock: Arc<dyn Clock>,
 }
 
+/// What a prune did.
+#[derive(Debug, Default)]
+pub struct Pruned {
+    /// The backups deleted.
+    pub deleted: Vec<String>,
+    /// The backups that were to go but could not be deleted, each with why.
+    pub failed: Vec<String>,
+}
+
 /// A run that was started, and the task that finishes it (verify, prune, record).
 pub struct StartedRun {
     pub run: PolicyRun,
@@ -129,15 +138,16 @@ impl Scheduler {
         };
         let why = format!("policy {} ({:?} run)", p.name, trigger);
         let incremental = p.full_every > 1 && !p.meta_only && {
-            // full when the policy's backups so far are a multiple of N
-            let made = match self.gate(&why).list_backups().await {
-                Ok(all) => all
-                    .iter()
-                    .filter(|b| b.policy.as_deref() == Some(p.name.as_str()))
-                    .count(),
-                Err(_) => 0,
-            };
-            made % p.full_every as usize != 0
+            // full when the policy's succeeded runs so far are a multiple of N (its runs, not
+            // the backups listed now, which retention keeps at about the same number); a full
+            // one when that cannot be told
+            match self.registry.store().succeeded_runs(&p.name) {
+                Ok(made) => made % u64::from(p.full_every) != 0,
+                Err(e) => {
+                    tracing::warn!(policy = %p.name, "runs not counted ({e}): a full backup");
+                    false
+                }
+            }
         };
         // why the run does not use its templated name, when it does not
         let mut note = None;
@@ -235,22 +245,38 @@ impl Scheduler {
                     run.detail = "the new backup failed verification; nothing was pruned".into();
                     return;
                 }
-                Err(e) => notes.push(format!("not verified: {e}")),
+                Err(e) => {
+                    // an unverified backup may be the only good one left: keep the others
+                    run.state = "failed".into();
+                    run.detail =
+                        format!("the new backup could not be verified ({e}); nothing was pruned");
+                    return;
+                }
             }
         }
-        match self.prune(p).await {
-            Ok(pruned) if pruned.is_empty() => notes.push("nothing pruned".into()),
-            Ok(pruned) => notes.push(format!("pruned {}", pruned.join(", "))),
+        let pruned = self.prune(p).await;
+        match &pruned {
+            Ok(p) if p.deleted.is_empty() => notes.push("nothing pruned".into()),
+            Ok(p) => notes.push(format!("pruned {}", p.deleted.join(", "))),
             Err(e) => notes.push(format!("pruning failed: {e}")),
         }
-        run.state = "succeeded".into();
+        if let Ok(p) = &pruned {
+            if !p.failed.is_empty() {
+                notes.push(format!("could not prune {}", p.failed.join("; ")));
+            }
+        }
+        run.state = match pruned {
+            Ok(p) if p.failed.is_empty() => "succeeded".into(),
+            _ => "failed".into(),
+        };
         run.detail = notes.join("; ");
     }
 
-    /// Deletes the policy's backups its retention does not keep; returns their names.
-    pub async fn prune(&self, p: &Policy) -> Result<Vec<String>> {
+    /// Deletes the policy's backups its retention does not keep: those deleted, and those that
+    /// could not be (with why).
+    pub async fn prune(&self, p: &Policy) -> Result<Pruned> {
         if !p.retention.prunes() {
-            return Ok(Vec::new());
+            return Ok(Pruned::default());
         }
         let tz = crate::engine::policy::parse_tz(&p.time_zone)?;
         let gate = self.gate(&format!("pruned by the retention of policy {}", p.name));
@@ -269,7 +295,7 @@ impl Scheduler {
                 name: b.name,
             })
             .collect();
-        let mut pruned = Vec::new();
+        let mut pruned = Pruned::default();
         for d in retention::decide(&candidates, &p.retention, tz, self.clock.now()) {
             if d.keep {
                 continue;
@@ -277,9 +303,12 @@ impl Scheduler {
             match gate.delete_backup(&d.name).await {
                 Ok(_) => {
                     tracing::info!(policy = %p.name, backup = %d.name, reasons = ?d.reasons, "pruned");
-                    pruned.push(d.name);
+                    pruned.deleted.push(d.name);
                 }
-                Err(e) => tracing::warn!(policy = %p.name, backup = %d.name, "not pruned: {e}"),
+                Err(e) => {
+                    tracing::warn!(policy = %p.name, backup = %d.name, "not pruned: {e}");
+                    pruned.failed.push(format!("{}: {e}", d.name));
+                }
             }
         }
         Ok(pruned)

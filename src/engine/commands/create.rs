@@ -119,6 +119,14 @@ pub async fn create_backup(
     }
     let result = run(svc, &req, progress).await;
     if let Err(e) = &result {
+        if let Err(lost) = progress.check_fence() {
+            // another process writes this backup now: its files are not ours to remove
+            progress.log(format!(
+                "backup failed ({e}); nothing removed under '{}': {lost}",
+                req.name
+            ));
+            return result;
+        }
         progress.log(format!(
             "backup failed ({e}); removing what was written under '{}'",
             req.name
@@ -218,7 +226,7 @@ async fn run_paused(
             let found =
                 crate::engine::incremental::find_bases(backups, &summaries, &names, progress)
                     .await?;
-            known = found.apply(&req.name, &mut items);
+            found.apply(&req.name, &mut items);
             bases = found.names;
         }
         let planned = items.clone();
@@ -227,7 +235,6 @@ async fn run_paused(
             progress.step("checking the files the interrupted run copied");
             let done = crate::engine::resume::already_copied(
                 src,
-                backups,
                 backups,
                 &items,
                 svc.config().tuning.copy_concurrency,
@@ -294,6 +301,12 @@ async fn run_paused(
             stats.files_from_base,
             stats.bytes_from_base
         ));
+        if stats.files_damaged_in_base > 0 {
+            progress.log(format!(
+                "{} files of earlier backups did not match their manifests and were read from Milvus instead: verify those backups",
+                stats.files_damaged_in_base
+            ));
+        }
         copy_stats = Some(stats);
     }
 
@@ -355,6 +368,8 @@ async fn run_paused(
     // the last moment a cancel is honoured: after this the backup exists
     progress.check_cancelled()?;
     progress.step("writing metadata");
+    // only the one writer of the backup may make it visible
+    progress.check_fence()?;
     write_meta(backups, &info).await?;
     if let Err(e) = crate::engine::resume::forget(backups, &req.name).await {
         progress.log(format!("could not remove the resume record: {e}"));
@@ -739,7 +754,7 @@ fn copy_plan(name: &str, collections: &[CollectionBackupInfo]) -> (Vec<CopyItem>
                             dst: format!("{dst_dir}/{tail}"),
                             size: log.log_size as u64,
                             group,
-                            from_base: false,
+                            base: None,
                         });
                         n += 1;
                     }

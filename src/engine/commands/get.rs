@@ -29,7 +29,10 @@ pub async fn get_backup(svc: &Milvault, name: &str) -> Result<BackupInfo> {
     };
     let top: BackupInfo = parse(name, layout::BACKUP_META, &top)?;
     if let Some(full) = read(layout::FULL_META).await? {
-        return parse(name, layout::FULL_META, &full);
+        return Ok(named_by_folder(
+            name,
+            parse(name, layout::FULL_META, &full)?,
+        ));
     }
     let level = |file: &'static str| async move {
         match read(file).await? {
@@ -56,7 +59,25 @@ pub async fn get_backup(svc: &Milvault, name: &str) -> Result<BackupInfo> {
         layout::SEGMENT_META,
         &level(layout::SEGMENT_META).await?,
     )?;
-    Ok(BackupInfo::from_levels(top, colls, parts, segs))
+    Ok(named_by_folder(
+        name,
+        BackupInfo::from_levels(top, colls, parts, segs),
+    ))
+}
+
+/// A backup is the folder it lives in: whatever name its metadata records (a copy made with a
+/// bucket tool keeps the original's, a crafted one may name another backup or `../x`), every
+/// command reads and restores it under its folder's name, from its own files only.
+fn named_by_folder(folder: &str, mut info: BackupInfo) -> BackupInfo {
+    if info.name != folder {
+        tracing::info!(
+            folder,
+            recorded = %info.name,
+            "the backup's metadata names another backup (a copy?): it is read as '{folder}'"
+        );
+        info.name = folder.to_string();
+    }
+    info
 }
 
 fn parse<T: DeserializeOwned>(name: &str, file: &str, bytes: &[u8]) -> Result<T> {

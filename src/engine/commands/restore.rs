@@ -841,7 +841,7 @@ impl Staging {
                     src: f.rel,
                     size: f.size,
                     group: 0,
-                    from_base: false,
+                    base: None,
                 });
             }
         }

@@ -43,9 +43,18 @@ pub struct CopyItem {
     pub size: u64,
     /// Index of the group (segment) it belongs to, for progress.
     pub group: usize,
-    /// Read from the base storage (an earlier backup's file, for incremental backups) instead of
-    /// the source; `src` is then relative to the base's root.
-    pub from_base: bool,
+    /// The same file in an earlier backup (incremental backups): copied from there instead of
+    /// the source when the copy matches what that backup's manifest records, else from `src`.
+    pub base: Option<BaseFile>,
+}
+
+/// A file of an earlier backup that a new backup can take over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseFile {
+    /// Path relative to the base storage's root (`<backup>/binlogs/...`).
+    pub path: String,
+    /// What the earlier backup's manifest records for it.
+    pub entry: ManifestEntry,
 }
 
 /// How the bytes move.
@@ -94,6 +103,8 @@ pub struct CopyStats {
     /// Files and bytes copied from the base (an earlier backup) instead of the source.
     pub files_from_base: u64,
     pub bytes_from_base: u64,
+    /// Files of the base that did not match its manifest (damaged there): read from the source.
+    pub files_damaged_in_base: u64,
 }
 
 /// Chooses how to copy between two storages.
@@ -130,10 +141,12 @@ pub async fn copy_all(
     Ok(stats)
 }
 
-/// [`copy_all`] for a backup: the items marked `from_base` are read from `base` (an earlier
-/// backup in the backup storage: a server-side copy there) instead of `src`, and every other
-/// file is checksummed from the destination as soon as it is written, while later files are
-/// still being copied (for the manifest: the same bytes a read after the whole copy would see).
+/// [`copy_all`] for a backup: every file is checksummed from the destination as soon as it is
+/// written, while later files are still being copied (for the manifest: the same bytes a read
+/// after the whole copy would see). Items with a [`BaseFile`] are copied from `base` (an earlier
+/// backup in the backup storage: a server-side copy there) instead of `src`; a copy whose
+/// checksum is not the one the base's manifest records (the base's file rotted or was changed)
+/// is replaced by the source's file, so damage in one backup never spreads to the next.
 pub async fn copy_all_with_base(
     src: &Storage,
     base: Option<&Storage>,
@@ -179,10 +192,11 @@ async fn copy_files(
         Arc::new(group_sizes.iter().map(|&n| AtomicUsize::new(n)).collect());
     let files = items.len() as u64;
     let bytes: u64 = items.iter().map(|i| i.size).sum();
-    let (from_base, from_src): (Vec<&CopyItem>, Vec<&CopyItem>) =
-        items.iter().partition(|i| i.from_base && base.is_some());
-    let files_from_base = from_base.len() as u64;
-    let bytes_from_base: u64 = from_base.iter().map(|i| i.size).sum();
+    let (from_base, from_src): (Vec<&CopyItem>, Vec<&CopyItem>) = items
+        .iter()
+        .partition(|i| i.base.is_some() && base.is_some() && checksum);
+    let mut files_from_base = from_base.len() as u64;
+    let mut bytes_from_base: u64 = from_base.iter().map(|i| i.size).sum();
     let mut bytes_streamed: u64 = 0;
     if mode == CopyMode::Stream {
         bytes_streamed += from_src.iter().map(|i| i.size).sum::<u64>();
@@ -194,45 +208,53 @@ async fn copy_files(
     let budget = &budget;
     let fallback_bytes = AtomicU64::new(0);
     let fallback_bytes = &fallback_bytes;
+    let damaged = AtomicU64::new(0);
+    let damaged_bytes = AtomicU64::new(0);
+    let (damaged, damaged_bytes) = (&damaged, &damaged_bytes);
     let checksums = futures::stream::iter(items)
         .map(|item| {
             let remaining = remaining.clone();
             async move {
-                let (src, mode) = match (item.from_base, base, base_mode) {
-                    (true, Some(b), Some(m)) => (b, m),
-                    _ => (src, mode),
-                };
                 // a cancelled job stops here: copies in flight are dropped (an unfinished
                 // multipart upload is never completed, so no partial object appears)
                 progress.check_cancelled()?;
-                let copy_until_cancelled = |mode| {
-                    let item = &item;
-                    async move {
-                        tokio::select! {
-                            r = copy_within_budget(src, dst, item, mode, budget, progress) => r,
-                            _ = progress.cancelled() => Err(Error::Cancelled),
+                let from_base = match (&item.base, base, base_mode) {
+                    (Some(file), Some(b), Some(m)) if checksum => Some((file, b, m)),
+                    _ => None,
+                };
+                let sum = match from_base {
+                    Some((file, b, m)) => {
+                        let via_base = CopyItem {
+                            src: file.path.clone(),
+                            ..item.clone()
+                        };
+                        copy_with_fallback(b, dst, &via_base, m, budget, progress, fallback_bytes)
+                            .await?;
+                        let sum = checksum_stored(dst, &item.dst, progress).await?;
+                        if sum == file.entry {
+                            Some(sum)
+                        } else {
+                            // the base's file is not what its manifest says: take Milvus' own
+                            damaged.fetch_add(1, Ordering::AcqRel);
+                            damaged_bytes.fetch_add(item.size, Ordering::AcqRel);
+                            tracing::warn!(file = %file.path, "a file of the base backup does not match its manifest");
+                            progress.log(format!(
+                                "{} does not match the manifest of the backup it is in (damaged there: run verify on it); read from Milvus instead",
+                                file.path
+                            ));
+                            copy_with_fallback(src, dst, &item, mode, budget, progress, fallback_bytes)
+                                .await?;
+                            Some(checksum_stored(dst, &item.dst, progress).await?)
                         }
                     }
-                };
-                if let Err(e) = copy_until_cancelled(mode).await {
-                    if !mode.is_server_side() || !matches!(e, Error::Storage { .. }) {
-                        return Err(e);
+                    None => {
+                        copy_with_fallback(src, dst, &item, mode, budget, progress, fallback_bytes)
+                            .await?;
+                        match checksum {
+                            true => Some(checksum_stored(dst, &item.dst, progress).await?),
+                            false => None,
+                        }
                     }
-                    // a storage service that fails a server-side copy (some S3 servers answer
-                    // 500 to CopyObject under load, or do not implement it across buckets)
-                    // still serves GET and PUT: stream this file instead of failing the job
-                    tracing::warn!(
-                        file = %item.src,
-                        error = %e,
-                        "server-side copy failed; streaming the file through milvault instead"
-                    );
-                    copy_until_cancelled(CopyMode::Stream).await?;
-                    fallback_bytes.fetch_add(item.size, Ordering::AcqRel);
-                }
-                // files from the base keep the base manifest's entry
-                let sum = match checksum && !item.from_base {
-                    true => Some(checksum_stored(dst, &item.dst, progress).await?),
-                    false => None,
                 };
                 if let Some(counter) = remaining.get(item.group) {
                     if counter.fetch_sub(1, Ordering::AcqRel) == 1 {
@@ -247,6 +269,9 @@ async fn copy_files(
         .try_collect::<Checksums>()
         .await?;
     bytes_streamed += fallback_bytes.load(Ordering::Acquire);
+    let files_damaged_in_base = damaged.load(Ordering::Acquire);
+    files_from_base -= files_damaged_in_base;
+    bytes_from_base -= damaged_bytes.load(Ordering::Acquire);
     let stats = CopyStats {
         files,
         bytes,
@@ -254,8 +279,42 @@ async fn copy_files(
         bytes_streamed,
         files_from_base,
         bytes_from_base,
+        files_damaged_in_base,
     };
     Ok((stats, checksums))
+}
+
+/// Copies `item` from `src` with `mode`, until cancelled. A storage service that fails a
+/// server-side copy (some S3 servers answer 500 to CopyObject under load, or do not implement it
+/// across buckets) still serves GET and PUT: the file is then streamed (counted in `fallback`).
+async fn copy_with_fallback(
+    src: &Storage,
+    dst: &Storage,
+    item: &CopyItem,
+    mode: CopyMode,
+    budget: &tokio::sync::Semaphore,
+    progress: &Progress,
+    fallback: &AtomicU64,
+) -> Result<()> {
+    let copy_until_cancelled = |mode| async move {
+        tokio::select! {
+            r = copy_within_budget(src, dst, item, mode, budget, progress) => r,
+            _ = progress.cancelled() => Err(Error::Cancelled),
+        }
+    };
+    match copy_until_cancelled(mode).await {
+        Err(e) if mode.is_server_side() && matches!(e, Error::Storage { .. }) => {
+            tracing::warn!(
+                file = %item.src,
+                error = %e,
+                "server-side copy failed; streaming the file through milvault instead"
+            );
+            copy_until_cancelled(CopyMode::Stream).await?;
+            fallback.fetch_add(item.size, Ordering::AcqRel);
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 /// Reads a file just written back from `dst` for its manifest entry, until cancelled.
@@ -463,7 +522,7 @@ mod tests {
                 dst: format!("copy/{name}"),
                 size: *size as u64,
                 group: i % 2,
-                from_base: false,
+                base: None,
             });
         }
         items
@@ -500,29 +559,42 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_backup_copy_checksums_what_it_wrote_but_not_files_from_the_base() {
+    async fn a_backup_copy_checksums_every_file_and_takes_only_sound_files_from_the_base() {
         let (src, dst) = (mem("a"), mem("b"));
-        let mut items = fill(&src, &[("s/1", 1000), ("s/2", 0), ("s/3", 77)]).await;
-        // the third file comes from an earlier backup in the destination storage
-        dst.write("old/s/3", Bytes::from(vec![9u8; 77]))
-            .await
-            .unwrap();
-        items[2].src = "old/s/3".into();
-        items[2].from_base = true;
-        let p = Progress::detached(JobKind::Backup);
-        let (stats, sums) = copy_all_with_base(&src, Some(&dst), &dst, items, &[2, 1], 2, &p)
-            .await
-            .unwrap();
-        assert_eq!((stats.files, stats.files_from_base), (3, 1));
+        let mut items = fill(&src, &[("s/1", 1000), ("s/2", 0), ("s/3", 77), ("s/4", 50)]).await;
         let expect = |data: &[u8]| ManifestEntry {
             size: data.len() as u64,
             blake3: blake3::hash(data).to_hex().to_string(),
         };
+        // the third and fourth files are in an earlier backup in the destination storage: the
+        // third as its manifest says, the fourth changed since (same size, as bit rot does)
+        let third = src.read_opt("s/3").await.unwrap().unwrap();
+        let fourth = src.read_opt("s/4").await.unwrap().unwrap();
+        dst.write("old/s/3", third.clone()).await.unwrap();
+        let mut rotten = fourth.to_vec();
+        rotten[7] ^= 1;
+        dst.write("old/s/4", Bytes::from(rotten)).await.unwrap();
+        for (i, old) in [(2, "old/s/3"), (3, "old/s/4")] {
+            items[i].base = Some(BaseFile {
+                path: old.into(),
+                entry: expect(if i == 2 { &third } else { &fourth }),
+            });
+        }
+        let p = Progress::detached(JobKind::Backup);
+        let (stats, sums) = copy_all_with_base(&src, Some(&dst), &dst, items, &[2, 2], 2, &p)
+            .await
+            .unwrap();
+        assert_eq!(stats.files, 4);
+        assert_eq!((stats.files_from_base, stats.bytes_from_base), (1, 77));
+        assert_eq!(stats.files_damaged_in_base, 1);
+        assert_eq!(sums.len(), 4, "{sums:?}");
         let first = src.read_opt("s/1").await.unwrap().unwrap();
-        assert_eq!(sums.len(), 2, "{sums:?}");
         assert_eq!(sums["copy/s/1"], expect(&first));
         assert_eq!(sums["copy/s/2"], expect(&[]));
-        assert!(!sums.contains_key("copy/s/3"));
+        assert_eq!(sums["copy/s/3"], expect(&third));
+        // the damaged base file did not spread: the new backup holds the source's bytes
+        assert_eq!(sums["copy/s/4"], expect(&fourth));
+        assert_eq!(dst.read_opt("copy/s/4").await.unwrap().unwrap(), fourth);
         // the restore's staging copy checksums nothing
         let items = fill(&src, &[("t/1", 5)]).await;
         copy_all(&src, &dst, items, &[1], 1, &p).await.unwrap();

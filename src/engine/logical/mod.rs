@@ -83,7 +83,18 @@ impl LogicalMeta {
             .read_opt(&file)
             .await?
             .ok_or_else(|| corrupt("the file is missing".into()))?;
-        serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))
+        let meta: LogicalMeta =
+            serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+        let files = meta.collections.iter().flat_map(|c| &c.partitions);
+        for f in files.flat_map(|p| &p.files) {
+            if !inside_backup(&f.path) {
+                return Err(corrupt(format!(
+                    "it names the file '{}', which is not in the backup's logical/ folder: a damaged or crafted backup, not restored",
+                    f.path
+                )));
+            }
+        }
+        Ok(meta)
     }
 
     /// Writes it (before `backup_meta.json`, which marks the backup complete).
@@ -104,5 +115,37 @@ impl LogicalMeta {
         self.collections
             .iter()
             .find(|c| c.db == db && c.collection == collection)
+    }
+}
+
+/// Whether `path` (relative to a backup's folder) stays in its `logical/` folder: no absolute
+/// path, no `.` or `..` step, no empty step.
+fn inside_backup(path: &str) -> bool {
+    let mut steps = path.split('/');
+    steps.next() == Some("logical")
+        && steps.clone().next().is_some()
+        && steps.all(|s| !s.is_empty() && s != "." && s != ".." && !s.contains('\\'))
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::inside_backup;
+
+    #[test]
+    fn only_files_in_the_backups_logical_folder_are_read() {
+        assert!(inside_backup(
+            "logical/default/c/_default/part-00000.parquet"
+        ));
+        for bad in [
+            "../other/logical/default/c/_default/part-00000.parquet",
+            "logical/../../other/x.parquet",
+            "/etc/passwd",
+            "logical//x.parquet",
+            "logical",
+            "binlogs/insert_log/1/2/3/100/1",
+            "logical/a\\..\\b",
+        ] {
+            assert!(!inside_backup(bad), "{bad}");
+        }
     }
 }
