@@ -274,6 +274,8 @@ pub struct Tuning {
     pub logical_page_bytes: usize,
     /// Logical backups: a Parquet file is closed once it holds about this many bytes.
     pub logical_file_bytes: usize,
+    /// Backups, restores and verifications one process runs at once; more wait for a slot.
+    pub max_jobs: usize,
 }
 
 // ---- the file's shape (milvus-backup v1 keys) ----
@@ -384,6 +386,9 @@ struct RawBackup {
     /// milvault: logical backups' page and Parquet file sizes in bytes.
     logical_page_bytes: Option<usize>,
     logical_file_bytes: Option<usize>,
+    /// milvault: jobs run at once per process (each copies `parallelism.copydata` files at once
+    /// with up to 64 MiB of streamed data).
+    max_jobs: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -569,6 +574,13 @@ impl RawFile {
             }
         }
         let p = self.backup.parallelism;
+        let positive_key = |key: &str, v: usize| {
+            if v == 0 {
+                Err(Error::Config(format!("{key} must be at least 1")))
+            } else {
+                Ok(v)
+            }
+        };
         let positive = |key: &str, v: usize| {
             if v == 0 {
                 Err(Error::Config(format!(
@@ -589,6 +601,7 @@ impl RawFile {
             wait_timeout: Duration::from_secs(self.backup.wait_timeout_seconds.unwrap_or(1800)),
             logical_page_bytes: self.backup.logical_page_bytes.unwrap_or(8 << 20).max(1),
             logical_file_bytes: self.backup.logical_file_bytes.unwrap_or(64 << 20).max(1),
+            max_jobs: positive_key("backup.maxJobs", self.backup.max_jobs.unwrap_or(8))?,
         };
         if self.backup.gc_pause.seconds == 0 {
             return Err(Error::Config(

@@ -1352,3 +1352,58 @@ async fn revoking_a_token_or_removing_a_user_ends_their_open_job_streams() {
     progress.finish(&Ok::<(), String>(()));
     assert!(root_one.ends_within(6).await);
 }
+
+/// A member cannot resume another team's interrupted backup: a resume is authorized on the
+/// collections the interrupted run recorded (what it would back up), not on the request's.
+#[tokio::test]
+async fn a_resume_is_authorized_on_what_it_would_back_up() {
+    let s = Server::start().await;
+    let store = s.registry.store();
+    store
+        .add_user("alice", PASSWORD, Role::Member, &["shop".into()])
+        .unwrap();
+    let (alice_t, _) = store.create_token("alice", "alice's script").unwrap();
+    let alice = As::Token(&alice_t);
+    // another team's interrupted backup: the record of its request, nothing else yet
+    let name = unique("intr");
+    let record = json!({"version": 1, "collections": ["default.demo_products"]});
+    let backups = s.registry.service().backup_storage();
+    backups
+        .write(
+            &format!("{name}/meta/milvault_resume.json"),
+            record.to_string().into_bytes().into(),
+        )
+        .await
+        .unwrap();
+    let (status, err) = s
+        .post(
+            "/api/v2/backups",
+            alice,
+            json!({"name": name, "resume": true}),
+        )
+        .await;
+    assert_eq!(status, 403, "{err}");
+    assert!(
+        err["error"]["message"].as_str().unwrap().contains("default"),
+        "{err}"
+    );
+    // nothing was copied under the name: only the record is there
+    let files = backups.list_files(&name).await.unwrap();
+    assert_eq!(files.len(), 1, "{files:?}");
+    // her own team's interrupted backup she may resume
+    let own = unique("own");
+    let record = json!({"version": 1, "collections": ["shop.reviews"]});
+    backups
+        .write(
+            &format!("{own}/meta/milvault_resume.json"),
+            record.to_string().into_bytes().into(),
+        )
+        .await
+        .unwrap();
+    let (status, job) = s
+        .post("/api/v2/backups", alice, json!({"name": own, "resume": true}))
+        .await;
+    assert_eq!(status, 202, "{job}");
+    let end = s.wait_job(job["id"].as_str().unwrap(), alice).await;
+    assert_eq!(end["state"], "succeeded", "{end}");
+}

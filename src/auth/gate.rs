@@ -223,7 +223,10 @@ impl Gate {
     /// Starts a backup. A scoped user who names nothing backs up all of its databases.
     pub async fn start_backup(&self, mut req: CreateBackupRequest) -> Result<JobSnapshot> {
         let target = req.name.clone();
-        if self.who().is_scoped() && req.collections.is_empty() && req.databases.is_empty() {
+        if req.resume {
+            self.recorded_request(&mut req).await?;
+        } else if self.who().is_scoped() && req.collections.is_empty() && req.databases.is_empty()
+        {
             req.databases = self.who().databases.clone();
         }
         let dbs = self.allowed_backup(action::BACKUP_CREATE, &mut req)?;
@@ -233,6 +236,17 @@ impl Gate {
         })?;
         self.reg.store().set_job_databases(&r.id, &dbs)?;
         Ok(r)
+    }
+
+    /// A resume backs up what the interrupted run recorded, not what its request says: the
+    /// recorded collections and databases are what is authorized.
+    async fn recorded_request(&self, req: &mut CreateBackupRequest) -> Result<()> {
+        let storage = self.reg.service().backup_storage();
+        crate::engine::resume::load_into(storage, req)
+            .await
+            .inspect_err(|e| {
+                self.audit(action::BACKUP_CREATE, &req.name, Outcome::Failed, &e.to_string())
+            })
     }
 
     /// Parses a backup request's selection with the one parser ([`Selection::parse`]), writes
@@ -427,6 +441,9 @@ impl Gate {
             req.name = crate::engine::names::default_backup_name();
         }
         let target = req.name.clone();
+        if req.resume {
+            self.recorded_request(&mut req).await?;
+        }
         self.allowed_backup(action::BACKUP_CREATE, &mut req)?;
         let svc = self.reg.service().clone();
         let r = self

@@ -30,6 +30,9 @@ pub struct Milvault {
     milvus_storage: OnceLock<Storage>,
     milvus: OnceCell<MilvusClient>,
     summaries: crate::engine::commands::list::SummaryCache,
+    /// Backups, restores and verifications running at once in this process (`backup.maxJobs`);
+    /// more wait for a slot, in order.
+    job_slots: tokio::sync::Semaphore,
 }
 
 impl Milvault {
@@ -37,7 +40,9 @@ impl Milvault {
     /// storage are reached on first use, so that listing backups works without them.
     pub fn new(config: Config) -> Result<Milvault> {
         let backup_storage = Storage::open(&config.backup_storage, true, None)?;
+        let job_slots = tokio::sync::Semaphore::new(config.tuning.max_jobs);
         Ok(Milvault {
+            job_slots,
             config,
             backup_storage,
             milvus_storage: OnceLock::new(),
@@ -84,20 +89,42 @@ impl Milvault {
             .await
     }
 
+    /// Waits for one of the `backup.maxJobs` job slots (until the job is cancelled); the job's
+    /// step says so while it waits.
+    async fn job_slot(&self, progress: &Progress) -> Result<tokio::sync::SemaphorePermit<'_>> {
+        if let Ok(slot) = self.job_slots.try_acquire() {
+            return Ok(slot);
+        }
+        progress.step(format!(
+            "waiting: {} jobs are running, the most this server runs at once (backup.maxJobs)",
+            self.config.tuning.max_jobs
+        ));
+        tokio::select! {
+            slot = self.job_slots.acquire() => slot.map_err(|_| crate::error::Error::Cancelled),
+            _ = progress.cancelled() => Err(crate::error::Error::Cancelled),
+        }
+    }
+
     /// Makes a backup and waits for it.
     pub async fn create_backup(
         &self,
         req: CreateBackupRequest,
         progress: &Progress,
     ) -> Result<BackupInfo> {
-        let r = create::create_backup(self, req, progress).await;
+        let r = match self.job_slot(progress).await {
+            Ok(_slot) => create::create_backup(self, req, progress).await,
+            Err(e) => Err(e),
+        };
         progress.finish(&r);
         r
     }
 
     /// Restores from a backup and waits for it.
     pub async fn restore(&self, req: RestoreRequest, progress: &Progress) -> Result<RestoreReport> {
-        let r = restore::restore(self, req, progress).await;
+        let r = match self.job_slot(progress).await {
+            Ok(_slot) => restore::restore(self, req, progress).await,
+            Err(e) => Err(e),
+        };
         progress.finish(&r);
         r
     }
@@ -148,7 +175,10 @@ impl Milvault {
 
     /// Verifies a backup against its manifest.
     pub async fn verify(&self, name: &str, progress: &Progress) -> Result<VerifyReport> {
-        let r = verify::verify_backup(self, name, progress).await;
+        let r = match self.job_slot(progress).await {
+            Ok(_slot) => verify::verify_backup(self, name, progress).await,
+            Err(e) => Err(e),
+        };
         progress.finish(&r);
         r
     }
@@ -171,5 +201,40 @@ impl Milvault {
     /// The plan of a restore (selection, targets, which exist), changing nothing.
     pub async fn restore_plan(&self, req: &RestoreRequest) -> Result<restore::RestorePlan> {
         restore::RestorePlan::make(self, req).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn jobs_past_max_jobs_wait_for_a_slot_and_can_be_cancelled_while_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let sets = [
+            ("minio.backupStorageType", "local".to_string()),
+            ("minio.backupRootPath", dir.path().to_string_lossy().into()),
+            ("backup.maxJobs", "1".to_string()),
+        ]
+        .map(|(k, v)| (k.to_string(), v));
+        let svc = Arc::new(Milvault::new(Config::from_yaml("", &sets).unwrap()).unwrap());
+        assert_eq!(svc.config().tuning.max_jobs, 1);
+        let (busy, _) = Progress::new(JobKind::Verify, "first");
+        let slot = svc.job_slot(&busy).await.unwrap();
+        let (waiting, handle) = Progress::new(JobKind::Verify, "second");
+        let svc2 = svc.clone();
+        let second = tokio::spawn(async move { svc2.verify("missing", &waiting).await });
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert!(!second.is_finished(), "the second job waits while the first runs");
+        assert!(handle.snapshot().step.contains("backup.maxJobs"), "{:?}", handle.snapshot());
+        assert!(handle.cancel());
+        let r = second.await.unwrap();
+        assert!(matches!(r, Err(crate::error::Error::Cancelled)), "{r:?}");
+        // with the slot free, a job runs at once (and fails on the missing backup, not waiting)
+        drop(slot);
+        let r = svc
+            .verify("missing", &Progress::detached(JobKind::Verify))
+            .await;
+        assert!(matches!(r, Err(crate::error::Error::BackupNotFound(_))), "{r:?}");
     }
 }

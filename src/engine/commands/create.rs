@@ -674,16 +674,19 @@ async fn describe_segment(
         for f in storage.list_files(&dir).await? {
             let tail = &f.rel[dir.len()..].trim_start_matches('/');
             let parts: Vec<&str> = tail.split('/').collect();
-            let (field, log) = match (kind, parts.as_slice()) {
-                (LogKind::Insert, [field, log]) => {
-                    (field.parse().unwrap_or(-1), log.parse().unwrap_or(0))
-                }
-                (LogKind::Delta, [log]) => (0, log.parse().unwrap_or(0)),
-                _ => (-1, 0),
+            let ids = match (kind, parts.as_slice()) {
+                (LogKind::Insert, [field, log]) => field.parse::<i64>().ok().zip(log.parse().ok()),
+                (LogKind::Delta, [log]) => log.parse().ok().map(|log| (0, log)),
+                _ => None,
             };
-            if field < 0 {
-                continue; // not a binlog (stray file); Milvus' import would not read it either
-            }
+            let Some((field, log)) = ids.filter(|(field, _)| *field >= 0) else {
+                // a stray file: not copied, so the backup's segment folders hold binlogs only
+                tracing::warn!(
+                    file = %storage.path(&f.rel),
+                    "not a binlog (its path does not end in a field and a log id): left out of the backup"
+                );
+                continue;
+            };
             info.size += f.size as i64;
             by_field.entry(field).or_default().push(Binlog {
                 log_path: storage.path(&f.rel).to_string(),
@@ -888,7 +891,11 @@ mod tests {
             .map(|b| b.log_path.strip_prefix("files/").unwrap().to_string())
             .collect();
         assert_eq!(files.len(), 12);
-        let storage = milvus_storage(&files).await;
+        // stray files in segment folders (not a log id): left out, never read as log id 0
+        let mut stored = files.clone();
+        stored.push(format!("insert_log/{COLL}/{PART}/453000000000000201/100/notes.txt"));
+        stored.push(format!("delta_log/{COLL}/{PART}/453000000000000202/.keep"));
+        let storage = milvus_storage(&stored).await;
         let answer = vec![
             seg(453000000000000201, PART, 3, 2),
             seg(453000000000000202, PART, 1, LEVEL_L0),

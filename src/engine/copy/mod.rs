@@ -4,10 +4,7 @@
 //! endpoint with one set of credentials ([`crate::storage::server_side`]), and a real file copy between local
 //! directories.
 
-use std::sync::{
-    atomic::{AtomicU64, AtomicUsize, Ordering},
-    Arc,
-};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use futures::{StreamExt, TryStreamExt};
 use object_store::{ObjectStoreExt, PutPayload, WriteMultipart};
@@ -166,6 +163,7 @@ pub async fn copy_all_with_base(
 }
 
 /// Where a copy run reads and writes, and whether it checksums what it wrote.
+#[derive(Clone, Copy)]
 struct Sides<'a> {
     src: &'a Storage,
     base: Option<&'a Storage>,
@@ -180,21 +178,13 @@ async fn copy_files(
     concurrency: usize,
     progress: &Progress,
 ) -> Result<(CopyStats, Checksums)> {
-    let Sides {
-        src,
-        base,
-        dst,
-        checksum,
-    } = sides;
-    let mode = copy_mode(src, dst);
-    let base_mode = base.map(|b| copy_mode(b, dst));
-    let remaining: Arc<Vec<AtomicUsize>> =
-        Arc::new(group_sizes.iter().map(|&n| AtomicUsize::new(n)).collect());
+    let mode = copy_mode(sides.src, sides.dst);
+    let base_mode = sides.base.map(|b| copy_mode(b, sides.dst));
     let files = items.len() as u64;
     let bytes: u64 = items.iter().map(|i| i.size).sum();
     let (from_base, from_src): (Vec<&CopyItem>, Vec<&CopyItem>) = items
         .iter()
-        .partition(|i| i.base.is_some() && base.is_some() && checksum);
+        .partition(|i| i.base.is_some() && sides.base.is_some() && sides.checksum);
     let mut files_from_base = from_base.len() as u64;
     let mut bytes_from_base: u64 = from_base.iter().map(|i| i.size).sum();
     let mut bytes_streamed: u64 = 0;
@@ -204,74 +194,49 @@ async fn copy_files(
     if base_mode == Some(CopyMode::Stream) {
         bytes_streamed += bytes_from_base;
     }
-    let budget = tokio::sync::Semaphore::new(STREAM_MEMORY_BUDGET / KIB);
-    let budget = &budget;
-    let fallback_bytes = AtomicU64::new(0);
-    let fallback_bytes = &fallback_bytes;
-    let damaged = AtomicU64::new(0);
-    let damaged_bytes = AtomicU64::new(0);
-    let (damaged, damaged_bytes) = (&damaged, &damaged_bytes);
-    let checksums = futures::stream::iter(items)
-        .map(|item| {
-            let remaining = remaining.clone();
-            async move {
-                // a cancelled job stops here: copies in flight are dropped (an unfinished
-                // multipart upload is never completed, so no partial object appears)
-                progress.check_cancelled()?;
-                let from_base = match (&item.base, base, base_mode) {
-                    (Some(file), Some(b), Some(m)) if checksum => Some((file, b, m)),
-                    _ => None,
-                };
-                let sum = match from_base {
-                    Some((file, b, m)) => {
-                        let via_base = CopyItem {
-                            src: file.path.clone(),
-                            ..item.clone()
-                        };
-                        copy_with_fallback(b, dst, &via_base, m, budget, progress, fallback_bytes)
-                            .await?;
-                        let sum = checksum_stored(dst, &item.dst, progress).await?;
-                        if sum == file.entry {
-                            Some(sum)
-                        } else {
-                            // the base's file is not what its manifest says: take Milvus' own
-                            damaged.fetch_add(1, Ordering::AcqRel);
-                            damaged_bytes.fetch_add(item.size, Ordering::AcqRel);
-                            tracing::warn!(file = %file.path, "a file of the base backup does not match its manifest");
-                            progress.log(format!(
-                                "{} does not match the manifest of the backup it is in (damaged there: run verify on it); read from Milvus instead",
-                                file.path
-                            ));
-                            copy_with_fallback(src, dst, &item, mode, budget, progress, fallback_bytes)
-                                .await?;
-                            Some(checksum_stored(dst, &item.dst, progress).await?)
-                        }
-                    }
-                    None => {
-                        copy_with_fallback(src, dst, &item, mode, budget, progress, fallback_bytes)
-                            .await?;
-                        match checksum {
-                            true => Some(checksum_stored(dst, &item.dst, progress).await?),
-                            false => None,
-                        }
-                    }
-                };
-                if let Some(counter) = remaining.get(item.group) {
-                    if counter.fetch_sub(1, Ordering::AcqRel) == 1 {
-                        progress.add_segments(1);
-                    }
-                }
-                Ok::<_, Error>(sum.map(|entry| (item.dst.clone(), entry)))
-            }
-        })
+    let run = Run {
+        sides,
+        mode,
+        base_mode,
+        progress,
+        budget: tokio::sync::Semaphore::new(STREAM_MEMORY_BUDGET / KIB),
+        remaining: group_sizes.iter().map(|&n| AtomicUsize::new(n)).collect(),
+        fallback_bytes: AtomicU64::new(0),
+        damaged: AtomicU64::new(0),
+        damaged_bytes: AtomicU64::new(0),
+        stopped: AtomicBool::new(false),
+    };
+    // every started copy runs to its end, also after a failure or a cancel: a copy dropped half
+    // way (a server-side CopyObject whose answer is not awaited) could still land after the job
+    // removed what it wrote. Files not started yet are skipped once the run stops.
+    let outcomes: Vec<Result<Option<(String, ManifestEntry)>>> = futures::stream::iter(items)
+        .map(|item| run.copy_item(item))
         .buffer_unordered(concurrency.max(1))
-        .try_filter_map(|sum| async move { Ok(sum) })
-        .try_collect::<Checksums>()
-        .await?;
-    bytes_streamed += fallback_bytes.load(Ordering::Acquire);
-    let files_damaged_in_base = damaged.load(Ordering::Acquire);
+        .collect()
+        .await;
+    let mut checksums = Checksums::new();
+    let mut first_error = None;
+    for outcome in outcomes {
+        match outcome {
+            Ok(Some((dst, entry))) => {
+                checksums.insert(dst, entry);
+            }
+            Ok(None) => {}
+            Err(Error::Cancelled) if first_error.is_some() => {}
+            Err(e) => {
+                if first_error.is_none() || matches!(first_error, Some(Error::Cancelled)) {
+                    first_error = Some(e);
+                }
+            }
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    bytes_streamed += run.fallback_bytes.load(Ordering::Acquire);
+    let files_damaged_in_base = run.damaged.load(Ordering::Acquire);
     files_from_base -= files_damaged_in_base;
-    bytes_from_base -= damaged_bytes.load(Ordering::Acquire);
+    bytes_from_base -= run.damaged_bytes.load(Ordering::Acquire);
     let stats = CopyStats {
         files,
         bytes,
@@ -284,36 +249,113 @@ async fn copy_files(
     Ok((stats, checksums))
 }
 
-/// Copies `item` from `src` with `mode`, until cancelled. A storage service that fails a
-/// server-side copy (some S3 servers answer 500 to CopyObject under load, or do not implement it
-/// across buckets) still serves GET and PUT: the file is then streamed (counted in `fallback`).
-async fn copy_with_fallback(
-    src: &Storage,
-    dst: &Storage,
-    item: &CopyItem,
+/// One copy run's settings and counters, shared by its files' copies.
+struct Run<'a> {
+    sides: Sides<'a>,
     mode: CopyMode,
-    budget: &tokio::sync::Semaphore,
-    progress: &Progress,
-    fallback: &AtomicU64,
-) -> Result<()> {
-    let copy_until_cancelled = |mode| async move {
-        tokio::select! {
-            r = copy_within_budget(src, dst, item, mode, budget, progress) => r,
-            _ = progress.cancelled() => Err(Error::Cancelled),
+    base_mode: Option<CopyMode>,
+    progress: &'a Progress,
+    budget: tokio::sync::Semaphore,
+    /// Files left per group (segment).
+    remaining: Vec<AtomicUsize>,
+    fallback_bytes: AtomicU64,
+    damaged: AtomicU64,
+    damaged_bytes: AtomicU64,
+    /// Set by the first failure: files not started yet are skipped.
+    stopped: AtomicBool,
+}
+
+impl Run<'_> {
+    /// Copies one file and, when the run checksums, reads it back: its destination and entry.
+    async fn copy_item(&self, item: CopyItem) -> Result<Option<(String, ManifestEntry)>> {
+        if self.stopped.load(Ordering::Acquire) {
+            return Err(Error::Cancelled);
         }
-    };
-    match copy_until_cancelled(mode).await {
-        Err(e) if mode.is_server_side() && matches!(e, Error::Storage { .. }) => {
-            tracing::warn!(
-                file = %item.src,
-                error = %e,
-                "server-side copy failed; streaming the file through milvault instead"
-            );
-            copy_until_cancelled(CopyMode::Stream).await?;
-            fallback.fetch_add(item.size, Ordering::AcqRel);
-            Ok(())
+        self.progress.check_cancelled()?;
+        let r = self.copy_and_check(&item).await;
+        if r.is_err() {
+            self.stopped.store(true, Ordering::Release);
         }
-        other => other,
+        let sum = r?;
+        if let Some(counter) = self.remaining.get(item.group) {
+            if counter.fetch_sub(1, Ordering::AcqRel) == 1 {
+                self.progress.add_segments(1);
+            }
+        }
+        Ok(sum.map(|entry| (item.dst, entry)))
+    }
+
+    async fn copy_and_check(&self, item: &CopyItem) -> Result<Option<ManifestEntry>> {
+        let Sides {
+            src,
+            base,
+            checksum,
+            ..
+        } = self.sides;
+        let from_base = match (&item.base, base, self.base_mode) {
+            (Some(file), Some(b), Some(m)) if checksum => Some((file, b, m)),
+            _ => None,
+        };
+        if let Some((file, b, m)) = from_base {
+            let via_base = CopyItem {
+                src: file.path.clone(),
+                ..item.clone()
+            };
+            self.copy(b, &via_base, m).await?;
+            let sum = self.read_back(item).await?;
+            if sum == file.entry {
+                return Ok(Some(sum));
+            }
+            // the base's file is not what its manifest says: take Milvus' own
+            self.damaged.fetch_add(1, Ordering::AcqRel);
+            self.damaged_bytes.fetch_add(item.size, Ordering::AcqRel);
+            tracing::warn!(file = %file.path, "a file of the base backup does not match its manifest");
+            self.progress.log(format!(
+                "{} does not match the manifest of the backup it is in (damaged there: run verify on it); read from Milvus instead",
+                file.path
+            ));
+        }
+        self.copy(src, item, self.mode).await?;
+        match checksum {
+            true => Ok(Some(self.read_back(item).await?)),
+            false => Ok(None),
+        }
+    }
+
+    /// Copies `item` from `from` with `mode`. A storage service that fails a server-side copy
+    /// (some S3 servers answer 500 to CopyObject under load, or do not implement it across
+    /// buckets) still serves GET and PUT: the file is then streamed (counted as fallback).
+    async fn copy(&self, from: &Storage, item: &CopyItem, mode: CopyMode) -> Result<()> {
+        let (dst, budget, progress) = (self.sides.dst, &self.budget, self.progress);
+        match copy_within_budget(from, dst, item, mode, budget, progress).await {
+            Err(e) if mode.is_server_side() && matches!(e, Error::Storage { .. }) => {
+                tracing::warn!(
+                    file = %item.src,
+                    error = %e,
+                    "server-side copy failed; streaming the file through milvault instead"
+                );
+                copy_within_budget(from, dst, item, CopyMode::Stream, budget, progress).await?;
+                self.fallback_bytes.fetch_add(item.size, Ordering::AcqRel);
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// Reads the file just written back for its manifest entry; a stored file of another size
+    /// than planned (a copy the storage answered but did not make) fails the copy.
+    async fn read_back(&self, item: &CopyItem) -> Result<ManifestEntry> {
+        let entry = checksum_stored(self.sides.dst, &item.dst, self.progress).await?;
+        if entry.size != item.size {
+            return Err(Error::storage(
+                format!("checking {} in {}", item.dst, self.sides.dst.describe()),
+                format!(
+                    "the copy holds {} bytes, {} were copied: the storage did not store what it acknowledged",
+                    entry.size, item.size
+                ),
+            ));
+        }
+        Ok(entry)
     }
 }
 
@@ -348,12 +390,12 @@ async fn copy_within_budget(
 ) -> Result<()> {
     let _share = if mode == CopyMode::Stream {
         let need = stream_memory(item.size).div_ceil(KIB).max(1) as u32;
-        Some(
-            budget
-                .acquire_many(need)
-                .await
-                .map_err(|_| Error::Cancelled)?,
-        )
+        // waiting for memory ends with a cancel (nothing was started yet)
+        let share = tokio::select! {
+            share = budget.acquire_many(need) => share.map_err(|_| Error::Cancelled)?,
+            _ = progress.cancelled() => return Err(Error::Cancelled),
+        };
+        Some(share)
     } else {
         None
     };
@@ -458,6 +500,8 @@ async fn copy_one(
                 let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
                 let result: Result<()> = async {
                     while let Some(chunk) = stream.try_next().await.map_err(|e| src_err(&e))? {
+                        // a cancel aborts the upload (below): no part of it is left behind
+                        progress.check_cancelled()?;
                         writer
                             .wait_for_capacity(PARTS_IN_FLIGHT)
                             .await
@@ -500,6 +544,7 @@ mod tests {
     use super::*;
     use crate::{config::StorageKind, jobs::JobKind};
     use bytes::Bytes;
+    use std::sync::Arc;
     use object_store::memory::InMemory;
 
     fn mem(root: &str) -> Storage {

@@ -255,6 +255,12 @@ impl Ranged {
     }
 }
 
+/// The largest Parquet footer a logical restore reads (milvault's own are a few KiB).
+const MAX_FOOTER_BYTES: u64 = 64 << 20;
+/// The largest row group a logical restore holds at once (milvault writes at most
+/// [`ROW_GROUP_BYTES`](super::writer::ROW_GROUP_BYTES)).
+const MAX_ROW_GROUP_BYTES: u64 = 256 << 20;
+
 impl RowGroups {
     /// Reads the footer; `Ok(None)` if the file does not exist.
     async fn open(
@@ -278,6 +284,11 @@ impl RowGroups {
         let footer = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]) as u64;
         if &tail[4..8] != b"PAR1" || footer + 8 > size {
             return Err(bad(format!("{path} has no Parquet footer")));
+        }
+        if footer > MAX_FOOTER_BYTES {
+            return Err(bad(format!(
+                "{path} claims a {footer}-byte Parquet footer, more than the {MAX_FOOTER_BYTES} bytes milvault reads: not a file milvault wrote, or a damaged one"
+            )));
         }
         let start = size - 8 - footer;
         let data = get_range(storage, path, start..size)
@@ -320,6 +331,12 @@ impl RowGroups {
         batch_rows: usize,
     ) -> std::result::Result<ParquetRecordBatchReader, String> {
         let range = self.byte_range(i);
+        if range.end > self.size || range.end - range.start > MAX_ROW_GROUP_BYTES {
+            return Err(format!(
+                "row group {i} spans bytes {range:?} of a {}-byte file (at most {MAX_ROW_GROUP_BYTES} bytes are read at once): not a file milvault wrote, or a damaged one",
+                self.size
+            ));
+        }
         let data = get_range(storage, &self.path, range.clone())
             .await
             .map_err(|e| format!("reading bytes {range:?}: {e}"))?;
