@@ -1384,7 +1384,10 @@ async fn a_resume_is_authorized_on_what_it_would_back_up() {
         .await;
     assert_eq!(status, 403, "{err}");
     assert!(
-        err["error"]["message"].as_str().unwrap().contains("default"),
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("default"),
         "{err}"
     );
     // nothing was copied under the name: only the record is there
@@ -1401,7 +1404,11 @@ async fn a_resume_is_authorized_on_what_it_would_back_up() {
         .await
         .unwrap();
     let (status, job) = s
-        .post("/api/v2/backups", alice, json!({"name": own, "resume": true}))
+        .post(
+            "/api/v2/backups",
+            alice,
+            json!({"name": own, "resume": true}),
+        )
         .await;
     assert_eq!(status, 202, "{job}");
     let end = s.wait_job(job["id"].as_str().unwrap(), alice).await;

@@ -225,8 +225,7 @@ impl Gate {
         let target = req.name.clone();
         if req.resume {
             self.recorded_request(&mut req).await?;
-        } else if self.who().is_scoped() && req.collections.is_empty() && req.databases.is_empty()
-        {
+        } else if self.who().is_scoped() && req.collections.is_empty() && req.databases.is_empty() {
             req.databases = self.who().databases.clone();
         }
         let dbs = self.allowed_backup(action::BACKUP_CREATE, &mut req)?;
@@ -245,7 +244,12 @@ impl Gate {
         crate::engine::resume::load_into(storage, req)
             .await
             .inspect_err(|e| {
-                self.audit(action::BACKUP_CREATE, &req.name, Outcome::Failed, &e.to_string())
+                self.audit(
+                    action::BACKUP_CREATE,
+                    &req.name,
+                    Outcome::Failed,
+                    &e.to_string(),
+                )
             })
     }
 

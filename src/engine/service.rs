@@ -225,8 +225,15 @@ mod tests {
         let svc2 = svc.clone();
         let second = tokio::spawn(async move { svc2.verify("missing", &waiting).await });
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        assert!(!second.is_finished(), "the second job waits while the first runs");
-        assert!(handle.snapshot().step.contains("backup.maxJobs"), "{:?}", handle.snapshot());
+        assert!(
+            !second.is_finished(),
+            "the second job waits while the first runs"
+        );
+        assert!(
+            handle.snapshot().step.contains("backup.maxJobs"),
+            "{:?}",
+            handle.snapshot()
+        );
         assert!(handle.cancel());
         let r = second.await.unwrap();
         assert!(matches!(r, Err(crate::error::Error::Cancelled)), "{r:?}");
@@ -235,6 +242,9 @@ mod tests {
         let r = svc
             .verify("missing", &Progress::detached(JobKind::Verify))
             .await;
-        assert!(matches!(r, Err(crate::error::Error::BackupNotFound(_))), "{r:?}");
+        assert!(
+            matches!(r, Err(crate::error::Error::BackupNotFound(_))),
+            "{r:?}"
+        );
     }
 }

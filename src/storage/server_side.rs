@@ -173,14 +173,15 @@ impl S3Bucket {
     ) -> Result<(), String> {
         let source = format!("/{}/{}", src.bucket(), encode_key(src_key));
         if size <= COPY_OBJECT_LIMIT {
-            self.send(
-                "PUT",
-                &self.url(dst_key, ""),
-                &[("x-amz-copy-source", source)],
-                Vec::new(),
-            )
-            .await
-            .map(|_| ())
+            let answer = self
+                .send(
+                    "PUT",
+                    &self.url(dst_key, ""),
+                    &[("x-amz-copy-source", source)],
+                    Vec::new(),
+                )
+                .await?;
+            acknowledged(&answer, "CopyObject")
         } else {
             self.multipart_copy(&source, dst_key, size).await
         }
@@ -240,11 +241,27 @@ impl S3Bucket {
             ));
         }
         body.push_str("</CompleteMultipartUpload>");
-        if let Err(e) = self.send("POST", &abort_url, &[], body.into_bytes()).await {
+        let completed = self
+            .send("POST", &abort_url, &[], body.into_bytes())
+            .await
+            .and_then(|answer| acknowledged(&answer, "CompleteMultipartUpload"));
+        if let Err(e) = completed {
             let _ = self.send("DELETE", &abort_url, &[], Vec::new()).await;
             return Err(e);
         }
         Ok(())
+    }
+}
+
+/// A successful copy answers with the new object's ETag; a 200 with an empty or unreadable body
+/// (a proxy, a server that dropped the request) is not a copy.
+fn acknowledged(answer: &str, call: &str) -> Result<(), String> {
+    match xml_tag(answer, "ETag") {
+        Some(etag) if !etag.trim().is_empty() => Ok(()),
+        _ => Err(format!(
+            "{call} answered success without the copy's ETag ({} bytes of answer): not counted as copied",
+            answer.len()
+        )),
     }
 }
 
@@ -287,6 +304,19 @@ mod tests {
     fn keys_are_encoded_for_urls() {
         assert_eq!(encode_key("root/a b/1+2"), "root/a%20b/1%2B2");
         assert_eq!(encode_key("files/insert_log/1/2"), "files/insert_log/1/2");
+    }
+
+    #[test]
+    fn a_copy_is_done_only_when_the_answer_names_its_etag() {
+        let ok = "<CopyObjectResult><LastModified>x</LastModified><ETag>\"5d41\"</ETag></CopyObjectResult>";
+        assert!(acknowledged(ok, "CopyObject").is_ok());
+        assert!(acknowledged("", "CopyObject").is_err());
+        assert!(acknowledged("<html>gateway</html>", "CopyObject").is_err());
+        assert!(acknowledged(
+            "<CopyObjectResult><ETag></ETag></CopyObjectResult>",
+            "CopyObject"
+        )
+        .is_err());
     }
 
     #[test]

@@ -893,7 +893,9 @@ mod tests {
         assert_eq!(files.len(), 12);
         // stray files in segment folders (not a log id): left out, never read as log id 0
         let mut stored = files.clone();
-        stored.push(format!("insert_log/{COLL}/{PART}/453000000000000201/100/notes.txt"));
+        stored.push(format!(
+            "insert_log/{COLL}/{PART}/453000000000000201/100/notes.txt"
+        ));
         stored.push(format!("delta_log/{COLL}/{PART}/453000000000000202/.keep"));
         let storage = milvus_storage(&stored).await;
         let answer = vec![

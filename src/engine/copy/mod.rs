@@ -544,8 +544,8 @@ mod tests {
     use super::*;
     use crate::{config::StorageKind, jobs::JobKind};
     use bytes::Bytes;
-    use std::sync::Arc;
     use object_store::memory::InMemory;
+    use std::sync::Arc;
 
     fn mem(root: &str) -> Storage {
         on_store(Arc::new(InMemory::new()), root)
