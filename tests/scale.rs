@@ -843,3 +843,67 @@ async fn a_restore_killed_while_importing_keeps_the_imports_that_landed() {
     );
     milvus.drop_collection("default", &target).await.unwrap();
 }
+
+/// Sends `signal` (`STOP`, `CONT`) to `child`.
+fn signal(child: &std::process::Child, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// One writer per backup, also when a process stalls: a backup whose process is stopped
+/// (SIGSTOP, as a paused VM) for longer than its claim on the name lasts is resumed and finished
+/// by another process; the first, running again, finds its claim gone and writes and removes
+/// nothing, so the finished backup stays complete and intact.
+#[tokio::test]
+async fn a_stalled_writer_whose_claim_lapsed_leaves_the_backup_to_the_resume() {
+    let root = unique("sc_fn");
+    let o = s3_overrides("milvault", &root);
+    let svc = service(&o);
+    let name = unique("sc_fn");
+    let db = work_dir("scale-fence").join(format!("{name}.sqlite"));
+    let args = cli_args(&db, &o);
+    let mut first = spawn_cli(&args, &["create", "-n", &name, "-c", "demo_products"]);
+    // stopped as soon as it recorded its request (it holds the name, has written nothing else)
+    let record = format!("{name}/meta/milvault_resume.json");
+    let storage = svc.backup_storage();
+    let mut recorded = false;
+    for _ in 0..2400 {
+        if storage.read_opt(&record).await.unwrap().is_some() {
+            recorded = true;
+            break;
+        }
+        assert!(
+            first.try_wait().unwrap().is_none(),
+            "the backup ended first"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(recorded, "the backup never started");
+    signal(&first, "STOP");
+    // while its claim still holds, a resume is refused
+    let (code, _, err) = cli_with(&args, &["create", "-n", &name, "--resume"]);
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("being made"), "{err}");
+    // past the claim (30 s without a heartbeat) another process resumes it and finishes it
+    tokio::time::sleep(std::time::Duration::from_secs(33)).await;
+    let (code, out, err) = cli_with(&args, &["create", "-n", &name, "--resume"]);
+    assert_eq!(code, 0, "{out} {err}");
+    let finished = svc.get_backup(&name).await.unwrap();
+    let manifest = manifest_of(&svc, &name).await;
+    // the first runs on: it stops at its next step and leaves the backup alone
+    signal(&first, "CONT");
+    let out = first.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert_eq!(svc.get_backup(&name).await.unwrap().id, finished.id);
+    assert_eq!(manifest_of(&svc, &name).await, manifest);
+    let report = svc
+        .verify(&name, &Progress::detached(JobKind::Verify))
+        .await
+        .unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(report.files_checked as usize, manifest.len());
+}

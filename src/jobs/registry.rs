@@ -23,6 +23,9 @@ use crate::{
     progress::{Fence, JobHandle, JobKind, JobSnapshot, JobState, Progress},
 };
 
+/// How often a job's [`Fence`] asks the database whether its claim still holds, at most.
+const FENCE_EVERY: Duration = Duration::from_secs(1);
+
 /// How often a running job's row is rewritten at most.
 const SAVE_EVERY: Duration = Duration::from_millis(500);
 
@@ -42,16 +45,28 @@ pub struct NameClaim {
 }
 
 impl NameClaim {
-    /// A [`Fence`] that passes while this claim holds.
+    /// A [`Fence`] that passes while this claim holds. It asks the database at most once per
+    /// [`FENCE_EVERY`] (a job may check before every file); a process that was stopped asks
+    /// again at once when it runs on, since more than that has passed.
     pub fn fence(&self) -> Fence {
         let (registry, name, holder) = (
             self.registry.clone(),
             self.name.clone(),
             self.holder.clone(),
         );
-        Arc::new(move || match registry.store.still_holds(&holder)? {
-            true => Ok(()),
-            false => Err(Error::ClaimLost(name.clone())),
+        let last_held: Mutex<Option<Instant>> = Mutex::new(None);
+        Arc::new(move || {
+            let mut last = lock(&last_held);
+            if last.is_some_and(|t| t.elapsed() < FENCE_EVERY) {
+                return Ok(());
+            }
+            match registry.store.still_holds(&holder)? {
+                true => {
+                    *last = Some(Instant::now());
+                    Ok(())
+                }
+                false => Err(Error::ClaimLost(name.clone())),
+            }
         })
     }
 }

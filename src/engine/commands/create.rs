@@ -352,6 +352,7 @@ async fn run_paused(
         ..Default::default()
     };
     progress.check_cancelled()?;
+    progress.check_fence()?;
     progress.step(format!(
         "checksumming {} files for the manifest",
         copied.len()

@@ -272,6 +272,8 @@ impl Run<'_> {
             return Err(Error::Cancelled);
         }
         self.progress.check_cancelled()?;
+        // a writer whose claim on the backup lapsed copies nothing more
+        self.progress.check_fence()?;
         let r = self.copy_and_check(&item).await;
         if r.is_err() {
             self.stopped.store(true, Ordering::Release);
