@@ -430,6 +430,31 @@ async fn wrong_milvus_storage_fails_the_backup_and_hides_it() {
     let mut o = local_overrides(&dir);
     o[1].1 = empty_root.to_string_lossy().into_owned();
     let svc = service(&o);
+    // check says so before any backup: the directory answers but holds none of Milvus' segments
+    let report = svc.check().await;
+    let binlogs = report
+        .items
+        .iter()
+        .find(|i| i.what == "milvus binlogs")
+        .expect("a binlog sample");
+    assert!(!binlogs.ok, "{binlogs:?}");
+    assert!(
+        binlogs.detail.contains(empty_root.to_str().unwrap())
+            && binlogs.detail.contains("rootPath"),
+        "names where it looked and what to fix: {binlogs:?}"
+    );
+    assert!(!report.ok());
+    // and with the right root it finds them
+    let right = service(&local_overrides(&dir)).check().await;
+    let found = right
+        .items
+        .iter()
+        .find(|i| i.what == "milvus binlogs")
+        .unwrap();
+    assert!(
+        found.ok && found.detail.starts_with("found the binlogs"),
+        "{found:?}"
+    );
     let name = unique("half");
     let req = CreateBackupRequest {
         name: name.clone(),

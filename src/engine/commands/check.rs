@@ -65,7 +65,12 @@ pub async fn check_within(svc: &Milvault, shown: &(dyn Fn(&str) -> bool + Sync))
         }),
     }
     match svc.milvus_storage() {
-        Ok(s) => items.push(probe("milvus storage", s.probe().await, s.describe())),
+        Ok(s) => {
+            items.push(probe("milvus storage", s.probe().await, s.describe()));
+            if let Ok(m) = svc.milvus().await {
+                items.push(sample_binlogs(m, s, shown).await);
+            }
+        }
         Err(e) => items.push(CheckItem {
             what: "milvus storage".into(),
             ok: false,
@@ -75,6 +80,86 @@ pub async fn check_within(svc: &Milvault, shown: &(dyn Fn(&str) -> bool + Sync))
     let b = svc.backup_storage();
     items.push(probe("backup storage", b.probe().await, b.describe()));
     CheckReport { items }
+}
+
+/// How many sealed segments `check` looks for in Milvus' storage.
+const SEGMENTS_SAMPLED: usize = 3;
+
+/// Looks for the insert logs of a few sealed segments Milvus reports (no flush: only what is
+/// sealed already) where the configuration says Milvus keeps them: a storage that answers but
+/// holds none of them is configured with the wrong bucket or root path, and every backup from it
+/// would fail.
+async fn sample_binlogs(
+    m: &crate::milvus::MilvusClient,
+    storage: &crate::storage::Storage,
+    shown: &(dyn Fn(&str) -> bool + Sync),
+) -> CheckItem {
+    use crate::format::layout::{milvus_segment_dir, LogKind};
+    let item = |ok, detail| CheckItem {
+        what: "milvus binlogs".into(),
+        ok,
+        detail,
+    };
+    let mut sampled = Vec::new();
+    let dbs = m.list_databases().await.unwrap_or_default();
+    'search: for db in dbs.iter().filter(|db| shown(db)) {
+        for name in m.list_collections(db).await.unwrap_or_default() {
+            let Ok(segments) = m.persistent_segments(db, &name).await else {
+                // Milvus Lite and managed services have no binlogs to sample
+                continue;
+            };
+            let Ok(c) = m.describe_collection(db, &name).await else {
+                continue;
+            };
+            let sealed = segments.iter().find(|s| {
+                s.state == crate::engine::commands::create::SEGMENT_FLUSHED && s.num_rows > 0
+            });
+            if let Some(seg) = sealed {
+                let dir = milvus_segment_dir(
+                    LogKind::Insert,
+                    c.collection_id,
+                    seg.partition_id,
+                    seg.segment_id,
+                );
+                sampled.push((format!("{db}.{name}"), seg.segment_id, dir));
+                if sampled.len() == SEGMENTS_SAMPLED {
+                    break 'search;
+                }
+            }
+        }
+    }
+    if sampled.is_empty() {
+        return item(
+            true,
+            "no sealed segment to look for (nothing flushed yet, or a Milvus without binlogs)"
+                .into(),
+        );
+    }
+    for (coll, seg, dir) in &sampled {
+        match storage.any_under(dir).await {
+            Ok(true) => {
+                return item(
+                    true,
+                    format!(
+                        "found the binlogs of segment {seg} of {coll} in {}",
+                        storage.import_path(dir)
+                    ),
+                )
+            }
+            Ok(false) => {}
+            Err(e) => return item(false, e.to_string()),
+        }
+    }
+    let (coll, seg, dir) = &sampled[0];
+    item(
+        false,
+        format!(
+            "{} holds none of the {} sealed segments looked for (e.g. segment {seg} of {coll} under {}): minio.bucketName and minio.rootPath (or the local rootPath) must be where Milvus itself writes",
+            storage.describe(),
+            sampled.len(),
+            storage.import_path(dir)
+        ),
+    )
 }
 
 fn probe(what: &str, r: crate::error::Result<()>, location: String) -> CheckItem {

@@ -55,7 +55,7 @@ pub struct CollectionRef {
 }
 
 /// Milvus' SegmentState::Flushed.
-const SEGMENT_FLUSHED: i32 = 4;
+pub(crate) const SEGMENT_FLUSHED: i32 = 4;
 /// Milvus' SegmentLevel (2.4+): 0 Legacy (what 2.3 answers: no level), 1 L0 (deletes only).
 const LEVEL_LEGACY: i32 = 0;
 const LEVEL_L0: i32 = 1;
