@@ -342,13 +342,17 @@ async fn an_incremental_backup_reads_only_new_files_and_stands_alone() {
         .map(|(p, _, _)| p)
         .collect();
     assert!(!rotten.is_empty());
-    for rel in &rotten {
-        let path = format!("{inc}/{rel}");
-        let mut bytes = storage.read_opt(&path).await.unwrap().unwrap().to_vec();
-        let mid = bytes.len() / 2;
-        bytes[mid] ^= 0x01;
-        storage.write(&path, bytes.into()).await.unwrap();
-    }
+    // flips one byte in the middle of each of those files of `inc` (twice: as it was)
+    let flip = || async {
+        for rel in &rotten {
+            let path = format!("{inc}/{rel}");
+            let mut bytes = storage.read_opt(&path).await.unwrap().unwrap().to_vec();
+            let mid = bytes.len() / 2;
+            bytes[mid] ^= 0x01;
+            storage.write(&path, bytes.into()).await.unwrap();
+        }
+    };
+    flip().await;
     let after_rot = unique("sc_inc2");
     let i2 = make(after_rot.clone(), true).await;
     let m2 = i2.milvault.clone().unwrap();
@@ -391,6 +395,7 @@ async fn an_incremental_backup_reads_only_new_files_and_stands_alone() {
         rotten.len()
     );
     svc.delete_backup(&after_rot).await.unwrap();
+    flip().await;
 
     // every file is the incremental backup's own: the full one can go
     svc.delete_backup(&full).await.unwrap();
