@@ -674,3 +674,76 @@ async fn a_copied_backup_folder_is_a_backup_of_its_own() {
             .unwrap();
     }
 }
+
+/// A backup of a collection with a time to live is restored without it (the rows keep the times
+/// they were written, so the TTL would expire them on arrival), every row comes back, and the
+/// job says what it left off.
+#[tokio::test]
+async fn a_collections_ttl_does_not_expire_the_restored_rows() {
+    let dir = work_dir(&unique("ttl"));
+    let svc = service(&local_overrides(&dir));
+    let name = unique("ttl");
+    let info = svc
+        .create_backup(
+            CreateBackupRequest {
+                name: name.clone(),
+                collections: vec!["shop.reviews".into()],
+                ..Default::default()
+            },
+            &Progress::detached(JobKind::Backup),
+        )
+        .await
+        .unwrap();
+    // as if the collection had a one-second TTL when it was backed up
+    let meta = dir.join(&name).join("meta/full_meta.json");
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
+    json["collection_backups"][0]["properties"] =
+        serde_json::json!([{"key": "collection.ttl.seconds", "value": "1"}]);
+    std::fs::write(&meta, serde_json::to_vec(&json).unwrap()).unwrap();
+    let (progress, handle) = Progress::new(JobKind::Restore, &name);
+    let report = svc
+        .restore(
+            RestoreRequest {
+                name: name.clone(),
+                suffix: "_ttl".into(),
+                ..Default::default()
+            },
+            &progress,
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.collections.len(), 1);
+    let log: Vec<String> = handle
+        .snapshot()
+        .log
+        .into_iter()
+        .map(|l| l.message)
+        .collect();
+    assert!(
+        log.iter()
+            .any(|l| l.contains("time to live") && l.contains("collection.ttl.seconds=1")),
+        "{log:?}"
+    );
+    // well past the TTL, every row is still there
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rows = info.collection_backups[0].rows();
+    assert_eq!(
+        assert_same_data("shop", "reviews", "shop", "reviews_ttl"),
+        rows
+    );
+    let milvus = svc.milvus().await.unwrap();
+    let created = milvus
+        .describe_collection("shop", "reviews_ttl")
+        .await
+        .unwrap();
+    assert!(
+        created
+            .properties
+            .iter()
+            .all(|kv| kv.key != "collection.ttl.seconds"),
+        "{:?}",
+        created.properties
+    );
+    milvus.drop_collection("shop", "reviews_ttl").await.unwrap();
+}

@@ -17,7 +17,7 @@ use crate::{
     format::{
         db_or_default,
         layout::{self, LogKind},
-        BackupInfo, CollectionBackupInfo, SegmentBackupInfo,
+        BackupInfo, CollectionBackupInfo, KeyValuePair, SegmentBackupInfo,
     },
     milvus::{
         schema::{added_fields, field_id_mismatches, field_to_proto, kv_to, schema_to_proto},
@@ -961,13 +961,19 @@ async fn restore_one(
     } else {
         0
     };
+    let (properties, ttl) = without_ttl(&coll.properties);
+    if let Some(ttl) = ttl {
+        progress.log(format!(
+            "{target}: the backup's time to live ({TTL_PROPERTY}={ttl}) is not set on the restored collection: its rows keep the times they were written, so the TTL would expire every row older than {ttl} s at once. Set it (AlterCollection) when you want rows to expire again"
+        ));
+    }
     milvus
         .create_collection(
             db,
             &schema_to_proto(schema, name),
             coll.shards_num.max(1),
             coll.consistency_level,
-            kv_to(&coll.properties),
+            kv_to(&properties),
             num_partitions,
         )
         .await?;
@@ -977,6 +983,26 @@ async fn restore_one(
     entry.collection_id = Some(created_id);
     entry.state = CreatedState::Filling;
     fill_created(run, planned, imports, entry, created_id, &[], None).await
+}
+
+/// The collection property that sets its time to live.
+const TTL_PROPERTY: &str = "collection.ttl.seconds";
+
+/// A collection's properties without its time to live, and that TTL when it had one (not 0).
+/// Backup-mode imports keep the rows' original timestamps: a collection created with the TTL
+/// would expire every restored row older than it, i.e. lose the backup's data on arrival.
+fn without_ttl(props: &[KeyValuePair]) -> (Vec<KeyValuePair>, Option<String>) {
+    let ttl = props
+        .iter()
+        .find(|kv| kv.key == TTL_PROPERTY)
+        .map(|kv| kv.value.trim().to_string())
+        .filter(|v| !v.is_empty() && v != "0");
+    let rest = props
+        .iter()
+        .filter(|kv| kv.key != TTL_PROPERTY)
+        .cloned()
+        .collect();
+    (rest, ttl)
 }
 
 /// The planned imports (by [`import_key`]) that landed in a collection, with their rows.
@@ -1699,6 +1725,32 @@ mod tests {
 
 /// The Import requests the restore sends for every fixture of `tests/fixtures/milvus-backup`
 /// on Milvus 2.3, 2.4, 2.5 and 2.6, through [`import_requests`] (the code `restore` sends from).
+#[cfg(test)]
+mod ttl_tests {
+    use super::*;
+
+    fn kv(k: &str, v: &str) -> KeyValuePair {
+        KeyValuePair {
+            key: k.into(),
+            value: v.into(),
+        }
+    }
+
+    #[test]
+    fn a_restored_collection_is_created_without_the_backups_ttl() {
+        let props = [
+            kv("collection.ttl.seconds", "3600"),
+            kv("mmap.enabled", "true"),
+        ];
+        let (rest, ttl) = without_ttl(&props);
+        assert_eq!(rest, vec![kv("mmap.enabled", "true")]);
+        assert_eq!(ttl.as_deref(), Some("3600"));
+        // no TTL, or TTL 0 (none): nothing to say
+        assert_eq!(without_ttl(&[kv("collection.ttl.seconds", "0")]).1, None);
+        assert_eq!(without_ttl(&props[1..]), (props[1..].to_vec(), None));
+    }
+}
+
 #[cfg(test)]
 mod import_request_tests {
     use super::*;
