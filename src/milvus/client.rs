@@ -53,6 +53,18 @@ fn is_transient(status: &tonic::Status) -> bool {
     }
 }
 
+/// How often an import that Milvus says does not exist (yet) is asked for.
+const IMPORT_APPEAR_TRIES: u32 = 10;
+/// How long between those asks.
+const IMPORT_APPEAR_WAIT: Duration = Duration::from_secs(1);
+
+/// Whether Milvus' refusal says the import job is not (yet) known.
+fn job_not_there_yet(reason: &str) -> bool {
+    let r = reason.to_ascii_lowercase();
+    (r.contains("job") || r.contains("task"))
+        && (r.contains("does not exist") || r.contains("not found") || r.contains("not exist"))
+}
+
 /// A request message and the database it is for; built into a fresh [`Request`] for each send.
 #[derive(Clone)]
 struct Addressed<T> {
@@ -905,8 +917,25 @@ impl MilvusClient {
         Ok(check("Import", r)?.tasks)
     }
 
-    /// State of an import task.
+    /// State of an import task. Milvus 2.6 creates an import job only once its request was
+    /// broadcast, so right after Import it may answer that the job does not exist: that answer
+    /// is asked again, [`IMPORT_APPEAR_TRIES`] times a second apart, as milvus-backup does.
     pub async fn import_state(&self, task: i64) -> Result<ImportProgress> {
+        let mut tries = 1;
+        loop {
+            match self.import_state_once(task).await {
+                Err(Error::Milvus { reason, .. })
+                    if tries < IMPORT_APPEAR_TRIES && job_not_there_yet(&reason) =>
+                {
+                    tries += 1;
+                    tokio::time::sleep(IMPORT_APPEAR_WAIT).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn import_state_once(&self, task: i64) -> Result<ImportProgress> {
         let msg = Self::req("", pb::GetImportStateRequest { task });
         let r = check(
             "GetImportState",
@@ -1159,6 +1188,17 @@ mod tests {
         ] {
             assert!(!is_read(write), "{write}");
         }
+    }
+
+    #[test]
+    fn an_import_job_milvus_does_not_know_yet_is_asked_for_again() {
+        // Milvus 2.6 datacoord, GetImportProgress before the job is created
+        assert!(job_not_there_yet(
+            "Unknown: import job does not exist, jobID=453000000000000777"
+        ));
+        assert!(job_not_there_yet("ImportFailed: import task not found"));
+        assert!(!job_not_there_yet("collection not found"));
+        assert!(!job_not_there_yet("import failed: rows do not match"));
     }
 
     #[test]
