@@ -11,7 +11,11 @@
 //! Pausing is never fatal, as in milvus-backup: a Milvus without the API (2.3 answers 404) or one
 //! that cannot be reached gets one line in the job's log and the backup goes on.
 
-use std::time::Duration;
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -49,35 +53,91 @@ pub enum GcCallError {
     },
 }
 
+/// What a pause covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GcScope {
+    /// The whole cluster (`collection_id=0`): Milvus 2.4 to 2.6.7.
+    Cluster,
+    /// These collections, each with its own ticket: Milvus 2.6.8+ (milvus-backup's
+    /// `collGCCtrl`, chosen by `CollectionLevelGCControl` = `>= 2.6.8-0` in
+    /// `internal/client/milvus/grpc.go`), whose resume without a ticket fails.
+    Collections(Vec<i64>),
+}
+
+impl GcScope {
+    /// The scope for a Milvus at `version` backing up `collections` (ids).
+    pub fn for_version(version: (u32, u32, u32), collections: &[i64]) -> GcScope {
+        if version >= (2, 6, 8) {
+            GcScope::Collections(collections.to_vec())
+        } else {
+            GcScope::Cluster
+        }
+    }
+}
+
 /// A running GC pause: renewed in the background until [`GcPause::resume`] (or drop).
 pub struct GcPause {
     /// `None` when GC is not paused (disabled, or Milvus refused).
     active: Option<Active>,
 }
 
+/// The tickets of collection pauses, by collection id (renewals replace them).
+type Tickets = Arc<Mutex<BTreeMap<i64, String>>>;
+
 struct Active {
     address: String,
+    /// `None` for a cluster-wide pause.
+    tickets: Option<Tickets>,
     renewal: JoinHandle<()>,
 }
 
+impl Active {
+    /// The resume requests this pause needs: one per ticket, or the cluster-wide one.
+    fn resumes(&self) -> Vec<String> {
+        match &self.tickets {
+            None => vec![RESUME_PATH.to_string()],
+            Some(t) => lock(t)
+                .values()
+                .map(|ticket| format!("{RESUME_PATH}?ticket={}", encode(ticket)))
+                .collect(),
+        }
+    }
+}
+
 impl GcPause {
-    /// Pauses Milvus' GC for `cfg.seconds` and starts renewing the pause every `seconds / 2`.
-    /// Never fails: when pausing is disabled or does not work, says so once in `progress` and
-    /// returns a pause that does nothing.
-    pub async fn start(cfg: &GcPauseConfig, progress: &Progress) -> GcPause {
+    /// Pauses Milvus' GC for `cfg.seconds` over `scope` and starts renewing the pause every
+    /// `seconds / 2`. Never fails: when pausing is disabled or does not work, says so once in
+    /// `progress` and returns a pause that does nothing.
+    pub async fn start(cfg: &GcPauseConfig, scope: &GcScope, progress: &Progress) -> GcPause {
         if !cfg.enable {
             tracing::debug!("GC pause disabled (backup.gcPause.enable: false)");
             return GcPause { active: None };
         }
         let seconds = cfg.seconds.max(1);
         let address = cfg.address.trim_end_matches('/').to_string();
-        match pause(&address, seconds).await {
-            Ok(body) => {
-                tracing::info!(%address, seconds, answer = %body, "paused Milvus GC");
+        let first = match scope {
+            GcScope::Cluster => pause(&address, seconds, 0).await.map(|_| None),
+            GcScope::Collections(ids) => pause_each(&address, seconds, ids).await.map(Some),
+        };
+        let tickets = match first {
+            Ok(tickets) => {
+                let what = match &tickets {
+                    None => "garbage collection".to_string(),
+                    Some(t) => format!(
+                        "garbage collection of {} collections ({} tickets)",
+                        match scope {
+                            GcScope::Collections(ids) => ids.len(),
+                            GcScope::Cluster => 0,
+                        },
+                        t.len()
+                    ),
+                };
+                tracing::info!(%address, seconds, "paused Milvus GC");
                 progress.log(format!(
-                    "paused Milvus' garbage collection for {seconds} s through {address} (renewed every {} s while the backup runs)",
+                    "paused Milvus' {what} for {seconds} s through {address} (renewed every {} s while the backup runs)",
                     (seconds / 2).max(1)
                 ));
+                tickets.map(|t| Arc::new(Mutex::new(t)))
             }
             Err(e) => {
                 let why = match &e {
@@ -87,7 +147,9 @@ impl GcPause {
                     other => other.to_string(),
                 };
                 tracing::warn!(error = %e, "GC pause not available; the backup goes on");
-                if !matches!(e, GcCallError::Status { status: 404, .. }) {
+                if scope == &GcScope::Cluster
+                    && !matches!(e, GcCallError::Status { status: 404, .. })
+                {
                     // the pause may have taken effect although its answer was lost or an error
                     // (as milvus-backup does: resume after a failed pause); harmless otherwise
                     if let Err(e) = get(&address, RESUME_PATH).await {
@@ -99,10 +161,19 @@ impl GcPause {
                 ));
                 return GcPause { active: None };
             }
-        }
-        let renewal = tokio::spawn(renew(address.clone(), seconds, progress.clone()));
+        };
+        let renewal = tokio::spawn(renew(
+            address.clone(),
+            seconds,
+            tickets.clone(),
+            progress.clone(),
+        ));
         GcPause {
-            active: Some(Active { address, renewal }),
+            active: Some(Active {
+                address,
+                tickets,
+                renewal,
+            }),
         }
     }
 
@@ -117,17 +188,21 @@ impl GcPause {
             return;
         };
         active.renewal.abort();
-        match get(&active.address, RESUME_PATH).await {
-            Ok(_) => {
-                tracing::info!(address = %active.address, "resumed Milvus GC");
-                progress.log("resumed Milvus' garbage collection");
+        let mut failed = Vec::new();
+        for request in active.resumes() {
+            if let Err(e) = get(&active.address, &request).await {
+                failed.push(e.to_string());
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "could not resume Milvus GC; it resumes by itself when the pause expires");
-                progress.log(format!(
-                    "could not resume Milvus' garbage collection ({e}); it resumes by itself when the pause expires"
-                ));
-            }
+        }
+        if failed.is_empty() {
+            tracing::info!(address = %active.address, "resumed Milvus GC");
+            progress.log("resumed Milvus' garbage collection");
+        } else {
+            let e = failed.join("; ");
+            tracing::warn!(error = %e, "could not resume Milvus GC; it resumes by itself when the pause expires");
+            progress.log(format!(
+                "could not resume Milvus' garbage collection ({e}); it resumes by itself when the pause expires"
+            ));
         }
     }
 }
@@ -140,8 +215,10 @@ impl Drop for GcPause {
             active.renewal.abort();
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
                 rt.spawn(async move {
-                    if let Err(e) = get(&active.address, RESUME_PATH).await {
-                        tracing::warn!(error = %e, "could not resume Milvus GC after a cancelled backup");
+                    for request in active.resumes() {
+                        if let Err(e) = get(&active.address, &request).await {
+                            tracing::warn!(error = %e, "could not resume Milvus GC after a cancelled backup");
+                        }
                     }
                 });
             }
@@ -149,14 +226,23 @@ impl Drop for GcPause {
     }
 }
 
-async fn renew(address: String, seconds: u64, progress: Progress) {
+async fn renew(address: String, seconds: u64, tickets: Option<Tickets>, progress: Progress) {
     let period = Duration::from_millis(seconds * 500).max(Duration::from_secs(1));
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match pause(&address, seconds).await {
-            Ok(_) => tracing::debug!(%address, seconds, "renewed the GC pause"),
+        let renewed = match &tickets {
+            None => pause(&address, seconds, 0).await.map(|_| ()),
+            Some(tickets) => {
+                let ids: Vec<i64> = lock(tickets).keys().copied().collect();
+                pause_each(&address, seconds, &ids)
+                    .await
+                    .map(|fresh| lock(tickets).extend(fresh))
+            }
+        };
+        match renewed {
+            Ok(()) => tracing::debug!(%address, seconds, "renewed the GC pause"),
             Err(e) => {
                 tracing::warn!(error = %e, "renewing the GC pause failed");
                 progress.log(format!("renewing the GC pause failed: {e}"));
@@ -165,13 +251,57 @@ async fn renew(address: String, seconds: u64, progress: Progress) {
     }
 }
 
-/// One pause request, as milvus-backup v0.5.16 sends it (Go's `url.Values` sorts the keys).
-async fn pause(address: &str, seconds: u64) -> Result<String, GcCallError> {
+/// One pause request, as milvus-backup sends it (Go's `url.Values` sorts the keys):
+/// `collection_id` 0 pauses the whole cluster. The answer's body.
+async fn pause(address: &str, seconds: u64, collection: i64) -> Result<String, GcCallError> {
     get(
         address,
-        &format!("{PAUSE_PATH}?collection_id=0&pause_seconds={seconds}"),
+        &format!("{PAUSE_PATH}?collection_id={collection}&pause_seconds={seconds}"),
     )
     .await
+}
+
+/// Pauses each collection; their tickets (`{"msg":"OK","ticket":"..."}`) by collection id. A
+/// collection whose answer has no ticket is not recorded (milvus-backup: "no ticket returned";
+/// its pause then just expires).
+async fn pause_each(
+    address: &str,
+    seconds: u64,
+    collections: &[i64],
+) -> Result<BTreeMap<i64, String>, GcCallError> {
+    let mut tickets = BTreeMap::new();
+    for &id in collections {
+        let body = pause(address, seconds, id).await?;
+        match ticket_of(&body) {
+            Some(t) => {
+                tickets.insert(id, t);
+            }
+            None => tracing::info!(collection = id, answer = %body, "GC pause: no ticket returned"),
+        }
+    }
+    Ok(tickets)
+}
+
+/// The `ticket` of a pause answer.
+fn ticket_of(body: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        #[serde(default)]
+        ticket: String,
+    }
+    serde_json::from_str::<Answer>(body)
+        .ok()
+        .map(|a| a.ticket)
+        .filter(|t| !t.is_empty())
+}
+
+/// Percent-encodes a query value.
+fn encode(v: &str) -> String {
+    url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// `GET <address><path_and_query>` over HTTP/1.1; the body of a 2xx answer.
@@ -247,6 +377,45 @@ pub(crate) mod recorder {
 
     /// Starts the listener; returns its `http://127.0.0.1:PORT` address and the record.
     pub async fn start(status: u16) -> (String, Requests) {
+        let body = if status == 200 {
+            r#"{"msg":"OK"}"#
+        } else {
+            "404 page not found"
+        };
+        start_with(move |_| (status, body.to_string())).await
+    }
+
+    /// A listener answering as Milvus 2.6.8+'s management API does (`GcControl`): a pause of a
+    /// collection answers a fresh ticket, a resume without a ticket HTTP 500.
+    pub async fn start_2_6_8() -> (String, Requests) {
+        let issued = Arc::new(Mutex::new(0u32));
+        start_with(move |line| {
+            if line.contains("/garbage_collection/pause?collection_id=") {
+                let mut n = issued.lock().expect("lock");
+                *n += 1;
+                let id = line
+                    .split("collection_id=")
+                    .nth(1)
+                    .and_then(|t| t.split('&').next())
+                    .unwrap_or_default();
+                (200, format!(r#"{{"msg":"OK","ticket":"t{id}-{n}"}}"#))
+            } else if line.contains("/garbage_collection/resume?ticket=") {
+                (200, r#"{"msg":"OK"}"#.to_string())
+            } else {
+                (
+                    500,
+                    "strconv.ParseInt: parsing \"\": invalid syntax".to_string(),
+                )
+            }
+        })
+        .await
+    }
+
+    /// A listener answering each request line with `answer(line)`: status and body.
+    pub async fn start_with(
+        answer: impl Fn(&str) -> (u16, String) + Send + Sync + 'static,
+    ) -> (String, Requests) {
+        let answer = Arc::new(answer);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = format!("http://{}", listener.local_addr().expect("addr"));
         let seen: Requests = Arc::default();
@@ -254,6 +423,7 @@ pub(crate) mod recorder {
         tokio::spawn(async move {
             while let Ok((mut conn, _)) = listener.accept().await {
                 let record = record.clone();
+                let answer = answer.clone();
                 tokio::spawn(async move {
                     let mut buf = Vec::new();
                     let mut chunk = [0u8; 1024];
@@ -264,15 +434,9 @@ pub(crate) mod recorder {
                         }
                     }
                     let text = String::from_utf8_lossy(&buf).to_string();
-                    record
-                        .lock()
-                        .expect("lock")
-                        .push(text.lines().next().unwrap_or_default().to_string());
-                    let body = if status == 200 {
-                        r#"{"msg":"OK"}"#
-                    } else {
-                        "404 page not found"
-                    };
+                    let line = text.lines().next().unwrap_or_default().to_string();
+                    let (status, body) = answer(&line);
+                    record.lock().expect("lock").push(line);
                     let answer = format!(
                         "HTTP/1.1 {status} X\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
                         body.len()
@@ -306,7 +470,7 @@ mod tests {
     async fn pauses_renews_every_half_period_and_resumes() {
         let (addr, seen) = recorder::start(200).await;
         let progress = Progress::detached(JobKind::Backup);
-        let gc = GcPause::start(&cfg(&addr, 2), &progress).await;
+        let gc = GcPause::start(&cfg(&addr, 2), &GcScope::Cluster, &progress).await;
         assert!(gc.is_active());
         // renewals at 1 s and 2 s
         tokio::time::sleep(Duration::from_millis(2400)).await;
@@ -333,10 +497,72 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn milvus_2_6_8_pauses_each_collection_and_resumes_each_ticket() {
+        let (addr, seen) = recorder::start_2_6_8().await;
+        let progress = Progress::detached(JobKind::Backup);
+        let scope = GcScope::for_version((2, 6, 8), &[11, 22]);
+        assert_eq!(scope, GcScope::Collections(vec![11, 22]));
+        let gc = GcPause::start(&cfg(&addr, 2), &scope, &progress).await;
+        assert!(gc.is_active());
+        // one renewal at 1 s: new tickets replace the first ones
+        tokio::time::sleep(Duration::from_millis(1400)).await;
+        gc.resume(&progress).await;
+        let pause =
+            |id: i64| format!("GET {PAUSE_PATH}?collection_id={id}&pause_seconds=2 HTTP/1.1");
+        let resume = |t: &str| format!("GET {RESUME_PATH}?ticket={t} HTTP/1.1");
+        assert_eq!(
+            seen.lock().unwrap().clone(),
+            vec![
+                pause(11),
+                pause(22),
+                pause(11),
+                pause(22),
+                resume("t11-3"),
+                resume("t22-4")
+            ]
+        );
+        let log: Vec<String> = progress
+            .snapshot()
+            .log
+            .into_iter()
+            .map(|l| l.message)
+            .collect();
+        assert!(
+            log.iter()
+                .any(|l| l == "resumed Milvus' garbage collection"),
+            "{log:?}"
+        );
+        // older versions keep the cluster-wide pause
+        assert_eq!(GcScope::for_version((2, 6, 7), &[11]), GcScope::Cluster);
+        assert_eq!(GcScope::for_version((2, 4, 0), &[]), GcScope::Cluster);
+    }
+
+    #[tokio::test]
+    async fn a_ticketless_resume_on_2_6_8_fails_which_is_why_tickets_are_kept() {
+        // what a cluster-wide pause and resume meet on 2.6.8+: the resume answers 500
+        let (addr, seen) = recorder::start_2_6_8().await;
+        let progress = Progress::detached(JobKind::Backup);
+        let gc = GcPause::start(&cfg(&addr, 2), &GcScope::Cluster, &progress).await;
+        gc.resume(&progress).await;
+        assert_eq!(seen.lock().unwrap().clone(), vec![PAUSE_2, RESUME]);
+        let log: Vec<String> = progress
+            .snapshot()
+            .log
+            .into_iter()
+            .map(|l| l.message)
+            .collect();
+        assert!(
+            log.iter()
+                .any(|l| l.starts_with("could not resume") && l.contains("500")),
+            "{log:?}"
+        );
+    }
+
+    #[tokio::test]
     async fn a_milvus_without_the_api_is_logged_once_and_never_resumed() {
         let (addr, seen) = recorder::start(404).await;
         let progress = Progress::detached(JobKind::Backup);
-        let gc = GcPause::start(&cfg(&addr, 2), &progress).await;
+        let gc = GcPause::start(&cfg(&addr, 2), &GcScope::Cluster, &progress).await;
         assert!(!gc.is_active());
         tokio::time::sleep(Duration::from_millis(1300)).await;
         gc.resume(&progress).await;
@@ -359,7 +585,7 @@ mod tests {
     async fn a_failed_pause_is_followed_by_a_resume() {
         let (addr, seen) = recorder::start(500).await;
         let progress = Progress::detached(JobKind::Backup);
-        let gc = GcPause::start(&cfg(&addr, 2), &progress).await;
+        let gc = GcPause::start(&cfg(&addr, 2), &GcScope::Cluster, &progress).await;
         assert!(!gc.is_active());
         gc.resume(&progress).await;
         assert_eq!(seen.lock().unwrap().clone(), vec![PAUSE_2, RESUME]);
@@ -371,7 +597,7 @@ mod tests {
         let progress = Progress::detached(JobKind::Backup);
         let mut c = cfg(&addr, 2);
         c.enable = false;
-        let gc = GcPause::start(&c, &progress).await;
+        let gc = GcPause::start(&c, &GcScope::Cluster, &progress).await;
         gc.resume(&progress).await;
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(seen.lock().unwrap().is_empty());
@@ -381,7 +607,7 @@ mod tests {
     async fn a_dropped_pause_is_resumed() {
         let (addr, seen) = recorder::start(200).await;
         let progress = Progress::detached(JobKind::Backup);
-        let gc = GcPause::start(&cfg(&addr, 2), &progress).await;
+        let gc = GcPause::start(&cfg(&addr, 2), &GcScope::Cluster, &progress).await;
         drop(gc);
         tokio::time::sleep(Duration::from_millis(1500)).await;
         assert_eq!(seen.lock().unwrap().clone(), vec![PAUSE_2, RESUME]);
@@ -394,7 +620,12 @@ mod tests {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         drop(l);
-        let gc = GcPause::start(&cfg(&format!("http://127.0.0.1:{port}"), 2), &progress).await;
+        let gc = GcPause::start(
+            &cfg(&format!("http://127.0.0.1:{port}"), 2),
+            &GcScope::Cluster,
+            &progress,
+        )
+        .await;
         assert!(!gc.is_active());
         assert_eq!(
             get("https://x:1", RESUME_PATH).await,

@@ -15,7 +15,11 @@ use crate::{
         BackupInfo, Binlog, CollectionBackupInfo, DatabaseBackupInfo, FieldBinlog, IndexInfo,
         MilvaultInfo, PartitionBackupInfo, SegmentBackupInfo, ALL_PARTITIONS, STATE_SUCCESS,
     },
-    milvus::{gc::GcPause, schema::schema_from_proto, MilvusClient},
+    milvus::{
+        gc::{GcPause, GcScope},
+        schema::schema_from_proto,
+        MilvusClient,
+    },
     progress::Progress,
     storage::Storage,
 };
@@ -146,14 +150,33 @@ async fn run(svc: &Milvault, req: &CreateBackupRequest, progress: &Progress) -> 
         "connected to Milvus {version} at {}",
         milvus.address()
     ));
+    // what to back up is settled (and a missing collection refused) before GC is paused
+    let targets = resolve_collections(milvus, &req.collections, &req.databases).await?;
+    if targets.is_empty() {
+        return Err(Error::InvalidRequest(
+            "there are no collections to back up".into(),
+        ));
+    }
     // as milvus-backup: GC paused (a renewed lease) while segments are read and copied, resumed
-    // whether the backup succeeds or fails
+    // whether the backup succeeds or fails; per collection, with tickets, on Milvus 2.6.8+
     let gc = if req.meta_only || req.logical {
         None
     } else {
-        Some(GcPause::start(&svc.config().gc_pause, progress).await)
+        let mut ids = Vec::new();
+        if milvus.features().version >= (2, 6, 8) {
+            for t in &targets {
+                ids.push(
+                    milvus
+                        .describe_collection(&t.db, &t.name)
+                        .await?
+                        .collection_id,
+                );
+            }
+        }
+        let scope = GcScope::for_version(milvus.features().version, &ids);
+        Some(GcPause::start(&svc.config().gc_pause, &scope, progress).await)
     };
-    let result = run_paused(svc, req, progress, milvus, version, start).await;
+    let result = run_paused(svc, req, progress, milvus, version, start, targets).await;
     if let Some(gc) = gc {
         gc.resume(progress).await;
     }
@@ -167,15 +190,10 @@ async fn run_paused(
     milvus: &MilvusClient,
     version: String,
     start: chrono::DateTime<chrono::Utc>,
+    targets: Vec<CollectionRef>,
 ) -> Result<BackupInfo> {
     // Milvus 2.4+ has segment levels: its backups get milvus-backup's group folders
     let grouped = version_at_least(&version, 2, 4).unwrap_or(false);
-    let targets = resolve_collections(milvus, &req.collections, &req.databases).await?;
-    if targets.is_empty() {
-        return Err(Error::InvalidRequest(
-            "there are no collections to back up".into(),
-        ));
-    }
     progress.log(format!(
         "collections: {}",
         targets
