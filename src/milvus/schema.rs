@@ -80,20 +80,46 @@ pub fn schema_from_proto(s: &pb::CollectionSchema) -> format::CollectionSchema {
 /// Fields added to the collection after it was created (Milvus 2.6 AddCollectionField): those
 /// with a higher id than the dynamic field `$meta`, which Milvus gave its id at creation. A
 /// collection created with them in its schema would give them other ids (Milvus numbers the
-/// fields from 100 in order and `$meta` last), so they are added after creation. Backups that do
-/// not list `$meta` (milvus-backup before v0.5.13, milvault's own) come from Milvus versions
-/// without AddCollectionField.
+/// fields from 100 in order and `$meta` last), so they are added after creation. A backup that
+/// does not list `$meta` (DescribeCollection leaves it out; milvus-backup writes it only with
+/// `--backup_index_extra`) has its id guessed ([`guess_dynamic_field_id`]).
 pub fn added_fields(s: &format::CollectionSchema) -> Vec<&format::FieldSchema> {
-    let Some(meta) = s.fields.iter().find(|f| f.is_dynamic_field()) else {
-        return Vec::new();
+    let meta_id = match s.fields.iter().find(|f| f.is_dynamic_field()) {
+        Some(meta) => meta.field_id,
+        None if s.enable_dynamic_field => match guess_dynamic_field_id(&s.fields) {
+            Some(id) => id,
+            None => return Vec::new(),
+        },
+        None => return Vec::new(),
     };
     let mut added: Vec<_> = s
         .fields
         .iter()
-        .filter(|f| !f.is_dynamic_field() && f.field_id > meta.field_id)
+        .filter(|f| !f.is_dynamic_field() && f.field_id > meta_id)
         .collect();
     added.sort_by_key(|f| f.field_id);
     added
+}
+
+/// The id Milvus gave the dynamic field of a collection whose schema does not list it, as
+/// milvus-backup guesses it (`GuessDynFieldID`, core/restore/funcs/funcs.go): Milvus numbers
+/// the fields given at creation from 100 and `$meta` right after them, so the first gap in the
+/// user fields' ids is `$meta`'s (fields added later come after it), else the highest id + 1.
+pub fn guess_dynamic_field_id(fields: &[format::FieldSchema]) -> Option<i64> {
+    /// Field ids below this are Milvus' own (row id 0, timestamp 1).
+    const FIRST_USER_FIELD: i64 = 100;
+    if let Some(meta) = fields.iter().find(|f| f.is_dynamic_field()) {
+        return Some(meta.field_id);
+    }
+    let mut ids: Vec<i64> = fields
+        .iter()
+        .map(|f| f.field_id)
+        .filter(|&id| id >= FIRST_USER_FIELD)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let gap = ids.windows(2).find(|w| w[1] != w[0] + 1).map(|w| w[0] + 1);
+    gap.or_else(|| ids.last().map(|last| last + 1))
 }
 
 /// One field as Milvus' CreateCollection / AddCollectionField take it (nullable, default
@@ -293,6 +319,45 @@ mod tests {
         created.fields.push(field_to_proto(&s.fields[3]));
         assert!(field_id_mismatches(&s, &created).is_empty());
         assert!(created.fields[3].nullable);
+    }
+
+    #[test]
+    fn an_unlisted_dynamic_field_is_guessed_from_the_first_gap_as_milvus_backup_does() {
+        // the backup as DescribeCollection gives it: no $meta, but 102 is missing
+        let mut s = with_added_field();
+        s.fields.retain(|f| !f.is_dynamic);
+        assert_eq!(guess_dynamic_field_id(&s.fields), Some(102));
+        let added: Vec<&str> = added_fields(&s).iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(added, ["late"], "found without $meta listed");
+        let names: Vec<String> = schema_to_proto(&s, "x")
+            .fields
+            .into_iter()
+            .map(|f| f.name)
+            .collect();
+        assert_eq!(names, ["id", "n"]);
+        // no gap: nothing was added; $meta is the next id
+        s.fields.retain(|f| f.name != "late");
+        assert_eq!(guess_dynamic_field_id(&s.fields), Some(102));
+        assert!(added_fields(&s).is_empty());
+        // GuessDynFieldID's own example: [100, 101, 103, 104] -> 102; system fields ignored
+        let ids = |ids: &[i64]| -> Vec<format::FieldSchema> {
+            ids.iter()
+                .map(|&field_id| format::FieldSchema {
+                    field_id,
+                    ..Default::default()
+                })
+                .collect()
+        };
+        assert_eq!(
+            guess_dynamic_field_id(&ids(&[0, 1, 100, 101, 103, 104])),
+            Some(102)
+        );
+        assert_eq!(guess_dynamic_field_id(&ids(&[])), None);
+        // without a dynamic field there is nothing to guess
+        let mut plain = with_added_field();
+        plain.enable_dynamic_field = false;
+        plain.fields.retain(|f| !f.is_dynamic);
+        assert!(added_fields(&plain).is_empty());
     }
 
     fn without_late(s: &format::CollectionSchema) -> format::CollectionSchema {
