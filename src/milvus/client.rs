@@ -788,6 +788,30 @@ impl MilvusClient {
         check("CreateCollection", r).map(|_| ())
     }
 
+    /// Sets collection properties (AlterCollection).
+    pub async fn alter_collection_properties(
+        &self,
+        db: &str,
+        name: &str,
+        properties: Vec<KeyValuePair>,
+    ) -> Result<()> {
+        let msg = Self::req(
+            db,
+            pb::AlterCollectionRequest {
+                db_name: db.into(),
+                collection_name: name.into(),
+                properties,
+                ..Default::default()
+            },
+        );
+        let r = self
+            .call("AlterCollection", msg, |mut c, m| async move {
+                c.alter_collection(m).await
+            })
+            .await?;
+        check("AlterCollection", r).map(|_| ())
+    }
+
     /// Drops a collection.
     pub async fn drop_collection(&self, db: &str, name: &str) -> Result<()> {
         let msg = Self::req(

@@ -31,6 +31,10 @@ pub struct Features {
     pub struct_arrays: bool,
     /// Adds fields to an existing collection (AddCollectionField): 2.6+.
     pub add_field: bool,
+    /// Checks a collection's functions when it is created (a TextEmbedding function's provider
+    /// is called), unless `disable_func_runtime_check` is set: 2.6.8+ (milvus-backup's
+    /// `FuncRuntimeCheck`).
+    pub func_runtime_check: bool,
 }
 
 impl Features {
@@ -48,6 +52,7 @@ impl Features {
             nullable_and_default: false,
             struct_arrays: false,
             add_field: false,
+            func_runtime_check: false,
         }
     }
 
@@ -106,6 +111,7 @@ impl Features {
         };
         f.version = (major, minor, patch);
         f.struct_arrays = (major, minor, patch) >= (2, 6, 4);
+        f.func_runtime_check = (major, minor, patch) >= (2, 6, 8);
         Some(f)
     }
 

@@ -962,6 +962,7 @@ async fn restore_one(
         0
     };
     let (properties, ttl) = without_ttl(&coll.properties);
+    let (properties, _) = with_func_check_off(properties, schema, milvus.features());
     if let Some(ttl) = ttl {
         progress.log(format!(
             "{target}: the backup's time to live ({TTL_PROPERTY}={ttl}) is not set on the restored collection: its rows keep the times they were written, so the TTL would expire every row older than {ttl} s at once. Set it (AlterCollection) when you want rows to expire again"
@@ -1003,6 +1004,38 @@ fn without_ttl(props: &[KeyValuePair]) -> (Vec<KeyValuePair>, Option<String>) {
         .cloned()
         .collect();
     (rest, ttl)
+}
+
+/// The collection property that turns off Milvus' check of a collection's functions at creation.
+const FUNC_CHECK_PROPERTY: &str = "disable_func_runtime_check";
+
+/// The properties to create a collection of `schema` with on a Milvus with `target`'s features,
+/// and the value `disable_func_runtime_check` must get back once the collection is restored
+/// (`None`: nothing to put back). Milvus 2.6.8+ calls a TextEmbedding function's provider when
+/// the collection is created (refused without its credentials there); milvus-backup turns the
+/// check off while it creates collections with functions and restores the backup's value after
+/// (`collDDLTask.properties` / `restoreFuncRuntimeCheck`, core/restore/coll_ddl_task.go).
+fn with_func_check_off(
+    mut props: Vec<KeyValuePair>,
+    schema: &crate::format::CollectionSchema,
+    target: &Features,
+) -> (Vec<KeyValuePair>, Option<String>) {
+    if schema.functions.is_empty() || !target.func_runtime_check {
+        return (props, None);
+    }
+    let original = schema
+        .properties
+        .iter()
+        .chain(props.iter())
+        .find(|kv| kv.key == FUNC_CHECK_PROPERTY)
+        .map(|kv| kv.value.clone())
+        .unwrap_or_else(|| "false".into());
+    props.retain(|kv| kv.key != FUNC_CHECK_PROPERTY);
+    props.push(KeyValuePair {
+        key: FUNC_CHECK_PROPERTY.into(),
+        value: "true".into(),
+    });
+    (props, Some(original))
 }
 
 /// The planned imports (by [`import_key`]) that landed in a collection, with their rows.
@@ -1132,6 +1165,17 @@ async fn fill_created(
                 .await?;
         }
         let mut restored = fill(run, planned, imports, landed).await?;
+        // the function check was off while the collection was created: back as it was
+        let (_, check) = with_func_check_off(Vec::new(), schema, milvus.features());
+        if let Some(value) = check {
+            let kv = KeyValuePair {
+                key: FUNC_CHECK_PROPERTY.into(),
+                value,
+            };
+            milvus
+                .alter_collection_properties(db, name, kv_to(&[kv]))
+                .await?;
+        }
         let aliases = union(&coll.aliases, &entry.aliases);
         restored.aliases = recreate_aliases(milvus, db, name, &aliases, progress).await;
         Ok(restored)
@@ -1728,6 +1772,45 @@ mod tests {
 #[cfg(test)]
 mod ttl_tests {
     use super::*;
+
+    #[test]
+    fn functions_are_created_with_the_runtime_check_off_on_2_6_8_and_it_is_put_back() {
+        let mut schema = crate::format::CollectionSchema::default();
+        let props = vec![kv("mmap.enabled", "true")];
+        let at = |v: &str| Features::from_version(v).unwrap();
+        // no functions: untouched
+        assert_eq!(
+            with_func_check_off(props.clone(), &schema, &at("v2.6.8")),
+            (props.clone(), None)
+        );
+        schema.functions.push(Default::default());
+        // before 2.6.8 there is no such check
+        assert_eq!(
+            with_func_check_off(props.clone(), &schema, &at("v2.6.7")),
+            (props.clone(), None)
+        );
+        let (sent, back) = with_func_check_off(props.clone(), &schema, &at("v2.6.8"));
+        assert_eq!(
+            sent,
+            vec![
+                kv("mmap.enabled", "true"),
+                kv("disable_func_runtime_check", "true")
+            ]
+        );
+        assert_eq!(back.as_deref(), Some("false"));
+        // a backup whose schema had the check off keeps it off
+        schema
+            .properties
+            .push(kv("disable_func_runtime_check", "true"));
+        let (sent, back) = with_func_check_off(props, &schema, &at("v2.6.10"));
+        assert_eq!(
+            sent.iter()
+                .filter(|p| p.key == "disable_func_runtime_check")
+                .count(),
+            1
+        );
+        assert_eq!(back.as_deref(), Some("true"));
+    }
 
     fn kv(k: &str, v: &str) -> KeyValuePair {
         KeyValuePair {
