@@ -106,7 +106,27 @@ pub fn plan(
     for seg in &coll.l0_segments {
         requests.push(l0_request(backup, c, Stage::CollectionL0, "", seg, target));
     }
+    // an encrypted database's key goes with every import, last (milvus-backup
+    // `GrpcBulkInsertInput.opts`, internal/client/milvus/grpc.go)
+    if let Some(ezk) = encryption_key(info, coll) {
+        for r in &mut requests {
+            r.options.push(KeyValuePair {
+                key: "ezk".into(),
+                value: ezk.to_string(),
+            });
+        }
+    }
     Ok(requests)
+}
+
+/// The encryption zone key of `coll`'s database, when the backup recorded one (v0.5.13+).
+fn encryption_key<'a>(info: &'a BackupInfo, coll: &CollectionBackupInfo) -> Option<&'a str> {
+    let db = crate::format::db_or_default(&coll.db_name);
+    info.database_backups
+        .iter()
+        .find(|d| crate::format::db_or_default(&d.db_name) == db)
+        .map(|d| d.ezk.as_str())
+        .filter(|k| !k.is_empty())
 }
 
 /// Refuses a schema the target cannot create (binlog and logical restores alike).

@@ -243,6 +243,18 @@ fn v0_5_13_dynamic_collection() {
     assert!(schema.enable_dynamic_field);
     assert_eq!(info.collection_backups[0].aliases, ["notes_current"]);
     assert!(info.collection_backups[0].index_infos[0].is_auto_index);
+
+    // the same backup of an encrypted database: its key goes with every import, last
+    let mut encrypted = info.clone();
+    encrypted.database_backups[0].ezk = "ezk-of-team-a".into();
+    let coll = &encrypted.collection_backups[0];
+    let plan = crate::engine::import_plan::plan(&encrypted, coll, &Features::milvus_2_6()).unwrap();
+    assert_eq!(plan.len(), expected.len());
+    for (got, want) in plan.iter().zip(&expected) {
+        let mut options = want.options.clone();
+        options.push(opts(&[("ezk", "ezk-of-team-a")])[0].clone());
+        assert_eq!(got.options, options);
+    }
 }
 
 #[test]
