@@ -1006,6 +1006,37 @@ fn without_ttl(props: &[KeyValuePair]) -> (Vec<KeyValuePair>, Option<String>) {
     (rest, ttl)
 }
 
+/// The name and parameters to rebuild index `idx` with, as milvus-backup sends them
+/// (`restoreScalarFieldIdx` / `restoreVectorFieldIdx`, core/restore/coll_ddl_task.go): a name
+/// CreateIndex would refuse (a JSON-path index is named after its path, `/a/b`) is left empty
+/// for Milvus to choose, and the index type Milvus reports as `marisa-trie` is created as `Trie`.
+fn index_to_create(idx: &crate::format::IndexInfo) -> (String, Vec<(String, String)>) {
+    let name = idx.index_name.trim();
+    let valid_start = name
+        .chars()
+        .next()
+        .is_none_or(|c| c == '_' || c.is_ascii_alphabetic());
+    let valid = valid_start && name.chars().all(|c| c == '_' || c.is_ascii_alphanumeric());
+    let name = if valid {
+        name.to_string()
+    } else {
+        String::new()
+    };
+    let params = idx
+        .params
+        .iter()
+        .map(|(k, v)| {
+            let v = if k == "index_type" && v == "marisa-trie" {
+                "Trie".to_string()
+            } else {
+                v.clone()
+            };
+            (k.clone(), v)
+        })
+        .collect();
+    (name, params)
+}
+
 /// The collection property that turns off Milvus' check of a collection's functions at creation.
 const FUNC_CHECK_PROPERTY: &str = "disable_func_runtime_check";
 
@@ -1457,16 +1488,13 @@ async fn fill(
                 "building index {} on {target}.{}",
                 idx.index_name, idx.field_name
             ));
-            let params = idx
-                .params
-                .iter()
-                .map(|(k, v)| milvus::proto::common::KeyValuePair {
-                    key: k.clone(),
-                    value: v.clone(),
-                })
+            let (index_name, params) = index_to_create(idx);
+            let params = params
+                .into_iter()
+                .map(|(key, value)| milvus::proto::common::KeyValuePair { key, value })
                 .collect();
             milvus
-                .create_index(db, name, &idx.field_name, &idx.index_name, params)
+                .create_index(db, name, &idx.field_name, &index_name, params)
                 .await?;
         }
         wait_for_indexes(milvus, db, name, wait).await?;
@@ -1772,6 +1800,27 @@ mod tests {
 #[cfg(test)]
 mod ttl_tests {
     use super::*;
+
+    #[test]
+    fn indexes_are_rebuilt_with_names_and_types_milvus_takes() {
+        let idx = |name: &str, kind: &str| crate::format::IndexInfo {
+            index_name: name.into(),
+            field_name: "f".into(),
+            params: [("index_type".to_string(), kind.to_string())].into(),
+            ..Default::default()
+        };
+        let (name, params) = index_to_create(&idx("vec_idx", "HNSW"));
+        assert_eq!(name, "vec_idx");
+        assert_eq!(params, vec![("index_type".to_string(), "HNSW".to_string())]);
+        // a JSON-path index is named after its path: Milvus names it anew
+        assert_eq!(index_to_create(&idx("/meta/a/b", "INVERTED")).0, "");
+        assert_eq!(index_to_create(&idx("9lives", "INVERTED")).0, "");
+        assert_eq!(index_to_create(&idx("_ok_1", "INVERTED")).0, "_ok_1");
+        assert_eq!(index_to_create(&idx("", "INVERTED")).0, "");
+        // what Milvus reports for a Trie index is not a type CreateIndex takes
+        let (_, params) = index_to_create(&idx("t", "marisa-trie"));
+        assert_eq!(params, vec![("index_type".to_string(), "Trie".to_string())]);
+    }
 
     #[test]
     fn functions_are_created_with_the_runtime_check_off_on_2_6_8_and_it_is_put_back() {
