@@ -292,7 +292,7 @@ pub enum Refusal {
     #[error("{collection}: format {format} is not supported: the backup holds a Milvus snapshot bundle (milvus-backup --format={format}), which milvault does not restore; restore it with milvus-backup into Milvus 3.0+")]
     Format { collection: String, format: String },
     /// L0 segments and a Milvus without L0 import.
-    #[error("{collection}: L0 segments {segments} hold deletes: Milvus {target} cannot import them; restore into Milvus 2.4+")]
+    #[error("{collection}: L0 segments {segments} hold deletes: Milvus {target} cannot import them; restore into Milvus 2.4.5+")]
     L0Segments {
         collection: String,
         segments: String,

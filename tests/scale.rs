@@ -271,8 +271,14 @@ async fn a_restore_cancelled_leaves_the_target_database_as_it_was() {
     // targets are looked for)
     let after = milvus.list_collections("default").await.unwrap();
     let left: Vec<&String> = after.iter().filter(|c| c.ends_with(&suffix)).collect();
-    assert!(left.is_empty(), "the restore left collections behind: {left:?}");
-    assert!(before.iter().all(|c| after.contains(c)), "{before:?} -> {after:?}");
+    assert!(
+        left.is_empty(),
+        "the restore left collections behind: {left:?}"
+    );
+    assert!(
+        before.iter().all(|c| after.contains(c)),
+        "{before:?} -> {after:?}"
+    );
     for c in ["demo_products", "dyn_items"] {
         assert!(!milvus
             .has_collection("default", &format!("{c}{suffix}"))

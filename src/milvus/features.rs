@@ -90,18 +90,16 @@ impl Features {
         }
     }
 
-    /// From the version Milvus reports (`v2.4.17`, `2.6.0-rc1`); `None` for one it cannot parse
-    /// or older than 2.3. Newer lines (3.x) get 2.6's features.
+    /// From the version Milvus reports, read as milvus-backup reads it (`releaseVersion`, then
+    /// `embeddedVersion`, internal/client/milvus/grpc.go): a release (`v2.4.17`, `2.6.0-rc1`,
+    /// the hotfix `2.3.22.6` as 2.3.22), else a version at the start of a dev build tag
+    /// (`2.6-20260404-31fb3fc`) or after "Milvus" in a vendor's description ("... Compatible
+    /// with Milvus 2.6"), a missing patch level taken as the head of that line. `None` when the
+    /// text names no version, or one older than 2.3. Newer lines (3.x) get 2.6's features.
     pub fn from_version(version: &str) -> Option<Features> {
         // Milvus Lite 3.x answers `milvus_lite-3.2.2`
         let v = version.trim().trim_start_matches("milvus_lite-");
-        let v = v.trim_start_matches('v');
-        let mut nums = v
-            .split(|c: char| !c.is_ascii_digit())
-            .map(|n| n.parse::<u32>().ok());
-        let major = nums.next()??;
-        let minor = nums.next()??;
-        let patch = nums.next().flatten().unwrap_or(0);
+        let (major, minor, patch) = release_version(v).or_else(|| embedded_version(v))?;
         let mut f = match (major, minor) {
             (2, 0..=2) | (0..=1, _) => return None,
             (2, 3) => Features::milvus_2_3(),
@@ -109,21 +107,76 @@ impl Features {
             (2, 5) => Features::milvus_2_5(),
             _ => Features::milvus_2_6(),
         };
-        f.version = (major, minor, patch);
-        f.struct_arrays = (major, minor, patch) >= (2, 6, 4);
-        f.func_runtime_check = (major, minor, patch) >= (2, 6, 8);
+        let at = (major, minor, patch);
+        f.version = at;
+        // L0 imports were backported to 2.4 in 2.4.5 (June 2024)
+        f.l0_import = f.l0_import && at >= (2, 4, 5);
+        f.struct_arrays = at >= (2, 6, 4);
+        f.func_runtime_check = at >= (2, 6, 8);
         Some(f)
     }
 
-    /// `2.4` (`2.6.2` when the patch matters).
+    /// `2.4` (`2.6.2`, `2.4.3` when the patch matters; `2.6` at the head of a line).
     pub fn name(&self) -> String {
         let (a, b, c) = self.version;
-        if c == 0 || (a, b) != (2, 6) {
+        let patch_matters = (a, b) == (2, 6) || ((a, b) == (2, 4) && c < 5);
+        if c == 0 || c == HEAD_OF_LINE_PATCH || !patch_matters {
             format!("{a}.{b}")
         } else {
             format!("{a}.{b}.{c}")
         }
     }
+}
+
+/// The patch level of a version known only down to its line (`2.6`): the head of that line.
+const HEAD_OF_LINE_PATCH: u32 = 9999;
+
+/// `MAJOR.MINOR.PATCH` of an exact release (`v2.4.17`, `2.6.0-rc1`, `2.3.22.6`).
+fn release_version(v: &str) -> Option<(u32, u32, u32)> {
+    let v = v.strip_prefix('v').unwrap_or(v);
+    // a pre-release or build suffix does not change the line
+    let core = v.split(['-', '+']).next()?;
+    let parts: Vec<&str> = core.split('.').collect();
+    if !(3..=4).contains(&parts.len()) || parts.iter().any(|p| p.is_empty()) {
+        return None;
+    }
+    let num = |s: &str| -> Option<u32> {
+        (s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0')))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    Some((num(parts[0])?, num(parts[1])?, num(parts[2])?))
+}
+
+/// `MAJOR.MINOR[.PATCH]` at the start of `v` or right after "milvus" (any case, then spaces,
+/// `_` or `-`, and an optional `v`), as milvus-backup's `_versionPattern` finds it.
+fn embedded_version(v: &str) -> Option<(u32, u32, u32)> {
+    let at = |rest: &str| -> Option<(u32, u32, u32)> {
+        let rest = rest.strip_prefix(['v', 'V']).unwrap_or(rest);
+        let digits = |s: &str| -> Option<(u32, usize)> {
+            let n = s.bytes().take_while(u8::is_ascii_digit).count();
+            (n > 0)
+                .then(|| s[..n].parse().ok().map(|d| (d, n)))
+                .flatten()
+        };
+        let (major, n) = digits(rest)?;
+        let rest = rest[n..].strip_prefix('.')?;
+        let (minor, n) = digits(rest)?;
+        let rest = &rest[n..];
+        let patch = rest
+            .strip_prefix('.')
+            .and_then(digits)
+            .map_or(HEAD_OF_LINE_PATCH, |(p, _)| p);
+        Some((major, minor, patch))
+    };
+    if let Some(found) = at(v) {
+        return Some(found);
+    }
+    let lower = v.to_ascii_lowercase();
+    lower.match_indices("milvus").find_map(|(i, m)| {
+        let rest = v[i + m.len()..].trim_start_matches([' ', '_', '-']);
+        at(rest)
+    })
 }
 
 /// How the features were found, for messages and the Cluster page.
@@ -153,6 +206,15 @@ impl Features {
                 f,
                 Detected::Version(reported.unwrap_or_default().to_string()),
             );
+        }
+        // a build tag that names no version at all (`master-20260226-abcdef`) is a development
+        // build, newer than any release: milvus-backup's `_latestDevVersion`
+        if let Some(r) = reported.filter(|r| !r.trim().is_empty()) {
+            let mut f = Features::milvus_2_6();
+            f.version = (99, 0, 0);
+            f.struct_arrays = true;
+            f.func_runtime_check = true;
+            return (f, Detected::Version(r.to_string()));
         }
         let has = has_2_4_calls();
         let f = if has {
@@ -194,7 +256,39 @@ mod tests {
                 has_2_4_calls: false
             }
         );
-        let (f, _) = Features::detect(Some("master-dev"), || true);
-        assert_eq!(f, Features::milvus_2_4());
+        // a build tag without a version: the newest line, as milvus-backup takes it
+        let (f, _) = Features::detect(Some("master-20260226-abcdef"), || panic!("no probe"));
+        assert_eq!(f.version, (99, 0, 0));
+        assert!(f.storage_v2 && f.func_runtime_check);
+        let (_, d) = Features::detect(Some(""), || true);
+        assert!(matches!(d, Detected::Probe { .. }));
+    }
+
+    #[test]
+    fn versions_are_read_as_milvus_backup_reads_them() {
+        let v = |s: &str| Features::from_version(s).map(|f| f.version);
+        assert_eq!(v("v2.4.17"), Some((2, 4, 17)));
+        assert_eq!(v("2.6.0-rc1"), Some((2, 6, 0)));
+        assert_eq!(v("v2.3.22.6"), Some((2, 3, 22)), "a hotfix is its release");
+        // dev build tags and vendor descriptions: the head of the line they name
+        assert_eq!(v("2.6-20260404-31fb3fc"), Some((2, 6, 9999)));
+        assert_eq!(
+            v("Zilliz Cloud Vector Database(Compatible with Milvus 2.6)"),
+            Some((2, 6, 9999))
+        );
+        assert_eq!(v("Compatible with Milvus v2.5.3"), Some((2, 5, 3)));
+        // a number elsewhere in a product name is not a version
+        assert_eq!(v("Cloud 3000 build"), None);
+        assert_eq!(v("v2.2.16"), None);
+        // 2.6.8+ on the head of line too
+        assert!(
+            Features::from_version("2.6-20260404-31fb3fc")
+                .unwrap()
+                .func_runtime_check
+        );
+        // L0 imports came to 2.4 with 2.4.5
+        assert!(!Features::from_version("v2.4.4").unwrap().l0_import);
+        assert!(Features::from_version("v2.4.5").unwrap().l0_import);
+        assert!(Features::from_version("v2.5.0").unwrap().l0_import);
     }
 }

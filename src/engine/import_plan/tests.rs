@@ -117,7 +117,7 @@ fn v0_5_8_l0_and_storage_v2() {
         plan_of("v0_5_8", &Features::milvus_2_3())
             .unwrap_err()
             .to_string(),
-        "default.events: L0 segments 451000000000000203, 451000000000000205 hold deletes: Milvus 2.3 cannot import them; restore into Milvus 2.4+"
+        "default.events: L0 segments 451000000000000203, 451000000000000205 hold deletes: Milvus 2.3 cannot import them; restore into Milvus 2.4.5+"
     );
     for (target, name) in [
         (Features::milvus_2_4(), "2.4"),
@@ -194,7 +194,7 @@ fn v0_5_13_dynamic_collection() {
         plan_of("v0_5_13", &Features::milvus_2_3())
             .unwrap_err()
             .to_string(),
-        "team_a.notes: L0 segments 452000000000000203 hold deletes: Milvus 2.3 cannot import them; restore into Milvus 2.4+"
+        "team_a.notes: L0 segments 452000000000000203 hold deletes: Milvus 2.3 cannot import them; restore into Milvus 2.4.5+"
     );
     let b = "mb_v0_5_13/binlogs";
     let c = "452000000000000100";
