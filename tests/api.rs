@@ -124,6 +124,19 @@ async fn rest_v1_backup_and_restore_in_milvus_backup_shapes() {
     let server = Server::start().await;
     let name = unique("v1");
 
+    // an empty backup root: `data` is there, empty (Go sends it without omitempty), so a script
+    // doing `res.data.map(...)` works; a missing backup answers `data: null`
+    let (status, empty) = server.get("/api/v1/list").await;
+    assert_eq!(status, 200);
+    assert_eq!(empty["data"], json!([]), "{empty}");
+    let (_, missing) = server
+        .get("/api/v1/get_backup?backup_name=no_such_backup_v1")
+        .await;
+    assert!(
+        missing.as_object().unwrap().contains_key("data") && missing["data"].is_null(),
+        "{missing}"
+    );
+
     // sync create, as milvus-backup's test checker does it
     let (status, body) = server
         .post(

@@ -235,7 +235,7 @@ pub struct Binlog {
     /// Where the file was in Milvus' storage when the backup was made.
     #[serde(skip_serializing_if = "is_default")]
     pub log_path: String,
-    #[serde(skip_serializing_if = "is_default")]
+    /// Always written: milvus-backup drops `omitempty` here (scripts/gen_proto.sh).
     pub log_size: i64,
     #[serde(skip_serializing_if = "is_default")]
     pub log_id: i64,
@@ -273,7 +273,7 @@ pub struct SegmentBackupInfo {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub deltalogs: Vec<FieldBinlog>,
     /// Bytes of all its binlogs.
-    #[serde(skip_serializing_if = "is_default")]
+    /// Always written: milvus-backup drops `omitempty` here (scripts/gen_proto.sh).
     pub size: i64,
     /// The folder between partition and segment in the backup's binlog paths
     /// (`binlogs/insert_log/<coll>/<part>/<group>/<seg>/...`); 0 = no such folder (milvault's own
@@ -326,7 +326,7 @@ pub struct PartitionBackupInfo {
     pub collection_id: i64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub segment_backups: Vec<SegmentBackupInfo>,
-    #[serde(skip_serializing_if = "is_default")]
+    /// Always written: milvus-backup drops `omitempty` here (scripts/gen_proto.sh).
     pub size: i64,
     #[serde(skip_serializing_if = "is_default")]
     pub load_state: String,
@@ -355,9 +355,9 @@ pub struct CollectionBackupInfo {
     pub partition_backups: Vec<PartitionBackupInfo>,
     #[serde(skip_serializing_if = "is_default")]
     pub backup_timestamp: u64,
-    #[serde(skip_serializing_if = "is_default")]
+    /// Always written: milvus-backup drops `omitempty` here (scripts/gen_proto.sh).
     pub size: i64,
-    #[serde(skip_serializing_if = "is_default")]
+    /// Always written: milvus-backup drops `omitempty` here (scripts/gen_proto.sh).
     pub has_index: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub index_infos: Vec<IndexInfo>,
@@ -512,7 +512,7 @@ pub struct BackupInfo {
     #[serde(skip_serializing_if = "is_default")]
     pub id: String,
     /// 2 = BACKUP_SUCCESS. Always 2 in stored metadata (it is written only on success).
-    #[serde(skip_serializing_if = "is_default")]
+    /// Always written: milvus-backup drops `omitempty` here (scripts/gen_proto.sh).
     pub state_code: i32,
     #[serde(skip_serializing_if = "is_default")]
     pub name: String,
@@ -521,7 +521,7 @@ pub struct BackupInfo {
     pub backup_timestamp: u64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub collection_backups: Vec<CollectionBackupInfo>,
-    #[serde(skip_serializing_if = "is_default")]
+    /// Always written: milvus-backup drops `omitempty` here (scripts/gen_proto.sh).
     pub size: i64,
     #[serde(skip_serializing_if = "is_default")]
     pub milvus_version: String,

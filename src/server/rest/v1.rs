@@ -413,14 +413,27 @@ fn reply<T: Serialize>(status: StatusCode, body: &T) -> Response {
     (status, Json(v)).into_response()
 }
 
-/// Removes null, false, 0, "", [] and {} members from every object, recursively.
+/// The members milvus-backup's generator strips `omitempty` from (scripts/gen_proto.sh, so
+/// backup.pb.go tags them without it): Go always sends them, zero or not.
+pub const ALWAYS_SENT: [&str; 7] = [
+    "data",
+    "has_index",
+    "log_size",
+    "meta_size",
+    "progress",
+    "size",
+    "state_code",
+];
+
+/// Removes null, false, 0, "", [] and {} members from every object, recursively, except the
+/// [`ALWAYS_SENT`] ones.
 pub fn omit_empty(v: &mut Value) {
     match v {
         Value::Object(map) => {
             for child in map.values_mut() {
                 omit_empty(child);
             }
-            map.retain(|_, child| !is_empty(child));
+            map.retain(|key, child| ALWAYS_SENT.contains(&key.as_str()) || !is_empty(child));
         }
         Value::Array(items) => items.iter_mut().for_each(omit_empty),
         _ => {}
@@ -1276,7 +1289,27 @@ mod tests {
         assert_eq!(
             v,
             serde_json::json!({"requestId": "r1", "msg": "success",
-                "data": {"id": "x", "state_code": 2, "collection_backups": [{"size": 5}]}})
+                "data": {"id": "x", "state_code": 2, "progress": 0,
+                         "collection_backups": [{"has_index": false, "size": 5}]}})
+        );
+        // what Go sends for an empty list, a starting job and a missing answer
+        let mut v = serde_json::json!({"requestId": "r2", "code": 0, "msg": "success", "data": []});
+        omit_empty(&mut v);
+        assert_eq!(
+            v,
+            serde_json::json!({"requestId": "r2", "msg": "success", "data": []})
+        );
+        let mut v = serde_json::json!({"code": 0, "msg": "", "data": {"state_code": 0, "progress": 0, "size": 0}});
+        omit_empty(&mut v);
+        assert_eq!(
+            v,
+            serde_json::json!({"data": {"state_code": 0, "progress": 0, "size": 0}})
+        );
+        let mut v = serde_json::json!({"code": 404, "msg": "not found", "data": null});
+        omit_empty(&mut v);
+        assert_eq!(
+            v,
+            serde_json::json!({"code": 404, "msg": "not found", "data": null})
         );
     }
 
