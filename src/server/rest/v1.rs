@@ -877,7 +877,16 @@ pub async fn get_backup(
                 data: Some(brief),
             },
         ),
-        Err(f) => f.into_response(&rid),
+        // Go answers the same message with its data left nil: `"data": null`
+        Err(f) => reply(
+            f.status,
+            &BackupInfoResponseV1 {
+                request_id: rid,
+                code: f.code,
+                msg: f.msg,
+                data: None,
+            },
+        ),
     }
 }
 
