@@ -400,6 +400,9 @@ pub async fn restore(
             .map(|c| format!("{}=>{}", c.backup.qualified_name(), c.target()))
             .collect(),
     );
+    if let Some(note) = clustering_key_note(info) {
+        progress.log(note);
+    }
     let milvus = svc.milvus().await?;
     let features = *milvus.features();
     let staging = if req.meta_only || logical {
@@ -984,6 +987,23 @@ async fn restore_one(
     entry.collection_id = Some(created_id);
     entry.state = CreatedState::Filling;
     fill_created(run, planned, imports, entry, created_id, &[], None).await
+}
+
+/// What a restore of a backup milvus-backup made from Milvus 2.4+ says about clustering keys:
+/// its backup format has no field for them (`FieldSchema` in core/proto/backup.proto), so a
+/// collection that had one comes back without it, and Milvus cannot add one later.
+fn clustering_key_note(info: &BackupInfo) -> Option<String> {
+    let by_milvus_backup = info.milvault.is_none();
+    let from_2_4 = crate::milvus::Features::from_version(&info.milvus_version)
+        .is_some_and(|f| f.version >= (2, 4, 0));
+    let recorded = info
+        .collection_backups
+        .iter()
+        .filter_map(|c| c.schema.as_ref())
+        .any(|s| s.fields.iter().any(|f| f.is_clustering_key));
+    (by_milvus_backup && from_2_4 && !recorded).then(|| {
+        "this backup was made by milvus-backup, whose format does not record clustering keys: a collection that had one is restored without it (Milvus cannot add one to an existing collection)".to_string()
+    })
 }
 
 /// The collection property that sets its time to live.
@@ -1800,6 +1820,26 @@ mod tests {
 #[cfg(test)]
 mod ttl_tests {
     use super::*;
+
+    #[test]
+    fn restoring_a_milvus_backup_backup_of_2_4_plus_warns_about_clustering_keys() {
+        let mut info = BackupInfo {
+            milvus_version: "v2.5.14".into(),
+            ..Default::default()
+        };
+        assert!(clustering_key_note(&info)
+            .unwrap()
+            .contains("clustering keys"));
+        info.milvus_version = "v2.3.5".into();
+        assert_eq!(
+            clustering_key_note(&info),
+            None,
+            "2.3 has no clustering keys"
+        );
+        info.milvus_version = "v2.5.14".into();
+        info.milvault = Some(Default::default());
+        assert_eq!(clustering_key_note(&info), None, "milvault records them");
+    }
 
     #[test]
     fn indexes_are_rebuilt_with_names_and_types_milvus_takes() {
