@@ -108,25 +108,19 @@ pub async fn check_files(
     progress: &Progress,
 ) -> CheckOutcome {
     let dir = layout::backup_dir(backup);
-    let chosen: Vec<(String, ManifestEntry)> = manifest
+    let mut out = CheckOutcome::default();
+    // the manifest's entries are borrowed, not copied: a million-file manifest is held once
+    let dir = dir.as_str();
+    let chosen: Vec<(&str, &ManifestEntry)> = manifest
         .files
         .iter()
         .filter(|(p, _)| select(p))
-        .map(|(p, e)| (p.clone(), e.clone()))
+        .map(|(p, e)| (p.as_str(), e))
         .collect();
-    let mut out = CheckOutcome::default();
-    let mut results = futures::stream::iter(chosen)
-        .map(|(rel, entry)| {
-            let dir = &dir;
-            async move {
-                let found = match storage.checksum(&format!("{dir}/{rel}")).await {
-                    Ok(Some((size, blake3))) => Found::Present { size, blake3 },
-                    Ok(None) => Found::Absent,
-                    Err(e) => Found::Error(e.to_string()),
-                };
-                (entry.size, entry.check(&rel, &found))
-            }
-        })
+    let chosen = &chosen;
+    // by index: a closure over borrowed pairs would not be Send for every lifetime
+    let mut results = futures::stream::iter(0..chosen.len())
+        .map(|i| check_one(storage, dir, chosen[i].0, chosen[i].1))
         .buffer_unordered(concurrency.max(1));
     while let Some((size, problem)) = results.next().await {
         out.files += 1;
@@ -139,6 +133,21 @@ pub async fn check_files(
     }
     out.problems.sort_by(|a, b| a.path().cmp(b.path()));
     out
+}
+
+/// Checks one file of the backup in `dir` against its manifest entry: its size and any problem.
+async fn check_one(
+    storage: &Storage,
+    dir: &str,
+    rel: &str,
+    entry: &ManifestEntry,
+) -> (u64, Option<FileProblem>) {
+    let found = match storage.checksum(&format!("{dir}/{rel}")).await {
+        Ok(Some((size, blake3))) => Found::Present { size, blake3 },
+        Ok(None) => Found::Absent,
+        Err(e) => Found::Error(e.to_string()),
+    };
+    (entry.size, entry.check(rel, &found))
 }
 
 /// The check before a restore: the backup's files under `prefixes` (what the restore reads)
