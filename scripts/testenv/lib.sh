@@ -73,6 +73,23 @@ start_milvus() {
   return 1
 }
 
+# Whether the Milvus on 127.0.0.1 answers its health check.
+milvus_alive() { curl -sf -m 5 -o /dev/null http://127.0.0.1:9091/healthz; }
+
+# What a Milvus that stopped answering left in its logs (DIR: its --data directory), and what is
+# left of it killed, so that it can be started again on the same data.
+milvus_death_report() {
+  local dir=$1
+  tail -n 20 "$dir/milvus.log" >&2 2>/dev/null || true
+  grep -hE '\[(ERROR|FATAL)\]|^panic|^fatal|SIGSEGV|signal: killed' "$dir/logs/milvus-stdout.log" \
+    "$dir/logs/milvus-stderr.log" 2>/dev/null | tail -n 30 | cut -c1-400 >&2 || true
+  pkill -9 -f -- "--data $dir" 2>/dev/null || true
+  for p in /proc/[0-9]*; do
+    if [ "$(readlink "$p/cwd" 2>/dev/null)" = "$dir" ]; then kill -9 "${p#/proc/}" 2>/dev/null || true; fi
+  done
+  sleep 2
+}
+
 # healthz can answer before the gRPC proxy does: wait until a client can connect (root/Milvus are
 # the credentials of a Milvus with authorization on; one without ignores them)
 wait_milvus_ready() {
