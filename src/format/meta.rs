@@ -691,7 +691,8 @@ mod tests {
         let json = serde_json::to_string(&seg).unwrap();
         assert_eq!(
             json,
-            r#"{"segment_id":7,"collection_id":1,"partition_id":2,"num_of_rows":10,"binlogs":[{"fieldID":100,"binlogs":[{"log_path":"files/insert_log/1/2/7/100/9","log_size":42,"log_id":9}]}]}"#
+            r#"{"segment_id":7,"collection_id":1,"partition_id":2,"num_of_rows":10,"binlogs":[{"fieldID":100,"binlogs":[{"log_path":"files/insert_log/1/2/7/100/9","log_size":42,"log_id":9}]}],"size":0}"#,
+            "size is written even when 0, as Go does (no omitempty in backup.pb.go)"
         );
     }
 
