@@ -5,6 +5,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+pub mod config_show;
 pub mod jobs;
 pub mod policy;
 pub mod user;
@@ -64,6 +65,23 @@ pub enum Command {
     User(user::UserArgs),
     /// Run the web portal (and the jobs it starts).
     Serve(ServeArgs),
+    /// The configuration: `config show` prints the effective settings (file, environment and
+    /// --set applied) in backup.yaml's keys, secrets masked.
+    Config(ConfigArgs),
+}
+
+/// `config` subcommands.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    pub command: ConfigCommand,
+}
+
+/// What `config` does.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration (secrets masked).
+    Show,
 }
 
 /// `serve` flags.
@@ -263,8 +281,18 @@ pub struct RestoreArgs {
 pub async fn run(cli: Cli) -> Result<i32> {
     let env: Vec<(String, String)> = std::env::vars().collect();
     let config = Config::load(cli.config.as_deref(), &env, &cli.sets)?;
+    if let Command::Config(ConfigArgs {
+        command: ConfigCommand::Show,
+    }) = &cli.command
+    {
+        // before the service opens any storage: it shows what would be used
+        print!("{}", config_show::effective_yaml(&config));
+        return Ok(0);
+    }
     let svc = Arc::new(Milvault::new(config)?);
     match cli.command {
+        // shown above, before the service opened its storage
+        Command::Config(_) => {}
         Command::Create(a) => {
             let resume = a.resume.is_some();
             let req = CreateBackupRequest {
