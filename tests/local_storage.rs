@@ -747,3 +747,40 @@ async fn a_collections_ttl_does_not_expire_the_restored_rows() {
     );
     milvus.drop_collection("shop", "reviews_ttl").await.unwrap();
 }
+
+/// milvus-backup's `--filter`: whole databases and single collections in one flag.
+#[tokio::test]
+async fn create_takes_milvus_backups_filter() {
+    let dir = work_dir(&unique("filter"));
+    let name = unique("flt");
+    let (code, out, err) = run(
+        &dir,
+        &["create", "-n", &name, "--filter", "shop.*,demo_products"],
+    );
+    assert_eq!(code, 0, "{out} {err}");
+    let svc = service(&local_overrides(&dir));
+    let info = svc.get_backup(&name).await.unwrap();
+    let mut got: Vec<String> = info
+        .collection_backups
+        .iter()
+        .map(|c| c.qualified_name())
+        .collect();
+    got.sort();
+    let mut want: Vec<String> = svc
+        .milvus()
+        .await
+        .unwrap()
+        .list_collections("shop")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| format!("shop.{c}"))
+        .collect();
+    want.push("default.demo_products".into());
+    want.sort();
+    assert_eq!(got, want);
+    // a database without collections names nothing to back up
+    let (code, _, err) = run(&dir, &["create", "-n", &unique("flt"), "--filter", "shop."]);
+    assert_ne!(code, 0);
+    assert!(err.contains("shop.*"), "{err}");
+}

@@ -204,6 +204,10 @@ pub struct CreateArgs {
     /// Databases to back up whole, comma separated.
     #[arg(short = 'd', long)]
     pub databases: Option<String>,
+    /// milvus-backup's filter: comma separated db.* (a whole database), db.collection or
+    /// collection (in the default database), e.g. db1.*,db2.c1.
+    #[arg(long, conflicts_with_all = ["colls", "databases"])]
+    pub filter: Option<String>,
     /// Only schemas, partitions and indexes, no data.
     #[arg(long = "meta_only", alias = "meta-only")]
     pub meta_only: bool,
@@ -295,10 +299,18 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Config(_) => {}
         Command::Create(a) => {
             let resume = a.resume.is_some();
+            let jobs = jobs::CliJobs::open(&cli.db, &svc)?;
+            let (collections, databases) = match &a.filter {
+                Some(f) => {
+                    let sel = crate::engine::names::Selection::from_filter(f)?;
+                    jobs.gate().backup_fields(&sel).await?
+                }
+                None => (split_list(&a.colls), split_list(&a.databases)),
+            };
             let req = CreateBackupRequest {
                 name: a.resume.unwrap_or(a.name),
-                collections: split_list(&a.colls),
-                databases: split_list(&a.databases),
+                collections,
+                databases,
                 meta_only: a.meta_only,
                 skip_flush: a.force,
                 policy: None,
@@ -306,7 +318,6 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 incremental: a.incremental,
                 resume,
             };
-            let jobs = jobs::CliJobs::open(&cli.db, &svc)?;
             // the name stays claimed (across processes sharing the database) until the end
             let result = jobs
                 .gate()

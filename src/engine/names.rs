@@ -137,6 +137,41 @@ impl Selection {
         sel
     }
 
+    /// milvus-backup's `--filter` (internal/filter/filter.go): comma separated `db.*` (a whole
+    /// database), `db.coll`, or `coll` (in the default database). Its fourth rule, `db.` (a
+    /// database without any collection), names no data and is refused.
+    pub fn from_filter(filter: &str) -> Result<Selection> {
+        let word = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_');
+        let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut whole = Vec::new();
+        for rule in filter.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+            match rule.split_once('.') {
+                Some((db, "*")) if word(db) => whole.push(db.to_string()),
+                Some((db, "")) if word(db) => {
+                    return Err(Error::InvalidRequest(format!(
+                        "filter rule '{rule}' names a database without collections, which holds no data to back up: use '{db}.*' for all of its collections"
+                    )))
+                }
+                Some((db, coll)) if word(db) && word(coll) => {
+                    map.entry(db.to_string()).or_default().push(coll.to_string())
+                }
+                None if word(rule) => map
+                    .entry(DEFAULT_DB.to_string())
+                    .or_default()
+                    .push(rule.to_string()),
+                _ => {
+                    return Err(Error::InvalidRequest(format!(
+                        "filter rule '{rule}' is not db.*, db.collection or collection"
+                    )))
+                }
+            }
+        }
+        for db in whole {
+            map.insert(db, Vec::new());
+        }
+        Ok(Selection::from_map(&map))
+    }
+
     /// Whether it names nothing (everything is meant).
     pub fn is_everything(&self) -> bool {
         self.collections.is_empty() && self.databases.is_empty()
@@ -202,6 +237,25 @@ pub fn databases_of<S: AsRef<str>>(qualified: &[S]) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn milvus_backup_filters_are_read_rule_by_rule() {
+        let sel = Selection::from_filter("db1.*,db2.c1,db2.c2,c3").unwrap();
+        assert_eq!(sel.databases, vec!["db1".to_string()]);
+        let names: Vec<String> = sel.collections.iter().map(|q| q.to_string()).collect();
+        assert_eq!(names, ["db2.c1", "db2.c2", "default.c3"]);
+        // a database named whole and one of its collections: the whole database
+        let sel = Selection::from_filter("db1.c1,db1.*").unwrap();
+        assert_eq!((sel.databases.len(), sel.collections.len()), (1, 0));
+        assert!(Selection::from_filter("db1.")
+            .unwrap_err()
+            .to_string()
+            .contains("db1.*"));
+        assert!(Selection::from_filter("a.b.c").is_err());
+        assert!(Selection::from_filter("db-1.x").is_err());
+        assert!(Selection::from_filter("").unwrap().is_everything());
+    }
+
     use super::*;
 
     #[test]
