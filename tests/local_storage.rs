@@ -760,7 +760,7 @@ async fn create_takes_milvus_backups_filter() {
     assert_eq!(code, 0, "{out} {err}");
     let svc = service(&local_overrides(&dir));
     let info = svc.get_backup(&name).await.unwrap();
-    let mut got: Vec<String> = info
+    let got: Vec<String> = info
         .collection_backups
         .iter()
         .map(|c| c.qualified_name())
