@@ -242,7 +242,7 @@ async fn l0_held_deletes_are_refused_on_2_3_and_nothing_is_created() {
         msg.contains("shop.reviews")
             && msg.contains(&l0_id.to_string())
             && msg.contains("Milvus 2.3")
-            && msg.contains("Milvus 2.4+"),
+            && msg.contains("Milvus 2.4.5+"),
         "{msg}"
     );
     assert_nothing_created(&svc, &info, "_none", &db).await;
