@@ -17,7 +17,12 @@ install_lite() {
   touch "$lite_stamp"
   echo "Milvus Lite installed in $lite_venv"
 }
-if [ -f "$stamp" ]; then install_lite; exit 0; fi
+# the deployment checks (scripts/check-deploy.sh): Debian's kubectl, kubernetes-validate
+install_deploy_tools() {
+  command -v kubectl >/dev/null || { apt-get update -qq && apt-get install -y -qq kubectl; }
+  [ -x "$venv/bin/kubernetes-validate" ] || "$venv/bin/pip" install -q "kubernetes-validate==1.37.0"
+}
+if [ -f "$stamp" ]; then install_lite; install_deploy_tools; exit 0; fi
 mkdir -p "$cache"
 if ! python3 -m venv --help >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq python3-venv
@@ -30,3 +35,4 @@ command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq cur
 touch "$stamp"
 echo "test dependencies installed in $venv"
 install_lite
+install_deploy_tools

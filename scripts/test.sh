@@ -30,6 +30,8 @@ stage "building"
 cargo build --all-targets --quiet
 stage "unit tests"
 cargo test --quiet --workspace --lib --bins
+stage "Kubernetes manifests (deploy/): render, validate, configuration"
+bash scripts/check-deploy.sh target/debug/milvault
 stage "building the portal's WASM (the server is the debug binary built above)"
 bash scripts/build-site.sh "$work/site"
 
