@@ -42,6 +42,11 @@ wait_milvus_ready "$work/milvus-local"
 seed_demo_data
 MILVAULT_TEST_MILVUS_ROOT=$work/milvus-local/data MILVAULT_TEST_WORK=$work \
   cargo test --quiet --test local_storage -- --test-threads=2
+stage "the container image (Containerfile, buildah): built from the debug binary, run against this Milvus"
+MILVAULT_IMAGE_BINARY=target/debug/milvault MILVAULT_IMAGE_SITE="$work/site" \
+  bash scripts/build-image.sh milvault:test
+bash scripts/check-image.sh milvault:test 3990
+buildah rmi milvault:test >/dev/null 2>&1 || true
 stage "portal in Chromium (end2end/)"
 portal_env=(MINIO_ROOT_PATH="$work/milvus-local/data" MINIO_BACKUP_ROOT_PATH="$work/portal-backups"
   LEPTOS_SITE_ROOT="$work/site")

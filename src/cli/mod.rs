@@ -68,6 +68,17 @@ pub enum Command {
     /// The configuration: `config show` prints the effective settings (file, environment and
     /// --set applied) in backup.yaml's keys, secrets masked.
     Config(ConfigArgs),
+    /// Asks a running server's health endpoint; exits 0 when it answers ok (the container
+    /// image's health check, which has no curl).
+    Health(HealthArgs),
+}
+
+/// `health` flags.
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// The health endpoint (plain HTTP).
+    #[arg(long, default_value = "http://127.0.0.1:3000/api/v2/health")]
+    pub url: String,
 }
 
 /// `config` subcommands.
@@ -156,6 +167,35 @@ impl JobDbArg {
                 path.display()
             )
         })
+    }
+}
+
+/// `health`: 0 when `url` answers 2xx with `"status":"ok"`, else 1 with why on stderr.
+async fn health(url: &str) -> Result<i32> {
+    let parsed = url::Url::parse(url).with_context(|| format!("health URL {url}"))?;
+    let address = format!(
+        "{}://{}:{}",
+        parsed.scheme(),
+        parsed.host_str().unwrap_or_default(),
+        parsed.port_or_known_default().unwrap_or(80)
+    );
+    let path = match parsed.query() {
+        Some(q) => format!("{}?{q}", parsed.path()),
+        None => parsed.path().to_string(),
+    };
+    match crate::milvus::gc::get(&address, &path).await {
+        Ok(body) if body.contains(r#""status":"ok""#) => {
+            println!("{body}");
+            Ok(0)
+        }
+        Ok(body) => {
+            eprintln!("{url} answered without status ok: {body}");
+            Ok(1)
+        }
+        Err(e) => {
+            eprintln!("{url}: {e}");
+            Ok(1)
+        }
     }
 }
 
@@ -284,6 +324,9 @@ pub struct RestoreArgs {
 /// Runs the CLI; returns the process exit code.
 pub async fn run(cli: Cli) -> Result<i32> {
     let env: Vec<(String, String)> = std::env::vars().collect();
+    if let Command::Health(a) = &cli.command {
+        return health(&a.url).await;
+    }
     let config = Config::load(cli.config.as_deref(), &env, &cli.sets)?;
     if let Command::Config(ConfigArgs {
         command: ConfigCommand::Show,
@@ -295,8 +338,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
     }
     let svc = Arc::new(Milvault::new(config)?);
     match cli.command {
-        // shown above, before the service opened its storage
-        Command::Config(_) => {}
+        // answered above, before the service opened its storage
+        Command::Config(_) | Command::Health(_) => {}
         Command::Create(a) => {
             let resume = a.resume.is_some();
             let jobs = jobs::CliJobs::open(&cli.db, &svc)?;

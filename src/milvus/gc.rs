@@ -304,8 +304,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// `GET <address><path_and_query>` over HTTP/1.1; the body of a 2xx answer.
-async fn get(address: &str, path_and_query: &str) -> Result<String, GcCallError> {
+/// `GET <address><path_and_query>` over HTTP/1.1; the body of a 2xx answer. Also the image's
+/// health check (`milvault health`).
+pub(crate) async fn get(address: &str, path_and_query: &str) -> Result<String, GcCallError> {
     let bad = || GcCallError::BadAddress(address.to_string());
     let url = url::Url::parse(address).map_err(|_| bad())?;
     if url.scheme() != "http" {
