@@ -248,16 +248,9 @@ pub fn database_of(qualified: &str) -> &str {
     db_or_default(qualified.split_once('.').map_or("", |(db, _)| db))
 }
 
-/// The distinct databases of qualified collection names, sorted.
-pub fn databases_of<S: AsRef<str>>(qualified: &[S]) -> Vec<String> {
-    let mut dbs: Vec<String> = qualified
-        .iter()
-        .map(|q| database_of(q.as_ref()).to_string())
-        .collect();
-    dbs.sort();
-    dbs.dedup();
-    dbs
-}
+/// The distinct databases of qualified collection names, sorted (said once, with the other
+/// name rules).
+pub use crate::engine::names::databases_of;
 
 #[cfg(test)]
 mod tests {

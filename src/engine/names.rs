@@ -36,14 +36,8 @@ pub fn default_backup_name() -> String {
     app::names::default_backup_name(chrono::Utc::now().timestamp_millis())
 }
 
-/// `db` with the empty database meaning [`DEFAULT_DB`].
-pub fn db_or_default(db: &str) -> &str {
-    if db.is_empty() {
-        DEFAULT_DB
-    } else {
-        db
-    }
-}
+/// `db` with the empty database meaning [`DEFAULT_DB`] (said once, in the format layer).
+pub use crate::format::db_or_default;
 
 /// A collection by database and name. Written `db.collection`; `collection` alone means the
 /// default database, or the one database a request gives.

@@ -23,7 +23,7 @@ use tokio::{
     task::JoinHandle,
 };
 
-use crate::{config::GcPauseConfig, jobs::Progress};
+use crate::{config::GcPauseConfig, progress::Progress};
 
 /// The pause endpoint (Milvus DataCoord's management API).
 pub const PAUSE_PATH: &str = "/management/datacoord/garbage_collection/pause";
