@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Checks the Kubernetes manifests in deploy/: every kustomization (the base and each overlay)
+# Checks deploy/: the Prometheus alert rules (promtool), and every kustomization (the base and each overlay)
 # renders with `kubectl kustomize`, validates strictly against Kubernetes' schemas
 # (kubernetes-validate), and its backup.yaml is a configuration milvault reads (`config show`).
 #
 #   bash scripts/check-deploy.sh [MILVAULT_BINARY]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
+# the alert rules over /metrics, and their unit tests
+promtool check rules "$repo/deploy/prometheus/alerts.yaml" >/dev/null
+(cd "$repo/deploy/prometheus" && promtool test rules alerts_test.yaml >/dev/null)
+echo "deploy/prometheus: alert rules check and pass their tests (promtool)"
 bin=${1:-$repo/target/debug/milvault}
 venv=${MILVAULT_CACHE:-$HOME/.cache/milvault}/venv
 out=$(mktemp -d)

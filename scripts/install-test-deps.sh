@@ -17,9 +17,10 @@ install_lite() {
   touch "$lite_stamp"
   echo "Milvus Lite installed in $lite_venv"
 }
-# the deployment checks (scripts/check-deploy.sh): Debian's kubectl, kubernetes-validate
+# the deployment checks (scripts/check-deploy.sh): Debian's kubectl and promtool, kubernetes-validate
 install_deploy_tools() {
   command -v kubectl >/dev/null || { apt-get update -qq && apt-get install -y -qq kubectl; }
+  command -v promtool >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus; }
   [ -x "$venv/bin/kubernetes-validate" ] || "$venv/bin/pip" install -q "kubernetes-validate==1.37.0"
 }
 if [ -f "$stamp" ]; then install_lite; install_deploy_tools; exit 0; fi

@@ -773,3 +773,78 @@ async fn the_api_page_and_openapi_document_are_served() {
     assert!(html.contains("<code>/api/v1/restore</code>"));
     assert!(!html.contains("<script"));
 }
+
+/// The value of the sample `name` (with its labels, as printed) on a /metrics page; 0 if absent.
+fn sample(page: &str, name: &str) -> f64 {
+    page.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn metrics_move_as_jobs_succeed_and_fail() {
+    let server = &Server::start().await;
+    let page = || async {
+        let r = server
+            .http
+            .get(server.url("/metrics"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        assert!(r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text"));
+        r.text().await.unwrap()
+    };
+    let wait = |id: String| async move {
+        for _ in 0..600 {
+            let (_, job) = server.get(&format!("/api/v2/jobs/{id}")).await;
+            if job["state"] != "running" {
+                return job;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        panic!("job {id} did not end");
+    };
+    let before = page().await;
+    let ok = r#"milvault_jobs_ended_total{kind="backup",outcome="succeeded"}"#;
+    let failed = r#"milvault_jobs_ended_total{kind="backup",outcome="failed"}"#;
+    let bytes = r#"milvault_job_bytes_total{kind="backup"}"#;
+    let (status, job) = server
+        .post(
+            "/api/v2/backups",
+            json!({"name": unique("met"), "collections": ["demo_products"]}),
+        )
+        .await;
+    assert_eq!(status, 202, "{job}");
+    let end = wait(job["id"].as_str().unwrap().to_string()).await;
+    assert_eq!(end["state"], "succeeded", "{end}");
+    let (status, job) = server
+        .post(
+            "/api/v2/backups",
+            json!({"name": unique("met"), "collections": ["no_such_collection_m"]}),
+        )
+        .await;
+    assert_eq!(status, 202, "{job}");
+    let end = wait(job["id"].as_str().unwrap().to_string()).await;
+    assert_eq!(end["state"], "failed", "{end}");
+    let after = page().await;
+    assert_eq!(sample(&after, ok) - sample(&before, ok), 1.0, "{after}");
+    assert_eq!(
+        sample(&after, failed) - sample(&before, failed),
+        1.0,
+        "{after}"
+    );
+    assert!(sample(&after, bytes) > sample(&before, bytes), "{after}");
+    assert!(
+        sample(
+            &after,
+            r#"milvault_job_duration_seconds_count{kind="backup"}"#
+        ) >= 2.0,
+        "{after}"
+    );
+    assert!(after.ends_with("# EOF\n"));
+}

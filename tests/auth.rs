@@ -221,8 +221,12 @@ async fn a_team_member_stays_in_its_databases_through_every_front_end() {
         .to_str()
         .unwrap()
         .contains("frame-ancestors 'none'"));
-    // health probes stay open
+    // health probes stay open; /metrics answers 401 (a scraper is not sent to the sign-in
+    // page), and a user limited to some databases may not read it (it names every policy)
     assert_eq!(s.get("/api/v2/health", As::Nobody).await.0, 200);
+    assert_eq!(s.get("/metrics", As::Nobody).await.0, 401);
+    assert_eq!(s.get("/metrics", alice).await.0, 403);
+    assert_eq!(s.get("/metrics", root).await.0, 200);
 
     // the admin backs up one collection of each database
     let shop_b = unique("shop");

@@ -84,6 +84,18 @@ impl Gate {
         &self.caller.who
     }
 
+    /// The `/metrics` page. It names every policy, so a user scoped to some databases may not
+    /// read it; everyone else signed in (a scraper's API token) may.
+    pub fn metrics_text(&self) -> Result<String> {
+        if self.who().is_scoped() {
+            return Err(Error::Forbidden(
+                "/metrics covers every database and policy; it needs a user who is not limited to some databases"
+                    .into(),
+            ));
+        }
+        Ok(self.reg.metrics().render(self.reg.store()))
+    }
+
     /// Records an entry for this caller.
     pub fn audit(&self, action: &str, target: &str, outcome: Outcome, detail: &str) {
         let w = &self.caller.who;

@@ -4,6 +4,7 @@
 //! job model itself (kinds, states, snapshots, live progress) is [`crate::progress`], below the
 //! engine.
 
+pub mod metrics;
 pub mod name_lease;
 pub mod policies;
 pub mod registry;

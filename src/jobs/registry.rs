@@ -34,6 +34,7 @@ pub struct JobRegistry {
     svc: Arc<Milvault>,
     store: Db,
     live: Mutex<HashMap<String, JobHandle>>,
+    metrics: crate::jobs::metrics::JobMetrics,
 }
 
 /// A backup name claimed for a use (see [`crate::jobs::name_lease`]), across every process sharing the
@@ -91,6 +92,7 @@ impl JobRegistry {
             svc,
             store,
             live: Mutex::new(HashMap::new()),
+            metrics: Default::default(),
         });
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             let weak = Arc::downgrade(&reg);
@@ -121,6 +123,11 @@ impl JobRegistry {
     /// The database of jobs, policies and verifications.
     pub fn store(&self) -> &Db {
         &self.store
+    }
+
+    /// The metrics of this process's jobs (`/metrics`).
+    pub fn metrics(&self) -> &crate::jobs::metrics::JobMetrics {
+        &self.metrics
     }
 
     /// The service the jobs run on.
@@ -396,6 +403,7 @@ impl JobRegistry {
         let id = first.id.clone();
         lock(&self.live).insert(id.clone(), handle.clone());
         self.save(&first);
+        self.metrics.job_started(&first);
         let registry = self.clone();
         let mut watcher = handle;
         let mut saved_ledger = first.restore.clone();
@@ -420,6 +428,7 @@ impl JobRegistry {
                 last.finished_at = Some(chrono::Utc::now());
             }
             registry.save(&last);
+            registry.metrics.job_ended(&last);
             // release the job's names before it leaves `live`: whoever waited for it with
             // `wait_ended` can use the backup at once
             on_end();

@@ -146,6 +146,7 @@ pub(crate) fn refuse(req: &Request, status: StatusCode, code: &str, message: &st
     if status == StatusCode::UNAUTHORIZED
         && is_safe(req.method())
         && !path.starts_with("/api/")
+        && path != "/metrics"
         && !path.starts_with("/events/")
         && !path.starts_with("/download/")
     {

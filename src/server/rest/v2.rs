@@ -32,6 +32,7 @@ const DEFAULT_PAGE: usize = 50;
 pub fn routes(registry: Arc<JobRegistry>) -> Router {
     Router::new()
         .route("/api/v2/health", get(health))
+        .route("/metrics", get(metrics))
         .route("/api/v2/backups", get(list_backups).post(create_backup))
         .route(
             "/api/v2/backups/{name}",
@@ -428,6 +429,13 @@ pub async fn health() -> Json<Health> {
         status: "ok".into(),
         version: env!("CARGO_PKG_VERSION").into(),
     })
+}
+
+/// Prometheus' text format (OpenMetrics): this process's jobs and the policies' last good runs.
+pub async fn metrics(gate: Gate) -> ApiResult<impl axum::response::IntoResponse> {
+    let text = gate.metrics_text()?;
+    let kind = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    Ok(([(axum::http::header::CONTENT_TYPE, kind)], text))
 }
 
 /// Complete backups, newest first, a page at a time.
