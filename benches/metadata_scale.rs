@@ -154,18 +154,48 @@ async fn main() {
     .expect("verify");
     assert_eq!(report.files_checked as usize, files);
     assert!(report.problems.is_empty());
+    // the plan of a new backup of the same files, then the base applied to it
+    let plan_peak = peak_kib();
+    let mut items: Vec<milvault::engine::copy::CopyItem> = (0..files)
+        .map(|n| {
+            let rel = format!(
+                "binlogs/insert_log/1/2/{}/{}/{}",
+                1000 + n / 1000,
+                100 + (n / 100) % 10,
+                n
+            );
+            milvault::engine::copy::CopyItem {
+                src: rel.trim_start_matches("binlogs/").to_string(),
+                dst: format!("next/{rel}"),
+                size: 0,
+                group: 0,
+                base: None,
+            }
+        })
+        .collect();
+    println!(
+        "the next backup's plan of {files} files: peak RSS {} MiB (+{} MiB)",
+        peak_kib() / 1024,
+        peak_kib().saturating_sub(plan_peak) / 1024
+    );
     let summaries = svc.list_backups().await.expect("list");
     let only_big: Vec<_> = summaries.into_iter().filter(|s| s.name == big).collect();
-    let bases = measure(
-        &format!("the {files}-file backup read as an incremental base"),
-        milvault::engine::incremental::find_bases(
-            storage,
-            &only_big,
-            &["default.products".to_string()],
-            &Progress::detached(JobKind::Backup),
-        ),
+    let taken = measure(
+        &format!("the {files}-file backup found and applied as an incremental base"),
+        async {
+            let bases = milvault::engine::incremental::find_bases(
+                storage,
+                &only_big,
+                &["default.products".to_string()],
+                &Progress::detached(JobKind::Backup),
+            )
+            .await
+            .expect("bases");
+            assert_eq!(bases.names, vec![big.to_string()]);
+            bases.apply("next", &mut items).await.expect("apply")
+        },
     )
-    .await
-    .expect("bases");
-    assert_eq!(bases.names, vec![big.to_string()]);
+    .await;
+    assert_eq!(taken, files);
+    assert!(items.iter().all(|i| i.base.is_some()));
 }

@@ -43,7 +43,10 @@ pub struct Verification {
     pub state: String,
     pub at_ms: i64,
     pub files: u64,
-    /// The damaged files, in words.
+    /// How many files are missing or damaged.
+    #[serde(default)]
+    pub damaged: u64,
+    /// The first damaged files, in words.
     pub problems: Vec<String>,
 }
 

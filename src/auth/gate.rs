@@ -549,7 +549,7 @@ impl Gate {
             if r.ok() {
                 format!("intact: {} files", r.files_checked)
             } else {
-                format!("damaged: {} of {} files", r.problems.len(), r.files_checked)
+                format!("damaged: {} of {} files", r.damaged, r.files_checked)
             }
         })
     }

@@ -534,11 +534,17 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 println!(
                     "backup '{}' is DAMAGED: {} of {} files",
                     report.backup,
-                    report.problems.len(),
+                    report.damaged,
                     report.files_checked
                 );
                 for p in &report.problems {
                     println!("  {p}");
+                }
+                if report.damaged > report.problems.len() as u64 {
+                    println!(
+                        "  and {} more",
+                        report.damaged - report.problems.len() as u64
+                    );
                 }
             }
             return Ok(if report.ok() { 0 } else { 1 });

@@ -54,8 +54,14 @@ pub struct VerificationRecord {
     pub state: String,
     pub files: u64,
     pub bytes: u64,
+    /// How many files are missing or damaged.
+    pub damaged: u64,
+    /// The first of them (at most [`PROBLEMS_RECORDED`]).
     pub problems: Vec<FileProblem>,
 }
+
+/// How many damaged files a verification record names (it is read with every listing).
+pub const PROBLEMS_RECORDED: usize = 100;
 
 fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
@@ -258,10 +264,11 @@ impl Db {
             serde_json::to_string(&v.problems).map_err(|e| Error::Database(e.to_string()))?;
         let conn = self.lock()?;
         conn.execute(
-            "INSERT INTO verifications (backup, at_ms, state, files, bytes, problems) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            "INSERT INTO verifications (backup, at_ms, state, files, bytes, problems, damaged) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT(backup) DO UPDATE SET at_ms = excluded.at_ms, state = excluded.state,
-               files = excluded.files, bytes = excluded.bytes, problems = excluded.problems",
-            params![backup, ms(v.at), v.state, v.files as i64, v.bytes as i64, problems],
+               files = excluded.files, bytes = excluded.bytes, problems = excluded.problems,
+               damaged = excluded.damaged",
+            params![backup, ms(v.at), v.state, v.files as i64, v.bytes as i64, problems, v.damaged as i64],
         )
         .map_err(db_err)?;
         Ok(())
@@ -279,18 +286,27 @@ impl Db {
     pub fn verifications(&self) -> Result<HashMap<String, VerificationRecord>> {
         let conn = self.lock()?;
         let mut stmt = conn
-            .prepare("SELECT backup, at_ms, state, files, bytes, problems FROM verifications")
+            .prepare(
+                "SELECT backup, at_ms, state, files, bytes, problems, damaged FROM verifications",
+            )
             .map_err(db_err)?;
         let rows = stmt
             .query_map([], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
-                    VerificationRecord {
-                        at: from_ms(r.get(1)?),
-                        state: r.get(2)?,
-                        files: r.get::<_, i64>(3)? as u64,
-                        bytes: r.get::<_, i64>(4)? as u64,
-                        problems: serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or_default(),
+                    {
+                        let problems: Vec<FileProblem> =
+                            serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or_default();
+                        VerificationRecord {
+                            at: from_ms(r.get(1)?),
+                            state: r.get(2)?,
+                            files: r.get::<_, i64>(3)? as u64,
+                            bytes: r.get::<_, i64>(4)? as u64,
+                            // records from before the count name every damaged file
+                            damaged: (r.get::<_, i64>(6)?.max(0) as u64)
+                                .max(problems.len() as u64),
+                            problems,
+                        }
                     },
                 ))
             })

@@ -41,7 +41,8 @@ const POLICIES: &str = "
       state TEXT NOT NULL,
       files INTEGER NOT NULL,
       bytes INTEGER NOT NULL,
-      problems TEXT NOT NULL
+      problems TEXT NOT NULL,
+      damaged INTEGER NOT NULL DEFAULT 0
     );";
 
 /// Users, sessions, API tokens, sign-in failures and the one-time set-up link.
@@ -121,6 +122,12 @@ pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     }
     for schema in [POLICIES, USERS, AUDIT, LEASES] {
         conn.execute_batch(schema)?;
+    }
+    // verifications from before the count: it is taken from their (full) problem list
+    if conn.prepare("SELECT damaged FROM verifications LIMIT 0").is_err() {
+        conn.execute_batch(
+            "ALTER TABLE verifications ADD COLUMN damaged INTEGER NOT NULL DEFAULT 0",
+        )?;
     }
     // users from before Milvus sign-in are local
     if conn.prepare("SELECT origin FROM users LIMIT 0").is_err() {

@@ -256,11 +256,12 @@ impl JobRegistry {
         progress: &Progress,
     ) -> Result<verify::VerifyReport> {
         let r = verify::verify_backup(&self.svc, name, progress).await;
-        let record = |state: &str, files, bytes, problems| VerificationRecord {
+        let record = |state: &str, files, bytes, damaged, problems| VerificationRecord {
             at: chrono::Utc::now(),
             state: state.into(),
             files,
             bytes,
+            damaged,
             problems,
         };
         let v = match &r {
@@ -268,9 +269,15 @@ impl JobRegistry {
                 if rep.ok() { "intact" } else { "damaged" },
                 rep.files_checked,
                 rep.bytes_checked,
-                rep.problems.clone(),
+                rep.damaged,
+                // the record is read with every listing: the first ones name the damage
+                rep.problems
+                    .iter()
+                    .take(crate::db::policies::PROBLEMS_RECORDED)
+                    .cloned()
+                    .collect(),
             )),
-            Err(Error::NoManifest(_)) => Some(record("unverifiable", 0, 0, Vec::new())),
+            Err(Error::NoManifest(_)) => Some(record("unverifiable", 0, 0, 0, Vec::new())),
             Err(_) => None,
         };
         if let Some(v) = v {

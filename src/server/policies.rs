@@ -17,6 +17,7 @@ pub fn verification_view(v: &VerificationRecord) -> Verification {
         state: v.state.clone(),
         at_ms: v.at.timestamp_millis(),
         files: v.files,
+        damaged: v.damaged,
         problems: v.problems.iter().map(|p| p.to_string()).collect(),
     }
 }

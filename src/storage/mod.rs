@@ -278,6 +278,79 @@ impl Storage {
         Ok(Some((size, hasher.finalize().to_hex().to_string())))
     }
 
+    /// Copies a file to the local file `to`, a chunk at a time (memory stays bounded whatever the
+    /// file's size); `Ok(None)` if it does not exist, else its size.
+    pub async fn download_to(&self, rel: &str, to: &FsPath) -> Result<Option<u64>> {
+        use tokio::io::AsyncWriteExt;
+        let r = match self.store.get(&self.path(rel)).await {
+            Ok(r) => r,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(self.err(rel, e)),
+        };
+        let local = |e: std::io::Error| {
+            Error::storage(
+                format!("{}", to.display()),
+                format!("cannot write a local copy of {rel}: {e}"),
+            )
+        };
+        let mut file = tokio::fs::File::create(to).await.map_err(local)?;
+        let mut size = 0u64;
+        let mut stream = r.into_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| self.err(rel, e))?;
+            size += chunk.len() as u64;
+            file.write_all(&chunk).await.map_err(local)?;
+        }
+        file.flush().await.map_err(local)?;
+        Ok(Some(size))
+    }
+
+    /// Writes the local file `from` as `rel`: whole when small, else as a multipart upload of
+    /// 16 MiB parts (memory stays bounded whatever the file's size).
+    pub async fn upload_from(&self, rel: &str, from: &FsPath) -> Result<()> {
+        use tokio::io::AsyncReadExt;
+        const PART: usize = 16 << 20;
+        let local = |e: std::io::Error| {
+            Error::storage(
+                format!("{}", from.display()),
+                format!("cannot read the local file to store as {rel}: {e}"),
+            )
+        };
+        let mut file = tokio::fs::File::open(from).await.map_err(local)?;
+        let len = file.metadata().await.map_err(local)?.len();
+        if len <= PART as u64 {
+            let mut data = Vec::with_capacity(len as usize);
+            file.read_to_end(&mut data).await.map_err(local)?;
+            return self.write(rel, data.into()).await;
+        }
+        let upload = self
+            .store
+            .put_multipart(&self.path(rel))
+            .await
+            .map_err(|e| self.err(rel, e))?;
+        let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, PART);
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = match file.read(&mut buf).await {
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = writer.abort().await;
+                    return Err(local(e));
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            if let Err(e) = writer.wait_for_capacity(2).await {
+                let _ = writer.abort().await;
+                return Err(self.err(rel, e));
+            }
+            writer.write(&buf[..n]);
+        }
+        writer.finish().await.map_err(|e| self.err(rel, e))?;
+        Ok(())
+    }
+
     /// Writes a small file whole.
     pub async fn write(&self, rel: &str, data: Bytes) -> Result<()> {
         self.store

@@ -98,7 +98,12 @@ pub fn VerificationBadge(v: Option<crate::api::Verification>) -> impl IntoView {
             let title = if v.problems.is_empty() {
                 format!("{} files checked {}", v.files, format::time(v.at_ms))
             } else {
-                v.problems.join("\n")
+                let more = v.damaged.saturating_sub(v.problems.len() as u64);
+                let mut t = v.problems.join("\n");
+                if more > 0 {
+                    t.push_str(&format!("\nand {more} more"));
+                }
+                t
             };
             view! { <span class=format!("badge badge-{}", v.state) title=title>{v.state.clone()}</span> }.into_any()
         }

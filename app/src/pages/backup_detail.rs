@@ -70,8 +70,11 @@ fn Detail(detail: BackupDetail) -> impl IntoView {
         </dl>
         {s.verification.clone().filter(|v| !v.problems.is_empty()).map(|v| view! {
             <section class="damage" role="alert">
-                <h2>"Damaged files"</h2>
-                <ul>{v.problems.into_iter().map(|p| view! { <li><code>{p}</code></li> }).collect_view()}</ul>
+                <h2>{format!("Damaged files: {}", v.damaged.max(v.problems.len() as u64))}</h2>
+                <ul>{v.problems.iter().cloned().map(|p| view! { <li><code>{p}</code></li> }).collect_view()}</ul>
+                {(v.damaged > v.problems.len() as u64).then(|| view! {
+                    <p>{format!("and {} more (milvault verify -n NAME lists the first {} of them)", v.damaged - v.problems.len() as u64, 1000)}</p>
+                })}
                 <p>"A restore of this backup is refused unless forced; restore from another backup."</p>
             </section>
         })}

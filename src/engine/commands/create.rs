@@ -244,7 +244,7 @@ async fn run_paused(
             let found =
                 crate::engine::incremental::find_bases(backups, &summaries, &names, progress)
                     .await?;
-            found.apply(&req.name, &mut items);
+            found.apply(&req.name, &mut items).await?;
             bases = found.names;
         }
         let planned = items.clone();

@@ -613,7 +613,7 @@ async fn check_backup_files(
     progress: &Progress,
 ) -> Result<()> {
     let storage = svc.backup_storage();
-    let Some(manifest) = crate::engine::integrity::read_manifest(storage, backup).await? else {
+    let Some(manifest) = crate::engine::integrity::open_manifest(storage, backup).await? else {
         progress.log(
             "the backup has no manifest (made by milvus-backup or an older milvault): its files are not verified, only looked for",
         );
@@ -661,7 +661,7 @@ async fn check_backup_files(
         storage,
         backup,
         &manifest,
-        &prefixes,
+        prefixes,
         "files",
         svc.config().tuning.copy_concurrency,
         force,

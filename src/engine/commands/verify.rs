@@ -17,14 +17,18 @@ pub struct VerifyReport {
     pub backup: String,
     pub files_checked: u64,
     pub bytes_checked: u64,
-    /// Empty when the backup is intact.
+    /// Files missing or damaged (0 when the backup is intact).
+    #[serde(default)]
+    pub damaged: u64,
+    /// The first of them, in path order (at most
+    /// [`PROBLEMS_NAMED`](crate::engine::integrity::PROBLEMS_NAMED)); empty when intact.
     pub problems: Vec<FileProblem>,
 }
 
 impl VerifyReport {
     /// No file is missing or damaged.
     pub fn ok(&self) -> bool {
-        self.problems.is_empty()
+        self.damaged == 0 && self.problems.is_empty()
     }
 
     /// `Ok` when intact, else the error naming the damaged files.
@@ -34,8 +38,8 @@ impl VerifyReport {
         } else {
             Err(Error::BackupDamaged {
                 name: self.backup.clone(),
-                count: self.problems.len(),
-                files: describe_problems(&self.problems, 10),
+                count: self.damaged as usize,
+                files: describe_problems(&self.problems, self.damaged, 10),
             })
         }
     }
@@ -50,15 +54,13 @@ pub async fn verify_backup(
     // the metadata must be readable too (and the backup complete)
     let info = svc.get_backup(name).await?;
     let storage = svc.backup_storage();
-    let Some(manifest) = integrity::read_manifest(storage, name).await? else {
+    let Some(manifest) = integrity::open_manifest(storage, name).await? else {
         return Err(Error::NoManifest(name.into()));
     };
-    let total: u64 = manifest.files.values().map(|e| e.size).sum();
-    progress.add_total(total, 0);
+    progress.add_total(manifest.bytes, 0);
     progress.step(format!(
-        "checking {} files ({total} bytes) of backup '{}'",
-        manifest.files.len(),
-        info.name
+        "checking {} files ({} bytes) of backup '{}'",
+        manifest.files, manifest.bytes, info.name
     ));
     let outcome = integrity::check_files(
         storage,
@@ -68,21 +70,22 @@ pub async fn verify_backup(
         svc.config().tuning.copy_concurrency,
         progress,
     )
-    .await;
+    .await?;
     progress.log(format!(
         "checked {} files, {} bytes: {}",
         outcome.files,
         outcome.bytes,
-        if outcome.problems.is_empty() {
+        if outcome.damaged == 0 {
             "all intact".to_string()
         } else {
-            format!("{} damaged", outcome.problems.len())
+            format!("{} damaged", outcome.damaged)
         }
     ));
     Ok(VerifyReport {
         backup: name.into(),
         files_checked: outcome.files,
         bytes_checked: outcome.bytes,
+        damaged: outcome.damaged,
         problems: outcome.problems,
     })
 }

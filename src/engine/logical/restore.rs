@@ -76,7 +76,7 @@ pub async fn check_files(
     progress: &Progress,
 ) -> Result<()> {
     let storage = svc.backup_storage();
-    let Some(manifest) = crate::engine::integrity::read_manifest(storage, backup).await? else {
+    let Some(manifest) = crate::engine::integrity::open_manifest(storage, backup).await? else {
         return Err(Error::NoManifest(backup.into()));
     };
     let prefixes: Vec<String> = collections.iter().map(|c| collection_prefix(c)).collect();
@@ -88,7 +88,7 @@ pub async fn check_files(
         storage,
         backup,
         &manifest,
-        &prefixes,
+        prefixes,
         "Parquet files",
         svc.config().tuning.copy_concurrency,
         force,

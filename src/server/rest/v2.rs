@@ -127,7 +127,9 @@ pub struct VerificationView {
     pub at: DateTime<Utc>,
     pub files: u64,
     pub bytes: u64,
-    /// The damaged files: `{"problem": "missing"|"truncated"|"grown"|"changed"|"unreadable", "path", ...}`.
+    /// How many files are missing or damaged.
+    pub damaged: u64,
+    /// The first damaged files (up to 100): `{"problem": "missing"|"truncated"|"grown"|"changed"|"unreadable", "path", ...}`.
     #[schema(value_type = Vec<Object>)]
     pub problems: Vec<crate::format::manifest::FileProblem>,
 }
@@ -139,6 +141,7 @@ impl From<&crate::db::policies::VerificationRecord> for VerificationView {
             at: v.at,
             files: v.files,
             bytes: v.bytes,
+            damaged: v.damaged,
             problems: v.problems.clone(),
         }
     }
