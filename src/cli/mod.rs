@@ -533,9 +533,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             } else {
                 println!(
                     "backup '{}' is DAMAGED: {} of {} files",
-                    report.backup,
-                    report.damaged,
-                    report.files_checked
+                    report.backup, report.damaged, report.files_checked
                 );
                 for p in &report.problems {
                     println!("  {p}");

@@ -292,23 +292,19 @@ impl Db {
             .map_err(db_err)?;
         let rows = stmt
             .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    {
-                        let problems: Vec<FileProblem> =
-                            serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or_default();
-                        VerificationRecord {
-                            at: from_ms(r.get(1)?),
-                            state: r.get(2)?,
-                            files: r.get::<_, i64>(3)? as u64,
-                            bytes: r.get::<_, i64>(4)? as u64,
-                            // records from before the count name every damaged file
-                            damaged: (r.get::<_, i64>(6)?.max(0) as u64)
-                                .max(problems.len() as u64),
-                            problems,
-                        }
-                    },
-                ))
+                Ok((r.get::<_, String>(0)?, {
+                    let problems: Vec<FileProblem> =
+                        serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or_default();
+                    VerificationRecord {
+                        at: from_ms(r.get(1)?),
+                        state: r.get(2)?,
+                        files: r.get::<_, i64>(3)? as u64,
+                        bytes: r.get::<_, i64>(4)? as u64,
+                        // records from before the count name every damaged file
+                        damaged: (r.get::<_, i64>(6)?.max(0) as u64).max(problems.len() as u64),
+                        problems,
+                    }
+                }))
             })
             .map_err(db_err)?;
         rows.collect::<std::result::Result<HashMap<_, _>, _>>()

@@ -124,7 +124,10 @@ pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
         conn.execute_batch(schema)?;
     }
     // verifications from before the count: it is taken from their (full) problem list
-    if conn.prepare("SELECT damaged FROM verifications LIMIT 0").is_err() {
+    if conn
+        .prepare("SELECT damaged FROM verifications LIMIT 0")
+        .is_err()
+    {
         conn.execute_batch(
             "ALTER TABLE verifications ADD COLUMN damaged INTEGER NOT NULL DEFAULT 0",
         )?;

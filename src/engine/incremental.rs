@@ -154,10 +154,7 @@ mod tests {
         }
         let json = w.finish().unwrap();
         storage
-            .write(
-                &crate::engine::integrity::manifest_path(name),
-                json.into(),
-            )
+            .write(&crate::engine::integrity::manifest_path(name), json.into())
             .await
             .unwrap();
         open_manifest(storage, name).await.unwrap().unwrap()
@@ -171,7 +168,12 @@ mod tests {
             crate::storage::tests_support::config(),
         );
         let p = |tail: &str| format!("binlogs/insert_log/1/2/3/100/{tail}");
-        let newer = base_with(&storage, "b0", &[(&p("7"), 10), (&p("8"), 10), (&p("6"), 5)]).await;
+        let newer = base_with(
+            &storage,
+            "b0",
+            &[(&p("7"), 10), (&p("8"), 10), (&p("6"), 5)],
+        )
+        .await;
         let older = base_with(&storage, "bx", &[(&p("6"), 6), (&p("5"), 3)]).await;
         let bases = Bases {
             names: vec!["b0".into(), "bx".into()],

@@ -11,8 +11,8 @@ use crate::{
     format::{
         layout,
         manifest::{
-            read_entries, FileProblem, Found, Manifest, ManifestEntry, ManifestWriter, ReadError, ALGORITHM,
-            MANIFEST_FILE,
+            read_entries, FileProblem, Found, Manifest, ManifestEntry, ManifestWriter, ReadError,
+            ALGORITHM, MANIFEST_FILE,
         },
     },
     progress::Progress,
@@ -144,9 +144,8 @@ impl ManifestFile {
             let file = match std::fs::File::open(&*spool) {
                 Ok(f) => f,
                 Err(e) => {
-                    let _ = tx.blocking_send(Err(corrupt(format!(
-                        "cannot read the local copy: {e}"
-                    ))));
+                    let _ =
+                        tx.blocking_send(Err(corrupt(format!("cannot read the local copy: {e}"))));
                     return;
                 }
             };
@@ -417,4 +416,113 @@ pub fn describe_problems(problems: &[FileProblem], count: u64, max: usize) -> St
         s.push_str(&format!("; and {} more", count - named));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::JobKind;
+
+    fn storage() -> Storage {
+        Storage::from_store(
+            Arc::new(object_store::memory::InMemory::new()),
+            "backups",
+            crate::storage::tests_support::config(),
+        )
+    }
+
+    /// Writes `n` one-byte files of backup `b` and its manifest; returns their paths.
+    async fn backup_of(s: &Storage, n: usize) -> Vec<String> {
+        let mut rels = Vec::new();
+        for i in 0..n {
+            let rel = format!("binlogs/insert_log/1/2/{}/100/{i}", 3 + i % 7);
+            s.write(&format!("b/{rel}"), vec![i as u8].into())
+                .await
+                .unwrap();
+            rels.push(rel);
+        }
+        let p = Progress::detached(JobKind::Backup);
+        let listed = write_manifest(s, "b", rels.clone(), Default::default(), 8, &p)
+            .await
+            .unwrap();
+        assert_eq!(listed, n);
+        rels
+    }
+
+    #[tokio::test]
+    async fn every_damaged_file_is_counted_and_the_first_ones_named() {
+        let s = storage();
+        let rels = backup_of(&s, 1_250).await;
+        let m = open_manifest(&s, "b").await.unwrap().unwrap();
+        assert_eq!((m.files, m.bytes), (1_250, 1_250));
+        let p = Progress::detached(JobKind::Verify);
+        let intact = check_files(&s, "b", &m, |_| true, 8, &p).await.unwrap();
+        assert_eq!((intact.files, intact.damaged), (1_250, 0));
+        // 1,100 files lost, one changed
+        for rel in &rels[..1_100] {
+            s.delete(&format!("b/{rel}")).await.unwrap();
+        }
+        s.write(&format!("b/{}", rels[1_200]), vec![0xff].into())
+            .await
+            .unwrap();
+        let out = check_files(&s, "b", &m, |_| true, 8, &p).await.unwrap();
+        assert_eq!(out.files, 1_250);
+        assert_eq!(out.damaged, 1_101);
+        assert_eq!(out.problems.len(), PROBLEMS_NAMED);
+        let mut sorted: Vec<&str> = out.problems.iter().map(|p| p.path()).collect();
+        sorted.sort();
+        assert_eq!(
+            sorted,
+            out.problems.iter().map(|p| p.path()).collect::<Vec<_>>(),
+            "named in path order"
+        );
+        let mut damaged: Vec<String> = rels[..1_100].to_vec();
+        damaged.push(rels[1_200].clone());
+        damaged.sort();
+        assert_eq!(sorted, damaged[..PROBLEMS_NAMED], "the first ones by path");
+        let words = describe_problems(&out.problems, out.damaged, 10);
+        assert!(words.ends_with("; and 1091 more"), "{words}");
+    }
+
+    #[tokio::test]
+    async fn the_check_before_a_restore_reads_only_what_it_restores() {
+        let s = storage();
+        let rels = backup_of(&s, 70).await;
+        let m = open_manifest(&s, "b").await.unwrap().unwrap();
+        // segment 4 is damaged, the restore reads segments 3 and 5 only
+        let in_4: Vec<&String> = rels.iter().filter(|r| r.contains("/2/4/")).collect();
+        s.delete(&format!("b/{}", in_4[0])).await.unwrap();
+        let p = Progress::detached(JobKind::Restore);
+        let prefixes = |segs: &[i64]| {
+            segs.iter()
+                .map(|seg| crate::format::manifest::segment_prefix("insert_log", 1, 2, *seg))
+                .collect::<Vec<_>>()
+        };
+        check_before_restore(&s, "b", &m, prefixes(&[5, 3]), "files", 4, false, &p)
+            .await
+            .unwrap();
+        let refused = check_before_restore(&s, "b", &m, prefixes(&[3, 4]), "files", 4, false, &p)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&refused, Error::BackupDamaged { count: 1, files, .. } if files.contains(in_4[0].as_str())),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn prefixes_are_found_by_binary_search() {
+        let p = Prefixes::new(vec![
+            "binlogs/insert_log/1/2/30/".into(),
+            "binlogs/insert_log/1/2/3/".into(),
+            "binlogs/delta_log/1/2/3/".into(),
+        ]);
+        assert!(p.contain("binlogs/insert_log/1/2/3/100/7"));
+        assert!(p.contain("binlogs/insert_log/1/2/30/100/7"));
+        assert!(p.contain("binlogs/delta_log/1/2/3/9"));
+        assert!(!p.contain("binlogs/insert_log/1/2/4/100/7"));
+        assert!(!p.contain("binlogs/insert_log/1/2/300/100/7"));
+        assert!(!p.contain("binlogs/"));
+        assert!(!Prefixes::new(Vec::new()).contain("x"));
+    }
 }

@@ -105,8 +105,9 @@ impl SummaryCache {
 
     /// Forgets the backups that are gone.
     fn keep_only(&self, names: &[String]) {
+        let names: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        map.retain(|n, _| names.contains(n));
+        map.retain(|n, _| names.contains(n.as_str()));
     }
 }
 
