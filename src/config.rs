@@ -111,6 +111,131 @@ pub struct Config {
     pub tuning: Tuning,
     /// Pausing Milvus' garbage collector during backups (`backup.gcPause`).
     pub gc_pause: GcPauseConfig,
+    /// Where failures are told (`notifications`, milvault's own section).
+    pub notifications: NotificationsConfig,
+}
+
+/// `notifications`: webhooks told of failed jobs, damaged backups and failed or skipped policy
+/// runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct NotificationsConfig {
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+/// One webhook (`notifications.webhooks[]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct WebhookConfig {
+    /// How policies (`notify: [name]`) and the delivery log name it.
+    pub name: String,
+    /// Where to POST; it may hold a token (Slack's do), so it is never shown whole.
+    pub url: Secret,
+    /// The HMAC-SHA256 key of the `X-Milvault-Signature` header; none: unsigned.
+    pub secret: Secret,
+    /// Or the environment variable holding it (a Kubernetes Secret as env).
+    pub secret_env: String,
+    /// `json` (milvault's event) or `slack` (`{"text": ...}`, Slack-compatible).
+    pub format: String,
+    /// Told of every event (`true`, the default), or only of the policies that name it.
+    pub global: bool,
+    /// Event kinds to send (`job.failed`, `verification.damaged`, `policy.failed`,
+    /// `policy.skipped`, `policy.missed`); empty: all.
+    pub events: Vec<String>,
+    /// Tries per event before it is given up (default 5).
+    pub max_attempts: u32,
+    /// Wait before the second try, doubled before each next one (default 1000 ms).
+    pub retry_base_millis: u64,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        WebhookConfig {
+            name: String::new(),
+            url: Secret::default(),
+            secret: Secret::default(),
+            secret_env: String::new(),
+            format: "json".into(),
+            global: true,
+            events: Vec::new(),
+            max_attempts: 5,
+            retry_base_millis: 1000,
+        }
+    }
+}
+
+impl WebhookConfig {
+    /// The URL without path, query or credentials (what may be shown).
+    pub fn shown_url(&self) -> String {
+        match url::Url::parse(self.url.expose()) {
+            Ok(u) => format!(
+                "{}://{}{}/…",
+                u.scheme(),
+                u.host_str().unwrap_or(""),
+                u.port().map(|p| format!(":{p}")).unwrap_or_default()
+            ),
+            Err(_) => "(not a URL)".into(),
+        }
+    }
+
+    /// The signing key: `secret`, else the variable `secret_env` names.
+    pub fn signing_key(&self) -> Option<String> {
+        if !self.secret.is_empty() {
+            return Some(self.secret.expose().to_string());
+        }
+        if self.secret_env.is_empty() {
+            return None;
+        }
+        std::env::var(&self.secret_env)
+            .ok()
+            .filter(|v| !v.is_empty())
+    }
+}
+
+fn check_webhooks(n: &NotificationsConfig) -> Result<()> {
+    let mut names = std::collections::HashSet::new();
+    for w in &n.webhooks {
+        let what = |why: &str| {
+            Error::Config(format!(
+                "notifications.webhooks '{}': {why}",
+                if w.name.is_empty() {
+                    "(no name)"
+                } else {
+                    &w.name
+                }
+            ))
+        };
+        if w.name.is_empty() || !names.insert(w.name.as_str()) {
+            return Err(what("each webhook needs a name of its own"));
+        }
+        match url::Url::parse(w.url.expose()) {
+            Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
+            _ => return Err(what("url must be an http:// or https:// address")),
+        }
+        if !matches!(w.format.as_str(), "json" | "slack") {
+            return Err(what("format is json or slack"));
+        }
+        if let Some(e) = w
+            .events
+            .iter()
+            .find(|e| !crate::jobs::notify::EVENTS.contains(&e.as_str()))
+        {
+            return Err(what(&format!(
+                "unknown event '{e}' (known: {})",
+                crate::jobs::notify::EVENTS.join(", ")
+            )));
+        }
+        if w.max_attempts == 0 {
+            return Err(what("maxAttempts must be at least 1"));
+        }
+        if !w.secret_env.is_empty() && w.signing_key().is_none() {
+            return Err(what(&format!(
+                "secretEnv names {}, which is not set",
+                w.secret_env
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `backup.gcPause`: milvus-backup's keys and defaults (v0.5.16: enabled, address
@@ -286,6 +411,7 @@ struct RawFile {
     milvus: RawMilvus,
     minio: RawMinio,
     backup: RawBackup,
+    notifications: NotificationsConfig,
 }
 
 #[derive(Debug, Deserialize)]
@@ -629,6 +755,10 @@ impl RawFile {
             backup_storage,
             tuning,
             gc_pause: self.backup.gc_pause,
+            notifications: {
+                check_webhooks(&self.notifications)?;
+                self.notifications
+            },
         })
     }
 }

@@ -105,6 +105,9 @@ pub struct PolicyForm {
     /// Every Nth run full, the others incremental (0: all full).
     #[serde(default)]
     pub full_every: u32,
+    /// Comma separated webhook names told of this policy's failed runs.
+    #[serde(default)]
+    pub notify: String,
 }
 
 /// A backup in full.

@@ -52,6 +52,8 @@ pub mod action {
     pub const TOKEN_CREATE: &str = "token.create";
     /// An API token was revoked.
     pub const TOKEN_REVOKE: &str = "token.revoke";
+    /// A test notification was sent to a webhook.
+    pub const NOTIFY_TEST: &str = "notify.test";
     /// The audit log was read.
     pub const AUDIT_READ: &str = "audit.read";
     /// Old entries were removed.

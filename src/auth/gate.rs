@@ -96,6 +96,37 @@ impl Gate {
         Ok(self.reg.metrics().render(self.reg.store()))
     }
 
+    /// The webhooks (without secrets) and the newest `limit` deliveries. They name every policy
+    /// and backup, so a user scoped to some databases may not read them.
+    pub fn notifications(
+        &self,
+        limit: usize,
+    ) -> Result<(
+        Vec<crate::jobs::notify::WebhookView>,
+        Vec<crate::db::deliveries::Delivery>,
+    )> {
+        if self.who().is_scoped() {
+            return Err(Error::Forbidden(
+                "notifications cover every database and policy; they need a user who is not limited to some databases"
+                    .into(),
+            ));
+        }
+        Ok((
+            self.reg.notifier().shown(),
+            self.reg.store().deliveries(limit)?,
+        ))
+    }
+
+    /// Sends a test event to webhook `name` now and waits for the outcome (admins: it is how a
+    /// webhook's set-up is checked).
+    pub async fn test_webhook(&self, name: &str) -> Result<crate::db::deliveries::Delivery> {
+        self.allow(action::NOTIFY_TEST, name, Action::ManagePolicies)?;
+        let r = self.reg.notifier().send_test(name, &self.who().user).await;
+        self.outcome(action::NOTIFY_TEST, name, r, |d| {
+            format!("{} after {} tries", d.state, d.attempts)
+        })
+    }
+
     /// Records an entry for this caller.
     pub fn audit(&self, action: &str, target: &str, outcome: Outcome, detail: &str) {
         let w = &self.caller.who;
@@ -740,7 +771,11 @@ impl Gate {
     /// Adds a policy.
     pub fn add_policy(&self, p: &Policy) -> Result<()> {
         self.allow(action::POLICY_ADD, &p.name, Action::ManagePolicies)?;
-        let r = policy::add(self.reg.store(), p);
+        let r = self
+            .reg
+            .notifier()
+            .check_names(&p.notify)
+            .and_then(|_| policy::add(self.reg.store(), p));
         self.outcome(action::POLICY_ADD, &p.name, r, |_| {
             format!("cron {} {}", p.cron, p.time_zone)
         })
@@ -749,7 +784,11 @@ impl Gate {
     /// Changes a policy.
     pub fn update_policy(&self, p: &Policy) -> Result<()> {
         self.allow(action::POLICY_UPDATE, &p.name, Action::ManagePolicies)?;
-        let r = policy::update(self.reg.store(), p);
+        let r = self
+            .reg
+            .notifier()
+            .check_names(&p.notify)
+            .and_then(|_| policy::update(self.reg.store(), p));
         self.outcome(action::POLICY_UPDATE, &p.name, r, |_| String::new())
     }
 

@@ -57,6 +57,31 @@ pub fn effective_yaml(c: &Config) -> String {
             ("maxJobs", (t.max_jobs as u64).into()),
         ]),
     );
+    let hooks: Vec<Value> = c
+        .notifications
+        .webhooks
+        .iter()
+        .map(|w| {
+            map(vec![
+                ("name", w.name.clone().into()),
+                ("url", w.shown_url().into()),
+                ("secret", secret(&w.secret)),
+                ("secretEnv", w.secret_env.clone().into()),
+                ("format", w.format.clone().into()),
+                ("global", w.global.into()),
+                (
+                    "events",
+                    Value::Sequence(w.events.iter().map(|e| e.clone().into()).collect()),
+                ),
+                ("maxAttempts", u64::from(w.max_attempts).into()),
+                ("retryBaseMillis", w.retry_base_millis.into()),
+            ])
+        })
+        .collect();
+    root.insert(
+        "notifications".into(),
+        map(vec![("webhooks", Value::Sequence(hooks))]),
+    );
     serde_yaml::to_string(&Value::Mapping(root)).unwrap_or_default()
 }
 

@@ -16,6 +16,7 @@ use rusqlite::{params, Connection};
 use crate::error::{Error, Result};
 
 pub mod audit;
+pub mod deliveries;
 pub mod jobs;
 pub mod leases;
 

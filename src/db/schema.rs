@@ -95,6 +95,21 @@ const AUDIT: &str = "
     CREATE INDEX IF NOT EXISTS audit_at ON audit(at_ms);";
 
 /// Backup-name leases.
+/// Webhook deliveries (the newest 1000 are kept).
+const DELIVERIES: &str = "
+    CREATE TABLE IF NOT EXISTS deliveries (
+      id TEXT PRIMARY KEY,
+      at_ms INTEGER NOT NULL,
+      webhook TEXT NOT NULL,
+      event TEXT NOT NULL,
+      summary TEXT NOT NULL,
+      state TEXT NOT NULL,
+      attempts INTEGER NOT NULL,
+      last_status INTEGER NOT NULL DEFAULT 0,
+      last_error TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX IF NOT EXISTS deliveries_at ON deliveries(at_ms);";
+
 const LEASES: &str = "CREATE TABLE IF NOT EXISTS name_leases (
     holder TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -120,7 +135,7 @@ pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     if conn.prepare("SELECT process FROM servers LIMIT 0").is_err() {
         conn.execute_batch("ALTER TABLE servers ADD COLUMN process TEXT NOT NULL DEFAULT ''")?;
     }
-    for schema in [POLICIES, USERS, AUDIT, LEASES] {
+    for schema in [POLICIES, USERS, AUDIT, LEASES, DELIVERIES] {
         conn.execute_batch(schema)?;
     }
     // verifications from before the count: it is taken from their (full) problem list

@@ -6,6 +6,7 @@
 
 pub mod metrics;
 pub mod name_lease;
+pub mod notify;
 pub mod policies;
 pub mod registry;
 

@@ -32,9 +32,10 @@ const SAVE_EVERY: Duration = Duration::from_millis(500);
 /// Running and past jobs.
 pub struct JobRegistry {
     svc: Arc<Milvault>,
-    store: Db,
+    store: Arc<Db>,
     live: Mutex<HashMap<String, JobHandle>>,
     metrics: crate::jobs::metrics::JobMetrics,
+    notifier: Arc<crate::jobs::notify::Notifier>,
 }
 
 /// A backup name claimed for a use (see [`crate::jobs::name_lease`]), across every process sharing the
@@ -88,11 +89,15 @@ impl JobRegistry {
         if let Err(e) = store.beat() {
             tracing::warn!("job database heartbeat: {e}");
         }
+        let store = Arc::new(store);
+        let notifier =
+            crate::jobs::notify::Notifier::new(&svc.config().notifications, store.clone());
         let reg = Arc::new(JobRegistry {
             svc,
             store,
             live: Mutex::new(HashMap::new()),
             metrics: Default::default(),
+            notifier,
         });
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             let weak = Arc::downgrade(&reg);
@@ -125,7 +130,12 @@ impl JobRegistry {
         &self.store
     }
 
-    /// The metrics of this process's jobs (`/metrics`).
+    /// The notifications' sender (webhooks and their delivery log).
+    pub fn notifier(&self) -> &Arc<crate::jobs::notify::Notifier> {
+        &self.notifier
+    }
+
+    /// The job counters and histograms of this process (`/metrics`).
     pub fn metrics(&self) -> &crate::jobs::metrics::JobMetrics {
         &self.metrics
     }
@@ -280,6 +290,34 @@ impl JobRegistry {
             Err(Error::NoManifest(_)) => Some(record("unverifiable", 0, 0, 0, Vec::new())),
             Err(_) => None,
         };
+        if let Err(e) = &r {
+            if !matches!(e, Error::NoManifest(_)) {
+                let mut ev = crate::jobs::notify::Event::new(
+                    crate::jobs::notify::JOB_FAILED,
+                    format!("verification of '{name}' failed: {e}"),
+                );
+                ev.backup = Some(name.to_string());
+                ev.job_kind = Some("verify".into());
+                ev.detail = e.to_string();
+                self.notifier.notify(ev, &[]);
+            }
+        }
+        if let Ok(rep) = &r {
+            if !rep.ok() {
+                let mut e = crate::jobs::notify::Event::new(
+                    crate::jobs::notify::VERIFICATION_DAMAGED,
+                    format!(
+                        "backup '{name}' is damaged: {} of {} files",
+                        rep.damaged, rep.files_checked
+                    ),
+                );
+                e.backup = Some(name.to_string());
+                e.job_kind = Some("verify".into());
+                e.detail =
+                    crate::engine::integrity::describe_problems(&rep.problems, rep.damaged, 10);
+                self.notifier.notify(e, &[]);
+            }
+        }
         if let Some(v) = v {
             if let Err(e) = self.store.save_verification(name, &v) {
                 tracing::error!(backup = %name, "could not record the verification: {e}");
@@ -436,6 +474,10 @@ impl JobRegistry {
             }
             registry.save(&last);
             registry.metrics.job_ended(&last);
+            // a verification tells of itself (verify_recorded): damage is its own event
+            if last.state == JobState::Failed && last.kind != JobKind::Verify {
+                registry.notifier.notify(job_failed(&last), &[]);
+            }
             // release the job's names before it leaves `live`: whoever waited for it with
             // `wait_ended` can use the backup at once
             on_end();
@@ -524,6 +566,24 @@ impl JobRegistry {
             .map(|s| live.get(&s.id).map(|h| h.snapshot()).unwrap_or(s))
             .collect())
     }
+}
+
+/// The `job.failed` event of a job that ended failed.
+fn job_failed(s: &JobSnapshot) -> crate::jobs::notify::Event {
+    let kind = format!("{:?}", s.kind).to_lowercase();
+    let mut e = crate::jobs::notify::Event::new(
+        crate::jobs::notify::JOB_FAILED,
+        format!(
+            "{kind} of '{}' failed: {}",
+            s.backup_name,
+            s.error.clone().unwrap_or_default()
+        ),
+    );
+    e.backup = Some(s.backup_name.clone()).filter(|b| !b.is_empty());
+    e.job_id = Some(s.id.clone());
+    e.job_kind = Some(kind);
+    e.detail = s.error.clone().unwrap_or_default();
+    e
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -93,6 +93,7 @@ pub(crate) fn policy_of(f: PolicyForm) -> Policy {
         meta_only: false,
         logical: f.logical,
         full_every: f.full_every,
+        notify: list_of(&f.notify),
     }
 }
 
@@ -143,6 +144,7 @@ mod tests {
             verify_after: true,
             logical: true,
             full_every: 7,
+            notify: " oncall, ".into(),
             ..Default::default()
         }
     }
@@ -169,6 +171,7 @@ mod tests {
                 meta_only: false,
                 logical: true,
                 full_every: 7,
+                notify: vec!["oncall".into()],
             }
         );
         assert!(p.validate().is_ok());

@@ -9,6 +9,7 @@
 //! the slot): it backs up under a random variant of the name instead, and says so in its run
 //! record, the log and the audit log.
 
+use crate::jobs::notify::{self, Event};
 use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, DurationRound, Utc};
@@ -47,6 +48,8 @@ impl Clock for SystemClock {
 pub struct Scheduler {
     registry: Arc<JobRegistry>,
     clock: Arc<dyn Clock>,
+    /// Skipped policies already told of (policy and why), so a tick every few seconds tells once.
+    told_skips: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
 }
 
 /// What a prune did.
@@ -67,7 +70,11 @@ pub struct StartedRun {
 impl Scheduler {
     /// A scheduler over `registry` reading time from `clock`.
     pub fn new(registry: Arc<JobRegistry>, clock: Arc<dyn Clock>) -> Arc<Scheduler> {
-        Arc::new(Scheduler { registry, clock })
+        Arc::new(Scheduler {
+            registry,
+            clock,
+            told_skips: Default::default(),
+        })
     }
 
     /// Ticks every `every` until the process ends.
@@ -86,8 +93,37 @@ impl Scheduler {
     /// One pass over the policies: starts the runs that are due.
     pub async fn tick(self: &Arc<Self>) -> Result<Vec<StartedRun>> {
         let mut started = Vec::new();
-        for (rec, slot) in claim_due(self.registry.store(), self.clock.now())? {
+        let due = claim_due_noting(self.registry.store(), self.clock.now())?;
+        for (rec, why) in due.skipped {
+            let key = (rec.policy.name.clone(), why.clone());
+            let new = self
+                .told_skips
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key);
+            if new {
+                let mut e = Event::new(
+                    notify::POLICY_SKIPPED,
+                    format!("policy {} is due but cannot run: {why}", rec.policy.name),
+                );
+                e.policy = Some(rec.policy.name.clone());
+                e.detail = why;
+                self.registry.notifier().notify(e, &rec.policy.notify);
+            }
+        }
+        for (rec, slot, missed) in due.claimed {
             tracing::info!(policy = %rec.policy.name, %slot, "running policy");
+            if missed > 0 {
+                let mut e = Event::new(
+                    notify::POLICY_MISSED,
+                    format!(
+                        "policy {}: {missed} scheduled run(s) before {slot} did not happen (no server was running them); the newest one runs now",
+                        rec.policy.name
+                    ),
+                );
+                e.policy = Some(rec.policy.name.clone());
+                self.registry.notifier().notify(e, &rec.policy.notify);
+            }
             started.push(self.start(&rec, slot, Trigger::Schedule).await);
         }
         Ok(started)
@@ -205,6 +241,7 @@ impl Scheduler {
             };
         }
         self.record(&run);
+        self.tell_if_failed(&p, &run);
         let me = self.clone();
         let first = run.clone();
         let done = tokio::spawn(async move {
@@ -214,6 +251,7 @@ impl Scheduler {
                     run.detail = format!("{n}; {}", run.detail);
                 }
                 me.record(&run);
+                me.tell_if_failed(&p, &run);
             }
             run
         });
@@ -314,6 +352,26 @@ impl Scheduler {
         Ok(pruned)
     }
 
+    /// Sends `policy.failed` for a run that ended failed.
+    fn tell_if_failed(&self, p: &Policy, run: &PolicyRun) {
+        if run.state != "failed" {
+            return;
+        }
+        let mut e = Event::new(
+            notify::POLICY_FAILED,
+            format!(
+                "policy {} ({:?} run of {}) failed: {}",
+                p.name, run.trigger, run.slot, run.detail
+            ),
+        );
+        e.policy = Some(p.name.clone());
+        e.backup = Some(run.backup.clone());
+        e.job_id = Some(run.job_id.clone()).filter(|j| !j.is_empty());
+        e.job_kind = Some("backup".into());
+        e.detail = run.detail.clone();
+        self.registry.notifier().notify(e, &p.notify);
+    }
+
     /// The scheduler's door, for `purpose` (named in every audit entry).
     fn gate(&self, purpose: &str) -> Gate {
         Gate::new(&self.registry, Caller::scheduler()).for_purpose(purpose)
@@ -348,7 +406,25 @@ const NAME_TRIES: usize = 4;
 /// claimed, see [`crate::engine::policy::Schedule::due`]) when no one (this server or another sharing
 /// the database) has claimed it yet; returns the policies with the slots this call claimed.
 pub fn claim_due(store: &Db, now: DateTime<Utc>) -> Result<Vec<(PolicyRecord, DateTime<Utc>)>> {
-    let mut claimed = Vec::new();
+    Ok(claim_due_noting(store, now)?
+        .claimed
+        .into_iter()
+        .map(|(rec, slot, _)| (rec, slot))
+        .collect())
+}
+
+/// What [`claim_due_noting`] found.
+#[derive(Default)]
+pub struct Due {
+    /// The policies with the slot this call claimed, and how many slots before it passed unrun.
+    pub claimed: Vec<(PolicyRecord, DateTime<Utc>, u32)>,
+    /// Enabled policies that cannot run, with why.
+    pub skipped: Vec<(PolicyRecord, String)>,
+}
+
+/// [`claim_due`], also noting the slots missed and the policies skipped.
+pub fn claim_due_noting(store: &Db, now: DateTime<Utc>) -> Result<Due> {
+    let mut due = Due::default();
     for rec in store.list_policies()? {
         if !rec.policy.enabled {
             continue;
@@ -357,6 +433,7 @@ pub fn claim_due(store: &Db, now: DateTime<Utc>) -> Result<Vec<(PolicyRecord, Da
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(policy = %rec.policy.name, "policy skipped: {e}");
+                due.skipped.push((rec, e.to_string()));
                 continue;
             }
         };
@@ -368,10 +445,31 @@ pub fn claim_due(store: &Db, now: DateTime<Utc>) -> Result<Vec<(PolicyRecord, Da
             continue;
         };
         if store.claim_slot(&rec.policy.name, slot, Trigger::Schedule)? {
-            claimed.push((rec, slot));
+            // the slots between the last one claimed (or the policy's change) and this one
+            // passed while no server ran the scheduler
+            let missed = missed_between(&schedule, after, slot);
+            due.claimed.push((rec, slot, missed));
         }
     }
-    Ok(claimed)
+    Ok(due)
+}
+
+/// How many slots of `schedule` lie strictly between `after` and `slot` (at most 10,000).
+fn missed_between(
+    schedule: &crate::engine::policy::Schedule,
+    after: DateTime<Utc>,
+    slot: DateTime<Utc>,
+) -> u32 {
+    let mut n = 0;
+    let mut t = after;
+    while let Some(next) = schedule.next_after(t) {
+        if next >= slot || n >= 10_000 {
+            break;
+        }
+        n += 1;
+        t = next;
+    }
+    n
 }
 
 /// Why a backup could not start under its name because the name is taken; `None` for any

@@ -143,6 +143,7 @@ fn NewPolicy(add: ServerAction<AddPolicy>) -> impl IntoView {
     let verify_after = RwSignal::new(true);
     let logical = RwSignal::new(false);
     let full_every = RwSignal::new("0".to_string());
+    let notify = RwSignal::new(String::new());
     let full_every_n = move || format::full_every(&full_every.get());
     // computed in the browser as you type (a server-side resource here would block the render)
     let preview = LocalResource::new(move || schedule_preview(cron.get(), tz.get()));
@@ -188,6 +189,7 @@ fn NewPolicy(add: ServerAction<AddPolicy>) -> impl IntoView {
                 verify_after: verify_after.get_untracked(),
                 logical: logical.get_untracked(),
                 full_every: format::full_every(&full_every.get_untracked()).unwrap_or(0),
+                notify: notify.get_untracked(),
             }});
         }>
             <h2>"New policy"</h2>
@@ -236,6 +238,7 @@ fn NewPolicy(add: ServerAction<AddPolicy>) -> impl IntoView {
                     prop:value=move || full_every.get() on:input=move |ev| full_every.set(event_target_value(&ev))/>
             </label>
             {move || full_every_n().err().map(|e| view! { <p class="field-error">{e}</p> })}
+            {text_field("policy-notify", "Also tell these webhooks of failed runs (comma separated names from notifications.webhooks; global ones are always told)", notify, "oncall")}
             <div class="actions">
                 <button type="submit" class="primary" disabled=move || add.pending().get() || name.get().trim().is_empty() || full_every_n().is_err()>
                     {move || if add.pending().get() { "Adding…" } else { "Add policy" }}

@@ -47,6 +47,9 @@ pub struct Policy {
     /// 0: every run is a full backup. N: every Nth backup of the policy is full, the others
     /// incremental (see src/engine/incremental.rs).
     pub full_every: u32,
+    /// Webhooks (by their name in `notifications.webhooks`) told of this policy's failed, skipped
+    /// and missed runs besides the global ones.
+    pub notify: Vec<String>,
 }
 
 impl Default for Policy {
@@ -64,6 +67,7 @@ impl Default for Policy {
             meta_only: false,
             logical: false,
             full_every: 0,
+            notify: Vec::new(),
         }
     }
 }

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod docs;
 pub mod error;
+pub mod notifications;
 pub mod policies;
 pub mod v1;
 pub mod v2;
@@ -31,7 +32,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
         v1::get_restore, v1::check,
         v2::health, v2::list_backups, v2::get_backup, v2::create_backup, v2::delete_backup,
         v2::restore, v2::preview, v2::verify, v2::list_jobs, v2::get_job, v2::cancel_job, v2::resume_job,
-        v2::cluster,
+        v2::cluster, notifications::list, notifications::test,
         policies::list, policies::create, policies::show, policies::replace, policies::remove,
         policies::run_now, policies::pause, policies::resume, policies::preview,
         access::me, access::list_tokens, access::create_token, access::revoke_token,
@@ -71,6 +72,7 @@ pub fn router(registry: Arc<JobRegistry>) -> Router {
         .merge(v1::routes(registry.clone()))
         .merge(v2::routes(registry.clone()))
         .merge(policies::routes(registry.clone()))
+        .merge(notifications::routes(registry.clone()))
         .merge(access::routes(registry))
         .route(
             "/api/openapi.json",
