@@ -53,8 +53,11 @@ portal_env=(MINIO_ROOT_PATH="$work/milvus-local/data" MINIO_BACKUP_ROOT_PATH="$w
 env "${portal_env[@]}" setsid target/debug/milvault serve --addr 127.0.0.1:3000 \
   --job-db "$work/portal-state/jobs.sqlite" >"$work/portal.log" 2>&1 &
 pgids+=("$!")
+# its failures are told to a webhook the Chromium test listens on (port 3019)
 env "${portal_env[@]}" MILVUS_PORT=1 setsid target/debug/milvault serve --addr 127.0.0.1:3002 \
-  --job-db "$work/portal-down/jobs.sqlite" >"$work/portal-down.log" 2>&1 &
+  --job-db "$work/portal-down/jobs.sqlite" \
+  --set 'notifications.webhooks=[{name: e2e, url: "http://127.0.0.1:3019/hook/t0ken", secret: e2e-hook-secret, retryBaseMillis: 200}]' \
+  >"$work/portal-down.log" 2>&1 &
 pgids+=("$!")
 # a third server with sign-in: an admin and a member of the `shop` database
 auth_db="$work/portal-auth/jobs.sqlite"

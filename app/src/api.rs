@@ -373,6 +373,41 @@ pub struct AuditQuery {
     pub outcome: String,
 }
 
+/// A webhook as the portal shows it (never its secret or the URL's path and query).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookRow {
+    pub name: String,
+    /// Scheme and host.
+    pub url: String,
+    pub format: String,
+    /// Told of every policy (else only of those naming it).
+    pub global: bool,
+    /// Event kinds; empty: all.
+    pub events: Vec<String>,
+    pub signed: bool,
+}
+
+/// One event sent to one webhook.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryRow {
+    pub at_ms: i64,
+    pub webhook: String,
+    pub event: String,
+    pub summary: String,
+    /// `sending`, `retrying`, `delivered` or `failed`.
+    pub state: String,
+    pub attempts: u32,
+    pub last_status: u16,
+    pub last_error: String,
+}
+
+/// The notifications section: webhooks and their newest deliveries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotificationsView {
+    pub webhooks: Vec<WebhookRow>,
+    pub deliveries: Vec<DeliveryRow>,
+}
+
 /// The engine, as the portal's server functions see it. Errors are messages that say what to do.
 #[cfg(feature = "ssr")]
 #[async_trait::async_trait]
@@ -418,6 +453,8 @@ pub trait Backend: Send + Sync + 'static {
     /// Changes a user's role and databases (comma separated).
     async fn set_user_role(&self, name: &str, role: &str, databases: &str) -> Result<(), String>;
     async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditRow>, String>;
+    /// The webhooks and the newest deliveries.
+    async fn notifications(&self) -> Result<NotificationsView, String>;
 }
 
 /// The backend handle the server puts in the Leptos context.

@@ -201,6 +201,14 @@ pub async fn remove_user(name: String) -> Result<(), ServerFnError> {
 }
 
 #[server(input = Json)]
+pub async fn notifications() -> Result<NotificationsView, ServerFnError> {
+    backend()?
+        .notifications()
+        .await
+        .map_err(ServerFnError::new)
+}
+
+#[server(input = Json)]
 pub async fn audit_log(query: AuditQuery) -> Result<Vec<AuditRow>, ServerFnError> {
     backend()?.audit(query).await.map_err(ServerFnError::new)
 }

@@ -8,7 +8,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { launchChromium, milvusCount, newPageOf } from '../lib/browser.mjs';
 
@@ -292,6 +294,55 @@ test('with Milvus unreachable the pages say so instead of breaking', { skip: !DO
   assert.match(err, /Milvus/i);
   await shot(page, '12-new-backup-down');
   await page.close();
+});
+
+test('a failed job is told to the webhook, signed, and listed on the Policies page', { skip: !DOWN }, async () => {
+  // the receiver answers the first try 503: milvault tries again
+  const got = [];
+  const receiver = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => {
+      got.push({ headers: req.headers, body });
+      res.statusCode = got.length === 1 ? 503 : 204;
+      res.end();
+    });
+  });
+  await new Promise((resolve) => receiver.listen(3019, '127.0.0.1', resolve));
+  try {
+    const name = `e2e_hook_${RUN}`;
+    const r = await fetch(`${DOWN}/api/v2/backups`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name, collections: ['demo_products'] }),
+    });
+    assert.equal(r.status, 202);
+    const ours = () => got.filter((g) => g.body.includes(name));
+    for (let i = 0; i < 100 && ours().length < 2; i++) await new Promise((ok) => setTimeout(ok, 100));
+    assert.equal(ours().length, 2, 'one 503, then delivered');
+    for (const { headers, body } of ours()) {
+      assert.equal(headers['x-milvault-event'], 'job.failed');
+      const mac = crypto.createHmac('sha256', 'e2e-hook-secret')
+        .update(`${headers['x-milvault-timestamp']}.${body}`).digest('hex');
+      assert.equal(headers['x-milvault-signature'], `sha256=${mac}`);
+      const event = JSON.parse(body);
+      assert.equal(event.backup, name);
+      assert.match(event.detail, /Milvus/);
+    }
+    const page = await newPage();
+    await open(page, `${DOWN}/policies`);
+    const row = page.locator('table.deliveries tr', { hasText: name });
+    await row.waitFor();
+    assert.match(await row.textContent(), /delivered \(204\)/);
+    assert.match(await row.textContent(), /job\.failed/);
+    const hooks = await page.locator('table.webhooks').textContent();
+    assert.match(hooks, /http:\/\/127\.0\.0\.1:3019/);
+    assert.ok(!hooks.includes('t0ken') && !(await page.content()).includes('e2e-hook-secret'), 'no secret reaches the browser');
+    await shot(page, '15-notifications');
+    await page.close();
+  } finally {
+    receiver.close();
+  }
 });
 
 test('cluster page and a phone-width layout', async () => {

@@ -3,7 +3,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use app::api::{AuditQuery, AuditRow, Me, TokenView, UserForm, UserView};
+use app::api::{AuditQuery, AuditRow, DeliveryRow, Me, NotificationsView, TokenView, UserForm, UserView, WebhookRow};
 use app::api::{
     Backend, BackupDetail, BackupRow, CheckRow, ClusterView, CollectionDetail, FieldRow, JobView,
     LiveCollection, NewBackup, PartitionRow, PolicyForm, PolicyView, RestoreForm, RestorePreview,
@@ -477,6 +477,39 @@ impl Backend for PortalBackend {
     async fn remove_user(&self, name: &str) -> Result<(), String> {
         let gate = self.gate()?;
         gate.remove_user(name).map_err(|e| e.to_string())
+    }
+
+    async fn notifications(&self) -> Result<NotificationsView, String> {
+        let (hooks, log) = self
+            .gate()?
+            .notifications(50)
+            .map_err(|e| e.to_string())?;
+        Ok(NotificationsView {
+            webhooks: hooks
+                .into_iter()
+                .map(|w| WebhookRow {
+                    name: w.name,
+                    url: w.url,
+                    format: w.format,
+                    global: w.global,
+                    events: w.events,
+                    signed: w.signed,
+                })
+                .collect(),
+            deliveries: log
+                .into_iter()
+                .map(|d| DeliveryRow {
+                    at_ms: d.at.timestamp_millis(),
+                    webhook: d.webhook,
+                    event: d.event,
+                    summary: d.summary,
+                    state: d.state,
+                    attempts: d.attempts,
+                    last_status: d.last_status,
+                    last_error: d.last_error,
+                })
+                .collect(),
+        })
     }
 
     async fn audit(&self, q: AuditQuery) -> Result<Vec<AuditRow>, String> {

@@ -10,7 +10,7 @@ use crate::{
     components::common::{navigate_on_success, ErrorBox, Loading},
     format,
     server::{
-        error_text, list_policies, schedule_preview, AddPolicy, RemovePolicy, RunPolicy,
+        error_text, list_policies, notifications, schedule_preview, AddPolicy, RemovePolicy, RunPolicy,
         SetPolicyEnabled,
     },
 };
@@ -67,6 +67,72 @@ pub fn PoliciesPage() -> impl IntoView {
         {move || [toggle.value().get().and_then(|r| r.err()), remove.value().get().and_then(|r| r.err()), run.value().get().and_then(|r| r.err())]
             .into_iter().flatten().next().map(|e| view! { <ErrorBox message=error_text(&e)/> })}
         <NewPolicy add=add/>
+        <Notifications/>
+    }
+}
+
+/// The webhooks told of failures, and what was sent to them.
+#[component]
+fn Notifications() -> impl IntoView {
+    let data = Resource::new(|| (), |_| notifications());
+    view! {
+        <section class="notifications">
+            <h2>"Notifications"</h2>
+            <Suspense fallback=|| view! { <Loading what="notifications"/> }>
+                {move || Suspend::new(async move {
+                    match data.await {
+                        Err(e) => view! { <ErrorBox message=error_text(&e)/> }.into_any(),
+                        Ok(n) if n.webhooks.is_empty() => view! {
+                            <p class="muted no-webhooks">"No webhooks: add them under notifications.webhooks in backup.yaml to be told of failed jobs, damaged backups and failed, skipped or missed policy runs."</p>
+                        }.into_any(),
+                        Ok(n) => view! {
+                            <div class="table-wrap">
+                            <table class="webhooks">
+                                <thead><tr><th>"Webhook"</th><th>"Address"</th><th>"Form"</th><th>"Told of"</th><th>"Signed"</th></tr></thead>
+                                <tbody>
+                                    {n.webhooks.into_iter().map(|w| view! {
+                                        <tr>
+                                            <td>{w.name}</td>
+                                            <td><code>{w.url}</code></td>
+                                            <td>{w.format}</td>
+                                            <td>{format!("{}{}",
+                                                if w.events.is_empty() { "every event".to_string() } else { w.events.join(", ") },
+                                                if w.global { "" } else { ", of the policies naming it" })}</td>
+                                            <td>{if w.signed { "HMAC-SHA256" } else { "no" }}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                            </div>
+                            <h3>"Last deliveries"</h3>
+                            {if n.deliveries.is_empty() {
+                                view! { <p class="muted">"Nothing sent yet."</p> }.into_any()
+                            } else {
+                                view! {
+                                    <div class="table-wrap">
+                                    <table class="deliveries">
+                                        <thead><tr><th>"When"</th><th>"Webhook"</th><th>"Event"</th><th>"State"</th><th>"Tries"</th><th>"What"</th></tr></thead>
+                                        <tbody>
+                                            {n.deliveries.into_iter().map(|d| view! {
+                                                <tr class=format!("delivery-{}", d.state.clone())>
+                                                    <td>{format::time(d.at_ms)}</td>
+                                                    <td>{d.webhook}</td>
+                                                    <td><code>{d.event}</code></td>
+                                                    <td title=d.last_error.clone()>{d.state.clone()}{(d.last_status > 0).then(|| format!(" ({})", d.last_status))}</td>
+                                                    <td>{d.attempts}</td>
+                                                    <td class="small">{d.summary}</td>
+                                                </tr>
+                                            }).collect_view()}
+                                        </tbody>
+                                    </table>
+                                    </div>
+                                }.into_any()
+                            }}
+                        }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
     }
 }
 
