@@ -202,10 +202,7 @@ pub async fn remove_user(name: String) -> Result<(), ServerFnError> {
 
 #[server(input = Json)]
 pub async fn notifications() -> Result<NotificationsView, ServerFnError> {
-    backend()?
-        .notifications()
-        .await
-        .map_err(ServerFnError::new)
+    backend()?.notifications().await.map_err(ServerFnError::new)
 }
 
 #[server(input = Json)]

@@ -17,11 +17,7 @@ use std::{
     time::Duration,
 };
 
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
-    task::JoinHandle,
-};
+use tokio::task::JoinHandle;
 
 use crate::{config::GcPauseConfig, progress::Progress};
 
@@ -39,7 +35,7 @@ const MAX_ANSWER: u64 = 64 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GcCallError {
     /// The address is not `http://host[:port]`.
-    #[error("backup.gcPause.address '{0}' is not an http://host:port address")]
+    #[error("backup.gcPause.address '{0}' is not an http://host:port (or https://) address")]
     BadAddress(String),
     /// Nothing answered, or the connection broke.
     #[error("{address}: {reason}")]
@@ -304,52 +300,55 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// `GET <address><path_and_query>` over HTTP/1.1; the body of a 2xx answer. Also the image's
-/// health check (`milvault health`).
+/// `GET <address><path_and_query>` with reqwest; the body of a 2xx answer (at most 64 KiB are
+/// kept). Also the image's health check (`milvault health`).
 pub(crate) async fn get(address: &str, path_and_query: &str) -> Result<String, GcCallError> {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
     let bad = || GcCallError::BadAddress(address.to_string());
     let url = url::Url::parse(address).map_err(|_| bad())?;
-    if url.scheme() != "http" {
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(bad());
     }
-    let host = url.host_str().ok_or_else(bad)?.to_string();
-    let port = url.port().unwrap_or(80);
-    let unreachable = |reason: String| GcCallError::Unreachable {
+    let url = url.join(path_and_query).map_err(|_| bad())?;
+    let client = CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .timeout(CALL_TIMEOUT)
+            .user_agent(concat!("milvault/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default()
+    });
+    let unreachable = |e: reqwest::Error| GcCallError::Unreachable {
         address: address.to_string(),
-        reason,
+        reason: if e.is_timeout() {
+            format!("no answer within {CALL_TIMEOUT:?}")
+        } else {
+            // the innermost cause says what happened (connection refused, ...)
+            let mut source: &dyn std::error::Error = &e;
+            while let Some(inner) = source.source() {
+                source = inner;
+            }
+            source.to_string()
+        },
     };
-    let exchange = async {
-        let mut conn = TcpStream::connect((host.trim_matches(['[', ']']), port))
-            .await
-            .map_err(|e| unreachable(e.to_string()))?;
-        let request = format!(
-            "GET {path_and_query} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: milvault/{}\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
-            env!("CARGO_PKG_VERSION")
-        );
-        conn.write_all(request.as_bytes())
-            .await
-            .map_err(|e| unreachable(e.to_string()))?;
-        let mut answer = Vec::new();
-        conn.take(MAX_ANSWER)
-            .read_to_end(&mut answer)
-            .await
-            .map_err(|e| unreachable(e.to_string()))?;
-        Ok::<Vec<u8>, GcCallError>(answer)
-    };
-    let answer = tokio::time::timeout(CALL_TIMEOUT, exchange)
+    let answer = client
+        .get(url)
+        .header("accept", "application/json")
+        .send()
         .await
-        .map_err(|_| unreachable(format!("no answer within {CALL_TIMEOUT:?}")))??;
-    let text = String::from_utf8_lossy(&answer);
-    let status: u16 = text
-        .lines()
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| unreachable("the answer is not HTTP".into()))?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.trim().to_string())
-        .unwrap_or_default();
+        .map_err(unreachable)?;
+    let status = answer.status().as_u16();
+    let mut body = Vec::new();
+    let mut stream = answer.bytes_stream();
+    while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
+        let chunk = chunk.map_err(unreachable)?;
+        let room = (MAX_ANSWER as usize).saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if room <= chunk.len() {
+            break;
+        }
+    }
+    let body = String::from_utf8_lossy(&body).trim().to_string();
     if !(200..300).contains(&status) {
         let mut body = body;
         body.truncate(200);
@@ -628,9 +627,35 @@ mod tests {
         )
         .await;
         assert!(!gc.is_active());
-        assert_eq!(
-            get("https://x:1", RESUME_PATH).await,
-            Err(GcCallError::BadAddress("https://x:1".into()))
+        for bad in ["ftp://x:1", "localhost:9091", "http://"] {
+            assert_eq!(
+                get(bad, RESUME_PATH).await,
+                Err(GcCallError::BadAddress(bad.into()))
+            );
+        }
+        let refused = get(&format!("http://127.0.0.1:{port}"), RESUME_PATH)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("refused"), "{refused}");
+    }
+
+    #[tokio::test]
+    async fn a_chunked_answer_is_read_whole() {
+        // what the hand-written client could not read: Transfer-Encoding: chunked
+        let app = axum::Router::new().route(
+            "/management/datacoord/garbage_collection/pause",
+            axum::routing::get(|| async {
+                let parts = ["{\"msg\":\"OK\",", "\"ticket\":\"t-42\"}"];
+                axum::body::Body::from_stream(futures::stream::iter(
+                    parts.map(|p| Ok::<_, std::io::Error>(p.to_string())),
+                ))
+            }),
         );
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = format!("http://{}", l.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(l, app).await });
+        let body = pause(&addr, 2, 7).await.unwrap();
+        assert_eq!(ticket_of(&body).as_deref(), Some("t-42"), "{body}");
     }
 }

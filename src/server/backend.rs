@@ -3,7 +3,10 @@
 
 use std::{sync::Arc, time::Duration};
 
-use app::api::{AuditQuery, AuditRow, DeliveryRow, Me, NotificationsView, TokenView, UserForm, UserView, WebhookRow};
+use app::api::{
+    AuditQuery, AuditRow, DeliveryRow, Me, NotificationsView, TokenView, UserForm, UserView,
+    WebhookRow,
+};
 use app::api::{
     Backend, BackupDetail, BackupRow, CheckRow, ClusterView, CollectionDetail, FieldRow, JobView,
     LiveCollection, NewBackup, PartitionRow, PolicyForm, PolicyView, RestoreForm, RestorePreview,
@@ -480,10 +483,7 @@ impl Backend for PortalBackend {
     }
 
     async fn notifications(&self) -> Result<NotificationsView, String> {
-        let (hooks, log) = self
-            .gate()?
-            .notifications(50)
-            .map_err(|e| e.to_string())?;
+        let (hooks, log) = self.gate()?.notifications(50).map_err(|e| e.to_string())?;
         Ok(NotificationsView {
             webhooks: hooks
                 .into_iter()

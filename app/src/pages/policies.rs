@@ -10,8 +10,8 @@ use crate::{
     components::common::{navigate_on_success, ErrorBox, Loading},
     format,
     server::{
-        error_text, list_policies, notifications, schedule_preview, AddPolicy, RemovePolicy, RunPolicy,
-        SetPolicyEnabled,
+        error_text, list_policies, notifications, schedule_preview, AddPolicy, RemovePolicy,
+        RunPolicy, SetPolicyEnabled,
     },
 };
 
