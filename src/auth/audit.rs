@@ -22,6 +22,8 @@ pub mod action {
     pub const BACKUP_RESTORE: &str = "backup.restore";
     /// A backup was deleted.
     pub const BACKUP_DELETE: &str = "backup.delete";
+    /// A backup was restored into a scratch database and checked (a restore drill).
+    pub const BACKUP_DRILL: &str = "backup.drill";
     /// A backup was verified.
     pub const BACKUP_VERIFY: &str = "backup.verify";
     /// A running job was cancelled.

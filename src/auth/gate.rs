@@ -585,6 +585,39 @@ impl Gate {
         })
     }
 
+    /// Runs a restore drill of a backup here and waits for it (see
+    /// [`drill`](crate::engine::commands::drill)): the caller must be allowed to restore the
+    /// backup into the scratch database, which a user limited to some databases is not.
+    pub async fn run_drill<Fut>(
+        &self,
+        req: crate::engine::commands::drill::DrillRequest,
+        follow: impl FnOnce(JobHandle) -> Fut,
+    ) -> Result<crate::engine::commands::drill::DrillReport>
+    where
+        Fut: std::future::Future<Output = ()>,
+    {
+        let info = self.visible_backup(action::BACKUP_DRILL, &req.name).await?;
+        let dbs = backup_databases(&info);
+        let scratch = ["milvault_drill_*".to_string()];
+        self.allow(
+            action::BACKUP_DRILL,
+            &req.name,
+            Action::Restore {
+                from: &dbs,
+                into: &scratch,
+            },
+        )?;
+        let name = req.name.clone();
+        let r = self.reg.drill_here(req, follow).await;
+        self.outcome(action::BACKUP_DRILL, &name, r, |r| {
+            format!(
+                "{} in {:.1} s",
+                if r.passed { "passed" } else { "failed" },
+                r.restore_ms as f64 / 1000.0
+            )
+        })
+    }
+
     fn job_visible(&self, id: &str) -> Result<bool> {
         if !self.who().is_scoped() {
             return Ok(true);

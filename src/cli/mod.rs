@@ -56,6 +56,9 @@ pub enum Command {
     Check,
     /// Re-read a backup and check every file against its manifest (size and checksum).
     Verify(NameArg),
+    /// Prove a backup restores: restore it into a scratch database, check rows, keys and
+    /// vector search, drop what it made, and report the recovery time.
+    Drill(crate::engine::commands::drill::DrillRequest),
     /// The newest jobs recorded in the job database (backups, restores, verifications; also
     /// those of servers sharing it), newest first: ids for `restore --resume JOB`.
     Jobs(JobsArgs),
@@ -512,6 +515,48 @@ pub async fn run(cli: Cli) -> Result<i32> {
                     );
                 }
             }
+        }
+        Command::Drill(req) => {
+            let jobs = jobs::CliJobs::open(&cli.db, &svc)?;
+            let result = jobs
+                .gate()
+                .run_drill(req, |h| show_progress(h, cli.json))
+                .await;
+            jobs.sign_off();
+            let r = result?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!(
+                    "drill of '{}' on Milvus {}: {} (restore {:.1} s, checks {:.1} s, clean-up {:.1} s)",
+                    r.backup,
+                    r.milvus_version,
+                    if r.passed { "PASSED" } else { "FAILED" },
+                    r.restore_ms as f64 / 1000.0,
+                    r.check_ms as f64 / 1000.0,
+                    r.cleanup_ms as f64 / 1000.0
+                );
+                for c in &r.collections {
+                    println!(
+                        "  {}: {}; keys {}/{}; {}",
+                        c.source,
+                        c.rows,
+                        c.keys_found,
+                        c.keys_sampled,
+                        c.recall.map_or("no float vectors".into(), |x| format!(
+                            "recall@{} {x:.3} ({}/{} on {})",
+                            r.top_k,
+                            c.vectors_found,
+                            c.vectors_searched,
+                            c.vector_field.clone().unwrap_or_default()
+                        ))
+                    );
+                }
+                if let Some(f) = &r.failure {
+                    println!("  {f}");
+                }
+            }
+            return Ok(if r.passed { 0 } else { 1 });
         }
         Command::Verify(a) => {
             let jobs = jobs::CliJobs::open(&cli.db, &svc)?;

@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 
 pub mod audit;
 pub mod deliveries;
+pub mod drills;
 pub mod jobs;
 pub mod leases;
 

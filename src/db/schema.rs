@@ -95,6 +95,15 @@ const AUDIT: &str = "
     CREATE INDEX IF NOT EXISTS audit_at ON audit(at_ms);";
 
 /// Backup-name leases.
+/// The last restore drill of each backup.
+const DRILLS: &str = "
+    CREATE TABLE IF NOT EXISTS drills (
+      backup TEXT PRIMARY KEY,
+      at_ms INTEGER NOT NULL,
+      passed INTEGER NOT NULL,
+      report TEXT NOT NULL
+    );";
+
 /// Webhook deliveries (the newest 1000 are kept).
 const DELIVERIES: &str = "
     CREATE TABLE IF NOT EXISTS deliveries (
@@ -135,7 +144,7 @@ pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     if conn.prepare("SELECT process FROM servers LIMIT 0").is_err() {
         conn.execute_batch("ALTER TABLE servers ADD COLUMN process TEXT NOT NULL DEFAULT ''")?;
     }
-    for schema in [POLICIES, USERS, AUDIT, LEASES, DELIVERIES] {
+    for schema in [POLICIES, USERS, AUDIT, LEASES, DELIVERIES, DRILLS] {
         conn.execute_batch(schema)?;
     }
     // verifications from before the count: it is taken from their (full) problem list

@@ -39,6 +39,14 @@ pub struct JobMetrics {
     bytes: Family<Kind, Counter>,
     rows_restored: Counter,
     last_good_run: Family<Policy, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    drills: Family<DrillOutcome, Counter>,
+    last_good_drill: Gauge<f64, std::sync::atomic::AtomicU64>,
+    drill_recovery_seconds: Histogram,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DrillOutcome {
+    outcome: String,
 }
 
 fn kind_name(k: JobKind) -> String {
@@ -64,6 +72,26 @@ impl Default for JobMetrics {
         let bytes = Family::<Kind, Counter>::default();
         let rows_restored = Counter::default();
         let last_good_run = Family::default();
+        let drills = Family::<DrillOutcome, Counter>::default();
+        let last_good_drill = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        let drill_recovery_seconds = Histogram::new(
+            prometheus_client::metrics::histogram::exponential_buckets(1.0, 3.0, 10),
+        );
+        registry.register(
+            "drills",
+            "Restore drills that ended, by outcome (passed, failed)",
+            drills.clone(),
+        );
+        registry.register(
+            "drill_last_success_timestamp_seconds",
+            "When the newest passed restore drill ended (Unix seconds), from the job database",
+            last_good_drill.clone(),
+        );
+        registry.register(
+            "drill_recovery_seconds",
+            "How long restore drills' restores took (the measured recovery time)",
+            drill_recovery_seconds.clone(),
+        );
         registry.register(
             "jobs_started",
             "Jobs started by this process",
@@ -102,6 +130,9 @@ impl Default for JobMetrics {
             bytes,
             rows_restored,
             last_good_run,
+            drills,
+            last_good_drill,
+            drill_recovery_seconds,
         }
     }
 }
@@ -147,8 +178,24 @@ impl JobMetrics {
         }
     }
 
+    /// A restore drill ended.
+    pub fn drill_ended(&self, r: &crate::engine::commands::drill::DrillReport) {
+        let outcome = if r.passed { "passed" } else { "failed" };
+        self.drills
+            .get_or_create(&DrillOutcome {
+                outcome: outcome.into(),
+            })
+            .inc();
+        self.drill_recovery_seconds
+            .observe(r.restore_ms as f64 / 1000.0);
+    }
+
     /// The text page, with the policies' last good runs read from `store` now.
     pub fn render(&self, store: &Db) -> String {
+        if let Ok(Some(at)) = store.last_passed_drill() {
+            self.last_good_drill
+                .set(at.timestamp_millis() as f64 / 1000.0);
+        }
         if let Ok(policies) = store.list_policies() {
             for p in policies {
                 let last = store

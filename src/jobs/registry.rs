@@ -222,6 +222,44 @@ impl JobRegistry {
         self.run_here(name, NameUse::Read, start, follow).await
     }
 
+    /// A restore drill run here as a restore job (the backup claimed for restoring from), its
+    /// report recorded as the backup's last drill.
+    pub async fn drill_here<Fut>(
+        self: &Arc<Self>,
+        req: crate::engine::commands::drill::DrillRequest,
+        follow: impl FnOnce(JobHandle) -> Fut,
+    ) -> Result<crate::engine::commands::drill::DrillReport>
+    where
+        Fut: std::future::Future<Output = ()>,
+    {
+        let name = req.name.clone();
+        let start = |_fence| {
+            let (progress, handle) = Progress::new(JobKind::Restore, &name);
+            let registry = self.clone();
+            let task = tokio::spawn(async move {
+                let r = crate::engine::commands::drill::drill(&registry.svc, &req, &progress).await;
+                let outcome: std::result::Result<(), String> = match &r {
+                    Ok(rep) if rep.passed => Ok(()),
+                    Ok(rep) => Err(format!(
+                        "the drill failed: {}",
+                        rep.failure.clone().unwrap_or_default()
+                    )),
+                    Err(e) => Err(e.to_string()),
+                };
+                progress.finish(&outcome);
+                if let Ok(rep) = &r {
+                    if let Err(e) = registry.store.save_drill(rep) {
+                        tracing::error!(backup = %rep.backup, "could not record the drill: {e}");
+                    }
+                    registry.metrics.drill_ended(rep);
+                }
+                r
+            });
+            (handle, task)
+        };
+        self.run_here(&name, NameUse::Read, start, follow).await
+    }
+
     /// Starts a restore; the request is checked when the job runs (its errors land in the job).
     /// Fails at once when the backup is being made or deleted now.
     pub fn start_restore(self: &Arc<Self>, req: RestoreRequest) -> Result<JobSnapshot> {

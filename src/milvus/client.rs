@@ -143,6 +143,7 @@ has_status!(
     pb::GetLoadStateResponse,
     pb::GetLoadingProgressResponse,
     pb::QueryResults,
+    pb::SearchResults,
     pb::MutationResult,
     pb::SelectUserResponse,
     pb::SelectGrantResponse,
@@ -1128,6 +1129,94 @@ impl MilvusClient {
                 .await?,
         )?;
         Ok(r.fields_data)
+    }
+
+    /// Searches float `vectors` on `field` (strong consistency): for each, the primary keys of its
+    /// top `k` hits, as text (`42`, `abc`). The collection must be loaded.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn search_float(
+        &self,
+        db: &str,
+        name: &str,
+        field: &str,
+        metric: &str,
+        vectors: &[Vec<f32>],
+        k: usize,
+    ) -> Result<Vec<Vec<String>>> {
+        let kv = |k: &str, v: String| KeyValuePair {
+            key: k.into(),
+            value: v,
+        };
+        let group = common::PlaceholderGroup {
+            placeholders: vec![common::PlaceholderValue {
+                tag: "$0".into(),
+                r#type: common::PlaceholderType::FloatVector as i32,
+                values: vectors
+                    .iter()
+                    .map(|v| v.iter().flat_map(|f| f.to_le_bytes()).collect())
+                    .collect(),
+                ..Default::default()
+            }],
+        };
+        let msg = Self::req(
+            db,
+            pb::SearchRequest {
+                db_name: db.into(),
+                collection_name: name.into(),
+                dsl_type: common::DslType::BoolExprV1 as i32,
+                search_params: vec![
+                    kv("anns_field", field.into()),
+                    kv("topk", k.to_string()),
+                    kv("metric_type", metric.into()),
+                    // wide enough for IVF and HNSW to find a vector's own row
+                    kv("params", r#"{"nprobe":128,"ef":256}"#.into()),
+                    kv("round_decimal", "-1".into()),
+                ],
+                nq: vectors.len() as i64,
+                consistency_level: common::ConsistencyLevel::Strong as i32,
+                use_default_consistency: false,
+                search_input: Some(pb::search_request::SearchInput::PlaceholderGroup(
+                    group.encode_to_vec(),
+                )),
+                ..Default::default()
+            },
+        );
+        let r = check(
+            "Search",
+            self.call("Search", msg, |mut c, m| async move { c.search(m).await })
+                .await?,
+        )?;
+        let Some(res) = r.results else {
+            return Ok(vec![Vec::new(); vectors.len()]);
+        };
+        let ids: Vec<String> = match res.ids.and_then(|i| i.id_field) {
+            Some(schema::i_ds::IdField::IntId(l)) => l.data.iter().map(|i| i.to_string()).collect(),
+            Some(schema::i_ds::IdField::StrId(s)) => s.data,
+            _ => Vec::new(),
+        };
+        let mut out = Vec::new();
+        let mut at = 0usize;
+        for n in &res.topks {
+            let n = (*n).max(0) as usize;
+            out.push(ids.get(at..(at + n).min(ids.len())).unwrap_or(&[]).to_vec());
+            at += n;
+        }
+        out.resize(vectors.len(), Vec::new());
+        Ok(out)
+    }
+
+    /// Drops an (empty) database.
+    pub async fn drop_database(&self, db: &str) -> Result<()> {
+        let msg = pb::DropDatabaseRequest {
+            db_name: db.into(),
+            ..Default::default()
+        };
+        let r = self
+            .call("DropDatabase", Self::req("", msg), |mut c, m| async move {
+                c.drop_database(m).await
+            })
+            .await?;
+        check("DropDatabase", r).map(|_| ())
     }
 
     /// Inserts `rows` rows given as columns; returns the count Milvus reports.

@@ -3,6 +3,7 @@
 pub mod check;
 pub mod create;
 pub mod delete;
+pub mod drill;
 pub mod get;
 pub mod inventory;
 pub mod list;

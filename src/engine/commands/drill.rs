@@ -1,0 +1,402 @@
+//! `drill`: proves a backup restores. It restores the backup (or some of its collections) into a
+//! scratch database of its own (`milvault_drill_<tag>`, created for it), with its indexes, loads
+//! it, and checks it: row counts against the backup (the restore's own check), sampled primary
+//! keys queried back by key, and sampled vectors searched back (each must find its own row in
+//! the top k: the recall). Then it drops what it created, whatever happened, and reports how
+//! long each phase took: the restore's time is the measured recovery time.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    engine::{commands::restore::RestoreRequest, service::Milvault},
+    error::{Error, Result},
+    format::db_or_default,
+    milvus::MilvusClient,
+    progress::Progress,
+};
+
+/// What to drill: one options type for the CLI (clap), REST and the engine (serde).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, clap::Args, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct DrillRequest {
+    /// The backup's name (REST: from the path).
+    #[arg(short = 'n', long)]
+    pub name: String,
+    /// Collections (`name` or `db.name`, comma separated); empty: all of the backup's.
+    #[arg(long = "colls", value_delimiter = ',')]
+    pub collections: Vec<String>,
+    /// Rows sampled per collection for the key and vector checks (default 100, at most 1000).
+    #[arg(long, default_value_t = 100)]
+    pub sample: usize,
+    /// How deep each sampled vector's own row may be in its search (default 10).
+    #[arg(long, default_value_t = 10)]
+    pub top_k: usize,
+}
+
+/// What a drill proved, with its evidence.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DrillReport {
+    pub backup: String,
+    pub milvus_version: String,
+    pub started_at: DateTime<Utc>,
+    /// The scratch database it used (dropped at the end).
+    pub database: String,
+    /// Restore with indexes and loading: the recovery time.
+    pub restore_ms: u64,
+    /// Key and vector checks.
+    pub check_ms: u64,
+    /// Dropping what it created.
+    pub cleanup_ms: u64,
+    pub collections: Vec<DrillCollection>,
+    /// The depth of the vector searches.
+    pub top_k: usize,
+    /// Every check held.
+    pub passed: bool,
+    /// Why not, when it did not.
+    pub failure: Option<String>,
+}
+
+/// One collection's evidence.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DrillCollection {
+    /// `db.name` in the backup.
+    pub source: String,
+    /// `db.name` it was restored as.
+    pub target: String,
+    /// The restore's row check, in words.
+    pub rows: String,
+    pub keys_sampled: usize,
+    /// Sampled keys a query by key found again.
+    pub keys_found: usize,
+    /// The float vector field searched (none: the collection has none).
+    pub vector_field: Option<String>,
+    pub vectors_searched: usize,
+    /// Searches whose top k held the vector's own row.
+    pub vectors_found: usize,
+    /// `vectors_found / vectors_searched`.
+    pub recall: Option<f64>,
+}
+
+/// The schema's data type numbers used here (milvus.proto.schema.DataType).
+const INT64: i32 = 5;
+const VARCHAR: i32 = 21;
+const FLOAT_VECTOR: i32 = 101;
+
+/// Runs a drill. A failed check does not stop it: the report says what failed; an error means
+/// the drill itself could not run (the restore failed, Milvus went away).
+pub async fn drill(svc: &Milvault, req: &DrillRequest, progress: &Progress) -> Result<DrillReport> {
+    let started_at = Utc::now();
+    let info = svc.get_backup(&req.name).await?;
+    let milvus = svc.milvus().await?;
+    let tag: String = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+    let database = format!("milvault_drill_{tag}");
+    let wanted = |c: &crate::format::CollectionBackupInfo| {
+        req.collections.is_empty()
+            || req.collections.iter().any(|w| {
+                *w == c.qualified_name()
+                    || (db_or_default(&c.db_name) == "default" && *w == c.collection_name)
+            })
+    };
+    let chosen: Vec<_> = info
+        .collection_backups
+        .iter()
+        .filter(|c| wanted(c))
+        .collect();
+    if chosen.is_empty() {
+        return Err(Error::InvalidRequest(format!(
+            "backup '{}' holds none of {}",
+            req.name,
+            req.collections.join(", ")
+        )));
+    }
+    // each collection as <scratch db>.<db>__<name>: collections of two databases never meet
+    let renames: Vec<String> = chosen
+        .iter()
+        .map(|c| {
+            let db = db_or_default(&c.db_name);
+            format!("{db}.{0}:{database}.{db}__{0}", c.collection_name)
+        })
+        .collect();
+    progress.step(format!(
+        "drill: restoring {} collections of '{}' into the scratch database {database}",
+        chosen.len(),
+        req.name
+    ));
+    let t = Instant::now();
+    // the restore itself, not svc.restore: the drill's job ends after its checks
+    let restored = crate::engine::commands::restore::restore(
+        svc,
+        RestoreRequest {
+            name: req.name.clone(),
+            collections: chosen.iter().map(|c| c.qualified_name()).collect(),
+            renames,
+            restore_index: true,
+            load: true,
+            ..Default::default()
+        },
+        progress,
+    )
+    .await;
+    let restore_ms = t.elapsed().as_millis() as u64;
+    let mut report = DrillReport {
+        backup: req.name.clone(),
+        milvus_version: milvus.version().await.unwrap_or_default(),
+        started_at,
+        database: database.clone(),
+        restore_ms,
+        check_ms: 0,
+        cleanup_ms: 0,
+        collections: Vec::new(),
+        top_k: req.top_k(),
+        passed: false,
+        failure: None,
+    };
+    let checked = match restored {
+        Err(e) => Err(e),
+        Ok(restored) => {
+            let t = Instant::now();
+            let mut out = Ok(());
+            for r in &restored.collections {
+                match check_collection(milvus, r, req, progress).await {
+                    Ok(c) => report.collections.push(c),
+                    Err(e) => {
+                        out = Err(e);
+                        break;
+                    }
+                }
+            }
+            report.check_ms = t.elapsed().as_millis() as u64;
+            out
+        }
+    };
+    let t = Instant::now();
+    let cleaned = cleanup(milvus, &database, progress).await;
+    report.cleanup_ms = t.elapsed().as_millis() as u64;
+    checked?;
+    cleaned?;
+    let failed: Vec<String> = report
+        .collections
+        .iter()
+        .filter_map(|c| {
+            if c.keys_found < c.keys_sampled {
+                Some(format!(
+                    "{}: {} of {} sampled keys not found",
+                    c.source,
+                    c.keys_sampled - c.keys_found,
+                    c.keys_sampled
+                ))
+            } else if c.vectors_found < c.vectors_searched {
+                Some(format!(
+                    "{}: {} of {} sampled vectors did not find their own row in the top {}",
+                    c.source,
+                    c.vectors_searched - c.vectors_found,
+                    c.vectors_searched,
+                    req.top_k()
+                ))
+            } else {
+                None
+            }
+        })
+        .collect();
+    report.passed = failed.is_empty();
+    report.failure = (!failed.is_empty()).then(|| failed.join("; "));
+    progress.log(format!(
+        "drill of '{}': {} (restore {:.1} s, checks {:.1} s, clean-up {:.1} s)",
+        req.name,
+        if report.passed { "passed" } else { "FAILED" },
+        report.restore_ms as f64 / 1000.0,
+        report.check_ms as f64 / 1000.0,
+        report.cleanup_ms as f64 / 1000.0
+    ));
+    Ok(report)
+}
+
+impl DrillRequest {
+    fn sample(&self) -> usize {
+        if self.sample == 0 {
+            100
+        } else {
+            self.sample.min(1000)
+        }
+    }
+
+    fn top_k(&self) -> usize {
+        if self.top_k == 0 {
+            10
+        } else {
+            self.top_k.min(100)
+        }
+    }
+}
+
+/// Samples rows of a restored collection, queries their keys back and searches their vectors.
+async fn check_collection(
+    milvus: &MilvusClient,
+    r: &crate::engine::commands::restore::RestoredCollection,
+    req: &DrillRequest,
+    progress: &Progress,
+) -> Result<DrillCollection> {
+    let (db, name) = r.target.split_once('.').unwrap_or(("default", &r.target));
+    let described = milvus.describe_collection(db, name).await?;
+    let fields = described.schema.map(|s| s.fields).unwrap_or_default();
+    let pk = fields
+        .iter()
+        .find(|f| f.is_primary_key)
+        .ok_or_else(|| Error::InvalidRequest(format!("{}: no primary key", r.target)))?;
+    let vector = fields.iter().find(|f| f.data_type == FLOAT_VECTOR);
+    let mut out = DrillCollection {
+        source: r.source.clone(),
+        target: r.target.clone(),
+        rows: r.check.clone(),
+        keys_sampled: 0,
+        keys_found: 0,
+        vector_field: vector.map(|v| v.name.clone()),
+        vectors_searched: 0,
+        vectors_found: 0,
+        recall: None,
+    };
+    let every = match pk.data_type {
+        INT64 => format!("{0} < 0 or {0} >= 0", pk.name),
+        VARCHAR => format!("{} >= \"\"", pk.name),
+        _ => return Ok(out),
+    };
+    let mut output = vec![pk.name.clone()];
+    output.extend(vector.map(|v| v.name.clone()));
+    let page = milvus
+        .query_page(db, name, &[], &every, &output, req.sample(), true)
+        .await?;
+    let keys = key_column(&page, &pk.name);
+    let vectors = vector
+        .map(|v| float_vectors(&page, &v.name))
+        .unwrap_or_default();
+    out.keys_sampled = keys.len();
+    if !keys.is_empty() {
+        let list = keys
+            .iter()
+            .map(|k| {
+                if pk.data_type == INT64 {
+                    k.clone()
+                } else {
+                    serde_json::to_string(k).unwrap_or_default()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let again = milvus
+            .query_page(
+                db,
+                name,
+                &[],
+                &format!("{} in [{list}]", pk.name),
+                std::slice::from_ref(&pk.name),
+                keys.len(),
+                true,
+            )
+            .await?;
+        let found = key_column(&again, &pk.name);
+        out.keys_found = keys.iter().filter(|k| found.contains(k)).count();
+    }
+    if let (Some(v), false) = (vector, vectors.is_empty()) {
+        let metric = metric_of(milvus, db, name, &v.name).await;
+        let hits = milvus
+            .search_float(db, name, &v.name, &metric, &vectors, req.top_k())
+            .await?;
+        out.vectors_searched = vectors.len().min(keys.len());
+        out.vectors_found = keys
+            .iter()
+            .zip(&hits)
+            .filter(|(k, h)| h.contains(k))
+            .count();
+        out.recall = Some(out.vectors_found as f64 / out.vectors_searched.max(1) as f64);
+    }
+    progress.log(format!(
+        "{}: {}; {} of {} sampled keys found; {}",
+        r.source,
+        r.check,
+        out.keys_found,
+        out.keys_sampled,
+        match out.recall {
+            Some(recall) => format!(
+                "{} of {} sampled vectors found their own row in the top {} (recall {recall:.3})",
+                out.vectors_found,
+                out.vectors_searched,
+                req.top_k()
+            ),
+            None => "no float vector field searched".into(),
+        }
+    ));
+    Ok(out)
+}
+
+/// The metric of the index on `field` (what a search must use); `L2` when it cannot be read.
+async fn metric_of(milvus: &MilvusClient, db: &str, name: &str, field: &str) -> String {
+    match milvus.indexes(db, name).await {
+        Ok(indexes) => indexes
+            .into_iter()
+            .find(|i| i.field_name == field)
+            .and_then(|i| {
+                i.params
+                    .into_iter()
+                    .find(|kv| kv.key == "metric_type")
+                    .map(|kv| kv.value)
+            })
+            .unwrap_or_else(|| "L2".into()),
+        Err(_) => "L2".into(),
+    }
+}
+
+/// The primary keys of a query answer, as text.
+fn key_column(page: &[milvus::proto::schema::FieldData], pk: &str) -> Vec<String> {
+    use milvus::proto::schema::{field_data::Field, scalar_field::Data};
+    page.iter()
+        .filter(|f| f.field_name == pk)
+        .filter_map(|f| match &f.field {
+            Some(Field::Scalars(s)) => match &s.data {
+                Some(Data::LongData(l)) => Some(l.data.iter().map(|i| i.to_string()).collect()),
+                Some(Data::StringData(s)) => Some(s.data.clone()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .next()
+        .unwrap_or_default()
+}
+
+/// The float vectors of a query answer, one per row.
+fn float_vectors(page: &[milvus::proto::schema::FieldData], field: &str) -> Vec<Vec<f32>> {
+    use milvus::proto::schema::{field_data::Field, vector_field::Data};
+    page.iter()
+        .filter(|f| f.field_name == field)
+        .filter_map(|f| match &f.field {
+            Some(Field::Vectors(v)) if v.dim > 0 => match &v.data {
+                Some(Data::FloatVector(fv)) => {
+                    Some(fv.data.chunks(v.dim as usize).map(|c| c.to_vec()).collect())
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .next()
+        .unwrap_or_default()
+}
+
+/// Drops every collection of the scratch database, then the database.
+async fn cleanup(milvus: &MilvusClient, database: &str, progress: &Progress) -> Result<()> {
+    // the restore creates it; a restore that failed early may not have
+    if !milvus.list_databases().await?.iter().any(|d| d == database) {
+        return Ok(());
+    }
+    let names = milvus.list_collections(database).await?;
+    for n in &names {
+        milvus.drop_collection(database, n).await?;
+    }
+    milvus.drop_database(database).await?;
+    progress.log(format!(
+        "drill: dropped the scratch database {database} and its {} collections",
+        names.len()
+    ));
+    Ok(())
+}
