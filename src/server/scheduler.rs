@@ -169,6 +169,8 @@ impl Scheduler {
                     logical: p.logical,
                     incremental,
                     resume: false,
+                    // a policy's backups hold collections only
+                    rbac: false,
                 })
                 .await;
             let taken = match &started {
