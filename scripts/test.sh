@@ -138,7 +138,7 @@ MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
 stop_groups "${lite_pgs[@]}"
 stop_all
 
-stage "signing in with Milvus' own users (Milvus with authorization on)"
+stage "signing in with Milvus' own users, and their backup and restore (rbac) (Milvus with authorization on)"
 pgids+=("$(start_milvus "$work/milvus-auth" local --extra-config common.security.authorizationEnabled=true)")
 wait_milvus_ready "$work/milvus-auth"
 python tests/support/milvus_rbac.py

@@ -649,7 +649,10 @@ async fn bad_inputs_get_clear_errors_and_change_nothing() {
     let (status, body) = server.get("/api/v1/get_restore?id=no-such-job").await;
     assert_eq!((status, body["code"].as_i64()), (404, Some(404)));
     let (status, body) = server
-        .post("/api/v1/create", json!({"backup_name": "x3", "rbac": true}))
+        .post(
+            "/api/v1/create",
+            json!({"backup_name": "x3", "backup_root_path": "/elsewhere"}),
+        )
         .await;
     assert_eq!((status, body["code"].as_i64()), (400, Some(1)), "{body}");
     // a backup that exists cannot be made again

@@ -176,6 +176,9 @@ pub struct NewBackup {
     /// Take unchanged files from earlier backups.
     #[serde(default)]
     pub incremental: bool,
+    /// Also keep Milvus' own users, roles and grants.
+    #[serde(default)]
+    pub rbac: bool,
 }
 
 /// The Restore form.
@@ -196,6 +199,9 @@ pub struct RestoreForm {
     /// Restore although files of the backup are missing or differ from its manifest.
     #[serde(default)]
     pub force: bool,
+    /// Also create the backup's Milvus users, roles and grants that Milvus lacks.
+    #[serde(default)]
+    pub rbac: bool,
 }
 
 /// Where one collection would be restored.

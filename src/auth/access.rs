@@ -169,6 +169,10 @@ pub enum Action<'a> {
     Verify { databases: &'a [String] },
     /// Cancel a running job touching these databases.
     Cancel { databases: &'a [String] },
+    /// Back up (`restore: false`) or restore Milvus' own users, roles and grants (`rbac`). They
+    /// are cluster-wide: never for a user limited to some databases; restoring them creates
+    /// users and roles in Milvus, which only admins may.
+    Rbac { restore: bool },
     /// Add, change, pause, run or remove policies.
     ManagePolicies,
     /// Add, change or remove users, and revoke anyone's tokens.
@@ -236,6 +240,20 @@ pub fn authorize(who: &Principal, action: Action<'_>) -> Result<()> {
         Action::Cancel { databases } => {
             writer()?;
             within("the job touches", databases)
+        }
+        Action::Rbac { restore: true } => {
+            admin("restore Milvus' users, roles and grants (rbac), which are cluster-wide")
+        }
+        Action::Rbac { restore: false } => {
+            writer()?;
+            if who.is_scoped() {
+                return Err(Error::Forbidden(format!(
+                    "Milvus' users, roles and grants (rbac) are cluster-wide, and {} is limited to database(s) {}; leave rbac out or ask an admin",
+                    who.user,
+                    who.databases.join(", ")
+                )));
+            }
+            Ok(())
         }
         Action::ManagePolicies => admin("manage policies"),
         Action::ManageUsers => admin("manage users"),
@@ -319,6 +337,26 @@ mod tests {
         )
         .is_ok());
         assert!(authorize(&op, Action::ManagePolicies).is_err());
+    }
+
+    #[test]
+    fn rbac_is_cluster_wide() {
+        let backup = Action::Rbac { restore: false };
+        let restore = Action::Rbac { restore: true };
+        let scoped = user(Role::Operator, &["team_a"]);
+        let e = authorize(&scoped, backup).unwrap_err();
+        assert!(matches!(e, Error::Forbidden(_)));
+        assert!(e.to_string().contains("cluster-wide"), "{e}");
+        assert!(authorize(&user(Role::Member, &["team_a"]), restore).is_err());
+        // an operator of every database may back them up, only an admin restore them
+        let op = user(Role::Operator, &[]);
+        assert!(authorize(&op, backup).is_ok());
+        let e = authorize(&op, restore).unwrap_err();
+        assert!(e.to_string().contains("only admins"), "{e}");
+        assert!(authorize(&user(Role::Viewer, &[]), backup).is_err());
+        let admin = user(Role::Admin, &["only"]);
+        assert!(authorize(&admin, backup).is_ok());
+        assert!(authorize(&admin, restore).is_ok());
     }
 
     #[test]

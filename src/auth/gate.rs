@@ -306,6 +306,9 @@ impl Gate {
         req.collections = sel.collection_names();
         let dbs = sel.databases_read();
         self.allow(action, &req.name, Action::Backup { databases: &dbs })?;
+        if req.rbac {
+            self.allow(action, &req.name, Action::Rbac { restore: false })?;
+        }
         Ok(dbs)
     }
 
@@ -343,6 +346,18 @@ impl Gate {
         })
     }
 
+    /// A restore with `rbac` creates Milvus users and roles: admins only.
+    fn allow_rbac_restore(&self, req: &RestoreRequest) -> Result<()> {
+        if req.rbac {
+            self.allow(
+                action::BACKUP_RESTORE,
+                &req.name,
+                Action::Rbac { restore: true },
+            )?;
+        }
+        Ok(())
+    }
+
     /// Where a restore would put each collection; needs the right to restore there.
     pub async fn restore_preview(&self, req: &RestoreRequest) -> Result<Vec<RestoreTarget>> {
         let info = self
@@ -371,6 +386,7 @@ impl Gate {
     pub async fn start_restore(&self, req: RestoreRequest) -> Result<JobSnapshot> {
         let req = self.qualified_restore(&req)?;
         let name = req.name.clone();
+        self.allow_rbac_restore(&req)?;
         let info = self.visible_backup(action::BACKUP_RESTORE, &name).await?;
         let plan = self.reg.service().restore_plan(&req).await;
         let into = match &plan {
@@ -525,6 +541,7 @@ impl Gate {
     {
         let req = self.qualified_restore(&req)?;
         let name = req.name.clone();
+        self.allow_rbac_restore(&req)?;
         let scoped = self.who().is_scoped();
         let from = match self.visible_backup(action::BACKUP_RESTORE, &name).await {
             Ok(info) => backup_databases(&info),

@@ -265,6 +265,10 @@ pub struct CreateArgs {
     /// Milvus' bucket (the new backup still holds every file itself).
     #[arg(long)]
     pub incremental: bool,
+    /// Also back up Milvus' own users (with the password hash Milvus 2.4.10+ gives; none from
+    /// older ones), roles and grants (milvus-backup's --rbac).
+    #[arg(long)]
+    pub rbac: bool,
     /// Continue the backup NAME that a crash or kill interrupted: its recorded request is used
     /// and the files it finished are kept.
     #[arg(long, value_name = "NAME")]
@@ -317,6 +321,10 @@ pub struct RestoreArgs {
     /// Restore even when files of the backup are missing or differ from its manifest.
     #[arg(long)]
     pub force: bool,
+    /// Also restore the backup's Milvus users, roles and grants: only what Milvus lacks is
+    /// created, existing ones are left alone (milvus-backup's --rbac). Needs an admin.
+    #[arg(long)]
+    pub rbac: bool,
     /// Continue the restore job JOB that a crash or kill interrupted (`milvault jobs` lists
     /// them): its recorded request is used, the collections it finished are kept and the one it
     /// was filling is dropped and restored again. Only --drop_exist_collection may be added.
@@ -363,6 +371,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 logical: a.logical,
                 incremental: a.incremental,
                 resume,
+                rbac: a.rbac,
             };
             // the name stays claimed (across processes sharing the database) until the end
             let result = jobs
@@ -401,6 +410,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 restore_index: a.restore_index,
                 load: a.load,
                 force: a.force,
+                rbac: a.rbac,
                 resume: a.resume,
                 resume_ledger: None,
             };
@@ -420,6 +430,17 @@ pub async fn run(cli: Cli) -> Result<i32> {
                         "restored {} -> {}: {} segments; {}",
                         c.source, c.target, c.segments, c.check
                     );
+                }
+                if let Some(r) = &report.rbac {
+                    for (what, lines) in [
+                        ("created", &r.created),
+                        ("left alone", &r.left_alone),
+                        ("not restored", &r.not_restored),
+                    ] {
+                        for l in lines {
+                            println!("rbac: {what} {l}");
+                        }
+                    }
                 }
             }
         }

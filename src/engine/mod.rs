@@ -11,6 +11,7 @@ pub mod integrity;
 pub mod logical;
 pub mod names;
 pub mod policy;
+pub mod rbac;
 pub mod resume;
 pub mod service;
 

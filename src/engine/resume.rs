@@ -34,6 +34,8 @@ pub struct ResumeRecord {
     /// A logical backup (rows into Parquet): these are not resumed, see [`load_into`].
     pub logical: bool,
     pub policy: Option<String>,
+    /// Milvus' users, roles and grants too.
+    pub rbac: bool,
 }
 
 fn path(name: &str) -> String {
@@ -50,6 +52,7 @@ pub async fn record(backups: &Storage, req: &CreateBackupRequest) -> Result<()> 
         incremental: req.incremental,
         logical: req.logical,
         policy: req.policy.clone(),
+        rbac: req.rbac,
     };
     let json = serde_json::to_vec(&r)
         .map_err(|e| Error::InvalidRequest(format!("cannot encode the resume record: {e}")))?;
@@ -81,6 +84,7 @@ pub async fn load_into(backups: &Storage, req: &mut CreateBackupRequest) -> Resu
     req.meta_only = r.meta_only;
     req.incremental = r.incremental;
     req.policy = r.policy;
+    req.rbac = r.rbac;
     Ok(())
 }
 

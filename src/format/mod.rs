@@ -5,5 +5,6 @@ pub mod compat;
 pub mod layout;
 pub mod manifest;
 pub mod meta;
+pub mod rbac;
 
 pub use meta::*;

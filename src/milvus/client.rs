@@ -24,7 +24,7 @@ use crate::{
     milvus::features::{Detected, Features},
 };
 
-type Inner = MilvusServiceClient<InterceptedService<Channel, Auth>>;
+pub(super) type Inner = MilvusServiceClient<InterceptedService<Channel, Auth>>;
 
 /// How many times a read is sent again after it failed on the way (not on Milvus' answer).
 const READ_RETRIES: u32 = 3;
@@ -67,7 +67,7 @@ fn job_not_there_yet(reason: &str) -> bool {
 
 /// A request message and the database it is for; built into a fresh [`Request`] for each send.
 #[derive(Clone)]
-struct Addressed<T> {
+pub(super) struct Addressed<T> {
     db: Option<MetadataValue<Ascii>>,
     msg: T,
 }
@@ -147,13 +147,15 @@ has_status!(
     pb::MutationResult,
     pb::SelectUserResponse,
     pb::SelectGrantResponse,
+    pb::SelectRoleResponse,
+    pb::BackupRbacMetaResponse,
 );
 
 /// Status code Milvus 2.3 uses for "collection not found" (`code`), and its legacy error code.
 const CODE_COLLECTION_NOT_FOUND: i32 = 100;
 const LEGACY_COLLECTION_NOT_EXISTS: i32 = 4;
 
-fn check<R: HasStatus>(call: &'static str, r: R) -> Result<R> {
+pub(super) fn check<R: HasStatus>(call: &'static str, r: R) -> Result<R> {
     if let Some(s) = r.status() {
         if s.error_code != 0 || s.code != 0 {
             let reason = if s.reason.is_empty() {
@@ -306,7 +308,7 @@ impl MilvusClient {
     }
 
     /// `msg` addressed to database `db` (none: the server's default).
-    fn req<T>(db: &str, msg: T) -> Addressed<T> {
+    pub(super) fn req<T>(db: &str, msg: T) -> Addressed<T> {
         Addressed {
             db: (!db.is_empty()).then(|| db.parse().ok()).flatten(),
             msg,
@@ -316,7 +318,12 @@ impl MilvusClient {
     /// Sends `msg` with `f`, within the time limit, and maps the refusals milvault tells apart.
     /// A read (see [`is_read`]) that fails on the way (connection reset, Milvus' proxy briefly
     /// away) is sent again, up to [`READ_RETRIES`] times; anything that changes state is sent once.
-    async fn call<T, R, F, Fut>(&self, call: &'static str, msg: Addressed<T>, f: F) -> Result<R>
+    pub(super) async fn call<T, R, F, Fut>(
+        &self,
+        call: &'static str,
+        msg: Addressed<T>,
+        f: F,
+    ) -> Result<R>
     where
         T: Clone,
         F: Fn(Inner, Request<T>) -> Fut,

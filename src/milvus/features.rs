@@ -35,6 +35,13 @@ pub struct Features {
     /// is called), unless `disable_func_runtime_check` is set: 2.6.8+ (milvus-backup's
     /// `FuncRuntimeCheck`).
     pub func_runtime_check: bool,
+    /// Answers BackupRBAC and takes RestoreRBAC (users with their stored password hashes, roles,
+    /// grants in one call): 2.4.10+ (milvus-backup's docs/user_guide/rbac.md; its
+    /// core/backup/rbac.go and core/restore/task.go call nothing else). Older servers: users,
+    /// roles and grants are read and created one call at a time (`engine::rbac`).
+    pub rbac_calls: bool,
+    /// Privilege groups (CreatePrivilegeGroup, ListPrivilegeGroups): 2.5+.
+    pub privilege_groups: bool,
 }
 
 impl Features {
@@ -53,6 +60,8 @@ impl Features {
             struct_arrays: false,
             add_field: false,
             func_runtime_check: false,
+            rbac_calls: false,
+            privilege_groups: false,
         }
     }
 
@@ -64,6 +73,7 @@ impl Features {
             skip_disk_quota_check: true,
             lists_segment_folders: true,
             storage_version_option: true,
+            rbac_calls: true,
             ..Features::milvus_2_3()
         }
     }
@@ -74,6 +84,7 @@ impl Features {
             version: (2, 5, 0),
             bm25: true,
             nullable_and_default: true,
+            privilege_groups: true,
             ..Features::milvus_2_4()
         }
     }
@@ -113,6 +124,8 @@ impl Features {
         f.l0_import = f.l0_import && at >= (2, 4, 5);
         f.struct_arrays = at >= (2, 6, 4);
         f.func_runtime_check = at >= (2, 6, 8);
+        // BackupRBAC/RestoreRBAC came with 2.4.10
+        f.rbac_calls = f.rbac_calls && at >= (2, 4, 10);
         Some(f)
     }
 
@@ -290,5 +303,10 @@ mod tests {
         assert!(!Features::from_version("v2.4.4").unwrap().l0_import);
         assert!(Features::from_version("v2.4.5").unwrap().l0_import);
         assert!(Features::from_version("v2.5.0").unwrap().l0_import);
+        // RBAC in one call from 2.4.10, privilege groups from 2.5
+        let f = |s: &str| Features::from_version(s).unwrap();
+        assert!(!f("v2.3.5").rbac_calls && !f("v2.4.9").rbac_calls);
+        assert!(f("v2.4.10").rbac_calls && f("v2.6.0").rbac_calls);
+        assert!(!f("v2.4.17").privilege_groups && f("v2.5.0").privilege_groups);
     }
 }

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod features;
 pub mod gc;
+pub mod rbac;
 pub mod schema;
 
 pub use client::{ImportProgress, ImportState, MilvusClient};

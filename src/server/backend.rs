@@ -234,6 +234,7 @@ pub fn restore_request(form: &RestoreForm) -> RestoreRequest {
         restore_index: form.restore_index,
         load: form.load,
         force: form.force,
+        rbac: form.rbac,
         ..Default::default()
     }
 }
@@ -302,6 +303,7 @@ impl Backend for PortalBackend {
             logical: form.logical,
             incremental: form.incremental,
             resume: false,
+            rbac: form.rbac,
         };
         let job = gate.start_backup(req).await.map_err(|e| e.to_string())?;
         Ok(job.id)

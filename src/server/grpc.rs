@@ -222,6 +222,7 @@ impl BackupService for GrpcService {
                 logical: r.logical,
                 incremental: r.incremental,
                 resume: r.resume,
+                rbac: r.rbac,
             })
             .await
             .map_err(status_of)?;
@@ -314,6 +315,7 @@ impl BackupService for GrpcService {
                 restore_index: r.restore_index,
                 load: r.load,
                 force: r.force,
+                rbac: r.rbac,
                 ..Default::default()
             })
             .await

@@ -205,6 +205,8 @@ impl Scheduler {
                     logical: p.logical,
                     incremental,
                     resume: false,
+                    // a policy's backups hold collections only
+                    rbac: false,
                 })
                 .await;
             let taken = match &started {

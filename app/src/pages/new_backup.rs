@@ -42,6 +42,7 @@ fn BackupForm(collections: Vec<LiveCollection>) -> impl IntoView {
     let meta_only = RwSignal::new(false);
     let logical = RwSignal::new(false);
     let incremental = RwSignal::new(false);
+    let rbac = RwSignal::new(false);
     let start = ServerAction::<StartBackup>::new();
     let navigate = use_navigate();
     Effect::new(move |_| {
@@ -130,6 +131,7 @@ fn BackupForm(collections: Vec<LiveCollection>) -> impl IntoView {
                     meta_only: meta_only.get_untracked(),
                     logical: logical.get_untracked(),
                     incremental: incremental.get_untracked(),
+                    rbac: rbac.get_untracked(),
                 }});
             }
         }>
@@ -164,6 +166,11 @@ fn BackupForm(collections: Vec<LiveCollection>) -> impl IntoView {
                 <input type="checkbox" name="incremental" prop:checked=move || incremental.get()
                     on:change=move |ev| incremental.set(event_target_checked(&ev))/>
                 "Incremental (files an earlier backup holds are copied from it, not read from Milvus again)"
+            </label>
+            <label class="check">
+                <input type="checkbox" name="rbac" prop:checked=move || rbac.get()
+                    on:change=move |ev| rbac.set(event_target_checked(&ev))/>
+                "Milvus' users, roles and grants too (rbac)"
             </label>
             <div class="actions">
                 <button type="submit" class="primary" disabled=move || !can_submit()>

@@ -58,6 +58,7 @@ fn RestoreFormView(detail: BackupDetail) -> impl IntoView {
     let restore_index = RwSignal::new(true);
     let load = RwSignal::new(true);
     let force = RwSignal::new(false);
+    let rbac = RwSignal::new(false);
     let known_damaged = detail
         .summary
         .verification
@@ -80,6 +81,7 @@ fn RestoreFormView(detail: BackupDetail) -> impl IntoView {
         restore_index: restore_index.get(),
         load: load.get(),
         force: force.get(),
+        rbac: rbac.get(),
     });
     // Computed in the browser only: it asks Milvus, and it changes with every keystroke.
     let preview = LocalResource::new(move || {
@@ -212,6 +214,9 @@ fn RestoreFormView(detail: BackupDetail) -> impl IntoView {
             <label class="check danger-text"><input type="checkbox" name="drop_existing" prop:checked=move || drop_existing.get()
                 on:change=move |ev| { drop_existing.set(event_target_checked(&ev)); confirm_drop.set(false); }/>
                 "Drop existing collections with the same names"</label>
+            <label class="check"><input type="checkbox" name="rbac" prop:checked=move || rbac.get()
+                on:change=move |ev| rbac.set(event_target_checked(&ev))/>
+                "Milvus' users, roles and grants too (rbac: only missing ones are created; admins only)"</label>
             <Show when=move || drop_existing.get() && !existing().is_empty()>
                 <label class="check confirm">
                     <input type="checkbox" name="confirm_drop" prop:checked=move || confirm_drop.get()

@@ -49,6 +49,9 @@ pub struct CreateBackupRequest {
     /// Continue the interrupted backup `name` (see [`crate::engine::resume`]): its recorded request is
     /// used, files it finished are kept.
     pub resume: bool,
+    /// Also keep Milvus' own users, roles and grants in `rbac_meta` (milvus-backup's `--rbac`;
+    /// see [`crate::engine::rbac`]).
+    pub rbac: bool,
 }
 
 /// A collection to back up, by database and name.
@@ -339,6 +342,15 @@ async fn run_paused(
         }
     }
     collections.sort_by_key(|c| c.qualified_name());
+    let rbac_meta = if req.rbac {
+        Some(
+            crate::engine::rbac::backup(milvus, progress)
+                .await?
+                .to_value(),
+        )
+    } else {
+        None
+    };
     let info = BackupInfo {
         id: progress.id(),
         state_code: STATE_SUCCESS,
@@ -346,6 +358,7 @@ async fn run_paused(
         backup_timestamp: start.timestamp_millis() as u64,
         size: collections.iter().map(|c| c.size).sum(),
         milvus_version: version,
+        rbac_meta,
         database_backups: databases,
         collection_backups: collections,
         format: if req.logical {

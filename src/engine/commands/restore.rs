@@ -17,6 +17,7 @@ use crate::{
     format::{
         db_or_default,
         layout::{self, LogKind},
+        rbac::RbacMeta,
         BackupInfo, CollectionBackupInfo, KeyValuePair, SegmentBackupInfo,
     },
     milvus::{
@@ -52,6 +53,9 @@ pub struct RestoreRequest {
     pub load: bool,
     /// Restore even when files of the backup are missing or differ from its manifest.
     pub force: bool,
+    /// Also restore the backup's Milvus users, roles and grants (`rbac_meta`), creating only
+    /// what Milvus lacks (milvus-backup's `--rbac`; see [`crate::engine::rbac`]).
+    pub rbac: bool,
     /// Resume the interrupted restore job with this id: its request is run again, the
     /// collections it finished are kept, the one it was filling (known by its collection id) is
     /// dropped and restored again, and files it staged are not copied again.
@@ -89,6 +93,9 @@ pub struct RestoredCollection {
 pub struct RestoreReport {
     pub backup: String,
     pub collections: Vec<RestoredCollection>,
+    /// What a restore with `rbac` created and left alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rbac: Option<crate::engine::rbac::RbacReport>,
 }
 
 /// A rename rule.
@@ -468,6 +475,18 @@ pub async fn restore(
         targets.iter().map(|t| t.backup.size.max(0) as u64).sum()
     };
     progress.add_total(plan_bytes, plan_segments);
+    // as milvus-backup (core/restore/task.go): users, roles and grants before any collection
+    let rbac = if req.rbac {
+        let meta =
+            RbacMeta::from_value(info.rbac_meta.as_ref()).map_err(|e| Error::CorruptMetadata {
+                name: info.name.clone(),
+                file: layout::BACKUP_META.into(),
+                reason: format!("rbac_meta: {e}"),
+            })?;
+        Some(crate::engine::rbac::restore(milvus, &info.name, &meta, progress).await?)
+    } else {
+        None
+    };
 
     let mut results = Vec::new();
     let mut created: Vec<(String, String, i64)> = Vec::new();
@@ -531,6 +550,7 @@ pub async fn restore(
     Ok(RestoreReport {
         backup: req.name.clone(),
         collections: results,
+        rbac,
     })
 }
 

@@ -175,7 +175,7 @@ pub struct CreateBackupRequestV1 {
     pub gc_pause_enable: bool,
     pub gc_pause_seconds: i32,
     pub gc_pause_address: String,
-    /// Not supported (must be false): milvault does not back up users and roles.
+    /// Also back up Milvus' own users, roles and grants into `rbac_meta`.
     pub rbac: bool,
     /// Not supported unless empty: backups go to the configured backup root.
     pub backup_root_path: String,
@@ -236,6 +236,7 @@ pub struct RestoreBackupRequestV1 {
     pub id: String,
     #[serde(rename = "skipImportDiskQuotaCheck")]
     pub skip_import_disk_quota_check: bool,
+    /// Also restore the backup's users, roles and grants: only what Milvus lacks is created.
     pub rbac: bool,
     #[serde(rename = "maxShardNum")]
     pub max_shard_num: i32,
@@ -607,11 +608,6 @@ async fn create_request(
     gate: &Gate,
     body: &CreateBackupRequestV1,
 ) -> Result<CreateBackupRequest, Failure> {
-    if body.rbac {
-        return Err(Failure::not_supported(
-            "milvault does not back up users and roles (rbac); send rbac=false",
-        ));
-    }
     if !body.backup_root_path.is_empty() {
         return Err(Failure::not_supported(
             "backup_root_path is not supported: backups go to the configured minio.backupRootPath; leave it out",
@@ -661,6 +657,7 @@ async fn create_request(
         logical: false,
         incremental: false,
         resume: false,
+        rbac: body.rbac,
     })
 }
 
@@ -1067,7 +1064,7 @@ async fn restore_request(
             "backup_name is required: the backup to restore from (see /api/v1/list)",
         ));
     }
-    let unsupported: [(bool, &str); 11] = [
+    let unsupported: [(bool, &str); 10] = [
         (
             !body.bucket_name.is_empty() || !body.path.is_empty(),
             "bucket_name/path (backups are read from the configured backup storage)",
@@ -1078,7 +1075,6 @@ async fn restore_request(
             body.skip_create_collection,
             "skipCreateCollection (milvault always creates the target collection)",
         ),
-        (body.rbac, "rbac"),
         (body.max_shard_num > 0, "maxShardNum"),
         (is_set(&body.skip_params), "skipParams"),
         (body.truncate_binlog_by_ts, "truncateBinlogByTs"),
@@ -1119,6 +1115,7 @@ async fn restore_request(
         restore_index: body.restore_index,
         load: false,
         force: false,
+        rbac: body.rbac,
         ..Default::default()
     })
 }

@@ -246,6 +246,8 @@ pub struct CreateBackupBody {
     /// Continue the interrupted backup `name` (its recorded request is used; files it finished
     /// are kept).
     pub resume: bool,
+    /// Also back up Milvus' own users, roles and grants (milvus-backup's `rbac`).
+    pub rbac: bool,
 }
 
 /// How to restore.
@@ -269,6 +271,9 @@ pub struct RestoreBody {
     pub load: bool,
     /// Restore even when files are missing or differ from the backup's manifest.
     pub force: bool,
+    /// Also restore the backup's Milvus users, roles and grants, creating only what Milvus lacks
+    /// (existing ones are left alone). Needs an admin.
+    pub rbac: bool,
 }
 
 impl RestoreBody {
@@ -284,6 +289,7 @@ impl RestoreBody {
             restore_index: self.restore_index,
             load: self.load,
             force: self.force,
+            rbac: self.rbac,
             ..Default::default()
         }
     }
@@ -494,6 +500,7 @@ pub async fn create_backup(
             logical: body.logical,
             incremental: body.incremental,
             resume: body.resume,
+            rbac: body.rbac,
         })
         .await?;
     Ok((StatusCode::ACCEPTED, Json(JobItem::of(&job))))
