@@ -398,21 +398,11 @@ impl MilvusClient {
 
     /// The Milvus roles of user `name` (RBAC).
     pub async fn user_roles(&self, name: &str) -> Result<Vec<String>> {
-        let msg = pb::SelectUserRequest {
-            user: Some(pb::UserEntity { name: name.into() }),
-            include_role_info: true,
-            ..Default::default()
-        };
-        let r = self
-            .call("SelectUser", Self::req("", msg), |mut c, m| async move {
-                c.select_user(m).await
-            })
-            .await?;
-        Ok(check("SelectUser", r)?
-            .results
+        Ok(self
+            .select_users(Some(name))
+            .await?
             .into_iter()
-            .flat_map(|u| u.roles)
-            .map(|r| r.name)
+            .flat_map(|(_, roles)| roles)
             .collect())
     }
 

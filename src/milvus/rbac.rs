@@ -167,7 +167,16 @@ impl MilvusClient {
 
     /// Every user with the names of its roles (SelectUser without a user).
     pub async fn users_with_roles(&self) -> Result<Vec<(String, Vec<String>)>> {
+        self.select_users(None).await
+    }
+
+    /// SelectUser with role info: one user (`Some`) or every user, each with its roles' names.
+    pub(crate) async fn select_users(
+        &self,
+        user: Option<&str>,
+    ) -> Result<Vec<(String, Vec<String>)>> {
         let msg = pb::SelectUserRequest {
+            user: user.map(|name| pb::UserEntity { name: name.into() }),
             include_role_info: true,
             ..Default::default()
         };
