@@ -41,7 +41,7 @@ pgids+=("$local_pg")
 wait_milvus_ready "$work/milvus-local"
 seed_demo_data
 MILVAULT_TEST_MILVUS_ROOT=$work/milvus-local/data MILVAULT_TEST_WORK=$work \
-  cargo test --quiet --test local_storage -- --test-threads=2
+  cargo test --quiet --test it -- local_storage:: --test-threads=2
 stage "the container image (Containerfile, buildah): built from the debug binary, run against this Milvus"
 MILVAULT_IMAGE_BINARY=target/debug/milvault MILVAULT_IMAGE_SITE="$work/site" \
   bash scripts/build-image.sh milvault:test
@@ -79,7 +79,7 @@ stage "the README's API examples (curl, buf curl) against the portal's server"
 bash scripts/api-examples.sh http://127.0.0.1:3000 || { echo "portal log:" >&2; tail -40 "$work/portal.log" >&2; exit 1; }
 stage "Milvus dying during a restore"
 MILVAULT_TEST_MILVUS_ROOT=$work/milvus-local/data MILVAULT_TEST_WORK=$work MILVAULT_TEST_MILVUS_PGID=$local_pg \
-  cargo test --quiet --test milvus_dies
+  cargo test --quiet --test it -- milvus_dies::
 stop_all
 
 stage "Milvus on S3 (SeaweedFS)"
@@ -87,7 +87,7 @@ stage "Milvus on S3 (SeaweedFS)"
 # 2.3.5 standalone has died under load in CI: then its log is shown, it is started again on the
 # same data and the stage runs once more (a failure with Milvus alive fails at once).
 s3_stage() {
-  local run=(cargo test --quiet --test "$1" -- --test-threads="$2")
+  local run=(cargo test --quiet --test it -- "$1::" --test-threads="$2")
   if MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work "${run[@]}"; then return 0; fi
   if milvus_alive; then return 1; fi
   echo "Milvus stopped answering during the $1 tests; its logs end with:" >&2
@@ -134,7 +134,7 @@ wait_milvus_lite_ready 19601
 MILVAULT_TEST_S3=http://127.0.0.1:9000 MILVAULT_TEST_WORK=$work \
   MILVAULT_TEST_LITE_A=19600 MILVAULT_TEST_LITE_B=19601 \
   MILVAULT_TEST_LITE_PYTHON=${MILVAULT_CACHE:-$HOME/.cache/milvault}/venv-lite/bin/python \
-  cargo test --quiet --test logical -- --test-threads=2
+  cargo test --quiet --test it -- logical:: --test-threads=2
 stop_groups "${lite_pgs[@]}"
 stop_all
 
@@ -143,5 +143,5 @@ pgids+=("$(start_milvus "$work/milvus-auth" local --extra-config common.security
 wait_milvus_ready "$work/milvus-auth"
 python tests/support/milvus_rbac.py
 MILVAULT_TEST_MILVUS_ROOT=$work/milvus-auth/data MILVAULT_TEST_WORK=$work \
-  cargo test --quiet --test milvus_sign_in
+  cargo test --quiet --test it -- milvus_sign_in::
 stage "all tests passed"

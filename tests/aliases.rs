@@ -4,8 +4,6 @@
 //! an alias another collection holds is never moved, and a target name that is an alias is
 //! refused instead of dropping the collection behind it.
 
-mod support;
-
 use std::sync::Arc;
 
 use milvault::{
@@ -13,7 +11,7 @@ use milvault::{
     progress::{JobKind, Progress},
     Error, Milvault,
 };
-use support::*;
+use crate::support::*;
 
 /// Restores the seeded `demo_products` as `<name>` and backs that up (with `aliases` put on it
 /// first); returns the backup's name.

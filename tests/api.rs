@@ -2,8 +2,6 @@
 //! port) in-process, over a real Milvus 2.3.5 whose binlogs live on SeaweedFS S3, with backups in
 //! another bucket. Each test has its own backup root and job database.
 
-mod support;
-
 use std::{net::SocketAddr, time::Duration};
 
 use milvault::{
@@ -12,7 +10,7 @@ use milvault::{
     server::grpc::pb::{self, backup_service_client::BackupServiceClient},
 };
 use serde_json::{json, Value};
-use support::*;
+use crate::support::*;
 use tonic::{transport::Channel, Code};
 
 /// A running server and what it serves.

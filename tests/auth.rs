@@ -7,8 +7,6 @@
 
 #![allow(clippy::result_large_err)] // tonic::Status in interceptors
 
-mod support;
-
 use std::time::Duration;
 
 use leptos::server_fn::ServerFn;
@@ -19,7 +17,7 @@ use milvault::{
     server::grpc::pb::{self, backup_service_client::BackupServiceClient},
 };
 use serde_json::{json, Value};
-use support::*;
+use crate::support::*;
 use tonic::{metadata::MetadataValue, transport::Channel, Code};
 
 const PASSWORD: &str = "a long test password";

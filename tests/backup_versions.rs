@@ -3,15 +3,13 @@
 //! it fails; on 2.3.5, which has no such API, the backup goes on and says so; the 2.3 layout
 //! (no segment levels, no groups) is unchanged.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 
 use milvault::{
     engine::commands::create::CreateBackupRequest,
     progress::{JobKind, Progress},
 };
-use support::*;
+use crate::support::*;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpListener,

@@ -4,8 +4,6 @@
 //! sign-in, any request naming a foreign host (DNS rebinding) are refused; the portal's own
 //! requests and scripts (no browser headers) still work.
 
-mod support;
-
 use leptos::server_fn::ServerFn;
 use milvault::{
     auth::Role,
@@ -16,7 +14,7 @@ use milvault::{
     server::auth::AuthOptions,
 };
 use serde_json::{json, Value};
-use support::*;
+use crate::support::*;
 
 struct Server {
     portal: Portal,

@@ -6,15 +6,13 @@
 //! not lock a user out everywhere; an incomplete backup can be deleted; half-sent requests are
 //! closed; the job database is private to its owner.
 
-mod support;
-
 use std::{net::SocketAddr, time::Duration};
 
 use milvault::{
     auth::Role, db::Db, format::layout, jobs::registry::JobRegistry, server::auth::AuthOptions,
 };
 use serde_json::{json, Value};
-use support::*;
+use crate::support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const PASSWORD: &str = "a long test password";

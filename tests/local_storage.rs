@@ -1,8 +1,6 @@
 //! Integration tests against a real Milvus 2.3.5 that keeps its binlogs on local disk, with
 //! backups in a local directory. Started and seeded by scripts/test.sh.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use milvault::{
@@ -10,7 +8,7 @@ use milvault::{
     progress::{JobKind, JobState, Progress},
     Error,
 };
-use support::*;
+use crate::support::*;
 
 fn local_overrides(backup_dir: &std::path::Path) -> Vec<(&'static str, String)> {
     vec![

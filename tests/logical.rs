@@ -2,8 +2,6 @@
 //! and two Milvus Lite 3.2.2 servers (MILVAULT_TEST_LITE_A / _B: ports), backups in the S3
 //! backup bucket. Rows are compared row for row through pymilvus (tests/support/logical.py).
 
-mod support;
-
 use std::{process::Command, sync::Arc};
 
 use milvault::{
@@ -14,7 +12,7 @@ use milvault::{
     Milvault,
 };
 use serde_json::Value;
-use support::*;
+use crate::support::*;
 
 const M23: &str = "http://127.0.0.1:19530";
 

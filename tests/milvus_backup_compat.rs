@@ -5,8 +5,6 @@
 //! restored row for row; backups 2.3 cannot take (L0-held deletes, an unknown `format`) and bad
 //! input (truncated metadata, a segment without files) are refused with nothing created.
 
-mod support;
-
 use bytes::Bytes;
 use milvault::{
     engine::commands::{create::CreateBackupRequest, restore::RestoreRequest},
@@ -15,7 +13,7 @@ use milvault::{
     progress::{JobKind, Progress},
     Milvault,
 };
-use support::*;
+use crate::support::*;
 
 /// A milvault backup of `collections`; returns its name.
 async fn backup(svc: &Milvault, collections: &[&str]) -> String {

@@ -2,15 +2,13 @@
 //! the backup stays complete and readable. Runs last in its phase: it kills the test Milvus
 //! (process group in MILVAULT_TEST_MILVUS_PGID).
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use milvault::{
     engine::commands::{create::CreateBackupRequest, restore::RestoreRequest},
     progress::{JobKind, JobState, Progress},
 };
-use support::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn milvus_dying_mid_restore_fails_the_job_and_keeps_the_backup() {

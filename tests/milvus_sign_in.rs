@@ -3,8 +3,6 @@
 //! users, roles and grants tests/support/milvus_rbac.py made. Started by scripts/test.sh. Also
 //! the backup and restore of those (`rbac`), checked through pymilvus (tests/support/rbac_state.py).
 
-mod support;
-
 use std::sync::Arc;
 
 use milvault::format::rbac::{Named, RbacMeta};
@@ -15,7 +13,7 @@ use milvault::{
     server::auth::AuthOptions,
 };
 use serde_json::{json, Value};
-use support::*;
+use crate::support::*;
 
 struct Portal {
     base: String,

@@ -2,8 +2,6 @@
 //! S3, with backups in another bucket. Time is a fake clock where the schedule matters; the
 //! backups, verifications, restores and deletions are real.
 
-mod support;
-
 use std::{
     sync::{Arc, Mutex},
     time::Duration,
@@ -23,7 +21,7 @@ use milvault::{
     progress::{JobKind, JobState},
     server::scheduler::{Clock, Scheduler, SystemClock},
 };
-use support::*;
+use crate::support::*;
 
 struct FakeClock(Mutex<DateTime<Utc>>);
 
