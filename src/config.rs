@@ -139,7 +139,7 @@ pub struct WebhookConfig {
     pub format: String,
     /// Told of every event (`true`, the default), or only of the policies that name it.
     pub global: bool,
-    /// Event kinds to send (`job.failed`, `verification.damaged`, `policy.failed`,
+    /// Event kinds to send (`job.failed`, `verification.damaged`, `drill.failed`, `policy.failed`,
     /// `policy.skipped`, `policy.missed`); empty: all.
     pub events: Vec<String>,
     /// Tries per event before it is given up (default 5).

@@ -19,6 +19,8 @@ pub enum JobKind {
     Backup,
     Restore,
     Verify,
+    /// A restore drill: a restore into a scratch database, checked and dropped.
+    Drill,
 }
 
 /// Where a job is in its life.

@@ -603,8 +603,7 @@ impl Gate {
     }
 
     /// Runs a restore drill of a backup here and waits for it (see
-    /// [`drill`](crate::engine::commands::drill)): the caller must be allowed to restore the
-    /// backup into the scratch database, which a user limited to some databases is not.
+    /// [`drill`](crate::engine::commands::drill)).
     pub async fn run_drill<Fut>(
         &self,
         req: crate::engine::commands::drill::DrillRequest,
@@ -613,6 +612,47 @@ impl Gate {
     where
         Fut: std::future::Future<Output = ()>,
     {
+        self.allowed_drill(&req).await?;
+        let name = req.name.clone();
+        let r = self.reg.drill_here(req, follow).await;
+        self.outcome(action::BACKUP_DRILL, &name, r, |r| {
+            format!(
+                "{} in {:.1} s",
+                if r.passed { "passed" } else { "failed" },
+                r.restore_ms as f64 / 1000.0
+            )
+        })
+    }
+
+    /// Starts a restore drill of a backup; answers its job.
+    pub async fn start_drill(
+        &self,
+        req: crate::engine::commands::drill::DrillRequest,
+    ) -> Result<JobSnapshot> {
+        let dbs = self.allowed_drill(&req).await?;
+        let name = req.name.clone();
+        let r = self.reg.start_drill(req);
+        let r = self.outcome(action::BACKUP_DRILL, &name, r, |j| format!("job {}", j.id))?;
+        self.reg.store().set_job_databases(&r.id, &dbs)?;
+        Ok(r)
+    }
+
+    /// The last drill of a backup the caller sees.
+    pub async fn last_drill(
+        &self,
+        name: &str,
+    ) -> Result<Option<crate::engine::commands::drill::DrillReport>> {
+        self.visible_backup(action::BACKUP_READ, name).await?;
+        self.reg.store().last_drill(name)
+    }
+
+    /// A drill restores the backup into a scratch database: the caller must be allowed to
+    /// restore it there, which a user limited to some databases is not. Answers the backup's
+    /// databases (the job's scope).
+    async fn allowed_drill(
+        &self,
+        req: &crate::engine::commands::drill::DrillRequest,
+    ) -> Result<Vec<String>> {
         let info = self.visible_backup(action::BACKUP_DRILL, &req.name).await?;
         let dbs = backup_databases(&info);
         let scratch = ["milvault_drill_*".to_string()];
@@ -624,15 +664,7 @@ impl Gate {
                 into: &scratch,
             },
         )?;
-        let name = req.name.clone();
-        let r = self.reg.drill_here(req, follow).await;
-        self.outcome(action::BACKUP_DRILL, &name, r, |r| {
-            format!(
-                "{} in {:.1} s",
-                if r.passed { "passed" } else { "failed" },
-                r.restore_ms as f64 / 1000.0
-            )
-        })
+        Ok(dbs)
     }
 
     fn job_visible(&self, id: &str) -> Result<bool> {
@@ -719,6 +751,10 @@ impl Gate {
             }
             JobKind::Verify => Err(Error::InvalidRequest(format!(
                 "job {id} is a verification: verify the backup again instead"
+            ))),
+            JobKind::Drill => Err(Error::InvalidRequest(format!(
+                "job {id} is a restore drill: drill the backup again instead (its scratch \
+                 database was dropped)"
             ))),
         }
     }

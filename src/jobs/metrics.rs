@@ -54,6 +54,7 @@ fn kind_name(k: JobKind) -> String {
         JobKind::Backup => "backup",
         JobKind::Restore => "restore",
         JobKind::Verify => "verify",
+        JobKind::Drill => "drill",
     }
     .into()
 }

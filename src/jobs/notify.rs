@@ -17,9 +17,10 @@ use crate::{
 };
 
 /// Every event kind.
-pub const EVENTS: [&str; 5] = [
+pub const EVENTS: [&str; 6] = [
     JOB_FAILED,
     VERIFICATION_DAMAGED,
+    DRILL_FAILED,
     POLICY_FAILED,
     POLICY_SKIPPED,
     POLICY_MISSED,
@@ -28,6 +29,8 @@ pub const EVENTS: [&str; 5] = [
 pub const JOB_FAILED: &str = "job.failed";
 /// A verification found missing or damaged files.
 pub const VERIFICATION_DAMAGED: &str = "verification.damaged";
+/// A restore drill failed (the restore, its row counts, keys or vectors) or could not run.
+pub const DRILL_FAILED: &str = "drill.failed";
 /// A policy run failed: its backup did not start or failed, its verification failed, or
 /// pruning failed.
 pub const POLICY_FAILED: &str = "policy.failed";

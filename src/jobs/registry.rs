@@ -13,6 +13,7 @@ use crate::{
     db::Db,
     engine::commands::{
         create::{self, CreateBackupRequest},
+        drill::{DrillReport, DrillRequest},
         restore::{RestorePlan, RestoreRequest},
         verify,
     },
@@ -226,38 +227,73 @@ impl JobRegistry {
     /// report recorded as the backup's last drill.
     pub async fn drill_here<Fut>(
         self: &Arc<Self>,
-        req: crate::engine::commands::drill::DrillRequest,
+        req: DrillRequest,
         follow: impl FnOnce(JobHandle) -> Fut,
-    ) -> Result<crate::engine::commands::drill::DrillReport>
+    ) -> Result<DrillReport>
     where
         Fut: std::future::Future<Output = ()>,
     {
         let name = req.name.clone();
-        let start = |_fence| {
-            let (progress, handle) = Progress::new(JobKind::Restore, &name);
-            let registry = self.clone();
-            let task = tokio::spawn(async move {
-                let r = crate::engine::commands::drill::drill(&registry.svc, &req, &progress).await;
-                let outcome: std::result::Result<(), String> = match &r {
-                    Ok(rep) if rep.passed => Ok(()),
-                    Ok(rep) => Err(format!(
-                        "the drill failed: {}",
-                        rep.failure.clone().unwrap_or_default()
-                    )),
-                    Err(e) => Err(e.to_string()),
-                };
-                progress.finish(&outcome);
-                if let Ok(rep) = &r {
-                    if let Err(e) = registry.store.save_drill(rep) {
-                        tracing::error!(backup = %rep.backup, "could not record the drill: {e}");
-                    }
-                    registry.metrics.drill_ended(rep);
+        self.run_here(&name, NameUse::Read, |_fence| self.spawn_drill(req), follow)
+            .await
+    }
+
+    /// Starts a restore drill in the background (the backup claimed for restoring from until it
+    /// ends); its report becomes the backup's last drill.
+    pub fn start_drill(self: &Arc<Self>, req: DrillRequest) -> Result<JobSnapshot> {
+        names::validate_backup_name(&req.name)?;
+        let claim = self.claim_name(&req.name, NameUse::Read)?;
+        let (handle, _join) = self.spawn_drill(req);
+        Ok(self.track(handle, move || drop(claim)))
+    }
+
+    /// The drill's task: runs it, ends its job (failed when the drill failed), records the report
+    /// and its metrics.
+    fn spawn_drill(
+        self: &Arc<Self>,
+        req: DrillRequest,
+    ) -> (JobHandle, tokio::task::JoinHandle<Result<DrillReport>>) {
+        let (progress, handle) = Progress::new(JobKind::Drill, &req.name);
+        let registry = self.clone();
+        let task = tokio::spawn(async move {
+            let r = crate::engine::commands::drill::drill(&registry.svc, &req, &progress).await;
+            registry.notify_drill(&req.name, &r);
+            if let Ok(rep) = &r {
+                if let Err(e) = registry.store.save_drill(rep) {
+                    tracing::error!(backup = %rep.backup, "could not record the drill: {e}");
                 }
-                r
-            });
-            (handle, task)
+                registry.metrics.drill_ended(rep);
+            }
+            let outcome: std::result::Result<(), String> = match &r {
+                Ok(rep) if rep.passed => Ok(()),
+                Ok(rep) => Err(format!(
+                    "the drill failed: {}",
+                    rep.failure.clone().unwrap_or_default()
+                )),
+                Err(e) => Err(e.to_string()),
+            };
+            progress.finish(&outcome);
+            r
+        });
+        (handle, task)
+    }
+
+    /// Tells the webhooks of a drill that failed or could not run (`drill.failed`).
+    fn notify_drill(&self, name: &str, r: &Result<DrillReport>) {
+        use crate::jobs::notify::{Event, DRILL_FAILED};
+        let detail = match r {
+            Ok(rep) if rep.passed => return,
+            Ok(rep) => rep.failure.clone().unwrap_or_default(),
+            Err(e) => format!("the drill could not run: {e}"),
         };
-        self.run_here(&name, NameUse::Read, start, follow).await
+        let mut ev = Event::new(
+            DRILL_FAILED,
+            format!("the restore drill of '{name}' failed"),
+        );
+        ev.backup = Some(name.to_string());
+        ev.job_kind = Some("drill".into());
+        ev.detail = detail;
+        self.notifier.notify(ev, &[]);
     }
 
     /// Starts a restore; the request is checked when the job runs (its errors land in the job).
@@ -512,8 +548,10 @@ impl JobRegistry {
             }
             registry.save(&last);
             registry.metrics.job_ended(&last);
-            // a verification tells of itself (verify_recorded): damage is its own event
-            if last.state == JobState::Failed && last.kind != JobKind::Verify {
+            // a verification and a drill tell of themselves (damage, a failed drill)
+            if last.state == JobState::Failed
+                && !matches!(last.kind, JobKind::Verify | JobKind::Drill)
+            {
                 registry.notifier.notify(job_failed(&last), &[]);
             }
             // release the job's names before it leaves `live`: whoever waited for it with

@@ -172,6 +172,7 @@ pub fn job_view(s: &JobSnapshot) -> JobView {
             JobKind::Backup => "backup",
             JobKind::Restore => "restore",
             JobKind::Verify => "verify",
+            JobKind::Drill => "drill",
         }
         .into(),
         backup_name: s.backup_name.clone(),

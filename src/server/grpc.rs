@@ -15,7 +15,12 @@ use tonic::{server::NamedService, Request, Response, Status};
 
 use crate::{
     auth::{Caller, Gate},
-    engine::commands::{create::CreateBackupRequest, list::BackupSummary, restore},
+    engine::commands::{
+        create::CreateBackupRequest,
+        drill::{DrillReport, DrillRequest},
+        list::BackupSummary,
+        restore,
+    },
     error::{Error, ErrorKind},
     format::{db_or_default, BackupInfo},
     jobs::policies::PolicyOverview,
@@ -120,6 +125,7 @@ pub fn job_message(s: &JobSnapshot) -> pb::Job {
             JobKind::Backup => pb::JobKind::Backup,
             JobKind::Restore => pb::JobKind::Restore,
             JobKind::Verify => pb::JobKind::Verify,
+            JobKind::Drill => pb::JobKind::Drill,
         } as i32,
         backup_name: s.backup_name.clone(),
         state: match s.state {
@@ -334,6 +340,38 @@ impl BackupService for GrpcService {
         Ok(Response::new(job_message(&job)))
     }
 
+    async fn drill_backup(
+        &self,
+        request: Request<pb::DrillBackupRequest>,
+    ) -> Result<Response<pb::Job>, Status> {
+        let gate = self.gate(&request)?;
+        let r = request.into_inner();
+        required(&r.name, "name")?;
+        let req = DrillRequest {
+            name: r.name,
+            collections: r.collections,
+            sample: r.sample as usize,
+            top_k: r.top_k as usize,
+            min_recall: r.min_recall,
+        };
+        let job = gate.start_drill(req).await.map_err(status_of)?;
+        Ok(Response::new(job_message(&job)))
+    }
+
+    async fn get_drill(
+        &self,
+        request: Request<pb::GetBackupRequest>,
+    ) -> Result<Response<pb::DrillReport>, Status> {
+        let gate = self.gate(&request)?;
+        let name = request.into_inner().name;
+        match gate.last_drill(&name).await.map_err(status_of)? {
+            Some(r) => Ok(Response::new(drill_message(r))),
+            None => Err(Status::not_found(format!(
+                "backup '{name}' has not been drilled; DrillBackup drills it"
+            ))),
+        }
+    }
+
     async fn list_policies(
         &self,
         request: Request<pb::ListPoliciesRequest>,
@@ -503,4 +541,36 @@ fn reflection_name_v1() -> &'static str {
 
 fn reflection_name_v1alpha() -> &'static str {
     "grpc.reflection.v1alpha.ServerReflection"
+}
+
+/// A drill report as its message.
+fn drill_message(r: DrillReport) -> pb::DrillReport {
+    pb::DrillReport {
+        backup: r.backup,
+        milvus_version: r.milvus_version,
+        started_at: r.started_at.to_rfc3339(),
+        database: r.database,
+        restore_ms: r.restore_ms,
+        check_ms: r.check_ms,
+        cleanup_ms: r.cleanup_ms,
+        collections: r
+            .collections
+            .into_iter()
+            .map(|c| pb::DrillCollection {
+                source: c.source,
+                target: c.target,
+                rows: c.rows,
+                keys_sampled: c.keys_sampled as u32,
+                keys_found: c.keys_found as u32,
+                vector_field: c.vector_field.unwrap_or_default(),
+                vectors_searched: c.vectors_searched as u32,
+                vectors_found: c.vectors_found as u32,
+                recall: c.recall,
+            })
+            .collect(),
+        top_k: r.top_k as u32,
+        min_recall: r.min_recall,
+        passed: r.passed,
+        failure: r.failure.unwrap_or_default(),
+    }
 }

@@ -34,10 +34,14 @@ pub struct DrillRequest {
     /// How deep each sampled vector's own row may be in its search (default 10).
     #[arg(long, default_value_t = 10)]
     pub top_k: usize,
+    /// The share of sampled vectors that must find their own row for the drill to pass
+    /// (default 0.95: approximate indexes such as HNSW may miss a few).
+    #[arg(long)]
+    pub min_recall: Option<f64>,
 }
 
 /// What a drill proved, with its evidence.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct DrillReport {
     pub backup: String,
     pub milvus_version: String,
@@ -53,6 +57,9 @@ pub struct DrillReport {
     pub collections: Vec<DrillCollection>,
     /// The depth of the vector searches.
     pub top_k: usize,
+    /// The recall each collection needed.
+    #[serde(default)]
+    pub min_recall: f64,
     /// Every check held.
     pub passed: bool,
     /// Why not, when it did not.
@@ -60,7 +67,7 @@ pub struct DrillReport {
 }
 
 /// One collection's evidence.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct DrillCollection {
     /// `db.name` in the backup.
     pub source: String,
@@ -83,7 +90,12 @@ pub struct DrillCollection {
 /// The schema's data type numbers used here (milvus.proto.schema.DataType).
 const INT64: i32 = 5;
 const VARCHAR: i32 = 21;
+const BINARY_VECTOR: i32 = 100;
 const FLOAT_VECTOR: i32 = 101;
+const FLOAT16_VECTOR: i32 = 102;
+const BFLOAT16_VECTOR: i32 = 103;
+const SPARSE_FLOAT_VECTOR: i32 = 104;
+const INT8_VECTOR: i32 = 105;
 
 /// Runs a drill. A failed check does not stop it: the report says what failed; an error means
 /// the drill itself could not run (the restore failed, Milvus went away).
@@ -151,34 +163,53 @@ pub async fn drill(svc: &Milvault, req: &DrillRequest, progress: &Progress) -> R
         cleanup_ms: 0,
         collections: Vec::new(),
         top_k: req.top_k(),
+        min_recall: req.min_recall(),
         passed: false,
         failure: None,
     };
-    let checked = match restored {
-        Err(e) => Err(e),
+    // a restore or check that fails is what a drill is for: it is reported (and recorded); only
+    // what says nothing of the backup (Milvus gone, cancelled) is an error
+    let mut failure = None;
+    match restored {
+        Err(e) => {
+            let why = reportable(e);
+            if why.is_err() {
+                let _ = cleanup(milvus, &database, progress).await;
+            }
+            failure = Some(format!("the restore failed: {}", why?));
+        }
         Ok(restored) => {
             let t = Instant::now();
-            let mut out = Ok(());
+            let wait = svc.config().tuning.wait_timeout;
             for r in &restored.collections {
-                match check_collection(milvus, r, req, progress).await {
+                let checked = async {
+                    if !r.loaded {
+                        make_searchable(milvus, r, wait, progress).await?;
+                    }
+                    check_collection(milvus, r, req, progress).await
+                };
+                match checked.await {
                     Ok(c) => report.collections.push(c),
                     Err(e) => {
-                        out = Err(e);
+                        report.check_ms = t.elapsed().as_millis() as u64;
+                        let why = reportable(e);
+                        if why.is_err() {
+                            let _ = cleanup(milvus, &database, progress).await;
+                        }
+                        failure = Some(format!("checking {} failed: {}", r.source, why?));
                         break;
                     }
                 }
             }
             report.check_ms = t.elapsed().as_millis() as u64;
-            out
         }
     };
     let t = Instant::now();
-    let cleaned = cleanup(milvus, &database, progress).await;
+    cleanup(milvus, &database, progress).await?;
     report.cleanup_ms = t.elapsed().as_millis() as u64;
-    checked?;
-    cleaned?;
-    let failed: Vec<String> = report
-        .collections
+    let failed: Vec<String> = failure
+        .into_iter()
+        .chain(report.collections
         .iter()
         .filter_map(|c| {
             if c.keys_found < c.keys_sampled {
@@ -188,18 +219,21 @@ pub async fn drill(svc: &Milvault, req: &DrillRequest, progress: &Progress) -> R
                     c.keys_sampled - c.keys_found,
                     c.keys_sampled
                 ))
-            } else if c.vectors_found < c.vectors_searched {
+            } else if c.recall.is_some_and(|r| r < req.min_recall()) {
                 Some(format!(
-                    "{}: {} of {} sampled vectors did not find their own row in the top {}",
+                    "{}: {} of {} sampled vectors did not find their own row in the top {} \
+                     (recall {:.3}, needed {})",
                     c.source,
                     c.vectors_searched - c.vectors_found,
                     c.vectors_searched,
-                    req.top_k()
+                    req.top_k(),
+                    c.recall.unwrap_or_default(),
+                    req.min_recall()
                 ))
             } else {
                 None
             }
-        })
+        }))
         .collect();
     report.passed = failed.is_empty();
     report.failure = (!failed.is_empty()).then(|| failed.join("; "));
@@ -214,6 +248,21 @@ pub async fn drill(svc: &Milvault, req: &DrillRequest, progress: &Progress) -> R
     Ok(report)
 }
 
+/// What a failed restore or check says of the backup, for the report; an error that says
+/// nothing of it (Milvus unreachable, cancelled) stays an error: the drill could not run.
+fn reportable(e: Error) -> Result<String> {
+    match e {
+        Error::Cancelled
+        | Error::MilvusUnreachable { .. }
+        | Error::MilvusCredentials { .. }
+        | Error::ClaimLost(_)
+        | Error::BackupBusy { .. }
+        | Error::Config(_)
+        | Error::Database(_) => Err(e),
+        e => Ok(e.to_string()),
+    }
+}
+
 impl DrillRequest {
     fn sample(&self) -> usize {
         if self.sample == 0 {
@@ -221,6 +270,10 @@ impl DrillRequest {
         } else {
             self.sample.min(1000)
         }
+    }
+
+    fn min_recall(&self) -> f64 {
+        self.min_recall.unwrap_or(0.95).clamp(0.0, 1.0)
     }
 
     fn top_k(&self) -> usize {
@@ -331,6 +384,68 @@ async fn check_collection(
     Ok(out)
 }
 
+/// A collection the restore could not load (the backup has no index for it) gets an exact
+/// index on each vector field without one in the scratch copy (FLAT: searches answer exactly),
+/// is loaded, and its `count(*)` checked, so it is drilled like the others.
+async fn make_searchable(
+    milvus: &MilvusClient,
+    r: &crate::engine::commands::restore::RestoredCollection,
+    wait: std::time::Duration,
+    progress: &Progress,
+) -> Result<()> {
+    let (db, name) = r.target.split_once('.').unwrap_or(("default", &r.target));
+    let described = milvus.describe_collection(db, name).await?;
+    let indexed: Vec<String> = milvus
+        .indexes(db, name)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|i| i.field_name)
+        .collect();
+    let fields = described.schema.map(|s| s.fields).unwrap_or_default();
+    for f in fields.iter().filter(|f| !indexed.contains(&f.name)) {
+        let Some((index_type, metric)) = exact_index(f.data_type) else {
+            continue;
+        };
+        progress.step(format!(
+            "drill: {index_type} index on {}.{} (the backup has none) to search it",
+            r.target, f.name
+        ));
+        let kv = |k: &str, v: &str| milvus::proto::common::KeyValuePair {
+            key: k.into(),
+            value: v.into(),
+        };
+        let mut params = vec![kv("index_type", index_type)];
+        params.extend(metric.map(|m| kv("metric_type", m)));
+        milvus
+            .create_index(db, name, &f.name, &format!("drill_{}", f.name), params)
+            .await?;
+    }
+    crate::engine::commands::restore::wait_for_indexes(milvus, db, name, wait).await?;
+    progress.step(format!("drill: loading {}", r.target));
+    crate::engine::commands::restore::load_and_wait(milvus, db, name, wait).await?;
+    let want = r.expected_rows.unwrap_or(r.imported_rows);
+    let counted = milvus.count_rows(db, name).await?;
+    if counted != want {
+        return Err(Error::VerificationFailed {
+            collection: r.target.clone(),
+            detail: format!("count(*) after loading is {counted}, expected {want}"),
+        });
+    }
+    Ok(())
+}
+
+/// The exact (brute-force) index for a vector type, with its metric; `None` for scalars.
+fn exact_index(data_type: i32) -> Option<(&'static str, Option<&'static str>)> {
+    match data_type {
+        BINARY_VECTOR => Some(("BIN_FLAT", Some("HAMMING"))),
+        FLOAT_VECTOR | FLOAT16_VECTOR | BFLOAT16_VECTOR => Some(("FLAT", Some("L2"))),
+        SPARSE_FLOAT_VECTOR => Some(("SPARSE_INVERTED_INDEX", Some("IP"))),
+        INT8_VECTOR => Some(("HNSW", Some("L2"))),
+        _ => None,
+    }
+}
+
 /// The metric of the index on `field` (what a search must use); `L2` when it cannot be read.
 async fn metric_of(milvus: &MilvusClient, db: &str, name: &str, field: &str) -> String {
     match milvus.indexes(db, name).await {
@@ -391,6 +506,15 @@ async fn cleanup(milvus: &MilvusClient, database: &str, progress: &Progress) -> 
     }
     let names = milvus.list_collections(database).await?;
     for n in &names {
+        // the restore gave them the backup's aliases; Milvus 2.4+ drops no aliased collection
+        let aliases = milvus
+            .describe_collection(database, n)
+            .await
+            .map(|d| d.aliases)
+            .unwrap_or_default();
+        for alias in &aliases {
+            milvus.drop_alias(database, alias).await?;
+        }
         milvus.drop_collection(database, n).await?;
     }
     milvus.drop_database(database).await?;

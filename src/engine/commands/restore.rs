@@ -82,6 +82,8 @@ pub struct RestoredCollection {
     pub stored_rows: i64,
     /// `count(*)` after loading, when loaded.
     pub counted_rows: Option<i64>,
+    /// Loaded by the restore (`load` asked for, and an index to load it with).
+    pub loaded: bool,
     /// What the row check compared.
     pub check: String,
     /// Aliases given to the restored collection (those another collection held are not moved).
@@ -605,6 +607,7 @@ async fn keep_completed(
         expected_rows: coll.live_rows,
         stored_rows: 0,
         counted_rows: None,
+        loaded: false,
         check: String::new(),
         aliases: done.aliases.clone(),
     };
@@ -1513,6 +1516,7 @@ async fn fill(
         expected_rows: coll.live_rows,
         stored_rows: 0,
         counted_rows: None,
+        loaded: false,
         check: String::new(),
         aliases: Vec::new(),
     };
@@ -1553,17 +1557,8 @@ async fn fill(
     } else if req.load {
         progress.check_cancelled()?;
         progress.step(format!("loading {target}"));
-        milvus.load_collection(db, name).await?;
-        let deadline = tokio::time::Instant::now() + wait;
-        while milvus.loading_progress(db, name).await? < 100 {
-            if tokio::time::Instant::now() > deadline {
-                return Err(Error::MilvusTimeout {
-                    call: "LoadCollection",
-                    timeout: wait,
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
+        load_and_wait(milvus, db, name, wait).await?;
+        result.loaded = true;
         if has_rows {
             let counted = milvus.count_rows(db, name).await?;
             result.counted_rows = Some(counted);
@@ -1738,7 +1733,29 @@ async fn verify_rows(
     Ok(())
 }
 
-async fn wait_for_indexes(
+/// Loads a collection and waits until all of it is loaded, at most `wait`.
+pub(crate) async fn load_and_wait(
+    milvus: &MilvusClient,
+    db: &str,
+    name: &str,
+    wait: Duration,
+) -> Result<()> {
+    milvus.load_collection(db, name).await?;
+    let deadline = tokio::time::Instant::now() + wait;
+    while milvus.loading_progress(db, name).await? < 100 {
+        if tokio::time::Instant::now() > deadline {
+            return Err(Error::MilvusTimeout {
+                call: "LoadCollection",
+                timeout: wait,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Ok(())
+}
+
+/// Waits until every index of a collection is built, at most `wait`.
+pub(crate) async fn wait_for_indexes(
     milvus: &MilvusClient,
     db: &str,
     name: &str,

@@ -158,3 +158,28 @@ where
         Ok(ApiJson(v))
     }
 }
+
+/// [`ApiJson`] for an optional body: a request without one (no `Content-Type`, no length) is
+/// `T::default()`; a body is read as JSON like [`ApiJson`].
+pub struct ApiJsonOrDefault<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJsonOrDefault<T>
+where
+    T: DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let headers = req.headers();
+        let empty = headers.get(axum::http::header::CONTENT_TYPE).is_none()
+            && headers
+                .get(axum::http::header::CONTENT_LENGTH)
+                .is_none_or(|l| l.as_bytes() == b"0");
+        if empty {
+            return Ok(ApiJsonOrDefault(T::default()));
+        }
+        let ApiJson(v) = ApiJson::<T>::from_request(req, state).await?;
+        Ok(ApiJsonOrDefault(v))
+    }
+}

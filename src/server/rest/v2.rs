@@ -16,13 +16,18 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     auth::Gate,
-    engine::commands::{create::CreateBackupRequest, list::BackupSummary, restore::RestoreRequest},
+    engine::commands::{
+        create::CreateBackupRequest,
+        drill::{DrillReport, DrillRequest},
+        list::BackupSummary,
+        restore::RestoreRequest,
+    },
     format::{db_or_default, BackupInfo, CollectionBackupInfo},
     jobs::registry::JobRegistry,
     progress::JobSnapshot,
 };
 
-use super::error::{ApiError, ApiJson, ErrorBody};
+use super::error::{ApiError, ApiJson, ApiJsonOrDefault, ErrorBody};
 
 /// Largest page a list answers.
 pub const MAX_PAGE: usize = 500;
@@ -41,6 +46,7 @@ pub fn routes(registry: Arc<JobRegistry>) -> Router {
         .route("/api/v2/backups/{name}/restore", post(restore))
         .route("/api/v2/backups/{name}/restore-preview", post(preview))
         .route("/api/v2/backups/{name}/verify", post(verify))
+        .route("/api/v2/backups/{name}/drill", post(drill).get(last_drill))
         .route("/api/v2/jobs", get(list_jobs))
         .route("/api/v2/jobs/{id}", get(get_job))
         .route("/api/v2/jobs/{id}/cancel", post(cancel_job))
@@ -543,6 +549,41 @@ pub async fn verify(
 ) -> ApiResult<(StatusCode, Json<JobItem>)> {
     let job = gate.start_verify(&name).await?;
     Ok((StatusCode::ACCEPTED, Json(JobItem::of(&job))))
+}
+
+/// Starts a restore drill: the backup is restored into a scratch database with its indexes,
+/// loaded, its rows counted, sampled keys queried and sampled vectors searched back, then the
+/// scratch database is dropped. Answers 202 with the job; the report is then the backup's last
+/// drill (`GET` on this path). The body is optional (`name` comes from the path).
+#[utoipa::path(post, path = "/api/v2/backups/{name}/drill", tag = "v2", request_body = DrillRequest,
+    params(("name" = String, Path, description = "Backup name")),
+    responses((status = 202, body = JobItem), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "The backup is being made or deleted", body = ErrorBody)))]
+pub async fn drill(
+    gate: Gate,
+    Path(name): Path<String>,
+    ApiJsonOrDefault(mut req): ApiJsonOrDefault<DrillRequest>,
+) -> ApiResult<(StatusCode, Json<JobItem>)> {
+    req.name = name;
+    let job = gate.start_drill(req).await?;
+    Ok((StatusCode::ACCEPTED, Json(JobItem::of(&job))))
+}
+
+/// The backup's last restore drill, with its evidence; 404 when it has none.
+#[utoipa::path(get, path = "/api/v2/backups/{name}/drill", tag = "v2",
+    params(("name" = String, Path, description = "Backup name")),
+    responses((status = 200, body = DrillReport), (status = 404, body = ErrorBody)))]
+pub async fn last_drill(gate: Gate, Path(name): Path<String>) -> ApiResult<Json<DrillReport>> {
+    gate.last_drill(&name)
+        .await?
+        .map(Json)
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "drill_not_found",
+                format!("backup '{name}' has not been drilled; POST to this path drills it"),
+            )
+        })
 }
 
 /// Where a restore would put each collection, without changing anything.
