@@ -6,12 +6,12 @@
 
 use std::sync::Arc;
 
+use crate::support::*;
 use milvault::{
     engine::commands::{create::CreateBackupRequest, restore::RestoreRequest},
     progress::{JobKind, Progress},
     Error, Milvault,
 };
-use crate::support::*;
 
 /// Restores the seeded `demo_products` as `<name>` and backs that up (with `aliases` put on it
 /// first); returns the backup's name.

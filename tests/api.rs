@@ -4,13 +4,13 @@
 
 use std::{net::SocketAddr, time::Duration};
 
+use crate::support::*;
 use milvault::{
     db::Db,
     jobs::registry::JobRegistry,
     server::grpc::pb::{self, backup_service_client::BackupServiceClient},
 };
 use serde_json::{json, Value};
-use crate::support::*;
 use tonic::{transport::Channel, Code};
 
 /// A running server and what it serves.
@@ -400,6 +400,48 @@ async fn grpc_backup_and_restore_with_a_streamed_watch() {
         .await
         .unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);
+
+    // a restore drill: started by REST without a body, watched and read back through gRPC
+    let path = format!("/api/v2/backups/{name}/drill");
+    let (status, body) = server.get(&path).await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["code"], "drill_not_found", "{body}");
+    let r = server.http.post(server.url(&path)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 202);
+    let job: Value = r.json().await.unwrap();
+    assert_eq!(job["kind"], "drill", "{job}");
+    let id = job["id"].as_str().unwrap().to_string();
+    let last = watch(&mut client, &id).await.pop().unwrap();
+    assert_eq!(last.kind, pb::JobKind::Drill as i32);
+    assert_eq!(last.state, pb::JobState::Succeeded as i32, "{last:?}");
+    let report = client
+        .get_drill(pb::GetBackupRequest { name: name.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(report.passed, "{report:?}");
+    assert!(report.database.starts_with("milvault_drill_"), "{report:?}");
+    let c = &report.collections[0];
+    assert_eq!(c.source, "default.dyn_items");
+    assert!(
+        c.keys_sampled > 0 && c.keys_found == c.keys_sampled,
+        "{c:?}"
+    );
+    assert_eq!(c.vector_field, "vec");
+    assert!(c.recall.unwrap() >= 0.95, "{c:?}");
+    assert!(c.rows.contains("count(*) after load = 596"), "{c:?}");
+    let (status, body) = server.get(&path).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["passed"], true, "{body}");
+    let wrong = client
+        .drill_backup(pb::DrillBackupRequest {
+            name: name.clone(),
+            collections: vec!["not_in_it".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.code(), Code::NotFound, "{wrong:?}");
 
     // policies through gRPC: listed with next runs, run now (a backup job), paused
     let policy = unique("pol");

@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use crate::support::*;
 use leptos::server_fn::ServerFn;
 use milvault::{
     auth::Role,
@@ -17,7 +18,6 @@ use milvault::{
     server::grpc::pb::{self, backup_service_client::BackupServiceClient},
 };
 use serde_json::{json, Value};
-use crate::support::*;
 use tonic::{metadata::MetadataValue, transport::Channel, Code};
 
 const PASSWORD: &str = "a long test password";

@@ -5,11 +5,11 @@
 
 use std::sync::{Arc, Mutex};
 
+use crate::support::*;
 use milvault::{
     engine::commands::create::CreateBackupRequest,
     progress::{JobKind, Progress},
 };
-use crate::support::*;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpListener,

@@ -4,6 +4,7 @@
 //! sign-in, any request naming a foreign host (DNS rebinding) are refused; the portal's own
 //! requests and scripts (no browser headers) still work.
 
+use crate::support::*;
 use leptos::server_fn::ServerFn;
 use milvault::{
     auth::Role,
@@ -14,7 +15,6 @@ use milvault::{
     server::auth::AuthOptions,
 };
 use serde_json::{json, Value};
-use crate::support::*;
 
 struct Server {
     portal: Portal,

@@ -8,11 +8,11 @@
 
 use std::{net::SocketAddr, time::Duration};
 
+use crate::support::*;
 use milvault::{
     auth::Role, db::Db, format::layout, jobs::registry::JobRegistry, server::auth::AuthOptions,
 };
 use serde_json::{json, Value};
-use crate::support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const PASSWORD: &str = "a long test password";

@@ -3,12 +3,12 @@
 
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use milvault::{
     engine::commands::{create::CreateBackupRequest, restore::RestoreRequest},
     progress::{JobKind, JobState, Progress},
     Error,
 };
-use crate::support::*;
 
 fn local_overrides(backup_dir: &std::path::Path) -> Vec<(&'static str, String)> {
     vec![
@@ -778,4 +778,150 @@ async fn create_takes_milvus_backups_filter() {
     let (code, _, err) = run(&dir, &["create", "-n", &unique("flt"), "--filter", "shop."]);
     assert_ne!(code, 0);
     assert!(err.contains("shop.*"), "{err}");
+}
+
+/// The data files (binlogs) of a backup folder, in path order.
+fn binlog_files(backup: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = walk(&backup.join("binlogs"))
+        .into_iter()
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    files
+}
+
+/// A drill restores a backup into a scratch database of its own, proves it (rows counted after
+/// loading, sampled keys queried back, sampled vectors finding their own rows), drops the
+/// scratch database and records the report as the backup's last drill. A collection the backup
+/// has no index for (shop.reviews) gets an exact index in the scratch copy and is drilled too.
+#[tokio::test]
+async fn a_drill_proves_a_backup_restores_and_leaves_nothing_behind() {
+    let dir = work_dir(&unique("drill"));
+    let svc = service(&local_overrides(&dir));
+    let name = unique("d");
+    let info = svc
+        .create_backup(
+            CreateBackupRequest {
+                name: name.clone(),
+                collections: vec!["demo_products".into(), "shop.reviews".into()],
+                ..Default::default()
+            },
+            &Progress::detached(JobKind::Backup),
+        )
+        .await
+        .unwrap();
+    let (code, out, err) = run(&dir, &["--json", "drill", "-n", &name, "--sample", "50"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let report: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(report["passed"], true, "{report}");
+    let scratch = report["database"].as_str().unwrap().to_string();
+    assert!(scratch.starts_with("milvault_drill_"), "{scratch}");
+    let colls = report["collections"].as_array().unwrap();
+    assert_eq!(colls.len(), 2, "{report}");
+    for c in colls {
+        let source = c["source"].as_str().unwrap();
+        let rows = info
+            .collection_backups
+            .iter()
+            .find(|b| b.qualified_name() == source)
+            .unwrap()
+            .rows();
+        assert!(
+            c["rows"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("count(*) after load = {rows}")),
+            "{c}"
+        );
+        assert_eq!(c["keys_sampled"], 50, "{c}");
+        assert_eq!(c["keys_found"], 50, "{c}");
+        assert_eq!(c["vectors_searched"], 50, "{c}");
+        let field = if source == "shop.reviews" {
+            "vec"
+        } else {
+            "embedding"
+        };
+        assert_eq!(c["vector_field"], field, "{c}");
+        assert!(c["recall"].as_f64().unwrap() >= 0.95, "{c}");
+        assert!(
+            c["target"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{scratch}.")),
+            "{c}"
+        );
+    }
+    // nothing left: the scratch database is gone, the source collections are as they were
+    let milvus = svc.milvus().await.unwrap();
+    assert!(!milvus.list_databases().await.unwrap().contains(&scratch));
+    assert_eq!(
+        assert_same_data("shop", "reviews", "shop", "reviews"),
+        info.collection_backups
+            .iter()
+            .find(|b| b.collection_name == "reviews")
+            .unwrap()
+            .rows()
+    );
+    // the report is the backup's last drill, and the job is a drill
+    let db = milvault::db::Db::open(&job_db(&dir)).unwrap();
+    let last = db
+        .last_drill(&name)
+        .unwrap()
+        .expect("the drill is recorded");
+    assert!(last.passed);
+    assert_eq!(last.database, scratch);
+    assert!(db.last_passed_drill().unwrap().is_some());
+}
+
+/// A drill of a damaged backup fails: the restore refuses the damaged file, the report says so
+/// and is recorded, the CLI exits non-zero, and the scratch database is gone.
+#[tokio::test]
+async fn a_drill_of_a_damaged_backup_fails_and_is_recorded() {
+    let dir = work_dir(&unique("drillbad"));
+    let svc = service(&local_overrides(&dir));
+    let name = unique("bad");
+    svc.create_backup(
+        CreateBackupRequest {
+            name: name.clone(),
+            collections: vec!["shop.reviews".into()],
+            ..Default::default()
+        },
+        &Progress::detached(JobKind::Backup),
+    )
+    .await
+    .unwrap();
+    // bit rot: one byte of one binlog changed, the size kept
+    let files = binlog_files(&dir.join(&name));
+    let victim = files.last().expect("the backup has binlogs");
+    let mut bytes = std::fs::read(victim).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x5a;
+    std::fs::write(victim, &bytes).unwrap();
+
+    let (code, out, err) = run(&dir, &["--json", "drill", "-n", &name]);
+    assert_eq!(code, 1, "{out}{err}");
+    let report: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(report["passed"], false, "{report}");
+    let failure = report["failure"].as_str().unwrap();
+    assert!(failure.contains("the restore failed"), "{failure}");
+    assert!(
+        failure.contains("damaged") || failure.contains("differ"),
+        "{failure}"
+    );
+    let scratch = report["database"].as_str().unwrap();
+    let milvus = svc.milvus().await.unwrap();
+    assert!(!milvus
+        .list_databases()
+        .await
+        .unwrap()
+        .iter()
+        .any(|d| d == scratch));
+    let db = milvault::db::Db::open(&job_db(&dir)).unwrap();
+    let last = db
+        .last_drill(&name)
+        .unwrap()
+        .expect("a failed drill is recorded");
+    assert!(!last.passed);
 }

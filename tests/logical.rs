@@ -4,6 +4,7 @@
 
 use std::{process::Command, sync::Arc};
 
+use crate::support::*;
 use milvault::{
     engine::commands::{create::CreateBackupRequest, restore::RestoreRequest},
     engine::logical::LogicalMeta,
@@ -12,7 +13,6 @@ use milvault::{
     Milvault,
 };
 use serde_json::Value;
-use crate::support::*;
 
 const M23: &str = "http://127.0.0.1:19530";
 

@@ -5,6 +5,7 @@
 //! restored row for row; backups 2.3 cannot take (L0-held deletes, an unknown `format`) and bad
 //! input (truncated metadata, a segment without files) are refused with nothing created.
 
+use crate::support::*;
 use bytes::Bytes;
 use milvault::{
     engine::commands::{create::CreateBackupRequest, restore::RestoreRequest},
@@ -13,7 +14,6 @@ use milvault::{
     progress::{JobKind, Progress},
     Milvault,
 };
-use crate::support::*;
 
 /// A milvault backup of `collections`; returns its name.
 async fn backup(svc: &Milvault, collections: &[&str]) -> String {

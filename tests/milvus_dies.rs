@@ -4,11 +4,11 @@
 
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use milvault::{
     engine::commands::{create::CreateBackupRequest, restore::RestoreRequest},
     progress::{JobKind, JobState, Progress},
 };
-use crate::support::*;
 
 #[tokio::test]
 async fn milvus_dying_mid_restore_fails_the_job_and_keeps_the_backup() {

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use crate::support::*;
 use milvault::format::rbac::{Named, RbacMeta};
 use milvault::{
     auth::{audit::AuditFilter, sign_in::SignInOptions, Role},
@@ -13,7 +14,6 @@ use milvault::{
     server::auth::AuthOptions,
 };
 use serde_json::{json, Value};
-use crate::support::*;
 
 struct Portal {
     base: String,

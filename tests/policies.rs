@@ -7,6 +7,7 @@ use std::{
     time::Duration,
 };
 
+use crate::support::*;
 use chrono::{DateTime, TimeDelta, Utc};
 use milvault::{
     auth::audit::{AuditFilter, Outcome},
@@ -21,7 +22,6 @@ use milvault::{
     progress::{JobKind, JobState},
     server::scheduler::{Clock, Scheduler, SystemClock},
 };
-use crate::support::*;
 
 struct FakeClock(Mutex<DateTime<Utc>>);
 
@@ -572,4 +572,46 @@ async fn full_every_counts_the_policys_runs_not_the_backups_retention_kept() {
     }
     assert_eq!(kinds, "FIIFIIF");
     assert_eq!(made_by(&reg, "fullevery3").await.len(), 2, "keep_last 2");
+}
+
+/// `drill_every 2`: every second run's backup is restored into a scratch database, checked and
+/// dropped before retention prunes; the run says so and the backup's last drill is recorded,
+/// the other runs' backups are not drilled.
+#[tokio::test]
+async fn drill_every_drills_every_nth_backup_before_pruning() {
+    let root = unique("drillev");
+    let reg = registry(&root, Db::in_memory().unwrap());
+    let mut p = policy(&unique("drill2"), "0 3 * * *", 5);
+    p.drill_every = 2;
+    policy::add(reg.store(), &p).unwrap();
+    let scheduler = Scheduler::new(reg.clone(), FakeClock::at(Utc::now()));
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let run = scheduler
+            .run_now(&p.name)
+            .await
+            .unwrap()
+            .done
+            .await
+            .unwrap();
+        assert_eq!(run.state, "succeeded", "{}", run.detail);
+        runs.push(run);
+    }
+    assert!(!runs[0].detail.contains("drilled"), "{}", runs[0].detail);
+    assert!(reg.store().last_drill(&runs[0].backup).unwrap().is_none());
+    assert!(runs[1].detail.contains("drilled"), "{}", runs[1].detail);
+    let drill = reg.store().last_drill(&runs[1].backup).unwrap().unwrap();
+    assert!(drill.passed, "{drill:?}");
+    assert_eq!(drill.collections.len(), 1);
+    assert_eq!(drill.collections[0].source, "default.dyn_items");
+    assert!(drill.collections[0].keys_found > 0);
+    let dbs = reg
+        .service()
+        .milvus()
+        .await
+        .unwrap()
+        .list_databases()
+        .await
+        .unwrap();
+    assert!(!dbs.contains(&drill.database), "{dbs:?}");
 }

@@ -2,13 +2,13 @@
 //! (started by scripts/test.sh): what a restore may drop, and name locks that hold across
 //! processes sharing one job database.
 
+use crate::support::*;
 use milvault::{
     engine::commands::{create::CreateBackupRequest, restore::RestoreRequest},
     milvus::schema::{kv_to, schema_to_proto},
     progress::{JobKind, JobState, Progress},
     Error,
 };
-use crate::support::*;
 
 /// Restore A checks that its targets do not exist, then imports collection after collection. A
 /// target created by someone else in between (here: while the first collection is being

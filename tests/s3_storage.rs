@@ -1,6 +1,7 @@
 //! Integration tests against a real Milvus 2.3.5 whose binlogs live on SeaweedFS S3 (bucket
 //! a-bucket, root "files"), with backups in another bucket or in the same one.
 
+use crate::support::*;
 use milvault::{
     config::Config,
     engine::commands::{create::CreateBackupRequest, restore::RestoreRequest},
@@ -8,7 +9,6 @@ use milvault::{
     progress::{JobKind, Progress},
     storage::Storage,
 };
-use crate::support::*;
 
 /// Storage at the top of Milvus' bucket, to look for leftovers.
 fn milvus_bucket_top() -> Storage {

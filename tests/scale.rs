@@ -1,13 +1,13 @@
 //! Issue 15 (terabyte collections) against a real Milvus 2.3.5 on SeaweedFS S3: server-side copy
 //! across buckets, the streamed path, cancel, incremental backups and resume.
 
+use crate::support::*;
 use milvault::{
     engine::commands::{create::CreateBackupRequest, restore::RestoreRequest},
     engine::copy::{copy_mode, CopyMode},
     milvus::ImportState,
     progress::{JobKind, Progress},
 };
-use crate::support::*;
 
 /// Files and bytes of a backup's binlogs, as stored.
 async fn binlog_bytes(svc: &milvault::Milvault, name: &str) -> (usize, u64) {

@@ -68,6 +68,9 @@ pub struct PolicyView {
     /// 0 or 1: every run full; N: every Nth run full, the others incremental.
     #[serde(default)]
     pub full_every: u32,
+    /// 0: no drills; N: every Nth backup drilled right after it is made.
+    #[serde(default)]
+    pub drill_every: u32,
     pub next_runs_ms: Vec<i64>,
     pub last_run: Option<PolicyRunView>,
 }
@@ -105,6 +108,9 @@ pub struct PolicyForm {
     /// Every Nth run full, the others incremental (0: all full).
     #[serde(default)]
     pub full_every: u32,
+    /// Drill every Nth backup right after it is made (0: never).
+    #[serde(default)]
+    pub drill_every: u32,
     /// Comma separated webhook names told of this policy's failed runs.
     #[serde(default)]
     pub notify: String,

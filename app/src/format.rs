@@ -24,23 +24,39 @@ pub fn bytes(n: i64) -> String {
 
 /// The New policy form's "Full every N runs" field: empty is 0 (every run full).
 pub fn full_every(s: &str) -> Result<u32, String> {
+    every_n("Full every N runs", s)
+}
+
+/// The New policy form's "Drill every N backups" field: empty is 0 (no drills).
+pub fn drill_every(s: &str) -> Result<u32, String> {
+    every_n("Drill every N backups", s)
+}
+
+/// A form's "every N" field named `label`: a whole number from 0 up, empty is 0.
+fn every_n(label: &str, s: &str) -> Result<u32, String> {
     let s = s.trim();
     if s.is_empty() {
         return Ok(0);
     }
     s.parse::<u32>()
-        .map_err(|_| format!("'Full every N runs' must be a whole number from 0 up, not '{s}'"))
+        .map_err(|_| format!("'{label}' must be a whole number from 0 up, not '{s}'"))
 }
 
 /// How a policy's backups are made, for the policies list: `logical`, `full every N` (N > 1;
-/// 0 and 1 both mean every run is full), or both; `None` for full binlog backups.
-pub fn policy_modes(logical: bool, full_every: u32) -> Option<String> {
+/// 0 and 1 both mean every run is full), `each drilled` or `drilled every N`, joined; `None`
+/// for full binlog backups never drilled.
+pub fn policy_modes(logical: bool, full_every: u32, drill_every: u32) -> Option<String> {
     let mut parts = Vec::new();
     if logical {
         parts.push("logical".to_string());
     }
     if full_every > 1 {
         parts.push(format!("full every {full_every}"));
+    }
+    match drill_every {
+        0 => {}
+        1 => parts.push("each drilled".to_string()),
+        n => parts.push(format!("drilled every {n}")),
     }
     (!parts.is_empty()).then(|| parts.join(" · "))
 }
@@ -206,14 +222,23 @@ mod tests {
 
     #[test]
     fn policy_modes_and_full_every_field() {
-        assert_eq!(policy_modes(false, 0), None);
-        assert_eq!(policy_modes(false, 1), None);
-        assert_eq!(policy_modes(true, 0).as_deref(), Some("logical"));
-        assert_eq!(policy_modes(false, 7).as_deref(), Some("full every 7"));
+        assert_eq!(policy_modes(false, 0, 0), None);
+        assert_eq!(policy_modes(false, 1, 0), None);
+        assert_eq!(policy_modes(true, 0, 0).as_deref(), Some("logical"));
+        assert_eq!(policy_modes(false, 7, 0).as_deref(), Some("full every 7"));
         assert_eq!(
-            policy_modes(true, 3).as_deref(),
+            policy_modes(true, 3, 0).as_deref(),
             Some("logical · full every 3")
         );
+        assert_eq!(policy_modes(false, 0, 1).as_deref(), Some("each drilled"));
+        assert_eq!(
+            policy_modes(false, 7, 7).as_deref(),
+            Some("full every 7 · drilled every 7")
+        );
+        assert_eq!(drill_every(" 3"), Ok(3));
+        assert!(drill_every("x")
+            .unwrap_err()
+            .contains("'Drill every N backups'"));
         assert_eq!(full_every(""), Ok(0));
         assert_eq!(full_every(" 7 "), Ok(7));
         assert_eq!(full_every("0"), Ok(0));

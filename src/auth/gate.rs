@@ -654,6 +654,7 @@ impl Gate {
         req: &crate::engine::commands::drill::DrillRequest,
     ) -> Result<Vec<String>> {
         let info = self.visible_backup(action::BACKUP_DRILL, &req.name).await?;
+        crate::engine::commands::drill::chosen_collections(&info, req)?;
         let dbs = backup_databases(&info);
         let scratch = ["milvault_drill_*".to_string()];
         self.allow(

@@ -93,6 +93,10 @@ pub struct AddArgs {
     /// Every Nth backup full, the others incremental (0: all full).
     #[arg(long, default_value_t = 0)]
     pub full_every: u32,
+    /// Drill every Nth backup right after it is made: restore it into a scratch database,
+    /// check it and drop it (0: never).
+    #[arg(long, default_value_t = 0)]
+    pub drill_every: u32,
     /// Webhooks (names from notifications.webhooks) also told of this policy's failed runs,
     /// comma separated.
     #[arg(long)]
@@ -124,6 +128,7 @@ pub async fn run(svc: Arc<Milvault>, args: PolicyArgs, db: &JobDbArg, json: bool
                 meta_only: a.meta_only,
                 logical: a.logical,
                 full_every: a.full_every,
+                drill_every: a.drill_every,
                 notify: split_list(&a.notify),
             };
             gate.add_policy(&p)?;

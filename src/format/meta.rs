@@ -398,13 +398,13 @@ impl CollectionBackupInfo {
     pub fn qualified_name(&self) -> String {
         format!("{}.{}", db_or_default(&self.db_name), self.collection_name)
     }
-    /// Segments of all partitions.
     /// Live rows when recorded, else the rows stored in its segments.
     pub fn rows(&self) -> i64 {
         self.live_rows
             .unwrap_or_else(|| self.segments().map(|s| s.num_of_rows).sum())
     }
 
+    /// Segments of all partitions.
     pub fn segments(&self) -> impl Iterator<Item = &SegmentBackupInfo> {
         self.partition_backups
             .iter()

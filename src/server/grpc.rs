@@ -109,6 +109,7 @@ fn policy_message(o: PolicyOverview) -> pb::Policy {
         verify_after: p.verify_after,
         meta_only: p.meta_only,
         logical: p.logical,
+        drill_every: p.drill_every,
         next_runs_ms: o
             .next_runs
             .iter()

@@ -49,6 +49,7 @@ fn view(o: PolicyOverview) -> PolicyView {
         verify_after: p.verify_after,
         logical: p.logical,
         full_every: p.full_every,
+        drill_every: p.drill_every,
         next_runs_ms: o.next_runs.iter().map(|t| t.timestamp_millis()).collect(),
         last_run: o.recent_runs.first().map(|r| PolicyRunView {
             slot_ms: r.slot.timestamp_millis(),
@@ -93,6 +94,7 @@ pub(crate) fn policy_of(f: PolicyForm) -> Policy {
         meta_only: false,
         logical: f.logical,
         full_every: f.full_every,
+        drill_every: f.drill_every,
         notify: list_of(&f.notify),
     }
 }
@@ -144,6 +146,7 @@ mod tests {
             verify_after: true,
             logical: true,
             full_every: 7,
+            drill_every: 4,
             notify: " oncall, ".into(),
             ..Default::default()
         }
@@ -171,6 +174,7 @@ mod tests {
                 meta_only: false,
                 logical: true,
                 full_every: 7,
+                drill_every: 4,
                 notify: vec!["oncall".into()],
             }
         );

@@ -20,7 +20,7 @@ use crate::{
     auth::{Caller, Gate},
     db::policies::{PolicyRecord, PolicyRun, Trigger},
     db::Db,
-    engine::commands::create::CreateBackupRequest,
+    engine::commands::{create::CreateBackupRequest, drill::DrillRequest},
     engine::policy::retention::{self, Candidate},
     engine::policy::Policy,
     error::{Error, Result},
@@ -294,6 +294,33 @@ impl Scheduler {
                 }
             }
         }
+        if self.drill_due(p) {
+            let why = format!("policy {} ({:?} run)", p.name, run.trigger);
+            let req = DrillRequest {
+                name: run.backup.clone(),
+                ..Default::default()
+            };
+            match self.gate(&why).run_drill(req, |_| async {}).await {
+                Ok(r) if r.passed => notes.push(format!(
+                    "drilled: restored in {:.1} s and checked",
+                    r.restore_ms as f64 / 1000.0
+                )),
+                Ok(r) => {
+                    run.state = "failed".into();
+                    run.detail = format!(
+                        "the new backup failed its restore drill ({}); nothing was pruned",
+                        r.failure.unwrap_or_default()
+                    );
+                    return;
+                }
+                Err(e) => {
+                    run.state = "failed".into();
+                    run.detail =
+                        format!("the new backup could not be drilled ({e}); nothing was pruned");
+                    return;
+                }
+            }
+        }
         let pruned = self.prune(p).await;
         match &pruned {
             Ok(p) if p.deleted.is_empty() => notes.push("nothing pruned".into()),
@@ -310,6 +337,21 @@ impl Scheduler {
             _ => "failed".into(),
         };
         run.detail = notes.join("; ");
+    }
+
+    /// Whether this run's backup is drilled: every `drill_every`th succeeded run of the policy
+    /// (this one counted; its runs, not the backups retention left).
+    fn drill_due(&self, p: &Policy) -> bool {
+        if p.drill_every == 0 || p.meta_only {
+            return false;
+        }
+        match self.registry.store().succeeded_runs(&p.name) {
+            Ok(made) => (made + 1) % u64::from(p.drill_every) == 0,
+            Err(e) => {
+                tracing::warn!(policy = %p.name, "runs not counted ({e}): this backup is drilled");
+                true
+            }
+        }
     }
 
     /// Deletes the policy's backups its retention does not keep: those deleted, and those that

@@ -168,7 +168,7 @@ fn PolicyRow(
             <td><strong>{name.clone()}</strong>{(!enabled).then(|| view! { " " <span class="badge badge-paused">"paused"</span> })}</td>
             <td><code>{p.cron.clone()}</code><div class="muted small">{p.time_zone.clone()}</div></td>
             <td class="colls">{p.targets.clone()}{p.verify_after.then(|| view! { <div class="muted small">"verified after each run"</div> })}
-                {format::policy_modes(p.logical, p.full_every).map(|m| view! { <div class="muted small policy-modes">{m}</div> })}</td>
+                {format::policy_modes(p.logical, p.full_every, p.drill_every).map(|m| view! { <div class="muted small policy-modes">{m}</div> })}</td>
             <td>{p.retention.clone()}</td>
             <td>{next}</td>
             <td class="last-run">{last}</td>
@@ -211,6 +211,8 @@ fn NewPolicy(add: ServerAction<AddPolicy>) -> impl IntoView {
     let full_every = RwSignal::new("0".to_string());
     let notify = RwSignal::new(String::new());
     let full_every_n = move || format::full_every(&full_every.get());
+    let drill_every = RwSignal::new("0".to_string());
+    let drill_every_n = move || format::drill_every(&drill_every.get());
     // computed in the browser as you type (a server-side resource here would block the render)
     let preview = LocalResource::new(move || schedule_preview(cron.get(), tz.get()));
     let num = |s: RwSignal<String>| s.get_untracked().trim().parse::<u32>().ok();
@@ -255,6 +257,7 @@ fn NewPolicy(add: ServerAction<AddPolicy>) -> impl IntoView {
                 verify_after: verify_after.get_untracked(),
                 logical: logical.get_untracked(),
                 full_every: format::full_every(&full_every.get_untracked()).unwrap_or(0),
+                drill_every: format::drill_every(&drill_every.get_untracked()).unwrap_or(0),
                 notify: notify.get_untracked(),
             }});
         }>
@@ -304,9 +307,14 @@ fn NewPolicy(add: ServerAction<AddPolicy>) -> impl IntoView {
                     prop:value=move || full_every.get() on:input=move |ev| full_every.set(event_target_value(&ev))/>
             </label>
             {move || full_every_n().err().map(|e| view! { <p class="field-error">{e}</p> })}
+            <label class="inline" for="policy-drill-every">"Drill every N backups (restore into a scratch database, check, drop; 0 = never)"" "
+                <input id="policy-drill-every" name="drill_every" type="number" min="0" step="1" inputmode="numeric"
+                    prop:value=move || drill_every.get() on:input=move |ev| drill_every.set(event_target_value(&ev))/>
+            </label>
+            {move || drill_every_n().err().map(|e| view! { <p class="field-error">{e}</p> })}
             {text_field("policy-notify", "Also tell these webhooks of failed runs (comma separated names from notifications.webhooks; global ones are always told)", notify, "oncall")}
             <div class="actions">
-                <button type="submit" class="primary" disabled=move || add.pending().get() || name.get().trim().is_empty() || full_every_n().is_err()>
+                <button type="submit" class="primary" disabled=move || add.pending().get() || name.get().trim().is_empty() || full_every_n().is_err() || drill_every_n().is_err()>
                     {move || if add.pending().get() { "Adding…" } else { "Add policy" }}
                 </button>
             </div>

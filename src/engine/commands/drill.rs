@@ -97,33 +97,15 @@ const BFLOAT16_VECTOR: i32 = 103;
 const SPARSE_FLOAT_VECTOR: i32 = 104;
 const INT8_VECTOR: i32 = 105;
 
-/// Runs a drill. A failed check does not stop it: the report says what failed; an error means
-/// the drill itself could not run (the restore failed, Milvus went away).
+/// Runs a drill. A failed restore or check is a report that did not pass, saying what failed;
+/// an error means the drill could not run (no such backup, Milvus unreachable, cancelled).
 pub async fn drill(svc: &Milvault, req: &DrillRequest, progress: &Progress) -> Result<DrillReport> {
     let started_at = Utc::now();
     let info = svc.get_backup(&req.name).await?;
     let milvus = svc.milvus().await?;
     let tag: String = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
     let database = format!("milvault_drill_{tag}");
-    let wanted = |c: &crate::format::CollectionBackupInfo| {
-        req.collections.is_empty()
-            || req.collections.iter().any(|w| {
-                *w == c.qualified_name()
-                    || (db_or_default(&c.db_name) == "default" && *w == c.collection_name)
-            })
-    };
-    let chosen: Vec<_> = info
-        .collection_backups
-        .iter()
-        .filter(|c| wanted(c))
-        .collect();
-    if chosen.is_empty() {
-        return Err(Error::InvalidRequest(format!(
-            "backup '{}' holds none of {}",
-            req.name,
-            req.collections.join(", ")
-        )));
-    }
+    let chosen = chosen_collections(&info, req)?;
     // each collection as <scratch db>.<db>__<name>: collections of two databases never meet
     let renames: Vec<String> = chosen
         .iter()
@@ -183,10 +165,14 @@ pub async fn drill(svc: &Milvault, req: &DrillRequest, progress: &Progress) -> R
             let wait = svc.config().tuning.wait_timeout;
             for r in &restored.collections {
                 let checked = async {
+                    let mut c = r.clone();
                     if !r.loaded {
-                        make_searchable(milvus, r, wait, progress).await?;
+                        let counted = make_searchable(milvus, r, wait, progress).await?;
+                        c.check.push_str(&format!(
+                            "; count(*) after load = {counted} (loaded by the drill)"
+                        ));
                     }
-                    check_collection(milvus, r, req, progress).await
+                    check_collection(milvus, &c, req, progress).await
                 };
                 match checked.await {
                     Ok(c) => report.collections.push(c),
@@ -209,9 +195,7 @@ pub async fn drill(svc: &Milvault, req: &DrillRequest, progress: &Progress) -> R
     report.cleanup_ms = t.elapsed().as_millis() as u64;
     let failed: Vec<String> = failure
         .into_iter()
-        .chain(report.collections
-        .iter()
-        .filter_map(|c| {
+        .chain(report.collections.iter().filter_map(|c| {
             if c.keys_found < c.keys_sampled {
                 Some(format!(
                     "{}: {} of {} sampled keys not found",
@@ -246,6 +230,40 @@ pub async fn drill(svc: &Milvault, req: &DrillRequest, progress: &Progress) -> R
         report.cleanup_ms as f64 / 1000.0
     ));
     Ok(report)
+}
+
+/// The backup's collections a drill restores: those `req` names (`name` in the default
+/// database or `db.name`), all when it names none. A name the backup lacks is an error.
+pub fn chosen_collections<'a>(
+    info: &'a crate::format::BackupInfo,
+    req: &DrillRequest,
+) -> Result<Vec<&'a crate::format::CollectionBackupInfo>> {
+    let named = |c: &crate::format::CollectionBackupInfo, w: &str| {
+        w == c.qualified_name()
+            || (db_or_default(&c.db_name) == "default" && w == c.collection_name)
+    };
+    if let Some(missing) = req
+        .collections
+        .iter()
+        .find(|w| !info.collection_backups.iter().any(|c| named(c, w)))
+    {
+        return Err(Error::CollectionNotInBackup {
+            backup: req.name.clone(),
+            collection: missing.clone(),
+        });
+    }
+    let chosen: Vec<_> = info
+        .collection_backups
+        .iter()
+        .filter(|c| req.collections.is_empty() || req.collections.iter().any(|w| named(c, w)))
+        .collect();
+    if chosen.is_empty() {
+        return Err(Error::InvalidRequest(format!(
+            "backup '{}' holds no collection to drill",
+            req.name
+        )));
+    }
+    Ok(chosen)
 }
 
 /// What a failed restore or check says of the backup, for the report; an error that says
@@ -386,13 +404,13 @@ async fn check_collection(
 
 /// A collection the restore could not load (the backup has no index for it) gets an exact
 /// index on each vector field without one in the scratch copy (FLAT: searches answer exactly),
-/// is loaded, and its `count(*)` checked, so it is drilled like the others.
+/// is loaded, and its `count(*)` checked (and answered), so it is drilled like the others.
 async fn make_searchable(
     milvus: &MilvusClient,
     r: &crate::engine::commands::restore::RestoredCollection,
     wait: std::time::Duration,
     progress: &Progress,
-) -> Result<()> {
+) -> Result<i64> {
     let (db, name) = r.target.split_once('.').unwrap_or(("default", &r.target));
     let described = milvus.describe_collection(db, name).await?;
     let indexed: Vec<String> = milvus
@@ -432,7 +450,7 @@ async fn make_searchable(
             detail: format!("count(*) after loading is {counted}, expected {want}"),
         });
     }
-    Ok(())
+    Ok(counted)
 }
 
 /// The exact (brute-force) index for a vector type, with its metric; `None` for scalars.

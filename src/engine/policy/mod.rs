@@ -47,6 +47,10 @@ pub struct Policy {
     /// 0: every run is a full backup. N: every Nth backup of the policy is full, the others
     /// incremental (see src/engine/incremental.rs).
     pub full_every: u32,
+    /// 0: no drills. N: every Nth backup of the policy is drilled right after it is made (and
+    /// verified): restored into a scratch database, checked and dropped (see
+    /// src/engine/commands/drill.rs). A failed drill fails the run, and nothing is pruned.
+    pub drill_every: u32,
     /// Webhooks (by their name in `notifications.webhooks`) told of this policy's failed, skipped
     /// and missed runs besides the global ones.
     pub notify: Vec<String>,
@@ -67,6 +71,7 @@ impl Default for Policy {
             meta_only: false,
             logical: false,
             full_every: 0,
+            drill_every: 0,
             notify: Vec::new(),
         }
     }

@@ -98,7 +98,8 @@ pub async fn list(gate: Gate) -> Result<Json<Vec<PolicyView>>, ApiError> {
 
 /// Adds a policy. Body: `{"name", "cron", "time_zone", "collections", "databases",
 /// "name_template", "retention": {"keep_last", "keep_daily", "keep_weekly", "keep_monthly",
-/// "max_age_days"}, "enabled", "verify_after", "meta_only"}`.
+/// "max_age_days"}, "enabled", "verify_after", "meta_only", "logical", "full_every",
+/// "drill_every", "notify"}`.
 #[utoipa::path(post, path = "/api/v2/policies", tag = "v2", request_body = Object,
     responses((status = 201, body = PolicyView), (status = 400, body = ErrorBody),
         (status = 409, description = "A policy of that name exists", body = ErrorBody)))]

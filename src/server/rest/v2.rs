@@ -575,15 +575,12 @@ pub async fn drill(
     params(("name" = String, Path, description = "Backup name")),
     responses((status = 200, body = DrillReport), (status = 404, body = ErrorBody)))]
 pub async fn last_drill(gate: Gate, Path(name): Path<String>) -> ApiResult<Json<DrillReport>> {
-    gate.last_drill(&name)
-        .await?
-        .map(Json)
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "drill_not_found",
-                format!("backup '{name}' has not been drilled; POST to this path drills it"),
-            )
-        })
+    gate.last_drill(&name).await?.map(Json).ok_or_else(|| {
+        ApiError::not_found(
+            "drill_not_found",
+            format!("backup '{name}' has not been drilled; POST to this path drills it"),
+        )
+    })
 }
 
 /// Where a restore would put each collection, without changing anything.
