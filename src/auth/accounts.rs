@@ -483,9 +483,11 @@ mod tests {
         let longest: i64 = s
             .lock()
             .unwrap()
-            .query_row("SELECT MAX(length(key)) FROM login_failures", [], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT MAX(length(key)) FROM login_failures",
+                crate::db::sql::params![],
+                |r| r.get(0),
+            )
             .unwrap();
         assert!(longest < 100, "{longest}");
     }
@@ -516,7 +518,9 @@ mod tests {
         let stored: String = s
             .lock()
             .unwrap()
-            .query_row("SELECT hash FROM tokens", [], |r| r.get(0))
+            .query_row("SELECT hash FROM tokens", crate::db::sql::params![], |r| {
+                r.get(0)
+            })
             .unwrap();
         assert!(!stored.contains(&plain[4..]), "only the hash is stored");
         let p = s.token_principal(&plain).unwrap().unwrap();

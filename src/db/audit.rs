@@ -1,11 +1,11 @@
 //! Audit rows: append, read by filter, remove old ones. What is recorded, and how much of it, is
 //! decided in `crate::auth::audit`.
 
+use crate::db::sql::params;
 use chrono::{DateTime, Utc};
-use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
-use super::{db_err, Db};
+use super::Db;
 use crate::error::Result;
 
 /// How an attempt ended.
@@ -97,75 +97,66 @@ impl Db {
         outcome: Outcome,
         detail: &str,
     ) -> Result<()> {
-        self.lock()?
-            .execute(
-                "INSERT INTO audit (at_ms, actor, via, action, target, source, outcome, detail)
+        self.lock()?.execute(
+            "INSERT INTO audit (at_ms, actor, via, action, target, source, outcome, detail)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    Utc::now().timestamp_millis(),
-                    actor,
-                    via,
-                    action,
-                    target,
-                    source,
-                    outcome.as_str(),
-                    detail
-                ],
-            )
-            .map_err(db_err)?;
+            params![
+                Utc::now().timestamp_millis(),
+                actor,
+                via,
+                action,
+                target,
+                source,
+                outcome.as_str(),
+                detail
+            ],
+        )?;
         Ok(())
     }
 
     /// Removes the entries older than `before`; returns how many.
     pub(crate) fn delete_audit_before(&self, before: DateTime<Utc>) -> Result<usize> {
-        self.lock()?
-            .execute(
-                "DELETE FROM audit WHERE at_ms < ?1",
-                [before.timestamp_millis()],
-            )
-            .map_err(db_err)
+        self.lock()?.execute(
+            "DELETE FROM audit WHERE at_ms < ?1",
+            [before.timestamp_millis()],
+        )
     }
 
     /// Entries matching `f`, newest first.
     pub(crate) fn audit_rows(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>> {
-        let conn = self.lock()?;
-        let mut stmt = conn
-            .prepare(
-                "SELECT seq, at_ms, actor, via, action, target, source, outcome, detail FROM audit
-                 WHERE (?1 IS NULL OR actor = ?1)
-                   AND (?2 IS NULL OR substr(action, 1, length(?2)) = ?2)
-                   AND (?3 IS NULL OR outcome = ?3)
-                   AND (?4 IS NULL OR at_ms >= ?4)
-                   AND (?5 IS NULL OR at_ms <= ?5)
-                 ORDER BY seq DESC LIMIT ?6",
-            )
-            .map_err(db_err)?;
+        let mut conn = self.lock()?;
+        let sql = "SELECT seq, at_ms, actor, via, action, target, source, outcome, detail FROM audit
+                 WHERE (CAST(?1 AS TEXT) IS NULL OR actor = ?1)
+                   AND (CAST(?2 AS TEXT) IS NULL OR substr(action, 1, length(CAST(?2 AS TEXT))) = ?2)
+                   AND (CAST(?3 AS TEXT) IS NULL OR outcome = ?3)
+                   AND (CAST(?4 AS BIGINT) IS NULL OR at_ms >= ?4)
+                   AND (CAST(?5 AS BIGINT) IS NULL OR at_ms <= ?5)
+                 ORDER BY seq DESC LIMIT ?6";
         let limit = i64::try_from(f.limit.unwrap_or(200).min(10_000)).unwrap_or(200);
-        let rows = stmt
-            .query_map(
-                params![
-                    f.actor.as_deref().filter(|s| !s.is_empty()),
-                    f.action.as_deref().filter(|s| !s.is_empty()),
-                    f.outcome.map(Outcome::as_str),
-                    f.since.map(|t| t.timestamp_millis()),
-                    f.until.map(|t| t.timestamp_millis()),
-                    limit
-                ],
-                |r| {
-                    Ok(AuditEntry {
-                        seq: r.get(0)?,
-                        at: DateTime::from_timestamp_millis(r.get(1)?).unwrap_or_default(),
-                        actor: r.get(2)?,
-                        via: r.get(3)?,
-                        action: r.get(4)?,
-                        target: r.get(5)?,
-                        source: r.get(6)?,
-                        outcome: Outcome::parse(&r.get::<_, String>(7)?),
-                        detail: r.get(8)?,
-                    })
-                },
-            )
-            .map_err(db_err)?;
-        rows.collect::<std::result::Result<_, _>>().map_err(db_err)
+        let rows = conn.query_map(
+            &sql,
+            params![
+                f.actor.as_deref().filter(|s| !s.is_empty()),
+                f.action.as_deref().filter(|s| !s.is_empty()),
+                f.outcome.map(Outcome::as_str),
+                f.since.map(|t| t.timestamp_millis()),
+                f.until.map(|t| t.timestamp_millis()),
+                limit
+            ],
+            |r| {
+                Ok(AuditEntry {
+                    seq: r.get(0)?,
+                    at: DateTime::from_timestamp_millis(r.get(1)?).unwrap_or_default(),
+                    actor: r.get(2)?,
+                    via: r.get(3)?,
+                    action: r.get(4)?,
+                    target: r.get(5)?,
+                    source: r.get(6)?,
+                    outcome: Outcome::parse(&r.get::<String>(7)?),
+                    detail: r.get(8)?,
+                })
+            },
+        )?;
+        Ok(rows.into_iter().collect::<_>())
     }
 }

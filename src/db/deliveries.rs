@@ -1,11 +1,11 @@
 //! Webhook delivery rows: one per event and webhook, updated after each try. What is sent and
 //! when is decided in `crate::jobs::notify`.
 
+use crate::db::sql::params;
 use chrono::{DateTime, Utc};
-use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
-use super::{db_err, Db};
+use super::Db;
 use crate::error::Result;
 
 /// How many deliveries are kept.
@@ -33,7 +33,7 @@ pub struct Delivery {
 impl Db {
     /// Records a delivery (new or updated), keeping the newest [`KEEP`].
     pub fn save_delivery(&self, d: &Delivery) -> Result<()> {
-        let conn = self.lock()?;
+        let mut conn = self.lock()?;
         conn.execute(
             "INSERT INTO deliveries (id, at_ms, webhook, event, summary, state, attempts, last_status, last_error)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
@@ -51,40 +51,34 @@ impl Db {
                 d.last_error
             ],
         )
-        .map_err(db_err)?;
+        ?;
         conn.execute(
             "DELETE FROM deliveries WHERE at_ms < (SELECT at_ms FROM deliveries ORDER BY at_ms DESC LIMIT 1 OFFSET ?1)",
             [KEEP - 1],
         )
-        .map_err(db_err)?;
+        ?;
         Ok(())
     }
 
     /// The newest `limit` deliveries, newest first.
     pub fn deliveries(&self, limit: usize) -> Result<Vec<Delivery>> {
-        let conn = self.lock()?;
-        let mut stmt = conn
-            .prepare(
-                "SELECT id, at_ms, webhook, event, summary, state, attempts, last_status, last_error
-                 FROM deliveries ORDER BY at_ms DESC, id LIMIT ?1",
-            )
-            .map_err(db_err)?;
-        let rows = stmt
-            .query_map([limit as i64], |r| {
-                Ok(Delivery {
-                    id: r.get(0)?,
-                    at: DateTime::from_timestamp_millis(r.get(1)?).unwrap_or_default(),
-                    webhook: r.get(2)?,
-                    event: r.get(3)?,
-                    summary: r.get(4)?,
-                    state: r.get(5)?,
-                    attempts: r.get(6)?,
-                    last_status: r.get(7)?,
-                    last_error: r.get(8)?,
-                })
+        let mut conn = self.lock()?;
+        let sql =
+            "SELECT id, at_ms, webhook, event, summary, state, attempts, last_status, last_error
+                 FROM deliveries ORDER BY at_ms DESC, id LIMIT ?1";
+        let rows = conn.query_map(&sql, [limit as i64], |r| {
+            Ok(Delivery {
+                id: r.get(0)?,
+                at: DateTime::from_timestamp_millis(r.get(1)?).unwrap_or_default(),
+                webhook: r.get(2)?,
+                event: r.get(3)?,
+                summary: r.get(4)?,
+                state: r.get(5)?,
+                attempts: r.get(6)?,
+                last_status: r.get(7)?,
+                last_error: r.get(8)?,
             })
-            .map_err(db_err)?;
-        rows.collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(db_err)
+        })?;
+        Ok(rows.into_iter().collect::<Vec<_>>())
     }
 }

@@ -1,10 +1,10 @@
 //! Restore drill rows: the last drill of each backup, with its report. What a drill does is in
 //! `crate::engine::commands::drill`.
 
+use crate::db::sql::params;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension};
 
-use super::{db_err, Db};
+use super::Db;
 use crate::{engine::commands::drill::DrillReport, error::Result};
 
 impl Db {
@@ -14,39 +14,35 @@ impl Db {
             serde_json::to_string(r).map_err(|e| crate::error::Error::Database(e.to_string()))?;
         let at =
             r.started_at.timestamp_millis() + (r.restore_ms + r.check_ms + r.cleanup_ms) as i64;
-        let conn = self.lock()?;
+        let mut conn = self.lock()?;
         conn.execute(
             "INSERT INTO drills (backup, at_ms, passed, report) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(backup) DO UPDATE SET at_ms = excluded.at_ms, passed = excluded.passed,
                report = excluded.report",
             params![r.backup, at, r.passed, report],
-        )
-        .map_err(db_err)?;
+        )?;
         Ok(())
     }
 
     /// The last drill of `backup`.
     pub fn last_drill(&self, backup: &str) -> Result<Option<DrillReport>> {
-        let conn = self.lock()?;
-        let json: Option<String> = conn
-            .query_row(
-                "SELECT report FROM drills WHERE backup = ?1",
-                [backup],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(db_err)?;
+        let mut conn = self.lock()?;
+        let json: Option<String> = conn.query_opt(
+            "SELECT report FROM drills WHERE backup = ?1",
+            [backup],
+            |r| r.get(0),
+        )?;
         Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
     }
 
     /// When the newest passed drill of any backup ended.
     pub fn last_passed_drill(&self) -> Result<Option<DateTime<Utc>>> {
-        let conn = self.lock()?;
-        let at: Option<i64> = conn
-            .query_row("SELECT MAX(at_ms) FROM drills WHERE passed = 1", [], |r| {
-                r.get(0)
-            })
-            .map_err(db_err)?;
+        let mut conn = self.lock()?;
+        let at: Option<i64> = conn.query_row(
+            "SELECT MAX(at_ms) FROM drills WHERE passed = 1",
+            params![],
+            |r| r.get(0),
+        )?;
         Ok(at.and_then(DateTime::from_timestamp_millis))
     }
 }

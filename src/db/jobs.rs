@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use rusqlite::{params, OptionalExtension};
+use crate::db::sql::params;
 
-use super::{db_err, Db};
+use super::Db;
 use crate::{
     error::{Error, Result},
     progress::{JobSnapshot, JobState},
@@ -18,19 +18,13 @@ impl Db {
         let cutoff = chrono::Utc::now().timestamp_millis()
             - i64::try_from(stale.as_millis()).unwrap_or(i64::MAX);
         let orphans: Vec<String> = {
-            let conn = self.lock()?;
-            let mut stmt = conn
-                .prepare(
-                    "SELECT j.snapshot FROM jobs j LEFT JOIN servers s ON s.owner = j.owner
-                     WHERE j.state = 'running' AND j.owner != ?1
-                       AND (s.heartbeat_ms IS NULL OR s.heartbeat_ms < ?2)",
-                )
-                .map_err(db_err)?;
-            let rows = stmt
-                .query_map(params![self.owner, cutoff], |r| r.get::<_, String>(0))
-                .map_err(db_err)?;
-            rows.collect::<std::result::Result<_, _>>()
-                .map_err(db_err)?
+            self.lock()?.query_map(
+                "SELECT j.snapshot FROM jobs j LEFT JOIN servers s ON s.owner = j.owner
+                 WHERE j.state = 'running' AND j.owner != ?1
+                   AND (s.heartbeat_ms IS NULL OR s.heartbeat_ms < ?2)",
+                params![self.owner, cutoff],
+                |r| r.get::<String>(0),
+            )?
         };
         let mut marked = 0;
         for json in orphans {
@@ -48,13 +42,11 @@ impl Db {
             s.error = Some(msg.clone());
             // keep the dead owner's stamp: save() would claim the job for this process
             self.write(&s, None)?;
-            self.lock()?
-                .execute(
-                    "UPDATE policy_runs SET state = 'failed', detail = ?2
+            self.lock()?.execute(
+                "UPDATE policy_runs SET state = 'failed', detail = ?2
                      WHERE job_id = ?1 AND state = 'running'",
-                    params![s.id, msg],
-                )
-                .map_err(db_err)?;
+                params![s.id, msg],
+            )?;
             marked += 1;
         }
         if marked > 0 {
@@ -74,33 +66,24 @@ impl Db {
             .ok()
             .and_then(|v| v.as_str().map(String::from))
             .unwrap_or_default();
-        let conn = self
-            .conn
-            .lock()
-            .map_err(|_| Error::Database("lock poisoned".into()))?;
+        let mut conn = self.lock()?;
         conn.execute(
             "INSERT INTO jobs (id, started_ms, state, snapshot, owner)
              VALUES (?1, ?2, ?3, ?4, COALESCE(?5, ''))
              ON CONFLICT(id) DO UPDATE SET state = excluded.state, snapshot = excluded.snapshot,
                owner = COALESCE(?5, jobs.owner)",
             params![s.id, s.started_at.timestamp_millis(), state, json, owner],
-        )
-        .map_err(db_err)?;
+        )?;
         Ok(())
     }
 
     /// One job.
     pub fn get(&self, id: &str) -> Result<Option<JobSnapshot>> {
-        let conn = self
-            .conn
-            .lock()
-            .map_err(|_| Error::Database("lock poisoned".into()))?;
-        let json: Option<String> = conn
-            .query_row("SELECT snapshot FROM jobs WHERE id = ?1", [id], |r| {
+        let mut conn = self.lock()?;
+        let json: Option<String> =
+            conn.query_opt("SELECT snapshot FROM jobs WHERE id = ?1", [id], |r| {
                 r.get(0)
-            })
-            .optional()
-            .map_err(db_err)?;
+            })?;
         Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
     }
 
@@ -111,21 +94,16 @@ impl Db {
 
     /// `limit` jobs after skipping the newest `offset`, newest first.
     pub fn list_page(&self, offset: usize, limit: usize) -> Result<Vec<JobSnapshot>> {
-        let conn = self
-            .conn
-            .lock()
-            .map_err(|_| Error::Database("lock poisoned".into()))?;
-        let mut stmt = conn
-            .prepare("SELECT snapshot FROM jobs ORDER BY started_ms DESC, id LIMIT ?1 OFFSET ?2")
-            .map_err(db_err)?;
+        let mut conn = self.lock()?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let offset = i64::try_from(offset).unwrap_or(i64::MAX);
-        let rows = stmt
-            .query_map([limit, offset], |r| r.get::<_, String>(0))
-            .map_err(db_err)?;
+        let rows = conn.query_map(
+            "SELECT snapshot FROM jobs ORDER BY started_ms DESC, id LIMIT ?1 OFFSET ?2",
+            [limit, offset],
+            |r| r.get::<String>(0),
+        )?;
         let mut out = Vec::new();
         for json in rows {
-            let json = json.map_err(db_err)?;
             match serde_json::from_str(&json) {
                 Ok(s) => out.push(s),
                 Err(e) => tracing::warn!("skipping unreadable job row: {e}"),
@@ -139,24 +117,20 @@ impl Db {
     /// Records the databases a job touches (who may see it).
     pub fn set_job_databases(&self, id: &str, dbs: &[String]) -> Result<()> {
         let json = serde_json::to_string(dbs).unwrap_or_else(|_| "[]".into());
-        self.lock()?
-            .execute(
-                "UPDATE jobs SET databases = ?2 WHERE id = ?1",
-                params![id, json],
-            )
-            .map_err(db_err)?;
+        self.lock()?.execute(
+            "UPDATE jobs SET databases = ?2 WHERE id = ?1",
+            params![id, json],
+        )?;
         Ok(())
     }
 
     /// The databases a job touches (empty: not recorded).
     pub fn job_databases(&self, id: &str) -> Result<Vec<String>> {
-        let json: Option<String> = self
-            .lock()?
-            .query_row("SELECT databases FROM jobs WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(db_err)?;
+        let json: Option<String> =
+            self.lock()?
+                .query_opt("SELECT databases FROM jobs WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })?;
         Ok(json
             .and_then(|j| serde_json::from_str(&j).ok())
             .unwrap_or_default())
@@ -164,16 +138,14 @@ impl Db {
 
     /// The databases of every job that recorded them, by job id.
     pub fn all_job_databases(&self) -> Result<std::collections::HashMap<String, Vec<String>>> {
-        let conn = self.lock()?;
-        let mut stmt = conn
-            .prepare("SELECT id, databases FROM jobs WHERE databases != '[]'")
-            .map_err(db_err)?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .map_err(db_err)?;
+        let mut conn = self.lock()?;
+        let rows = conn.query_map(
+            "SELECT id, databases FROM jobs WHERE databases != '[]'",
+            params![],
+            |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)),
+        )?;
         let mut out = std::collections::HashMap::new();
-        for row in rows {
-            let (id, json) = row.map_err(db_err)?;
+        for (id, json) in rows {
             if let Ok(dbs) = serde_json::from_str(&json) {
                 out.insert(id, dbs);
             }
@@ -183,13 +155,8 @@ impl Db {
 
     /// How many jobs are recorded.
     pub fn count(&self) -> Result<u64> {
-        let conn = self
-            .conn
-            .lock()
-            .map_err(|_| Error::Database("lock poisoned".into()))?;
-        let n: i64 = conn
-            .query_row("SELECT COUNT(*) FROM jobs", [], |r| r.get(0))
-            .map_err(db_err)?;
+        let mut conn = self.lock()?;
+        let n: i64 = conn.query_row("SELECT COUNT(*) FROM jobs", params![], |r| r.get(0))?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 }

@@ -1,17 +1,21 @@
-//! milvault's own database: one embedded SQLite file (`--job-db`) holding jobs, policies and
-//! their runs, verifications, users, sessions, tokens, the audit log and backup-name leases.
-//! This module opens it (file modes, migrations in `schema`) and knows which process it is;
+//! milvault's own database: jobs, policies and their runs, verifications, drills, users,
+//! sessions, tokens, the audit log and backup-name leases. It is one embedded SQLite file
+//! (`--job-db PATH`, the default) or a Postgres database (`--state postgres://...`) that several
+//! milvault servers share; the statements are the same for both (`sql`). This module opens it
+//! (file modes, migrations in `schema`) and knows which process it is;
 //! each submodule holds the SQL of one kind of record and nothing else: the rules that use them
 //! live with their layer (`auth/`, `name_lease`, `policy`).
 //!
-//! Several processes may share one file (two servers, or a server and the CLI). Each open store
+//! Several processes may share one database (two servers, or a server and the CLI). Each open store
 //! is an *owner* that stamps the jobs it saves and, while it runs jobs, beats a heartbeat in the
 //! `servers` table. A running job whose owner has not beaten for [`STALE_AFTER`] is marked
 //! failed ("interrupted"); a job another live process runs is left alone.
 
 use std::{path::Path, sync::Mutex, time::Duration};
 
-use rusqlite::{params, Connection};
+use rusqlite::Connection;
+
+use self::sql::{params, Conn};
 
 use crate::error::{Error, Result};
 
@@ -24,6 +28,7 @@ pub mod leases;
 pub mod policies;
 mod process;
 mod schema;
+pub(crate) mod sql;
 pub mod users;
 
 /// How often a process that runs jobs beats its heartbeat.
@@ -33,16 +38,11 @@ pub const STALE_AFTER: Duration = Duration::from_secs(30);
 
 /// The job table.
 pub struct Db {
-    conn: Mutex<Connection>,
+    conn: Mutex<Conn>,
     /// This process' (this store's) identity in the `owner` column and the `servers` table.
     owner: String,
     /// The process itself (see [`process`]): lets others on this machine tell that it ended.
     process: String,
-}
-
-/// A database error as the engine's error.
-pub(crate) fn db_err(e: rusqlite::Error) -> Error {
-    Error::Database(e.to_string())
 }
 
 impl Db {
@@ -72,7 +72,29 @@ impl Db {
         let conn = Connection::open(path).map_err(|e| {
             Error::Config(format!("cannot open job database {}: {e}", path.display()))
         })?;
-        Self::init(conn)
+        Self::init(Conn::Sqlite(conn))
+    }
+
+    /// Connects to a Postgres database (`postgres://user:password@host:port/database`) that
+    /// several milvault processes may share, creating milvault's tables when they are missing.
+    pub fn connect_postgres(url: &str) -> Result<Db> {
+        let conn = sql::PgConn::connect(url).map_err(|e| {
+            Error::Config(format!(
+                "cannot connect to the state database {}: {e}",
+                redact_password(url)
+            ))
+        })?;
+        Self::init(Conn::Postgres(conn))
+    }
+
+    /// Opens the state at `location`: a `postgres://` (or `postgresql://`) URL, else the path of
+    /// an SQLite file.
+    pub fn open_location(location: &str) -> Result<Db> {
+        if is_postgres_url(location) {
+            Self::connect_postgres(location)
+        } else {
+            Self::open(Path::new(location))
+        }
     }
 
     /// Creates the database file 0600, or makes an existing one (and its `-wal`/`-shm`
@@ -112,11 +134,12 @@ impl Db {
 
     /// A database that lives in memory only (tests, `--no-state`).
     pub fn in_memory() -> Result<Db> {
-        Self::init(Connection::open_in_memory().map_err(db_err)?)
+        let conn = Connection::open_in_memory().map_err(|e| Error::Database(e.to_string()))?;
+        Self::init(Conn::Sqlite(conn))
     }
 
-    fn init(conn: Connection) -> Result<Db> {
-        schema::migrate(&conn).map_err(db_err)?;
+    fn init(mut conn: Conn) -> Result<Db> {
+        schema::migrate(&mut conn)?;
         let store = Db {
             conn: Mutex::new(conn),
             owner: uuid::Uuid::new_v4().simple().to_string(),
@@ -134,18 +157,16 @@ impl Db {
     /// Records that this process is alive (and forgets processes silent for a day).
     pub fn beat(&self) -> Result<()> {
         let now = chrono::Utc::now().timestamp_millis();
-        let conn = self.lock()?;
+        let mut conn = self.lock()?;
         conn.execute(
             "INSERT INTO servers (owner, heartbeat_ms, process) VALUES (?1, ?2, ?3)
              ON CONFLICT(owner) DO UPDATE SET heartbeat_ms = excluded.heartbeat_ms",
             params![self.owner, now, self.process],
-        )
-        .map_err(db_err)?;
+        )?;
         conn.execute(
             "DELETE FROM servers WHERE heartbeat_ms < ?1",
             [now - 86_400_000],
-        )
-        .map_err(db_err)?;
+        )?;
         Ok(())
     }
 
@@ -153,27 +174,17 @@ impl Db {
     /// (killed or crashed: see [`process`]), so that their jobs count as interrupted and their
     /// name claims end now rather than after [`STALE_AFTER`].
     pub(crate) fn forget_ended_processes(&self) -> Result<()> {
-        let conn = self.lock()?;
-        let mut stmt = conn
-            .prepare("SELECT owner, process FROM servers WHERE owner != ?1 AND process != ''")
-            .map_err(db_err)?;
-        let rows = stmt
-            .query_map([&self.owner], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-            })
-            .map_err(db_err)?;
-        let mut ended = Vec::new();
-        for row in rows {
-            let (owner, recorded) = row.map_err(db_err)?;
+        let mut conn = self.lock()?;
+        let rows = conn.query_map(
+            "SELECT owner, process FROM servers WHERE owner != ?1 AND process != ''",
+            [&self.owner],
+            |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)),
+        )?;
+        for (owner, recorded) in rows {
             if process::certainly_gone(&recorded) {
-                ended.push(owner);
+                tracing::info!(owner = %owner, "a milvault process that shared the job database has ended");
+                conn.execute("DELETE FROM servers WHERE owner = ?1", [&owner])?;
             }
-        }
-        drop(stmt);
-        for owner in ended {
-            tracing::info!(owner = %owner, "a milvault process that shared the job database has ended");
-            conn.execute("DELETE FROM servers WHERE owner = ?1", [&owner])
-                .map_err(db_err)?;
         }
         Ok(())
     }
@@ -182,15 +193,30 @@ impl Db {
     /// once (on a clean shutdown, none should be running), and its backup-name claims end.
     pub fn sign_off(&self) -> Result<()> {
         self.lock()?
-            .execute("DELETE FROM servers WHERE owner = ?1", [&self.owner])
-            .map_err(db_err)?;
+            .execute("DELETE FROM servers WHERE owner = ?1", [&self.owner])?;
         self.delete_own_leases()
     }
 
     /// The connection, locked.
-    pub(crate) fn lock(&self) -> Result<std::sync::MutexGuard<'_, Connection>> {
+    pub(crate) fn lock(&self) -> Result<std::sync::MutexGuard<'_, Conn>> {
         self.conn
             .lock()
             .map_err(|_| Error::Database("lock poisoned".into()))
+    }
+}
+
+/// Whether a `--state`/`--job-db` value names a Postgres database rather than a file.
+pub fn is_postgres_url(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
+}
+
+/// A database URL with its password (if any) replaced by `***`, for messages and logs.
+pub fn redact_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
     }
 }

@@ -4,12 +4,12 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::db::sql::params;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    db::{db_err, Db},
+    db::Db,
     engine::policy::Policy,
     error::{Error, Result},
     format::manifest::FileProblem,
@@ -76,13 +76,13 @@ impl Db {
     pub fn insert_policy(&self, p: &Policy) -> Result<()> {
         let spec = serde_json::to_string(p).map_err(|e| Error::Database(e.to_string()))?;
         let now = ms(Utc::now());
-        let conn = self.lock()?;
+        let mut conn = self.lock()?;
         let n = conn
             .execute(
                 "INSERT OR IGNORE INTO policies (name, spec, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?3)",
                 params![p.name, spec, now],
             )
-            .map_err(db_err)?;
+            ?;
         if n == 0 {
             return Err(Error::PolicyExists(p.name.clone()));
         }
@@ -92,13 +92,11 @@ impl Db {
     /// Replaces a policy; fails when there is none of that name.
     pub fn update_policy(&self, p: &Policy) -> Result<()> {
         let spec = serde_json::to_string(p).map_err(|e| Error::Database(e.to_string()))?;
-        let conn = self.lock()?;
-        let n = conn
-            .execute(
-                "UPDATE policies SET spec = ?2, updated_ms = ?3 WHERE name = ?1",
-                params![p.name, spec, ms(Utc::now())],
-            )
-            .map_err(db_err)?;
+        let mut conn = self.lock()?;
+        let n = conn.execute(
+            "UPDATE policies SET spec = ?2, updated_ms = ?3 WHERE name = ?1",
+            params![p.name, spec, ms(Utc::now())],
+        )?;
         if n == 0 {
             return Err(Error::PolicyNotFound(p.name.clone()));
         }
@@ -107,52 +105,34 @@ impl Db {
 
     /// One policy.
     pub fn get_policy(&self, name: &str) -> Result<Option<PolicyRecord>> {
-        let conn = self.lock()?;
-        conn.query_row(
+        let mut conn = self.lock()?;
+        conn.query_opt(
             "SELECT spec, created_ms, updated_ms FROM policies WHERE name = ?1",
             [name],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, i64>(2)?,
-                ))
-            },
-        )
-        .optional()
-        .map_err(db_err)?
+            |r| Ok((r.get::<String>(0)?, r.get::<i64>(1)?, r.get::<i64>(2)?)),
+        )?
         .map(record)
         .transpose()
     }
 
     /// Every policy, by name.
     pub fn list_policies(&self) -> Result<Vec<PolicyRecord>> {
-        let conn = self.lock()?;
-        let mut stmt = conn
-            .prepare("SELECT spec, created_ms, updated_ms FROM policies ORDER BY name")
-            .map_err(db_err)?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, i64>(2)?,
-                ))
-            })
-            .map_err(db_err)?;
+        let mut conn = self.lock()?;
+        let sql = "SELECT spec, created_ms, updated_ms FROM policies ORDER BY name";
+        let rows = conn.query_map(&sql, params![], |r| {
+            Ok((r.get::<String>(0)?, r.get::<i64>(1)?, r.get::<i64>(2)?))
+        })?;
         let mut out = Vec::new();
         for row in rows {
-            out.push(record(row.map_err(db_err)?)?);
+            out.push(record(row)?);
         }
         Ok(out)
     }
 
     /// Removes a policy (its backups stay); false when there was none.
     pub fn delete_policy(&self, name: &str) -> Result<bool> {
-        let conn = self.lock()?;
-        let n = conn
-            .execute("DELETE FROM policies WHERE name = ?1", [name])
-            .map_err(db_err)?;
+        let mut conn = self.lock()?;
+        let n = conn.execute("DELETE FROM policies WHERE name = ?1", [name])?;
         Ok(n > 0)
     }
 
@@ -162,107 +142,91 @@ impl Db {
             Trigger::Schedule => "schedule",
             Trigger::Manual => "manual",
         };
-        let conn = self.lock()?;
+        let mut conn = self.lock()?;
         let n = conn
             .execute(
                 "INSERT OR IGNORE INTO policy_runs (policy, slot_ms, trigger, claimed_ms, state) VALUES (?1, ?2, ?3, ?4, 'running')",
                 params![policy, ms(slot), t, ms(Utc::now())],
             )
-            .map_err(db_err)?;
+            ?;
         Ok(n == 1)
     }
 
     /// Records what a run did.
     pub fn update_run(&self, run: &PolicyRun) -> Result<()> {
-        let conn = self.lock()?;
+        let mut conn = self.lock()?;
         conn.execute(
             "UPDATE policy_runs SET backup = ?3, job_id = ?4, state = ?5, detail = ?6 WHERE policy = ?1 AND slot_ms = ?2",
             params![run.policy, ms(run.slot), run.backup, run.job_id, run.state, run.detail],
         )
-        .map_err(db_err)?;
+        ?;
         Ok(())
     }
 
     /// The newest scheduled slot of a policy that was claimed.
     pub fn last_scheduled_slot(&self, policy: &str) -> Result<Option<DateTime<Utc>>> {
-        let conn = self.lock()?;
-        let v: Option<i64> = conn
-            .query_row(
-                "SELECT MAX(slot_ms) FROM policy_runs WHERE policy = ?1 AND trigger = 'schedule'",
-                [policy],
-                |r| r.get(0),
-            )
-            .map_err(db_err)?;
+        let mut conn = self.lock()?;
+        let v: Option<i64> = conn.query_row(
+            "SELECT MAX(slot_ms) FROM policy_runs WHERE policy = ?1 AND trigger = 'schedule'",
+            [policy],
+            |r| r.get(0),
+        )?;
         Ok(v.map(from_ms))
     }
 
     /// The names of the backups runs of a policy started (whatever became of them): the only
     /// backups its retention may prune.
     pub fn policy_backups(&self, policy: &str) -> Result<HashSet<String>> {
-        let conn = self.lock()?;
-        let mut stmt = conn
-            .prepare(
-                "SELECT DISTINCT backup FROM policy_runs
-                 WHERE policy = ?1 AND backup != '' AND job_id != ''",
-            )
-            .map_err(db_err)?;
-        let rows = stmt
-            .query_map([policy], |r| r.get::<_, String>(0))
-            .map_err(db_err)?;
-        rows.collect::<std::result::Result<HashSet<_>, _>>()
-            .map_err(db_err)
+        let mut conn = self.lock()?;
+        let sql = "SELECT DISTINCT backup FROM policy_runs
+                 WHERE policy = ?1 AND backup != '' AND job_id != ''";
+        let rows = conn.query_map(&sql, [policy], |r| r.get::<String>(0))?;
+        Ok(rows.into_iter().collect::<HashSet<_>>())
     }
 
     /// How many runs of `policy` succeeded (what `full_every` counts: retention never changes it).
     pub fn succeeded_runs(&self, policy: &str) -> Result<u64> {
-        let conn = self.lock()?;
+        let mut conn = self.lock()?;
         conn.query_row(
             "SELECT COUNT(*) FROM policy_runs WHERE policy = ?1 AND state = 'succeeded'",
             [policy],
-            |r| r.get::<_, i64>(0),
+            |r| r.get::<i64>(0),
         )
         .map(|n| n.max(0) as u64)
-        .map_err(db_err)
     }
 
     /// A policy's newest runs, newest first.
     pub fn policy_runs(&self, policy: &str, limit: usize) -> Result<Vec<PolicyRun>> {
-        let conn = self.lock()?;
-        let mut stmt = conn
-            .prepare(
-                "SELECT policy, slot_ms, trigger, backup, job_id, state, detail FROM policy_runs
-                 WHERE policy = ?1 ORDER BY slot_ms DESC LIMIT ?2",
-            )
-            .map_err(db_err)?;
-        let rows = stmt
-            .query_map(
-                params![policy, i64::try_from(limit).unwrap_or(i64::MAX)],
-                |r| {
-                    Ok(PolicyRun {
-                        policy: r.get(0)?,
-                        slot: from_ms(r.get(1)?),
-                        trigger: if r.get::<_, String>(2)? == "manual" {
-                            Trigger::Manual
-                        } else {
-                            Trigger::Schedule
-                        },
-                        backup: r.get(3)?,
-                        job_id: r.get(4)?,
-                        state: r.get(5)?,
-                        detail: r.get(6)?,
-                    })
-                },
-            )
-            .map_err(db_err)?;
-        rows.collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(db_err)
+        let mut conn = self.lock()?;
+        let sql = "SELECT policy, slot_ms, trigger, backup, job_id, state, detail FROM policy_runs
+                 WHERE policy = ?1 ORDER BY slot_ms DESC LIMIT ?2";
+        let rows = conn.query_map(
+            &sql,
+            params![policy, i64::try_from(limit).unwrap_or(i64::MAX)],
+            |r| {
+                Ok(PolicyRun {
+                    policy: r.get(0)?,
+                    slot: from_ms(r.get(1)?),
+                    trigger: if r.get::<String>(2)? == "manual" {
+                        Trigger::Manual
+                    } else {
+                        Trigger::Schedule
+                    },
+                    backup: r.get(3)?,
+                    job_id: r.get(4)?,
+                    state: r.get(5)?,
+                    detail: r.get(6)?,
+                })
+            },
+        )?;
+        Ok(rows.into_iter().collect::<Vec<_>>())
     }
 
     /// Records a backup's latest verification.
     pub fn save_verification(&self, backup: &str, v: &VerificationRecord) -> Result<()> {
         let problems =
             serde_json::to_string(&v.problems).map_err(|e| Error::Database(e.to_string()))?;
-        let conn = self.lock()?;
+        let mut conn = self.lock()?;
         conn.execute(
             "INSERT INTO verifications (backup, at_ms, state, files, bytes, problems, damaged) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT(backup) DO UPDATE SET at_ms = excluded.at_ms, state = excluded.state,
@@ -270,45 +234,37 @@ impl Db {
                damaged = excluded.damaged",
             params![backup, ms(v.at), v.state, v.files as i64, v.bytes as i64, problems, v.damaged as i64],
         )
-        .map_err(db_err)?;
+        ?;
         Ok(())
     }
 
     /// Forgets a backup's verification (the backup was deleted).
     pub fn forget_verification(&self, backup: &str) -> Result<()> {
-        let conn = self.lock()?;
-        conn.execute("DELETE FROM verifications WHERE backup = ?1", [backup])
-            .map_err(db_err)?;
+        let mut conn = self.lock()?;
+        conn.execute("DELETE FROM verifications WHERE backup = ?1", [backup])?;
         Ok(())
     }
 
     /// The latest verification of every backup that has one.
     pub fn verifications(&self) -> Result<HashMap<String, VerificationRecord>> {
-        let conn = self.lock()?;
-        let mut stmt = conn
-            .prepare(
-                "SELECT backup, at_ms, state, files, bytes, problems, damaged FROM verifications",
-            )
-            .map_err(db_err)?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((r.get::<_, String>(0)?, {
-                    let problems: Vec<FileProblem> =
-                        serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or_default();
-                    VerificationRecord {
-                        at: from_ms(r.get(1)?),
-                        state: r.get(2)?,
-                        files: r.get::<_, i64>(3)? as u64,
-                        bytes: r.get::<_, i64>(4)? as u64,
-                        // records from before the count name every damaged file
-                        damaged: (r.get::<_, i64>(6)?.max(0) as u64).max(problems.len() as u64),
-                        problems,
-                    }
-                }))
-            })
-            .map_err(db_err)?;
-        rows.collect::<std::result::Result<HashMap<_, _>, _>>()
-            .map_err(db_err)
+        let mut conn = self.lock()?;
+        let sql = "SELECT backup, at_ms, state, files, bytes, problems, damaged FROM verifications";
+        let rows = conn.query_map(&sql, params![], |r| {
+            Ok((r.get::<String>(0)?, {
+                let problems: Vec<FileProblem> =
+                    serde_json::from_str(&r.get::<String>(5)?).unwrap_or_default();
+                VerificationRecord {
+                    at: from_ms(r.get(1)?),
+                    state: r.get(2)?,
+                    files: r.get::<i64>(3)? as u64,
+                    bytes: r.get::<i64>(4)? as u64,
+                    // records from before the count name every damaged file
+                    damaged: (r.get::<i64>(6)?.max(0) as u64).max(problems.len() as u64),
+                    problems,
+                }
+            }))
+        })?;
+        Ok(rows.into_iter().collect::<HashMap<_, _>>())
     }
 }
 

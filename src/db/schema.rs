@@ -1,19 +1,22 @@
-//! Every table of the database and the steps that bring an older file up to date, in one place.
+//! Every table of the database and the steps that bring an older one up to date, in one place,
+//! for SQLite and Postgres alike (integers are `BIGINT`, which SQLite reads as `BIGINT`; the one
+//! generated key is spelled per database).
 
-use rusqlite::Connection;
+use super::sql::{Conn, Dialect, WRITER_LOCK};
+use crate::error::Result;
 
 /// Jobs and the processes that run them.
 const JOBS: &str = "
     CREATE TABLE IF NOT EXISTS jobs (
       id TEXT PRIMARY KEY,
-      started_ms INTEGER NOT NULL,
+      started_ms BIGINT NOT NULL,
       state TEXT NOT NULL,
       snapshot TEXT NOT NULL
     );
     CREATE INDEX IF NOT EXISTS jobs_started ON jobs(started_ms);
     CREATE TABLE IF NOT EXISTS servers (
       owner TEXT PRIMARY KEY,
-      heartbeat_ms INTEGER NOT NULL
+      heartbeat_ms BIGINT NOT NULL
     );";
 
 /// Policies, their runs and backup verifications.
@@ -21,14 +24,14 @@ const POLICIES: &str = "
     CREATE TABLE IF NOT EXISTS policies (
       name TEXT PRIMARY KEY,
       spec TEXT NOT NULL,
-      created_ms INTEGER NOT NULL,
-      updated_ms INTEGER NOT NULL
+      created_ms BIGINT NOT NULL,
+      updated_ms BIGINT NOT NULL
     );
     CREATE TABLE IF NOT EXISTS policy_runs (
       policy TEXT NOT NULL,
-      slot_ms INTEGER NOT NULL,
+      slot_ms BIGINT NOT NULL,
       trigger TEXT NOT NULL,
-      claimed_ms INTEGER NOT NULL,
+      claimed_ms BIGINT NOT NULL,
       backup TEXT NOT NULL DEFAULT '',
       job_id TEXT NOT NULL DEFAULT '',
       state TEXT NOT NULL,
@@ -37,12 +40,12 @@ const POLICIES: &str = "
     );
     CREATE TABLE IF NOT EXISTS verifications (
       backup TEXT PRIMARY KEY,
-      at_ms INTEGER NOT NULL,
+      at_ms BIGINT NOT NULL,
       state TEXT NOT NULL,
-      files INTEGER NOT NULL,
-      bytes INTEGER NOT NULL,
+      files BIGINT NOT NULL,
+      bytes BIGINT NOT NULL,
       problems TEXT NOT NULL,
-      damaged INTEGER NOT NULL DEFAULT 0
+      damaged BIGINT NOT NULL DEFAULT 0
     );";
 
 /// Users, sessions, API tokens, sign-in failures and the one-time set-up link.
@@ -52,38 +55,38 @@ const USERS: &str = "
       hash TEXT NOT NULL,
       role TEXT NOT NULL,
       databases TEXT NOT NULL DEFAULT '[]',
-      created_ms INTEGER NOT NULL
+      created_ms BIGINT NOT NULL
     );
     CREATE TABLE IF NOT EXISTS sessions (
       id_hash TEXT PRIMARY KEY,
-      user TEXT NOT NULL,
-      created_ms INTEGER NOT NULL,
-      expires_ms INTEGER NOT NULL
+      \"user\" TEXT NOT NULL,
+      created_ms BIGINT NOT NULL,
+      expires_ms BIGINT NOT NULL
     );
     CREATE TABLE IF NOT EXISTS tokens (
       id TEXT PRIMARY KEY,
       name TEXT NOT NULL,
-      user TEXT NOT NULL,
+      \"user\" TEXT NOT NULL,
       hash TEXT NOT NULL,
-      created_ms INTEGER NOT NULL,
-      last_used_ms INTEGER,
-      revoked_ms INTEGER
+      created_ms BIGINT NOT NULL,
+      last_used_ms BIGINT,
+      revoked_ms BIGINT
     );
     CREATE TABLE IF NOT EXISTS login_failures (
       key TEXT PRIMARY KEY,
-      failures INTEGER NOT NULL,
-      last_ms INTEGER NOT NULL
+      failures BIGINT NOT NULL,
+      last_ms BIGINT NOT NULL
     );
     CREATE TABLE IF NOT EXISTS setup_links (
       hash TEXT PRIMARY KEY,
-      created_ms INTEGER NOT NULL
+      created_ms BIGINT NOT NULL
     );";
 
 /// The audit log.
 const AUDIT: &str = "
     CREATE TABLE IF NOT EXISTS audit (
-      seq INTEGER PRIMARY KEY AUTOINCREMENT,
-      at_ms INTEGER NOT NULL,
+      seq {AUTO_ID},
+      at_ms BIGINT NOT NULL,
       actor TEXT NOT NULL,
       via TEXT NOT NULL,
       action TEXT NOT NULL,
@@ -99,8 +102,8 @@ const AUDIT: &str = "
 const DRILLS: &str = "
     CREATE TABLE IF NOT EXISTS drills (
       backup TEXT PRIMARY KEY,
-      at_ms INTEGER NOT NULL,
-      passed INTEGER NOT NULL,
+      at_ms BIGINT NOT NULL,
+      passed BIGINT NOT NULL,
       report TEXT NOT NULL
     );";
 
@@ -108,13 +111,13 @@ const DRILLS: &str = "
 const DELIVERIES: &str = "
     CREATE TABLE IF NOT EXISTS deliveries (
       id TEXT PRIMARY KEY,
-      at_ms INTEGER NOT NULL,
+      at_ms BIGINT NOT NULL,
       webhook TEXT NOT NULL,
       event TEXT NOT NULL,
       summary TEXT NOT NULL,
       state TEXT NOT NULL,
-      attempts INTEGER NOT NULL,
-      last_status INTEGER NOT NULL DEFAULT 0,
+      attempts BIGINT NOT NULL,
+      last_status BIGINT NOT NULL DEFAULT 0,
       last_error TEXT NOT NULL DEFAULT ''
     );
     CREATE INDEX IF NOT EXISTS deliveries_at ON deliveries(at_ms);";
@@ -124,15 +127,34 @@ const LEASES: &str = "CREATE TABLE IF NOT EXISTS name_leases (
     name TEXT NOT NULL,
     use TEXT NOT NULL,
     owner TEXT NOT NULL,
-    since_ms INTEGER NOT NULL
+    since_ms BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS name_leases_name ON name_leases(name);";
 
-/// Creates what is missing and adds what later versions added to an older database.
-pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000;")?;
+/// Creates what is missing and adds what later versions added to an older database. On Postgres,
+/// where several servers may start at once, one migrates while the others wait.
+pub(super) fn migrate(conn: &mut Conn) -> Result<()> {
+    match conn.dialect() {
+        Dialect::Sqlite => {
+            conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000;")?;
+            create_and_upgrade(conn)
+        }
+        Dialect::Postgres => {
+            conn.execute_batch(&format!("SELECT pg_advisory_lock({WRITER_LOCK})"))?;
+            let done = create_and_upgrade(conn);
+            conn.execute_batch(&format!("SELECT pg_advisory_unlock({WRITER_LOCK})"))?;
+            done
+        }
+    }
+}
+
+fn create_and_upgrade(conn: &mut Conn) -> Result<()> {
+    let auto_id = match conn.dialect() {
+        Dialect::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
+        Dialect::Postgres => "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+    };
     conn.execute_batch(JOBS)?;
-    if conn.prepare("SELECT owner FROM jobs LIMIT 0").is_err() {
+    if !conn.has_column("jobs", "owner")? {
         // databases written before jobs had owners: those jobs have none (and count as
         // stale) and no databases (only unscoped users see them)
         conn.execute_batch(
@@ -141,23 +163,20 @@ pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
         )?;
     }
     // processes from before the liveness check: judged by their heartbeat only
-    if conn.prepare("SELECT process FROM servers LIMIT 0").is_err() {
+    if !conn.has_column("servers", "process")? {
         conn.execute_batch("ALTER TABLE servers ADD COLUMN process TEXT NOT NULL DEFAULT ''")?;
     }
     for schema in [POLICIES, USERS, AUDIT, LEASES, DELIVERIES, DRILLS] {
-        conn.execute_batch(schema)?;
+        conn.execute_batch(&schema.replace("{AUTO_ID}", auto_id))?;
     }
     // verifications from before the count: it is taken from their (full) problem list
-    if conn
-        .prepare("SELECT damaged FROM verifications LIMIT 0")
-        .is_err()
-    {
+    if !conn.has_column("verifications", "damaged")? {
         conn.execute_batch(
-            "ALTER TABLE verifications ADD COLUMN damaged INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE verifications ADD COLUMN damaged BIGINT NOT NULL DEFAULT 0",
         )?;
     }
     // users from before Milvus sign-in are local
-    if conn.prepare("SELECT origin FROM users LIMIT 0").is_err() {
+    if !conn.has_column("users", "origin")? {
         conn.execute_batch("ALTER TABLE users ADD COLUMN origin TEXT NOT NULL DEFAULT 'local'")?;
     }
     Ok(())

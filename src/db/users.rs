@@ -2,11 +2,11 @@
 //! here already hashed; who may sign in, how names and passwords look and how long to back off
 //! is decided in `crate::auth::accounts`.
 
+use crate::db::sql::params;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
-use super::{db_err, Db};
+use super::Db;
 use crate::error::Result;
 
 /// An API token as listed (never its secret).
@@ -38,7 +38,7 @@ pub(crate) struct UserRow {
 const USER_COLUMNS: &str = "name, hash, role, databases, created_ms, origin";
 
 impl UserRow {
-    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
+    fn read(r: &crate::db::sql::Row) -> Result<UserRow> {
         Ok(UserRow {
             name: r.get(0)?,
             hash: r.get(1)?,
@@ -65,8 +65,7 @@ impl Db {
     pub fn user_count(&self) -> Result<u64> {
         let n: i64 = self
             .lock()?
-            .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
-            .map_err(db_err)?;
+            .query_row("SELECT COUNT(*) FROM users", params![], |r| r.get(0))?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
@@ -78,56 +77,44 @@ impl Db {
         role: &str,
         dbs: &str,
     ) -> Result<bool> {
-        let n = self
-            .lock()?
-            .execute(
-                "INSERT OR IGNORE INTO users (name, hash, role, databases, created_ms)
+        let n = self.lock()?.execute(
+            "INSERT OR IGNORE INTO users (name, hash, role, databases, created_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![name, hash, role, dbs, now_ms()],
-            )
-            .map_err(db_err)?;
+            params![name, hash, role, dbs, now_ms()],
+        )?;
         Ok(n > 0)
     }
 
     /// Inserts or refreshes a user Milvus signs in; false when a local user has the name.
     pub(crate) fn upsert_milvus_user_row(&self, name: &str, role: &str, dbs: &str) -> Result<bool> {
-        let n = self
-            .lock()?
-            .execute(
-                "INSERT INTO users (name, hash, role, databases, created_ms, origin)
+        let n = self.lock()?.execute(
+            "INSERT INTO users (name, hash, role, databases, created_ms, origin)
                  VALUES (?1, '', ?2, ?3, ?4, 'milvus')
                  ON CONFLICT(name) DO UPDATE SET role = ?2, databases = ?3
                  WHERE origin = 'milvus'",
-                params![name, role, dbs, now_ms()],
-            )
-            .map_err(db_err)?;
+            params![name, role, dbs, now_ms()],
+        )?;
         Ok(n > 0)
     }
 
     /// Sets a user's role and databases; false when there is no such user.
     pub(crate) fn update_user_role(&self, name: &str, role: &str, dbs: &str) -> Result<bool> {
-        let n = self
-            .lock()?
-            .execute(
-                "UPDATE users SET role = ?2, databases = ?3 WHERE name = ?1",
-                params![name, role, dbs],
-            )
-            .map_err(db_err)?;
+        let n = self.lock()?.execute(
+            "UPDATE users SET role = ?2, databases = ?3 WHERE name = ?1",
+            params![name, role, dbs],
+        )?;
         Ok(n > 0)
     }
 
     /// Sets a user's password hash and ends its sessions; false when there is no such user.
     pub(crate) fn update_password(&self, name: &str, hash: &str) -> Result<bool> {
-        let conn = self.lock()?;
-        let n = conn
-            .execute(
-                "UPDATE users SET hash = ?2 WHERE name = ?1",
-                params![name, hash],
-            )
-            .map_err(db_err)?;
+        let mut conn = self.lock()?;
+        let n = conn.execute(
+            "UPDATE users SET hash = ?2 WHERE name = ?1",
+            params![name, hash],
+        )?;
         if n > 0 {
-            conn.execute("DELETE FROM sessions WHERE user = ?1", [name])
-                .map_err(db_err)?;
+            conn.execute("DELETE FROM sessions WHERE \"user\" = ?1", [name])?;
         }
         Ok(n > 0)
     }
@@ -138,78 +125,64 @@ impl Db {
             .query_row("SELECT COUNT(*) FROM users WHERE role = ?1", [role], |r| {
                 r.get(0)
             })
-            .map_err(db_err)
     }
 
     /// Deletes a user and its sessions, and revokes its tokens.
     pub(crate) fn delete_user(&self, name: &str) -> Result<()> {
-        let conn = self.lock()?;
-        conn.execute("DELETE FROM users WHERE name = ?1", [name])
-            .map_err(db_err)?;
-        conn.execute("DELETE FROM sessions WHERE user = ?1", [name])
-            .map_err(db_err)?;
+        let mut conn = self.lock()?;
+        conn.execute("DELETE FROM users WHERE name = ?1", [name])?;
+        conn.execute("DELETE FROM sessions WHERE \"user\" = ?1", [name])?;
         conn.execute(
-            "UPDATE tokens SET revoked_ms = ?2 WHERE user = ?1 AND revoked_ms IS NULL",
+            "UPDATE tokens SET revoked_ms = ?2 WHERE \"user\" = ?1 AND revoked_ms IS NULL",
             params![name, now_ms()],
-        )
-        .map_err(db_err)?;
+        )?;
         Ok(())
     }
 
     /// One user's row.
     pub(crate) fn user_row(&self, name: &str) -> Result<Option<UserRow>> {
-        self.lock()?
-            .query_row(
-                &format!("SELECT {USER_COLUMNS} FROM users WHERE name = ?1"),
-                [name],
-                UserRow::read,
-            )
-            .optional()
-            .map_err(db_err)
+        self.lock()?.query_opt(
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE name = ?1"),
+            [name],
+            UserRow::read,
+        )
     }
 
     /// Every user's row, by name.
     pub(crate) fn user_rows(&self) -> Result<Vec<UserRow>> {
-        let conn = self.lock()?;
-        let mut stmt = conn
-            .prepare(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY name"))
-            .map_err(db_err)?;
-        let rows = stmt.query_map([], UserRow::read).map_err(db_err)?;
-        rows.collect::<std::result::Result<_, _>>().map_err(db_err)
+        let mut conn = self.lock()?;
+        let sql = &format!("SELECT {USER_COLUMNS} FROM users ORDER BY name");
+        let rows = conn.query_map(&sql, params![], UserRow::read)?;
+        Ok(rows.into_iter().collect::<_>())
     }
 
     /// `(failures, last failure ms)` of a back-off counter.
     pub(crate) fn failures(&self, key: &str) -> Result<Option<(i64, i64)>> {
-        self.lock()?
-            .query_row(
-                "SELECT failures, last_ms FROM login_failures WHERE key = ?1",
-                [key],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(db_err)
+        self.lock()?.query_opt(
+            "SELECT failures, last_ms FROM login_failures WHERE key = ?1",
+            [key],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
     }
 
     /// Counts one more failure on each counter.
     pub(crate) fn add_failure(&self, keys: &[String]) -> Result<()> {
-        let conn = self.lock()?;
+        let mut conn = self.lock()?;
         for k in keys {
             conn.execute(
                 "INSERT INTO login_failures (key, failures, last_ms) VALUES (?1, 1, ?2)
                  ON CONFLICT(key) DO UPDATE SET failures = failures + 1, last_ms = ?2",
                 params![k, now_ms()],
-            )
-            .map_err(db_err)?;
+            )?;
         }
         Ok(())
     }
 
     /// Forgets the counters.
     pub(crate) fn clear_failures(&self, keys: &[String]) -> Result<()> {
-        let conn = self.lock()?;
+        let mut conn = self.lock()?;
         for k in keys {
-            conn.execute("DELETE FROM login_failures WHERE key = ?1", [k])
-                .map_err(db_err)?;
+            conn.execute("DELETE FROM login_failures WHERE key = ?1", [k])?;
         }
         Ok(())
     }
@@ -217,138 +190,111 @@ impl Db {
     /// Stores a session (by its hash) until `expires_ms`, and forgets expired ones.
     pub(crate) fn insert_session(&self, id_hash: &str, user: &str, expires_ms: i64) -> Result<()> {
         let now = now_ms();
-        let conn = self.lock()?;
+        let mut conn = self.lock()?;
         conn.execute(
-            "INSERT INTO sessions (id_hash, user, created_ms, expires_ms) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO sessions (id_hash, \"user\", created_ms, expires_ms) VALUES (?1, ?2, ?3, ?4)",
             params![id_hash, user, now, expires_ms],
         )
-        .map_err(db_err)?;
-        conn.execute("DELETE FROM sessions WHERE expires_ms < ?1", [now])
-            .map_err(db_err)?;
+        ?;
+        conn.execute("DELETE FROM sessions WHERE expires_ms < ?1", [now])?;
         Ok(())
     }
 
     /// The user of a live session.
     pub(crate) fn session_user(&self, id_hash: &str) -> Result<Option<String>> {
-        self.lock()?
-            .query_row(
-                "SELECT user FROM sessions WHERE id_hash = ?1 AND expires_ms > ?2",
-                params![id_hash, now_ms()],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(db_err)
+        self.lock()?.query_opt(
+            "SELECT \"user\" FROM sessions WHERE id_hash = ?1 AND expires_ms > ?2",
+            params![id_hash, now_ms()],
+            |r| r.get(0),
+        )
     }
 
     /// Deletes a session.
     pub(crate) fn delete_session(&self, id_hash: &str) -> Result<()> {
         self.lock()?
-            .execute("DELETE FROM sessions WHERE id_hash = ?1", [id_hash])
-            .map_err(db_err)?;
+            .execute("DELETE FROM sessions WHERE id_hash = ?1", [id_hash])?;
         Ok(())
     }
 
     /// Stores a token (by its hash); returns when.
     pub(crate) fn insert_token(&self, id: &str, name: &str, user: &str, hash: &str) -> Result<i64> {
         let now = now_ms();
-        self.lock()?
-            .execute(
-                "INSERT INTO tokens (id, name, user, hash, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![id, name, user, hash, now],
-            )
-            .map_err(db_err)?;
+        self.lock()?.execute(
+            "INSERT INTO tokens (id, name, \"user\", hash, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, name, user, hash, now],
+        )?;
         Ok(now)
     }
 
     /// `(user, hash, name)` of a token that is not revoked.
     pub(crate) fn live_token(&self, id: &str) -> Result<Option<(String, String, String)>> {
-        self.lock()?
-            .query_row(
-                "SELECT user, hash, name FROM tokens WHERE id = ?1 AND revoked_ms IS NULL",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()
-            .map_err(db_err)
+        self.lock()?.query_opt(
+            "SELECT \"user\", hash, name FROM tokens WHERE id = ?1 AND revoked_ms IS NULL",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
     }
 
     /// Records a token's use, at most once a minute (a busy script must not turn reads into
     /// writes).
     pub(crate) fn touch_token(&self, id: &str) -> Result<()> {
-        self.lock()?
-            .execute(
-                "UPDATE tokens SET last_used_ms = ?2
-                 WHERE id = ?1 AND (last_used_ms IS NULL OR last_used_ms < ?2 - 60000)",
-                params![id, now_ms()],
-            )
-            .map_err(db_err)?;
+        self.lock()?.execute(
+            "UPDATE tokens SET last_used_ms = ?2
+                 WHERE id = ?1 AND (last_used_ms IS NULL OR last_used_ms < ?3)",
+            params![id, now_ms(), now_ms() - 60_000],
+        )?;
         Ok(())
     }
 
     /// Tokens, of one user or (None) of everyone, newest first.
     pub fn tokens(&self, user: Option<&str>) -> Result<Vec<TokenInfo>> {
-        let conn = self.lock()?;
-        let mut stmt = conn
-            .prepare(
-                "SELECT id, name, user, created_ms, last_used_ms, revoked_ms FROM tokens
-                 WHERE ?1 IS NULL OR user = ?1 ORDER BY created_ms DESC",
-            )
-            .map_err(db_err)?;
-        let rows = stmt
-            .query_map([user], |r| {
-                Ok(TokenInfo {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    user: r.get(2)?,
-                    created_at: from_ms(r.get(3)?),
-                    last_used_at: r.get::<_, Option<i64>>(4)?.map(from_ms),
-                    revoked_at: r.get::<_, Option<i64>>(5)?.map(from_ms),
-                })
+        let mut conn = self.lock()?;
+        let sql = "SELECT id, name, \"user\", created_ms, last_used_ms, revoked_ms FROM tokens
+                 WHERE CAST(?1 AS TEXT) IS NULL OR \"user\" = ?1 ORDER BY created_ms DESC";
+        let rows = conn.query_map(&sql, [user], |r| {
+            Ok(TokenInfo {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                user: r.get(2)?,
+                created_at: from_ms(r.get(3)?),
+                last_used_at: r.get::<Option<i64>>(4)?.map(from_ms),
+                revoked_at: r.get::<Option<i64>>(5)?.map(from_ms),
             })
-            .map_err(db_err)?;
-        rows.collect::<std::result::Result<_, _>>().map_err(db_err)
+        })?;
+        Ok(rows.into_iter().collect::<_>())
     }
 
     /// Marks a token revoked.
     pub(crate) fn mark_token_revoked(&self, id: &str) -> Result<()> {
-        self.lock()?
-            .execute(
-                "UPDATE tokens SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms IS NULL",
-                params![id, now_ms()],
-            )
-            .map_err(db_err)?;
+        self.lock()?.execute(
+            "UPDATE tokens SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms IS NULL",
+            params![id, now_ms()],
+        )?;
         Ok(())
     }
 
     /// Stores a set-up link (by its hash).
     pub(crate) fn insert_setup_link(&self, hash: &str) -> Result<()> {
-        self.lock()?
-            .execute(
-                "INSERT INTO setup_links (hash, created_ms) VALUES (?1, ?2)",
-                params![hash, now_ms()],
-            )
-            .map_err(db_err)?;
+        self.lock()?.execute(
+            "INSERT INTO setup_links (hash, created_ms) VALUES (?1, ?2)",
+            params![hash, now_ms()],
+        )?;
         Ok(())
     }
 
     /// Whether a set-up link of this hash is stored.
     pub(crate) fn setup_link_exists(&self, hash: &str) -> Result<bool> {
-        let n: i64 = self
-            .lock()?
-            .query_row(
-                "SELECT COUNT(*) FROM setup_links WHERE hash = ?1",
-                [hash],
-                |r| r.get(0),
-            )
-            .map_err(db_err)?;
+        let n: i64 = self.lock()?.query_row(
+            "SELECT COUNT(*) FROM setup_links WHERE hash = ?1",
+            [hash],
+            |r| r.get(0),
+        )?;
         Ok(n > 0)
     }
 
     /// Forgets every set-up link.
     pub(crate) fn delete_setup_links(&self) -> Result<()> {
-        self.lock()?
-            .execute("DELETE FROM setup_links", [])
-            .map_err(db_err)?;
+        self.lock()?.execute("DELETE FROM setup_links", params![])?;
         Ok(())
     }
 }

@@ -161,7 +161,7 @@ mod tests {
             .unwrap()
             .execute(
                 "UPDATE servers SET heartbeat_ms = ?1 WHERE owner = ?2",
-                rusqlite::params![long_ago, stopped.owner()],
+                crate::db::sql::params![long_ago, stopped.owner()],
             )
             .unwrap();
         // another process takes the name over (a resume)...
