@@ -23,7 +23,12 @@ install_deploy_tools() {
   command -v promtool >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus; }
   [ -x "$venv/bin/kubernetes-validate" ] || "$venv/bin/pip" install -q "kubernetes-validate==1.37.0"
 }
-if [ -f "$stamp" ]; then install_lite; install_deploy_tools; exit 0; fi
+# Postgres (the shared state of several servers): Debian's server, started by the tests themselves
+install_postgres() {
+  ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 \
+    || { apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql; }
+}
+if [ -f "$stamp" ]; then install_lite; install_deploy_tools; install_postgres; exit 0; fi
 mkdir -p "$cache"
 if ! python3 -m venv --help >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq python3-venv
@@ -37,3 +42,4 @@ touch "$stamp"
 echo "test dependencies installed in $venv"
 install_lite
 install_deploy_tools
+install_postgres

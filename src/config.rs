@@ -113,6 +113,17 @@ pub struct Config {
     pub gc_pause: GcPauseConfig,
     /// Where failures are told (`notifications`, milvault's own section).
     pub notifications: NotificationsConfig,
+    /// Where milvault keeps its own state (`state`, milvault's own section).
+    pub state: StateConfig,
+}
+
+/// `state`: milvault's database of jobs, policies, users and the audit log. Empty: the SQLite
+/// file given by `--job-db`/`--state` or the per-user default. `url: postgres://...`: a Postgres
+/// database that several milvault servers share (the `--state` flag wins over it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct StateConfig {
+    pub url: Secret,
 }
 
 /// `notifications`: webhooks told of failed jobs, damaged backups and failed or skipped policy
@@ -412,6 +423,7 @@ struct RawFile {
     minio: RawMinio,
     backup: RawBackup,
     notifications: NotificationsConfig,
+    state: StateConfig,
 }
 
 #[derive(Debug, Deserialize)]
@@ -759,6 +771,7 @@ impl RawFile {
                 check_webhooks(&self.notifications)?;
                 self.notifications
             },
+            state: self.state,
         })
     }
 }

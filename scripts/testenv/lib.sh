@@ -185,6 +185,29 @@ seed_demo_data() {
 
 # SIGTERM to each process group, SIGKILL to what is left after a grace period (Milvus may take
 # ~30 s to exit on SIGTERM; nothing here needs its clean shutdown).
+# Postgres from Debian's packages as the `postgres` user, in a directory of its own on
+# 127.0.0.1:PORT with trust authentication for that address only, and a database `milvault`;
+# prints the server's process id (a group of its own for stop_groups). The directory is scratch.
+start_postgres() {
+  local port=${1:-5439} dir bin pid
+  dir=/tmp/milvault-postgres-$port
+  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  rm -rf "$dir" && mkdir -p "$dir" && chown postgres "$dir"
+  runuser -u postgres -- "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 >"$dir/initdb.log" 2>&1 \
+    || { cat "$dir/initdb.log" >&2; return 1; }
+  setsid runuser -u postgres -- "$bin/postgres" -D "$dir/data" -p "$port" -k "$dir" \
+    -c listen_addresses=127.0.0.1 -c fsync=off >"$dir/postgres.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 60); do
+    if runuser -u postgres -- "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -Atqc 'SELECT 1' >/dev/null 2>&1; then
+      runuser -u postgres -- "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -qc 'CREATE DATABASE milvault' >/dev/null
+      echo "$pid"; return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || { echo "postgres exited; its log:" >&2; tail -n 20 "$dir/postgres.log" >&2; return 1; }
+    sleep 0.5
+  done
+  echo "Postgres did not answer on port $port within 30 s; see $dir/postgres.log" >&2; return 1
+}
 stop_groups() {
   [ $# -gt 0 ] || return 0
   local g

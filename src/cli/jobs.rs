@@ -27,7 +27,10 @@ impl CliJobs {
     /// Opens the database; a command does not run without it (its name claims keep two
     /// processes from writing, or deleting, one backup at once).
     pub fn open(db: &JobDbArg, svc: &Arc<Milvault>) -> anyhow::Result<CliJobs> {
-        Ok(CliJobs::over(JobRegistry::new(svc.clone(), db.open()?)))
+        Ok(CliJobs::over(JobRegistry::new(
+            svc.clone(),
+            db.open(svc.config())?,
+        )))
     }
 
     /// The CLI's gate over `registry`.

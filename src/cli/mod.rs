@@ -136,38 +136,51 @@ pub struct ServeArgs {
     pub no_scheduler: bool,
 }
 
-/// `--job-db`: the embedded database `milvault serve` keeps jobs, policies, users and the audit
-/// log in, shared with the `policy` and `user` commands; the commands that change backups record
-/// their audit entries there, and claim the backup names they write or read in it (one writer per
-/// backup), so every process on a machine must find the same file wherever it is started.
+/// `--job-db` (or `--state`): the database `milvault serve` keeps jobs, policies, users and the
+/// audit log in, shared with the `policy` and `user` commands; the commands that change backups
+/// record their audit entries there, and claim the backup names they write or read in it (one
+/// writer per backup), so every process must find the same database wherever it is started: an
+/// SQLite file on one machine, or a Postgres database for several.
 #[derive(Debug, Args)]
 pub struct JobDbArg {
-    /// The database of jobs, policies, users and the audit log (an SQLite file). Default:
-    /// $XDG_STATE_HOME/milvault/jobs.sqlite, else ~/.local/state/milvault/jobs.sqlite.
-    #[arg(long, global = true, env = "MILVAULT_JOB_DB")]
-    pub job_db: Option<PathBuf>,
+    /// The database of jobs, policies, users and the audit log: an SQLite file, or
+    /// `postgres://user:password@host:port/database` for several servers sharing one state.
+    /// Default: the configuration's `state.url`, else $XDG_STATE_HOME/milvault/jobs.sqlite, else
+    /// ~/.local/state/milvault/jobs.sqlite.
+    #[arg(long, visible_alias = "state", global = true, env = "MILVAULT_JOB_DB")]
+    pub job_db: Option<String>,
 }
 
 impl JobDbArg {
-    /// The database's absolute path: the one given (made absolute against the working
-    /// directory) or the per-user default.
-    pub fn path(&self) -> Result<PathBuf> {
-        let path = match &self.job_db {
-            Some(p) => p.clone(),
+    /// Where the state is: the flag's value (a file made absolute against the working
+    /// directory), else the configuration's `state.url`, else the per-user default file.
+    pub fn location(&self, config: &crate::config::Config) -> Result<String> {
+        let given = self
+            .job_db
+            .clone()
+            .filter(|v| !v.is_empty())
+            .or_else(|| Some(config.state.url.expose().to_string()).filter(|v| !v.is_empty()));
+        if let Some(v) = given.as_deref().filter(|v| crate::db::is_postgres_url(v)) {
+            return Ok(v.to_string());
+        }
+        let path = match given {
+            Some(p) => PathBuf::from(p),
             None => default_job_db()?,
         };
-        std::path::absolute(&path).with_context(|| format!("database {}", path.display()))
+        let path =
+            std::path::absolute(&path).with_context(|| format!("database {}", path.display()))?;
+        Ok(path.to_string_lossy().into_owned())
     }
 
     /// Opens (creating if needed) the database. A database that cannot be opened is an error:
     /// without it, nothing would stop another process from deleting a backup this command
     /// reads or writes.
-    pub fn open(&self) -> Result<crate::db::Db> {
-        let path = self.path()?;
-        crate::db::Db::open(&path).with_context(|| {
+    pub fn open(&self, config: &crate::config::Config) -> Result<crate::db::Db> {
+        let location = self.location(config)?;
+        crate::db::Db::open_location(&location).with_context(|| {
             format!(
-                "database {} (give another with --job-db or MILVAULT_JOB_DB)",
-                path.display()
+                "database {} (give another with --job-db/--state or MILVAULT_JOB_DB)",
+                crate::db::redact_password(&location)
             )
         })
     }
@@ -490,7 +503,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             println!("deleted backup '{}' ({n} files)", a.name);
         }
         Command::Serve(a) => {
-            let store = cli.db.open()?;
+            let store = cli.db.open(svc.config())?;
             let registry = crate::jobs::registry::JobRegistry::new(svc.clone(), store);
             if !a.no_scheduler {
                 crate::server::scheduler::Scheduler::new(

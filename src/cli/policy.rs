@@ -105,7 +105,8 @@ pub struct AddArgs {
 
 /// Runs a policy subcommand.
 pub async fn run(svc: Arc<Milvault>, args: PolicyArgs, db: &JobDbArg, json: bool) -> Result<i32> {
-    let jobs = CliJobs::over(JobRegistry::new(svc, db.open()?));
+    let store = db.open(svc.config())?;
+    let jobs = CliJobs::over(JobRegistry::new(svc, store));
     let gate = jobs.gate();
     match args.command {
         PolicyCommand::Add(a) => {

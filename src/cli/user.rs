@@ -100,7 +100,7 @@ fn read_password() -> Result<String> {
 
 /// Runs a user subcommand.
 pub fn run(svc: &Arc<Milvault>, args: UserArgs, db: &JobDbArg, json: bool) -> Result<i32> {
-    let jobs = CliJobs::over(JobRegistry::new(svc.clone(), db.open()?));
+    let jobs = CliJobs::over(JobRegistry::new(svc.clone(), db.open(svc.config())?));
     let gate = jobs.gate();
     match args.command {
         UserCommand::Add(a) => {

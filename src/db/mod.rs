@@ -20,6 +20,8 @@ use self::sql::{params, Conn};
 use crate::error::{Error, Result};
 
 pub mod audit;
+#[cfg(test)]
+mod both_tests;
 pub mod deliveries;
 pub mod drills;
 pub mod jobs;

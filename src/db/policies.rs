@@ -77,12 +77,11 @@ impl Db {
         let spec = serde_json::to_string(p).map_err(|e| Error::Database(e.to_string()))?;
         let now = ms(Utc::now());
         let mut conn = self.lock()?;
-        let n = conn
-            .execute(
-                "INSERT OR IGNORE INTO policies (name, spec, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?3)",
-                params![p.name, spec, now],
-            )
-            ?;
+        let n = conn.execute(
+            "INSERT INTO policies (name, spec, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?3)
+                 ON CONFLICT DO NOTHING",
+            params![p.name, spec, now],
+        )?;
         if n == 0 {
             return Err(Error::PolicyExists(p.name.clone()));
         }
@@ -143,12 +142,11 @@ impl Db {
             Trigger::Manual => "manual",
         };
         let mut conn = self.lock()?;
-        let n = conn
-            .execute(
-                "INSERT OR IGNORE INTO policy_runs (policy, slot_ms, trigger, claimed_ms, state) VALUES (?1, ?2, ?3, ?4, 'running')",
-                params![policy, ms(slot), t, ms(Utc::now())],
-            )
-            ?;
+        let n = conn.execute(
+            "INSERT INTO policy_runs (policy, slot_ms, trigger, claimed_ms, state)
+                 VALUES (?1, ?2, ?3, ?4, 'running') ON CONFLICT DO NOTHING",
+            params![policy, ms(slot), t, ms(Utc::now())],
+        )?;
         Ok(n == 1)
     }
 

@@ -78,8 +78,8 @@ impl Db {
         dbs: &str,
     ) -> Result<bool> {
         let n = self.lock()?.execute(
-            "INSERT OR IGNORE INTO users (name, hash, role, databases, created_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO users (name, hash, role, databases, created_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
             params![name, hash, role, dbs, now_ms()],
         )?;
         Ok(n > 0)
