@@ -33,6 +33,12 @@ container = pod["containers"][0]
 assert "--config=/etc/milvault/backup.yaml" in container["args"], container["args"]
 assert container["readinessProbe"]["httpGet"]["path"] == "/api/v2/health"
 assert pod["securityContext"]["runAsNonRoot"] is True
+# several replicas only on a shared state: Postgres from a Secret, no SQLite volume
+if deploy["spec"].get("replicas", 1) > 1:
+    assert not [d for d in docs if d["kind"] == "PersistentVolumeClaim"], "several replicas with a SQLite volume"
+    assert not [a for a in container["args"] if a.startswith("--job-db")], container["args"]
+    env = {e["name"]: e for e in container.get("env", [])}
+    assert env["MILVAULT_JOB_DB"]["valueFrom"]["secretKeyRef"]["name"], "the state URL comes from a Secret"
 text = cms[0]["data"]["backup.yaml"]
 open(sys.argv[2], "w").write(text)
 open(sys.argv[2] + ".milvus", "w").write(yaml.safe_load(text)["milvus"]["address"])

@@ -28,7 +28,10 @@ trap 'stop_all; rm -rf "$work"' EXIT
 
 stage "building"
 cargo build --all-targets --quiet
-stage "unit tests"
+stage "Postgres (the state several servers share), for the unit tests and the postgres_state tests"
+pgids+=("$(start_postgres 5439)")
+export MILVAULT_TEST_POSTGRES=postgres://postgres@127.0.0.1:5439/milvault
+stage "unit tests (the database's on SQLite and on Postgres)"
 cargo test --quiet --workspace --lib --bins
 stage "Kubernetes manifests (deploy/): render, validate, configuration"
 bash scripts/check-deploy.sh target/debug/milvault
@@ -42,6 +45,9 @@ wait_milvus_ready "$work/milvus-local"
 seed_demo_data
 MILVAULT_TEST_MILVUS_ROOT=$work/milvus-local/data MILVAULT_TEST_WORK=$work \
   cargo test --quiet --test it -- local_storage:: --test-threads=2
+stage "two servers sharing their state on Postgres: a per-minute policy for three minutes, leases, a killed server"
+MILVAULT_TEST_MILVUS_ROOT=$work/milvus-local/data MILVAULT_TEST_WORK=$work \
+  cargo test --quiet --test it -- postgres_state::
 stage "the container image (Containerfile, buildah): built from the debug binary, run against this Milvus"
 MILVAULT_IMAGE_BINARY=target/debug/milvault MILVAULT_IMAGE_SITE="$work/site" \
   bash scripts/build-image.sh milvault:test

@@ -134,7 +134,7 @@ impl Db {
                  ORDER BY seq DESC LIMIT ?6";
         let limit = i64::try_from(f.limit.unwrap_or(200).min(10_000)).unwrap_or(200);
         let rows = conn.query_map(
-            &sql,
+            sql,
             params![
                 f.actor.as_deref().filter(|s| !s.is_empty()),
                 f.action.as_deref().filter(|s| !s.is_empty()),

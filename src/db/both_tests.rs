@@ -262,3 +262,30 @@ fn users_sessions_tokens_audit_drills_and_deliveries_round_trip() {
         );
     }
 }
+
+#[test]
+fn postgres_errors_say_what_failed_without_the_password() {
+    let Ok(url) = std::env::var("MILVAULT_TEST_POSTGRES") else {
+        eprintln!("MILVAULT_TEST_POSTGRES is not set: nothing to connect to");
+        return;
+    };
+    // the test server offers no TLS: a URL that requires it is refused, saying so
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let err = Db::connect_postgres(&format!("{url}{sep}sslmode=require"))
+        .err()
+        .expect("TLS required from a server without it")
+        .to_string();
+    assert!(
+        err.to_lowercase().contains("tls") || err.contains("SSL"),
+        "{err}"
+    );
+    // a wrong port, with a password in the URL: the message names the place, not the secret
+    let err = Db::open_location("postgres://milvault:s3cret@127.0.0.1:1/milvault")
+        .err()
+        .expect("nothing listens on port 1")
+        .to_string();
+    assert!(
+        err.contains("127.0.0.1:1") && !err.contains("s3cret"),
+        "{err}"
+    );
+}

@@ -66,7 +66,7 @@ impl Db {
         let sql =
             "SELECT id, at_ms, webhook, event, summary, state, attempts, last_status, last_error
                  FROM deliveries ORDER BY at_ms DESC, id LIMIT ?1";
-        let rows = conn.query_map(&sql, [limit as i64], |r| {
+        let rows = conn.query_map(sql, [limit as i64], |r| {
             Ok(Delivery {
                 id: r.get(0)?,
                 at: DateTime::from_timestamp_millis(r.get(1)?).unwrap_or_default(),

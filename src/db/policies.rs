@@ -118,7 +118,7 @@ impl Db {
     pub fn list_policies(&self) -> Result<Vec<PolicyRecord>> {
         let mut conn = self.lock()?;
         let sql = "SELECT spec, created_ms, updated_ms FROM policies ORDER BY name";
-        let rows = conn.query_map(&sql, params![], |r| {
+        let rows = conn.query_map(sql, params![], |r| {
             Ok((r.get::<String>(0)?, r.get::<i64>(1)?, r.get::<i64>(2)?))
         })?;
         let mut out = Vec::new();
@@ -178,7 +178,7 @@ impl Db {
         let mut conn = self.lock()?;
         let sql = "SELECT DISTINCT backup FROM policy_runs
                  WHERE policy = ?1 AND backup != '' AND job_id != ''";
-        let rows = conn.query_map(&sql, [policy], |r| r.get::<String>(0))?;
+        let rows = conn.query_map(sql, [policy], |r| r.get::<String>(0))?;
         Ok(rows.into_iter().collect::<HashSet<_>>())
     }
 
@@ -199,7 +199,7 @@ impl Db {
         let sql = "SELECT policy, slot_ms, trigger, backup, job_id, state, detail FROM policy_runs
                  WHERE policy = ?1 ORDER BY slot_ms DESC LIMIT ?2";
         let rows = conn.query_map(
-            &sql,
+            sql,
             params![policy, i64::try_from(limit).unwrap_or(i64::MAX)],
             |r| {
                 Ok(PolicyRun {
@@ -247,7 +247,7 @@ impl Db {
     pub fn verifications(&self) -> Result<HashMap<String, VerificationRecord>> {
         let mut conn = self.lock()?;
         let sql = "SELECT backup, at_ms, state, files, bytes, problems, damaged FROM verifications";
-        let rows = conn.query_map(&sql, params![], |r| {
+        let rows = conn.query_map(sql, params![], |r| {
             Ok((r.get::<String>(0)?, {
                 let problems: Vec<FileProblem> =
                     serde_json::from_str(&r.get::<String>(5)?).unwrap_or_default();

@@ -152,7 +152,7 @@ impl Db {
     pub(crate) fn user_rows(&self) -> Result<Vec<UserRow>> {
         let mut conn = self.lock()?;
         let sql = &format!("SELECT {USER_COLUMNS} FROM users ORDER BY name");
-        let rows = conn.query_map(&sql, params![], UserRow::read)?;
+        let rows = conn.query_map(sql, params![], UserRow::read)?;
         Ok(rows.into_iter().collect::<_>())
     }
 
@@ -251,7 +251,7 @@ impl Db {
         let mut conn = self.lock()?;
         let sql = "SELECT id, name, \"user\", created_ms, last_used_ms, revoked_ms FROM tokens
                  WHERE CAST(?1 AS TEXT) IS NULL OR \"user\" = ?1 ORDER BY created_ms DESC";
-        let rows = conn.query_map(&sql, [user], |r| {
+        let rows = conn.query_map(sql, [user], |r| {
             Ok(TokenInfo {
                 id: r.get(0)?,
                 name: r.get(1)?,

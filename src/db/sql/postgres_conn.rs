@@ -2,6 +2,10 @@
 //! thread of its own (it drives its own small runtime, which may not run inside the server's),
 //! and each statement is a request to that thread and an answer back. A connection that broke
 //! (Postgres restarted) is opened again for the next statement.
+//!
+//! TLS: unless the URL says `sslmode=disable`, the connection is encrypted when the server offers
+//! it (`prefer`, the default) or must be (`require`), and the server's certificate is verified
+//! against the system's roots (or the PEM file `SSL_CERT_FILE` names).
 
 use std::{
     error::Error as StdError,
@@ -9,6 +13,7 @@ use std::{
 };
 
 use postgres::{
+    config::SslMode,
     types::{to_sql_checked, IsNull, ToSql, Type},
     Client, NoTls,
 };
@@ -45,22 +50,22 @@ impl PgConn {
         std::thread::Builder::new()
             .name("milvault-postgres".into())
             .spawn(move || {
-                let mut client = match Client::connect(&url, NoTls) {
+                let mut client = match open(&url) {
                     Ok(c) => {
                         let _ = ready.send(Ok(()));
                         c
                     }
                     Err(e) => {
-                        let _ = ready.send(Err(describe(&e)));
+                        let _ = ready.send(Err(e));
                         return;
                     }
                 };
                 while let Ok((op, answer)) = incoming.recv() {
                     if client.is_closed() {
-                        match Client::connect(&url, NoTls) {
+                        match open(&url) {
                             Ok(c) => client = c,
                             Err(e) => {
-                                let _ = answer.send(Err(describe(&e)));
+                                let _ = answer.send(Err(e));
                                 continue;
                             }
                         }
@@ -131,6 +136,30 @@ fn run(client: &mut Client, op: Op) -> std::result::Result<Answer, String> {
             .map(|()| Answer::Done)
             .map_err(|e| describe(&e)),
     }
+}
+
+/// A client for `url`, over TLS unless the URL disables it.
+fn open(url: &str) -> std::result::Result<Client, String> {
+    let config: postgres::Config = url
+        .parse()
+        .map_err(|e| format!("the Postgres URL cannot be read: {e}"))?;
+    if config.get_ssl_mode() == SslMode::Disable {
+        return config.connect(NoTls).map_err(|e| describe(&e));
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    let found = rustls_native_certs::load_native_certs();
+    for cert in found.certs {
+        let _ = roots.add(cert);
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config
+        .connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls))
+        .map_err(|e| describe(&e))
 }
 
 /// A Postgres error with what the server said (the driver's own text is only "db error").
