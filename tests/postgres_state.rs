@@ -202,8 +202,13 @@ async fn two_servers_on_one_postgres_share_schedules_leases_and_history() {
         )
         .await;
     let restore_id = restore["id"].as_str().unwrap().to_string();
-    // the restore runs in B; A's history shows it too (one database)
+    // the restore runs in B; A's history shows it too (one database), and A's live stream of
+    // it follows B's progress until it ends
     assert_eq!(a.job(&restore_id).await["kind"], "restore");
+    let stream = {
+        let url = format!("{}/events/jobs/{restore_id}", a.base);
+        tokio::spawn(async move { reqwest::get(url).await.unwrap().text().await.unwrap() })
+    };
     let (code, out, err) = cli_on(&state, &backups, &["delete", "-n", &name]);
     let still_running = b.job(&restore_id).await["state"] == "running";
     assert!(
@@ -220,6 +225,17 @@ async fn two_servers_on_one_postgres_share_schedules_leases_and_history() {
     );
     let restored = b.wait(&restore_id, Duration::from_secs(300)).await;
     assert_eq!(restored["state"], "succeeded", "{restored}");
+    let events: Vec<Value> = tokio::time::timeout(Duration::from_secs(30), stream)
+        .await
+        .expect("A's stream of B's restore did not end with it")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .map(|d| serde_json::from_str(d.trim()).unwrap())
+        .collect();
+    assert!(events.len() >= 2, "{events:?}");
+    assert_eq!(events[0]["state"], "running", "{events:?}");
+    assert_eq!(events.last().unwrap()["state"], "succeeded", "{events:?}");
     assert!(
         std::path::Path::new(&backups)
             .join("backup")

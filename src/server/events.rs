@@ -44,10 +44,7 @@ pub async fn job_events(gate: Gate, headers: HeaderMap, Path(id): Path<String>) 
     };
     let Some(handle) = handle else {
         return match gate.job(&id) {
-            Ok(Some(s)) => {
-                let once = stream::once(async move { Ok::<_, Infallible>(event(&job_view(&s))) });
-                Sse::new(once).into_response()
-            }
+            Ok(Some(s)) => stored_job_events(gate, &headers, s).into_response(),
             Ok(None) => (StatusCode::NOT_FOUND, format!("no job {id}")).into_response(),
             Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
         };
@@ -66,6 +63,43 @@ pub async fn job_events(gate: Gate, headers: HeaderMap, Path(id): Path<String>) 
     Sse::new(all)
         .keep_alive(KeepAlive::default())
         .into_response()
+}
+
+/// A job this server does not run: as stored, and while it runs (in another server sharing the
+/// database, which saves its progress every few seconds), each stored change until it ends.
+fn stored_job_events(
+    gate: Gate,
+    headers: &HeaderMap,
+    first: crate::progress::JobSnapshot,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let refused = gate
+        .clone()
+        .until_refused(credential_of(headers), first.id.clone());
+    let running = first.state == crate::progress::JobState::Running;
+    let id = first.id.clone();
+    let json = serde_json::to_string(&first).unwrap_or_default();
+    let updates = stream::unfold((gate, id, json, running), |(gate, id, last, running)| async move {
+        if !running {
+            return None;
+        }
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let s = match gate.job(&id) {
+                Ok(Some(s)) => s,
+                _ => return None,
+            };
+            let json = serde_json::to_string(&s).unwrap_or_default();
+            if json != last {
+                let still = s.state == crate::progress::JobState::Running;
+                return Some((s, (gate, id, json, still)));
+            }
+        }
+    });
+    let all = stream::once(async move { first })
+        .chain(updates)
+        .take_until(refused)
+        .map(|s| Ok::<_, Infallible>(event(&job_view(&s))));
+    Sse::new(all).keep_alive(KeepAlive::default())
 }
 
 /// `GET /events/jobs`: the job list whenever it changes (checked twice a second, each time as
