@@ -656,6 +656,55 @@ impl Backend for PortalBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::commands::drill::DrillCollection;
+
+    fn drilled(recalls: &[Option<f64>]) -> DrillReport {
+        DrillReport {
+            backup: "b1".into(),
+            milvus_version: "v2.3.5".into(),
+            started_at: chrono::DateTime::from_timestamp_millis(1_000_000).unwrap_or_default(),
+            database: "milvault_drill_x".into(),
+            restore_ms: 4_000,
+            check_ms: 500,
+            cleanup_ms: 100,
+            collections: recalls
+                .iter()
+                .map(|r| DrillCollection {
+                    source: "default.a".into(),
+                    target: "milvault_drill_x.default__a".into(),
+                    rows: "100 rows".into(),
+                    keys_sampled: 10,
+                    keys_found: 10,
+                    vector_field: r.map(|_| "v".to_string()),
+                    vectors_searched: 10,
+                    vectors_found: 10,
+                    recall: *r,
+                })
+                .collect(),
+            top_k: 10,
+            min_recall: 0.95,
+            passed: true,
+            failure: None,
+        }
+    }
+
+    #[test]
+    fn a_drill_in_short_ends_after_its_phases_with_its_lowest_recall() {
+        let s = drill_summary(&drilled(&[Some(1.0), None, Some(0.97)]));
+        assert_eq!(
+            s.at_ms,
+            1_000_000 + 4_600,
+            "when it ended, as the database records it"
+        );
+        assert_eq!(s.restore_ms, 4_000);
+        assert_eq!(s.recall, Some(0.97));
+        assert!(s.passed);
+        assert_eq!(drill_summary(&drilled(&[None])).recall, None);
+        let v = drill_view(&drilled(&[Some(1.0)]));
+        assert_eq!(v.started_ms, 1_000_000);
+        assert_eq!(v.collections[0].vector_field.as_deref(), Some("v"));
+        assert_eq!(v.milvus_version, "v2.3.5");
+    }
 
     #[test]
     fn restore_form_becomes_engine_rename_rules() {
