@@ -34,6 +34,63 @@ pub struct BackupRow {
     pub files_from_base: u64,
     #[serde(default)]
     pub bytes_from_base: u64,
+    /// The last restore drill, in short; `None`: never drilled.
+    #[serde(default)]
+    pub drill: Option<DrillSummary>,
+}
+
+/// A backup's last restore drill, in short (the Backups list).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DrillSummary {
+    /// Every check held.
+    pub passed: bool,
+    /// When it ended, Unix milliseconds.
+    pub at_ms: i64,
+    /// The restore with indexes and loading: the measured recovery time.
+    pub restore_ms: u64,
+    /// The lowest recall of its collections' vector searches (`None`: nothing was searched).
+    pub recall: Option<f64>,
+    /// Why it did not pass.
+    pub failure: Option<String>,
+}
+
+/// A backup's last restore drill with its evidence (the backup page).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DrillView {
+    pub summary: DrillSummary,
+    /// Unix milliseconds.
+    pub started_ms: i64,
+    /// The key and vector checks.
+    pub check_ms: u64,
+    /// Dropping what the drill created.
+    pub cleanup_ms: u64,
+    /// The Milvus it ran on.
+    pub milvus_version: String,
+    /// The scratch database it restored into (dropped at its end).
+    pub database: String,
+    /// The depth of the vector searches.
+    pub top_k: usize,
+    /// The recall each collection needed.
+    pub min_recall: f64,
+    pub collections: Vec<DrillCollectionView>,
+}
+
+/// One collection's evidence in a drill.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DrillCollectionView {
+    /// `db.name` in the backup.
+    pub source: String,
+    /// `db.name` it was restored as.
+    pub target: String,
+    /// The restore's row check, in words.
+    pub rows: String,
+    pub keys_sampled: usize,
+    pub keys_found: usize,
+    /// The vector field searched (`None`: the collection has none).
+    pub vector_field: Option<String>,
+    pub vectors_searched: usize,
+    pub vectors_found: usize,
+    pub recall: Option<f64>,
 }
 
 /// A backup's last verification.
@@ -121,6 +178,12 @@ pub struct PolicyForm {
 pub struct BackupDetail {
     pub summary: BackupRow,
     pub collections: Vec<CollectionDetail>,
+    /// The last restore drill with its evidence; `None`: never drilled.
+    #[serde(default)]
+    pub last_drill: Option<DrillView>,
+    /// The signed-in user may drill this backup (the Drill button shows).
+    #[serde(default)]
+    pub may_drill: bool,
 }
 
 /// One collection of a backup.
@@ -219,11 +282,11 @@ pub struct RestorePreview {
     pub rows: i64,
 }
 
-/// A backup or restore job.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A job: a backup, restore, verification or drill.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct JobView {
     pub id: String,
-    /// `backup` or `restore`.
+    /// `backup`, `restore`, `verify` or `drill`.
     pub kind: String,
     pub backup_name: String,
     /// `running`, `succeeded` or `failed`.
@@ -444,6 +507,9 @@ pub trait Backend: Send + Sync + 'static {
     async fn cluster(&self) -> Result<ClusterView, String>;
     /// Starts verifying a backup; returns the job id.
     async fn start_verify(&self, name: &str) -> Result<String, String>;
+    /// Starts a restore drill of a backup (all its collections, default checks); returns the
+    /// job id. Its report becomes the backup's last drill.
+    async fn start_drill(&self, name: &str) -> Result<String, String>;
     async fn policies(&self) -> Result<Vec<PolicyView>, String>;
     async fn add_policy(&self, form: PolicyForm) -> Result<(), String>;
     async fn set_policy_enabled(&self, name: &str, enabled: bool) -> Result<(), String>;

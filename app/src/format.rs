@@ -158,6 +158,38 @@ pub fn rate(bytes_per_sec: f64) -> String {
     format!("{}/s", bytes(bytes_per_sec.round() as i64))
 }
 
+/// A recall share as a percentage: `100%`, `98.5%` (one decimal unless whole).
+pub fn recall(r: f64) -> String {
+    let pct = (r.clamp(0.0, 1.0) * 1000.0).round() / 10.0;
+    if pct.fract() == 0.0 {
+        format!("{pct:.0}%")
+    } else {
+        format!("{pct:.1}%")
+    }
+}
+
+/// What a drill measured, for a badge's hover text: `recovery time 12.3 s · recall 100%`;
+/// `no vectors searched` when none were (a collection without a float vector field).
+pub fn drill_evidence(restore_ms: u64, lowest_recall: Option<f64>) -> String {
+    let recovery = duration_ms(i64::try_from(restore_ms).unwrap_or(i64::MAX));
+    match lowest_recall {
+        Some(r) => format!("recovery time {recovery} · recall {}", recall(r)),
+        None => format!("recovery time {recovery} · no vectors searched"),
+    }
+}
+
+/// A job's page title: `Backup of b1`, `Restore of b1`, `Verification of b1`, `Drill of b1`.
+pub fn job_title(kind: &str, backup: &str) -> String {
+    let what = match kind {
+        "backup" => "Backup",
+        "restore" => "Restore",
+        "verify" => "Verification",
+        "drill" => "Restore drill",
+        other => other,
+    };
+    format!("{what} of {backup}")
+}
+
 /// Why a backup name is not acceptable, in the portal's words, or `None` when it is (the rule
 /// is [`crate::names::backup_name_problem`], which the engine enforces too).
 pub fn backup_name_problem(name: &str) -> Option<String> {
@@ -244,6 +276,30 @@ mod tests {
         assert_eq!(full_every("0"), Ok(0));
         assert!(full_every("-1").unwrap_err().contains("'-1'"));
         assert!(full_every("2.5").is_err());
+    }
+
+    #[test]
+    fn drill_evidence_says_recovery_time_and_recall() {
+        assert_eq!(recall(1.0), "100%");
+        assert_eq!(recall(0.985), "98.5%");
+        assert_eq!(recall(0.9), "90%");
+        assert_eq!(recall(1.7), "100%", "clamped");
+        assert_eq!(
+            drill_evidence(12_340, Some(1.0)),
+            "recovery time 12.3 s · recall 100%"
+        );
+        assert_eq!(
+            drill_evidence(850, Some(0.96)),
+            "recovery time 850 ms · recall 96%"
+        );
+        assert_eq!(
+            drill_evidence(245_000, None),
+            "recovery time 4 min 05 s · no vectors searched"
+        );
+        assert_eq!(job_title("drill", "b1"), "Restore drill of b1");
+        assert_eq!(job_title("verify", "b1"), "Verification of b1");
+        assert_eq!(job_title("backup", "b1"), "Backup of b1");
+        assert_eq!(job_title("restore", "b1"), "Restore of b1");
     }
 
     #[test]

@@ -109,6 +109,14 @@ pub async fn start_verify(name: String) -> Result<String, ServerFnError> {
 }
 
 #[server(input = Json)]
+pub async fn start_drill(name: String) -> Result<String, ServerFnError> {
+    backend()?
+        .start_drill(&name)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+#[server(input = Json)]
 pub async fn list_policies() -> Result<Vec<PolicyView>, ServerFnError> {
     backend()?.policies().await.map_err(ServerFnError::new)
 }

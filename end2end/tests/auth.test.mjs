@@ -126,6 +126,13 @@ test('a member sees only her database, restores into it, and is refused the rest
   await row.locator('.badge', { hasText: 'revoked' }).waitFor();
   assert.equal(await withToken(), 401);
 
+  // a drill restores into a scratch database outside hers: her backup's page has no Drill button
+  await page.goto(`${BASE}/backups/${SHOP}`);
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Verify files' }).waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Drill', exact: true }).count(), 0);
+  assert.equal((await page.locator('.drill-section .never-drilled').count()), 1);
+
   // the other database's backup does not exist for her: its page and the API from her session
   // answer as for a missing backup
   await page.goto(`${BASE}/backups/${OTHER}`);

@@ -229,6 +229,43 @@ test('verification: verify from the detail page; intact and damaged states show 
   await page.close();
 });
 
+test('restore drill from the backup page: followed live, then passed on the page and on Backups', async () => {
+  const page = await newPage();
+  await open(page, `${BASE}/backups/${BACKUP}`);
+  const section = page.locator('section.drill-section');
+  await section.locator('.never-drilled').waitFor();
+  await page.getByRole('button', { name: 'Drill', exact: true }).click();
+  // the job is followed in the page with the job page's live progress
+  const live = section.locator('.drill-live');
+  await live.waitFor({ timeout: 30_000 });
+  assert.match(await live.locator('a').first().getAttribute('href'), /^\/jobs\/[0-9a-f-]+$/);
+  await live.locator('.badge', { hasText: /succeeded|failed|cancelled/ }).waitFor({ timeout: 300_000 });
+  assert.equal((await live.locator('.badge').textContent()).trim(), 'succeeded', await live.textContent());
+  assert.match(await live.locator('.pct').textContent(), /100%/);
+  // when it ends, the section shows the report without a reload
+  const report = section.locator('.drill-report');
+  await report.locator('.badge', { hasText: 'passed' }).waitFor({ timeout: 30_000 });
+  assert.equal(await section.locator('.never-drilled').count(), 0);
+  assert.match(await report.locator('.recovery-time').textContent(), /\d+(\.\d)? (ms|s)|min/);
+  assert.match(await report.locator('.drill-milvus').textContent(), /2\.3\.5/);
+  const row = report.locator('table.drill-collections tr', { hasText: 'default.demo_products' });
+  assert.match(await row.locator('td.recall').textContent(), /^\d+(\.\d)?% \((\d+) of \d+\)$/);
+  assert.match(await row.locator('td.keys').textContent(), /^(\d+) of \1$/, 'every sampled key found');
+  await shot(page, '11b-drill-detail');
+  // read back from the database after a reload
+  await open(page, `${BASE}/backups/${BACKUP}`);
+  await section.locator('.drill-report .badge', { hasText: 'passed' }).waitFor();
+  // the Backups list: passed for the drilled backup (its evidence on hover), never for another
+  await open(page, `${BASE}/`);
+  const drilled = page.locator('table.backups tr', { hasText: BACKUP }).first().locator('td.drill .badge');
+  assert.equal((await drilled.textContent()).trim(), 'passed');
+  assert.match(await drilled.getAttribute('title'), /^recovery time .+ · recall \d+(\.\d)?%$/);
+  const other = page.locator('table.backups tr', { hasText: DAMAGED }).locator('td.drill .badge');
+  assert.equal((await other.textContent()).trim(), 'never');
+  await shot(page, '11c-backups-drill');
+  await page.close();
+});
+
 test('policies: add one with its next runs shown as you type, run it now, pause it', async () => {
   const page = await newPage();
   const name = `e2e_pol_${RUN}`;

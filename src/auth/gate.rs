@@ -48,6 +48,11 @@ pub struct Gate {
     purpose: Option<Arc<str>>,
 }
 
+/// Where a drill restores to: scratch databases of its own.
+fn drill_scratch() -> [String; 1] {
+    ["milvault_drill_*".to_string()]
+}
+
 /// The databases a backup holds.
 pub fn backup_databases(info: &BackupInfo) -> Vec<String> {
     let mut dbs: Vec<String> = info
@@ -656,7 +661,7 @@ impl Gate {
         let info = self.visible_backup(action::BACKUP_DRILL, &req.name).await?;
         crate::engine::commands::drill::chosen_collections(&info, req)?;
         let dbs = backup_databases(&info);
-        let scratch = ["milvault_drill_*".to_string()];
+        let scratch = drill_scratch();
         self.allow(
             action::BACKUP_DRILL,
             &req.name,
@@ -666,6 +671,39 @@ impl Gate {
             },
         )?;
         Ok(dbs)
+    }
+
+    /// Whether the caller may drill `info`, a backup this gate showed it: the check of
+    /// [`Gate::start_drill`] asked ahead (a portal shows its Drill button by it), so a "no" is
+    /// not audited as a refusal.
+    pub fn may_drill(&self, info: &BackupInfo) -> bool {
+        let dbs = backup_databases(info);
+        let scratch = drill_scratch();
+        authorize(
+            &self.caller.who,
+            Action::Restore {
+                from: &dbs,
+                into: &scratch,
+            },
+        )
+        .is_ok()
+    }
+
+    /// The last drill of each of `shown`, backups this gate listed or showed the caller, that
+    /// has one, by backup name (one answer for a whole page of backups).
+    pub fn last_drills(
+        &self,
+        shown: &[&str],
+    ) -> Result<std::collections::HashMap<String, crate::engine::commands::drill::DrillReport>>
+    {
+        let store = self.reg.store();
+        let mut drills = std::collections::HashMap::new();
+        for name in shown {
+            if let Some(r) = store.last_drill(name)? {
+                drills.insert((*name).to_string(), r);
+            }
+        }
+        Ok(drills)
     }
 
     fn job_visible(&self, id: &str) -> Result<bool> {

@@ -8,8 +8,9 @@ use app::api::{
     WebhookRow,
 };
 use app::api::{
-    Backend, BackupDetail, BackupRow, CheckRow, ClusterView, CollectionDetail, FieldRow, JobView,
-    LiveCollection, NewBackup, PartitionRow, PolicyForm, PolicyView, RestoreForm, RestorePreview,
+    Backend, BackupDetail, BackupRow, CheckRow, ClusterView, CollectionDetail, DrillCollectionView,
+    DrillSummary, DrillView, FieldRow, JobView, LiveCollection, NewBackup, PartitionRow,
+    PolicyForm, PolicyView, RestoreForm, RestorePreview,
 };
 use async_trait::async_trait;
 use milvus::proto::{common::ConsistencyLevel, schema::DataType};
@@ -19,7 +20,12 @@ use crate::{
         audit::{AuditFilter, Outcome},
         Caller, Gate, Role,
     },
-    engine::commands::{create::CreateBackupRequest, list::BackupSummary, restore::RestoreRequest},
+    engine::commands::{
+        create::CreateBackupRequest,
+        drill::{DrillReport, DrillRequest},
+        list::BackupSummary,
+        restore::RestoreRequest,
+    },
     engine::names::QualifiedName,
     format::{db_or_default, BackupInfo, CollectionBackupInfo},
     jobs::registry::JobRegistry,
@@ -71,6 +77,52 @@ pub fn backup_row(s: &BackupSummary) -> BackupRow {
         incremental_bases: s.incremental_bases.clone(),
         files_from_base: s.files_from_base,
         bytes_from_base: s.bytes_from_base,
+        drill: None,
+    }
+}
+
+/// A drill in short: passed or not, when it ended, its recovery time and lowest recall.
+pub fn drill_summary(r: &DrillReport) -> DrillSummary {
+    let took = r.restore_ms + r.check_ms + r.cleanup_ms;
+    DrillSummary {
+        passed: r.passed,
+        at_ms: r.started_at.timestamp_millis() + i64::try_from(took).unwrap_or(i64::MAX),
+        restore_ms: r.restore_ms,
+        recall: r
+            .collections
+            .iter()
+            .filter_map(|c| c.recall)
+            .min_by(f64::total_cmp),
+        failure: r.failure.clone(),
+    }
+}
+
+/// A drill with its evidence.
+pub fn drill_view(r: &DrillReport) -> DrillView {
+    DrillView {
+        summary: drill_summary(r),
+        started_ms: r.started_at.timestamp_millis(),
+        check_ms: r.check_ms,
+        cleanup_ms: r.cleanup_ms,
+        milvus_version: r.milvus_version.clone(),
+        database: r.database.clone(),
+        top_k: r.top_k,
+        min_recall: r.min_recall,
+        collections: r
+            .collections
+            .iter()
+            .map(|c| DrillCollectionView {
+                source: c.source.clone(),
+                target: c.target.clone(),
+                rows: c.rows.clone(),
+                keys_sampled: c.keys_sampled,
+                keys_found: c.keys_found,
+                vector_field: c.vector_field.clone(),
+                vectors_searched: c.vectors_searched,
+                vectors_found: c.vectors_found,
+                recall: c.recall,
+            })
+            .collect(),
     }
 }
 
@@ -161,6 +213,8 @@ fn detail(info: &BackupInfo) -> BackupDetail {
             .iter()
             .map(collection_detail)
             .collect(),
+        last_drill: None,
+        may_drill: false,
     }
 }
 
@@ -248,11 +302,14 @@ impl Backend for PortalBackend {
             .list_backups_verified()
             .await
             .map_err(|e| e.to_string())?;
+        let names: Vec<&str> = list.iter().map(|(s, _)| s.name.as_str()).collect();
+        let drills = gate.last_drills(&names).map_err(|e| e.to_string())?;
         Ok(list
             .iter()
             .map(|(s, v)| {
                 let mut row = backup_row(s);
                 row.verification = v.as_ref().map(super::policies::verification_view);
+                row.drill = drills.get(&s.name).map(drill_summary);
                 row
             })
             .collect())
@@ -266,6 +323,13 @@ impl Backend for PortalBackend {
             .map_err(|e| e.to_string())?;
         let mut d = detail(&info);
         d.summary.verification = v.as_ref().map(super::policies::verification_view);
+        let drill = gate
+            .last_drills(&[info.name.as_str()])
+            .map_err(|e| e.to_string())?
+            .remove(&info.name);
+        d.summary.drill = drill.as_ref().map(drill_summary);
+        d.last_drill = drill.as_ref().map(drill_view);
+        d.may_drill = gate.may_drill(&info);
         Ok(d)
     }
 
@@ -380,6 +444,18 @@ impl Backend for PortalBackend {
     async fn start_verify(&self, name: &str) -> Result<String, String> {
         let gate = self.gate()?;
         gate.start_verify(name)
+            .await
+            .map(|j| j.id)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn start_drill(&self, name: &str) -> Result<String, String> {
+        let gate = self.gate()?;
+        let req = DrillRequest {
+            name: name.to_string(),
+            ..DrillRequest::default()
+        };
+        gate.start_drill(req)
             .await
             .map(|j| j.id)
             .map_err(|e| e.to_string())
@@ -580,6 +656,55 @@ impl Backend for PortalBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::commands::drill::DrillCollection;
+
+    fn drilled(recalls: &[Option<f64>]) -> DrillReport {
+        DrillReport {
+            backup: "b1".into(),
+            milvus_version: "v2.3.5".into(),
+            started_at: chrono::DateTime::from_timestamp_millis(1_000_000).unwrap_or_default(),
+            database: "milvault_drill_x".into(),
+            restore_ms: 4_000,
+            check_ms: 500,
+            cleanup_ms: 100,
+            collections: recalls
+                .iter()
+                .map(|r| DrillCollection {
+                    source: "default.a".into(),
+                    target: "milvault_drill_x.default__a".into(),
+                    rows: "100 rows".into(),
+                    keys_sampled: 10,
+                    keys_found: 10,
+                    vector_field: r.map(|_| "v".to_string()),
+                    vectors_searched: 10,
+                    vectors_found: 10,
+                    recall: *r,
+                })
+                .collect(),
+            top_k: 10,
+            min_recall: 0.95,
+            passed: true,
+            failure: None,
+        }
+    }
+
+    #[test]
+    fn a_drill_in_short_ends_after_its_phases_with_its_lowest_recall() {
+        let s = drill_summary(&drilled(&[Some(1.0), None, Some(0.97)]));
+        assert_eq!(
+            s.at_ms,
+            1_000_000 + 4_600,
+            "when it ended, as the database records it"
+        );
+        assert_eq!(s.restore_ms, 4_000);
+        assert_eq!(s.recall, Some(0.97));
+        assert!(s.passed);
+        assert_eq!(drill_summary(&drilled(&[None])).recall, None);
+        let v = drill_view(&drilled(&[Some(1.0)]));
+        assert_eq!(v.started_ms, 1_000_000);
+        assert_eq!(v.collections[0].vector_field.as_deref(), Some("v"));
+        assert_eq!(v.milvus_version, "v2.3.5");
+    }
 
     #[test]
     fn restore_form_becomes_engine_rename_rules() {

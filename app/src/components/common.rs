@@ -109,3 +109,26 @@ pub fn VerificationBadge(v: Option<crate::api::Verification>) -> impl IntoView {
         }
     }
 }
+
+/// A backup's last restore drill: passed or failed with when it ended, its recovery time and
+/// recall on hover; `never` when it was never drilled.
+#[component]
+pub fn DrillBadge(d: Option<crate::api::DrillSummary>) -> impl IntoView {
+    match d {
+        None => view! { <span class="badge badge-undrilled" title="never drilled">"never"</span> }
+            .into_any(),
+        Some(d) => {
+            let mut title = format::drill_evidence(d.restore_ms, d.recall);
+            if let Some(f) = &d.failure {
+                title.push('\n');
+                title.push_str(f);
+            }
+            let word = if d.passed { "passed" } else { "failed" };
+            view! {
+                <span class=format!("badge badge-{word}") title=title>{word}</span>
+                <div class="muted small drill-at">{format::time(d.at_ms)}</div>
+            }
+            .into_any()
+        }
+    }
+}

@@ -1,14 +1,22 @@
-//! One backup: its collections (schema, partitions, indexes, rows, bytes) and the actions on it.
+//! One backup: its collections (schema, partitions, indexes, rows, bytes), its last restore
+//! drill, and the actions on it.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
 use crate::{
-    api::{BackupDetail, CollectionDetail},
-    components::common::{navigate_on_success, ErrorBox, Loading, VerificationBadge},
+    api::{BackupDetail, CollectionDetail, DrillCollectionView, DrillView, JobView},
+    components::{
+        common::{
+            navigate_on_success, ErrorBox, JobProgress, Loading, StateBadge, VerificationBadge,
+        },
+        live::use_event_stream,
+    },
     format,
-    server::{error_text, get_backup_detail, DeleteBackup, StartVerify},
+    server::{
+        error_text, get_backup_detail, DeleteBackup, GetBackupDetail, StartDrill, StartVerify,
+    },
 };
 
 /// The backup detail page.
@@ -35,7 +43,12 @@ pub fn BackupDetailPage() -> impl IntoView {
 fn Detail(detail: BackupDetail) -> impl IntoView {
     let s = detail.summary.clone();
     let name = s.name.clone();
-    view! {
+    // the drill started from this page, followed live, and the last drill (updated when it ends)
+    let drill_job = RwSignal::new(None::<String>);
+    let drill_live = RwSignal::new(None::<JobView>);
+    let last_drill = RwSignal::new(detail.last_drill.clone());
+    // parts erased to AnyView: the page's whole view type is too deep for the compiler otherwise
+    let head = view! {
         <div class="page-head">
             <h1>{s.name.clone()}</h1>
             <div class="actions">
@@ -43,8 +56,12 @@ fn Detail(detail: BackupDetail) -> impl IntoView {
                 <a class="button" href=format!("/download/backups/{}/backup.json", s.name)
                     download=format!("{}.json", s.name)>"Download metadata"</a>
                 <VerifyButton name=s.name.clone()/>
+                {detail.may_drill.then(|| view! { <DrillButton name=s.name.clone() job=drill_job live=drill_live/> })}
             </div>
         </div>
+    }
+    .into_any();
+    let facts = view! {
         <dl class="facts">
             <dt>"Made"</dt><dd>{format::time(s.created_ms)}</dd>
             <dt>"Took"</dt><dd>{s.duration_ms.map(format::duration_ms).unwrap_or_else(|| "not recorded".into())}</dd>
@@ -68,6 +85,11 @@ fn Detail(detail: BackupDetail) -> impl IntoView {
                 {s.verification.as_ref().map(|v| format!(" {}", format::time(v.at_ms)))}</dd>
             {s.policy.clone().map(|p| view! { <dt>"Policy"</dt><dd>{p}</dd> })}
         </dl>
+    }
+    .into_any();
+    view! {
+        {head}
+        {facts}
         {s.verification.clone().filter(|v| !v.problems.is_empty()).map(|v| view! {
             <section class="damage" role="alert">
                 <h2>{format!("Damaged files: {}", v.damaged.max(v.problems.len() as u64))}</h2>
@@ -77,7 +99,8 @@ fn Detail(detail: BackupDetail) -> impl IntoView {
                 })}
                 <p>"A restore of this backup is refused unless forced; restore from another backup."</p>
             </section>
-        })}
+        }.into_any())}
+        <DrillSection name=s.name.clone() job=drill_job live=drill_live last=last_drill/>
         {detail.collections.into_iter().map(|c| view! { <Collection c=c/> }).collect_view()}
         <DeleteBox name=name/>
     }
@@ -142,6 +165,173 @@ fn VerifyButton(name: String) -> impl IntoView {
             Some(Err(e)) => Some(view! { <ErrorBox message=error_text(&e)/> }),
             _ => None,
         }}
+    }
+}
+
+/// Starts a restore drill; the Last drill section then follows its job live. Disabled while
+/// that job runs.
+#[component]
+fn DrillButton(
+    name: String,
+    job: RwSignal<Option<String>>,
+    live: RwSignal<Option<JobView>>,
+) -> impl IntoView {
+    let drill = ServerAction::<StartDrill>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(id)) = drill.value().get() {
+            live.set(None);
+            job.set(Some(id));
+        }
+    });
+    let busy = move || {
+        drill.pending().get()
+            || (job.with(Option::is_some)
+                && live.with(|j| j.as_ref().is_none_or(|j| j.state == "running")))
+    };
+    view! {
+        <button class="button drill" disabled=busy
+            title="Restore this backup into a scratch database, check its rows, keys and vectors, then drop it"
+            on:click=move |_| { drill.dispatch(StartDrill { name: name.clone() }); }>
+            "Drill"
+        </button>
+        {move || match drill.value().get() {
+            Some(Err(e)) => Some(view! { <ErrorBox message=error_text(&e)/> }),
+            _ => None,
+        }}
+    }
+}
+
+/// The last drill's report, and the drill started from this page while it runs.
+#[component]
+fn DrillSection(
+    name: String,
+    job: RwSignal<Option<String>>,
+    live: RwSignal<Option<JobView>>,
+    last: RwSignal<Option<DrillView>>,
+) -> impl IntoView {
+    view! {
+        <section class="drill-section">
+            <h2>"Last drill"</h2>
+            {move || job.get().map(|id| view! { <LiveDrill id=id name=name.clone() live=live last=last/> })}
+            {move || match last.get() {
+                None => view! {
+                    <p class="muted never-drilled">"Never drilled. A drill restores the backup into a scratch database, "
+                        "checks that its rows, keys and vectors came back, measures how long that took, and drops it."</p>
+                }.into_any(),
+                Some(d) => view! { <DrillReportView d=d/> }.into_any(),
+            }}
+        </section>
+    }
+    .into_any()
+}
+
+/// A running drill's job, live (the progress the job page shows); when it ends the last drill
+/// is read again.
+#[component]
+fn LiveDrill(
+    id: String,
+    name: String,
+    live: RwSignal<Option<JobView>>,
+    last: RwSignal<Option<DrillView>>,
+) -> impl IntoView {
+    let reload = ServerAction::<GetBackupDetail>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(d)) = reload.value().get() {
+            last.set(d.last_drill);
+        }
+    });
+    let url = format!("/events/jobs/{id}");
+    use_event_stream(
+        move || url.clone(),
+        move |j: JobView| {
+            let running = j.state == "running";
+            live.set(Some(j));
+            if !running {
+                reload.dispatch(GetBackupDetail { name: name.clone() });
+            }
+            running
+        },
+    );
+    let job = Signal::derive(move || {
+        live.get().unwrap_or_else(|| JobView {
+            state: "running".into(),
+            step: "starting".into(),
+            ..Default::default()
+        })
+    });
+    let state = Signal::derive(move || job.get().state);
+    view! {
+        <div class="drill-live">
+            <p>"Drill job " <a href=format!("/jobs/{id}")>{id.clone()}</a>" " <StateBadge state=state/></p>
+            <JobProgress job=job/>
+            <p class="muted current-step">{move || job.get().step}</p>
+            {move || job.get().error.map(|e| view! { <ErrorBox message=e/> })}
+        </div>
+    }
+}
+
+/// Milliseconds of a report as the formatter takes them.
+fn ms(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// A drill's report: passed or failed and why, when, each phase's time, the Milvus it ran on,
+/// and each collection's evidence.
+#[component]
+fn DrillReportView(d: DrillView) -> impl IntoView {
+    let s = d.summary;
+    let word = if s.passed { "passed" } else { "failed" };
+    view! {
+        <div class="drill-report">
+            <p><span class=format!("badge badge-{word}") title=format::drill_evidence(s.restore_ms, s.recall)>{word}</span>
+                " " <span class="drill-at">{format::time(s.at_ms)}</span></p>
+            {s.failure.map(|f| view! { <p class="drill-failure" role="alert">{f}</p> })}
+            <dl class="facts">
+                <dt>"Recovery time"</dt>
+                <dd class="recovery-time">{format::duration_ms(ms(s.restore_ms))}" (restore with indexes and loading)"</dd>
+                <dt>"Checks"</dt><dd>{format::duration_ms(ms(d.check_ms))}</dd>
+                <dt>"Clean-up"</dt><dd>{format::duration_ms(ms(d.cleanup_ms))}</dd>
+                <dt>"Started"</dt><dd>{format::time(d.started_ms)}</dd>
+                <dt>"Ran on"</dt>
+                <dd class="drill-milvus">{format!("Milvus {}, scratch database {} (dropped after)", d.milvus_version, d.database)}</dd>
+                <dt>"Recall needed"</dt>
+                <dd>{format!("{} of sampled vectors found in their top {}", format::recall(d.min_recall), d.top_k)}</dd>
+            </dl>
+            <div class="table-wrap">
+            <table class="drill-collections">
+                <caption>"Collections"</caption>
+                <thead><tr><th>"Collection"</th><th>"Restored as"</th><th>"Rows"</th>
+                    <th class="num">"Keys found"</th><th>"Vector field"</th><th class="num">"Recall"</th></tr></thead>
+                <tbody>
+                    {d.collections.into_iter().map(|c| view! { <DrillCollectionRow c=c/> }).collect_view()}
+                </tbody>
+            </table>
+            </div>
+        </div>
+    }
+}
+
+/// One collection's evidence in a drill.
+#[component]
+fn DrillCollectionRow(c: DrillCollectionView) -> impl IntoView {
+    let recall = match c.recall {
+        Some(r) => format!(
+            "{} ({} of {})",
+            format::recall(r),
+            c.vectors_found,
+            c.vectors_searched
+        ),
+        None => "—".to_string(),
+    };
+    view! {
+        <tr>
+            <td>{c.source}</td>
+            <td class="muted">{c.target}</td>
+            <td class="drill-rows">{c.rows}</td>
+            <td class="num keys">{format!("{} of {}", c.keys_found, c.keys_sampled)}</td>
+            <td>{c.vector_field.unwrap_or_else(|| "none".into())}</td>
+            <td class="num recall">{recall}</td>
+        </tr>
     }
 }
 

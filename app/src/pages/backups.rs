@@ -7,7 +7,7 @@ use crate::{
     api::BackupRow,
     components::{
         chart::HistoryChart,
-        common::{ErrorBox, Loading, VerificationBadge},
+        common::{DrillBadge, ErrorBox, Loading, VerificationBadge},
     },
     format,
     server::{error_text, list_backups},
@@ -63,14 +63,14 @@ pub fn BackupsPage() -> impl IntoView {
                                 <thead><tr>
                                     <th>"Name"</th><th>"Time"</th><th>"Collections"</th>
                                     <th class="num">"Rows"</th><th class="num">"Size"</th>
-                                    <th>"Status"</th><th>"Verified"</th><th>"Milvus"</th>
+                                    <th>"Status"</th><th>"Verified"</th><th>"Last drill"</th><th>"Milvus"</th>
                                 </tr></thead>
                                 <tbody>
                                     {move || {
                                         let f = filter.get();
                                         let shown: Vec<BackupRow> = all.iter().filter(|r| matches(r, &f)).cloned().collect();
                                         if shown.is_empty() {
-                                            return view! { <tr><td colspan="8" class="muted">"No backup matches this filter."</td></tr> }.into_any();
+                                            return view! { <tr><td colspan="9" class="muted">"No backup matches this filter."</td></tr> }.into_any();
                                         }
                                         shown.into_iter().map(|r| {
                                             let href = format!("/backups/{}", r.name);
@@ -85,6 +85,7 @@ pub fn BackupsPage() -> impl IntoView {
                                                     <td>{if r.meta_only { "complete (metadata only)" } else { "complete" }}
                                                         <div class="muted small backup-format">{r.format.clone()}</div></td>
                                                     <td class="verification"><VerificationBadge v=r.verification.clone()/></td>
+                                                    <td class="drill"><DrillBadge d=r.drill.clone()/></td>
                                                     <td>{r.milvus_version.clone()}</td>
                                                 </tr>
                                             }

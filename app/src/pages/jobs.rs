@@ -1,4 +1,4 @@
-//! Jobs: every backup and restore with live progress pushed by the server.
+//! Jobs: every backup, restore, verification and drill with live progress pushed by the server.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -106,7 +106,7 @@ fn JobCard(job: Signal<JobView>) -> impl IntoView {
     let state = Signal::derive(move || job.get().state);
     view! {
         <div class="page-head">
-            <h1>{move || { let j = job.get(); format!("{} of {}", if j.kind == "backup" { "Backup" } else { "Restore" }, j.backup_name) }}</h1>
+            <h1>{move || { let j = job.get(); format::job_title(&j.kind, &j.backup_name) }}</h1>
             <StateBadge state=state/>
         </div>
         <JobProgress job=job/>
