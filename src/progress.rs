@@ -67,6 +67,41 @@ pub struct JobSnapshot {
     /// Restores: what this restore has created so far (how an interrupted one is resumed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<RestoreLedger>,
+    /// Bytes copied, by how they were copied.
+    #[serde(default, skip_serializing_if = "CopiedBytes::is_empty")]
+    pub copied: CopiedBytes,
+}
+
+/// A job's copied bytes by how they went: copied by the storage itself (server-side, one or
+/// across buckets), streamed through milvault, copied file to file on a local disk, or taken
+/// from an earlier backup (incremental backups).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopiedBytes {
+    #[serde(default)]
+    pub server_side: u64,
+    #[serde(default)]
+    pub streamed: u64,
+    #[serde(default)]
+    pub local: u64,
+    #[serde(default)]
+    pub from_base: u64,
+}
+
+impl CopiedBytes {
+    /// Nothing was copied.
+    pub fn is_empty(&self) -> bool {
+        *self == CopiedBytes::default()
+    }
+
+    /// `(mode, bytes)` for each way of copying.
+    pub fn by_mode(&self) -> [(&'static str, u64); 4] {
+        [
+            ("server_side", self.server_side),
+            ("streamed", self.streamed),
+            ("local", self.local),
+            ("from_base", self.from_base),
+        ]
+    }
 }
 
 /// What a restore has created, kept in its job (and so in the job database) as it goes: an
@@ -244,6 +279,7 @@ impl Progress {
             log: Vec::new(),
             targets: Vec::new(),
             restore: None,
+            copied: CopiedBytes::default(),
         };
         let (tx, rx) = watch::channel(snapshot);
         let cancel = Arc::new(watch::channel(false).0);
@@ -326,6 +362,16 @@ impl Progress {
     /// Records copied bytes.
     pub fn add_bytes(&self, bytes: u64) {
         self.tx.send_modify(|s| s.bytes_done += bytes);
+    }
+
+    /// Records how a copy run's bytes went (added to what earlier runs of the job copied).
+    pub fn add_copied(&self, c: CopiedBytes) {
+        self.tx.send_modify(|s| {
+            s.copied.server_side += c.server_side;
+            s.copied.streamed += c.streamed;
+            s.copied.local += c.local;
+            s.copied.from_base += c.from_base;
+        });
     }
 
     /// Records finished segments.

@@ -45,4 +45,16 @@ impl Db {
         )?;
         Ok(at.and_then(DateTime::from_timestamp_millis))
     }
+
+    /// When the newest passed drill of a backup that `policy`'s runs made ended.
+    pub fn last_passed_drill_of_policy(&self, policy: &str) -> Result<Option<DateTime<Utc>>> {
+        let at: Option<i64> = self.lock()?.query_row(
+            "SELECT MAX(d.at_ms) FROM drills d
+             WHERE d.passed = 1 AND d.backup IN
+               (SELECT backup FROM policy_runs WHERE policy = ?1 AND backup != '')",
+            [policy],
+            |r| r.get(0),
+        )?;
+        Ok(at.and_then(DateTime::from_timestamp_millis))
+    }
 }

@@ -1,7 +1,7 @@
 //! What `/metrics` shows, in Prometheus' text format (the `prometheus-client` crate): the jobs of
 //! this process by kind and outcome, their durations and bytes, rows restored, and per policy the
-//! time of its last good run, so that "no good backup of X for 26 h" is one alert rule
-//! (deploy/prometheus/alerts.yaml).
+//! time of its last good run, last passed drill and next run, so that "no good backup of X for
+//! 26 h" is one alert rule (deploy/prometheus/alerts.yaml); bytes copied by how they went.
 
 use prometheus_client::{
     encoding::{text::encode, EncodeLabelSet},
@@ -26,6 +26,12 @@ struct Outcome {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindMode {
+    kind: String,
+    mode: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Policy {
     policy: String,
 }
@@ -39,6 +45,9 @@ pub struct JobMetrics {
     bytes: Family<Kind, Counter>,
     rows_restored: Counter,
     last_good_run: Family<Policy, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    policy_last_drill: Family<Policy, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    policy_next_run: Family<Policy, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    copied: Family<KindMode, Counter>,
     drills: Family<DrillOutcome, Counter>,
     last_good_drill: Gauge<f64, std::sync::atomic::AtomicU64>,
     drill_recovery_seconds: Histogram,
@@ -73,6 +82,24 @@ impl Default for JobMetrics {
         let bytes = Family::<Kind, Counter>::default();
         let rows_restored = Counter::default();
         let last_good_run = Family::default();
+        let policy_last_drill = Family::default();
+        let policy_next_run = Family::default();
+        let copied = Family::<KindMode, Counter>::default();
+        registry.register(
+            "copied_bytes",
+            "Bytes jobs of this process copied, by how (server_side, streamed, local, from_base)",
+            copied.clone(),
+        );
+        registry.register(
+            "policy_last_drill_success_timestamp_seconds",
+            "When the newest passed drill of a backup each policy made ended (Unix seconds)",
+            policy_last_drill.clone(),
+        );
+        registry.register(
+            "policy_next_run_timestamp_seconds",
+            "When each enabled policy runs next (Unix seconds)",
+            policy_next_run.clone(),
+        );
         let drills = Family::<DrillOutcome, Counter>::default();
         let last_good_drill = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
         let drill_recovery_seconds = Histogram::new(
@@ -131,6 +158,9 @@ impl Default for JobMetrics {
             bytes,
             rows_restored,
             last_good_run,
+            policy_last_drill,
+            policy_next_run,
+            copied,
             drills,
             last_good_drill,
             drill_recovery_seconds,
@@ -168,6 +198,16 @@ impl JobMetrics {
         let k = Kind { kind };
         self.seconds.get_or_create(&k).observe(secs);
         self.bytes.get_or_create(&k).inc_by(s.bytes_done);
+        for (mode, bytes) in s.copied.by_mode() {
+            if bytes > 0 {
+                self.copied
+                    .get_or_create(&KindMode {
+                        kind: k.kind.clone(),
+                        mode: mode.into(),
+                    })
+                    .inc_by(bytes);
+            }
+        }
         if let Some(ledger) = &s.restore {
             let rows: i64 = ledger
                 .collections
@@ -198,7 +238,27 @@ impl JobMetrics {
                 .set(at.timestamp_millis() as f64 / 1000.0);
         }
         if let Ok(policies) = store.list_policies() {
+            let now = chrono::Utc::now();
+            // a removed or paused policy has no next run: its old value would mislead
+            self.policy_next_run.clear();
             for p in policies {
+                let label = Policy {
+                    policy: p.policy.name.clone(),
+                };
+                let next = match (p.policy.enabled, p.policy.validate()) {
+                    (true, Ok(schedule)) => schedule.next_after(now),
+                    _ => None,
+                };
+                if let Some(next) = next {
+                    self.policy_next_run
+                        .get_or_create(&label)
+                        .set(next.timestamp_millis() as f64 / 1000.0);
+                }
+                if let Ok(Some(at)) = store.last_passed_drill_of_policy(&p.policy.name) {
+                    self.policy_last_drill
+                        .get_or_create(&label)
+                        .set(at.timestamp_millis() as f64 / 1000.0);
+                }
                 let last = store
                     .policy_runs(&p.policy.name, 100)
                     .ok()
@@ -231,6 +291,11 @@ mod tests {
         m.job_started(&h.snapshot());
         p.add_total(100, 1);
         p.add_bytes(100);
+        p.add_copied(crate::progress::CopiedBytes {
+            server_side: 60,
+            from_base: 40,
+            ..Default::default()
+        });
         p.finish::<(), String>(&Ok(()));
         m.job_ended(&h.snapshot());
         let db = Db::in_memory().unwrap();
@@ -251,6 +316,76 @@ mod tests {
             text.contains(r#"milvault_job_duration_seconds_count{kind="backup"} 1"#),
             "{text}"
         );
+        assert!(
+            text.contains(r#"milvault_copied_bytes_total{kind="backup",mode="server_side"} 60"#)
+                && text
+                    .contains(r#"milvault_copied_bytes_total{kind="backup",mode="from_base"} 40"#)
+                && !text.contains(r#"mode="streamed""#),
+            "{text}"
+        );
         assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+
+    #[test]
+    fn each_policy_shows_its_next_run_and_its_last_passed_drill() {
+        let db = Db::in_memory().unwrap();
+        let policy = |name: &str, enabled: bool| crate::engine::policy::Policy {
+            name: name.into(),
+            cron: "0 2 * * *".into(),
+            enabled,
+            ..Default::default()
+        };
+        db.insert_policy(&policy("nightly", true)).unwrap();
+        db.insert_policy(&policy("paused", false)).unwrap();
+        let slot = chrono::Utc::now() - chrono::Duration::hours(1);
+        db.claim_slot("nightly", slot, crate::db::policies::Trigger::Schedule)
+            .unwrap();
+        db.update_run(&crate::db::policies::PolicyRun {
+            policy: "nightly".into(),
+            slot,
+            trigger: crate::db::policies::Trigger::Schedule,
+            backup: "nightly_1".into(),
+            job_id: "j1".into(),
+            state: "succeeded".into(),
+            detail: String::new(),
+        })
+        .unwrap();
+        let drill = |backup: &str, passed: bool| crate::engine::commands::drill::DrillReport {
+            backup: backup.into(),
+            milvus_version: "v2.3.5".into(),
+            started_at: slot,
+            database: "scratch".into(),
+            restore_ms: 2000,
+            check_ms: 0,
+            cleanup_ms: 0,
+            collections: vec![],
+            top_k: 10,
+            min_recall: 0.95,
+            passed,
+            failure: None,
+        };
+        db.save_drill(&drill("nightly_1", true)).unwrap();
+        db.save_drill(&drill("someone_elses", true)).unwrap();
+        let text = JobMetrics::default().render(&db);
+        let value = |prefix: &str| -> f64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(prefix))
+                .unwrap_or_else(|| panic!("no {prefix} in {text}"))
+                .trim()
+                .parse()
+                .unwrap()
+        };
+        let next = value(r#"milvault_policy_next_run_timestamp_seconds{policy="nightly"}"#);
+        let now = chrono::Utc::now().timestamp() as f64;
+        assert!(next > now && next <= now + 86_400.0, "{text}");
+        assert!(!text.contains(r#"milvault_policy_next_run_timestamp_seconds{policy="paused"}"#));
+        let drilled =
+            value(r#"milvault_policy_last_drill_success_timestamp_seconds{policy="nightly"}"#);
+        assert_eq!(
+            drilled,
+            (slot.timestamp_millis() + 2000) as f64 / 1000.0,
+            "{text}"
+        );
+        assert!(!text.contains(r#"last_drill_success_timestamp_seconds{policy="paused"}"#));
     }
 }

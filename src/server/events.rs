@@ -78,23 +78,26 @@ fn stored_job_events(
     let running = first.state == crate::progress::JobState::Running;
     let id = first.id.clone();
     let json = serde_json::to_string(&first).unwrap_or_default();
-    let updates = stream::unfold((gate, id, json, running), |(gate, id, last, running)| async move {
-        if !running {
-            return None;
-        }
-        loop {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            let s = match gate.job(&id) {
-                Ok(Some(s)) => s,
-                _ => return None,
-            };
-            let json = serde_json::to_string(&s).unwrap_or_default();
-            if json != last {
-                let still = s.state == crate::progress::JobState::Running;
-                return Some((s, (gate, id, json, still)));
+    let updates = stream::unfold(
+        (gate, id, json, running),
+        |(gate, id, last, running)| async move {
+            if !running {
+                return None;
             }
-        }
-    });
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let s = match gate.job(&id) {
+                    Ok(Some(s)) => s,
+                    _ => return None,
+                };
+                let json = serde_json::to_string(&s).unwrap_or_default();
+                if json != last {
+                    let still = s.state == crate::progress::JobState::Running;
+                    return Some((s, (gate, id, json, still)));
+                }
+            }
+        },
+    );
     let all = stream::once(async move { first })
         .chain(updates)
         .take_until(refused)

@@ -237,6 +237,21 @@ async fn copy_files(
     let files_damaged_in_base = run.damaged.load(Ordering::Acquire);
     files_from_base -= files_damaged_in_base;
     bytes_from_base -= run.damaged_bytes.load(Ordering::Acquire);
+    let fallback = run.fallback_bytes.load(Ordering::Acquire);
+    let direct = bytes.saturating_sub(bytes_from_base);
+    let mut copied = crate::progress::CopiedBytes {
+        from_base: bytes_from_base,
+        ..Default::default()
+    };
+    match mode {
+        CopyMode::Stream => copied.streamed = direct,
+        CopyMode::LocalFile => copied.local = direct,
+        CopyMode::ServerSide | CopyMode::ServerSideAcrossBuckets => {
+            copied.streamed = fallback.min(direct);
+            copied.server_side = direct - copied.streamed;
+        }
+    }
+    progress.add_copied(copied);
     let stats = CopyStats {
         files,
         bytes,
