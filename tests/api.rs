@@ -882,6 +882,31 @@ async fn metrics_move_as_jobs_succeed_and_fail() {
         "{after}"
     );
     assert!(sample(&after, bytes) > sample(&before, bytes), "{after}");
+    // every byte the backup copied is counted under the way it went (here: across buckets of
+    // one S3 endpoint, server-side unless a copy fell back to streaming)
+    let copied = |page: &str| -> f64 {
+        ["server_side", "streamed", "local", "from_base"]
+            .iter()
+            .map(|m| {
+                sample(
+                    page,
+                    &format!(r#"milvault_copied_bytes_total{{kind="backup",mode="{m}"}}"#),
+                )
+            })
+            .sum()
+    };
+    assert_eq!(
+        copied(&after) - copied(&before),
+        sample(&after, bytes) - sample(&before, bytes),
+        "{after}"
+    );
+    assert!(
+        sample(
+            &after,
+            r#"milvault_copied_bytes_total{kind="backup",mode="server_side"}"#
+        ) > 0.0,
+        "{after}"
+    );
     assert!(
         sample(
             &after,
