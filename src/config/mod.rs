@@ -11,6 +11,8 @@ use serde_yaml::Value;
 
 use crate::error::{Error, Result};
 
+pub mod v2;
+
 /// Defaults used when no configuration file exists: a Milvus on this machine with local storage,
 /// and backups kept in a local directory.
 pub const EMBEDDED_DEFAULTS: &str = r#"
@@ -562,8 +564,14 @@ impl Config {
                 .map_err(|e| Error::Config(format!("cannot read backup.yaml: {e}")))?,
             None => EMBEDDED_DEFAULTS.to_string(),
         };
+        // a v2 file takes credentials only from the environment (milvus-backup's rule: Kubernetes
+        // sets MILVUS_PORT=tcp://... in every pod of a namespace with a `milvus` Service)
+        let env_keys = match serde_yaml::from_str::<Value>(&text).map(|t| v2::version_of(&t)) {
+            Ok(Ok(v2::Version::V2)) => v2::ENV_KEYS,
+            _ => ENV_KEYS,
+        };
         let mut overrides: Vec<(String, String)> = Vec::new();
-        for (env_key, yaml_key) in ENV_KEYS {
+        for (env_key, yaml_key) in env_keys {
             if let Some((_, v)) = env.iter().find(|(k, _)| k == env_key) {
                 overrides.push((yaml_key.to_string(), v.clone()));
             }
@@ -572,7 +580,7 @@ impl Config {
             let (k, v) = set
                 .split_once('=')
                 .ok_or_else(|| Error::Config(format!("--set '{set}' must look like KEY=VALUE")))?;
-            let key = ENV_KEYS
+            let key = env_keys
                 .iter()
                 .find(|(env_key, _)| env_key.eq_ignore_ascii_case(k))
                 .map(|(_, yaml_key)| yaml_key.to_string())
@@ -592,8 +600,23 @@ impl Config {
         if tree.is_null() {
             tree = Value::Mapping(Default::default());
         }
+        let version = v2::version_of(&tree)?;
+        if version == v2::Version::V2 {
+            tree = v2::to_v1(&tree)?;
+        }
         for (key, value) in overrides {
-            set_path(&mut tree, key, value)?;
+            // a v2 file's keys may be given in v2 spelling (`milvus.grpc.address=...`)
+            match v2::v1_key(key).filter(|_| version == v2::Version::V2) {
+                Some(v1) => {
+                    let parsed: Value = serde_yaml::from_str(value)
+                        .unwrap_or_else(|_| Value::String(value.clone()));
+                    let parsed = v2::v1_value(key, parsed)?;
+                    let text =
+                        serde_yaml::to_string(&parsed).map_err(|e| Error::Config(e.to_string()))?;
+                    set_path(&mut tree, &v1, text.trim())?;
+                }
+                None => set_path(&mut tree, key, value)?,
+            }
         }
         // from_str (unlike from_value) names the key in type errors, so round-trip through text
         let text = serde_yaml::to_string(&tree).map_err(|e| Error::Config(e.to_string()))?;
