@@ -925,3 +925,58 @@ async fn a_drill_of_a_damaged_backup_fails_and_is_recorded() {
         .expect("a failed drill is recorded");
     assert!(!last.passed);
 }
+
+/// milvus-backup's restore `--filter` keeps the collections whose NEW names it matches (after
+/// the suffix): only they are created, with all their rows.
+#[test]
+fn restore_filter_matches_the_names_collections_are_restored_as() {
+    let dir = work_dir(&unique("filter"));
+    let name = unique("flt");
+    let (code, out, err) = run(
+        &dir,
+        &["create", "-n", &name, "-c", "demo_products,shop.reviews"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let suffix = format!("_{}", unique("f"));
+    // the backup's name (shop.reviews) does not match: the filter names what is created
+    let (code, _, err) = run(
+        &dir,
+        &[
+            "restore",
+            "-n",
+            &name,
+            "-s",
+            &suffix,
+            "--filter",
+            "shop.reviews",
+        ],
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("after renames"), "{err}");
+    let (code, out, err) = run(
+        &dir,
+        &[
+            "--json",
+            "restore",
+            "-n",
+            &name,
+            "-s",
+            &suffix,
+            "--filter",
+            &format!("shop.reviews{suffix}"),
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let targets: Vec<&str> = report["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(targets, vec![format!("shop.reviews{suffix}")], "{out}");
+    assert_eq!(
+        assert_same_data("shop", "reviews", "shop", &format!("reviews{suffix}")),
+        1000
+    );
+}

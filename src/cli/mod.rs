@@ -319,6 +319,10 @@ pub struct RestoreArgs {
     /// Renames: a:b, db1.a:db2.b or db1.*:db2.*, comma separated.
     #[arg(short = 'r', long)]
     pub rename: Option<String>,
+    /// milvus-backup's filter: comma separated db.*, db.collection or collection, matched
+    /// against the names collections are restored as (after --rename and --suffix).
+    #[arg(long)]
+    pub filter: Option<String>,
     /// Drop target collections that already exist (otherwise they are an error and stay untouched).
     #[arg(long = "drop_exist_collection", alias = "drop-exist-collection")]
     pub drop_exist_collection: bool,
@@ -418,6 +422,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 databases: split_list(&a.databases),
                 suffix: a.suffix,
                 renames: split_list(&a.rename),
+                filter: a.filter.unwrap_or_default(),
                 drop_existing: a.drop_exist_collection,
                 meta_only: a.meta_only,
                 restore_index: a.restore_index,

@@ -317,6 +317,7 @@ impl BackupService for GrpcService {
                 databases: r.databases,
                 suffix: r.suffix,
                 renames: r.renames,
+                filter: r.filter,
                 drop_existing: r.drop_existing,
                 meta_only: r.meta_only,
                 restore_index: r.restore_index,

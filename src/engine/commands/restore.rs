@@ -43,6 +43,10 @@ pub struct RestoreRequest {
     pub suffix: String,
     /// Rename rules: `a:b`, `db1.a:db2.b` or `db1.*:db2.*`.
     pub renames: Vec<String>,
+    /// milvus-backup's restore `--filter`: comma separated `db.*`, `db.coll` or `coll`, matched
+    /// against the names collections get (after `renames` and `suffix`); only those are restored.
+    /// Empty: no filter.
+    pub filter: String,
     /// Drop a target collection that exists. Without it an existing target is an error.
     pub drop_existing: bool,
     /// Create collections and partitions only.
@@ -196,10 +200,28 @@ fn plan(
     if !req.databases.is_empty() {
         chosen.retain(|c| req.databases.iter().any(|d| d == db_or_default(&c.db_name)));
     }
-    let out: Vec<_> = chosen
+    let mut out: Vec<_> = chosen
         .into_iter()
         .map(|c| (c.clone(), target_of(c, &rules, &req.suffix)))
         .collect();
+    if !req.filter.trim().is_empty() {
+        let keep = crate::engine::names::Selection::from_filter(&req.filter)?;
+        let before: Vec<String> = out.iter().map(|(_, (d, n))| format!("{d}.{n}")).collect();
+        out.retain(|(_, (db, name))| {
+            keep.databases.iter().any(|d| d == db)
+                || keep
+                    .collections
+                    .iter()
+                    .any(|q| q.db == *db && q.collection == *name)
+        });
+        if out.is_empty() {
+            return Err(Error::InvalidRequest(format!(
+                "the filter '{}' matches none of the names the collections would be restored as ({}); it applies to the names after renames and the suffix",
+                req.filter,
+                before.join(", ")
+            )));
+        }
+    }
     for (i, (_, t)) in out.iter().enumerate() {
         if out[..i].iter().any(|(_, o)| o == t) {
             return Err(Error::InvalidRequest(format!(
@@ -1849,6 +1871,41 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("default.a_r"), "{err}");
+    }
+
+    #[test]
+    fn a_filter_keeps_the_collections_whose_new_names_it_matches() {
+        let all = vec![coll("default", "a"), coll("shop", "a"), coll("shop", "b")];
+        let req = |filter: &str, renames: &[&str]| RestoreRequest {
+            name: "b1".into(),
+            suffix: "_r".into(),
+            renames: renames.iter().map(|s| s.to_string()).collect(),
+            filter: filter.into(),
+            ..Default::default()
+        };
+        let targets = |r: &RestoreRequest| -> Vec<String> {
+            plan(r, &all)
+                .unwrap()
+                .into_iter()
+                .map(|(_, (d, n))| format!("{d}.{n}"))
+                .collect()
+        };
+        // after the suffix: the new names are matched, not the backup's
+        assert_eq!(targets(&req("shop.b_r", &[])), vec!["shop.b_r"]);
+        assert_eq!(targets(&req("shop.*", &[])), vec!["shop.a_r", "shop.b_r"]);
+        assert_eq!(targets(&req("a_r", &[])), vec!["default.a_r"]);
+        // after a rename into another database (the suffix still applies to its names)
+        assert_eq!(
+            targets(&req("archive.*", &["shop.*:archive.*"])),
+            vec!["archive.a_r", "archive.b_r"]
+        );
+        assert_eq!(targets(&req("c", &["shop.b:c"])), vec!["default.c"]);
+        let err = plan(&req("shop.b", &[]), &all).unwrap_err().to_string();
+        assert!(
+            err.contains("shop.b_r") && err.contains("after renames"),
+            "{err}"
+        );
+        assert!(plan(&req("shop.b-r", &[]), &all).is_err(), "not a rule");
     }
 }
 

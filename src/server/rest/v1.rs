@@ -678,6 +678,24 @@ fn db_collections(v: Option<&Value>) -> Result<Option<BTreeMap<String, Vec<Strin
     Ok(if map.is_empty() { None } else { Some(map) })
 }
 
+/// milvus-backup's `db_collections_after_rename` (`{"db1":["c1"],"db2":[]}`: the restored
+/// collections to keep, by their new names; an empty list keeps a whole database) as a filter.
+fn after_rename_filter(v: Option<&Value>) -> Result<String, Failure> {
+    let map = db_collections(v).map_err(|_| {
+        Failure::parameter(
+            "db_collections_after_rename must look like {\"db1\":[\"c1\"],\"db2\":[]} (the new names)",
+        )
+    })?;
+    let mut rules = Vec::new();
+    for (db, colls) in map.unwrap_or_default() {
+        if colls.is_empty() {
+            rules.push(format!("{db}.*"));
+        }
+        rules.extend(colls.iter().map(|c| format!("{db}.{c}")));
+    }
+    Ok(rules.join(","))
+}
+
 /// Whether `id` is the id of a job that exists (whoever may see it).
 fn is_job_id(st: &V1State, id: &str) -> Result<bool, Failure> {
     Ok(st.registry.get(id)?.is_some())
@@ -1064,7 +1082,7 @@ async fn restore_request(
             "backup_name is required: the backup to restore from (see /api/v1/list)",
         ));
     }
-    let unsupported: [(bool, &str); 10] = [
+    let unsupported: [(bool, &str); 9] = [
         (
             !body.bucket_name.is_empty() || !body.path.is_empty(),
             "bucket_name/path (backups are read from the configured backup storage)",
@@ -1078,10 +1096,6 @@ async fn restore_request(
         (body.max_shard_num > 0, "maxShardNum"),
         (is_set(&body.skip_params), "skipParams"),
         (body.truncate_binlog_by_ts, "truncateBinlogByTs"),
-        (
-            is_set(&body.db_collections_after_rename),
-            "db_collections_after_rename",
-        ),
         (
             is_set(&body.restore_plan),
             "restorePlan (use collection_renames)",
@@ -1110,6 +1124,7 @@ async fn restore_request(
             .iter()
             .map(|(from, to)| format!("{from}:{to}"))
             .collect(),
+        filter: after_rename_filter(body.db_collections_after_rename.as_ref())?,
         drop_existing: body.drop_exist_collection,
         meta_only: body.meta_only,
         restore_index: body.restore_index,
@@ -1317,6 +1332,17 @@ mod tests {
             v,
             serde_json::json!({"code": 404, "msg": "not found", "data": null})
         );
+    }
+
+    #[test]
+    fn collections_after_rename_become_a_filter_on_the_new_names() {
+        let v = serde_json::json!({"archive": ["a_r"], "shop": []});
+        assert_eq!(
+            after_rename_filter(Some(&v)).ok().unwrap(),
+            "archive.a_r,shop.*"
+        );
+        assert_eq!(after_rename_filter(None).ok().unwrap(), "");
+        assert!(after_rename_filter(Some(&serde_json::json!([1]))).is_err());
     }
 
     #[test]

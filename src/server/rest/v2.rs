@@ -268,6 +268,9 @@ pub struct RestoreBody {
     pub suffix: String,
     /// `a:b`, `db1.a:db2.b` or `db1.*:db2.*`.
     pub renames: Vec<String>,
+    /// milvus-backup's filter: comma separated `db.*`, `db.coll` or `coll`, matched against the
+    /// names after `renames` and `suffix`; only those collections are restored.
+    pub filter: String,
     /// Replace target collections that exist (dropped first).
     pub drop_existing: bool,
     pub meta_only: bool,
@@ -290,6 +293,7 @@ impl RestoreBody {
             databases: self.databases,
             suffix: self.suffix,
             renames: self.renames,
+            filter: self.filter,
             drop_existing: self.drop_existing,
             meta_only: self.meta_only,
             restore_index: self.restore_index,
