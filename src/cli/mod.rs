@@ -480,8 +480,13 @@ pub async fn run(cli: Cli) -> Result<i32> {
                     let time = chrono::DateTime::from_timestamp_millis(b.backup_timestamp as i64)
                         .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
                         .unwrap_or_default();
+                    // a backup in another format than binlogs says so after its collections
+                    let format = match b.format.as_str() {
+                        "" | "binlog" => String::new(),
+                        other => format!("  [{other}]"),
+                    };
                     println!(
-                        "{:<32} {:<20} {:>10}  {:<8}  {}",
+                        "{:<32} {:<20} {:>10}  {:<8}  {}{format}",
                         b.name,
                         time,
                         human_bytes(b.size),
@@ -660,6 +665,26 @@ fn print_backup(info: &crate::format::BackupInfo) {
     println!("backup   {}", info.name);
     println!("time     {time}");
     println!("milvus   {}", info.milvus_version);
+    if info.format == crate::engine::commands::verify::SNAPSHOT_FORMAT {
+        println!(
+            "format   snapshot: Milvus snapshot bundles exported by milvus-backup (`verify` counts \
+             them; restore them with milvus-backup into Milvus 3.0+, milvault does not)"
+        );
+        for c in &info.collection_backups {
+            if let Some(s) = &c.snapshot_backup {
+                println!(
+                    "  {}: bundle {} ({} files, {})",
+                    c.qualified_name(),
+                    s.metadata_path,
+                    s.total_files,
+                    human_bytes(s.total_bytes)
+                );
+            }
+        }
+        return;
+    } else if !info.format.is_empty() && info.format != "binlog" {
+        println!("format   {}", info.format);
+    }
     println!(
         "size     {} in {} segments, {} stored rows",
         human_bytes(info.size),

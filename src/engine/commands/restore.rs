@@ -291,6 +291,21 @@ impl RestorePlan {
     /// and asks Milvus which targets exist.
     pub async fn make(svc: &Milvault, req: &RestoreRequest) -> Result<RestorePlan> {
         let info = svc.get_backup(&req.name).await?;
+        // refused before Milvus is asked anything: no Milvus version milvault restores into
+        // takes a snapshot bundle
+        if info.format == crate::engine::commands::verify::SNAPSHOT_FORMAT {
+            return Err(Error::NotRestorable {
+                backup: info.name.clone(),
+                refusal: crate::error::Refusal::Format {
+                    collection: info
+                        .collection_backups
+                        .first()
+                        .map(|c| c.qualified_name())
+                        .unwrap_or_default(),
+                    format: info.format.clone(),
+                },
+            });
+        }
         let selected = plan(req, &info.collection_backups)?;
         let milvus = svc.milvus().await?;
         let databases = milvus.list_databases().await?;
