@@ -980,3 +980,65 @@ fn restore_filter_matches_the_names_collections_are_restored_as() {
         1000
     );
 }
+
+/// A restore and a drill sent to a named Milvus target (`targets.NAME` in the configuration)
+/// run there, not on the configured Milvus: here the configured one is unreachable (port 1) and
+/// the target is the test's real Milvus.
+#[test]
+fn restore_and_drill_into_a_named_milvus_target() {
+    let dir = work_dir(&unique("target"));
+    let name = unique("tgt");
+    let (code, out, err) = run(&dir, &["create", "-n", &name, "-c", "demo_products"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let root = env("MILVAULT_TEST_MILVUS_ROOT");
+    let elsewhere = [
+        "--set".to_string(),
+        "milvus.port=1".to_string(),
+        "--set".to_string(),
+        "targets.second.milvus.address=127.0.0.1".to_string(),
+        "--set".to_string(),
+        "targets.second.milvus.port=19530".to_string(),
+        "--set".to_string(),
+        "targets.second.minio.storageType=local".to_string(),
+        "--set".to_string(),
+        format!("targets.second.minio.rootPath={root}"),
+    ];
+    let with = |args: &[&str]| {
+        let mut all: Vec<&str> = elsewhere.iter().map(String::as_str).collect();
+        all.extend_from_slice(args);
+        run(&dir, &all)
+    };
+    // the configured Milvus does not answer: a plain restore fails before creating anything
+    let (code, _, err) = with(&["restore", "-n", &name, "-s", "_nowhere"]);
+    assert_ne!(code, 0);
+    assert!(err.contains(":1"), "{err}");
+    let (code, _, err) = with(&["restore", "-n", &name, "-s", "_x", "--milvus", "third"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("third") && err.contains("second"), "{err}");
+    // the target does, and every row arrives there
+    let (code, out, err) = with(&["restore", "-n", &name, "-s", "_tgt", "--milvus", "second"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("2700 rows, as the backup recorded"), "{out}");
+    assert_eq!(
+        assert_same_data("default", "demo_products", "default", "demo_products_tgt"),
+        2700
+    );
+    let (code, out, err) = with(&["--json", "drill", "-n", &name, "--milvus", "second"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["passed"], true, "{out}");
+    assert_eq!(report["milvus"], "second (127.0.0.1:19530)", "{out}");
+    // `check` reports the target beside the (unreachable) configured Milvus
+    let (code, out, err) = with(&["check"]);
+    assert_ne!(code, 0, "the configured Milvus is down: {out}{err}");
+    let line = out
+        .lines()
+        .chain(err.lines())
+        .find(|l| l.contains("target second"))
+        .unwrap_or_else(|| panic!("no target line: {out}{err}"))
+        .to_string();
+    assert!(
+        line.contains("127.0.0.1:19530") && line.contains("v2.3"),
+        "{line}"
+    );
+}

@@ -323,6 +323,10 @@ pub struct RestoreArgs {
     /// against the names collections are restored as (after --rename and --suffix).
     #[arg(long)]
     pub filter: Option<String>,
+    /// Restore into another Milvus: a name under `targets:` in the configuration (backups are
+    /// still read from the configured backup storage).
+    #[arg(long)]
+    pub milvus: Option<String>,
     /// Drop target collections that already exist (otherwise they are an error and stay untouched).
     #[arg(long = "drop_exist_collection", alias = "drop-exist-collection")]
     pub drop_exist_collection: bool,
@@ -423,6 +427,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 suffix: a.suffix,
                 renames: split_list(&a.rename),
                 filter: a.filter.unwrap_or_default(),
+                milvus: a.milvus.unwrap_or_default(),
                 drop_existing: a.drop_exist_collection,
                 meta_only: a.meta_only,
                 restore_index: a.restore_index,

@@ -7,7 +7,7 @@
 use std::{fmt, path::Path, time::Duration};
 
 use serde::Deserialize;
-use serde_yaml::Value;
+use serde_yaml::{Mapping, Value};
 
 use crate::error::{Error, Result};
 
@@ -117,6 +117,40 @@ pub struct Config {
     pub notifications: NotificationsConfig,
     /// Where milvault keeps its own state (`state`, milvault's own section).
     pub state: StateConfig,
+    /// Other Milvus clusters a restore or drill may be sent to, by name (`targets`, milvault's
+    /// own section).
+    pub targets: std::collections::BTreeMap<String, TargetConfig>,
+}
+
+/// `targets.NAME`: another Milvus (a DR cluster, a staging cluster) with the storage it keeps
+/// its binlogs in, written as backup.yaml's `milvus` and `minio` sections. Backups are still read
+/// from the configured backup storage; a restore stages their files into this Milvus' bucket
+/// when it cannot read them where they are.
+#[derive(Debug, Clone)]
+pub struct TargetConfig {
+    pub milvus: MilvusConfig,
+    pub milvus_storage: StorageConfig,
+}
+
+impl Config {
+    /// This configuration with Milvus and its storage replaced by the target `name`'s.
+    pub fn for_target(&self, name: &str) -> Result<Config> {
+        let t = self.targets.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.targets.keys().map(String::as_str).collect();
+            Error::InvalidRequest(if known.is_empty() {
+                format!("there is no Milvus target '{name}': the configuration names none (add it under `targets:`)")
+            } else {
+                format!(
+                    "there is no Milvus target '{name}'; the configuration names: {}",
+                    known.join(", ")
+                )
+            })
+        })?;
+        let mut c = self.clone();
+        c.milvus = t.milvus.clone();
+        c.milvus_storage = t.milvus_storage.clone();
+        Ok(c)
+    }
 }
 
 /// `state`: milvault's database of jobs, policies, users and the audit log. Empty: the SQLite
@@ -621,7 +655,9 @@ impl Config {
         // from_str (unlike from_value) names the key in type errors, so round-trip through text
         let text = serde_yaml::to_string(&tree).map_err(|e| Error::Config(e.to_string()))?;
         let raw: RawFile = serde_yaml::from_str(&text).map_err(|e| Error::Config(e.to_string()))?;
-        raw.normalise()
+        let mut config = raw.normalise()?;
+        config.targets = read_targets(&tree)?;
+        Ok(config)
     }
 }
 
@@ -795,8 +831,58 @@ impl RawFile {
                 self.notifications
             },
             state: self.state,
+            targets: Default::default(),
         })
     }
+}
+
+/// `targets:` of a configuration tree: each a `milvus` and a `minio` section read as the file's
+/// own are (defaults, storage types, checks), errors naming the target.
+fn read_targets(tree: &Value) -> Result<std::collections::BTreeMap<String, TargetConfig>> {
+    let mut out = std::collections::BTreeMap::new();
+    let Some(targets) = tree.get("targets") else {
+        return Ok(out);
+    };
+    let Some(map) = targets.as_mapping() else {
+        return Err(Error::Config(
+            "targets must map names to {milvus: ..., minio: ...}".into(),
+        ));
+    };
+    for (name, t) in map {
+        let name = name.as_str().unwrap_or_default().to_string();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(Error::Config(format!(
+                "targets: '{name}' is not a target name (letters, digits, '_' and '-')"
+            )));
+        }
+        let mut own = Mapping::new();
+        for section in ["milvus", "minio"] {
+            if let Some(v) = t.get(section) {
+                own.insert(section.into(), v.clone());
+            }
+        }
+        let named = |e: Error| match e {
+            Error::Config(m) => Error::Config(format!("targets.{name}: {m}")),
+            other => other,
+        };
+        let text = serde_yaml::to_string(&Value::Mapping(own))
+            .map_err(|e| Error::Config(e.to_string()))?;
+        let raw: RawFile =
+            serde_yaml::from_str(&text).map_err(|e| named(Error::Config(e.to_string())))?;
+        let c = raw.normalise().map_err(named)?;
+        out.insert(
+            name,
+            TargetConfig {
+                milvus: c.milvus,
+                milvus_storage: c.milvus_storage,
+            },
+        );
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -884,6 +970,72 @@ backup:
         assert_eq!(c.gc_pause.address, "http://dc:9091");
         assert_eq!(c.gc_pause.seconds, 600);
         assert!(Config::from_yaml("backup:\n  gcPause:\n    seconds: 0\n", &[]).is_err());
+    }
+
+    #[test]
+    fn named_milvus_targets_replace_milvus_and_its_storage_only() {
+        let text = r#"
+milvus:
+  address: prod-milvus
+minio:
+  storageType: minio
+  address: prod-minio
+  bucketName: prod-bucket
+  backupBucketName: backups
+targets:
+  dr:
+    milvus:
+      address: dr-milvus
+      port: 29530
+      password: dr-secret
+    minio:
+      storageType: s3
+      address: dr-minio
+      bucketName: dr-bucket
+      rootPath: dr-files
+"#;
+        let c =
+            Config::from_yaml(text, &[("targets.dr.milvus.user".into(), "root".into())]).unwrap();
+        let dr = c.for_target("dr").unwrap();
+        assert_eq!(
+            (dr.milvus.address.as_str(), dr.milvus.port),
+            ("dr-milvus", 29530)
+        );
+        assert_eq!(dr.milvus.user, "root");
+        assert_eq!(dr.milvus.password.expose(), "dr-secret");
+        assert_eq!(dr.milvus_storage.bucket, "dr-bucket");
+        assert_eq!(dr.milvus_storage.root_path, "dr-files");
+        // the backups are the same: the backup storage is the file's
+        assert_eq!(dr.backup_storage, c.backup_storage);
+        assert_eq!(dr.backup_storage.bucket, "backups");
+        assert_eq!(c.milvus.address, "prod-milvus");
+        assert!(
+            !format!("{c:?}").contains("dr-secret"),
+            "secrets never print"
+        );
+        let e = c.for_target("nope").unwrap_err().to_string();
+        assert!(e.contains("nope") && e.contains("dr"), "{e}");
+        let e = Config::from_yaml(
+            "targets:
+  x:
+    minio:
+      storageType: floppy
+",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("configuration") || e.contains("targets.x"),
+            "{e}"
+        );
+        assert!(Config::from_yaml(
+            "targets:
+  'a b': {}
+",
+            &[]
+        )
+        .is_err());
     }
 
     #[test]

@@ -216,6 +216,7 @@ fn users_sessions_tokens_audit_drills_and_deliveries_round_trip() {
 
         let report = crate::engine::commands::drill::DrillReport {
             backup: "b1".into(),
+            milvus: String::new(),
             milvus_version: "v2.3.5".into(),
             started_at: at(0),
             database: "drill_b1".into(),

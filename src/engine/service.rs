@@ -119,10 +119,22 @@ impl Milvault {
         r
     }
 
-    /// Restores from a backup and waits for it.
+    /// The service for the Milvus a request names: `None` for the configured one (an empty
+    /// name), else one for the named target (`targets.NAME`): the same backups, another Milvus.
+    pub fn on_milvus(&self, name: &str) -> Result<Option<Milvault>> {
+        if name.is_empty() {
+            return Ok(None);
+        }
+        Milvault::new(self.config.for_target(name)?).map(Some)
+    }
+
+    /// Restores from a backup (into the Milvus `req.milvus` names) and waits for it.
     pub async fn restore(&self, req: RestoreRequest, progress: &Progress) -> Result<RestoreReport> {
         let r = match self.job_slot(progress).await {
-            Ok(_slot) => restore::restore(self, req, progress).await,
+            Ok(_slot) => match self.on_milvus(&req.milvus) {
+                Ok(other) => restore::restore(other.as_ref().unwrap_or(self), req, progress).await,
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         progress.finish(&r);
@@ -195,12 +207,14 @@ impl Milvault {
 
     /// Where a restore would put each collection, and which targets exist already.
     pub async fn restore_preview(&self, req: &RestoreRequest) -> Result<Vec<RestoreTarget>> {
-        restore::preview(self, req).await
+        let other = self.on_milvus(&req.milvus)?;
+        restore::preview(other.as_ref().unwrap_or(self), req).await
     }
 
     /// The plan of a restore (selection, targets, which exist), changing nothing.
     pub async fn restore_plan(&self, req: &RestoreRequest) -> Result<restore::RestorePlan> {
-        restore::RestorePlan::make(self, req).await
+        let other = self.on_milvus(&req.milvus)?;
+        restore::RestorePlan::make(other.as_ref().unwrap_or(self), req).await
     }
 }
 

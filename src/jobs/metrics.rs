@@ -352,6 +352,7 @@ mod tests {
         .unwrap();
         let drill = |backup: &str, passed: bool| crate::engine::commands::drill::DrillReport {
             backup: backup.into(),
+            milvus: String::new(),
             milvus_version: "v2.3.5".into(),
             started_at: slot,
             database: "scratch".into(),

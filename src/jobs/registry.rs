@@ -483,7 +483,7 @@ impl JobRegistry {
         self: &Arc<Self>,
         req: RestoreRequest,
     ) -> Result<JobSnapshot> {
-        let plan = RestorePlan::make(&self.svc, &req).await?;
+        let plan = self.svc.restore_plan(&req).await?;
         self.start_restore_planned(req, &plan)
     }
 

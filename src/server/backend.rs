@@ -661,6 +661,7 @@ mod tests {
     fn drilled(recalls: &[Option<f64>]) -> DrillReport {
         DrillReport {
             backup: "b1".into(),
+            milvus: String::new(),
             milvus_version: "v2.3.5".into(),
             started_at: chrono::DateTime::from_timestamp_millis(1_000_000).unwrap_or_default(),
             database: "milvault_drill_x".into(),

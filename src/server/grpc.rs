@@ -318,6 +318,7 @@ impl BackupService for GrpcService {
                 suffix: r.suffix,
                 renames: r.renames,
                 filter: r.filter,
+                milvus: r.milvus,
                 drop_existing: r.drop_existing,
                 meta_only: r.meta_only,
                 restore_index: r.restore_index,
@@ -352,6 +353,7 @@ impl BackupService for GrpcService {
         let req = DrillRequest {
             name: r.name,
             collections: r.collections,
+            milvus: r.milvus,
             sample: r.sample as usize,
             top_k: r.top_k as usize,
             min_recall: r.min_recall,
@@ -550,6 +552,7 @@ fn drill_message(r: DrillReport) -> pb::DrillReport {
     pb::DrillReport {
         backup: r.backup,
         milvus_version: r.milvus_version,
+        milvus: r.milvus,
         started_at: r.started_at.to_rfc3339(),
         database: r.database,
         restore_ms: r.restore_ms,

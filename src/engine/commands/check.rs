@@ -79,7 +79,48 @@ pub async fn check_within(svc: &Milvault, shown: &(dyn Fn(&str) -> bool + Sync))
     }
     let b = svc.backup_storage();
     items.push(probe("backup storage", b.probe().await, b.describe()));
+    for name in svc.config().targets.keys() {
+        items.push(check_target(svc, name).await);
+    }
     CheckReport { items }
+}
+
+/// Whether a named Milvus target (`targets.NAME`) and the storage it keeps binlogs in answer.
+async fn check_target(svc: &Milvault, name: &str) -> CheckItem {
+    let what = format!("target {name}");
+    let fail = |detail: String| CheckItem {
+        what: what.clone(),
+        ok: false,
+        detail,
+    };
+    let target = match svc.on_milvus(name) {
+        Ok(Some(t)) => t,
+        Ok(None) => return fail("no target name".into()),
+        Err(e) => return fail(e.to_string()),
+    };
+    let addr = target.config().milvus.endpoint();
+    let version = match target.milvus().await {
+        Ok(m) => m.version().await.unwrap_or_default(),
+        Err(e) => return fail(e.to_string()),
+    };
+    let storage = match target.milvus_storage() {
+        Ok(s) => s,
+        Err(e) => return fail(format!("Milvus {version} at {addr}; its storage: {e}")),
+    };
+    match storage.probe().await {
+        Ok(()) => CheckItem {
+            what: what.clone(),
+            ok: true,
+            detail: format!(
+                "Milvus {version} at {addr}; its storage {}",
+                storage.describe()
+            ),
+        },
+        Err(e) => fail(format!(
+            "Milvus {version} at {addr}; its storage {}: {e}",
+            storage.describe()
+        )),
+    }
 }
 
 /// How many sealed segments `check` looks for in Milvus' storage.

@@ -28,6 +28,10 @@ pub struct DrillRequest {
     /// Collections (`name` or `db.name`, comma separated); empty: all of the backup's.
     #[arg(long = "colls", value_delimiter = ',')]
     pub collections: Vec<String>,
+    /// The Milvus to drill on: a name under `targets:` in the configuration (a DR or staging
+    /// cluster); empty: the configured Milvus.
+    #[arg(long, default_value = "")]
+    pub milvus: String,
     /// Rows sampled per collection for the key and vector checks (default 100, at most 1000).
     #[arg(long, default_value_t = 100)]
     pub sample: usize,
@@ -45,6 +49,10 @@ pub struct DrillRequest {
 pub struct DrillReport {
     pub backup: String,
     pub milvus_version: String,
+    /// The Milvus it ran on: `address:port`, after the target's name when it was one of the
+    /// configuration's `targets`.
+    #[serde(default)]
+    pub milvus: String,
     pub started_at: DateTime<Utc>,
     /// The scratch database it used (dropped at the end).
     pub database: String,
@@ -100,6 +108,8 @@ const INT8_VECTOR: i32 = 105;
 /// Runs a drill. A failed restore or check is a report that did not pass, saying what failed;
 /// an error means the drill could not run (no such backup, Milvus unreachable, cancelled).
 pub async fn drill(svc: &Milvault, req: &DrillRequest, progress: &Progress) -> Result<DrillReport> {
+    let other = svc.on_milvus(&req.milvus)?;
+    let svc = other.as_ref().unwrap_or(svc);
     let started_at = Utc::now();
     let info = svc.get_backup(&req.name).await?;
     let milvus = svc.milvus().await?;
@@ -138,6 +148,13 @@ pub async fn drill(svc: &Milvault, req: &DrillRequest, progress: &Progress) -> R
     let mut report = DrillReport {
         backup: req.name.clone(),
         milvus_version: milvus.version().await.unwrap_or_default(),
+        milvus: {
+            let m = &svc.config().milvus;
+            match req.milvus.as_str() {
+                "" => format!("{}:{}", m.address, m.port),
+                target => format!("{target} ({}:{})", m.address, m.port),
+            }
+        },
         started_at,
         database: database.clone(),
         restore_ms,

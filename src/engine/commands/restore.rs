@@ -43,6 +43,9 @@ pub struct RestoreRequest {
     pub suffix: String,
     /// Rename rules: `a:b`, `db1.a:db2.b` or `db1.*:db2.*`.
     pub renames: Vec<String>,
+    /// The Milvus to restore into: a name under `targets:` in the configuration; empty: the
+    /// configured Milvus. Backups are read from the configured backup storage either way.
+    pub milvus: String,
     /// milvus-backup's restore `--filter`: comma separated `db.*`, `db.coll` or `coll`, matched
     /// against the names collections get (after `renames` and `suffix`); only those are restored.
     /// Empty: no filter.

@@ -271,6 +271,9 @@ pub struct RestoreBody {
     /// milvus-backup's filter: comma separated `db.*`, `db.coll` or `coll`, matched against the
     /// names after `renames` and `suffix`; only those collections are restored.
     pub filter: String,
+    /// Restore into another Milvus: a name under `targets:` in the configuration; absent: the
+    /// configured Milvus.
+    pub milvus: String,
     /// Replace target collections that exist (dropped first).
     pub drop_existing: bool,
     pub meta_only: bool,
@@ -294,6 +297,7 @@ impl RestoreBody {
             suffix: self.suffix,
             renames: self.renames,
             filter: self.filter,
+            milvus: self.milvus,
             drop_existing: self.drop_existing,
             meta_only: self.meta_only,
             restore_index: self.restore_index,
