@@ -899,11 +899,43 @@ async fn a_drill_of_a_damaged_backup_fails_and_is_recorded() {
     bytes[at] ^= 0x5a;
     std::fs::write(victim, &bytes).unwrap();
 
-    let (code, out, err) = run(&dir, &["--json", "drill", "-n", &name]);
+    // a webhook receiver: the failed drill is told to it before the CLI exits
+    let got: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let hook = {
+        let got = got.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |body: String| {
+                let got = got.clone();
+                async move {
+                    got.lock().unwrap().push(body);
+                    "ok"
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("notifications.webhooks=[{{name: t, url: \"http://{addr}/hook\", secret: s3cret}}]")
+    };
+    let (code, out, err) = {
+        let dir = dir.clone();
+        let name = name.clone();
+        tokio::task::spawn_blocking(move || {
+            run(&dir, &["--set", &hook, "--json", "drill", "-n", &name])
+        })
+        .await
+        .unwrap()
+    };
     assert_eq!(code, 1, "{out}{err}");
     let report: serde_json::Value =
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
     assert_eq!(report["passed"], false, "{report}");
+    let told = got.lock().unwrap().clone();
+    assert_eq!(told.len(), 1, "{told:?}");
+    let event: serde_json::Value = serde_json::from_str(&told[0]).unwrap();
+    assert_eq!(event["event"], "drill.failed", "{event}");
+    assert_eq!(event["backup"], name.as_str(), "{event}");
     let failure = report["failure"].as_str().unwrap();
     assert!(failure.contains("the restore failed"), "{failure}");
     assert!(

@@ -46,6 +46,22 @@ impl CliJobs {
         &self.gate
     }
 
+    /// How long a command waits, before it exits, for the notifications its jobs started.
+    const NOTIFICATIONS_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+    /// Ends the command's use of the database: waits for its jobs' notifications to be
+    /// delivered (or given up, at most a minute: a cron-run `milvault drill` that fails must
+    /// still be told), then signs off.
+    pub async fn finish(&self) {
+        if !self.registry.settled(Self::NOTIFICATIONS_WAIT).await {
+            tracing::warn!(
+                "some notifications were still being sent after {:?}; the deliveries log (`/api/v2/notifications`) shows which",
+                Self::NOTIFICATIONS_WAIT
+            );
+        }
+        self.sign_off();
+    }
+
     /// Signs this process off: its name claims end and its jobs count as ended.
     pub fn sign_off(&self) {
         if let Err(e) = self.registry.sign_off() {

@@ -399,7 +399,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 .gate()
                 .run_backup(req, |h| show_progress(h, cli.json))
                 .await;
-            jobs.sign_off();
+            jobs.finish().await;
             let info = result?;
             if cli.json {
                 println!(
@@ -443,7 +443,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 .gate()
                 .run_restore(req, |h| show_progress(h, cli.json))
                 .await;
-            jobs.sign_off();
+            jobs.finish().await;
             let report = result?;
             if cli.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -513,7 +513,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             let jobs = jobs::CliJobs::open(&cli.db, &svc)?;
             // refused while a process sharing the database makes or reads the backup
             let result = jobs.gate().delete_backup(&a.name).await;
-            jobs.sign_off();
+            jobs.finish().await;
             let n = result?;
             println!("deleted backup '{}' ({n} files)", a.name);
         }
@@ -571,7 +571,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 .gate()
                 .run_drill(req, |h| show_progress(h, cli.json))
                 .await;
-            jobs.sign_off();
+            jobs.finish().await;
             let r = result?;
             if cli.json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
@@ -613,7 +613,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 .gate()
                 .run_verify(&a.name, |h| show_progress(h, cli.json))
                 .await;
-            jobs.sign_off();
+            jobs.finish().await;
             let report = result?;
             if cli.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);

@@ -85,6 +85,9 @@ pub struct Notifier {
     hooks: Vec<WebhookConfig>,
     store: Arc<Db>,
     client: reqwest::Client,
+    /// Deliveries still trying, and a signal each time one ends (a CLI command waits for them
+    /// before its process exits: see [`Notifier::settled`]).
+    in_flight: Arc<(std::sync::atomic::AtomicUsize, tokio::sync::Notify)>,
 }
 
 /// How long one try may take.
@@ -99,6 +102,7 @@ impl Notifier {
             .build()
             .unwrap_or_default();
         Arc::new(Notifier {
+            in_flight: Default::default(),
             hooks: config.webhooks.clone(),
             store,
             client,
@@ -132,7 +136,36 @@ impl Notifier {
         for hook in targets {
             let me = self.clone();
             let event = event.clone();
-            rt.spawn(async move { me.deliver(&hook, &event).await });
+            let in_flight = self.in_flight.clone();
+            in_flight
+                .0
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            rt.spawn(async move {
+                me.deliver(&hook, &event).await;
+                if in_flight
+                    .0
+                    .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
+                    == 1
+                {
+                    in_flight.1.notify_waiters();
+                }
+            });
+        }
+    }
+
+    /// Waits until every delivery started has ended (delivered or given up), at most `within`;
+    /// false when some are still trying. A process about to exit calls it, or its
+    /// notifications would be lost with it.
+    pub async fn settled(&self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let ended = self.in_flight.1.notified();
+            if self.in_flight.0.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, ended).await.is_err() {
+                return self.in_flight.0.load(std::sync::atomic::Ordering::SeqCst) == 0;
+            }
         }
     }
 
@@ -415,6 +448,19 @@ mod tests {
                     .collect::<String>()
             }
         );
+    }
+
+    #[tokio::test]
+    async fn settled_waits_for_deliveries_still_retrying() {
+        let (url, got) = receiver(vec![500, 500]).await;
+        let n = notifier(vec![hook("ops", &url)]);
+        assert!(n.settled(Duration::ZERO).await, "nothing in flight");
+        n.notify(Event::new(JOB_FAILED, "x"), &[]);
+        // retries 20 ms then 40 ms apart: not over at once, over well within a second
+        assert!(!n.settled(Duration::from_millis(1)).await);
+        assert!(n.settled(Duration::from_secs(5)).await);
+        assert_eq!(got.lock().unwrap().len(), 3);
+        assert_eq!(n.store.deliveries(10).unwrap()[0].state, "delivered");
     }
 
     #[tokio::test]

@@ -617,6 +617,21 @@ impl JobRegistry {
         lock(&self.live).get(id).cloned()
     }
 
+    /// Waits, at most `within`, until no job runs in this process and every notification its
+    /// jobs started has been delivered or given up; false when something is still going. A
+    /// command calls it before its process exits, or a failure's webhook would die with it.
+    pub async fn settled(&self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        while self.running_count() > 0 {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        self.notifier.settled(left).await
+    }
+
     /// How many jobs run in this process now.
     pub fn running_count(&self) -> usize {
         lock(&self.live).len()
