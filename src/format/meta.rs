@@ -5,7 +5,7 @@
 //! Every field has a default so that files from other versions of either tool still load; keys
 //! this version does not know are ignored, as Go's decoder does. The fields are those of
 //! milvus-backup v0.5.16 (plus `format` and `snapshot_backup` of its main branch); see
-//! [`crate::format::compat`] for what each version writes. milvault's own additions are
+//! `format/compat.rs` (tests only) for what each version writes. milvault's own additions are
 //! prefixed `milvault`.
 
 use std::collections::BTreeMap;
