@@ -81,7 +81,7 @@ pub fn status_of(e: Error) -> Status {
         ErrorKind::Unavailable => Status::unavailable(msg),
         ErrorKind::Unauthenticated => Status::unauthenticated(msg),
         ErrorKind::Forbidden => Status::permission_denied(msg),
-        ErrorKind::TooManyRequests => Status::resource_exhausted(msg),
+        ErrorKind::TooManyRequests | ErrorKind::TooLarge => Status::resource_exhausted(msg),
         ErrorKind::Internal => Status::internal(msg),
     }
 }

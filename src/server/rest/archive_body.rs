@@ -1,0 +1,108 @@
+//! The HTTP side of archives: an export streamed as a response body, and an upload's body read
+//! as a stream with its size limit.
+
+use axum::{
+    body::Body,
+    http::{header, HeaderMap, HeaderValue},
+    response::{IntoResponse, Response},
+};
+use futures::{StreamExt, TryStreamExt};
+use tokio::io::AsyncRead;
+
+use crate::{auth::gate::Export, error::Error};
+
+/// Bytes between the export task and the response body: the export waits while the client reads.
+const PIPE_BYTES: usize = 1 << 20;
+
+/// `name` as a file name that needs no quoting or escaping in a header.
+pub fn safe_file_name(name: &str, zstd: bool) -> String {
+    let base: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let base = base.trim_start_matches('.');
+    let base = if base.is_empty() { "backup" } else { base };
+    format!("{base}.tar{}", if zstd { ".zst" } else { "" })
+}
+
+/// The archive as a streamed response: written by a task into a pipe the body reads from, so
+/// memory stays bounded; an export that fails half-way ends the body with an error (the client
+/// sees a broken transfer, never a complete-looking archive).
+pub fn streamed(export: Export) -> Response {
+    let opts = export.options().clone();
+    let (reader, writer) = tokio::io::duplex(PIPE_BYTES);
+    let task = tokio::spawn(export.write(writer));
+    let end = futures::stream::once(async move {
+        match task.await {
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) => Some(Err(std::io::Error::other(e.to_string()))),
+            Err(e) => Some(Err(std::io::Error::other(format!(
+                "the export stopped: {e}"
+            )))),
+        }
+    })
+    .filter_map(std::future::ready);
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(reader).chain(end));
+    let kind = if opts.zstd {
+        "application/zstd"
+    } else {
+        "application/x-tar"
+    };
+    let disposition = format!(
+        "attachment; filename=\"{}\"",
+        safe_file_name(&opts.name, opts.zstd)
+    );
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    (headers, body).into_response()
+}
+
+/// An upload's body as a reader; refused at once when its Content-Length says it is larger
+/// than `limit` (the import enforces the limit on the bytes too, for chunked uploads).
+pub fn upload(
+    headers: &HeaderMap,
+    body: Body,
+    limit: u64,
+) -> Result<impl AsyncRead + Send + Unpin, Error> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(Error::ArchiveTooLarge { limit });
+    }
+    let stream = body.into_data_stream().map_err(std::io::Error::other);
+    Ok(tokio_util::io::StreamReader::new(stream))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_need_no_escaping() {
+        assert_eq!(safe_file_name("nightly_1", false), "nightly_1.tar");
+        assert_eq!(safe_file_name("a.b-c", true), "a.b-c.tar.zst");
+        assert_eq!(safe_file_name("x\"; y/../z", false), "x___y_.._z.tar");
+        assert_eq!(safe_file_name("..", false), "backup.tar");
+    }
+
+    #[test]
+    fn a_declared_size_over_the_limit_is_refused_at_once() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("101"));
+        let e = upload(&h, Body::empty(), 100).err().unwrap();
+        assert!(matches!(e, Error::ArchiveTooLarge { limit: 100 }));
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("100"));
+        assert!(upload(&h, Body::empty(), 100).is_ok());
+    }
+}
