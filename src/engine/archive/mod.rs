@@ -8,4 +8,4 @@ pub mod import;
 pub mod limit;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -29,7 +29,7 @@ const FILES: [&str; 3] = [
 ];
 
 /// A complete backup `name` with three binlogs, its manifest and metadata.
-async fn backup(s: &Storage, name: &str) {
+pub(crate) async fn backup(s: &Storage, name: &str) {
     for (i, f) in FILES.iter().enumerate() {
         s.write(&format!("{name}/{f}"), vec![i as u8; 1000 + i].into())
             .await
