@@ -105,4 +105,22 @@ mod tests {
         h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("100"));
         assert!(upload(&h, Body::empty(), 100).is_ok());
     }
+
+    #[test]
+    fn both_routes_are_in_the_openapi_document() {
+        let doc =
+            serde_json::to_value(<super::super::ApiDoc as utoipa::OpenApi>::openapi()).unwrap();
+        let get = &doc["paths"]["/api/v2/backups/{name}/archive"]["get"];
+        assert!(get.is_object(), "{doc}");
+        let params: Vec<&str> = get["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        assert_eq!(params, ["name", "zstd"]);
+        let post = &doc["paths"]["/api/v2/backups/archive"]["post"];
+        assert!(post["responses"]["413"].is_object());
+        assert!(doc["components"]["schemas"]["ImportReport"].is_object());
+    }
 }
