@@ -12,6 +12,7 @@ use milvault::{
     engine::commands::{create::CreateBackupRequest, restore::RestoreRequest},
     jobs::registry::JobRegistry,
     progress::{JobKind, Progress},
+    server::grpc::pb::{self, backup_service_client::BackupServiceClient},
 };
 use tokio::io::AsyncReadExt;
 
@@ -268,4 +269,92 @@ async fn rest_export_and_upload_refusing_damaged_and_crafted_archives() {
         .await
         .unwrap();
     assert!(report.ok(), "{report:?}");
+}
+
+async fn grpc(p: &Portal) -> BackupServiceClient<tonic::transport::Channel> {
+    let channel = tonic::transport::Channel::from_shared(p.url(""))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    BackupServiceClient::new(channel)
+}
+
+#[tokio::test]
+async fn grpc_export_and_import_in_chunks() {
+    let (a, b) = (work_dir(&unique("grpc_a")), work_dir(&unique("grpc_b")));
+    let name = unique("orig");
+    backup_products(&a, &name).await;
+    let (from, to) = (server(&a, 1 << 40).await, server(&b, 1 << 40).await);
+    let mut chunks = grpc(&from)
+        .await
+        .export_backup(pb::ExportBackupRequest {
+            name: name.clone(),
+            zstd: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut archive = Vec::new();
+    while let Some(c) = chunks.message().await.unwrap() {
+        archive.extend_from_slice(&c.data);
+    }
+    assert_eq!(&archive[..4], &[0x28, 0xb5, 0x2f, 0xfd]);
+    let e = grpc(&from)
+        .await
+        .export_backup(pb::ExportBackupRequest {
+            name: "no_such_backup".into(),
+            zstd: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::NotFound);
+
+    // sent in 60 KiB messages, the name in the first
+    let copy = unique("copy");
+    let msgs: Vec<pb::ImportBackupChunk> = archive
+        .chunks(60 * 1024)
+        .enumerate()
+        .map(|(i, c)| pb::ImportBackupChunk {
+            name: if i == 0 { copy.clone() } else { String::new() },
+            data: c.to_vec(),
+        })
+        .collect();
+    let r = grpc(&to)
+        .await
+        .import_backup(futures::stream::iter(msgs.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (r.backup.as_str(), r.renamed_from.as_str()),
+        (copy.as_str(), name.as_str())
+    );
+    assert_eq!(files_under(&b.join(&copy)), files_under(&a.join(&name)));
+    let e = grpc(&to)
+        .await
+        .import_backup(futures::stream::iter(msgs.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::AlreadyExists, "{e}");
+    // cut short: refused, nothing left
+    let short: Vec<_> = msgs[..msgs.len() / 2]
+        .iter()
+        .cloned()
+        .map(|mut m| {
+            m.name = if m.name.is_empty() {
+                m.name
+            } else {
+                "short".into()
+            };
+            m
+        })
+        .collect();
+    let e = grpc(&to)
+        .await
+        .import_backup(futures::stream::iter(short))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e}");
+    assert!(!b.join("short").exists() || files_under(&b.join("short")).is_empty());
 }

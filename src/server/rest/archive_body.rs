@@ -6,13 +6,10 @@ use axum::{
     http::{header, HeaderMap, HeaderValue},
     response::{IntoResponse, Response},
 };
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use tokio::io::AsyncRead;
 
 use crate::{auth::gate::Export, error::Error};
-
-/// Bytes between the export task and the response body: the export waits while the client reads.
-const PIPE_BYTES: usize = 1 << 20;
 
 /// `name` as a file name that needs no quoting or escaping in a header.
 pub fn safe_file_name(name: &str, zstd: bool) -> String {
@@ -31,24 +28,13 @@ pub fn safe_file_name(name: &str, zstd: bool) -> String {
     format!("{base}.tar{}", if zstd { ".zst" } else { "" })
 }
 
-/// The archive as a streamed response: written by a task into a pipe the body reads from, so
-/// memory stays bounded; an export that fails half-way ends the body with an error (the client
-/// sees a broken transfer, never a complete-looking archive).
+/// Bytes of one chunk of a streamed response body.
+const CHUNK_BYTES: usize = 256 << 10;
+
+/// The archive as a streamed response (see [`crate::server::archive_pipe`]).
 pub fn streamed(export: Export) -> Response {
     let opts = export.options().clone();
-    let (reader, writer) = tokio::io::duplex(PIPE_BYTES);
-    let task = tokio::spawn(export.write(writer));
-    let end = futures::stream::once(async move {
-        match task.await {
-            Ok(Ok(_)) => None,
-            Ok(Err(e)) => Some(Err(std::io::Error::other(e.to_string()))),
-            Err(e) => Some(Err(std::io::Error::other(format!(
-                "the export stopped: {e}"
-            )))),
-        }
-    })
-    .filter_map(std::future::ready);
-    let body = Body::from_stream(tokio_util::io::ReaderStream::new(reader).chain(end));
+    let body = Body::from_stream(crate::server::archive_pipe::chunks(export, CHUNK_BYTES));
     let kind = if opts.zstd {
         "application/zstd"
     } else {
