@@ -90,6 +90,15 @@ pub enum Error {
     #[error("an incomplete backup named '{0}' is in the way (data without metadata, left by a failed run); remove it with `milvault delete -n {0}` or choose another name")]
     IncompleteBackupExists(String),
 
+    /// An archive to import is damaged, incomplete or holds what a backup may not (a path
+    /// outside its folder, a file its manifest does not list); what was written is removed.
+    #[error("the archive was refused: {0}; nothing was imported")]
+    BadArchive(String),
+
+    /// An uploaded archive is larger than the configured limit.
+    #[error("the archive is larger than the {limit} bytes an upload may have (backup.maxArchiveBytes); nothing was imported. Import it with `milvault import FILE`, or raise the limit")]
+    ArchiveTooLarge { limit: u64 },
+
     /// The backup's metadata cannot be read or makes no sense.
     #[error("backup '{name}' has unreadable metadata ({file}): {reason}")]
     CorruptMetadata {
@@ -190,6 +199,8 @@ pub enum ErrorKind {
     Forbidden,
     /// Slow down.
     TooManyRequests,
+    /// The request is larger than allowed.
+    TooLarge,
     /// Anything else.
     Internal,
 }
@@ -198,7 +209,10 @@ impl Error {
     /// The kind of failure.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Config(_) | Error::InvalidRequest(_) => ErrorKind::InvalidInput,
+            Error::Config(_) | Error::InvalidRequest(_) | Error::BadArchive(_) => {
+                ErrorKind::InvalidInput
+            }
+            Error::ArchiveTooLarge { .. } => ErrorKind::TooLarge,
             Error::BackupNotFound(_)
             | Error::PolicyNotFound(_)
             | Error::UserNotFound(_)
@@ -256,6 +270,8 @@ impl Error {
             Error::PolicyNotFound(_) => "policy_not_found",
             Error::IncompleteBackupExists(_) => "incomplete_backup_exists",
             Error::CorruptMetadata { .. } => "corrupt_metadata",
+            Error::BadArchive(_) => "bad_archive",
+            Error::ArchiveTooLarge { .. } => "archive_too_large",
             Error::CollectionNotFound(_) => "collection_not_found",
             Error::CollectionNotInBackup { .. } => "collection_not_in_backup",
             Error::CollectionExists(_) => "collection_exists",

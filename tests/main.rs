@@ -7,6 +7,7 @@ mod support;
 
 mod aliases;
 mod api;
+mod archive;
 mod auth;
 mod backup_versions;
 mod cross_site;

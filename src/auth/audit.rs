@@ -26,6 +26,10 @@ pub mod action {
     pub const BACKUP_DRILL: &str = "backup.drill";
     /// A backup was verified.
     pub const BACKUP_VERIFY: &str = "backup.verify";
+    /// A backup was exported as an archive.
+    pub const BACKUP_EXPORT: &str = "backup.export";
+    /// An archive was imported as a backup.
+    pub const BACKUP_IMPORT: &str = "backup.import";
     /// A running job was cancelled.
     pub const JOB_CANCEL: &str = "job.cancel";
     /// A policy was added.

@@ -15,6 +15,7 @@ use super::{
 use crate::{
     db::policies::VerificationRecord,
     engine::commands::{
+        archive::{ExportOptions, ExportReport, ImportOptions, ImportReport},
         check::{self, CheckReport},
         create::CreateBackupRequest,
         delete::{incomplete_reason, Deleted},
@@ -32,7 +33,7 @@ use crate::{
     },
     jobs::name_lease::NameUse,
     jobs::policies::{self as policy, PolicyOverview},
-    jobs::registry::JobRegistry,
+    jobs::registry::{JobRegistry, NameClaim},
     progress::{JobHandle, JobKind, JobSnapshot},
 };
 
@@ -492,6 +493,77 @@ impl Gate {
         let r = self.outcome(action::BACKUP_VERIFY, name, r, |j| format!("job {}", j.id))?;
         self.reg.store().set_job_databases(&r.id, &dbs)?;
         Ok(r)
+    }
+
+    /// Authorizes exporting a backup the caller may see (read access to its databases) and
+    /// claims it for reading, so that it is not deleted while the archive streams; the export
+    /// runs with [`Export::write`]. A backup the caller may not see answers as a missing one.
+    pub async fn export_backup(&self, opts: &ExportOptions) -> Result<Export> {
+        self.visible_backup(action::BACKUP_EXPORT, &opts.name)
+            .await?;
+        let claim = self
+            .reg
+            .claim_name(&opts.name, NameUse::Read)
+            .inspect_err(|e| {
+                self.audit(
+                    action::BACKUP_EXPORT,
+                    &opts.name,
+                    Outcome::Failed,
+                    &e.to_string(),
+                )
+            })?;
+        Ok(Export {
+            gate: self.clone(),
+            opts: opts.clone(),
+            _claim: claim,
+        })
+    }
+
+    /// Imports an archive as a new backup: the caller needs the role that may make backups, and
+    /// may make one of every database the archive's backup holds (checked before it becomes
+    /// visible). The name is claimed for creating while the files are written, so a second
+    /// writer of that name is refused. `max_bytes` limits an upload.
+    pub async fn import_backup<R>(
+        &self,
+        opts: &ImportOptions,
+        input: R,
+        max_bytes: Option<u64>,
+    ) -> Result<ImportReport>
+    where
+        R: tokio::io::AsyncRead + Unpin + Send,
+    {
+        let target = opts.name.clone().unwrap_or_else(|| "(archive)".into());
+        let own = self.who().databases.clone();
+        self.allow(
+            action::BACKUP_IMPORT,
+            &target,
+            Action::Backup { databases: &own },
+        )?;
+        let r = crate::engine::commands::archive::import_backup(
+            self.reg.service(),
+            opts,
+            input,
+            max_bytes,
+            |name| self.reg.claim_name(name, NameUse::Create),
+            |name, info| {
+                let dbs = backup_databases(info);
+                self.allow(
+                    action::BACKUP_IMPORT,
+                    name,
+                    Action::Backup { databases: &dbs },
+                )
+            },
+        )
+        .await;
+        let target = r.as_ref().map(|r| r.backup.clone()).unwrap_or(target);
+        self.outcome(action::BACKUP_IMPORT, &target, r, |r| {
+            let from = r
+                .renamed_from
+                .as_ref()
+                .map(|n| format!(" (recorded as '{n}')"))
+                .unwrap_or_default();
+            format!("{} files, {} bytes{from}", r.files, r.bytes)
+        })
     }
 
     /// Makes a backup in this process and waits for it (the CLI): authorized like
@@ -1055,6 +1127,39 @@ fn policy_databases(p: &Policy) -> Vec<String> {
         databases: p.databases.clone(),
         ..Default::default()
     })
+}
+
+/// An export the caller may make ([`Gate::export_backup`]); its backup stays claimed for reading
+/// until this is dropped.
+pub struct Export {
+    gate: Gate,
+    opts: ExportOptions,
+    _claim: NameClaim,
+}
+
+impl Export {
+    /// The options it was authorized with.
+    pub fn options(&self) -> &ExportOptions {
+        &self.opts
+    }
+
+    /// Writes the archive into `out`; its end is audited.
+    pub async fn write<W>(self, out: W) -> Result<ExportReport>
+    where
+        W: tokio::io::AsyncWrite + Unpin + Send,
+    {
+        let svc = self.gate.reg.service();
+        let r = crate::engine::commands::archive::export_backup(svc, &self.opts, out).await;
+        self.gate
+            .outcome(action::BACKUP_EXPORT, &self.opts.name, r, |r| {
+                format!(
+                    "{} files, {} bytes{}",
+                    r.files,
+                    r.bytes,
+                    if self.opts.zstd { ", zstd" } else { "" }
+                )
+            })
+    }
 }
 
 #[cfg(test)]

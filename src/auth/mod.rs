@@ -9,5 +9,8 @@ pub mod gate;
 pub mod password;
 pub mod sign_in;
 
+#[cfg(test)]
+mod archive_tests;
+
 pub use access::{authorize, Action, Caller, Credential, Principal, Role};
 pub use gate::Gate;

@@ -55,6 +55,7 @@ pub fn effective_yaml(c: &Config) -> String {
             ("logicalPageBytes", (t.logical_page_bytes as u64).into()),
             ("logicalFileBytes", (t.logical_file_bytes as u64).into()),
             ("maxJobs", (t.max_jobs as u64).into()),
+            ("maxArchiveBytes", t.max_archive_bytes.into()),
         ]),
     );
     let hooks: Vec<Value> = c

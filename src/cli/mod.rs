@@ -5,6 +5,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+pub mod archive;
 pub mod config_show;
 pub mod jobs;
 pub mod policy;
@@ -56,6 +57,11 @@ pub enum Command {
     Check,
     /// Re-read a backup and check every file against its manifest (size and checksum).
     Verify(NameArg),
+    /// Write a whole backup into one archive file (`.tar`, or `.tar.zst` compressed with zstd).
+    Export(ExportArgs),
+    /// Make a backup from an archive `export` wrote; every file is checked against the
+    /// backup's manifest and the backup appears only once all are there.
+    Import(ImportArgs),
     /// Prove a backup restores: restore it into a scratch database, check rows, keys and
     /// vector search, drop what it made, and report the recovery time.
     Drill(crate::engine::commands::drill::DrillRequest),
@@ -74,6 +80,26 @@ pub enum Command {
     /// Asks a running server's health endpoint; exits 0 when it answers ok (the container
     /// image's health check, which has no curl).
     Health(HealthArgs),
+}
+
+/// `export` flags.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub opts: crate::engine::commands::archive::ExportOptions,
+    /// The archive file to write (must not exist); compressed with zstd when it ends in
+    /// `.tar.zst` or `.tzst`.
+    #[arg(short = 'o', long)]
+    pub output: PathBuf,
+}
+
+/// `import` flags.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The archive (`.tar` or `.tar.zst`; compression is recognized by its content).
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub opts: crate::engine::commands::archive::ImportOptions,
 }
 
 /// `health` flags.
@@ -640,6 +666,44 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 }
             }
             return Ok(if report.ok() { 0 } else { 1 });
+        }
+        Command::Export(a) => {
+            let jobs = jobs::CliJobs::open(&cli.db, &svc)?;
+            let result = archive::export(jobs.gate(), a).await;
+            jobs.sign_off();
+            let (report, path) = result?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "exported backup '{}' to {} ({} files, {})",
+                    report.backup,
+                    path.display(),
+                    report.files,
+                    human_bytes(report.bytes as i64)
+                );
+            }
+        }
+        Command::Import(a) => {
+            let jobs = jobs::CliJobs::open(&cli.db, &svc)?;
+            let result = archive::import(jobs.gate(), a).await;
+            jobs.sign_off();
+            let report = result?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "imported backup '{}'{} ({} files, {})",
+                    report.backup,
+                    report
+                        .renamed_from
+                        .as_ref()
+                        .map(|n| format!(" from an archive of '{n}'"))
+                        .unwrap_or_default(),
+                    report.files,
+                    human_bytes(report.bytes as i64)
+                );
+            }
         }
         Command::Policy(a) => return policy::run(svc, a, &cli.db, cli.json).await,
         Command::User(a) => return user::run(&svc, a, &cli.db, cli.json),

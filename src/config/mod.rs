@@ -423,6 +423,9 @@ impl StorageConfig {
     }
 }
 
+/// The default of `backup.maxArchiveBytes`: 100 GiB.
+pub const DEFAULT_MAX_ARCHIVE_BYTES: u64 = 100 << 30;
+
 /// Concurrency and timeouts.
 #[derive(Debug, Clone)]
 pub struct Tuning {
@@ -448,6 +451,8 @@ pub struct Tuning {
     pub logical_file_bytes: usize,
     /// Backups, restores and verifications one process runs at once; more wait for a slot.
     pub max_jobs: usize,
+    /// Largest backup archive the REST API takes as an upload (`backup.maxArchiveBytes`).
+    pub max_archive_bytes: u64,
 }
 
 // ---- the file's shape (milvus-backup v1 keys) ----
@@ -563,6 +568,8 @@ struct RawBackup {
     /// milvault: jobs run at once per process (each copies `parallelism.copydata` files at once
     /// with up to 64 MiB of streamed data).
     max_jobs: Option<usize>,
+    /// milvault: the largest archive an upload (`POST /api/v2/backups/archive`) may be.
+    max_archive_bytes: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -799,6 +806,10 @@ impl RawFile {
             logical_page_bytes: self.backup.logical_page_bytes.unwrap_or(8 << 20).max(1),
             logical_file_bytes: self.backup.logical_file_bytes.unwrap_or(64 << 20).max(1),
             max_jobs: positive_key("backup.maxJobs", self.backup.max_jobs.unwrap_or(8))?,
+            max_archive_bytes: self
+                .backup
+                .max_archive_bytes
+                .unwrap_or(DEFAULT_MAX_ARCHIVE_BYTES),
         };
         if self.backup.gc_pause.seconds == 0 {
             return Err(Error::Config(

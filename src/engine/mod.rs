@@ -3,6 +3,7 @@
 //! resumed backups, checksums, and the name rules ([`names`]). It knows nothing of HTTP or HTML;
 //! every front end reaches it through the Gate ([`crate::auth::gate::Gate`]).
 
+pub mod archive;
 pub mod commands;
 pub mod copy;
 pub mod import_plan;

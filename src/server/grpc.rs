@@ -16,6 +16,7 @@ use tonic::{server::NamedService, Request, Response, Status};
 use crate::{
     auth::{Caller, Gate},
     engine::commands::{
+        archive::{ExportOptions, ImportOptions},
         create::CreateBackupRequest,
         drill::{DrillReport, DrillRequest},
         list::BackupSummary,
@@ -42,6 +43,9 @@ use pb::backup_service_server::{BackupService, BackupServiceServer};
 
 /// Largest gRPC message read: requests only name backups and collections.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// Bytes of archive in one `ExportBackup` message (under [`MAX_MESSAGE_BYTES`] with its framing).
+const ARCHIVE_CHUNK_BYTES: usize = 60 * 1024;
 
 /// A watch sends at most one message per this interval (the newest state; the last always).
 const WATCH_EVERY: Duration = Duration::from_millis(250);
@@ -81,7 +85,7 @@ pub fn status_of(e: Error) -> Status {
         ErrorKind::Unavailable => Status::unavailable(msg),
         ErrorKind::Unauthenticated => Status::unauthenticated(msg),
         ErrorKind::Forbidden => Status::permission_denied(msg),
-        ErrorKind::TooManyRequests => Status::resource_exhausted(msg),
+        ErrorKind::TooManyRequests | ErrorKind::TooLarge => Status::resource_exhausted(msg),
         ErrorKind::Internal => Status::internal(msg),
     }
 }
@@ -455,6 +459,56 @@ impl BackupService for GrpcService {
             .await
             .map_err(status_of)?;
         Ok(Response::new(job_message(&s)))
+    }
+
+    type ExportBackupStream = Pin<Box<dyn Stream<Item = Result<pb::ArchiveChunk, Status>> + Send>>;
+
+    async fn export_backup(
+        &self,
+        request: Request<pb::ExportBackupRequest>,
+    ) -> Result<Response<Self::ExportBackupStream>, Status> {
+        let gate = self.gate(&request)?;
+        let r = request.into_inner();
+        required(&r.name, "name")?;
+        let opts = ExportOptions {
+            name: r.name,
+            zstd: r.zstd,
+        };
+        let export = gate.export_backup(&opts).await.map_err(status_of)?;
+        let chunks = crate::server::archive_pipe::chunks(export, ARCHIVE_CHUNK_BYTES).map(|c| {
+            c.map(|data| pb::ArchiveChunk {
+                data: data.to_vec(),
+            })
+            .map_err(|e| Status::internal(e.to_string()))
+        });
+        Ok(Response::new(Box::pin(chunks)))
+    }
+
+    async fn import_backup(
+        &self,
+        request: Request<tonic::Streaming<pb::ImportBackupChunk>>,
+    ) -> Result<Response<pb::ImportBackupResponse>, Status> {
+        let gate = self.gate(&request)?;
+        let limit = self.registry.service().config().tuning.max_archive_bytes;
+        let mut inbound = request.into_inner();
+        let first = inbound.message().await?.unwrap_or_default();
+        let opts = ImportOptions {
+            name: Some(first.name).filter(|n| !n.is_empty()),
+        };
+        let data = stream::iter([Ok(first.data)])
+            .chain(inbound.map(|m| m.map(|c| c.data)))
+            .map(|d| d.map(bytes::Bytes::from).map_err(std::io::Error::other));
+        let input = tokio_util::io::StreamReader::new(data);
+        let r = gate
+            .import_backup(&opts, input, Some(limit))
+            .await
+            .map_err(status_of)?;
+        Ok(Response::new(pb::ImportBackupResponse {
+            backup: r.backup,
+            renamed_from: r.renamed_from.unwrap_or_default(),
+            files: r.files,
+            bytes: r.bytes,
+        }))
     }
 
     type WatchJobStream = JobStream;

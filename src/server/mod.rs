@@ -2,6 +2,7 @@
 //! functions, live job events and downloads, the REST API and the gRPC API (HTTP/2 on the same
 //! port), all on one axum router over one [`JobRegistry`].
 
+pub mod archive_pipe;
 pub mod auth;
 pub mod backend;
 pub mod client_addr;

@@ -18,6 +18,7 @@ use object_store::{
 };
 
 pub mod server_side;
+pub mod stream;
 
 use crate::{
     config::{StorageConfig, StorageKind},

@@ -68,6 +68,8 @@ pub fn AuditPage() -> impl IntoView {
                 <option value="backup.restore">"backup.restore"</option>
                 <option value="backup.delete">"backup.delete"</option>
                 <option value="backup.verify">"backup.verify"</option>
+                <option value="backup.export">"backup.export"</option>
+                <option value="backup.import">"backup.import"</option>
                 <option value="policy.">"policies"</option>
                 <option value="user.">"users"</option>
                 <option value="token.">"tokens"</option>

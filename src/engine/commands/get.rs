@@ -6,6 +6,7 @@ use crate::{
     engine::service::Milvault,
     error::{Error, Result},
     format::{layout, BackupInfo, LevelInfos},
+    storage::Storage,
 };
 
 /// Reads a complete backup's metadata: `full_meta.json` when there is one, else the level files.
@@ -27,7 +28,18 @@ pub async fn get_backup(svc: &Milvault, name: &str) -> Result<BackupInfo> {
         }
         return Err(Error::BackupNotFound(name.into()));
     };
-    let top: BackupInfo = parse(name, layout::BACKUP_META, &top)?;
+    info_from(svc.backup_storage(), name, &top).await
+}
+
+/// The metadata of backup `name` whose `backup_meta.json` holds `top`, the rest read from its
+/// folder: `full_meta.json` when there is one, else the level files. An import reads the
+/// metadata this way before it writes the `backup_meta.json` that makes the backup visible.
+pub async fn info_from(storage: &Storage, name: &str, top: &[u8]) -> Result<BackupInfo> {
+    let read = |file: &'static str| async move {
+        let bytes = storage.read_opt(&layout::meta_file(name, file)).await?;
+        Ok::<_, Error>(bytes)
+    };
+    let top: BackupInfo = parse(name, layout::BACKUP_META, top)?;
     if let Some(full) = read(layout::FULL_META).await? {
         return Ok(named_by_folder(
             name,

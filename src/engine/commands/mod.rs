@@ -1,5 +1,6 @@
 //! One module per user-facing operation.
 
+pub mod archive;
 pub mod check;
 pub mod create;
 pub mod delete;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::{
-    extract::{Path, Query},
+    extract::{Path, Query, State},
     http::StatusCode,
     routing::{get, post},
     Json, Router,
@@ -17,6 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::{
     auth::Gate,
     engine::commands::{
+        archive::{ExportOptions, ImportOptions, ImportReport},
         create::CreateBackupRequest,
         drill::{DrillReport, DrillRequest},
         list::BackupSummary,
@@ -46,6 +47,8 @@ pub fn routes(registry: Arc<JobRegistry>) -> Router {
         .route("/api/v2/backups/{name}/restore", post(restore))
         .route("/api/v2/backups/{name}/restore-preview", post(preview))
         .route("/api/v2/backups/{name}/verify", post(verify))
+        .route("/api/v2/backups/{name}/archive", get(export_archive))
+        .route("/api/v2/backups/archive", post(import_archive))
         .route("/api/v2/backups/{name}/drill", post(drill).get(last_drill))
         .route("/api/v2/jobs", get(list_jobs))
         .route("/api/v2/jobs/{id}", get(get_job))
@@ -557,6 +560,46 @@ pub async fn verify(
 ) -> ApiResult<(StatusCode, Json<JobItem>)> {
     let job = gate.start_verify(&name).await?;
     Ok((StatusCode::ACCEPTED, Json(JobItem::of(&job))))
+}
+
+/// The whole backup as one archive: a tar (`?zstd=true`: compressed with zstd) of every file of
+/// its folder (metadata, manifest, binlogs), paths relative to it, streamed as it is read.
+#[utoipa::path(get, path = "/api/v2/backups/{name}/archive", tag = "v2",
+    params(("name" = String, Path, description = "Backup name"), ExportOptions),
+    responses((status = 200, description = "The archive (application/x-tar or application/zstd)",
+            content_type = "application/octet-stream"),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "The backup is being deleted", body = ErrorBody)))]
+pub async fn export_archive(
+    gate: Gate,
+    Path(name): Path<String>,
+    Query(mut opts): Query<ExportOptions>,
+) -> ApiResult<axum::response::Response> {
+    opts.name = name;
+    let export = gate.export_backup(&opts).await?;
+    Ok(super::archive_body::streamed(export))
+}
+
+/// Makes a backup from an uploaded archive (the body, streamed; tar or zstd-compressed tar),
+/// named `?name=` or as its metadata records. Every file is checked against the backup's
+/// manifest before the backup becomes visible; a refused archive leaves nothing behind.
+#[utoipa::path(post, path = "/api/v2/backups/archive", tag = "v2", params(ImportOptions),
+    request_body(content = Vec<u8>, content_type = "application/x-tar"),
+    responses((status = 201, body = ImportReport),
+        (status = 400, description = "The archive is damaged, incomplete or unsafe", body = ErrorBody),
+        (status = 409, description = "A backup of that name exists", body = ErrorBody),
+        (status = 413, description = "Larger than backup.maxArchiveBytes", body = ErrorBody)))]
+pub async fn import_archive(
+    gate: Gate,
+    State(reg): State<Arc<JobRegistry>>,
+    Query(opts): Query<ImportOptions>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> ApiResult<(StatusCode, Json<ImportReport>)> {
+    let limit = reg.service().config().tuning.max_archive_bytes;
+    let input = super::archive_body::upload(&headers, body, limit)?;
+    let report = gate.import_backup(&opts, input, Some(limit)).await?;
+    Ok((StatusCode::CREATED, Json(report)))
 }
 
 /// Starts a restore drill: the backup is restored into a scratch database with its indexes,
