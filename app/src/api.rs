@@ -14,7 +14,15 @@ pub struct BackupRow {
     pub duration_ms: Option<i64>,
     /// `db.collection` of each collection.
     pub collections: Vec<String>,
+    /// Live rows when recorded, else stored rows (kept for compatibility).
     pub rows: i64,
+    /// Rows stored in the backup's segments, deleted rows included.
+    #[serde(default)]
+    pub stored_rows: i64,
+    /// Live rows (`count(*)`, deletes applied) at backup time; `None`: not counted in every
+    /// collection.
+    #[serde(default)]
+    pub live_rows: Option<i64>,
     pub size: i64,
     pub milvus_version: String,
     pub meta_only: bool,
@@ -199,8 +207,14 @@ pub struct CollectionDetail {
     pub consistency: String,
     pub dynamic_fields: bool,
     pub segments: usize,
-    /// Live rows when recorded, else stored rows.
+    /// Live rows when recorded, else stored rows (kept for compatibility).
     pub rows: i64,
+    /// Rows stored in its segments, deleted rows included.
+    #[serde(default)]
+    pub stored_rows: i64,
+    /// Live rows (`count(*)`, deletes applied) at backup time; `None`: not counted.
+    #[serde(default)]
+    pub live_rows: Option<i64>,
     pub bytes: i64,
 }
 

@@ -89,6 +89,61 @@ pub fn size_with_base(size: i64, bytes_from_base: u64, bases: &[String]) -> Stri
     }
 }
 
+/// A backup's (or a collection's) rows, stored and live: the one place their wording lives, so
+/// the backups list and the backup page say the same thing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rows {
+    /// Rows stored in the segments, deleted rows included.
+    pub stored: i64,
+    /// Live rows (`count(*)`, deletes applied) when the backup counted them.
+    pub live: Option<i64>,
+}
+
+impl Rows {
+    /// Why stored and live rows differ: the tooltip of the "Stored rows" and "Live rows" headers.
+    pub const WHY: &'static str =
+        "Stored rows: rows in the backup's segments, deleted rows included \
+        (deletes are kept in delta logs until Milvus compacts them). Live rows: count(*) with \
+        deletes applied, when the backup could count them (the collection was loaded).";
+
+    /// Stored and live rows.
+    pub fn new(stored: i64, live: Option<i64>) -> Rows {
+        Rows { stored, live }
+    }
+
+    /// The one number of a list: live rows, or stored rows when not counted (`2,700`).
+    pub fn shown(&self) -> String {
+        count(self.live.unwrap_or(self.stored))
+    }
+
+    /// Stored rows (`3,000`).
+    pub fn stored(&self) -> String {
+        count(self.stored)
+    }
+
+    /// Live rows (`2,700`), or `not counted`.
+    pub fn live(&self) -> String {
+        self.live.map(count).unwrap_or_else(|| "not counted".into())
+    }
+
+    /// Both, for a tooltip: `2,700 live rows; 3,000 stored (deleted rows are kept in delta logs
+    /// until Milvus compacts them)`.
+    pub fn title(&self) -> String {
+        match self.live {
+            Some(live) if live == self.stored => format!("{} live rows; {} stored", count(live), count(self.stored)),
+            Some(live) => format!(
+                "{} live rows; {} stored (deleted rows are kept in delta logs until Milvus compacts them)",
+                count(live),
+                count(self.stored)
+            ),
+            None => format!(
+                "{} stored rows, deleted rows included; live rows not counted",
+                count(self.stored)
+            ),
+        }
+    }
+}
+
 /// `12,345`.
 pub fn count(n: i64) -> String {
     let s = n.unsigned_abs().to_string();
@@ -233,6 +288,30 @@ mod tests {
             suggested_name(1_795_599_084_000),
             "backup_2026_11_25_09_31_24"
         );
+    }
+
+    #[test]
+    fn stored_and_live_rows_are_worded_once() {
+        let counted = Rows::new(3000, Some(2700));
+        assert_eq!(counted.shown(), "2,700");
+        assert_eq!(counted.stored(), "3,000");
+        assert_eq!(counted.live(), "2,700");
+        assert_eq!(
+            counted.title(),
+            "2,700 live rows; 3,000 stored (deleted rows are kept in delta logs until Milvus compacts them)"
+        );
+        assert_eq!(
+            Rows::new(100, Some(100)).title(),
+            "100 live rows; 100 stored"
+        );
+        let uncounted = Rows::new(3000, None);
+        assert_eq!(uncounted.shown(), "3,000");
+        assert_eq!(uncounted.live(), "not counted");
+        assert_eq!(
+            uncounted.title(),
+            "3,000 stored rows, deleted rows included; live rows not counted"
+        );
+        assert!(Rows::WHY.contains("delta logs"));
     }
 
     #[test]

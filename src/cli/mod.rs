@@ -436,7 +436,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 );
             } else {
                 println!(
-                    "backup '{}' created: {} collections, {} segments, {} rows, {}",
+                    "backup '{}' created: {} collections, {} segments, {} stored rows, {}",
                     info.name,
                     info.collection_backups.len(),
                     info.segment_count(),
@@ -754,8 +754,12 @@ fn print_backup(info: &crate::format::BackupInfo) {
     } else if !info.format.is_empty() && info.format != "binlog" {
         println!("format   {}", info.format);
     }
+    let live = info
+        .live_rows()
+        .map(|n| format!("{n} live rows"))
+        .unwrap_or_else(|| "live rows not counted".into());
     println!(
-        "size     {} in {} segments, {} stored rows",
+        "size     {} in {} segments, {} stored rows, {live}",
         human_bytes(info.size),
         info.segment_count(),
         info.total_rows()

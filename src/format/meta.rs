@@ -398,7 +398,9 @@ impl CollectionBackupInfo {
     pub fn qualified_name(&self) -> String {
         format!("{}.{}", db_or_default(&self.db_name), self.collection_name)
     }
-    /// Live rows when recorded, else the rows stored in its segments.
+    /// Live rows when recorded, else the rows stored in its segments. Kept for the `rows` fields
+    /// of the front ends; prefer [`Self::total_rows`] (stored) and `live_rows` (live), which every
+    /// front end shows side by side.
     pub fn rows(&self) -> i64 {
         self.live_rows
             .unwrap_or_else(|| self.segments().map(|s| s.num_of_rows).sum())
@@ -634,6 +636,12 @@ impl BackupInfo {
         self.collection_backups.iter().map(|c| c.total_rows()).sum()
     }
 
+    /// Live rows (`count(*)`, deletes applied) of all its collections, when every collection
+    /// recorded them; `None` when any was not counted (`Some(0)` without collections).
+    pub fn live_rows(&self) -> Option<i64> {
+        self.collection_backups.iter().map(|c| c.live_rows).sum()
+    }
+
     /// Number of segments.
     pub fn segment_count(&self) -> usize {
         self.collection_backups
@@ -644,7 +652,7 @@ impl BackupInfo {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Shaped like the files milvus-backup writes (Go encoding/json of backuppb, omitempty).
@@ -736,5 +744,64 @@ mod tests {
         assert_eq!(back, info);
         assert_eq!(back.total_rows(), 15);
         assert_eq!(back.segment_count(), 3);
+    }
+
+    /// A collection of one partition whose segments hold `stored` rows, with `live` recorded
+    /// (shared with the front ends' tests).
+    pub(crate) fn collection(id: i64, stored: &[i64], live: Option<i64>) -> CollectionBackupInfo {
+        CollectionBackupInfo {
+            collection_id: id,
+            collection_name: format!("c{id}"),
+            partition_backups: vec![PartitionBackupInfo {
+                partition_id: 10,
+                collection_id: id,
+                segment_backups: stored
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| SegmentBackupInfo {
+                        segment_id: i as i64,
+                        collection_id: id,
+                        partition_id: 10,
+                        num_of_rows: *n,
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }],
+            live_rows: live,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn stored_and_live_rows_of_a_collection() {
+        let counted = collection(1, &[1000, 2000], Some(2700));
+        assert_eq!(counted.total_rows(), 3000);
+        assert_eq!(counted.live_rows, Some(2700));
+        assert_eq!(counted.rows(), 2700, "rows: live when recorded");
+        let uncounted = collection(2, &[1000, 2000], None);
+        assert_eq!(uncounted.total_rows(), 3000);
+        assert_eq!(uncounted.rows(), 3000, "rows: stored when not counted");
+    }
+
+    #[test]
+    fn live_rows_of_a_backup_only_when_every_collection_was_counted() {
+        let backup = |collection_backups| BackupInfo {
+            collection_backups,
+            ..Default::default()
+        };
+        let both = backup(vec![
+            collection(1, &[3000], Some(2700)),
+            collection(2, &[100], Some(100)),
+        ]);
+        assert_eq!(both.total_rows(), 3100);
+        assert_eq!(both.live_rows(), Some(2800));
+        let one = backup(vec![
+            collection(1, &[3000], Some(2700)),
+            collection(2, &[100], None),
+        ]);
+        assert_eq!(one.total_rows(), 3100);
+        assert_eq!(one.live_rows(), None);
+        assert_eq!(backup(vec![]).live_rows(), Some(0));
     }
 }

@@ -64,6 +64,8 @@ pub fn backup_row(s: &BackupSummary) -> BackupRow {
         duration_ms: s.duration_ms,
         collections: s.collections.clone(),
         rows: s.rows,
+        stored_rows: s.stored_rows,
+        live_rows: s.live_rows,
         size: s.size,
         milvus_version: s.milvus_version.clone(),
         meta_only: s.meta_only,
@@ -201,6 +203,8 @@ fn collection_detail(c: &CollectionBackupInfo) -> CollectionDetail {
         dynamic_fields: schema.enable_dynamic_field,
         segments: c.segments().count(),
         rows: c.rows(),
+        stored_rows: c.total_rows(),
+        live_rows: c.live_rows,
         bytes: c.size,
     }
 }

@@ -161,6 +161,8 @@ fn summary_message(b: &BackupSummary) -> pb::BackupSummary {
         collections: b.collections.clone(),
         rows: b.rows,
         meta_only: b.meta_only,
+        stored_rows: b.stored_rows,
+        live_rows: b.live_rows,
     }
 }
 
@@ -174,6 +176,8 @@ fn backup_message(info: &BackupInfo) -> pb::Backup {
                 database: db_or_default(&c.db_name).to_string(),
                 name: c.collection_name.clone(),
                 rows: c.rows(),
+                stored_rows: c.total_rows(),
+                live_rows: c.live_rows,
                 size: c.size,
                 partitions: c.partition_backups.len() as u32,
                 segments: c.segments().count() as u32,
@@ -631,5 +635,33 @@ fn drill_message(r: DrillReport) -> pb::DrillReport {
         min_recall: r.min_recall,
         passed: r.passed,
         failure: r.failure.unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::meta::tests::collection;
+
+    #[test]
+    fn backups_show_stored_and_live_rows() {
+        let info = BackupInfo {
+            name: "b".into(),
+            collection_backups: vec![
+                collection(1, &[1000, 2000], Some(2700)),
+                collection(2, &[50], None),
+            ],
+            ..Default::default()
+        };
+        let m = backup_message(&info);
+        let c = &m.collections;
+        assert_eq!((c[0].stored_rows, c[0].live_rows), (3000, Some(2700)));
+        assert_eq!((c[1].stored_rows, c[1].live_rows), (50, None));
+        let s = m.summary.as_ref().map(|s| (s.stored_rows, s.live_rows));
+        assert_eq!(
+            s,
+            Some((3050, None)),
+            "live only when every collection was counted"
+        );
     }
 }

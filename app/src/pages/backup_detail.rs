@@ -66,7 +66,8 @@ fn Detail(detail: BackupDetail) -> impl IntoView {
             <dt>"Made"</dt><dd>{format::time(s.created_ms)}</dd>
             <dt>"Took"</dt><dd>{s.duration_ms.map(format::duration_ms).unwrap_or_else(|| "not recorded".into())}</dd>
             <dt>"Collections"</dt><dd>{detail.collections.len()}</dd>
-            <dt>"Rows"</dt><dd>{format::count(s.rows)}</dd>
+            <dt title=format::Rows::WHY>"Stored rows"</dt><dd class="stored-rows">{format::Rows::new(s.stored_rows, s.live_rows).stored()}</dd>
+            <dt title=format::Rows::WHY>"Live rows"</dt><dd class="live-rows">{format::Rows::new(s.stored_rows, s.live_rows).live()}</dd>
             <dt>"Size"</dt><dd class="size">{format::size_with_base(s.size, s.bytes_from_base, &s.incremental_bases)}</dd>
             <dt>"Format"</dt><dd class="backup-format">{if s.format == "logical" { "logical (rows in Parquet files)".to_string() } else { s.format.clone() }}</dd>
             {(!s.incremental_bases.is_empty()).then(|| view! {
@@ -101,8 +102,41 @@ fn Detail(detail: BackupDetail) -> impl IntoView {
             </section>
         }.into_any())}
         <DrillSection name=s.name.clone() job=drill_job live=drill_live last=last_drill/>
+        <CollectionRows collections=detail.collections.clone()/>
         {detail.collections.into_iter().map(|c| view! { <Collection c=c/> }).collect_view()}
         <DeleteBox name=name/>
+    }
+}
+
+/// The collections of a backup with their stored and live rows side by side.
+#[component]
+fn CollectionRows(collections: Vec<CollectionDetail>) -> impl IntoView {
+    view! {
+        <div class="table-wrap">
+        <table class="collection-rows">
+            <caption>"Collections"</caption>
+            <thead><tr>
+                <th>"Collection"</th>
+                <th class="num" title=format::Rows::WHY>"Stored rows"</th>
+                <th class="num" title=format::Rows::WHY>"Live rows"</th>
+                <th class="num">"Segments"</th><th class="num">"Size"</th>
+            </tr></thead>
+            <tbody>
+            {collections.into_iter().map(|c| {
+                let rows = format::Rows::new(c.stored_rows, c.live_rows);
+                view! {
+                    <tr title=rows.title()>
+                        <td>{format!("{}.{}", c.db, c.name)}</td>
+                        <td class="num stored-rows">{rows.stored()}</td>
+                        <td class="num live-rows">{rows.live()}</td>
+                        <td class="num">{c.segments}</td>
+                        <td class="num">{format::bytes(c.bytes)}</td>
+                    </tr>
+                }
+            }).collect_view()}
+            </tbody>
+        </table>
+        </div>
     }
 }
 
@@ -112,8 +146,8 @@ fn Collection(c: CollectionDetail) -> impl IntoView {
         <section class="collection">
             <h2>{format!("{}.{}", c.db, c.name)}</h2>
             <p class="muted">
-                {format!("{} rows · {} · {} segments · {} shards · consistency {}{}",
-                    format::count(c.rows), format::bytes(c.bytes), c.segments, c.shards, c.consistency,
+                {format!("{} · {} · {} segments · {} shards · consistency {}{}",
+                    format::Rows::new(c.stored_rows, c.live_rows).title(), format::bytes(c.bytes), c.segments, c.shards, c.consistency,
                     if c.dynamic_fields { " · dynamic fields" } else { "" })}
             </p>
             {(!c.description.is_empty()).then(|| view! { <p>{c.description.clone()}</p> })}

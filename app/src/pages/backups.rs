@@ -62,7 +62,7 @@ pub fn BackupsPage() -> impl IntoView {
                             <table class="backups">
                                 <thead><tr>
                                     <th>"Name"</th><th>"Time"</th><th>"Collections"</th>
-                                    <th class="num">"Rows"</th><th class="num">"Size"</th>
+                                    <th class="num" title=format::Rows::WHY>"Rows"</th><th class="num">"Size"</th>
                                     <th>"Status"</th><th>"Verified"</th><th>"Last drill"</th><th>"Milvus"</th>
                                 </tr></thead>
                                 <tbody>
@@ -79,7 +79,7 @@ pub fn BackupsPage() -> impl IntoView {
                                                     <td><a href=href>{r.name.clone()}</a></td>
                                                     <td>{format::time(r.created_ms)}</td>
                                                     <td class="colls">{r.collections.join(", ")}</td>
-                                                    <td class="num">{format::count(r.rows)}</td>
+                                                    <td class="num rows" title=format::Rows::new(r.stored_rows, r.live_rows).title()>{format::Rows::new(r.stored_rows, r.live_rows).shown()}</td>
                                                     <td class="num">{format::bytes(r.size)}
                                                         {format::from_base(r.bytes_from_base, &r.incremental_bases).map(|t| view! { <div class="muted small from-base">{t}</div> })}</td>
                                                     <td>{if r.meta_only { "complete (metadata only)" } else { "complete" }}

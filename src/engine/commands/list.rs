@@ -25,8 +25,14 @@ pub struct BackupSummary {
     pub milvus_version: String,
     /// `db.collection` of each collection.
     pub collections: Vec<String>,
-    /// Live rows when the backup recorded them, else stored rows (deleted rows included).
+    /// Live rows when the backup recorded them, else stored rows (deleted rows included). Kept
+    /// for compatibility; `stored_rows` and `live_rows` say which is which.
     pub rows: i64,
+    /// Rows stored in the backup's segments, deleted rows included (deletes are held in delta
+    /// logs until Milvus compacts them).
+    pub stored_rows: i64,
+    /// Live rows (`count(*)`, deletes applied) when the backup counted them in every collection.
+    pub live_rows: Option<i64>,
     /// How long the backup took, when milvault made it.
     pub duration_ms: Option<i64>,
     /// Schemas only, no data.
@@ -65,6 +71,8 @@ impl From<&BackupInfo> for BackupSummary {
                 .map(|c| c.qualified_name())
                 .collect(),
             rows: b.collection_backups.iter().map(|c| c.rows()).sum(),
+            stored_rows: b.total_rows(),
+            live_rows: b.live_rows(),
             duration_ms: b
                 .milvault
                 .as_ref()

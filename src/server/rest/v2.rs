@@ -113,8 +113,15 @@ pub struct BackupItem {
     pub created_at: DateTime<Utc>,
     /// Bytes of binlogs.
     pub size: i64,
-    /// Live rows when the backup recorded them, else stored rows.
+    /// Live rows when the backup recorded them, else stored rows (kept for compatibility; see
+    /// `stored_rows` and `live_rows`).
     pub rows: i64,
+    /// Rows stored in the backup's segments, deleted rows included (deletes are held in delta
+    /// logs until Milvus compacts them).
+    pub stored_rows: i64,
+    /// Live rows (`count(*)`, deletes applied) at backup time; null when any collection's were
+    /// not counted (Milvus counts only loaded collections).
+    pub live_rows: Option<i64>,
     pub milvus_version: String,
     /// `db.collection` of each collection.
     pub collections: Vec<String>,
@@ -165,6 +172,8 @@ impl From<BackupSummary> for BackupItem {
             id: b.id,
             size: b.size,
             rows: b.rows,
+            stored_rows: b.stored_rows,
+            live_rows: b.live_rows,
             milvus_version: b.milvus_version,
             collections: b.collections,
             duration_ms: b.duration_ms,
@@ -194,7 +203,15 @@ pub struct BackupDetail {
 pub struct CollectionItem {
     pub database: String,
     pub name: String,
+    /// Live rows when the backup recorded them, else stored rows (kept for compatibility; see
+    /// `stored_rows` and `live_rows`).
     pub rows: i64,
+    /// Rows stored in its segments, deleted rows included (deletes are held in delta logs until
+    /// Milvus compacts them).
+    pub stored_rows: i64,
+    /// Live rows (`count(*)`, deletes applied) at backup time; null when Milvus could not count
+    /// them (the collection was not loaded).
+    pub live_rows: Option<i64>,
     pub size: i64,
     pub partitions: usize,
     pub segments: usize,
@@ -208,6 +225,8 @@ impl From<&CollectionBackupInfo> for CollectionItem {
             database: db_or_default(&c.db_name).to_string(),
             name: c.collection_name.clone(),
             rows: c.rows(),
+            stored_rows: c.total_rows(),
+            live_rows: c.live_rows,
             size: c.size,
             partitions: c.partition_backups.len(),
             segments: c.segments().count(),
@@ -775,5 +794,41 @@ mod tests {
         .limit()
         .is_err());
         assert_eq!(PageQuery::default().limit().unwrap(), 50);
+    }
+
+    #[test]
+    fn items_show_stored_and_live_rows() {
+        use crate::format::meta::tests::collection;
+        let counted = collection(1, &[1000, 2000], Some(2700));
+        let item = CollectionItem::from(&counted);
+        assert_eq!((item.stored_rows, item.live_rows), (3000, Some(2700)));
+        let json = serde_json::to_value(&item).unwrap();
+        assert_eq!(json["stored_rows"], 3000);
+        assert_eq!(json["live_rows"], 2700);
+
+        let uncounted = collection(2, &[1000, 2000], None);
+        let json = serde_json::to_value(CollectionItem::from(&uncounted)).unwrap();
+        assert_eq!(json["stored_rows"], 3000);
+        assert!(json["live_rows"].is_null(), "not counted: null, not absent");
+        assert!(json.as_object().unwrap().contains_key("live_rows"));
+
+        let info = BackupInfo {
+            name: "b".into(),
+            collection_backups: vec![counted.clone()],
+            ..Default::default()
+        };
+        let detail = serde_json::to_value(BackupDetail::from(&info)).unwrap();
+        assert_eq!(detail["backup"]["stored_rows"], 3000);
+        assert_eq!(detail["backup"]["live_rows"], 2700);
+        assert_eq!(detail["collections"][0]["live_rows"], 2700);
+
+        let info = BackupInfo {
+            name: "b".into(),
+            collection_backups: vec![counted, uncounted],
+            ..Default::default()
+        };
+        let backup = serde_json::to_value(BackupItem::from(BackupSummary::from(&info))).unwrap();
+        assert_eq!(backup["stored_rows"], 6000);
+        assert!(backup["live_rows"].is_null());
     }
 }
