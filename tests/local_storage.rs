@@ -1074,3 +1074,93 @@ fn restore_and_drill_into_a_named_milvus_target() {
         "{line}"
     );
 }
+
+/// A drill cut short (cancelled while its restore runs) ends without a passed report, drops its
+/// scratch database (nothing left behind) and is told to the webhooks as `drill.failed`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drill_cut_short_leaves_nothing_behind_and_is_told() {
+    let got: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let url = {
+        let got = got.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |body: String| {
+                let got = got.clone();
+                async move {
+                    got.lock().unwrap().push(body);
+                    "ok"
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}/hook")
+    };
+    let dir = work_dir(&unique("drillcut"));
+    let mut overrides = local_overrides(&dir);
+    overrides.push((
+        "notifications.webhooks",
+        format!("[{{name: t, url: \"{url}\", secret: s3cret}}]"),
+    ));
+    let svc = service(&overrides);
+    let name = unique("cut");
+    svc.create_backup(
+        CreateBackupRequest {
+            name: name.clone(),
+            collections: vec!["demo_products".into()],
+            ..Default::default()
+        },
+        &Progress::detached(JobKind::Backup),
+    )
+    .await
+    .unwrap();
+    let registry = milvault::jobs::registry::JobRegistry::new(
+        svc.clone(),
+        milvault::db::Db::in_memory().unwrap(),
+    );
+    let job = registry
+        .start_drill(milvault::engine::commands::drill::DrillRequest {
+            name: name.clone(),
+            ..Default::default()
+        })
+        .unwrap();
+    // the scratch database is named in the log once the restore starts; cut the drill short
+    // once the restore has gone on past that (it has created something to clean up)
+    let handle = registry.watch(&job.id).expect("the drill runs here");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let scratch = loop {
+        let s = handle.snapshot();
+        let at = s
+            .log
+            .iter()
+            .position(|l| l.message.contains("into the scratch database"));
+        if let Some(at) = at.filter(|&at| s.log.len() > at + 1) {
+            let db = s.log[at]
+                .message
+                .split_whitespace()
+                .find(|w| w.starts_with("milvault_drill_"))
+                .expect("the scratch database is named")
+                .to_string();
+            break db;
+        }
+        assert_eq!(s.state, JobState::Running, "{s:?}");
+        assert!(Instant::now() < deadline, "the drill never started restoring: {s:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    registry.cancel(&job.id).unwrap();
+    let end = registry.wait_ended(&job.id).await.unwrap().unwrap();
+    assert_ne!(end.state, JobState::Succeeded, "{end:?}");
+    assert!(registry.store().last_drill(&name).unwrap().is_none_or(|r| !r.passed));
+    let milvus = svc.milvus().await.unwrap();
+    assert!(
+        !milvus.list_databases().await.unwrap().contains(&scratch),
+        "{scratch} left behind"
+    );
+    assert!(registry.settled(Duration::from_secs(30)).await);
+    let told = got.lock().unwrap().clone();
+    assert_eq!(told.len(), 1, "{told:?}");
+    let event: serde_json::Value = serde_json::from_str(&told[0]).unwrap();
+    assert_eq!(event["event"], "drill.failed", "{event}");
+    assert_eq!(event["backup"], name.as_str(), "{event}");
+}
