@@ -1145,13 +1145,20 @@ async fn a_drill_cut_short_leaves_nothing_behind_and_is_told() {
             break db;
         }
         assert_eq!(s.state, JobState::Running, "{s:?}");
-        assert!(Instant::now() < deadline, "the drill never started restoring: {s:?}");
+        assert!(
+            Instant::now() < deadline,
+            "the drill never started restoring: {s:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     registry.cancel(&job.id).unwrap();
     let end = registry.wait_ended(&job.id).await.unwrap().unwrap();
     assert_ne!(end.state, JobState::Succeeded, "{end:?}");
-    assert!(registry.store().last_drill(&name).unwrap().is_none_or(|r| !r.passed));
+    assert!(registry
+        .store()
+        .last_drill(&name)
+        .unwrap()
+        .is_none_or(|r| !r.passed));
     let milvus = svc.milvus().await.unwrap();
     assert!(
         !milvus.list_databases().await.unwrap().contains(&scratch),

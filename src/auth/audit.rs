@@ -302,37 +302,44 @@ impl Db {
 
 /// Entries as CSV (RFC 4180 quoting), with a header line.
 pub fn to_csv(entries: &[AuditEntry]) -> String {
-    fn field(s: &str) -> String {
-        // a spreadsheet runs a cell that starts like a formula: make it text
-        let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-            format!("'{s}")
+    // a spreadsheet runs a cell that starts like a formula: make it text
+    fn text(s: &str) -> std::borrow::Cow<'_, str> {
+        if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            format!("'{s}").into()
         } else {
-            s.to_string()
-        };
-        if s.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s
+            s.into()
         }
     }
-    let mut out = String::from("seq,at,actor,via,action,target,source,outcome,detail\n");
-    for e in entries {
-        let cols = [
-            e.seq.to_string(),
-            e.at.to_rfc3339(),
-            e.actor.clone(),
-            e.via.clone(),
-            e.action.clone(),
-            e.target.clone(),
-            e.source.clone(),
-            e.outcome.as_str().to_string(),
-            e.detail.clone(),
-        ];
-        let line: Vec<String> = cols.iter().map(|c| field(c)).collect();
-        out.push_str(&line.join(","));
-        out.push('\n');
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    let header = [
+        "seq", "at", "actor", "via", "action", "target", "source", "outcome", "detail",
+    ];
+    let mut write = || -> Result<(), csv::Error> {
+        w.write_record(header)?;
+        for e in entries {
+            let (seq, at) = (e.seq.to_string(), e.at.to_rfc3339());
+            let cols = [
+                seq.as_str(),
+                at.as_str(),
+                &e.actor,
+                &e.via,
+                &e.action,
+                &e.target,
+                &e.source,
+                e.outcome.as_str(),
+                &e.detail,
+            ];
+            w.write_record(cols.iter().map(|c| text(c).into_owned()))?;
+        }
+        Ok(())
+    };
+    if let Err(e) = write() {
+        tracing::warn!("writing the audit CSV: {e}");
     }
-    out
+    let bytes = w.into_inner().unwrap_or_default();
+    String::from_utf8(bytes).unwrap_or_default()
 }
 
 #[cfg(test)]
