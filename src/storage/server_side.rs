@@ -8,6 +8,7 @@
 //! `object_store`'s HTTP client. Objects over 5 GiB (CopyObject's limit) are copied part by part
 //! with UploadPartCopy.
 
+use backon::Retryable;
 use std::sync::Arc;
 
 use object_store::{
@@ -108,58 +109,74 @@ impl S3Bucket {
             .get_credential()
             .await
             .map_err(|e| format!("no credentials: {e}"))?;
-        let mut last = String::new();
-        // a few attempts: S3 servers answer 500/503 now and then
-        for attempt in 0..4u32 {
-            if attempt > 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(250 << attempt)).await;
-            }
-            let mut builder = http::Request::builder().method(method).uri(url);
-            for (k, v) in headers {
-                builder = builder.header(*k, v.as_str());
-            }
-            let mut request: HttpRequest = builder
-                .body(HttpRequestBody::from(body.clone()))
-                .map_err(|e| e.to_string())?;
-            let region = region(&self.config);
-            AwsAuthorizer::new(&credential, "s3", &region)
-                .try_authorize(&mut request, None)
-                .map_err(|e| format!("signing: {e}"))?;
-            let response = match self.http.execute(request).await {
-                Ok(r) => r,
-                Err(e) => {
-                    last = e.to_string();
-                    continue;
-                }
-            };
-            let status = response.status();
-            let text = response
-                .into_body()
-                .bytes()
-                .await
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .map_err(|e| e.to_string());
-            let text = match text {
-                Ok(t) => t,
-                Err(e) => {
-                    last = e;
-                    continue;
-                }
-            };
-            // CopyObject may answer 200 and still fail: the error is then in the body
-            let failed_in_body = text.contains("<Error>");
-            if status.is_success() && !failed_in_body {
-                return Ok(text);
-            }
-            last = format!(
-                "HTTP {status}: {}",
-                xml_tag(&text, "Message").unwrap_or(&text)
-            );
-            if status.is_client_error() {
-                break;
-            }
+        // a few attempts: S3 servers answer 500/503 now and then; a 4xx is final
+        let attempt = || self.send_once(&credential, method, url, headers, body.clone());
+        attempt
+            .retry(
+                backon::ExponentialBuilder::default()
+                    .with_min_delay(std::time::Duration::from_millis(500))
+                    .with_max_times(3),
+            )
+            .when(|e: &Failed| e.again)
+            .await
+            .map_err(|e| e.message)
+    }
+
+    /// One signed request; its answer's body on success.
+    async fn send_once(
+        &self,
+        credential: &object_store::aws::AwsCredential,
+        method: &str,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Result<String, Failed> {
+        let again = |message: String| Failed {
+            message,
+            again: true,
+        };
+        let mut builder = http::Request::builder().method(method).uri(url);
+        for (k, v) in headers {
+            builder = builder.header(*k, v.as_str());
         }
-        Err(last)
+        let mut request: HttpRequest =
+            builder
+                .body(HttpRequestBody::from(body))
+                .map_err(|e| Failed {
+                    message: e.to_string(),
+                    again: false,
+                })?;
+        let region = region(&self.config);
+        AwsAuthorizer::new(credential, "s3", &region)
+            .try_authorize(&mut request, None)
+            .map_err(|e| Failed {
+                message: format!("signing: {e}"),
+                again: false,
+            })?;
+        let response = self
+            .http
+            .execute(request)
+            .await
+            .map_err(|e| again(e.to_string()))?;
+        let status = response.status();
+        let text = response
+            .into_body()
+            .bytes()
+            .await
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .map_err(|e| again(e.to_string()))?;
+        // CopyObject may answer 200 and still fail: the error is then in the body
+        let answer = Answer::read(&text);
+        if status.is_success() && answer.code.is_none() {
+            return Ok(text);
+        }
+        Err(Failed {
+            message: format!(
+                "HTTP {status}: {}",
+                answer.message.as_deref().unwrap_or(&text)
+            ),
+            again: !status.is_client_error(),
+        })
     }
 
     /// Copies `src_key` of `src` to `dst_key` of `self` on the server; `size` decides between one
@@ -191,11 +208,9 @@ impl S3Bucket {
         let created = self
             .send("POST", &self.url(dst_key, "uploads="), &[], Vec::new())
             .await?;
-        let upload_id = xml_tag(&created, "UploadId")
-            .ok_or_else(|| {
-                format!("CreateMultipartUpload answered without an UploadId: {created}")
-            })?
-            .to_string();
+        let upload_id = Answer::read(&created).upload_id.ok_or_else(|| {
+            format!("CreateMultipartUpload answered without an UploadId: {created}")
+        })?;
         let parts: Result<Vec<String>, String> = async {
             let mut etags = Vec::new();
             let mut start = 0u64;
@@ -216,9 +231,10 @@ impl S3Bucket {
                         Vec::new(),
                     )
                     .await?;
-                let etag = xml_tag(&answer, "ETag")
+                let etag = Answer::read(&answer)
+                    .etag
                     .ok_or_else(|| format!("UploadPartCopy answered without an ETag: {answer}"))?;
-                etags.push(etag.to_string());
+                etags.push(etag);
                 start = end + 1;
                 number += 1;
             }
@@ -236,8 +252,9 @@ impl S3Bucket {
         let mut body = String::from("<CompleteMultipartUpload>");
         for (i, etag) in etags.iter().enumerate() {
             body.push_str(&format!(
-                "<Part><PartNumber>{}</PartNumber><ETag>{etag}</ETag></Part>",
-                i + 1
+                "<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>",
+                i + 1,
+                quick_xml::escape::escape(etag.as_str())
             ));
         }
         body.push_str("</CompleteMultipartUpload>");
@@ -256,7 +273,7 @@ impl S3Bucket {
 /// A successful copy answers with the new object's ETag; a 200 with an empty or unreadable body
 /// (a proxy, a server that dropped the request) is not a copy.
 fn acknowledged(answer: &str, call: &str) -> Result<(), String> {
-    match xml_tag(answer, "ETag") {
+    match Answer::read(answer).etag {
         Some(etag) if !etag.trim().is_empty() => Ok(()),
         _ => Err(format!(
             "{call} answered success without the copy's ETag ({} bytes of answer): not counted as copied",
@@ -287,13 +304,33 @@ pub fn encode_key(key: &str) -> String {
     out
 }
 
-/// The text of the first `<tag>...</tag>` in a small XML answer.
-fn xml_tag<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
-    let open = format!("<{tag}>");
-    let close = format!("</{tag}>");
-    let start = xml.find(&open)? + open.len();
-    let end = xml[start..].find(&close)? + start;
-    Some(&xml[start..end])
+/// A failed request: what went wrong, and whether trying again may help (not after a 4xx).
+#[derive(Debug)]
+struct Failed {
+    message: String,
+    again: bool,
+}
+
+/// The fields milvault reads from S3's XML answers (CopyObjectResult, CopyPartResult,
+/// InitiateMultipartUploadResult, CompleteMultipartUploadResult, Error), whichever the root.
+#[derive(Debug, Default, serde::Deserialize)]
+struct Answer {
+    #[serde(rename = "ETag")]
+    etag: Option<String>,
+    #[serde(rename = "UploadId")]
+    upload_id: Option<String>,
+    /// Only error answers have a code.
+    #[serde(rename = "Code")]
+    code: Option<String>,
+    #[serde(rename = "Message")]
+    message: Option<String>,
+}
+
+impl Answer {
+    /// An answer's fields; an empty or unreadable body (a proxy's HTML page) has none.
+    fn read(xml: &str) -> Answer {
+        quick_xml::de::from_str(xml).unwrap_or_default()
+    }
 }
 
 #[cfg(test)]
@@ -320,9 +357,22 @@ mod tests {
     }
 
     #[test]
-    fn reads_tags_of_s3_answers() {
-        let x = "<InitiateMultipartUploadResult><UploadId>abc</UploadId></InitiateMultipartUploadResult>";
-        assert_eq!(xml_tag(x, "UploadId"), Some("abc"));
-        assert_eq!(xml_tag(x, "ETag"), None);
+    fn reads_the_fields_of_s3_answers() {
+        let x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<InitiateMultipartUploadResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Bucket>b</Bucket><Key>k</Key><UploadId>abc</UploadId></InitiateMultipartUploadResult>";
+        let a = Answer::read(x);
+        assert_eq!(a.upload_id.as_deref(), Some("abc"));
+        assert_eq!((a.etag, a.code), (None, None));
+        // ETags come quoted, as entities
+        let part = "<CopyPartResult><LastModified>2026-12-06T00:00:00Z</LastModified><ETag>&quot;5d41&quot;</ETag></CopyPartResult>";
+        assert_eq!(Answer::read(part).etag.as_deref(), Some("\"5d41\""));
+        let err = "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>1</RequestId></Error>";
+        let e = Answer::read(err);
+        assert_eq!(e.code.as_deref(), Some("SlowDown"));
+        assert_eq!(
+            e.message.as_deref(),
+            Some("Please reduce your request rate.")
+        );
+        assert!(Answer::read("<html>gateway</html>").etag.is_none());
+        assert!(Answer::read("").code.is_none());
     }
 }
