@@ -1126,7 +1126,8 @@ async fn a_drill_cut_short_leaves_nothing_behind_and_is_told() {
         })
         .unwrap();
     // the scratch database is named in the log once the restore starts; cut the drill short
-    // once the restore has gone on past that (it has created something to clean up)
+    // once the restore creates its first collection there (the database exists: there is
+    // something to clean up)
     let handle = registry.watch(&job.id).expect("the drill runs here");
     let deadline = Instant::now() + Duration::from_secs(120);
     let scratch = loop {
@@ -1135,7 +1136,11 @@ async fn a_drill_cut_short_leaves_nothing_behind_and_is_told() {
             .log
             .iter()
             .position(|l| l.message.contains("into the scratch database"));
-        if let Some(at) = at.filter(|&at| s.log.len() > at + 1) {
+        let creating = s
+            .log
+            .iter()
+            .any(|l| l.message.starts_with("creating milvault_drill_"));
+        if let Some(at) = at.filter(|_| creating) {
             let db = s.log[at]
                 .message
                 .split_whitespace()
