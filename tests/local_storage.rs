@@ -900,24 +900,8 @@ async fn a_drill_of_a_damaged_backup_fails_and_is_recorded() {
     std::fs::write(victim, &bytes).unwrap();
 
     // a webhook receiver: the failed drill is told to it before the CLI exits
-    let got: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
-    let hook = {
-        let got = got.clone();
-        let app = axum::Router::new().route(
-            "/hook",
-            axum::routing::post(move |body: String| {
-                let got = got.clone();
-                async move {
-                    got.lock().unwrap().push(body);
-                    "ok"
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        format!("notifications.webhooks=[{{name: t, url: \"http://{addr}/hook\", secret: s3cret}}]")
-    };
+    let (url, got) = webhook_receiver().await;
+    let hook = format!("notifications.webhooks=[{{name: t, url: \"{url}\", secret: s3cret}}]");
     let (code, out, err) = {
         let dir = dir.clone();
         let name = name.clone();
@@ -1079,24 +1063,7 @@ fn restore_and_drill_into_a_named_milvus_target() {
 /// scratch database (nothing left behind) and is told to the webhooks as `drill.failed`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drill_cut_short_leaves_nothing_behind_and_is_told() {
-    let got: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
-    let url = {
-        let got = got.clone();
-        let app = axum::Router::new().route(
-            "/hook",
-            axum::routing::post(move |body: String| {
-                let got = got.clone();
-                async move {
-                    got.lock().unwrap().push(body);
-                    "ok"
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        format!("http://{addr}/hook")
-    };
+    let (url, got) = webhook_receiver().await;
     let dir = work_dir(&unique("drillcut"));
     let mut overrides = local_overrides(&dir);
     overrides.push((

@@ -179,3 +179,27 @@ pub async fn sign_in_form(
         .unwrap()
         .to_string())
 }
+
+/// What a [`webhook_receiver`] got: the body of each request, in arrival order.
+pub type Received = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// A real HTTP receiver for webhooks on 127.0.0.1 that answers 200 and keeps every body;
+/// returns its URL (`http://127.0.0.1:PORT/hook`).
+pub async fn webhook_receiver() -> (String, Received) {
+    let got: Received = Default::default();
+    let kept = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: String| {
+            let kept = kept.clone();
+            async move {
+                kept.lock().unwrap().push(body);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/hook"), got)
+}
