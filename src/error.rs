@@ -78,6 +78,15 @@ pub enum Error {
         files: String,
     },
 
+    /// A copied file did not arrive as the backup holds it (the source no longer matches its
+    /// manifest, or the destination changed it).
+    #[error("the copy of backup '{name}' stopped: {detail}; verify the source (milvault verify -n {name}) and copy again")]
+    CopyMismatch { name: String, detail: String },
+
+    /// A backup of this name is in the destination storage already.
+    #[error("storage '{storage}' holds a backup named '{name}' already; delete it there first (milvault --storage {storage} delete -n {name}) or copy under another name (--as)")]
+    ExistsInStorage { storage: String, name: String },
+
     /// A policy of this name exists.
     #[error("a policy named '{0}' exists already; choose another name or change that one")]
     PolicyExists(String),
@@ -224,7 +233,8 @@ impl Error {
             | Error::ClaimLost(_)
             | Error::PolicyExists(_)
             | Error::UserExists(_)
-            | Error::IncompleteBackupExists(_) => ErrorKind::Conflict,
+            | Error::IncompleteBackupExists(_)
+            | Error::ExistsInStorage { .. } => ErrorKind::Conflict,
             Error::Unauthenticated(_) => ErrorKind::Unauthenticated,
             Error::Forbidden(_) => ErrorKind::Forbidden,
             Error::TooManyAttempts { .. } => ErrorKind::TooManyRequests,
@@ -233,6 +243,7 @@ impl Error {
             | Error::NotResumable { .. }
             | Error::NoManifest(_)
             | Error::BackupDamaged { .. }
+            | Error::CopyMismatch { .. }
             | Error::NotReadable { .. }
             | Error::NotRestorable { .. } => ErrorKind::FailedPrecondition,
             Error::MilvusUnreachable { .. }
@@ -266,6 +277,8 @@ impl Error {
             Error::ClaimLost(_) => "claim_lost",
             Error::NoManifest(_) => "no_manifest",
             Error::BackupDamaged { .. } => "backup_damaged",
+            Error::CopyMismatch { .. } => "copy_mismatch",
+            Error::ExistsInStorage { .. } => "exists_in_storage",
             Error::PolicyExists(_) => "policy_exists",
             Error::PolicyNotFound(_) => "policy_not_found",
             Error::IncompleteBackupExists(_) => "incomplete_backup_exists",

@@ -21,6 +21,8 @@ pub enum JobKind {
     Verify,
     /// A restore drill: a restore into a scratch database, checked and dropped.
     Drill,
+    /// A backup copied to another storage.
+    Copy,
 }
 
 /// Where a job is in its life.

@@ -239,6 +239,7 @@ pub fn job_title(kind: &str, backup: &str) -> String {
         "backup" => "Backup",
         "restore" => "Restore",
         "verify" => "Verification",
+        "copy" => "Copy",
         "drill" => "Restore drill",
         other => other,
     };

@@ -26,6 +26,8 @@ pub mod action {
     pub const BACKUP_DRILL: &str = "backup.drill";
     /// A backup was verified.
     pub const BACKUP_VERIFY: &str = "backup.verify";
+    /// A backup was copied to another storage.
+    pub const BACKUP_COPY: &str = "backup.copy";
     /// A backup was exported as an archive.
     pub const BACKUP_EXPORT: &str = "backup.export";
     /// An archive was imported as a backup.

@@ -17,6 +17,7 @@ use crate::{
     engine::commands::{
         archive::{ExportOptions, ExportReport, ImportOptions, ImportReport},
         check::{self, CheckReport},
+        copy::{CopyReport, CopyRequest},
         create::CreateBackupRequest,
         delete::{incomplete_reason, Deleted},
         inventory::CollectionOverview,
@@ -199,7 +200,7 @@ impl Gate {
         Ok(list
             .into_iter()
             .map(|b| {
-                let v = verifications.remove(&b.name);
+                let v = verifications.remove(&self.reg.service().record_key(&b.name));
                 (b, v)
             })
             .collect())
@@ -211,7 +212,11 @@ impl Gate {
         name: &str,
     ) -> Result<(BackupInfo, Option<VerificationRecord>)> {
         let info = self.get_backup(name).await?;
-        let v = self.reg.store().verifications()?.remove(name);
+        let v = self
+            .reg
+            .store()
+            .verifications()?
+            .remove(&self.reg.service().record_key(name));
         Ok((info, v))
     }
 
@@ -714,6 +719,54 @@ impl Gate {
         Ok(r)
     }
 
+    /// Authorizes copying a backup the caller may see to another storage: the caller makes a
+    /// backup of its databases there. Answers those databases.
+    async fn allowed_copy(&self, req: &CopyRequest) -> Result<Vec<String>> {
+        let info = self.visible_backup(action::BACKUP_COPY, &req.name).await?;
+        let dbs = backup_databases(&info);
+        self.allow(
+            action::BACKUP_COPY,
+            &req.name,
+            Action::Backup { databases: &dbs },
+        )?;
+        Ok(dbs)
+    }
+
+    /// What the audit log says of a copy.
+    fn copy_target(req: &CopyRequest) -> String {
+        format!("{} -> {}:{}", req.name, req.to, req.target_name())
+    }
+
+    /// Starts copying a backup to another storage; answers its job.
+    pub async fn start_copy(&self, req: CopyRequest) -> Result<JobSnapshot> {
+        let dbs = self.allowed_copy(&req).await?;
+        let target = Self::copy_target(&req);
+        let r = self.reg.start_copy(req);
+        let r = self.outcome(action::BACKUP_COPY, &target, r, |j| format!("job {}", j.id))?;
+        self.reg.store().set_job_databases(&r.id, &dbs)?;
+        Ok(r)
+    }
+
+    /// Copies a backup to another storage here and waits for it.
+    pub async fn run_copy<Fut>(
+        &self,
+        req: CopyRequest,
+        follow: impl FnOnce(JobHandle) -> Fut,
+    ) -> Result<CopyReport>
+    where
+        Fut: std::future::Future<Output = ()>,
+    {
+        self.allowed_copy(&req).await?;
+        let target = Self::copy_target(&req);
+        let r = self.reg.copy_here(req, follow).await;
+        self.outcome(action::BACKUP_COPY, &target, r, |r| {
+            format!(
+                "{} files, {} bytes ({}, {} kept)",
+                r.files, r.bytes, r.mode, r.files_kept
+            )
+        })
+    }
+
     /// The last drill of a backup the caller sees.
     pub async fn last_drill(
         &self,
@@ -866,6 +919,9 @@ impl Gate {
             JobKind::Drill => Err(Error::InvalidRequest(format!(
                 "job {id} is a restore drill: drill the backup again instead (its scratch \
                  database was dropped)"
+            ))),
+            JobKind::Copy => Err(Error::InvalidRequest(format!(
+                "job {id} is a copy: copy the backup again (the files it finished are kept)"
             ))),
         }
     }

@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 pub mod archive;
 pub mod config_show;
+pub mod copy;
 pub mod jobs;
 pub mod policy;
 pub mod user;
@@ -34,6 +35,11 @@ pub struct Cli {
     /// Print results as JSON.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Work on the backups of this storage: a name under `storages:` in the configuration
+    /// (`default`, or left out: the configured backup storage). `list`, `get`, `verify`,
+    /// `restore`, `delete`, `export` and `import` then act there, and `create` writes there.
+    #[arg(long, global = true, env = "MILVAULT_STORAGE")]
+    pub storage: Option<String>,
     #[command(flatten)]
     pub db: JobDbArg,
     #[command(subcommand)]
@@ -57,6 +63,10 @@ pub enum Command {
     Check,
     /// Re-read a backup and check every file against its manifest (size and checksum).
     Verify(NameArg),
+    /// Copy a backup to another storage (a name under `storages:`), each file checked against
+    /// its manifest as it lands and the metadata written last; run again after a stop, it keeps
+    /// the files already copied.
+    Copy(crate::engine::commands::copy::CopyRequest),
     /// Write a whole backup into one archive file (`.tar`, or `.tar.zst` compressed with zstd).
     Export(ExportArgs),
     /// Make a backup from an archive `export` wrote; every file is checked against the
@@ -394,6 +404,10 @@ pub async fn run(cli: Cli) -> Result<i32> {
         print!("{}", config_show::effective_yaml(&config));
         return Ok(0);
     }
+    let config = match cli.storage.as_deref() {
+        Some(name) => config.for_storage(name)?,
+        None => config,
+    };
     let svc = Arc::new(Milvault::new(config)?);
     match cli.command {
         // answered above, before the service opened its storage
@@ -667,6 +681,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             }
             return Ok(if report.ok() { 0 } else { 1 });
         }
+        Command::Copy(req) => copy::run(&cli.db, &svc, req, cli.json).await?,
         Command::Export(a) => {
             let jobs = jobs::CliJobs::open(&cli.db, &svc)?;
             let result = archive::export(jobs.gate(), a).await;
@@ -809,7 +824,7 @@ pub fn human_bytes(n: i64) -> String {
 /// Shows a progress bar (on a terminal) until the job ends. Ctrl+C cancels the job (a backup
 /// leaves nothing, a restore removes what it created) and waits for its clean-up; a second
 /// Ctrl+C exits at once.
-async fn show_progress(mut handle: JobHandle, quiet: bool) {
+pub(crate) async fn show_progress(mut handle: JobHandle, quiet: bool) {
     let first = handle.snapshot();
     if first.kind == JobKind::Restore {
         eprintln!(

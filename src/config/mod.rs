@@ -120,7 +120,16 @@ pub struct Config {
     /// Other Milvus clusters a restore or drill may be sent to, by name (`targets`, milvault's
     /// own section).
     pub targets: std::collections::BTreeMap<String, TargetConfig>,
+    /// Other places backups can be kept, by name (`storages`, milvault's own section): off-site
+    /// copies, archives in another account or region.
+    pub storages: std::collections::BTreeMap<String, StorageConfig>,
+    /// The name of the storage `backup_storage` is: empty for the configured backup storage,
+    /// else the `storages` name it was switched to ([`Config::for_storage`]).
+    pub backup_storage_name: String,
 }
+
+/// The name that always means the configured backup storage (`minio.backup*`).
+pub const DEFAULT_STORAGE: &str = "default";
 
 /// `targets.NAME`: another Milvus (a DR cluster, a staging cluster) with the storage it keeps
 /// its binlogs in, written as backup.yaml's `milvus` and `minio` sections. Backups are still read
@@ -133,6 +142,43 @@ pub struct TargetConfig {
 }
 
 impl Config {
+    /// This configuration with its backup storage replaced by the named storage `name`
+    /// (`storages.NAME`); `""` or `default` keep the configured one.
+    pub fn for_storage(&self, name: &str) -> Result<Config> {
+        let mut c = self.clone();
+        if name.is_empty() || name == DEFAULT_STORAGE {
+            return Ok(c);
+        }
+        c.backup_storage = self.storage(name)?.clone();
+        c.backup_storage_name = name.to_string();
+        Ok(c)
+    }
+
+    /// The named storage `name` (`storages.NAME`; `default` is the configured backup storage).
+    pub fn storage(&self, name: &str) -> Result<&StorageConfig> {
+        if name == DEFAULT_STORAGE {
+            return Ok(&self.backup_storage);
+        }
+        self.storages.get(name).ok_or_else(|| {
+            let known: Vec<&str> = std::iter::once(DEFAULT_STORAGE)
+                .chain(self.storages.keys().map(String::as_str))
+                .collect();
+            Error::InvalidRequest(format!(
+                "there is no storage '{name}'; the configuration names: {} (add more under `storages:`)",
+                known.join(", ")
+            ))
+        })
+    }
+
+    /// The name the backup storage goes by: `default`, or the named storage it was switched to.
+    pub fn backup_storage_label(&self) -> &str {
+        if self.backup_storage_name.is_empty() {
+            DEFAULT_STORAGE
+        } else {
+            &self.backup_storage_name
+        }
+    }
+
     /// This configuration with Milvus and its storage replaced by the target `name`'s.
     pub fn for_target(&self, name: &str) -> Result<Config> {
         let t = self.targets.get(name).ok_or_else(|| {
@@ -664,6 +710,7 @@ impl Config {
         let raw: RawFile = serde_yaml::from_str(&text).map_err(|e| Error::Config(e.to_string()))?;
         let mut config = raw.normalise()?;
         config.targets = read_targets(&tree)?;
+        config.storages = read_storages(&tree)?;
         Ok(config)
     }
 }
@@ -843,6 +890,8 @@ impl RawFile {
             },
             state: self.state,
             targets: Default::default(),
+            storages: Default::default(),
+            backup_storage_name: String::new(),
         })
     }
 }
@@ -861,11 +910,7 @@ fn read_targets(tree: &Value) -> Result<std::collections::BTreeMap<String, Targe
     };
     for (name, t) in map {
         let name = name.as_str().unwrap_or_default().to_string();
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
+        if !is_section_name(&name) {
             return Err(Error::Config(format!(
                 "targets: '{name}' is not a target name (letters, digits, '_' and '-')"
             )));
@@ -892,6 +937,73 @@ fn read_targets(tree: &Value) -> Result<std::collections::BTreeMap<String, Targe
                 milvus_storage: c.milvus_storage,
             },
         );
+    }
+    Ok(out)
+}
+
+/// Whether `name` may name a target or a storage: letters, digits, '_' and '-'.
+fn is_section_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// `storages:` of a configuration tree: each written with the keys of backup.yaml's `minio`
+/// section (`storageType`, `address`, `port`, `useSSL`, `bucketName`, `rootPath`,
+/// `accessKeyID`, `secretAccessKey`, `useIAM`, `region`, `gcpCredentialJSON`), read as that
+/// section is (defaults, storage types, checks; `rootPath` defaults to `backup`), errors naming
+/// the storage.
+fn read_storages(tree: &Value) -> Result<std::collections::BTreeMap<String, StorageConfig>> {
+    let mut out = std::collections::BTreeMap::new();
+    let Some(storages) = tree.get("storages") else {
+        return Ok(out);
+    };
+    let Some(map) = storages.as_mapping() else {
+        return Err(Error::Config(
+            "storages must map names to {storageType: ..., bucketName: ..., ...}".into(),
+        ));
+    };
+    for (name, section) in map {
+        let name = name.as_str().unwrap_or_default().to_string();
+        if !is_section_name(&name) || name == DEFAULT_STORAGE {
+            return Err(Error::Config(format!(
+                "storages: '{name}' is not a storage name (letters, digits, '_' and '-'; '{DEFAULT_STORAGE}' is the configured backup storage)"
+            )));
+        }
+        let named = |e: Error| match e {
+            Error::Config(m) => Error::Config(format!("storages.{name}: {m}")),
+            other => other,
+        };
+        let mut minio = match section {
+            Value::Mapping(m) => m.clone(),
+            Value::Null => Mapping::new(),
+            _ => {
+                return Err(named(Error::Config(
+                    "must be a section (storageType, bucketName, rootPath...)".into(),
+                )))
+            }
+        };
+        for key in minio.keys() {
+            let k = key.as_str().unwrap_or_default();
+            if k.starts_with("backup") {
+                return Err(named(Error::Config(format!(
+                    "'{k}' belongs in the minio section; a named storage is written with the plain keys (storageType, bucketName, rootPath...)"
+                ))));
+            }
+        }
+        let root = Value::String("rootPath".into());
+        if !minio.contains_key(&root) {
+            minio.insert(root, Value::String("backup".into()));
+        }
+        let mut own = Mapping::new();
+        own.insert("minio".into(), Value::Mapping(minio));
+        let text = serde_yaml::to_string(&Value::Mapping(own))
+            .map_err(|e| Error::Config(e.to_string()))?;
+        let raw: RawFile =
+            serde_yaml::from_str(&text).map_err(|e| named(Error::Config(e.to_string())))?;
+        let c = raw.normalise().map_err(named)?;
+        out.insert(name, c.milvus_storage);
     }
     Ok(out)
 }

@@ -155,7 +155,7 @@ const NOT_USED: &[&str] = &[
 ];
 
 /// milvault's own sections, the same in both versions: copied as they are.
-const OWN_SECTIONS: &[&str] = &["notifications", "state", "targets"];
+const OWN_SECTIONS: &[&str] = &["notifications", "state", "targets", "storages"];
 
 /// The v1 key a v2 key becomes (`None`: not a v2 key milvault reads).
 pub fn v1_key(v2_key: &str) -> Option<String> {

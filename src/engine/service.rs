@@ -9,6 +9,7 @@ use crate::{
     config::Config,
     engine::commands::{
         check::{self, CheckReport},
+        copy::{self, CopyReport, CopyRequest},
         create::{self, CreateBackupRequest},
         delete, get,
         inventory::{self, CollectionOverview},
@@ -16,6 +17,7 @@ use crate::{
         restore::{self, RestoreReport, RestoreRequest, RestoreTarget},
         verify::{self, VerifyReport},
     },
+    engine::names,
     error::Result,
     format::BackupInfo,
     milvus::MilvusClient,
@@ -126,6 +128,33 @@ impl Milvault {
             return Ok(None);
         }
         Milvault::new(self.config.for_target(name)?).map(Some)
+    }
+
+    /// The service for the backups of the storage `name` (`storages.NAME`): `None` for this
+    /// service's own (an empty name or its own), else one on that storage, with the same Milvus.
+    pub fn on_storage(&self, name: &str) -> Result<Option<Milvault>> {
+        if name.is_empty() || name == self.config.backup_storage_label() {
+            return Ok(None);
+        }
+        Milvault::new(self.config.for_storage(name)?).map(Some)
+    }
+
+    /// How backup `name` of this service's storage is known in the job database (name claims,
+    /// verifications): the name itself on the configured backup storage, `STORAGE:NAME` on a
+    /// named one, so that the same name in two storages is two backups.
+    pub fn record_key(&self, name: &str) -> String {
+        names::stored_name(self.config.backup_storage_label(), name)
+    }
+
+    /// Copies a backup to another storage and waits for it (see
+    /// [`crate::engine::commands::copy`]).
+    pub async fn copy_backup(&self, req: &CopyRequest, progress: &Progress) -> Result<CopyReport> {
+        let r = match self.job_slot(progress).await {
+            Ok(_slot) => copy::copy_backup(self, req, progress).await,
+            Err(e) => Err(e),
+        };
+        progress.finish(&r);
+        r
     }
 
     /// Restores from a backup (into the Milvus `req.milvus` names) and waits for it.

@@ -64,6 +64,7 @@ fn kind_name(k: JobKind) -> String {
         JobKind::Restore => "restore",
         JobKind::Verify => "verify",
         JobKind::Drill => "drill",
+        JobKind::Copy => "copy",
     }
     .into()
 }

@@ -12,6 +12,7 @@ use crate::{
     db::policies::VerificationRecord,
     db::Db,
     engine::commands::{
+        copy::{CopyReport, CopyRequest},
         create::{self, CreateBackupRequest},
         drill::{DrillReport, DrillRequest},
         restore::{RestorePlan, RestoreRequest},
@@ -149,7 +150,7 @@ impl JobRegistry {
     /// Claims a backup name for `use_` in every process sharing the job database; fails at once
     /// when a claim that excludes it is held (see [`crate::jobs::name_lease::conflict`]).
     pub fn claim_name(self: &Arc<Self>, name: &str, use_: NameUse) -> Result<NameClaim> {
-        let holder = self.store.claim_name(name, use_)?;
+        let holder = self.store.claim_name(&self.svc.record_key(name), use_)?;
         Ok(NameClaim {
             registry: self.clone(),
             name: name.to_string(),
@@ -187,6 +188,20 @@ impl JobRegistry {
         Fut: std::future::Future<Output = ()>,
     {
         let claim = self.claim_name(name, use_)?;
+        self.run_claimed(claim, start, follow).await
+    }
+
+    /// [`run_here`](Self::run_here) with the name claimed already.
+    async fn run_claimed<T, Fut>(
+        self: &Arc<Self>,
+        claim: NameClaim,
+        start: impl FnOnce(Fence) -> (JobHandle, tokio::task::JoinHandle<Result<T>>),
+        follow: impl FnOnce(JobHandle) -> Fut,
+    ) -> Result<T>
+    where
+        Fut: std::future::Future<Output = ()>,
+    {
+        let name = claim.name.clone();
         let (handle, task) = start(claim.fence());
         let job = self.record(handle.clone());
         follow(handle).await;
@@ -296,6 +311,57 @@ impl JobRegistry {
         self.notifier.notify(ev, &[]);
     }
 
+    /// Claims what a copy uses: its backup, for reading, and its name in the destination
+    /// storage, for making (one writer per backup there).
+    fn claim_copy(self: &Arc<Self>, req: &CopyRequest) -> Result<(NameClaim, NameClaim)> {
+        names::validate_backup_name(&req.name)?;
+        names::validate_backup_name(req.target_name())?;
+        let key = names::stored_name(&req.to, req.target_name());
+        let holder = self.store.claim_name(&key, NameUse::Create)?;
+        let write = NameClaim {
+            registry: self.clone(),
+            name: key,
+            holder,
+        };
+        let read = self.claim_name(&req.name, NameUse::Read)?;
+        Ok((read, write))
+    }
+
+    /// Starts copying a backup to another storage (see [`crate::engine::commands::copy`]).
+    pub fn start_copy(self: &Arc<Self>, req: CopyRequest) -> Result<JobSnapshot> {
+        let (read, write) = self.claim_copy(&req)?;
+        let (handle, _join) = self.spawn_copy(req, write.fence());
+        Ok(self.track(handle, move || drop((read, write))))
+    }
+
+    /// A copy run here and waited for (the CLI's way), recorded like any other job.
+    pub async fn copy_here<Fut>(
+        self: &Arc<Self>,
+        req: CopyRequest,
+        follow: impl FnOnce(JobHandle) -> Fut,
+    ) -> Result<CopyReport>
+    where
+        Fut: std::future::Future<Output = ()>,
+    {
+        let (read, write) = self.claim_copy(&req)?;
+        let start = |_fence| self.spawn_copy(req, write.fence());
+        let job = self.run_claimed(read, start, follow).await;
+        drop(write);
+        job
+    }
+
+    fn spawn_copy(
+        self: &Arc<Self>,
+        req: CopyRequest,
+        fence: Fence,
+    ) -> (JobHandle, tokio::task::JoinHandle<Result<CopyReport>>) {
+        let (progress, handle) = Progress::new(JobKind::Copy, &req.name);
+        let progress = progress.fenced(Some(fence));
+        let svc = self.svc.clone();
+        let task = tokio::spawn(async move { svc.copy_backup(&req, &progress).await });
+        (handle, task)
+    }
+
     /// Starts a restore; the request is checked when the job runs (its errors land in the job).
     /// Fails at once when the backup is being made or deleted now.
     pub fn start_restore(self: &Arc<Self>, req: RestoreRequest) -> Result<JobSnapshot> {
@@ -311,7 +377,7 @@ impl JobRegistry {
         let r = self.svc.delete_backup(name).await;
         drop(claim);
         if r.is_ok() {
-            if let Err(e) = self.store.forget_verification(name) {
+            if let Err(e) = self.store.forget_verification(&self.svc.record_key(name)) {
                 tracing::warn!(backup = name, "could not forget its verification: {e}");
             }
         }
@@ -393,7 +459,7 @@ impl JobRegistry {
             }
         }
         if let Some(v) = v {
-            if let Err(e) = self.store.save_verification(name, &v) {
+            if let Err(e) = self.store.save_verification(&self.svc.record_key(name), &v) {
                 tracing::error!(backup = %name, "could not record the verification: {e}");
             }
         }
@@ -411,7 +477,7 @@ impl JobRegistry {
         if end.state == JobState::Succeeded {
             return Ok(true);
         }
-        match self.store.verifications()?.get(name) {
+        match self.store.verifications()?.get(&self.svc.record_key(name)) {
             Some(v) if v.state == "damaged" && v.at >= end.started_at => Ok(false),
             _ => Err(Error::Storage {
                 location: name.to_string(),

@@ -231,6 +231,7 @@ pub fn job_view(s: &JobSnapshot) -> JobView {
             JobKind::Restore => "restore",
             JobKind::Verify => "verify",
             JobKind::Drill => "drill",
+            JobKind::Copy => "copy",
         }
         .into(),
         backup_name: s.backup_name.clone(),

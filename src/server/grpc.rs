@@ -131,6 +131,7 @@ pub fn job_message(s: &JobSnapshot) -> pb::Job {
             JobKind::Restore => pb::JobKind::Restore,
             JobKind::Verify => pb::JobKind::Verify,
             JobKind::Drill => pb::JobKind::Drill,
+            JobKind::Copy => pb::JobKind::Copy,
         } as i32,
         backup_name: s.backup_name.clone(),
         state: match s.state {

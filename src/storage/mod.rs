@@ -534,12 +534,40 @@ fn build_remote(c: &StorageConfig) -> std::result::Result<Remote, object_store::
                 .with_container_name(&c.bucket)
                 .with_account(&c.access_key_id)
                 .with_client_options(client);
+            if let Some(url) = azure_account_url(c) {
+                b = b.with_endpoint(url);
+            }
             if !c.use_iam {
                 b = b.with_access_key(c.secret_access_key.expose());
             }
             (Arc::new(b.build()?), None)
         }
         StorageKind::Local => unreachable!("local storage is opened without a remote client"),
+    })
+}
+
+/// The Blob service URL of an Azure storage, from `address` and `port` as Milvus reads them:
+/// none (the public `https://ACCOUNT.blob.core.windows.net`) when the address is left at
+/// backup.yaml's default (`localhost:9000`), empty or `core.windows.net`; an emulator such as
+/// Azurite (`http://127.0.0.1:10000/ACCOUNT`) when it is an IP address or `localhost`; else
+/// another cloud's endpoint suffix (`https://ACCOUNT.blob.core.chinacloudapi.cn`).
+fn azure_account_url(c: &StorageConfig) -> Option<String> {
+    let address = c.address.trim();
+    let untouched = address == "localhost" && c.port == 9000;
+    if address.is_empty() || untouched || address == "core.windows.net" {
+        return None;
+    }
+    let scheme = if c.use_ssl { "https" } else { "http" };
+    let port = if c.port == 0 {
+        String::new()
+    } else {
+        format!(":{}", c.port)
+    };
+    let local = address == "localhost" || address.parse::<std::net::IpAddr>().is_ok();
+    Some(if local {
+        format!("{scheme}://{address}{port}/{}", c.access_key_id)
+    } else {
+        format!("{scheme}://{}.blob.{address}{port}", c.access_key_id)
     })
 }
 
@@ -609,6 +637,36 @@ mod tests {
         assert!(!s.any_under("b1").await.unwrap());
         assert!(s.read_opt("b2/meta/x.json").await.unwrap().is_some());
         assert!(s.read_opt("b1/meta/x.json").await.unwrap().is_none());
+    }
+
+    #[test]
+    fn azure_urls_follow_the_address() {
+        let mut c = mem_config();
+        c.kind = StorageKind::Azure;
+        c.access_key_id = "acct".into();
+        c.address = "localhost".into();
+        c.port = 9000;
+        assert_eq!(
+            azure_account_url(&c),
+            None,
+            "backup.yaml's untouched default"
+        );
+        c.address = "core.windows.net".into();
+        c.port = 0;
+        assert_eq!(azure_account_url(&c), None);
+        c.address = "127.0.0.1".into();
+        c.port = 10000;
+        assert_eq!(
+            azure_account_url(&c).as_deref(),
+            Some("http://127.0.0.1:10000/acct")
+        );
+        c.address = "core.chinacloudapi.cn".into();
+        c.port = 0;
+        c.use_ssl = true;
+        assert_eq!(
+            azure_account_url(&c).as_deref(),
+            Some("https://acct.blob.core.chinacloudapi.cn")
+        );
     }
 
     #[tokio::test]

@@ -82,6 +82,20 @@ pub async fn check_within(svc: &Milvault, shown: &(dyn Fn(&str) -> bool + Sync))
     for name in svc.config().targets.keys() {
         items.push(check_target(svc, name).await);
     }
+    for (name, config) in &svc.config().storages {
+        if name == svc.config().backup_storage_label() {
+            continue;
+        }
+        let what = format!("storage {name}");
+        items.push(match crate::storage::Storage::open(config, true, None) {
+            Ok(s) => probe(&what, s.probe().await, s.describe()),
+            Err(e) => CheckItem {
+                what,
+                ok: false,
+                detail: e.to_string(),
+            },
+        });
+    }
     CheckReport { items }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod archive;
 pub mod check;
+pub mod copy;
 pub mod create;
 pub mod delete;
 pub mod drill;
