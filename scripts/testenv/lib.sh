@@ -141,6 +141,46 @@ sys.exit(f"S3 on port {sys.argv[1]} did not take writes within 60 s: {error}")
 PY
 }
 
+# Azurite (Azure Blob's emulator, npm; account devstoreaccount1 with its well-known key) on
+# 127.0.0.1:PORT keeping its data in DIR, with the containers named after it; prints its group.
+azurite_key=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==
+start_azurite() {
+  local dir=$1 port=$2 pid c
+  shift 2
+  mkdir -p "$dir"
+  setsid "${MILVAULT_CACHE:-$HOME/.cache/milvault}/azurite/node_modules/.bin/azurite-blob" \
+    --blobHost 127.0.0.1 --blobPort "$port" --location "$dir" --disableTelemetry --skipApiVersionCheck \
+    >"$dir/azurite.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 60); do
+    if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
+      for c in "$@"; do azure_container "$port" "$c" || return 1; done
+      echo "$pid"; return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || { echo "azurite exited; see $dir/azurite.log" >&2; return 1; }
+    sleep 0.5
+  done
+  echo "Azurite did not answer on port $port within 30 s" >&2; return 1
+}
+# creates container $2 in the Azurite on port $1 (a SharedKey-signed PUT)
+azure_container() {
+  python - "$1" "$2" "$azurite_key" <<'PY'
+import base64, email.utils, hashlib, hmac, sys, urllib.error, urllib.request
+port, container, key = sys.argv[1:4]
+account, version, date = "devstoreaccount1", "2021-08-06", email.utils.formatdate(usegmt=True)
+to_sign = ("PUT" + "\n" * 12 + f"x-ms-date:{date}\nx-ms-version:{version}\n"
+           + f"/{account}/{account}/{container}\nrestype:container")
+sig = base64.b64encode(hmac.new(base64.b64decode(key), to_sign.encode(), hashlib.sha256).digest()).decode()
+req = urllib.request.Request(f"http://127.0.0.1:{port}/{account}/{container}?restype=container", method="PUT",
+    headers={"x-ms-date": date, "x-ms-version": version, "Content-Length": "0",
+             "Authorization": f"SharedKey {account}:{sig}"})
+try:
+    urllib.request.urlopen(req)
+except urllib.error.HTTPError as e:
+    if e.code != 409:
+        sys.exit(f"creating container {container}: {e.code} {e.read()[:200]!r}")
+PY
+}
 # Milvus Lite 3.2.2 (its own venv: pymilvus 3) serving DIR on 127.0.0.1:PORT, in its own process
 # group; prints the group id once the port takes connections. No Import, no segment calls: the
 # logical backups' other system.
