@@ -215,3 +215,130 @@ fn s3_storage(config: &Path, name: &str) -> milvault::storage::Storage {
     let c = milvault::config::Config::from_yaml(&text, &[]).unwrap();
     milvault::storage::Storage::open(c.storage(name).unwrap(), true, None).unwrap()
 }
+
+/// REST v2 and gRPC start copies as jobs, refuse what would write over a copy before a job
+/// starts, and name the storages there are.
+#[tokio::test]
+async fn rest_and_grpc_copy_as_jobs_and_refuse_before_starting() {
+    use milvault::server::grpc::pb::{self, backup_service_client::BackupServiceClient};
+    let tag = unique("tapi");
+    let dir = work_dir(&tag);
+    let config = config_file(&dir, &tag);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let svc = std::sync::Arc::new(
+        milvault::Milvault::new(milvault::config::Config::from_yaml(&text, &[]).unwrap()).unwrap(),
+    );
+    let name = unique("tap");
+    svc.create_backup(
+        milvault::engine::commands::create::CreateBackupRequest {
+            name: name.clone(),
+            collections: vec!["shop.reviews".into()],
+            ..Default::default()
+        },
+        &milvault::progress::Progress::detached(milvault::progress::JobKind::Backup),
+    )
+    .await
+    .unwrap();
+    let registry = milvault::jobs::registry::JobRegistry::new(
+        svc.clone(),
+        milvault::db::Db::in_memory().unwrap(),
+    );
+    let addr = serve_portal(registry, Default::default()).await;
+    let http = reqwest::Client::new();
+    let post = |path: String, body: serde_json::Value| {
+        let http = http.clone();
+        async move {
+            let r = http
+                .post(format!("http://{addr}{path}"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<serde_json::Value>().await.unwrap(),
+            )
+        }
+    };
+    let wait = |id: String| {
+        let http = http.clone();
+        async move {
+            for _ in 0..600 {
+                let job: serde_json::Value = http
+                    .get(format!("http://{addr}/api/v2/jobs/{id}"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                if job["state"] != "running" {
+                    return job;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            panic!("job {id} did not end");
+        }
+    };
+
+    let (status, job) = post(
+        format!("/api/v2/backups/{name}/copy"),
+        serde_json::json!({"to": "s3off"}),
+    )
+    .await;
+    assert_eq!(status, 202, "{job}");
+    assert_eq!(job["kind"], "copy");
+    let end = wait(job["id"].as_str().unwrap().to_string()).await;
+    assert_eq!(end["state"], "succeeded", "{end}");
+    let s3off = svc.on_storage("s3off").unwrap().unwrap();
+    assert_eq!(s3off.get_backup(&name).await.unwrap().name, name);
+
+    // again: refused before a job starts, saying what to do
+    let (status, err) = post(
+        format!("/api/v2/backups/{name}/copy"),
+        serde_json::json!({"to": "s3off"}),
+    )
+    .await;
+    assert_eq!(status, 409, "{err}");
+    assert_eq!(err["error"]["code"], "exists_in_storage");
+    let (status, err) = post(
+        format!("/api/v2/backups/{name}/copy"),
+        serde_json::json!({"to": "tape"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("default, az, s3off, s3two"),
+        "{err}"
+    );
+
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = BackupServiceClient::new(channel);
+    let req = pb::CopyBackupRequest {
+        name: name.clone(),
+        to: "az".into(),
+        as_name: format!("{name}_az"),
+    };
+    let job = grpc.copy_backup(req.clone()).await.unwrap().into_inner();
+    assert_eq!(job.kind(), pb::JobKind::Copy);
+    let end = wait(job.id.clone()).await;
+    assert_eq!(end["state"], "succeeded", "{end}");
+    let az = svc.on_storage("az").unwrap().unwrap();
+    let v = az
+        .verify(
+            &format!("{name}_az"),
+            &milvault::progress::Progress::detached(milvault::progress::JobKind::Verify),
+        )
+        .await
+        .unwrap();
+    assert!(v.ok() && v.files_checked > 0, "{v:?}");
+    let again = grpc.copy_backup(req).await.unwrap_err();
+    assert_eq!(again.code(), tonic::Code::AlreadyExists, "{again:?}");
+}

@@ -741,7 +741,7 @@ impl Gate {
     pub async fn start_copy(&self, req: CopyRequest) -> Result<JobSnapshot> {
         let dbs = self.allowed_copy(&req).await?;
         let target = Self::copy_target(&req);
-        let r = self.reg.start_copy(req);
+        let r = self.reg.start_copy(req).await;
         let r = self.outcome(action::BACKUP_COPY, &target, r, |j| format!("job {}", j.id))?;
         self.reg.store().set_job_databases(&r.id, &dbs)?;
         Ok(r)

@@ -163,10 +163,17 @@ impl Config {
             let known: Vec<&str> = std::iter::once(DEFAULT_STORAGE)
                 .chain(self.storages.keys().map(String::as_str))
                 .collect();
-            Error::InvalidRequest(format!(
-                "there is no storage '{name}'; the configuration names: {} (add more under `storages:`)",
-                known.join(", ")
-            ))
+            Error::InvalidRequest(if name.is_empty() {
+                format!(
+                    "no storage given; name one of: {} (add more under `storages:`)",
+                    known.join(", ")
+                )
+            } else {
+                format!(
+                    "there is no storage '{name}'; the configuration names: {} (add more under `storages:`)",
+                    known.join(", ")
+                )
+            })
         })
     }
 

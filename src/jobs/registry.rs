@@ -327,9 +327,11 @@ impl JobRegistry {
         Ok((read, write))
     }
 
-    /// Starts copying a backup to another storage (see [`crate::engine::commands::copy`]).
-    pub fn start_copy(self: &Arc<Self>, req: CopyRequest) -> Result<JobSnapshot> {
+    /// Starts copying a backup to another storage (see [`crate::engine::commands::copy`]); fails
+    /// at once (without a job) when the copy is refused before it starts.
+    pub async fn start_copy(self: &Arc<Self>, req: CopyRequest) -> Result<JobSnapshot> {
         let (read, write) = self.claim_copy(&req)?;
+        crate::engine::commands::copy::preflight(&self.svc, &req).await?;
         let (handle, _join) = self.spawn_copy(req, write.fence());
         Ok(self.track(handle, move || drop((read, write))))
     }

@@ -17,6 +17,7 @@ use crate::{
     auth::{Caller, Gate},
     engine::commands::{
         archive::{ExportOptions, ImportOptions},
+        copy::CopyRequest,
         create::CreateBackupRequest,
         drill::{DrillReport, DrillRequest},
         list::BackupSummary,
@@ -368,6 +369,23 @@ impl BackupService for GrpcService {
             min_recall: r.min_recall,
         };
         let job = gate.start_drill(req).await.map_err(status_of)?;
+        Ok(Response::new(job_message(&job)))
+    }
+
+    async fn copy_backup(
+        &self,
+        request: Request<pb::CopyBackupRequest>,
+    ) -> Result<Response<pb::Job>, Status> {
+        let gate = self.gate(&request)?;
+        let r = request.into_inner();
+        required(&r.name, "name")?;
+        required(&r.to, "to")?;
+        let req = CopyRequest {
+            name: r.name,
+            to: r.to,
+            as_name: Some(r.as_name).filter(|n| !n.is_empty()),
+        };
+        let job = gate.start_copy(req).await.map_err(status_of)?;
         Ok(Response::new(job_message(&job)))
     }
 

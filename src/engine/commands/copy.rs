@@ -80,39 +80,49 @@ pub struct CopyReport {
     pub bytes_streamed: u64,
 }
 
-/// Copies backup `req.name` from `svc`'s backup storage to the storage `req.to`.
-pub async fn copy_backup(
-    svc: &Milvault,
-    req: &CopyRequest,
-    progress: &Progress,
-) -> Result<CopyReport> {
-    let target = req.target_name().to_string();
+/// Checks a copy before it starts, and opens the destination: both names valid, the storage
+/// named in the configuration and not the backup's own place, the backup complete and readable,
+/// and no backup of that name at the destination (nothing existing is written over).
+pub async fn preflight(svc: &Milvault, req: &CopyRequest) -> Result<Storage> {
+    let target = req.target_name();
     names::validate_backup_name(&req.name)?;
-    names::validate_backup_name(&target)?;
+    names::validate_backup_name(target)?;
     let config = svc.config();
     let to: &StorageConfig = config.storage(&req.to)?;
-    let from_label = config.backup_storage_label().to_string();
     if to == &config.backup_storage && target == req.name {
         return Err(Error::InvalidRequest(format!(
             "backup '{}' is in storage '{}' already; copy it to another storage, or give it another name with --as",
             req.name, req.to
         )));
     }
-    let src = svc.backup_storage();
-    let dst = Storage::open(to, true, Some(src))?;
-    progress.step("reading the backup");
+    let dst = Storage::open(to, true, Some(svc.backup_storage()))?;
     // a complete, readable backup only (an incomplete one has no backup_meta.json to copy)
     svc.get_backup(&req.name).await?;
     if dst
-        .read_opt(&layout::meta_file(&target, layout::BACKUP_META))
+        .read_opt(&layout::meta_file(target, layout::BACKUP_META))
         .await?
         .is_some()
     {
         return Err(Error::ExistsInStorage {
             storage: req.to.clone(),
-            name: target,
+            name: target.to_string(),
         });
     }
+    Ok(dst)
+}
+
+/// Copies backup `req.name` from `svc`'s backup storage to the storage `req.to`.
+pub async fn copy_backup(
+    svc: &Milvault,
+    req: &CopyRequest,
+    progress: &Progress,
+) -> Result<CopyReport> {
+    progress.step("reading the backup");
+    let dst = preflight(svc, req).await?;
+    let target = req.target_name().to_string();
+    let config = svc.config();
+    let from_label = config.backup_storage_label().to_string();
+    let src = svc.backup_storage();
     let expected = manifest_entries(src, &req.name).await?;
     let src_dir = layout::backup_dir(&req.name);
     let dst_dir = layout::backup_dir(&target);
@@ -202,7 +212,7 @@ pub async fn copy_backup(
     // the metadata that makes the copy visible, last
     progress.step("writing backup_meta.json");
     let (_, sums) = copy_all_with_base(src, None, &dst, vec![last], &[1], 1, progress).await?;
-    for (_, arrived) in &sums {
+    for arrived in sums.values() {
         if let Err(e) = check_arrived(src, &req.name, &meta_rel, arrived, None).await {
             // an unchecked backup_meta.json must not stay visible
             let _ = dst

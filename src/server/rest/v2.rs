@@ -18,6 +18,7 @@ use crate::{
     auth::Gate,
     engine::commands::{
         archive::{ExportOptions, ImportOptions, ImportReport},
+        copy::CopyRequest,
         create::CreateBackupRequest,
         drill::{DrillReport, DrillRequest},
         list::BackupSummary,
@@ -50,6 +51,7 @@ pub fn routes(registry: Arc<JobRegistry>) -> Router {
         .route("/api/v2/backups/{name}/archive", get(export_archive))
         .route("/api/v2/backups/archive", post(import_archive))
         .route("/api/v2/backups/{name}/drill", post(drill).get(last_drill))
+        .route("/api/v2/backups/{name}/copy", post(copy_backup))
         .route("/api/v2/jobs", get(list_jobs))
         .route("/api/v2/jobs/{id}", get(get_job))
         .route("/api/v2/jobs/{id}/cancel", post(cancel_job))
@@ -637,6 +639,26 @@ pub async fn drill(
 ) -> ApiResult<(StatusCode, Json<JobItem>)> {
     req.name = name;
     let job = gate.start_drill(req).await?;
+    Ok((StatusCode::ACCEPTED, Json(JobItem::of(&job))))
+}
+
+/// Starts copying the backup to another storage (`to`: a name under `storages:` in the
+/// configuration; `as`: its name there, default its own). Each file is checked against the
+/// backup's manifest as it lands and the metadata is written last, so the copy is listed there
+/// only when complete; copying again after a stop keeps the files already copied. Answers 202
+/// with the job.
+#[utoipa::path(post, path = "/api/v2/backups/{name}/copy", tag = "v2", request_body = CopyRequest,
+    params(("name" = String, Path, description = "Backup name")),
+    responses((status = 202, body = JobItem), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "The storage holds a backup of that name, or the backup is being made or deleted", body = ErrorBody)))]
+pub async fn copy_backup(
+    gate: Gate,
+    Path(name): Path<String>,
+    ApiJson(mut req): ApiJson<CopyRequest>,
+) -> ApiResult<(StatusCode, Json<JobItem>)> {
+    req.name = name;
+    let job = gate.start_copy(req).await?;
     Ok((StatusCode::ACCEPTED, Json(JobItem::of(&job))))
 }
 
