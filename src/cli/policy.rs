@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 
 use crate::{
     engine::policy::retention::Retention,
-    engine::policy::{Policy, DEFAULT_TEMPLATE},
+    engine::policy::{Policy, PolicyCopy, DEFAULT_TEMPLATE},
     jobs::policies,
     jobs::registry::JobRegistry,
     Milvault,
@@ -101,6 +101,15 @@ pub struct AddArgs {
     /// comma separated.
     #[arg(long)]
     pub notify: Option<String>,
+    /// Also copy each backup to these storages (names under `storages:`), comma separated.
+    #[arg(long)]
+    pub copy_to: Option<String>,
+    /// Keep the last N copies in each of those storages (default: keep every copy).
+    #[arg(long, requires = "copy_to")]
+    pub copy_keep_last: Option<u32>,
+    /// Keep one copy per day for the last N days there.
+    #[arg(long, requires = "copy_to")]
+    pub copy_keep_daily: Option<u32>,
 }
 
 /// Runs a policy subcommand.
@@ -131,6 +140,17 @@ pub async fn run(svc: Arc<Milvault>, args: PolicyArgs, db: &JobDbArg, json: bool
                 full_every: a.full_every,
                 drill_every: a.drill_every,
                 notify: split_list(&a.notify),
+                copy_to: split_list(&a.copy_to)
+                    .into_iter()
+                    .map(|storage| PolicyCopy {
+                        storage,
+                        retention: Retention {
+                            keep_last: a.copy_keep_last,
+                            keep_daily: a.copy_keep_daily,
+                            ..Default::default()
+                        },
+                    })
+                    .collect(),
             };
             gate.add_policy(&p)?;
             print_policy(&gate.policy(&p.name, 3)?, json)?;

@@ -96,6 +96,8 @@ pub(crate) fn policy_of(f: PolicyForm) -> Policy {
         full_every: f.full_every,
         drill_every: f.drill_every,
         notify: list_of(&f.notify),
+        // the portal's form has no copies yet: the CLI and REST set them
+        copy_to: Vec::new(),
     }
 }
 
@@ -176,6 +178,7 @@ mod tests {
                 full_every: 7,
                 drill_every: 4,
                 notify: vec!["oncall".into()],
+                copy_to: Vec::new(),
             }
         );
         assert!(p.validate().is_ok());

@@ -54,6 +54,21 @@ pub struct Policy {
     /// Webhooks (by their name in `notifications.webhooks`) told of this policy's failed, skipped
     /// and missed runs besides the global ones.
     pub notify: Vec<String>,
+    /// Other storages each backup is copied to right after it is made (and verified, and
+    /// drilled), each with its own retention there. A failed copy fails the run, and nothing is
+    /// pruned.
+    pub copy_to: Vec<PolicyCopy>,
+}
+
+/// "Also copy each backup to this storage, and keep there what this retention keeps."
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyCopy {
+    /// A name under `storages:` in the configuration.
+    pub storage: String,
+    /// What to keep there; no rule: every copy is kept.
+    #[schema(value_type = Object)]
+    pub retention: Retention,
 }
 
 impl Default for Policy {
@@ -73,6 +88,7 @@ impl Default for Policy {
             full_every: 0,
             drill_every: 0,
             notify: Vec::new(),
+            copy_to: Vec::new(),
         }
     }
 }
@@ -190,18 +206,22 @@ impl Policy {
                 self.name_template
             ))
         })?;
-        for (what, n) in [
-            ("keep_last", self.retention.keep_last),
-            ("keep_daily", self.retention.keep_daily),
-            ("keep_weekly", self.retention.keep_weekly),
-            ("keep_monthly", self.retention.keep_monthly),
-            ("max_age_days", self.retention.max_age_days),
-        ] {
-            if n == Some(0) {
+        check_retention(&self.retention, "")?;
+        let mut seen = std::collections::HashSet::new();
+        for c in &self.copy_to {
+            if c.storage.is_empty() || c.storage == crate::config::DEFAULT_STORAGE {
                 return Err(Error::InvalidRequest(format!(
-                    "{what} is 0, which would prune every backup: leave it out or give at least 1"
+                    "copy_to: '{}' is not a storage to copy to; name one under `storages:` in the configuration",
+                    c.storage
                 )));
             }
+            if !seen.insert(c.storage.as_str()) {
+                return Err(Error::InvalidRequest(format!(
+                    "copy_to names storage '{}' twice",
+                    c.storage
+                )));
+            }
+            check_retention(&c.retention, &format!("copy_to {}: ", c.storage))?;
         }
         Ok(schedule)
     }
@@ -227,7 +247,25 @@ impl Policy {
     }
 }
 
-/// Checks a policy name.
+/// Refuses a retention rule of 0 (it would prune every backup).
+fn check_retention(r: &Retention, context: &str) -> Result<()> {
+    for (what, n) in [
+        ("keep_last", r.keep_last),
+        ("keep_daily", r.keep_daily),
+        ("keep_weekly", r.keep_weekly),
+        ("keep_monthly", r.keep_monthly),
+        ("max_age_days", r.max_age_days),
+    ] {
+        if n == Some(0) {
+            return Err(Error::InvalidRequest(format!(
+                "{context}{what} is 0, which would prune every backup: leave it out or give at least 1"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a policy name: 1 to 64 letters, digits, '_' or '-'.
 pub fn validate_policy_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
