@@ -56,6 +56,10 @@ pub fn effective_yaml(c: &Config) -> String {
             ("logicalFileBytes", (t.logical_file_bytes as u64).into()),
             ("maxJobs", (t.max_jobs as u64).into()),
             ("maxArchiveBytes", t.max_archive_bytes.into()),
+            (
+                "maxSegmentsPerImportJob",
+                (t.max_segments_per_import_job as u64).into(),
+            ),
         ]),
     );
     let hooks: Vec<Value> = c

@@ -377,6 +377,19 @@ pub struct RestoreArgs {
     /// was filling is dropped and restored again. Only --drop_exist_collection may be added.
     #[arg(long, value_name = "JOB")]
     pub resume: Option<String>,
+    /// Merge segments into import jobs of several file groups on Milvus 2.4+, sent to Milvus'
+    /// REST import API on the gRPC port (milvus-backup's --use_v2_restore). No effect on 2.3.
+    #[arg(long = "use_v2_restore", alias = "use-v2-restore")]
+    pub use_v2_restore: bool,
+    /// File groups (segments) per merged import job (default: restore.maxSegmentsPerImportJob
+    /// of the configuration, 256).
+    #[arg(
+        long = "max_segments_per_import_job",
+        alias = "max-segments-per-import-job",
+        value_name = "N",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub max_segments_per_import_job: Option<u64>,
 }
 
 /// Runs the CLI; returns the process exit code.
@@ -460,6 +473,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 load: a.load,
                 force: a.force,
                 rbac: a.rbac,
+                use_v2_restore: a.use_v2_restore,
+                max_segments_per_import_job: a.max_segments_per_import_job.map(|n| n as usize),
                 resume: a.resume,
                 resume_ledger: None,
             };

@@ -7,7 +7,7 @@
 //! with `v1`) is v1, any other version is refused; unknown keys are warned about and ignored;
 //! environment variables name credentials only (`MILVUS_STORAGE_AUTH_ACCESS_KEY_ID`...), because
 //! Kubernetes injects `MILVUS_PORT=tcp://...` into pods. Keys for what milvault does not do
-//! (logging, etcd, Zilliz Cloud, the REST endpoint, import batching) are accepted and ignored.
+//! (logging, etcd, Zilliz Cloud, the REST endpoint) are accepted and ignored.
 
 use serde_yaml::{Mapping, Value};
 
@@ -110,6 +110,10 @@ const KEYS: &[(&str, &str)] = &[
         "backup.parallelism.importJob",
     ),
     ("restore.keeptempfiles", "backup.keepTempFiles"),
+    (
+        "restore.maxsegmentsperimportjob",
+        "backup.maxSegmentsPerImportJob",
+    ),
     ("transfer.concurrency", "backup.parallelism.copydata"),
 ];
 
@@ -141,7 +145,6 @@ const NOT_USED: &[&str] = &[
     "milvus.grpc.mtlscertpath",
     "milvus.grpc.mtlskeypath",
     "backup.concurrency.segments",
-    "restore.maxsegmentsperimportjob",
     "transfer.multipartcopythresholdmib",
     "transfer.mode",
     "milvus.storage.localpath",

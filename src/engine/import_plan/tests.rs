@@ -60,7 +60,8 @@ fn req(
     ImportRequest {
         stage,
         partition: partition.into(),
-        files: files.iter().map(|f| f.to_string()).collect(),
+        api: Api::Import,
+        files: vec![files.iter().map(|f| f.to_string()).collect()],
         options: opts(options),
         segments: segments.to_vec(),
         rows,
@@ -349,7 +350,7 @@ fn plans_cover_every_fixture_binlog() {
         let requests = plan(&info, &info.collection_backups[0], &Features::milvus_2_6()).unwrap();
         let dirs: Vec<&String> = requests
             .iter()
-            .flat_map(|r| r.files.iter())
+            .flat_map(|r| r.files.iter().flatten())
             .filter(|f| !f.is_empty())
             .collect();
         for d in &dirs {
@@ -533,8 +534,10 @@ fn a_group_shared_by_segments_is_imported_once() {
         s.group_id = g;
     }
     let got = plan(&info, &info.collection_backups[0], &Features::milvus_2_4()).unwrap();
-    let summary: Vec<(Vec<String>, Vec<i64>)> =
-        got.into_iter().map(|r| (r.files, r.segments)).collect();
+    let summary: Vec<(Vec<String>, Vec<i64>)> = got
+        .into_iter()
+        .map(|r| (r.files.concat(), r.segments))
+        .collect();
     assert_eq!(
         summary,
         [
