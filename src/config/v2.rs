@@ -404,6 +404,23 @@ backup:
         assert_eq!(v2.backup_storage.bucket, "backups");
         assert_eq!(v2.backup_storage.root_path, "backup");
         assert_eq!(v2.tuning.restore_collections, 3);
+        assert_eq!(v2.tuning.max_segments_per_import_job, 256);
+        let v2 = Config::from_yaml(
+            &SAMPLE_V2.replace(
+                "maxSegmentsPerImportJob: 256",
+                "maxSegmentsPerImportJob: 32",
+            ),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(v2.tuning.max_segments_per_import_job, 32);
+        let e = Config::from_yaml(
+            &SAMPLE_V2.replace("maxSegmentsPerImportJob: 256", "maxSegmentsPerImportJob: 0"),
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("maxSegmentsPerImportJob"), "{e}");
         assert_eq!(v2.gc_pause.address, "http://milvus.internal:9091");
     }
 
@@ -416,9 +433,11 @@ backup:
                 ("milvus.grpc.port".into(), "19999".into()),
                 ("milvus.grpc.tlsMode".into(), "mutual".into()),
                 ("backup.storage.auth.type".into(), "iam".into()),
+                ("restore.maxSegmentsPerImportJob".into(), "64".into()),
             ],
         )
         .unwrap();
+        assert_eq!(c.tuning.max_segments_per_import_job, 64);
         assert_eq!(
             (c.milvus.address.as_str(), c.milvus.port, c.milvus.tls_mode),
             ("a.example", 19999, 2)

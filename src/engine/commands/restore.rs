@@ -1937,6 +1937,30 @@ mod tests {
     }
 
     #[test]
+    fn merging_is_asked_for_and_the_job_size_is_kept_in_the_request() {
+        let mut req = RestoreRequest::default();
+        assert_eq!(merge_of(&mut req, 256).unwrap(), Merge::Off);
+        // written into the request (and so into the job's record, which a resume reads)
+        assert_eq!(req.max_segments_per_import_job, Some(256));
+        let mut req = RestoreRequest {
+            use_v2_restore: true,
+            ..Default::default()
+        };
+        assert_eq!(merge_of(&mut req, 100).unwrap(), Merge::UpTo(100));
+        let mut req = RestoreRequest {
+            use_v2_restore: true,
+            max_segments_per_import_job: Some(8),
+            ..Default::default()
+        };
+        assert_eq!(merge_of(&mut req, 100).unwrap(), Merge::UpTo(8));
+        let stored = serde_json::to_value(&req).unwrap();
+        let resumed: RestoreRequest = serde_json::from_value(stored).unwrap();
+        assert_eq!(merge_of(&mut resumed.clone(), 100).unwrap(), Merge::UpTo(8));
+        req.max_segments_per_import_job = Some(0);
+        assert!(merge_of(&mut req, 100).is_err());
+    }
+
+    #[test]
     fn bad_rename_rules_are_rejected() {
         for bad in ["a", ":b", "a:", "db.*:b"] {
             assert!(parse_renames(&[bad.into()]).is_err(), "{bad}");
