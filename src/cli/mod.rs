@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 pub mod archive;
+pub mod config_migrate;
 pub mod config_show;
 pub mod jobs;
 pub mod policy;
@@ -122,6 +123,9 @@ pub struct ConfigArgs {
 pub enum ConfigCommand {
     /// Print the effective configuration (secrets masked).
     Show,
+    /// Write a v1 backup.yaml as a v2 one (milvus-backup's `config migrate`): to standard output
+    /// or -o FILE (mode 0600); the report goes to standard error.
+    Migrate(config_migrate::MigrateArgs),
 }
 
 /// `serve` flags.
@@ -397,6 +401,13 @@ pub async fn run(cli: Cli) -> Result<i32> {
     let env: Vec<(String, String)> = std::env::vars().collect();
     if let Command::Health(a) = &cli.command {
         return health(&a.url).await;
+    }
+    if let Command::Config(ConfigArgs {
+        command: ConfigCommand::Migrate(a),
+    }) = &cli.command
+    {
+        // reads the v1 file itself (the configuration need not load as the one to run with)
+        return Ok(config_migrate::run(a, cli.config.as_deref(), &env)?);
     }
     let config = Config::load(cli.config.as_deref(), &env, &cli.sets)?;
     if let Command::Config(ConfigArgs {
