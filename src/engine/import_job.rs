@@ -243,7 +243,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let got = got.lock().unwrap();
+        let got = got.lock().unwrap().clone();
         assert_eq!(got.len(), 3);
         assert_eq!(
             got[0].body,

@@ -631,6 +631,24 @@ fn features_from_reported_versions() {
     assert!(f.storage_v2 && !f.struct_arrays);
     assert!(Features::from_version("v2.6.4").unwrap().struct_arrays);
     assert!(Features::from_version("v3.0.0").unwrap().struct_arrays);
+    // REST import jobs from 2.4; several L0 segments per job from 2.6.5 (MultiL0InOneJob)
+    assert!(!Features::from_version("v2.3.5").unwrap().import_jobs);
+    assert!(Features::from_version("v2.4.0").unwrap().import_jobs);
+    assert!(
+        !Features::from_version("v2.6.4")
+            .unwrap()
+            .multi_l0_in_one_job
+    );
+    assert!(
+        Features::from_version("v2.6.5")
+            .unwrap()
+            .multi_l0_in_one_job
+    );
+    assert!(
+        Features::from_version("v3.0.0")
+            .unwrap()
+            .multi_l0_in_one_job
+    );
     assert_eq!(Features::from_version("v2.2.16"), None);
     assert_eq!(Features::from_version("master"), None);
 }
