@@ -3,6 +3,11 @@
 //! completed (its imported rows) or failed (its reason), as milvus-backup's
 //! `collTask.bulkInsertViaRestful` / `checkBulkInsertViaRestful` (core/restore/coll_task.go) do,
 //! but within a time limit, like every other wait of a restore.
+//!
+//! The job id is recorded as an import task: on Milvus 2.4+ gRPC `GetImportState` and
+//! `ListImportTasks` answer about import jobs by the same ids (milvus-backup's gRPC restore
+//! polls the id `Import` answers the same way), which is what a resume asks
+//! (`restore.rs`: `landed_imports`). Not exercised against a real 2.4+ server here.
 
 use std::time::Duration;
 

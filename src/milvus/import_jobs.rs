@@ -4,7 +4,9 @@
 //! `createImportJob` builds an `internalpb.ImportRequest` with one `ImportFile` per inner list of
 //! `files` and answers `{"code":0,"data":{"jobId":"..."}}`; `getImportJobProcess` answers
 //! `{"code":0,"data":{"jobId","collectionName","state","progress","importedRows","totalRows",
-//! "reason","details"...}}`; a refusal is HTTP 200 with a non-zero `code` and a `message`).
+//! "reason","details"...}}`, `state` an `internalpb.ImportJobState` name; a refusal is HTTP 200
+//! with a non-zero `code` and a `message`; read at milvus commit c1c38337, the routes
+//! `ImportJobCategory+CreateAction` and `+DescribeAction` of `RegisterRoutesToV2`).
 //! The requests are milvus-backup's (`internal/client/milvus/restful.go`: `BulkInsert`,
 //! `GetBulkInsertState`, `NewRestful`): bearer `user:password`, `Request-Timeout: 600` on create,
 //! options as a JSON object (keys sorted, as Go writes a map).
