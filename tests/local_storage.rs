@@ -997,6 +997,58 @@ fn restore_filter_matches_the_names_collections_are_restored_as() {
     );
 }
 
+/// `--use_v2_restore` (merged import jobs, Milvus 2.4+ only) changes nothing on Milvus 2.3.5:
+/// the restore sends the same gRPC Imports and every row comes back; the job size is kept in
+/// the job's recorded request (what a resume reads).
+#[test]
+fn merged_import_jobs_asked_for_on_2_3_restore_as_before() {
+    let dir = work_dir(&unique("merged"));
+    let name = unique("mrg");
+    let (code, out, err) = run(&dir, &["create", "-n", &name, "-c", "demo_products"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let suffix = format!("_{}", unique("m"));
+    let (code, out, err) = run(
+        &dir,
+        &[
+            "restore",
+            "-n",
+            &name,
+            "-s",
+            &suffix,
+            "--use_v2_restore",
+            "--max_segments_per_import_job",
+            "2",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("2700 rows, as the backup recorded"), "{out}");
+    assert_eq!(
+        assert_same_data(
+            "default",
+            "demo_products",
+            "default",
+            &format!("demo_products{suffix}")
+        ),
+        2700
+    );
+    let store = milvault::db::Db::open(&job_db(&dir)).unwrap();
+    let restore = store
+        .list(10)
+        .unwrap()
+        .into_iter()
+        .find(|j| j.kind == JobKind::Restore)
+        .unwrap();
+    let request = &restore.restore.as_ref().unwrap().request;
+    assert_eq!(request["use_v2_restore"], true, "{request}");
+    assert_eq!(request["max_segments_per_import_job"], 2, "{request}");
+    let (code, _, err) = run(
+        &dir,
+        &["restore", "-n", &name, "--max_segments_per_import_job", "0"],
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("max_segments_per_import_job"), "{err}");
+}
+
 /// A restore and a drill sent to a named Milvus target (`targets.NAME` in the configuration)
 /// run there, not on the configured Milvus: here the configured one is unreachable (port 1) and
 /// the target is the test's real Milvus.

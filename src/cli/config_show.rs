@@ -7,6 +7,27 @@ use crate::config::{Config, Secret, StorageConfig, StorageKind};
 
 /// The effective configuration as backup.yaml text (secrets as `***`).
 pub fn effective_yaml(c: &Config) -> String {
+    serde_yaml::to_string(&effective_tree(c, Secrets::Masked)).unwrap_or_default()
+}
+
+/// How secrets are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secrets {
+    /// As `***` (`config show`).
+    Masked,
+    /// As they are (`config migrate`, which writes a file only its owner reads).
+    Clear,
+}
+
+/// The effective configuration as a backup.yaml (v1) tree: milvus, minio, backup,
+/// notifications.
+pub fn effective_tree(c: &Config, secrets: Secrets) -> Value {
+    let secret = |s: &Secret| -> Value {
+        match secrets {
+            Secrets::Masked => masked(s),
+            Secrets::Clear => s.expose().into(),
+        }
+    };
     let mut root = Mapping::new();
     let m = &c.milvus;
     root.insert(
@@ -21,8 +42,8 @@ pub fn effective_yaml(c: &Config) -> String {
             ("serverName", m.server_name.clone().into()),
         ]),
     );
-    let mut minio = storage(&c.milvus_storage, "");
-    for (k, v) in storage(&c.backup_storage, "backup") {
+    let mut minio = storage(&c.milvus_storage, "", &secret);
+    for (k, v) in storage(&c.backup_storage, "backup", &secret) {
         minio.insert(k, v);
     }
     root.insert("minio".into(), Value::Mapping(minio));
@@ -56,6 +77,10 @@ pub fn effective_yaml(c: &Config) -> String {
             ("logicalFileBytes", (t.logical_file_bytes as u64).into()),
             ("maxJobs", (t.max_jobs as u64).into()),
             ("maxArchiveBytes", t.max_archive_bytes.into()),
+            (
+                "maxSegmentsPerImportJob",
+                (t.max_segments_per_import_job as u64).into(),
+            ),
         ]),
     );
     let hooks: Vec<Value> = c
@@ -83,19 +108,19 @@ pub fn effective_yaml(c: &Config) -> String {
         "notifications".into(),
         map(vec![("webhooks", Value::Sequence(hooks))]),
     );
-    serde_yaml::to_string(&Value::Mapping(root)).unwrap_or_default()
+    Value::Mapping(root)
 }
 
 fn map(entries: Vec<(&str, Value)>) -> Value {
     Value::Mapping(entries.into_iter().map(|(k, v)| (k.into(), v)).collect())
 }
 
-fn secret(s: &Secret) -> Value {
+fn masked(s: &Secret) -> Value {
     if s.is_empty() { "" } else { "***" }.into()
 }
 
 /// One storage's keys, each prefixed (`backup` + `BucketName` -> `backupBucketName`).
-fn storage(s: &StorageConfig, prefix: &str) -> Mapping {
+fn storage(s: &StorageConfig, prefix: &str, secret: &dyn Fn(&Secret) -> Value) -> Mapping {
     let key = |name: &str| -> Value {
         if prefix.is_empty() {
             name.into()

@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 pub mod archive;
+pub mod config_migrate;
 pub mod config_show;
 pub mod copy;
 pub mod jobs;
@@ -132,6 +133,9 @@ pub struct ConfigArgs {
 pub enum ConfigCommand {
     /// Print the effective configuration (secrets masked).
     Show,
+    /// Write a v1 backup.yaml as a v2 one (milvus-backup's `config migrate`): to standard output
+    /// or -o FILE (mode 0600); the report goes to standard error.
+    Migrate(config_migrate::MigrateArgs),
 }
 
 /// `serve` flags.
@@ -387,6 +391,19 @@ pub struct RestoreArgs {
     /// was filling is dropped and restored again. Only --drop_exist_collection may be added.
     #[arg(long, value_name = "JOB")]
     pub resume: Option<String>,
+    /// Merge segments into import jobs of several file groups on Milvus 2.4+, sent to Milvus'
+    /// REST import API on the gRPC port (milvus-backup's --use_v2_restore). No effect on 2.3.
+    #[arg(long = "use_v2_restore", alias = "use-v2-restore")]
+    pub use_v2_restore: bool,
+    /// File groups (segments) per merged import job (default: restore.maxSegmentsPerImportJob
+    /// of the configuration, 256).
+    #[arg(
+        long = "max_segments_per_import_job",
+        alias = "max-segments-per-import-job",
+        value_name = "N",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub max_segments_per_import_job: Option<u64>,
 }
 
 /// Runs the CLI; returns the process exit code.
@@ -394,6 +411,13 @@ pub async fn run(cli: Cli) -> Result<i32> {
     let env: Vec<(String, String)> = std::env::vars().collect();
     if let Command::Health(a) = &cli.command {
         return health(&a.url).await;
+    }
+    if let Command::Config(ConfigArgs {
+        command: ConfigCommand::Migrate(a),
+    }) = &cli.command
+    {
+        // reads the v1 file itself (the configuration need not load as the one to run with)
+        return Ok(config_migrate::run(a, cli.config.as_deref(), &env)?);
     }
     let config = Config::load(cli.config.as_deref(), &env, &cli.sets)?;
     if let Command::Config(ConfigArgs {
@@ -474,6 +498,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 load: a.load,
                 force: a.force,
                 rbac: a.rbac,
+                use_v2_restore: a.use_v2_restore,
+                max_segments_per_import_job: a.max_segments_per_import_job.map(|n| n as usize),
                 resume: a.resume,
                 resume_ledger: None,
             };

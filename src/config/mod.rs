@@ -490,6 +490,9 @@ pub struct Tuning {
     pub restore_collections: usize,
     /// Import tasks submitted to Milvus at once per collection.
     pub import_concurrency: usize,
+    /// File groups (segments) per merged import job (`backup.maxSegmentsPerImportJob`, v2
+    /// `restore.maxSegmentsPerImportJob`; 256 as in milvus-backup).
+    pub max_segments_per_import_job: usize,
     /// Keep the binlogs staged in Milvus' bucket after a restore (debugging only).
     pub keep_temp_files: bool,
     /// Time limit of one Milvus call.
@@ -623,6 +626,8 @@ struct RawBackup {
     max_jobs: Option<usize>,
     /// milvault: the largest archive an upload (`POST /api/v2/backups/archive`) may be.
     max_archive_bytes: Option<u64>,
+    /// milvault's v1 spelling of v2's `restore.maxSegmentsPerImportJob`.
+    max_segments_per_import_job: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -853,6 +858,10 @@ impl RawFile {
             backup_collections: positive("backupCollection", p.backup_collection)?,
             restore_collections: positive("restoreCollection", p.restore_collection)?,
             import_concurrency: positive("importJob", p.import_job)?,
+            max_segments_per_import_job: positive_key(
+                "backup.maxSegmentsPerImportJob",
+                self.backup.max_segments_per_import_job.unwrap_or(256),
+            )?,
             keep_temp_files: self.backup.keep_temp_files,
             rpc_timeout: Duration::from_secs(self.backup.rpc_timeout_seconds.unwrap_or(120)),
             connect_timeout: Duration::from_secs(self.backup.connect_timeout_seconds.unwrap_or(10)),

@@ -7,7 +7,7 @@
 //! with `v1`) is v1, any other version is refused; unknown keys are warned about and ignored;
 //! environment variables name credentials only (`MILVUS_STORAGE_AUTH_ACCESS_KEY_ID`...), because
 //! Kubernetes injects `MILVUS_PORT=tcp://...` into pods. Keys for what milvault does not do
-//! (logging, etcd, Zilliz Cloud, the REST endpoint, import batching) are accepted and ignored.
+//! (logging, etcd, Zilliz Cloud, the REST endpoint) are accepted and ignored.
 
 use serde_yaml::{Mapping, Value};
 
@@ -86,48 +86,70 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ),
 ];
 
-/// v2 keys (lower case) and the v1 keys they become.
+/// v2 keys and the v1 keys they become, in milvus-backup's schema order (`internal/cfg/v2/cfg.go`)
+/// and spelling; keys match in any case. The one table of the translation: read left to right
+/// by [`v1_key`] (loading a v2 file), right to left by [`v2_key`] (`config migrate`). The
+/// storage blocks ([`STORAGE_KEYS`]) sit after the `milvus.` keys; milvault's own tuning keys
+/// keep their v1 names under `backup.`.
 const KEYS: &[(&str, &str)] = &[
     ("milvus.user", "milvus.user"),
     ("milvus.password", "milvus.password"),
     ("milvus.grpc.address", "milvus.address"),
     ("milvus.grpc.port", "milvus.port"),
-    ("milvus.grpc.tlsmode", "milvus.tlsMode"),
-    ("milvus.grpc.cacertpath", "milvus.caCertPath"),
-    ("milvus.grpc.servername", "milvus.serverName"),
+    ("milvus.grpc.tlsMode", "milvus.tlsMode"),
+    ("milvus.grpc.caCertPath", "milvus.caCertPath"),
+    ("milvus.grpc.serverName", "milvus.serverName"),
     ("milvus.management.endpoint", "backup.gcPause.address"),
-    ("backup.pausegc", "backup.gcPause.enable"),
     (
         "backup.concurrency.collections",
         "backup.parallelism.backupCollection",
     ),
+    ("backup.pauseGC", "backup.gcPause.enable"),
+    // milvault's own (not in milvus-backup, which warns about them and reads on)
+    ("backup.gcPause.seconds", "backup.gcPause.seconds"),
+    ("backup.rpcTimeoutSeconds", "backup.rpcTimeoutSeconds"),
+    (
+        "backup.connectTimeoutSeconds",
+        "backup.connectTimeoutSeconds",
+    ),
+    ("backup.waitTimeoutSeconds", "backup.waitTimeoutSeconds"),
+    ("backup.logicalPageBytes", "backup.logicalPageBytes"),
+    ("backup.logicalFileBytes", "backup.logicalFileBytes"),
+    ("backup.maxJobs", "backup.maxJobs"),
+    ("backup.maxArchiveBytes", "backup.maxArchiveBytes"),
     (
         "restore.concurrency.collections",
         "backup.parallelism.restoreCollection",
     ),
     (
-        "restore.concurrency.importjobs",
+        "restore.concurrency.importJobs",
         "backup.parallelism.importJob",
     ),
-    ("restore.keeptempfiles", "backup.keepTempFiles"),
+    (
+        "restore.maxSegmentsPerImportJob",
+        "backup.maxSegmentsPerImportJob",
+    ),
+    ("restore.keepTempFiles", "backup.keepTempFiles"),
     ("transfer.concurrency", "backup.parallelism.copydata"),
 ];
 
 /// A storage block's keys (after `milvus.storage.` / `backup.storage.`) and the v1 `minio` key
-/// (with `backup` and a capital in front for the backup side).
+/// (with `backup` and a capital in front for the backup side), in schema order. Two v2 keys
+/// share a v1 key where v1 used one field for both: Azure's account name and key.
 const STORAGE_KEYS: &[(&str, &str)] = &[
     ("provider", "storageType"),
     ("address", "address"),
     ("port", "port"),
     ("region", "region"),
-    ("usessl", "useSSL"),
-    ("bucketname", "bucketName"),
-    ("rootpath", "rootPath"),
-    ("accountname", "accessKeyID"),
-    ("auth.accesskeyid", "accessKeyID"),
-    ("auth.secretaccesskey", "secretAccessKey"),
-    ("auth.accountkey", "secretAccessKey"),
-    ("auth.credentialsfile", "gcpCredentialJSON"),
+    ("useSSL", "useSSL"),
+    ("accountName", "accessKeyID"),
+    ("bucketName", "bucketName"),
+    ("rootPath", "rootPath"),
+    ("auth.type", "useIAM"),
+    ("auth.accessKeyID", "accessKeyID"),
+    ("auth.secretAccessKey", "secretAccessKey"),
+    ("auth.accountKey", "secretAccessKey"),
+    ("auth.credentialsFile", "gcpCredentialJSON"),
 ];
 
 /// Keys milvus-backup reads that milvault has no use for: accepted without a warning.
@@ -141,7 +163,6 @@ const NOT_USED: &[&str] = &[
     "milvus.grpc.mtlscertpath",
     "milvus.grpc.mtlskeypath",
     "backup.concurrency.segments",
-    "restore.maxsegmentsperimportjob",
     "transfer.multipartcopythresholdmib",
     "transfer.mode",
     "milvus.storage.localpath",
@@ -155,26 +176,44 @@ const NOT_USED: &[&str] = &[
 ];
 
 /// milvault's own sections, the same in both versions: copied as they are.
-const OWN_SECTIONS: &[&str] = &["notifications", "state", "targets", "storages"];
+pub const OWN_SECTIONS: &[&str] = &["notifications", "state", "targets", "storages"];
+
+/// The two storage blocks: v2 prefix and the prefix of their v1 `minio` keys.
+const STORAGE_SIDES: [(&str, &str); 2] = [("milvus.storage.", ""), ("backup.storage.", "backup")];
+
+/// Every v2 key milvault reads with its v1 key, in schema order (as `config migrate` writes
+/// them): the `milvus.` keys, the two storage blocks, the rest.
+pub fn schema() -> Vec<(String, String)> {
+    let plain = |milvus: bool| {
+        KEYS.iter()
+            .filter(move |(k, _)| k.starts_with("milvus.") == milvus)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+    };
+    let storage = STORAGE_SIDES.iter().flat_map(|(side, prefix)| {
+        STORAGE_KEYS
+            .iter()
+            .map(move |(k, v)| (format!("{side}{k}"), storage_key(prefix, v)))
+    });
+    plain(true).chain(storage).chain(plain(false)).collect()
+}
 
 /// The v1 key a v2 key becomes (`None`: not a v2 key milvault reads).
 pub fn v1_key(v2_key: &str) -> Option<String> {
-    let key = v2_key.to_ascii_lowercase();
-    if let Some((_, v1)) = KEYS.iter().find(|(k, _)| *k == key) {
-        return Some(v1.to_string());
-    }
-    for (side, prefix) in [("milvus.storage.", ""), ("backup.storage.", "backup")] {
-        if let Some(rest) = key.strip_prefix(side) {
-            if rest == "auth.type" {
-                return Some(storage_key(prefix, "useIAM"));
-            }
-            return STORAGE_KEYS
-                .iter()
-                .find(|(k, _)| *k == rest)
-                .map(|(_, v1)| storage_key(prefix, v1));
-        }
-    }
-    None
+    schema()
+        .into_iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(v2_key))
+        .map(|(_, v1)| v1)
+}
+
+/// The v2 keys a v1 key is written as by `config migrate` (more than one where v1 used one
+/// field for two things: Azure's account name and key live in `accessKeyID` and
+/// `secretAccessKey`). Empty: no v2 key.
+pub fn v2_keys(v1_key: &str) -> Vec<String> {
+    schema()
+        .into_iter()
+        .filter(|(_, v1)| v1.eq_ignore_ascii_case(v1_key))
+        .map(|(k, _)| k)
+        .collect()
 }
 
 /// `minio.<key>`, or `minio.backup<Key>` for the backup side.
@@ -231,6 +270,13 @@ pub fn v1_value(v2_key: &str, value: Value) -> Result<Value> {
         };
     }
     Ok(value)
+}
+
+/// A v1 `milvus.tlsMode` (0, 1, 2) as v2 writes it; `None` for another value.
+pub fn tls_mode_word(v1: u8) -> Option<&'static str> {
+    ["disabled", "server", "mutual"]
+        .get(usize::from(v1))
+        .copied()
 }
 
 /// A v2 configuration tree as the v1 tree milvault reads. Unknown keys are logged and ignored.
@@ -401,6 +447,23 @@ backup:
         assert_eq!(v2.backup_storage.bucket, "backups");
         assert_eq!(v2.backup_storage.root_path, "backup");
         assert_eq!(v2.tuning.restore_collections, 3);
+        assert_eq!(v2.tuning.max_segments_per_import_job, 256);
+        let v2 = Config::from_yaml(
+            &SAMPLE_V2.replace(
+                "maxSegmentsPerImportJob: 256",
+                "maxSegmentsPerImportJob: 32",
+            ),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(v2.tuning.max_segments_per_import_job, 32);
+        let e = Config::from_yaml(
+            &SAMPLE_V2.replace("maxSegmentsPerImportJob: 256", "maxSegmentsPerImportJob: 0"),
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("maxSegmentsPerImportJob"), "{e}");
         assert_eq!(v2.gc_pause.address, "http://milvus.internal:9091");
     }
 
@@ -413,9 +476,11 @@ backup:
                 ("milvus.grpc.port".into(), "19999".into()),
                 ("milvus.grpc.tlsMode".into(), "mutual".into()),
                 ("backup.storage.auth.type".into(), "iam".into()),
+                ("restore.maxSegmentsPerImportJob".into(), "64".into()),
             ],
         )
         .unwrap();
+        assert_eq!(c.tuning.max_segments_per_import_job, 64);
         assert_eq!(
             (c.milvus.address.as_str(), c.milvus.port, c.milvus.tls_mode),
             ("a.example", 19999, 2)

@@ -26,6 +26,19 @@
 //!   nullable fields and default values below 2.5, arrays of structs below 2.6.4, fields added
 //!   after the collection was created (ids above `$meta`'s) below 2.6, and data types newer than
 //!   the target.
+//!
+//! Merged import jobs ([`Merge::UpTo`], milvus-backup's `--use_v2_restore`,
+//! core/restore/coll_task.go `restoreDataV2`, `notL0SegBatchesWithGroupID`, `l0SegmentBatches`),
+//! only on Milvus 2.4+ ([`Features::import_jobs`]; on 2.3 the plan is the one above): per
+//! partition, the data group folders are grouped by (vchannel, storage version) in the order
+//! they first appear, and each group is cut into jobs of at most N folders (one folder = one
+//! file group `[insert, delta]`, the delta path left out when there is none, as
+//! `collTask.toPaths` does); a backup without group folders still gets one job per partition.
+//! L0 segments are grouped the same way and stay one per job unless the target is 2.6.5+
+//! (`MultiL0InOneJob`), then N per job. The order is milvus-backup's: a partition's data, then
+//! that partition's L0 segments, then the collection-level L0 segments. Each job goes to
+//! Milvus' REST import API ([`Api::ImportJob`]), because the gRPC `Import` of 2.4+ wraps all
+//! its files into one file group.
 
 use std::collections::BTreeMap;
 
@@ -49,15 +62,45 @@ pub enum Stage {
     CollectionL0,
 }
 
+/// Whether segments are merged into import jobs of several file groups.
+///
+/// Off unless asked for (`--use_v2_restore`, REST `use_v2_restore`), as in milvus-backup: a
+/// merged restore talks to Milvus' REST API, which a deployment may not expose (the HTTP server
+/// switched off with `proxy.http.enabled: false`, or a gRPC-only ingress in front of the proxy),
+/// and no Milvus 2.4+ runs where milvault is tested end to end; the requests are pinned by
+/// exact-request tests only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub enum Merge {
+    /// One gRPC Import per group folder (or segment, or partition), as always.
+    #[default]
+    Off,
+    /// On Milvus 2.4+: jobs of at most this many file groups (`restore.maxSegmentsPerImportJob`,
+    /// milvus-backup's default 256; keep it below Milvus' `dataCoord.import.maxImportFileNumPerReq`,
+    /// 1024 by default). At least 1.
+    UpTo(usize),
+}
+
+/// The call a request is sent with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Api {
+    /// gRPC `Import`: exactly one file group.
+    Import,
+    /// REST `POST /v2/vectordb/jobs/import/create`: one or more file groups (Milvus 2.4+).
+    ImportJob,
+}
+
 /// One Import call.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ImportRequest {
     pub stage: Stage,
     /// The target partition's name; empty for collection-level L0 segments (all partitions).
     pub partition: String,
-    /// Folders relative to the backup root (`<backup>/binlogs/...`, ending in `/`); `""` stands
-    /// for "no delete logs" in the second place, as milvus-backup sends it.
-    pub files: Vec<String>,
+    /// The call that carries it.
+    pub api: Api,
+    /// File groups of folders relative to the backup root (`<backup>/binlogs/...`, ending in
+    /// `/`); an [`Api::Import`] request has exactly one. In a gRPC group `""` stands for "no
+    /// delete logs" in the second place, as milvus-backup sends it; a job's groups leave it out.
+    pub files: Vec<Vec<String>>,
     /// Import options in the order they are sent.
     pub options: Vec<KeyValuePair>,
     /// The backed-up segments the request carries.
@@ -69,11 +112,22 @@ pub struct ImportRequest {
 pub use crate::error::Refusal;
 
 /// The Import requests that restore `coll` of backup `info` into a Milvus with `target`'s
-/// features, in the order to send them, or why it cannot be done.
+/// features, in the order to send them, or why it cannot be done (unmerged: [`Merge::Off`]).
 pub fn plan(
     info: &BackupInfo,
     coll: &CollectionBackupInfo,
     target: &Features,
+) -> Result<Vec<ImportRequest>, Refusal> {
+    plan_with(info, coll, target, Merge::Off)
+}
+
+/// [`plan`], with segments merged into import jobs as `merge` says when the target takes them
+/// (Milvus 2.4+); on older targets `merge` changes nothing.
+pub fn plan_with(
+    info: &BackupInfo,
+    coll: &CollectionBackupInfo,
+    target: &Features,
+    merge: Merge,
 ) -> Result<Vec<ImportRequest>, Refusal> {
     let name = coll.qualified_name();
     if !info.format.is_empty() && info.format != "binlog" {
@@ -86,10 +140,36 @@ pub fn plan(
     check_segments(coll, target)?;
 
     let backup = info.name.as_str();
+    let mut requests = match merge {
+        Merge::UpTo(n) if target.import_jobs => {
+            merged::requests(backup, coll, target, n.max(1), &name)?
+        }
+        _ => unmerged(backup, coll, target, &name)?,
+    };
+    // an encrypted database's key goes with every import, last (milvus-backup
+    // `GrpcBulkInsertInput.opts`, internal/client/milvus/grpc.go)
+    if let Some(ezk) = encryption_key(info, coll) {
+        for r in &mut requests {
+            r.options.push(KeyValuePair {
+                key: "ezk".into(),
+                value: ezk.to_string(),
+            });
+        }
+    }
+    Ok(requests)
+}
+
+/// One gRPC Import per group folder (segment, partition) and per L0 segment, stage by stage.
+fn unmerged(
+    backup: &str,
+    coll: &CollectionBackupInfo,
+    target: &Features,
+    name: &str,
+) -> Result<Vec<ImportRequest>, Refusal> {
     let c = coll.collection_id;
     let mut requests = Vec::new();
     for part in &coll.partition_backups {
-        requests.extend(data_requests(backup, c, part, target, &name)?);
+        requests.extend(data_requests(backup, c, part, target, name)?);
     }
     for part in &coll.partition_backups {
         for seg in part.segment_backups.iter().filter(|s| s.is_l0) {
@@ -105,16 +185,6 @@ pub fn plan(
     }
     for seg in &coll.l0_segments {
         requests.push(l0_request(backup, c, Stage::CollectionL0, "", seg, target));
-    }
-    // an encrypted database's key goes with every import, last (milvus-backup
-    // `GrpcBulkInsertInput.opts`, internal/client/milvus/grpc.go)
-    if let Some(ezk) = encryption_key(info, coll) {
-        for r in &mut requests {
-            r.options.push(KeyValuePair {
-                key: "ezk".into(),
-                value: ezk.to_string(),
-            });
-        }
     }
     Ok(requests)
 }
@@ -319,10 +389,11 @@ fn data_requests(
         Ok(ImportRequest {
             stage: Stage::Data,
             partition: part.partition_name.clone(),
-            files: vec![
+            api: Api::Import,
+            files: vec![vec![
                 dir(backup, "insert_log", coll, part.partition_id, leaf),
                 delta,
-            ],
+            ]],
             options: options(false, version, target),
             segments: segs.iter().map(|s| s.segment_id).collect(),
             rows: segs.iter().map(|s| s.num_of_rows).sum(),
@@ -365,18 +436,21 @@ fn l0_request(
     ImportRequest {
         stage,
         partition: partition.to_string(),
-        files: vec![dir(
+        api: Api::Import,
+        files: vec![vec![dir(
             backup,
             "delta_log",
             coll,
             seg.partition_id,
             Some(seg.segment_id),
-        )],
+        )]],
         options: options(true, seg.storage_version, target),
         segments: vec![seg.segment_id],
         rows: 0,
     }
 }
+
+mod merged;
 
 #[cfg(test)]
 mod tests;

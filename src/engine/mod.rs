@@ -6,6 +6,7 @@
 pub mod archive;
 pub mod commands;
 pub mod copy;
+pub mod import_job;
 pub mod import_plan;
 pub mod incremental;
 pub mod integrity;

@@ -54,12 +54,12 @@ fn is_transient(status: &tonic::Status) -> bool {
 }
 
 /// How often an import that Milvus says does not exist (yet) is asked for.
-const IMPORT_APPEAR_TRIES: u32 = 10;
+pub(super) const IMPORT_APPEAR_TRIES: u32 = 10;
 /// How long between those asks.
-const IMPORT_APPEAR_WAIT: Duration = Duration::from_secs(1);
+pub(super) const IMPORT_APPEAR_WAIT: Duration = Duration::from_secs(1);
 
 /// Whether Milvus' refusal says the import job is not (yet) known.
-fn job_not_there_yet(reason: &str) -> bool {
+pub(super) fn job_not_there_yet(reason: &str) -> bool {
     let r = reason.to_ascii_lowercase();
     (r.contains("job") || r.contains("task"))
         && (r.contains("does not exist") || r.contains("not found") || r.contains("not exist"))
@@ -104,6 +104,8 @@ pub struct MilvusClient {
     /// What the server can do, detected once when connecting.
     features: Features,
     detected: Detected,
+    /// The same Milvus' REST import API (merged import jobs, 2.4+).
+    import_jobs: super::import_jobs::ImportJobs,
 }
 
 /// Responses that carry a status.
@@ -243,12 +245,17 @@ impl MilvusClient {
         };
         let inner = MilvusServiceClient::with_interceptor(channel, auth)
             .max_decoding_message_size(256 * 1024 * 1024);
+        // the proxy answers a job's creation once it listed every folder of the job: up to the
+        // 600 s milvus-backup gives it
+        let import_jobs =
+            super::import_jobs::ImportJobs::new(cfg, rpc_timeout.max(Duration::from_secs(610)))?;
         let mut client = MilvusClient {
             inner,
             address: address.clone(),
             rpc_timeout,
             features: Features::milvus_2_3(),
             detected: Detected::Version(String::new()),
+            import_jobs,
         };
         // one real round trip, so that bad credentials show up here
         let reported = match client.version().await {
@@ -276,6 +283,11 @@ impl MilvusClient {
     /// What the connected Milvus can do (detected once, when connecting).
     pub fn features(&self) -> &Features {
         &self.features
+    }
+
+    /// Milvus' REST import API at the same address, with the same credentials.
+    pub fn import_jobs(&self) -> &super::import_jobs::ImportJobs {
+        &self.import_jobs
     }
 
     /// How [`MilvusClient::features`] were found.

@@ -42,6 +42,13 @@ pub struct Features {
     pub rbac_calls: bool,
     /// Privilege groups (CreatePrivilegeGroup, ListPrivilegeGroups): 2.5+.
     pub privilege_groups: bool,
+    /// Takes import jobs of several file groups over its REST API
+    /// (`POST /v2/vectordb/jobs/import/create`, served on the gRPC port): 2.4+ (milvus-backup's
+    /// docs/user_guide/mul_seg_restore.md; the gRPC `Import` carries one file group only).
+    pub import_jobs: bool,
+    /// Imports several L0 segments in one job: 2.6.5+ (milvus-backup's `MultiL0InOneJob`,
+    /// internal/client/milvus/grpc.go).
+    pub multi_l0_in_one_job: bool,
 }
 
 impl Features {
@@ -62,6 +69,8 @@ impl Features {
             func_runtime_check: false,
             rbac_calls: false,
             privilege_groups: false,
+            import_jobs: false,
+            multi_l0_in_one_job: false,
         }
     }
 
@@ -74,6 +83,7 @@ impl Features {
             lists_segment_folders: true,
             storage_version_option: true,
             rbac_calls: true,
+            import_jobs: true,
             ..Features::milvus_2_3()
         }
     }
@@ -124,6 +134,7 @@ impl Features {
         f.l0_import = f.l0_import && at >= (2, 4, 5);
         f.struct_arrays = at >= (2, 6, 4);
         f.func_runtime_check = at >= (2, 6, 8);
+        f.multi_l0_in_one_job = at >= (2, 6, 5);
         // BackupRBAC/RestoreRBAC came with 2.4.10
         f.rbac_calls = f.rbac_calls && at >= (2, 4, 10);
         Some(f)
@@ -227,6 +238,7 @@ impl Features {
             f.version = (99, 0, 0);
             f.struct_arrays = true;
             f.func_runtime_check = true;
+            f.multi_l0_in_one_job = true;
             return (f, Detected::Version(r.to_string()));
         }
         let has = has_2_4_calls();

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod features;
 pub mod gc;
+pub mod import_jobs;
 pub mod rbac;
 pub mod schema;
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     engine::copy::{copy_all, CopyItem},
-    engine::import_plan::{self, ImportRequest, Refusal, Stage},
+    engine::import_plan::{self, Api, ImportRequest, Merge, Refusal, Stage},
     engine::service::Milvault,
     error::{Error, Result},
     format::{
@@ -63,6 +63,14 @@ pub struct RestoreRequest {
     /// Also restore the backup's Milvus users, roles and grants (`rbac_meta`), creating only
     /// what Milvus lacks (milvus-backup's `--rbac`; see [`crate::engine::rbac`]).
     pub rbac: bool,
+    /// Merge segments into import jobs of several file groups on Milvus 2.4+, sent to its REST
+    /// import API (milvus-backup's `--use_v2_restore`; opt-in as there, see
+    /// [`import_plan::Merge`]). No effect on Milvus 2.3.
+    pub use_v2_restore: bool,
+    /// File groups per merged job; unset: `restore.maxSegmentsPerImportJob` of the
+    /// configuration (256). Set from the configuration when the restore starts, so that a
+    /// resume cuts the jobs the same way.
+    pub max_segments_per_import_job: Option<usize>,
     /// Resume the interrupted restore job with this id: its request is run again, the
     /// collections it finished are kept, the one it was filling (known by its collection id) is
     /// dropped and restored again, and files it staged are not copied again.
@@ -422,9 +430,10 @@ struct Run<'a> {
 /// Runs a restore.
 pub async fn restore(
     svc: &Milvault,
-    req: RestoreRequest,
+    mut req: RestoreRequest,
     progress: &Progress,
 ) -> Result<RestoreReport> {
+    let merge = merge_of(&mut req, svc.config().tuning.max_segments_per_import_job)?;
     let ledger = start_ledger(&req, progress)?;
     let mut restore_plan = RestorePlan::make(svc, &req).await?;
     let logical = restore_plan.logical();
@@ -479,8 +488,10 @@ pub async fn restore(
             continue;
         }
         let planned = match &staging {
-            Some(st) => import_requests(info, c, &features, &|f| st.milvus_path(f)),
-            None => import_requests(info, &without_segments(c), &features, &|f| f.to_string()),
+            Some(st) => import_requests(info, c, &features, merge, &|f| st.milvus_path(f)),
+            None => import_requests(info, &without_segments(c), &features, merge, &|f| {
+                f.to_string()
+            }),
         }
         .map_err(|refusal| Error::NotRestorable {
             backup: info.name.clone(),
@@ -593,6 +604,22 @@ pub async fn restore(
         backup: req.name.clone(),
         collections: results,
         rbac,
+    })
+}
+
+/// How the request merges segments into import jobs, with the configured job size written into
+/// it (`configured`, when the request names none) so that the job's record keeps it.
+fn merge_of(req: &mut RestoreRequest, configured: usize) -> Result<Merge> {
+    let n = *req.max_segments_per_import_job.get_or_insert(configured);
+    if n == 0 {
+        return Err(Error::InvalidRequest(
+            "max_segments_per_import_job must be at least 1".into(),
+        ));
+    }
+    Ok(if req.use_v2_restore {
+        Merge::UpTo(n)
+    } else {
+        Merge::Off
     })
 }
 
@@ -745,11 +772,20 @@ async fn missing_segment_files(
         let segs: HashMap<i64, &SegmentBackupInfo> =
             coll.all_segments().map(|s| (s.segment_id, s)).collect();
         for imp in imports {
-            // the insert folder for rows, the delta folder for L0 segments
-            let Some(folder) = imp.plan.files.first().filter(|f| !f.is_empty()) else {
+            // the insert folder for rows, the delta folder for L0 segments (of each file group)
+            let folders: Vec<&String> = imp
+                .plan
+                .files
+                .iter()
+                .filter_map(|g| g.first().filter(|f| !f.is_empty()))
+                .collect();
+            let Some(folder) = folders.first().copied() else {
                 continue;
             };
-            let files = storage.list_files(folder).await?;
+            let mut files = Vec::new();
+            for f in &folders {
+                files.extend(storage.list_files(f).await?);
+            }
             for id in &imp.plan.segments {
                 let listed = segs.get(id).is_some_and(|s| {
                     if imp.plan.stage == Stage::Data {
@@ -761,7 +797,8 @@ async fn missing_segment_files(
                 let marker = format!("/{id}/");
                 let found = files
                     .iter()
-                    .any(|f| format!("/{}", f.rel).contains(&marker) || folder.ends_with(&marker));
+                    .any(|f| format!("/{}", f.rel).contains(&marker))
+                    || folders.iter().any(|f| f.ends_with(&marker));
                 if listed && (files.is_empty() || !found) {
                     missing.push(format!("segment {id} ({folder}): no files"));
                 }
@@ -777,8 +814,8 @@ async fn missing_segment_files(
 pub struct PlannedImport {
     /// The request of `engine::import_plan` (backup-relative folders, stage, rows).
     pub plan: ImportRequest,
-    /// `files` of the Import request: the planned folders where Milvus reads them (`""` kept).
-    pub files: Vec<String>,
+    /// The file groups of the request: the planned folders where Milvus reads them (`""` kept).
+    pub files: Vec<Vec<String>>,
     /// `options` of the Import request, in the planned order.
     pub options: Vec<milvus::proto::common::KeyValuePair>,
 }
@@ -790,6 +827,7 @@ pub fn import_requests(
     info: &BackupInfo,
     coll: &CollectionBackupInfo,
     features: &Features,
+    merge: Merge,
     milvus_path: &dyn Fn(&str) -> String,
 ) -> std::result::Result<Vec<PlannedImport>, Refusal> {
     let segs: HashMap<i64, &SegmentBackupInfo> =
@@ -800,19 +838,24 @@ pub fn import_requests(
                 .iter()
                 .any(|id| segs.get(id).is_some_and(|s| !s.binlogs.is_empty()))
     };
-    Ok(import_plan::plan(info, coll, features)?
+    Ok(import_plan::plan_with(info, coll, features, merge)?
         .into_iter()
         .filter(has_data)
         .map(|plan| PlannedImport {
             files: plan
                 .files
                 .iter()
-                .map(|f| {
-                    if f.is_empty() {
-                        String::new()
-                    } else {
-                        milvus_path(f)
-                    }
+                .map(|group| {
+                    group
+                        .iter()
+                        .map(|f| {
+                            if f.is_empty() {
+                                String::new()
+                            } else {
+                                milvus_path(f)
+                            }
+                        })
+                        .collect()
                 })
                 .collect(),
             options: kv_to(&plan.options),
@@ -989,7 +1032,14 @@ async fn restore_one(
                 progress,
             )
             .await?;
-            if let Some(landed) = landed_imports(milvus, planned, left, id, run.logical).await? {
+            // (imports cut otherwise than this run cuts them cannot be matched: filled again)
+            let landed = landed_imports(milvus, planned, left, id, run.logical)
+                .await?
+                .filter(|l| {
+                    l.keys()
+                        .all(|k| imports.iter().any(|i| import_key(i) == *k))
+                });
+            if let Some(landed) = landed {
                 return continue_filling(run, planned, imports, left.clone(), id, landed).await;
             }
             progress.step(format!(
@@ -1518,7 +1568,9 @@ async fn fill(
                         return Err(Error::Cancelled);
                     }
                     let one = async {
-                        staging.stage(svc, &imp.plan.files, progress).await?;
+                        let folders: Vec<String> =
+                            imp.plan.files.iter().flatten().cloned().collect();
+                        staging.stage(svc, &folders, progress).await?;
                         let n = run_import(milvus, db, name, &imp, target, wait, progress).await?;
                         if staging.direct {
                             let bytes: i64 =
@@ -1637,17 +1689,34 @@ async fn run_import(
     wait: Duration,
     progress: &Progress,
 ) -> Result<i64> {
-    let tasks = milvus
-        .import(
+    let segment = imp.plan.segments.first().copied().unwrap_or_default();
+    if imp.plan.api == Api::ImportJob {
+        let job = crate::engine::import_job::Job {
             db,
-            name,
-            &imp.plan.partition,
-            imp.files.clone(),
-            imp.options.clone(),
-        )
+            collection: name,
+            partition: &imp.plan.partition,
+            files: &imp.files,
+            options: &imp.plan.options,
+            target,
+            segment,
+        };
+        let record = |id: &str| {
+            match id.parse::<i64>() {
+            // the job id is what GetImportState and ListImportTasks know it by (2.4+)
+            Ok(id) => progress.update_restore_ledger(|l| l.add_imports(target, &import_key(imp), &[id])),
+            Err(_) => progress.log(format!("{target}: import job id {id} is not a number: a resume cannot tell whether it landed")),
+        }
+        };
+        let rows =
+            crate::engine::import_job::run(milvus.import_jobs(), job, wait, JOB_POLL, record)
+                .await?;
+        return check_imported_rows(imp, rows, target);
+    }
+    let files = imp.files.first().cloned().unwrap_or_default();
+    let tasks = milvus
+        .import(db, name, &imp.plan.partition, files, imp.options.clone())
         .await?;
     progress.update_restore_ledger(|l| l.add_imports(target, &import_key(imp), &tasks));
-    let segment = imp.plan.segments.first().copied().unwrap_or_default();
     let mut rows = 0;
     for task in tasks {
         let deadline = tokio::time::Instant::now() + wait;
@@ -1675,6 +1744,14 @@ async fn run_import(
             }
         }
     }
+    check_imported_rows(imp, rows, target)
+}
+
+/// How often a merged import job's state is asked (milvus-backup: every 3 s).
+const JOB_POLL: Duration = Duration::from_secs(1);
+
+/// Refuses a data import that reported more rows than its segments hold.
+fn check_imported_rows(imp: &PlannedImport, rows: i64, target: &str) -> Result<i64> {
     if imp.plan.stage == Stage::Data && rows > imp.plan.rows {
         return Err(Error::VerificationFailed {
             collection: target.into(),
@@ -1857,6 +1934,30 @@ mod tests {
             target_of(&coll("default", "z"), &rules, ""),
             ("default".into(), "z".into())
         );
+    }
+
+    #[test]
+    fn merging_is_asked_for_and_the_job_size_is_kept_in_the_request() {
+        let mut req = RestoreRequest::default();
+        assert_eq!(merge_of(&mut req, 256).unwrap(), Merge::Off);
+        // written into the request (and so into the job's record, which a resume reads)
+        assert_eq!(req.max_segments_per_import_job, Some(256));
+        let mut req = RestoreRequest {
+            use_v2_restore: true,
+            ..Default::default()
+        };
+        assert_eq!(merge_of(&mut req, 100).unwrap(), Merge::UpTo(100));
+        let mut req = RestoreRequest {
+            use_v2_restore: true,
+            max_segments_per_import_job: Some(8),
+            ..Default::default()
+        };
+        assert_eq!(merge_of(&mut req, 100).unwrap(), Merge::UpTo(8));
+        let stored = serde_json::to_value(&req).unwrap();
+        let resumed: RestoreRequest = serde_json::from_value(stored).unwrap();
+        assert_eq!(merge_of(&mut resumed.clone(), 100).unwrap(), Merge::UpTo(8));
+        req.max_segments_per_import_job = Some(0);
+        assert!(merge_of(&mut req, 100).is_err());
     }
 
     #[test]
@@ -2055,24 +2156,43 @@ mod import_request_tests {
 
     /// One line per request: `stage | partition | files | options | segments | rows`, with
     /// the folders where a Milvus on bucket root `files` reads a staged copy.
-    fn render(generation: &str, features: &Features) -> String {
+    fn render(generation: &str, features: &Features, merge: Merge) -> String {
         let info = fixture(generation);
         let mut out = Vec::new();
         for c in &info.collection_backups {
-            match import_requests(&info, c, features, &|f| format!("files/stage/{f}")) {
+            match import_requests(&info, c, features, merge, &|f| format!("files/stage/{f}")) {
                 Err(e) => out.push(format!("refused: {e}")),
                 Ok(reqs) => out.extend(reqs.iter().map(|r| {
-                    let files: Vec<&str> = r.files.iter().map(String::as_str).collect();
+                    // a gRPC Import's one file group as `a + b`; a job's groups as `[a + b] [c]`
+                    let files: String = match r.plan.api {
+                        Api::Import => r
+                            .files
+                            .iter()
+                            .map(|g| g.join(" + "))
+                            .collect::<Vec<_>>()
+                            .join(" ; "),
+                        Api::ImportJob => r
+                            .files
+                            .iter()
+                            .map(|g| format!("[{}]", g.join(" + ")))
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    };
+                    let job = if r.plan.api == Api::ImportJob {
+                        "job "
+                    } else {
+                        ""
+                    };
                     let opts: Vec<String> = r
                         .options
                         .iter()
                         .map(|kv| format!("{}={}", kv.key, kv.value))
                         .collect();
                     format!(
-                        "{:?} | {} | {} | {} | {:?} | {}",
+                        "{job}{:?} | {} | {} | {} | {:?} | {}",
                         r.plan.stage,
                         r.plan.partition,
-                        files.join(" + "),
+                        files,
                         opts.join(","),
                         r.plan.segments,
                         r.plan.rows
@@ -2091,7 +2211,29 @@ mod import_request_tests {
             Features::milvus_2_6(),
         ]
         .iter()
-        .map(|f| format!("## {}\n{}", f.name(), render(generation, f)))
+        .map(|f| format!("## {}\n{}", f.name(), render(generation, f, Merge::Off)))
+        .collect::<Vec<_>>()
+        .join("\n")
+    }
+
+    /// The merged plans (`--use_v2_restore`) of a fixture with `n` file groups per job on 2.3
+    /// (unchanged), 2.4, 2.5, 2.6.4 and 2.6.5 (several L0 segments per job).
+    fn merged_versions(generation: &str, n: usize) -> String {
+        [
+            Features::milvus_2_3(),
+            Features::milvus_2_4(),
+            Features::milvus_2_5(),
+            Features::milvus_2_6(),
+            Features::from_version("v2.6.5").expect("a version"),
+        ]
+        .iter()
+        .map(|f| {
+            format!(
+                "## {} merged, {n} per job\n{}",
+                f.name(),
+                render(generation, f, Merge::UpTo(n))
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n")
     }
@@ -2102,10 +2244,15 @@ mod import_request_tests {
     /// order, refusals naming the version that takes the backup).
     #[test]
     fn requests_for_every_fixture_and_version() {
-        let got: String = ["v0_4_15", "v0_5_8", "v0_5_13", "v0_5_16", "snapshot"]
+        let mut got: String = ["v0_4_15", "v0_5_8", "v0_5_13", "v0_5_16", "snapshot"]
             .iter()
             .map(|g| format!("# {g}\n{}\n", all_versions(g)))
             .collect();
+        for g in ["v0_4_15", "v0_5_8", "v0_5_13", "v0_5_16"] {
+            for n in [256, 1] {
+                got.push_str(&format!("# {g}\n{}\n", merged_versions(g, n)));
+            }
+        }
         let want = include_str!("restore_import_requests.txt");
         for (i, (g, w)) in got.lines().zip(want.lines()).enumerate() {
             assert_eq!(g, w, "line {}", i + 1);
@@ -2148,16 +2295,27 @@ mod import_request_tests {
             name: "b".into(),
             ..Default::default()
         };
-        let reqs =
-            import_requests(&info, &coll, &Features::milvus_2_3(), &|f| format!("r/{f}")).unwrap();
+        // merging asked for changes nothing on 2.3
+        for merge in [Merge::Off, Merge::UpTo(256)] {
+            let reqs = import_requests(&info, &coll, &Features::milvus_2_3(), merge, &|f| {
+                format!("r/{f}")
+            })
+            .unwrap();
+            assert_eq!(reqs.len(), 1);
+            assert_eq!(reqs[0].plan.api, Api::Import);
+        }
+        let reqs = import_requests(&info, &coll, &Features::milvus_2_3(), Merge::Off, &|f| {
+            format!("r/{f}")
+        })
+        .unwrap();
         assert_eq!(reqs.len(), 1);
         assert_eq!(reqs[0].plan.partition, "_default");
         assert_eq!(
             reqs[0].files,
-            [
+            [[
                 "r/b/binlogs/insert_log/1/2/7/",
                 "r/b/binlogs/delta_log/1/2/7/"
-            ]
+            ]]
         );
         assert_eq!(
             reqs[0].options,

@@ -60,7 +60,8 @@ fn req(
     ImportRequest {
         stage,
         partition: partition.into(),
-        files: files.iter().map(|f| f.to_string()).collect(),
+        api: Api::Import,
+        files: vec![files.iter().map(|f| f.to_string()).collect()],
         options: opts(options),
         segments: segments.to_vec(),
         rows,
@@ -349,7 +350,7 @@ fn plans_cover_every_fixture_binlog() {
         let requests = plan(&info, &info.collection_backups[0], &Features::milvus_2_6()).unwrap();
         let dirs: Vec<&String> = requests
             .iter()
-            .flat_map(|r| r.files.iter())
+            .flat_map(|r| r.files.iter().flatten())
             .filter(|f| !f.is_empty())
             .collect();
         for d in &dirs {
@@ -533,8 +534,10 @@ fn a_group_shared_by_segments_is_imported_once() {
         s.group_id = g;
     }
     let got = plan(&info, &info.collection_backups[0], &Features::milvus_2_4()).unwrap();
-    let summary: Vec<(Vec<String>, Vec<i64>)> =
-        got.into_iter().map(|r| (r.files, r.segments)).collect();
+    let summary: Vec<(Vec<String>, Vec<i64>)> = got
+        .into_iter()
+        .map(|r| (r.files.concat(), r.segments))
+        .collect();
     assert_eq!(
         summary,
         [
@@ -628,6 +631,24 @@ fn features_from_reported_versions() {
     assert!(f.storage_v2 && !f.struct_arrays);
     assert!(Features::from_version("v2.6.4").unwrap().struct_arrays);
     assert!(Features::from_version("v3.0.0").unwrap().struct_arrays);
+    // REST import jobs from 2.4; several L0 segments per job from 2.6.5 (MultiL0InOneJob)
+    assert!(!Features::from_version("v2.3.5").unwrap().import_jobs);
+    assert!(Features::from_version("v2.4.0").unwrap().import_jobs);
+    assert!(
+        !Features::from_version("v2.6.4")
+            .unwrap()
+            .multi_l0_in_one_job
+    );
+    assert!(
+        Features::from_version("v2.6.5")
+            .unwrap()
+            .multi_l0_in_one_job
+    );
+    assert!(
+        Features::from_version("v3.0.0")
+            .unwrap()
+            .multi_l0_in_one_job
+    );
     assert_eq!(Features::from_version("v2.2.16"), None);
     assert_eq!(Features::from_version("master"), None);
 }
@@ -653,4 +674,231 @@ fn collection_level_l0_without_partitions_only() {
             0
         )]
     );
+}
+
+/// A backup of milvus-backup's shape (a group folder per segment) with two partitions: data
+/// segments as `(vchannel, storage version)`, then `l0` L0 segments per partition and
+/// `coll_l0` collection-level ones, all on vchannel `a`.
+fn grouped(segments: &[(&str, i64)], l0: usize, coll_l0: usize) -> BackupInfo {
+    let mut next = 100;
+    let mut seg = |part: i64, vch: &str, sv: i64, is_l0: bool| {
+        next += 1;
+        SegmentBackupInfo {
+            segment_id: next,
+            collection_id: 1,
+            partition_id: part,
+            group_id: if is_l0 { 0 } else { next },
+            num_of_rows: if is_l0 { 0 } else { 10 },
+            binlogs: if is_l0 {
+                vec![]
+            } else {
+                vec![FieldBinlog {
+                    field_id: 100,
+                    binlogs: vec![Default::default()],
+                }]
+            },
+            v_channel: vch.into(),
+            storage_version: sv,
+            is_l0,
+            ..Default::default()
+        }
+    };
+    let mut parts = Vec::new();
+    for (id, name) in [(2, "p1"), (3, "p2")] {
+        let mut segs: Vec<SegmentBackupInfo> = segments
+            .iter()
+            .map(|(vch, sv)| seg(id, vch, *sv, false))
+            .collect();
+        segs.extend((0..l0).map(|_| seg(id, "a", 0, true)));
+        parts.push(PartitionBackupInfo {
+            partition_id: id,
+            partition_name: name.into(),
+            collection_id: 1,
+            segment_backups: segs,
+            ..Default::default()
+        });
+    }
+    let coll_l0 = (0..coll_l0)
+        .map(|_| seg(ALL_PARTITIONS, "a", 0, true))
+        .collect();
+    BackupInfo {
+        name: "mb".into(),
+        collection_backups: vec![CollectionBackupInfo {
+            collection_id: 1,
+            collection_name: "c".into(),
+            partition_backups: parts,
+            l0_segments: coll_l0,
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+/// `stage partition segments` of each job, and checks that every job is a REST job.
+fn jobs(info: &BackupInfo, target: &Features, n: usize) -> Vec<String> {
+    let got = plan_with(info, &info.collection_backups[0], target, Merge::UpTo(n)).unwrap();
+    got.iter()
+        .map(|r| {
+            assert_eq!(r.api, Api::ImportJob, "{r:?}");
+            assert_eq!(
+                r.files.len(),
+                r.segments.len(),
+                "one file group per segment: {r:?}"
+            );
+            format!("{:?} {} {:?}", r.stage, r.partition, r.segments)
+        })
+        .collect()
+}
+
+#[test]
+fn merged_jobs_group_by_vchannel_and_storage_version_and_are_cut_at_n() {
+    // per partition: 5 segments on (a,0), 1 on (b,0), 1 on (a,2), interleaved
+    let info = grouped(
+        &[
+            ("a", 0),
+            ("b", 0),
+            ("a", 0),
+            ("a", 2),
+            ("a", 0),
+            ("a", 0),
+            ("a", 0),
+        ],
+        0,
+        0,
+    );
+    assert_eq!(
+        jobs(&info, &Features::milvus_2_6(), 2),
+        [
+            // in the order each (vchannel, storage version) first appears, n at most per job
+            "Data p1 [101, 103]",
+            "Data p1 [105, 106]",
+            "Data p1 [107]",
+            "Data p1 [102]",
+            "Data p1 [104]",
+            "Data p2 [108, 110]",
+            "Data p2 [112, 113]",
+            "Data p2 [114]",
+            "Data p2 [109]",
+            "Data p2 [111]",
+        ]
+    );
+    // at 256 (milvus-backup's default) each key is one job
+    assert_eq!(
+        jobs(&info, &Features::milvus_2_6(), 256),
+        [
+            "Data p1 [101, 103, 105, 106, 107]",
+            "Data p1 [102]",
+            "Data p1 [104]",
+            "Data p2 [108, 110, 112, 113, 114]",
+            "Data p2 [109]",
+            "Data p2 [111]",
+        ]
+    );
+    let got = plan_with(
+        &info,
+        &info.collection_backups[0],
+        &Features::milvus_2_6(),
+        Merge::UpTo(256),
+    )
+    .unwrap();
+    // the storage version of the job's segments, and the rows of all of them
+    assert_eq!(got[0].options, opts(&[SKIP, BACKUP]));
+    assert_eq!(got[2].options, opts(&[SKIP, BACKUP, SV2]));
+    assert_eq!(got[0].rows, 50);
+    // a group without deletes is `[insert]` alone (no `""` in a job)
+    assert_eq!(got[1].files, [["mb/binlogs/insert_log/1/2/102/"]]);
+}
+
+#[test]
+fn merged_l0_segments_stay_one_per_job_below_2_6_5_and_come_after_the_data() {
+    let info = grouped(&[("a", 0), ("a", 0)], 3, 2);
+    let one_per_job = [
+        "Data p1 [101, 102]",
+        "Data p2 [106, 107]",
+        "PartitionL0 p1 [103]",
+        "PartitionL0 p1 [104]",
+        "PartitionL0 p1 [105]",
+        "PartitionL0 p2 [108]",
+        "PartitionL0 p2 [109]",
+        "PartitionL0 p2 [110]",
+        "CollectionL0  [111]",
+        "CollectionL0  [112]",
+    ];
+    for target in [
+        Features::milvus_2_4(),
+        Features::milvus_2_5(),
+        Features::milvus_2_6(),
+    ] {
+        assert_eq!(jobs(&info, &target, 2), one_per_job, "{}", target.name());
+    }
+    let v265 = Features::from_version("v2.6.5").unwrap();
+    assert_eq!(
+        jobs(&info, &v265, 2),
+        [
+            "Data p1 [101, 102]",
+            "Data p2 [106, 107]",
+            "PartitionL0 p1 [103, 104]",
+            "PartitionL0 p1 [105]",
+            "PartitionL0 p2 [108, 109]",
+            "PartitionL0 p2 [110]",
+            "CollectionL0  [111, 112]",
+        ]
+    );
+    let got = plan_with(&info, &info.collection_backups[0], &v265, Merge::UpTo(2)).unwrap();
+    let coll_l0 = got.last().unwrap();
+    assert_eq!(
+        coll_l0.files,
+        [
+            ["mb/binlogs/delta_log/1/-1/111/"],
+            ["mb/binlogs/delta_log/1/-1/112/"]
+        ]
+    );
+    assert_eq!(coll_l0.options, opts(&[SKIP, L0]));
+}
+
+#[test]
+fn merging_changes_nothing_on_2_3_and_off_is_the_old_plan() {
+    let info = grouped(&[("a", 0), ("a", 0)], 0, 0);
+    let coll = &info.collection_backups[0];
+    let old = plan(&info, coll, &Features::milvus_2_3()).unwrap();
+    assert_eq!(old.len(), 4);
+    assert!(old
+        .iter()
+        .all(|r| r.api == Api::Import && r.files.len() == 1));
+    assert_eq!(
+        plan_with(&info, coll, &Features::milvus_2_3(), Merge::UpTo(256)).unwrap(),
+        old
+    );
+    assert_eq!(
+        plan_with(&info, coll, &Features::milvus_2_6(), Merge::Off).unwrap(),
+        plan(&info, coll, &Features::milvus_2_6()).unwrap()
+    );
+}
+
+#[test]
+fn merged_jobs_of_backups_without_groups_and_of_empty_segments() {
+    // no group folders: the partition folder is one file group, whatever n
+    let mut info = milvault_style(&[0, 0, 0]);
+    for s in &mut info.collection_backups[0].partition_backups[0].segment_backups {
+        s.binlogs = vec![FieldBinlog {
+            field_id: 100,
+            binlogs: vec![Default::default()],
+        }];
+    }
+    let coll = &info.collection_backups[0];
+    let got = plan_with(&info, coll, &Features::milvus_2_4(), Merge::UpTo(1)).unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].api, Api::ImportJob);
+    assert_eq!(
+        got[0].files,
+        [["own/binlogs/insert_log/1/2/", "own/binlogs/delta_log/1/2/"]]
+    );
+    assert_eq!(got[0].segments, [300, 301, 302]);
+    // a segment without binlogs has no folder: it is left out of the job
+    let mut info = grouped(&[("a", 0), ("a", 0), ("a", 0)], 0, 0);
+    info.collection_backups[0].partition_backups[0].segment_backups[1]
+        .binlogs
+        .clear();
+    let got = jobs(&info, &Features::milvus_2_4(), 256);
+    assert_eq!(got[0], "Data p1 [101, 103]");
 }

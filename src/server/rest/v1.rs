@@ -243,6 +243,8 @@ pub struct RestoreBackupRequestV1 {
     #[serde(rename = "skipParams")]
     #[schema(value_type = Object)]
     pub skip_params: Option<Value>,
+    /// Merge segments into import jobs of several file groups on Milvus 2.4+ (sent to its REST
+    /// import API; `restore.maxSegmentsPerImportJob` per job). No effect on Milvus 2.3.
     #[serde(rename = "useV2Restore")]
     pub use_v2_restore: bool,
     #[serde(rename = "truncateBinlogByTs")]
@@ -1131,6 +1133,8 @@ async fn restore_request(
         load: false,
         force: false,
         rbac: body.rbac,
+        // merged import jobs on Milvus 2.4+ (no effect on 2.3), as milvus-backup's flag
+        use_v2_restore: body.use_v2_restore,
         ..Default::default()
     })
 }

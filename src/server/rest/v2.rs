@@ -310,6 +310,11 @@ pub struct RestoreBody {
     /// Also restore the backup's Milvus users, roles and grants, creating only what Milvus lacks
     /// (existing ones are left alone). Needs an admin.
     pub rbac: bool,
+    /// Merge segments into import jobs of several file groups on Milvus 2.4+, sent to its REST
+    /// import API (milvus-backup's `use_v2_restore`). No effect on Milvus 2.3.
+    pub use_v2_restore: bool,
+    /// File groups per merged job; absent: `restore.maxSegmentsPerImportJob` (256).
+    pub max_segments_per_import_job: Option<usize>,
 }
 
 impl RestoreBody {
@@ -328,6 +333,8 @@ impl RestoreBody {
             load: self.load,
             force: self.force,
             rbac: self.rbac,
+            use_v2_restore: self.use_v2_restore,
+            max_segments_per_import_job: self.max_segments_per_import_job,
             ..Default::default()
         }
     }
