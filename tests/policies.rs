@@ -615,3 +615,90 @@ async fn drill_every_drills_every_nth_backup_before_pruning() {
         .unwrap();
     assert!(!dbs.contains(&drill.database), "{dbs:?}");
 }
+
+#[tokio::test]
+async fn copy_to_copies_each_backup_and_prunes_the_copies_by_their_own_retention() {
+    let root = unique("copyto");
+    let far = work_dir(&root).join("far");
+    let mut overrides = s3_overrides("milvault", &root);
+    overrides.push(("storages.far.storageType", "local".into()));
+    overrides.push(("storages.far.rootPath", far.to_string_lossy().into_owned()));
+    let reg = JobRegistry::new(service(&overrides), Db::in_memory().unwrap());
+    let mut p = policy(&unique("copy"), "0 3 * * *", 5);
+    p.copy_to = vec![milvault::engine::policy::PolicyCopy {
+        storage: "far".into(),
+        retention: Retention {
+            keep_last: Some(1),
+            ..Default::default()
+        },
+    }];
+    policy::add(reg.store(), &p).unwrap();
+    let scheduler = Scheduler::new(reg.clone(), FakeClock::at(Utc::now()));
+    let mut made = Vec::new();
+    for i in 0..3 {
+        let run = scheduler
+            .run_now(&p.name)
+            .await
+            .unwrap()
+            .done
+            .await
+            .unwrap();
+        assert_eq!(run.state, "succeeded", "{}", run.detail);
+        assert!(
+            run.detail.contains("copied to storage far"),
+            "{}",
+            run.detail
+        );
+        if i > 0 {
+            assert!(
+                run.detail.contains("pruned in storage far"),
+                "{}",
+                run.detail
+            );
+        }
+        made.push(run.backup);
+    }
+    // here: all three (keep_last 5); there: the newest only (keep_last 1)
+    assert_eq!(made_by(&reg, &p.name).await.len(), 3);
+    let there = reg.service().on_storage("far").unwrap().unwrap();
+    let copies: Vec<String> = there
+        .list_backups()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.name)
+        .collect();
+    assert_eq!(copies, vec![made[2].clone()]);
+    let v = there
+        .verify(
+            &made[2],
+            &milvault::progress::Progress::detached(JobKind::Verify),
+        )
+        .await
+        .unwrap();
+    assert!(v.ok() && v.files_checked > 0, "{v:?}");
+    // the pruned copies' files are gone, the kept one's are there
+    assert!(!far.join(&made[0]).exists());
+    assert!(far.join(&made[2]).join("meta/backup_meta.json").exists());
+    // a policy naming a storage the configuration lacks fails its run, pruning nothing
+    let mut lost = policy(&unique("lost"), "0 3 * * *", 1);
+    lost.copy_to = vec![milvault::engine::policy::PolicyCopy {
+        storage: "tape".into(),
+        ..Default::default()
+    }];
+    policy::add(reg.store(), &lost).unwrap();
+    let run = scheduler
+        .run_now(&lost.name)
+        .await
+        .unwrap()
+        .done
+        .await
+        .unwrap();
+    assert_eq!(run.state, "failed");
+    assert!(
+        run.detail.contains("there is no storage 'tape'")
+            && run.detail.contains("nothing was pruned"),
+        "{}",
+        run.detail
+    );
+}

@@ -185,6 +185,50 @@ impl Gate {
             .collect())
     }
 
+    /// The backups the caller may see in storage `storage` (`default` or a `storages` name),
+    /// newest first.
+    pub async fn list_backups_in(&self, storage: &str) -> Result<Vec<BackupSummary>> {
+        let Some(there) = self.reg.service().on_storage(storage)? else {
+            return self.list_backups().await;
+        };
+        Ok(there
+            .list_backups()
+            .await?
+            .into_iter()
+            .filter(|b| self.who().covers_all(&databases_of(&b.collections)))
+            .collect())
+    }
+
+    /// Deletes backup `name` of storage `storage` (a policy's retention pruning its copies
+    /// there): the caller must see it and may delete backups of its databases.
+    pub async fn delete_backup_in(&self, storage: &str, name: &str) -> Result<usize> {
+        let Some(there) = self.reg.service().on_storage(storage)? else {
+            return self.delete_backup(name).await;
+        };
+        let target = crate::engine::names::stored_name(storage, name);
+        let info = match there.get_backup(name).await {
+            Ok(info) if self.who().covers_all(&backup_databases(&info)) => info,
+            Ok(_) => return Err(Error::BackupNotFound(target)),
+            Err(e) => {
+                self.audit(
+                    action::BACKUP_DELETE,
+                    &target,
+                    Outcome::Failed,
+                    &e.to_string(),
+                );
+                return Err(e);
+            }
+        };
+        let dbs = backup_databases(&info);
+        self.allow(
+            action::BACKUP_DELETE,
+            &target,
+            Action::Delete { databases: &dbs },
+        )?;
+        let r = self.reg.delete_backup_in(&there, name).await;
+        self.outcome(action::BACKUP_DELETE, &target, r, |n| format!("{n} files"))
+    }
+
     /// A backup's metadata, if the caller may see it.
     pub async fn get_backup(&self, name: &str) -> Result<BackupInfo> {
         self.visible_backup(action::BACKUP_READ, name).await

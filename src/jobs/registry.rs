@@ -375,11 +375,24 @@ impl JobRegistry {
     /// Deletes a backup unless it is being made or restored from now (by any process sharing
     /// the job database); returns the files removed.
     pub async fn delete_backup(self: &Arc<Self>, name: &str) -> Result<usize> {
-        let claim = self.claim_name(name, NameUse::Delete)?;
-        let r = self.svc.delete_backup(name).await;
+        let svc = self.svc.clone();
+        self.delete_backup_in(&svc, name).await
+    }
+
+    /// [`delete_backup`](Self::delete_backup) in the storage `svc` works on (a named storage's
+    /// copies), the name claimed as that storage's.
+    pub async fn delete_backup_in(self: &Arc<Self>, svc: &Milvault, name: &str) -> Result<usize> {
+        let key = svc.record_key(name);
+        let holder = self.store.claim_name(&key, NameUse::Delete)?;
+        let claim = NameClaim {
+            registry: self.clone(),
+            name: key.clone(),
+            holder,
+        };
+        let r = svc.delete_backup(name).await;
         drop(claim);
         if r.is_ok() {
-            if let Err(e) = self.store.forget_verification(&self.svc.record_key(name)) {
+            if let Err(e) = self.store.forget_verification(&key) {
                 tracing::warn!(backup = name, "could not forget its verification: {e}");
             }
         }

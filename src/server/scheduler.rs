@@ -20,9 +20,9 @@ use crate::{
     auth::{Caller, Gate},
     db::policies::{PolicyRecord, PolicyRun, Trigger},
     db::Db,
-    engine::commands::{create::CreateBackupRequest, drill::DrillRequest},
+    engine::commands::{copy::CopyRequest, create::CreateBackupRequest, drill::DrillRequest},
     engine::policy::retention::{self, Candidate},
-    engine::policy::Policy,
+    engine::policy::{Policy, PolicyCopy},
     error::{Error, Result},
     jobs::registry::JobRegistry,
     progress::JobState,
@@ -321,6 +321,51 @@ impl Scheduler {
                 }
             }
         }
+        for c in &p.copy_to {
+            let why = format!("policy {} ({:?} run)", p.name, run.trigger);
+            let req = CopyRequest {
+                name: run.backup.clone(),
+                to: c.storage.clone(),
+                as_name: None,
+            };
+            match self.gate(&why).run_copy(req, |_| async {}).await {
+                Ok(r) => notes.push(format!(
+                    "copied to storage {} ({} files, {})",
+                    c.storage, r.files, r.mode
+                )),
+                Err(e) => {
+                    run.state = "failed".into();
+                    run.detail = format!(
+                        "the new backup could not be copied to storage '{}' ({e}); nothing was pruned",
+                        c.storage
+                    );
+                    return;
+                }
+            }
+        }
+        let mut copies_pruned = Vec::new();
+        for c in p.copy_to.iter().filter(|c| c.retention.prunes()) {
+            match self.prune_copies(p, c).await {
+                Ok(pr) => {
+                    if !pr.deleted.is_empty() {
+                        notes.push(format!(
+                            "pruned in storage {}: {}",
+                            c.storage,
+                            pr.deleted.join(", ")
+                        ));
+                    }
+                    copies_pruned.push(pr);
+                }
+                Err(e) => {
+                    notes.push(format!("pruning in storage {} failed: {e}", c.storage));
+                    copies_pruned.push(Pruned {
+                        failed: vec![e.to_string()],
+                        ..Default::default()
+                    });
+                }
+            }
+        }
+        let copies_ok = copies_pruned.iter().all(|p| p.failed.is_empty());
         let pruned = self.prune(p).await;
         match &pruned {
             Ok(p) if p.deleted.is_empty() => notes.push("nothing pruned".into()),
@@ -333,7 +378,7 @@ impl Scheduler {
             }
         }
         run.state = match pruned {
-            Ok(p) if p.failed.is_empty() => "succeeded".into(),
+            Ok(p) if p.failed.is_empty() && copies_ok => "succeeded".into(),
             _ => "failed".into(),
         };
         run.detail = notes.join("; ");
@@ -391,6 +436,40 @@ impl Scheduler {
                     tracing::warn!(policy = %p.name, backup = %d.name, "not pruned: {e}");
                     pruned.failed.push(format!("{}: {e}", d.name));
                 }
+            }
+        }
+        Ok(pruned)
+    }
+
+    /// Deletes the policy's copies in storage `c.storage` that `c.retention` does not keep (the
+    /// copies of backups a run of the policy made, their metadata naming the policy).
+    pub async fn prune_copies(&self, p: &Policy, c: &PolicyCopy) -> Result<Pruned> {
+        let tz = crate::engine::policy::parse_tz(&p.time_zone)?;
+        let gate = self.gate(&format!(
+            "pruned by the retention of policy {} in storage {}",
+            p.name, c.storage
+        ));
+        let made = self.registry.store().policy_backups(&p.name)?;
+        let candidates: Vec<Candidate> = gate
+            .list_backups_in(&c.storage)
+            .await?
+            .into_iter()
+            .filter(|b| b.policy.as_deref() == Some(p.name.as_str()) && made.contains(&b.name))
+            .map(|b| Candidate {
+                damaged: false,
+                taken_at: DateTime::from_timestamp_millis(b.backup_timestamp as i64)
+                    .unwrap_or_default(),
+                name: b.name,
+            })
+            .collect();
+        let mut pruned = Pruned::default();
+        for d in retention::decide(&candidates, &c.retention, tz, self.clock.now()) {
+            if d.keep {
+                continue;
+            }
+            match gate.delete_backup_in(&c.storage, &d.name).await {
+                Ok(_) => pruned.deleted.push(d.name),
+                Err(e) => pruned.failed.push(format!("{}: {e}", d.name)),
             }
         }
         Ok(pruned)
