@@ -26,7 +26,7 @@ pub struct PolicyArgs {
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
     /// Add a policy.
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// List the policies with their next runs.
     List,
     /// Show a policy and its recent runs.
