@@ -1,8 +1,10 @@
 //! `copy`: a backup copied to another storage (`storages.NAME` in the configuration), file by
 //! file through the copy pipeline ([`crate::engine::copy`]: server-side when both storages sit on
 //! one S3 endpoint with one set of credentials, streamed with bounded memory otherwise). Every
-//! file is read back from the destination as it lands and checked against the backup's manifest
-//! (files the manifest does not list, such as the metadata, against the source's own bytes);
+//! file is checked against the backup's manifest as it lands (files the manifest does not list,
+//! such as the metadata, against the source's own bytes): a streamed file by the checksum of the
+//! bytes that passed and the size the destination stored, a file the storage copied itself by
+//! reading it back;
 //! `backup_meta.json`, what makes a backup visible, is written last, so the copy is listed there
 //! only when complete. A copy that stopped (killed, cancelled, a storage error) leaves its
 //! finished files: the next copy of the same backup to the same place keeps each file that
@@ -17,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     config::StorageConfig,
     engine::{
-        copy::{copy_all_with_base, copy_mode, CopyItem},
+        copy::{copy_all_hashed, copy_mode, CopyItem},
         integrity::{self, stored_entry},
         names,
         service::Milvault,
@@ -199,8 +201,7 @@ pub async fn copy_backup(
         .map(|(i, it)| CopyItem { group: i, ..it })
         .collect();
     let concurrency = config.tuning.copy_concurrency;
-    let (stats, sums) =
-        copy_all_with_base(src, None, &dst, items, &groups, concurrency, progress).await?;
+    let (stats, sums) = copy_all_hashed(src, &dst, items, &groups, concurrency, progress).await?;
     report.bytes_streamed = stats.bytes_streamed;
     progress.step("checking the copied files");
     for (path, arrived) in &sums {
@@ -211,7 +212,7 @@ pub async fn copy_backup(
     progress.check_fence()?;
     // the metadata that makes the copy visible, last
     progress.step("writing backup_meta.json");
-    let (_, sums) = copy_all_with_base(src, None, &dst, vec![last], &[1], 1, progress).await?;
+    let (_, sums) = copy_all_hashed(src, &dst, vec![last], &[1], 1, progress).await?;
     for arrived in sums.values() {
         if let Err(e) = check_arrived(src, &req.name, &meta_rel, arrived, None).await {
             // an unchecked backup_meta.json must not stay visible

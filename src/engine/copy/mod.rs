@@ -133,6 +133,7 @@ pub async fn copy_all(
         base: None,
         dst,
         checksum: false,
+        in_stream: false,
     };
     let (stats, _) = copy_files(sides, items, group_sizes, concurrency, progress).await?;
     Ok(stats)
@@ -158,6 +159,29 @@ pub async fn copy_all_with_base(
         base,
         dst,
         checksum: true,
+        in_stream: false,
+    };
+    copy_files(sides, items, group_sizes, concurrency, progress).await
+}
+
+/// [`copy_all`] with a checksum of every file, for copies of files whose checksums are known (a
+/// backup's manifest, to compare with): a streamed file is checksummed as it passes (the bytes
+/// read are the bytes written) and its stored size checked, instead of being read back; files
+/// the storage copies itself (server-side, local) are read back.
+pub async fn copy_all_hashed(
+    src: &Storage,
+    dst: &Storage,
+    items: Vec<CopyItem>,
+    group_sizes: &[usize],
+    concurrency: usize,
+    progress: &Progress,
+) -> Result<(CopyStats, Checksums)> {
+    let sides = Sides {
+        src,
+        base: None,
+        dst,
+        checksum: true,
+        in_stream: true,
     };
     copy_files(sides, items, group_sizes, concurrency, progress).await
 }
@@ -169,6 +193,8 @@ struct Sides<'a> {
     base: Option<&'a Storage>,
     dst: &'a Storage,
     checksum: bool,
+    /// Checksum streamed files as they pass instead of reading them back.
+    in_stream: bool,
 }
 
 async fn copy_files(
@@ -332,28 +358,55 @@ impl Run<'_> {
                 file.path
             ));
         }
-        self.copy(src, item, self.mode).await?;
-        match checksum {
-            true => Ok(Some(self.read_back(item).await?)),
-            false => Ok(None),
+        let hashed = self.copy(src, item, self.mode).await?;
+        match (checksum, hashed) {
+            (true, Some(entry)) => {
+                self.check_stored_size(item).await?;
+                Ok(Some(entry))
+            }
+            (true, None) => Ok(Some(self.read_back(item).await?)),
+            (false, _) => Ok(None),
+        }
+    }
+
+    /// Whether the storage holds as many bytes as were streamed into it.
+    async fn check_stored_size(&self, item: &CopyItem) -> Result<()> {
+        let dst = self.sides.dst;
+        match dst.size_of(&item.dst).await? {
+            Some(n) if n == item.size => Ok(()),
+            found => Err(Error::storage(
+                format!("checking {} in {}", item.dst, dst.describe()),
+                format!(
+                    "the copy holds {found:?} bytes, {} were written: the storage did not store what it acknowledged",
+                    item.size
+                ),
+            )),
         }
     }
 
     /// Copies `item` from `from` with `mode`. A storage service that fails a server-side copy
     /// (some S3 servers answer 500 to CopyObject under load, or do not implement it across
     /// buckets) still serves GET and PUT: the file is then streamed (counted as fallback).
-    async fn copy(&self, from: &Storage, item: &CopyItem, mode: CopyMode) -> Result<()> {
+    async fn copy(
+        &self,
+        from: &Storage,
+        item: &CopyItem,
+        mode: CopyMode,
+    ) -> Result<Option<ManifestEntry>> {
         let (dst, budget, progress) = (self.sides.dst, &self.budget, self.progress);
-        match copy_within_budget(from, dst, item, mode, budget, progress).await {
+        let hash = self.sides.in_stream;
+        match copy_within_budget(from, dst, item, mode, budget, progress, hash).await {
             Err(e) if mode.is_server_side() && matches!(e, Error::Storage { .. }) => {
                 tracing::warn!(
                     file = %item.src,
                     error = %e,
                     "server-side copy failed; streaming the file through milvault instead"
                 );
-                copy_within_budget(from, dst, item, CopyMode::Stream, budget, progress).await?;
+                let hashed =
+                    copy_within_budget(from, dst, item, CopyMode::Stream, budget, progress, hash)
+                        .await?;
                 self.fallback_bytes.fetch_add(item.size, Ordering::AcqRel);
-                Ok(())
+                Ok(hashed)
             }
             other => other,
         }
@@ -404,7 +457,8 @@ async fn copy_within_budget(
     mode: CopyMode,
     budget: &tokio::sync::Semaphore,
     progress: &Progress,
-) -> Result<()> {
+    hash: bool,
+) -> Result<Option<ManifestEntry>> {
     let _share = if mode == CopyMode::Stream {
         let need = stream_memory(item.size).div_ceil(KIB).max(1) as u32;
         // waiting for memory ends with a cancel (nothing was started yet)
@@ -416,7 +470,7 @@ async fn copy_within_budget(
     } else {
         None
     };
-    copy_one(src, dst, item, mode, progress).await
+    copy_one(src, dst, item, mode, progress, hash).await
 }
 
 async fn copy_one(
@@ -425,7 +479,8 @@ async fn copy_one(
     item: &CopyItem,
     mode: CopyMode,
     progress: &Progress,
-) -> Result<()> {
+    hash: bool,
+) -> Result<Option<ManifestEntry>> {
     let src_err = |e: &dyn std::fmt::Display| {
         Error::storage(format!("reading {} from {}", item.src, src.describe()), e)
     };
@@ -496,10 +551,14 @@ async fn copy_one(
                 .map_err(|e| src_err(&e))?;
             let mut stream = got.into_stream();
             let mut copied = 0u64;
+            let mut hasher = hash.then(blake3::Hasher::new);
             if item.size <= SINGLE_PUT_LIMIT {
                 let mut buf = Vec::with_capacity(item.size as usize);
                 while let Some(chunk) = stream.try_next().await.map_err(|e| src_err(&e))? {
                     buf.extend_from_slice(&chunk);
+                }
+                if let Some(h) = hasher.as_mut() {
+                    h.update(&buf);
                 }
                 copied = buf.len() as u64;
                 check_size(item, copied).map_err(|e| src_err(&e))?;
@@ -525,6 +584,9 @@ async fn copy_one(
                             .map_err(|e| dst_err(&e))?;
                         copied += chunk.len() as u64;
                         progress.add_bytes(chunk.len() as u64);
+                        if let Some(h) = hasher.as_mut() {
+                            h.update(&chunk);
+                        }
                         writer.put(chunk);
                     }
                     check_size(item, copied).map_err(|e| src_err(&e))
@@ -540,9 +602,13 @@ async fn copy_one(
                     }
                 }
             }
+            return Ok(hasher.map(|h| ManifestEntry {
+                size: copied,
+                blake3: h.finalize().to_hex().to_string(),
+            }));
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 fn check_size(item: &CopyItem, copied: u64) -> std::result::Result<(), String> {
@@ -588,6 +654,26 @@ mod tests {
             });
         }
         items
+    }
+
+    #[tokio::test]
+    async fn hashed_streams_checksum_what_passes_and_match_a_read_back() {
+        let (src, dst) = (mem("a"), mem("b"));
+        let big = SINGLE_PUT_LIMIT as usize + PART_SIZE + 123;
+        let items = fill(&src, &[("x/1", 10), ("x/2", big), ("x/3", 0)]).await;
+        let (p, _h) = Progress::new(JobKind::Copy, "t");
+        let (stats, sums) = copy_all_hashed(&src, &dst, items, &[2, 1], 4, &p)
+            .await
+            .unwrap();
+        assert_eq!(stats.mode, CopyMode::Stream);
+        assert_eq!(sums.len(), 3);
+        for (path, entry) in &sums {
+            let stored = crate::engine::integrity::stored_entry(&dst, path)
+                .await
+                .unwrap();
+            assert_eq!(&stored, entry, "{path}");
+        }
+        assert_eq!(sums["copy/x/2"].size, big as u64);
     }
 
     #[tokio::test]
