@@ -1,5 +1,6 @@
 //! Benchmark (not a test): server-side render time of the portal's Backups page with 1,000
-//! backups in a local backup directory (history table + chart), through the real axum router.
+//! backups in a local backup directory (history table + chart), through the real axum router,
+//! and the time and bytes of REST v2's server-side pages, order, filters and per-day history.
 //! Run: `cargo bench --bench render_backups` (BACKUPS=N to change the count; BENCH_S3_PORT=9000
 //! to keep the backups on an S3 server instead of local disk).
 
@@ -145,4 +146,37 @@ async fn main() {
         times.len(),
         size as f64 / 1000.0
     );
+    // the server-side page, order, filters and the per-day aggregate of REST v2
+    for path in [
+        "/api/v2/backups?limit=50".to_string(),
+        format!("/api/v2/backups?limit=50&offset={}", n.saturating_sub(50)),
+        "/api/v2/backups?limit=50&sort=-size&q=nightly_1".to_string(),
+        "/api/v2/backup-history".to_string(),
+    ] {
+        let mut times = Vec::new();
+        let mut size = 0;
+        for _ in 0..12 {
+            let req = http::Request::get(path.as_str())
+                .body(Body::empty())
+                .expect("request");
+            let t = Instant::now();
+            let resp = app.clone().oneshot(req).await.expect("response");
+            assert!(
+                resp.status().is_success(),
+                "{path}: status {}",
+                resp.status()
+            );
+            let body = resp.into_body().collect().await.expect("body").to_bytes();
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            size = body.len();
+        }
+        times.sort_by(|a, b| a.total_cmp(b));
+        println!(
+            "GET {path}: median {:.1} ms, min {:.1} ms over {} requests; {:.1} kB",
+            times[times.len() / 2],
+            times[0],
+            times.len(),
+            size as f64 / 1000.0
+        );
+    }
 }

@@ -9,6 +9,7 @@ mod aliases;
 mod api;
 mod archive;
 mod auth;
+mod backup_list;
 mod backup_versions;
 mod cross_site;
 mod hostile_input;

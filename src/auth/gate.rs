@@ -14,6 +14,7 @@ use super::{
 };
 use crate::{
     db::policies::VerificationRecord,
+    engine::backup_query::{history, BackupQuery, DayTotal},
     engine::commands::{
         archive::{ExportOptions, ExportReport, ImportOptions, ImportReport},
         check::{self, CheckReport},
@@ -248,6 +249,32 @@ impl Gate {
                 (b, v)
             })
             .collect())
+    }
+
+    /// One page of the backups the caller may see, sorted and filtered as `q` says, each with
+    /// its last verification, and how many passed the filters.
+    pub async fn backups_page(
+        &self,
+        q: &BackupQuery,
+    ) -> Result<(Vec<(BackupSummary, Option<VerificationRecord>)>, u64)> {
+        let list = self.list_backups().await?;
+        let (page, total) = q.page(list, |b| b);
+        let mut verifications = self.reg.store().verifications()?;
+        let svc = self.reg.service();
+        let page = page
+            .into_iter()
+            .map(|b| {
+                let v = verifications.remove(&svc.record_key(&b.name));
+                (b, v)
+            })
+            .collect();
+        Ok((page, total))
+    }
+
+    /// Per-day totals of the backups the caller may see that pass `q`'s filters (the history
+    /// chart).
+    pub async fn backup_history(&self, q: &BackupQuery) -> Result<Vec<DayTotal>> {
+        Ok(history(&self.list_backups().await?, q))
     }
 
     /// A backup's metadata with its last verification, if the caller may see it.

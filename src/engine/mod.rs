@@ -4,6 +4,7 @@
 //! every front end reaches it through the Gate ([`crate::auth::gate::Gate`]).
 
 pub mod archive;
+pub mod backup_query;
 pub mod commands;
 pub mod copy;
 pub mod import_job;

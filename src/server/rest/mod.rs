@@ -31,7 +31,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
     paths(
         v1::hello, v1::create, v1::list, v1::get_backup, v1::delete_backup, v1::restore,
         v1::get_restore, v1::check,
-        v2::health, v2::list_backups, v2::get_backup, v2::create_backup, v2::delete_backup,
+        v2::health, v2::list_backups, v2::backup_history, v2::get_backup, v2::create_backup, v2::delete_backup,
         v2::restore, v2::preview, v2::verify, v2::export_archive, v2::import_archive, v2::drill, v2::last_drill, v2::copy_backup, v2::list_jobs, v2::get_job, v2::cancel_job, v2::resume_job,
         v2::cluster, notifications::list, notifications::test,
         policies::list, policies::create, policies::show, policies::replace, policies::remove,

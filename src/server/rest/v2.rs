@@ -16,6 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     auth::Gate,
+    engine::backup_query::{BackupQuery, DayTotal},
     engine::commands::{
         archive::{ExportOptions, ImportOptions, ImportReport},
         copy::CopyRequest,
@@ -41,6 +42,7 @@ pub fn routes(registry: Arc<JobRegistry>) -> Router {
         .route("/api/v2/health", get(health))
         .route("/metrics", get(metrics))
         .route("/api/v2/backups", get(list_backups).post(create_backup))
+        .route("/api/v2/backup-history", get(backup_history))
         .route(
             "/api/v2/backups/{name}",
             get(get_backup).delete(delete_backup),
@@ -492,26 +494,81 @@ pub async fn metrics(gate: Gate) -> ApiResult<impl axum::response::IntoResponse>
     Ok(([(axum::http::header::CONTENT_TYPE, kind)], text))
 }
 
-/// Complete backups, newest first, a page at a time.
-#[utoipa::path(get, path = "/api/v2/backups", tag = "v2", params(PageQuery),
+/// `GET /api/v2/backups`: a page, its order and its filters.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackupListQuery {
+    /// Items to skip (default 0).
+    pub offset: usize,
+    /// Items to answer, 1 to 500 (default 50).
+    pub limit: Option<usize>,
+    /// `time` (default `-time`: newest first), `name`, `size` or `rows`; `-` first for
+    /// descending.
+    pub sort: Option<String>,
+    /// Only names containing this (case-insensitive).
+    pub q: Option<String>,
+    /// Only backups holding a collection of this database.
+    pub database: Option<String>,
+    /// Only backups this policy made.
+    pub policy: Option<String>,
+}
+
+impl BackupListQuery {
+    /// The engine's query (the page bounds checked).
+    fn query(self) -> Result<BackupQuery, ApiError> {
+        let limit = PageQuery {
+            offset: self.offset,
+            limit: self.limit,
+        }
+        .limit()?;
+        let sort = match self.sort.as_deref().filter(|s| !s.is_empty()) {
+            Some(s) => s.parse()?,
+            None => Default::default(),
+        };
+        let nonempty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
+        Ok(BackupQuery {
+            sort,
+            name_contains: nonempty(self.q),
+            database: nonempty(self.database),
+            policy: nonempty(self.policy),
+            offset: self.offset,
+            limit,
+        })
+    }
+}
+
+/// Complete backups, a page at a time: newest first unless `sort` says otherwise, filtered by
+/// name, database and policy on the server (`page.total` counts what passed the filters).
+#[utoipa::path(get, path = "/api/v2/backups", tag = "v2", params(BackupListQuery),
     responses((status = 200, body = BackupPage), (status = 400, body = ErrorBody)))]
-pub async fn list_backups(gate: Gate, Query(q): Query<PageQuery>) -> ApiResult<Json<BackupPage>> {
-    let limit = q.limit()?;
-    let all = gate.list_backups_verified().await?;
-    let total = all.len() as u64;
+pub async fn list_backups(
+    gate: Gate,
+    Query(q): Query<BackupListQuery>,
+) -> ApiResult<Json<BackupPage>> {
+    let q = q.query()?;
+    let (items, total) = gate.backups_page(&q).await?;
     Ok(Json(BackupPage {
-        items: all
+        items: items
             .into_iter()
-            .skip(q.offset)
-            .take(limit)
             .map(|(b, v)| {
                 let mut item = BackupItem::from(b);
                 item.verification = v.as_ref().map(VerificationView::from);
                 item
             })
             .collect(),
-        page: PageInfo::new(total, q.offset, limit),
+        page: PageInfo::new(total, q.offset, q.limit),
     }))
+}
+
+/// The backups per day (UTC), oldest first, with the list's filters (`q`, `database`,
+/// `policy`): the points of a history chart, however many backups there are.
+#[utoipa::path(get, path = "/api/v2/backup-history", tag = "v2", params(BackupListQuery),
+    responses((status = 200, body = [DayTotal]), (status = 400, body = ErrorBody)))]
+pub async fn backup_history(
+    gate: Gate,
+    Query(q): Query<BackupListQuery>,
+) -> ApiResult<Json<Vec<DayTotal>>> {
+    Ok(Json(gate.backup_history(&q.query()?).await?))
 }
 
 /// One backup with its collections.
