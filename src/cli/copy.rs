@@ -1,15 +1,14 @@
 //! `milvault copy -n NAME --to STORAGE [--as NEW]`.
 
-use std::sync::Arc;
-
 use anyhow::Result;
 
-use super::{human_bytes, jobs::CliJobs, show_progress, JobDbArg};
-use crate::engine::{commands::copy::CopyRequest, service::Milvault};
+use super::{backups::Ctx, human_bytes, jobs::CliJobs, show_progress};
+use crate::engine::commands::copy::CopyRequest;
 
 /// Copies a backup to another storage, showing its progress; prints what it did.
-pub async fn run(db: &JobDbArg, svc: &Arc<Milvault>, req: CopyRequest, json: bool) -> Result<()> {
-    let jobs = CliJobs::open(db, svc)?;
+pub async fn run(ctx: &Ctx<'_>, req: CopyRequest) -> Result<i32> {
+    let json = ctx.json;
+    let jobs = CliJobs::open(ctx.db, &ctx.svc)?;
     let result = jobs.gate().run_copy(req, |h| show_progress(h, json)).await;
     jobs.finish().await;
     let r = result?;
@@ -28,5 +27,5 @@ pub async fn run(db: &JobDbArg, svc: &Arc<Milvault>, req: CopyRequest, json: boo
             r.files_kept
         );
     }
-    Ok(())
+    Ok(0)
 }

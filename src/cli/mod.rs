@@ -6,17 +6,18 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 pub mod archive;
+pub mod backups;
 pub mod config_migrate;
 pub mod config_show;
 pub mod copy;
 pub mod jobs;
 pub mod policy;
+pub mod serve;
 pub mod user;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::{
     config::Config,
-    engine::commands::{create::CreateBackupRequest, restore::RestoreRequest},
     engine::service::Milvault,
     progress::{JobHandle, JobKind, JobState},
 };
@@ -432,340 +433,30 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(name) => config.for_storage(name)?,
         None => config,
     };
-    let svc = Arc::new(Milvault::new(config)?);
+    let ctx = backups::Ctx {
+        svc: Arc::new(Milvault::new(config)?),
+        db: &cli.db,
+        json: cli.json,
+    };
     match cli.command {
         // answered above, before the service opened its storage
-        Command::Config(_) | Command::Health(_) => {}
-        Command::Create(a) => {
-            let resume = a.resume.is_some();
-            let jobs = jobs::CliJobs::open(&cli.db, &svc)?;
-            let (collections, databases) = match &a.filter {
-                Some(f) => {
-                    let sel = crate::engine::names::Selection::from_filter(f)?;
-                    jobs.gate().backup_fields(&sel).await?
-                }
-                None => (split_list(&a.colls), split_list(&a.databases)),
-            };
-            let req = CreateBackupRequest {
-                name: a.resume.unwrap_or(a.name),
-                collections,
-                databases,
-                meta_only: a.meta_only,
-                skip_flush: a.force,
-                policy: None,
-                logical: a.logical,
-                incremental: a.incremental,
-                resume,
-                rbac: a.rbac,
-            };
-            // the name stays claimed (across processes sharing the database) until the end
-            let result = jobs
-                .gate()
-                .run_backup(req, |h| show_progress(h, cli.json))
-                .await;
-            jobs.finish().await;
-            let info = result?;
-            if cli.json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(
-                        &crate::engine::commands::list::BackupSummary::from(&info)
-                    )?
-                );
-            } else {
-                println!(
-                    "backup '{}' created: {} collections, {} segments, {} stored rows, {}",
-                    info.name,
-                    info.collection_backups.len(),
-                    info.segment_count(),
-                    info.total_rows(),
-                    human_bytes(info.size)
-                );
-            }
-        }
-        Command::Restore(a) => {
-            let req = RestoreRequest {
-                name: a.name,
-                collections: split_list(&a.collections),
-                databases: split_list(&a.databases),
-                suffix: a.suffix,
-                renames: split_list(&a.rename),
-                filter: a.filter.unwrap_or_default(),
-                milvus: a.milvus.unwrap_or_default(),
-                drop_existing: a.drop_exist_collection,
-                meta_only: a.meta_only,
-                restore_index: a.restore_index,
-                load: a.load,
-                force: a.force,
-                rbac: a.rbac,
-                use_v2_restore: a.use_v2_restore,
-                max_segments_per_import_job: a.max_segments_per_import_job.map(|n| n as usize),
-                resume: a.resume,
-                resume_ledger: None,
-            };
-            let jobs = jobs::CliJobs::open(&cli.db, &svc)?;
-            // no process sharing the database deletes the backup while it is read
-            let result = jobs
-                .gate()
-                .run_restore(req, |h| show_progress(h, cli.json))
-                .await;
-            jobs.finish().await;
-            let report = result?;
-            if cli.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                for c in &report.collections {
-                    println!(
-                        "restored {} -> {}: {} segments; {}",
-                        c.source, c.target, c.segments, c.check
-                    );
-                }
-                if let Some(r) = &report.rbac {
-                    for (what, lines) in [
-                        ("created", &r.created),
-                        ("left alone", &r.left_alone),
-                        ("not restored", &r.not_restored),
-                    ] {
-                        for l in lines {
-                            println!("rbac: {what} {l}");
-                        }
-                    }
-                }
-            }
-        }
-        Command::List => {
-            let list = svc.list_backups().await?;
-            if cli.json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
-            } else if list.is_empty() {
-                println!(
-                    "no backups in {}; make one with `milvault create -n NAME`",
-                    svc.backup_storage().describe()
-                );
-            } else {
-                println!(
-                    "{:<32} {:<20} {:>10}  {:<8}  collections",
-                    "name", "time (UTC)", "size", "milvus"
-                );
-                for b in list {
-                    let time = chrono::DateTime::from_timestamp_millis(b.backup_timestamp as i64)
-                        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-                        .unwrap_or_default();
-                    // a backup in another format than binlogs says so after its collections
-                    let format = match b.format.as_str() {
-                        "" | "binlog" => String::new(),
-                        other => format!("  [{other}]"),
-                    };
-                    println!(
-                        "{:<32} {:<20} {:>10}  {:<8}  {}{format}",
-                        b.name,
-                        time,
-                        human_bytes(b.size),
-                        b.milvus_version,
-                        b.collections.join(", ")
-                    );
-                }
-            }
-        }
-        Command::Get(a) => {
-            let info = svc.get_backup(&a.name).await?;
-            if cli.json {
-                println!("{}", serde_json::to_string_pretty(&info)?);
-            } else {
-                print_backup(&info);
-            }
-        }
-        Command::Delete(a) => {
-            let jobs = jobs::CliJobs::open(&cli.db, &svc)?;
-            // refused while a process sharing the database makes or reads the backup
-            let result = jobs.gate().delete_backup(&a.name).await;
-            jobs.finish().await;
-            let n = result?;
-            println!("deleted backup '{}' ({n} files)", a.name);
-        }
-        Command::Serve(a) => {
-            let store = cli.db.open(svc.config())?;
-            let registry = crate::jobs::registry::JobRegistry::new(svc.clone(), store);
-            if !a.no_scheduler {
-                crate::server::scheduler::Scheduler::new(
-                    registry.clone(),
-                    Arc::new(crate::server::scheduler::SystemClock),
-                )
-                .spawn(Duration::from_secs(1));
-            }
-            crate::server::serve(
-                registry,
-                crate::server::ServeOptions {
-                    addr: a.addr,
-                    site_root: a.site_root,
-                    auth: a.auth,
-                    tls: a.tls_cert.zip(a.tls_key),
-                    milvus_sign_in: a.milvus_sign_in,
-                    trusted_proxies: a.trusted_proxies,
-                    audit_keep_days: a.audit_keep_days,
-                },
-            )
-            .await?;
-        }
-        Command::Jobs(a) => {
-            let jobs = jobs::CliJobs::open(&cli.db, &svc)?;
-            let (list, _) = jobs.gate().jobs_page(0, a.limit.clamp(1, 500))?;
-            if cli.json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
-            } else {
-                for j in &list {
-                    let kind = serde_json::to_value(j.kind)?;
-                    let state = serde_json::to_value(j.state)?;
-                    println!(
-                        "{}  {:<7}  {:<9}  {}  {}{}",
-                        j.id,
-                        kind.as_str().unwrap_or_default(),
-                        state.as_str().unwrap_or_default(),
-                        j.started_at.format("%Y-%m-%d %H:%M:%S"),
-                        j.backup_name,
-                        j.error
-                            .as_deref()
-                            .map(|e| format!("  ({e})"))
-                            .unwrap_or_default()
-                    );
-                }
-            }
-        }
-        Command::Drill(req) => {
-            let jobs = jobs::CliJobs::open(&cli.db, &svc)?;
-            let result = jobs
-                .gate()
-                .run_drill(req, |h| show_progress(h, cli.json))
-                .await;
-            jobs.finish().await;
-            let r = result?;
-            if cli.json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
-            } else {
-                println!(
-                    "drill of '{}' on Milvus {}: {} (restore {:.1} s, checks {:.1} s, clean-up {:.1} s)",
-                    r.backup,
-                    r.milvus_version,
-                    if r.passed { "PASSED" } else { "FAILED" },
-                    r.restore_ms as f64 / 1000.0,
-                    r.check_ms as f64 / 1000.0,
-                    r.cleanup_ms as f64 / 1000.0
-                );
-                for c in &r.collections {
-                    println!(
-                        "  {}: {}; keys {}/{}; {}",
-                        c.source,
-                        c.rows,
-                        c.keys_found,
-                        c.keys_sampled,
-                        c.recall.map_or("no float vectors".into(), |x| format!(
-                            "recall@{} {x:.3} ({}/{} on {})",
-                            r.top_k,
-                            c.vectors_found,
-                            c.vectors_searched,
-                            c.vector_field.clone().unwrap_or_default()
-                        ))
-                    );
-                }
-                if let Some(f) = &r.failure {
-                    println!("  {f}");
-                }
-            }
-            return Ok(if r.passed { 0 } else { 1 });
-        }
-        Command::Verify(a) => {
-            let jobs = jobs::CliJobs::open(&cli.db, &svc)?;
-            let result = jobs
-                .gate()
-                .run_verify(&a.name, |h| show_progress(h, cli.json))
-                .await;
-            jobs.finish().await;
-            let report = result?;
-            if cli.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else if report.ok() {
-                println!(
-                    "backup '{}' is intact: {} files, {} checked",
-                    report.backup,
-                    report.files_checked,
-                    human_bytes(report.bytes_checked as i64)
-                );
-            } else {
-                println!(
-                    "backup '{}' is DAMAGED: {} of {} files",
-                    report.backup, report.damaged, report.files_checked
-                );
-                for p in &report.problems {
-                    println!("  {p}");
-                }
-                if report.damaged > report.problems.len() as u64 {
-                    println!(
-                        "  and {} more",
-                        report.damaged - report.problems.len() as u64
-                    );
-                }
-            }
-            return Ok(if report.ok() { 0 } else { 1 });
-        }
-        Command::Copy(req) => copy::run(&cli.db, &svc, req, cli.json).await?,
-        Command::Export(a) => {
-            let jobs = jobs::CliJobs::open(&cli.db, &svc)?;
-            let result = archive::export(jobs.gate(), a).await;
-            jobs.sign_off();
-            let (report, path) = result?;
-            if cli.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                println!(
-                    "exported backup '{}' to {} ({} files, {})",
-                    report.backup,
-                    path.display(),
-                    report.files,
-                    human_bytes(report.bytes as i64)
-                );
-            }
-        }
-        Command::Import(a) => {
-            let jobs = jobs::CliJobs::open(&cli.db, &svc)?;
-            let result = archive::import(jobs.gate(), a).await;
-            jobs.sign_off();
-            let report = result?;
-            if cli.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                println!(
-                    "imported backup '{}'{} ({} files, {})",
-                    report.backup,
-                    report
-                        .renamed_from
-                        .as_ref()
-                        .map(|n| format!(" from an archive of '{n}'"))
-                        .unwrap_or_default(),
-                    report.files,
-                    human_bytes(report.bytes as i64)
-                );
-            }
-        }
-        Command::Policy(a) => return policy::run(svc, a, &cli.db, cli.json).await,
-        Command::User(a) => return user::run(&svc, a, &cli.db, cli.json),
-        Command::Check => {
-            let report = svc.check().await;
-            if cli.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                for i in &report.items {
-                    println!(
-                        "{} {:<15} {}",
-                        if i.ok { "ok  " } else { "FAIL" },
-                        i.what,
-                        i.detail
-                    );
-                }
-            }
-            return Ok(if report.ok() { 0 } else { 1 });
-        }
+        Command::Config(_) | Command::Health(_) => Ok(0),
+        Command::Create(a) => backups::create(&ctx, a).await,
+        Command::Restore(a) => backups::restore(&ctx, a).await,
+        Command::List => backups::list(&ctx).await,
+        Command::Get(a) => backups::get(&ctx, a).await,
+        Command::Delete(a) => backups::delete(&ctx, a).await,
+        Command::Verify(a) => backups::verify(&ctx, a).await,
+        Command::Drill(req) => backups::drill(&ctx, req).await,
+        Command::Copy(req) => copy::run(&ctx, req).await,
+        Command::Export(a) => backups::export(&ctx, a).await,
+        Command::Import(a) => backups::import(&ctx, a).await,
+        Command::Jobs(a) => backups::jobs(&ctx, a).await,
+        Command::Check => backups::check(&ctx).await,
+        Command::Serve(a) => serve::serve(&ctx, a).await,
+        Command::Policy(a) => policy::run(ctx.svc.clone(), a, &cli.db, cli.json).await,
+        Command::User(a) => user::run(&ctx.svc, a, &cli.db, cli.json),
     }
-    Ok(0)
 }
 
 fn print_backup(info: &crate::format::BackupInfo) {
