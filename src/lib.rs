@@ -20,6 +20,8 @@ pub mod engine;
 pub mod error;
 pub mod format;
 pub mod jobs;
+#[cfg(test)]
+mod layers;
 pub mod milvus;
 pub mod progress;
 pub mod server;

@@ -11,6 +11,7 @@ use serde_yaml::{Mapping, Value};
 
 use crate::error::{Error, Result};
 
+pub mod events;
 pub mod v2;
 
 /// Defaults used when no configuration file exists: a Milvus on this machine with local storage,
@@ -318,11 +319,11 @@ fn check_webhooks(n: &NotificationsConfig) -> Result<()> {
         if let Some(e) = w
             .events
             .iter()
-            .find(|e| !crate::jobs::notify::EVENTS.contains(&e.as_str()))
+            .find(|e| !events::EVENTS.contains(&e.as_str()))
         {
             return Err(what(&format!(
                 "unknown event '{e}' (known: {})",
-                crate::jobs::notify::EVENTS.join(", ")
+                events::EVENTS.join(", ")
             )));
         }
         if w.max_attempts == 0 {
