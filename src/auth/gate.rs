@@ -297,7 +297,7 @@ impl Gate {
         self.reg
             .service()
             .backup_storage()
-            .list_files(&format!("{}/meta", layout::backup_dir(&info.name)))
+            .list_files(&layout::meta_dir(&info.name))
             .await
             .map(|files| files.iter().map(|f| f.size as i64).sum())
             .unwrap_or(0)

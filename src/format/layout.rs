@@ -59,6 +59,11 @@ pub fn backup_dir(name: &str) -> String {
 /// next to the files that make a backup visible, which are written last.
 pub const RESUME_FILE: &str = "milvault_resume.json";
 
+/// `<name>/meta`: the folder of a backup's metadata files.
+pub fn meta_dir(name: &str) -> String {
+    format!("{name}/meta")
+}
+
 /// `<name>/meta/<file>`.
 pub fn meta_file(name: &str, file: &str) -> String {
     format!("{name}/meta/{file}")
