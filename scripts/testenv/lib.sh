@@ -141,6 +141,35 @@ sys.exit(f"S3 on port {sys.argv[1]} did not take writes within 60 s: {error}")
 PY
 }
 
+# A second Milvus 2.3.5 beside the first: in network namespace NS (its own 127.0.0.1, so its
+# embedded etcd and components take their usual ports), reached at ADDR (10.77.0.2) over a veth
+# pair from this namespace; local storage in DIR/data. Prints its process group; stop it with
+# stop_groups, then remove the namespace with `ip netns del NS`.
+start_milvus_in_netns() {
+  local dir=$1 ns=$2 pid
+  mkdir -p "$dir"
+  if ! ip netns list | grep -qw "$ns"; then
+    ip netns add "$ns"
+    ip link add "${ns}a" type veth peer name "${ns}b"
+    ip link set "${ns}b" netns "$ns"
+    ip addr add 10.77.0.1/24 dev "${ns}a"
+    ip link set "${ns}a" up
+    ip netns exec "$ns" ip addr add 10.77.0.2/24 dev "${ns}b"
+    ip netns exec "$ns" ip link set "${ns}b" up
+    ip netns exec "$ns" ip link set lo up
+  fi
+  setsid ip netns exec "$ns" "$(command -v milvus-server)" --data "$dir" --proxy-port 19530 >"$dir/milvus.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 180); do
+    if python -c "from pymilvus import connections; connections.connect(uri='http://10.77.0.2:19530', timeout=3)" 2>/dev/null; then
+      echo "$pid"; return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || { echo "the second Milvus exited; see $dir/milvus.log" >&2; return 1; }
+    sleep 1
+  done
+  echo "the second Milvus did not answer within 180 s; see $dir/milvus.log" >&2; return 1
+}
+
 # Azurite (Azure Blob's emulator, npm; account devstoreaccount1 with its well-known key) on
 # 127.0.0.1:PORT keeping its data in DIR, with the containers named after it; prints its group.
 azurite_key=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==

@@ -54,12 +54,22 @@ pub fn cli(args: &[&str]) -> (i32, String, String) {
 /// Compares two collections row for row and by top-k search through pymilvus; panics on any
 /// difference. Returns the number of rows compared.
 pub fn assert_same_data(src_db: &str, src: &str, dst_db: &str, dst: &str) -> i64 {
+    compare_data(&[src_db, src, dst_db, dst])
+}
+
+/// [`assert_same_data`] with the destination on another Milvus (`dst_uri`, `http://host:port`).
+pub fn assert_same_data_on(src_db: &str, src: &str, dst_uri: &str, dst_db: &str, dst: &str) -> i64 {
+    compare_data(&[src_db, src, dst_db, dst, dst_uri])
+}
+
+fn compare_data(args: &[&str]) -> i64 {
+    let (src_db, src, dst_db, dst) = (args[0], args[1], args[2], args[3]);
     let out = Command::new(env("MILVAULT_TEST_PYTHON"))
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/support/compare.py"
         ))
-        .args([src_db, src, dst_db, dst])
+        .args(args)
         .output()
         .expect("run compare.py");
     let stdout = String::from_utf8_lossy(&out.stdout);
