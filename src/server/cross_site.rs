@@ -17,7 +17,7 @@ use axum::{
     response::Response,
 };
 
-use super::auth::{refuse, AuthState};
+use super::refusal::{refuse, source_of, AuthState};
 use crate::auth::audit::Outcome;
 
 /// Where a request comes from, as far as the browser says.
@@ -173,7 +173,7 @@ pub async fn guard(State(st): State<AuthState>, req: Request, next: Next) -> Res
     let Some(r) = refusal else {
         return next.run(req).await;
     };
-    let source = super::auth::source_of(&st, &req);
+    let source = source_of(&st, &req);
     st.registry.store().audit(
         "anonymous",
         "none",
