@@ -315,6 +315,13 @@ pub fn archive_refusal(status: u16, body: &str) -> String {
         .and_then(|v| v["error"]["message"].as_str().map(str::to_string));
     let prefix = "The archive was refused";
     match (message, status) {
+        // the engine's own words may say it already
+        (Some(m), _)
+            if m.get(..prefix.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(prefix)) =>
+        {
+            format!("{prefix}{}", &m[prefix.len()..])
+        }
         (Some(m), _) => format!("{prefix}: {m}"),
         (None, 413) => {
             format!("{prefix}: it is larger than the server takes (backup.maxArchiveBytes).")
@@ -500,6 +507,11 @@ mod tests {
         assert_eq!(
             archive_refusal(502, ""),
             "The archive was refused (HTTP 502)."
+        );
+        let said = r#"{"error":{"message":"the archive was refused: meta/x cannot be read (truncated?)"}}"#;
+        assert_eq!(
+            archive_refusal(400, said),
+            "The archive was refused: meta/x cannot be read (truncated?)"
         );
         assert_eq!(
             archive_imported("b2", Some("b1"), 1234, 3_400_000),

@@ -109,6 +109,7 @@ test('copy to another storage from the backup page: followed live, the files lan
   assert.equal((await live.locator('.badge').textContent()).trim(), 'succeeded', await live.textContent());
   assert.match(await live.locator('.pct').textContent(), /100%/);
   assert.equal((await live.locator('.copy-done').textContent()).trim(), `Copied to storage e2e_far as ${copy}.`);
+  await page.waitForTimeout(500); // the progress bar's width transition
   await shot(page, '17-copy-done');
 
   // on disk: every file of the backup's data is in the other directory, the same size
@@ -190,6 +191,8 @@ test('an archive uploaded on the Backups page under a new name appears in the li
   await page.waitForFunction(() => !document.querySelector('form.upload-form button[type=submit]').disabled);
   const why = await form.locator('.upload-refused .error').textContent();
   assert.doesNotMatch(why, /exists/, why);
+  assert.match(why, /The archive was refused: binlogs\/.* cannot be read \(truncated\?\).*nothing was imported/, why);
+  assert.equal(why.match(/archive was refused/gi).length, 1, `said once: ${why}`);
   assert.equal(fs.existsSync(path.join(BACKUPS, damaged)), false, 'a refused archive leaves nothing behind');
   await shot(page, '20-archive-refused');
   await page.close();
