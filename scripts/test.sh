@@ -59,8 +59,10 @@ buildah rmi milvault:test >/dev/null 2>&1 || true
 stage "portal in Chromium (end2end/)"
 portal_env=(MINIO_ROOT_PATH="$work/milvus-local/data" MINIO_BACKUP_ROOT_PATH="$work/portal-backups"
   LEPTOS_SITE_ROOT="$work/site")
+# with a second storage on disk, `e2e_far`, that the Chromium test copies backups to
 env "${portal_env[@]}" setsid target/debug/milvault serve --addr 127.0.0.1:3000 \
-  --job-db "$work/portal-state/jobs.sqlite" >"$work/portal.log" 2>&1 &
+  --job-db "$work/portal-state/jobs.sqlite" \
+  --set "storages={e2e_far: {storageType: local, rootPath: '$work/portal-far'}}" >"$work/portal.log" 2>&1 &
 pgids+=("$!")
 # its failures are told to a webhook the Chromium test listens on (port 3019)
 env "${portal_env[@]}" MILVUS_PORT=1 setsid target/debug/milvault serve --addr 127.0.0.1:3002 \
@@ -81,7 +83,8 @@ for _ in $(seq 1 60); do curl -sf -o /dev/null http://127.0.0.1:3000/ && curl -s
 mkdir -p test-output/screenshots
 ( cd end2end && MILVAULT_PORTAL_URL=http://127.0.0.1:3000 MILVAULT_DOWN_URL=http://127.0.0.1:3002 \
     MILVAULT_AUTH_URL=http://127.0.0.1:3004 MILVAULT_AUTH_ADMIN_TOKEN="$admin_token" \
-    MILVAULT_E2E_BACKUPS="$work/portal-backups" MILVAULT_E2E_SHOTS="$repo/test-output/screenshots" \
+    MILVAULT_E2E_BACKUPS="$work/portal-backups" MILVAULT_E2E_FAR="$work/portal-far" \
+    MILVAULT_E2E_SHOTS="$repo/test-output/screenshots" \
     npm test ) || { echo "portal log:" >&2; tail -40 "$work/portal.log" >&2;
     echo "signed-in portal log:" >&2; tail -40 "$work/portal-auth.log" >&2; exit 1; }
 stage "the README's API examples (curl, buf curl) against the portal's server"

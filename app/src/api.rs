@@ -192,6 +192,21 @@ pub struct BackupDetail {
     /// The signed-in user may drill this backup (the Drill button shows).
     #[serde(default)]
     pub may_drill: bool,
+    /// The named storages the signed-in user may copy this backup to (empty: the copy form is
+    /// hidden, because the configuration names none or the user may not make backups).
+    #[serde(default)]
+    pub copy_targets: Vec<String>,
+}
+
+/// The backup page's "Copy to another storage" form.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CopyForm {
+    /// The backup to copy.
+    pub backup: String,
+    /// A name under `storages:` in the configuration.
+    pub to: String,
+    /// The copy's name there; empty: the backup's own.
+    pub as_name: String,
 }
 
 /// One collection of a backup.
@@ -300,7 +315,7 @@ pub struct RestorePreview {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct JobView {
     pub id: String,
-    /// `backup`, `restore`, `verify` or `drill`.
+    /// `backup`, `restore`, `verify`, `drill` or `copy`.
     pub kind: String,
     pub backup_name: String,
     /// `running`, `succeeded` or `failed`.
@@ -361,6 +376,19 @@ pub struct CheckRow {
     pub detail: String,
 }
 
+/// One place backups are kept: the backup storage (`default`) or a named storage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StorageRow {
+    /// `default` or the name under `storages:`.
+    pub name: String,
+    /// Where it is, in words (never its credentials).
+    pub location: String,
+    /// It answered the check.
+    pub ok: bool,
+    /// The check's answer: the location when it answered, else the error.
+    pub detail: String,
+}
+
 /// The Cluster page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClusterView {
@@ -369,6 +397,9 @@ pub struct ClusterView {
     pub backup_location: String,
     pub milvus_storage_location: String,
     pub checks: Vec<CheckRow>,
+    /// The backup storage first, then each named storage.
+    #[serde(default)]
+    pub storages: Vec<StorageRow>,
 }
 
 /// The next runs of a schedule, or why it is not valid (an answer, not a failure: the form asks
@@ -524,6 +555,8 @@ pub trait Backend: Send + Sync + 'static {
     /// Starts a restore drill of a backup (all its collections, default checks); returns the
     /// job id. Its report becomes the backup's last drill.
     async fn start_drill(&self, name: &str) -> Result<String, String>;
+    /// Starts copying a backup to a named storage; returns the job id.
+    async fn start_copy(&self, form: CopyForm) -> Result<String, String>;
     async fn policies(&self) -> Result<Vec<PolicyView>, String>;
     async fn add_policy(&self, form: PolicyForm) -> Result<(), String>;
     async fn set_policy_enabled(&self, name: &str, enabled: bool) -> Result<(), String>;

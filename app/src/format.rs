@@ -267,6 +267,83 @@ pub fn suggested_name(ms: i64) -> String {
     crate::names::default_backup_name(ms)
 }
 
+/// `s` as one segment of a URL path or a query value: ASCII letters, digits, `_`, `-` and `.`
+/// as they are, every other byte percent-encoded.
+fn url_part(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"_-.".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Where a backup's archive is downloaded (REST v2, streamed): a tar, or with `zstd` a tar
+/// compressed with zstd.
+pub fn archive_href(name: &str, zstd: bool) -> String {
+    format!(
+        "/api/v2/backups/{}/archive{}",
+        url_part(name),
+        if zstd { "?zstd=true" } else { "" }
+    )
+}
+
+/// The file name a downloaded archive is saved as: `b1.tar`, `b1.tar.zst`.
+pub fn archive_file_name(name: &str, zstd: bool) -> String {
+    format!("{name}.tar{}", if zstd { ".zst" } else { "" })
+}
+
+/// Where an archive is uploaded (REST v2): the backup is named `name`, or as the archive's
+/// metadata records when `name` is empty.
+pub fn archive_import_href(name: &str) -> String {
+    let name = name.trim();
+    if name.is_empty() {
+        "/api/v2/backups/archive".to_string()
+    } else {
+        format!("/api/v2/backups/archive?name={}", url_part(name))
+    }
+}
+
+/// Why the server refused an uploaded archive, in words: the message of the REST error body
+/// (`{"error": {"message": ...}}`), else the HTTP status with what that status means here.
+pub fn archive_refusal(status: u16, body: &str) -> String {
+    let message = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_string));
+    let prefix = "The archive was refused";
+    match (message, status) {
+        // the engine's own words may say it already
+        (Some(m), _)
+            if m.get(..prefix.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(prefix)) =>
+        {
+            format!("{prefix}{}", &m[prefix.len()..])
+        }
+        (Some(m), _) => format!("{prefix}: {m}"),
+        (None, 413) => {
+            format!("{prefix}: it is larger than the server takes (backup.maxArchiveBytes).")
+        }
+        (None, 401) => format!("{prefix}: sign in first."),
+        (None, 403) => format!("{prefix}: you may not make backups of its databases."),
+        (None, s) => format!("{prefix} (HTTP {s})."),
+    }
+}
+
+/// What an accepted upload made: `Imported b2 (renamed from b1): 12 files, 3.40 MB.`
+pub fn archive_imported(backup: &str, renamed_from: Option<&str>, files: u64, size: u64) -> String {
+    let renamed = renamed_from
+        .map(|r| format!(" (renamed from {r})"))
+        .unwrap_or_default();
+    format!(
+        "Imported {backup}{renamed}: {} files, {}.",
+        count(i64::try_from(files).unwrap_or(i64::MAX)),
+        bytes(i64::try_from(size).unwrap_or(i64::MAX))
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -389,5 +466,60 @@ mod tests {
         assert!(backup_name_problem("a/b").is_some());
         assert!(backup_name_problem("-x").is_some());
         assert!(backup_name_problem(&"x".repeat(129)).is_some());
+    }
+
+    #[test]
+    fn archive_addresses_are_the_rest_v2_ones() {
+        assert_eq!(archive_href("b1", false), "/api/v2/backups/b1/archive");
+        assert_eq!(
+            archive_href("nightly.2026-01_x", true),
+            "/api/v2/backups/nightly.2026-01_x/archive?zstd=true"
+        );
+        // a name from elsewhere (milvus-backup) is escaped, never a second path segment
+        assert_eq!(
+            archive_href("a/b c", false),
+            "/api/v2/backups/a%2Fb%20c/archive"
+        );
+        assert_eq!(archive_file_name("b1", true), "b1.tar.zst");
+        assert_eq!(archive_file_name("b1", false), "b1.tar");
+        assert_eq!(archive_import_href("  "), "/api/v2/backups/archive");
+        assert_eq!(
+            archive_import_href(" b2 "),
+            "/api/v2/backups/archive?name=b2"
+        );
+        assert_eq!(
+            archive_import_href("x&y=1"),
+            "/api/v2/backups/archive?name=x%26y%3D1"
+        );
+    }
+
+    #[test]
+    fn a_refused_archive_says_why() {
+        let body = r#"{"error":{"code":"invalid_archive","message":"meta/x.json is not in the manifest"}}"#;
+        assert_eq!(
+            archive_refusal(400, body),
+            "The archive was refused: meta/x.json is not in the manifest"
+        );
+        assert_eq!(
+            archive_refusal(413, "<html>too big</html>"),
+            "The archive was refused: it is larger than the server takes (backup.maxArchiveBytes)."
+        );
+        assert_eq!(
+            archive_refusal(502, ""),
+            "The archive was refused (HTTP 502)."
+        );
+        let said = r#"{"error":{"message":"the archive was refused: meta/x cannot be read (truncated?)"}}"#;
+        assert_eq!(
+            archive_refusal(400, said),
+            "The archive was refused: meta/x cannot be read (truncated?)"
+        );
+        assert_eq!(
+            archive_imported("b2", Some("b1"), 1234, 3_400_000),
+            "Imported b2 (renamed from b1): 1,234 files, 3.40 MB."
+        );
+        assert_eq!(
+            archive_imported("b1", None, 3, 10),
+            "Imported b1: 3 files, 10 B."
+        );
     }
 }

@@ -117,6 +117,14 @@ pub async fn start_drill(name: String) -> Result<String, ServerFnError> {
 }
 
 #[server(input = Json)]
+pub async fn start_copy(form: CopyForm) -> Result<String, ServerFnError> {
+    backend()?
+        .start_copy(form)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+#[server(input = Json)]
 pub async fn list_policies() -> Result<Vec<PolicyView>, ServerFnError> {
     backend()?.policies().await.map_err(ServerFnError::new)
 }

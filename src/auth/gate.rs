@@ -869,6 +869,14 @@ impl Gate {
         Ok(dbs)
     }
 
+    /// Whether the caller may copy `info`, a backup this gate showed it, to another storage:
+    /// the check of [`Gate::start_copy`] asked ahead (a portal shows its copy form by it), so a
+    /// "no" is not audited as a refusal.
+    pub fn may_copy(&self, info: &BackupInfo) -> bool {
+        let dbs = backup_databases(info);
+        authorize(&self.caller.who, Action::Backup { databases: &dbs }).is_ok()
+    }
+
     /// Whether the caller may drill `info`, a backup this gate showed it: the check of
     /// [`Gate::start_drill`] asked ahead (a portal shows its Drill button by it), so a "no" is
     /// not audited as a refusal.

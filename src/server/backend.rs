@@ -4,8 +4,8 @@
 use std::{sync::Arc, time::Duration};
 
 use app::api::{
-    AuditQuery, AuditRow, DeliveryRow, Me, NotificationsView, TokenView, UserForm, UserView,
-    WebhookRow,
+    AuditQuery, AuditRow, CopyForm, DeliveryRow, Me, NotificationsView, StorageRow, TokenView,
+    UserForm, UserView, WebhookRow,
 };
 use app::api::{
     Backend, BackupDetail, BackupRow, CheckRow, ClusterView, CollectionDetail, DrillCollectionView,
@@ -21,6 +21,8 @@ use crate::{
         Caller, Gate, Role,
     },
     engine::commands::{
+        check::CheckItem,
+        copy::CopyRequest,
         create::CreateBackupRequest,
         drill::{DrillReport, DrillRequest},
         list::BackupSummary,
@@ -219,6 +221,7 @@ fn detail(info: &BackupInfo) -> BackupDetail {
             .collect(),
         last_drill: None,
         may_drill: false,
+        copy_targets: Vec::new(),
     }
 }
 
@@ -256,6 +259,33 @@ pub fn job_view(s: &JobSnapshot) -> JobView {
             .map(|l| (l.at.timestamp_millis(), l.message.clone()))
             .collect(),
     }
+}
+
+/// The Cluster page's storages: the backup storage (`label`, at `location`) and each named
+/// storage (`(name, location)`), each with the answer of its line in the check (`backup storage`,
+/// `storage NAME`). A storage the check has no line for is shown as not checked.
+pub fn storage_rows(
+    label: &str,
+    location: &str,
+    named: &[(String, String)],
+    items: &[CheckItem],
+) -> Vec<StorageRow> {
+    let row = |name: &str, location: &str, what: &str| {
+        let item = items.iter().find(|i| i.what == what);
+        StorageRow {
+            name: name.to_string(),
+            location: location.to_string(),
+            ok: item.is_some_and(|i| i.ok),
+            detail: item.map_or_else(|| "not checked".to_string(), |i| i.detail.clone()),
+        }
+    };
+    std::iter::once(row(label, location, "backup storage"))
+        .chain(
+            named
+                .iter()
+                .map(|(n, l)| row(n, l, &format!("storage {n}"))),
+        )
+        .collect()
 }
 
 /// The engine's restore request for the portal's form.
@@ -335,6 +365,15 @@ impl Backend for PortalBackend {
         d.summary.drill = drill.as_ref().map(drill_summary);
         d.last_drill = drill.as_ref().map(drill_view);
         d.may_drill = gate.may_drill(&info);
+        if gate.may_copy(&info) {
+            let cfg = self.registry.service().config();
+            d.copy_targets = cfg
+                .storages
+                .keys()
+                .filter(|n| n.as_str() != cfg.backup_storage_label())
+                .cloned()
+                .collect();
+        }
         Ok(d)
     }
 
@@ -461,6 +500,23 @@ impl Backend for PortalBackend {
             ..DrillRequest::default()
         };
         gate.start_drill(req)
+            .await
+            .map(|j| j.id)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn start_copy(&self, form: CopyForm) -> Result<String, String> {
+        let gate = self.gate()?;
+        if form.to.trim().is_empty() {
+            return Err("Pick the storage to copy the backup to.".into());
+        }
+        let as_name = form.as_name.trim();
+        let req = CopyRequest {
+            name: form.backup,
+            to: form.to.trim().to_string(),
+            as_name: (!as_name.is_empty()).then(|| as_name.to_string()),
+        };
+        gate.start_copy(req)
             .await
             .map(|j| j.id)
             .map_err(|e| e.to_string())
@@ -629,6 +685,18 @@ impl Backend for PortalBackend {
         let svc = self.registry.service();
         let cfg = svc.config();
         let report = gate.check().await;
+        let named: Vec<(String, String)> = cfg
+            .storages
+            .iter()
+            .filter(|(n, _)| n.as_str() != cfg.backup_storage_label())
+            .map(|(n, c)| (n.clone(), c.describe()))
+            .collect();
+        let storages = storage_rows(
+            cfg.backup_storage_label(),
+            &svc.backup_storage().describe(),
+            &named,
+            &report.items,
+        );
         let version = match tokio::time::timeout(Duration::from_secs(5), async {
             svc.milvus().await?.version().await
         })
@@ -654,6 +722,7 @@ impl Backend for PortalBackend {
                     detail: i.detail,
                 })
                 .collect(),
+            storages,
         })
     }
 }
@@ -744,5 +813,54 @@ mod tests {
             ..Default::default()
         });
         assert!(plain.renames.is_empty());
+    }
+
+    #[test]
+    fn storages_take_their_line_of_the_check() {
+        let item = |what: &str, ok: bool, detail: &str| CheckItem {
+            what: what.into(),
+            ok,
+            detail: detail.into(),
+        };
+        let items = vec![
+            item("milvus", true, "Milvus v2.3.5"),
+            item("backup storage", true, "local directory /b answers"),
+            item("storage far", false, "connection refused"),
+            item(
+                "storage near",
+                true,
+                "s3 http://s3:9000 bucket 'n' under 'x' answers",
+            ),
+        ];
+        let named = vec![
+            (
+                "far".to_string(),
+                "s3 http://far:9000 bucket 'f' under 'x'".to_string(),
+            ),
+            (
+                "near".to_string(),
+                "s3 http://s3:9000 bucket 'n' under 'x'".to_string(),
+            ),
+            ("new".to_string(), "local directory /n".to_string()),
+        ];
+        let rows = storage_rows("default", "local directory /b", &named, &items);
+        let seen: Vec<(&str, bool, &str)> = rows
+            .iter()
+            .map(|r| (r.name.as_str(), r.ok, r.detail.as_str()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("default", true, "local directory /b answers"),
+                ("far", false, "connection refused"),
+                (
+                    "near",
+                    true,
+                    "s3 http://s3:9000 bucket 'n' under 'x' answers"
+                ),
+                ("new", false, "not checked"),
+            ]
+        );
+        assert_eq!(rows[1].location, "s3 http://far:9000 bucket 'f' under 'x'");
     }
 }

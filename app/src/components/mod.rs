@@ -3,3 +3,4 @@
 pub mod chart;
 pub mod common;
 pub mod live;
+pub mod upload;

@@ -1,12 +1,12 @@
 //! One backup: its collections (schema, partitions, indexes, rows, bytes), its last restore
-//! drill, and the actions on it.
+//! drill, and the actions on it (restore, downloads, verify, drill, copy to another storage).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
 use crate::{
-    api::{BackupDetail, CollectionDetail, DrillCollectionView, DrillView, JobView},
+    api::{BackupDetail, CollectionDetail, CopyForm, DrillCollectionView, DrillView, JobView},
     components::{
         common::{
             navigate_on_success, ErrorBox, JobProgress, Loading, StateBadge, VerificationBadge,
@@ -15,7 +15,8 @@ use crate::{
     },
     format,
     server::{
-        error_text, get_backup_detail, DeleteBackup, GetBackupDetail, StartDrill, StartVerify,
+        error_text, get_backup_detail, DeleteBackup, GetBackupDetail, StartCopy, StartDrill,
+        StartVerify,
     },
 };
 
@@ -55,6 +56,13 @@ fn Detail(detail: BackupDetail) -> impl IntoView {
                 <a class="button primary" href=format!("/restore/{}", s.name)>"Restore…"</a>
                 <a class="button" href=format!("/download/backups/{}/backup.json", s.name)
                     download=format!("{}.json", s.name)>"Download metadata"</a>
+                <a class="button archive-tar" href=format::archive_href(&s.name, false)
+                    download=format::archive_file_name(&s.name, false)
+                    title="Every file of the backup in one tar, streamed; upload it on the Backups page of any milvault">
+                    "Download archive (.tar)"</a>
+                <a class="button archive-zst" href=format::archive_href(&s.name, true)
+                    download=format::archive_file_name(&s.name, true)
+                    title="The same archive compressed with zstd">".tar.zst"</a>
                 <VerifyButton name=s.name.clone()/>
                 {detail.may_drill.then(|| view! { <DrillButton name=s.name.clone() job=drill_job live=drill_live/> })}
             </div>
@@ -102,6 +110,7 @@ fn Detail(detail: BackupDetail) -> impl IntoView {
             </section>
         }.into_any())}
         <DrillSection name=s.name.clone() job=drill_job live=drill_live last=last_drill/>
+        {(!detail.copy_targets.is_empty()).then(|| view! { <CopySection name=s.name.clone() targets=detail.copy_targets.clone()/> }.into_any())}
         <CollectionRows collections=detail.collections.clone()/>
         {detail.collections.into_iter().map(|c| view! { <Collection c=c/> }).collect_view()}
         <DeleteBox name=name/>
@@ -299,6 +308,127 @@ fn LiveDrill(
             <p>"Drill job " <a href=format!("/jobs/{id}")>{id.clone()}</a>" " <StateBadge state=state/></p>
             <JobProgress job=job/>
             <p class="muted current-step">{move || job.get().step}</p>
+            {move || job.get().error.map(|e| view! { <ErrorBox message=e/> })}
+        </div>
+    }
+}
+
+/// "Copy to another storage": a storage named in the configuration and an optional new name;
+/// the copy job started here is followed live below the form.
+#[component]
+fn CopySection(name: String, targets: Vec<String>) -> impl IntoView {
+    let copy = ServerAction::<StartCopy>::new();
+    let to = RwSignal::new(targets.first().cloned().unwrap_or_default());
+    let as_name = RwSignal::new(String::new());
+    let job = RwSignal::new(None::<String>);
+    let live = RwSignal::new(None::<JobView>);
+    // where the running copy goes: (storage, name there)
+    let sent = RwSignal::new((String::new(), String::new()));
+    Effect::new(move |_| {
+        if let Some(Ok(id)) = copy.value().get() {
+            live.set(None);
+            job.set(Some(id));
+        }
+    });
+    let name_problem = move || {
+        let n = as_name.get();
+        let n = n.trim();
+        if n.is_empty() {
+            None
+        } else {
+            format::backup_name_problem(n)
+        }
+    };
+    let busy = move || {
+        copy.pending().get()
+            || (job.with(Option::is_some)
+                && live.with(|j| j.as_ref().is_none_or(|j| j.state == "running")))
+    };
+    let source = StoredValue::new(name.clone());
+    view! {
+        <section class="copy-section">
+            <h2>"Copy to another storage"</h2>
+            <p class="muted">"Copies every file of this backup to a storage named in the configuration, each checked "
+                "against the manifest as it lands. The copy is listed there once it is complete; copying again "
+                "after a stop keeps the files already copied."</p>
+            <form class="copy-form" on:submit=move |ev| {
+                ev.prevent_default();
+                if busy() || name_problem().is_some() {
+                    return;
+                }
+                let form = CopyForm {
+                    backup: source.get_value(),
+                    to: to.get_untracked(),
+                    as_name: as_name.get_untracked().trim().to_string(),
+                };
+                let shown = if form.as_name.is_empty() { form.backup.clone() } else { form.as_name.clone() };
+                sent.set((form.to.clone(), shown));
+                copy.dispatch(StartCopy { form });
+            }>
+                <label>"Storage "
+                    <select name="copy-to" prop:value=move || to.get()
+                        on:change=move |ev| to.set(event_target_value(&ev))>
+                        {targets.into_iter().map(|t| view! { <option value=t.clone()>{t.clone()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label for="copy-as">"Name there (optional)"</label>
+                <input id="copy-as" type="text" name="copy-as" autocomplete="off" placeholder=name.clone()
+                    aria-describedby="copy-as-help"
+                    prop:value=move || as_name.get()
+                    on:input=move |ev| as_name.set(event_target_value(&ev))/>
+                <p id="copy-as-help" class=move || if name_problem().is_some() { "field-error" } else { "muted" }>
+                    {move || name_problem().unwrap_or_else(|| "Empty: the backup's own name.".into())}
+                </p>
+                <div class="actions">
+                    <button type="submit" class="primary" disabled=move || busy() || name_problem().is_some()>
+                        {move || if copy.pending().get() { "Starting…" } else { "Copy" }}
+                    </button>
+                </div>
+            </form>
+            {move || match copy.value().get() {
+                Some(Err(e)) => Some(view! { <ErrorBox message=error_text(&e)/> }),
+                _ => None,
+            }}
+            {move || job.get().map(|id| view! { <LiveCopy id=id live=live sent=sent/> })}
+        </section>
+    }
+    .into_any()
+}
+
+/// A running copy's job, live (the progress the job page shows), and where the copy is once it
+/// succeeded.
+#[component]
+fn LiveCopy(
+    id: String,
+    live: RwSignal<Option<JobView>>,
+    sent: RwSignal<(String, String)>,
+) -> impl IntoView {
+    let url = format!("/events/jobs/{id}");
+    use_event_stream(
+        move || url.clone(),
+        move |j: JobView| {
+            let running = j.state == "running";
+            live.set(Some(j));
+            running
+        },
+    );
+    let job = Signal::derive(move || {
+        live.get().unwrap_or_else(|| JobView {
+            state: "running".into(),
+            step: "starting".into(),
+            ..Default::default()
+        })
+    });
+    let state = Signal::derive(move || job.get().state);
+    view! {
+        <div class="copy-live">
+            <p>"Copy job " <a href=format!("/jobs/{id}")>{id.clone()}</a>" " <StateBadge state=state/></p>
+            <JobProgress job=job/>
+            <p class="muted current-step">{move || job.get().step}</p>
+            {move || (state.get() == "succeeded").then(|| {
+                let (storage, copy) = sent.get();
+                view! { <p class="copy-done">{format!("Copied to storage {storage} as {copy}.")}</p> }
+            })}
             {move || job.get().error.map(|e| view! { <ErrorBox message=e/> })}
         </div>
     }

@@ -1,4 +1,5 @@
-//! Backups: the history, newest first, with a filter and the size/duration chart.
+//! Backups: the history, newest first, with a filter and the size/duration chart; an archive
+//! upload for users who may make backups.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -8,9 +9,10 @@ use crate::{
     components::{
         chart::HistoryChart,
         common::{DrillBadge, ErrorBox, Loading, VerificationBadge},
+        upload::ArchiveUpload,
     },
     format,
-    server::{error_text, list_backups},
+    server::{error_text, list_backups, whoami},
 };
 
 fn matches(row: &BackupRow, filter: &str) -> bool {
@@ -27,6 +29,7 @@ fn matches(row: &BackupRow, filter: &str) -> bool {
 #[component]
 pub fn BackupsPage() -> impl IntoView {
     let backups = Resource::new(|| (), |_| list_backups());
+    let me = Resource::new(|| (), |_| whoami());
     let filter = RwSignal::new(String::new());
     view! {
         <Title text="Backups · milvault"/>
@@ -34,6 +37,13 @@ pub fn BackupsPage() -> impl IntoView {
             <h1>"Backups"</h1>
             <a class="button primary" href="/new">"New backup"</a>
         </div>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                me.await.ok().filter(|m| m.can_write()).map(|_| view! {
+                    <ArchiveUpload on_imported=move |_: String| backups.refetch()/>
+                })
+            })}
+        </Suspense>
         <Suspense fallback=|| view! { <Loading what="backups"/> }>
             {move || Suspend::new(async move {
                 match backups.await {

@@ -1,9 +1,10 @@
-//! Cluster: Milvus' address, version and health, and the storage locations.
+//! Cluster: Milvus' address, version and health, and the storages backups are kept in.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::{
+    api::StorageRow,
     components::common::{ErrorBox, Loading},
     server::{cluster_status, error_text},
 };
@@ -26,6 +27,7 @@ pub fn ClusterPage() -> impl IntoView {
                             <dt>"Backups kept in"</dt><dd>{c.backup_location.clone()}</dd>
                             <dt>"Milvus' data in"</dt><dd>{c.milvus_storage_location.clone()}</dd>
                         </dl>
+                        <Storages rows=c.storages.clone()/>
                         <h2>"Health"</h2>
                         <ul class="checks">
                             {c.checks.into_iter().map(|k| view! {
@@ -41,5 +43,38 @@ pub fn ClusterPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+/// Where backups are kept: the backup storage and each named storage (`storages:` in the
+/// configuration; copies go there), with whether it answered the check.
+#[component]
+fn Storages(rows: Vec<StorageRow>) -> impl IntoView {
+    view! {
+        <h2>"Storages"</h2>
+        <p class="muted">"Backups are made in " <code>"default"</code>
+            "; a backup can be copied to each storage named under " <code>"storages:"</code>
+            " in the configuration."</p>
+        <div class="table-wrap">
+        <table class="storages">
+            <thead><tr><th>"Storage"</th><th>"Location"</th><th>"Health"</th></tr></thead>
+            <tbody>
+                {rows.into_iter().map(|r| {
+                    let word = if r.ok { "answers" } else { "problem" };
+                    let key = r.name.clone();
+                    view! {
+                        <tr data-storage=key class=if r.ok { "ok" } else { "fail" }>
+                            <td class="storage-name"><strong>{r.name}</strong></td>
+                            <td class="storage-location">{r.location}</td>
+                            <td class="storage-health">
+                                <span class=format!("badge badge-{}", if r.ok { "succeeded" } else { "failed" })>{word}</span>
+                                {(!r.ok).then(|| view! { <div class="storage-error small">{r.detail}</div> })}
+                            </td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+        </div>
     }
 }
