@@ -113,10 +113,15 @@ impl Milvault {
         req: CreateBackupRequest,
         progress: &Progress,
     ) -> Result<BackupInfo> {
+        let name = req.name.clone();
         let r = match self.job_slot(progress).await {
             Ok(_slot) => create::create_backup(self, req, progress).await,
             Err(e) => Err(e),
         };
+        self.summaries.forget(&name);
+        if let Ok(info) = &r {
+            self.summaries.forget(&info.name);
+        }
         progress.finish(&r);
         r
     }
@@ -153,6 +158,8 @@ impl Milvault {
             Ok(_slot) => copy::copy_backup(self, req, progress).await,
             Err(e) => Err(e),
         };
+        // a copy under another name into this same storage is a new backup here
+        self.summaries.forget(req.target_name());
         progress.finish(&r);
         r
     }
@@ -211,7 +218,9 @@ impl Milvault {
 
     /// Deletes a backup; returns the number of files removed.
     pub async fn delete_backup(&self, name: &str) -> Result<usize> {
-        delete::delete_backup(self, name).await
+        let r = delete::delete_backup(self, name).await;
+        self.summaries.forget(name);
+        r
     }
 
     /// Verifies a backup against its manifest.

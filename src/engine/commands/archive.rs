@@ -58,7 +58,7 @@ pub async fn import_backup<R, G>(
 where
     R: AsyncRead + Unpin + Send,
 {
-    archive::import::read_archive(
+    let r = archive::import::read_archive(
         svc.backup_storage(),
         opts.name.as_deref(),
         input,
@@ -66,5 +66,9 @@ where
         claim,
         allow,
     )
-    .await
+    .await;
+    if let Ok(report) = &r {
+        svc.summaries().forget(&report.backup);
+    }
+    r
 }

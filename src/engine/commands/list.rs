@@ -92,23 +92,53 @@ impl From<&BackupInfo> for BackupSummary {
     }
 }
 
+/// How long a backup's summary is shown without asking the storage whether its
+/// `backup_meta.json` changed: a listing of 10,000 backups is then one LIST of their folders,
+/// not 10,000 HEADs. This process's own writes and deletes forget the name at once; another
+/// process rewriting a backup under the same name shows within this time.
+pub const SUMMARY_FRESH: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// One backup's summary, the version of the `backup_meta.json` it was read from, and when that
+/// version was last confirmed.
+type Cached = (String, BackupSummary, std::time::Instant);
+
 /// The summaries of backups already read, by name, with the version of the `backup_meta.json`
-/// they were read from: a complete backup's metadata does not change, so a listing only asks for
-/// each backup's version (one HEAD) and reads the metadata of new or rewritten backups.
+/// they were read from: a complete backup's metadata does not change, so a listing asks for a
+/// backup's version (one HEAD) only when it was last confirmed more than [`SUMMARY_FRESH`] ago,
+/// and reads the metadata of new or rewritten backups.
 #[derive(Default)]
-pub struct SummaryCache(Mutex<HashMap<String, (String, BackupSummary)>>);
+pub struct SummaryCache(Mutex<HashMap<String, Cached>>);
 
 impl SummaryCache {
-    fn get(&self, name: &str, version: &str) -> Option<BackupSummary> {
+    /// The summary of `name` confirmed within [`SUMMARY_FRESH`].
+    fn fresh(&self, name: &str) -> Option<BackupSummary> {
         let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         map.get(name)
-            .filter(|(v, _)| v == version)
-            .map(|(_, s)| s.clone())
+            .filter(|(_, _, at)| at.elapsed() < SUMMARY_FRESH)
+            .map(|(_, s, _)| s.clone())
+    }
+
+    /// The summary of `name` if it was read from `version` (confirming it now).
+    fn get(&self, name: &str, version: &str) -> Option<BackupSummary> {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.get_mut(name).filter(|(v, _, _)| v == version).map(|e| {
+            e.2 = std::time::Instant::now();
+            e.1.clone()
+        })
     }
 
     fn put(&self, name: &str, version: String, summary: BackupSummary) {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        map.insert(name.to_string(), (version, summary));
+        map.insert(
+            name.to_string(),
+            (version, summary, std::time::Instant::now()),
+        );
+    }
+
+    /// Forgets `name` (this process wrote or deleted it).
+    pub fn forget(&self, name: &str) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(name);
     }
 
     /// Forgets the backups that are gone.
@@ -121,6 +151,9 @@ impl SummaryCache {
 
 /// The summary of backup `name`, or `None` when it is incomplete or unreadable (logged).
 async fn summary_of(svc: &Milvault, name: &str) -> Result<Option<BackupSummary>> {
+    if let Some(s) = svc.summaries().fresh(name) {
+        return Ok(Some(s));
+    }
     let storage = svc.backup_storage();
     let Some(version) = storage
         .version_of(&layout::meta_file(name, layout::BACKUP_META))
@@ -254,5 +287,11 @@ mod tests {
         assert_eq!(sizes(&list_backups(&svc).await.unwrap()), [("a", 123_456)]);
         assert!(svc.summaries().get("b", "").is_none());
         assert_eq!(svc.summaries().0.lock().unwrap().len(), 1);
+        // rewritten by another process: this one shows what it confirmed within SUMMARY_FRESH
+        // (no HEAD per backup per listing), then what is there once the name is asked again
+        write_meta(storage, &info("a", 3, 7)).await.unwrap();
+        assert_eq!(sizes(&list_backups(&svc).await.unwrap()), [("a", 123_456)]);
+        svc.summaries().0.lock().unwrap().get_mut("a").unwrap().2 -= SUMMARY_FRESH;
+        assert_eq!(sizes(&list_backups(&svc).await.unwrap()), [("a", 7)]);
     }
 }
