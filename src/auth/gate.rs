@@ -1020,6 +1020,17 @@ impl Gate {
         check::check_within(self.reg.service(), &|db| self.who().covers(db)).await
     }
 
+    /// Where Milvus and the storages are (no credentials), Milvus' version asked for at most
+    /// `wait`: shown to everyone signed in, as the Cluster page shows it.
+    pub async fn locations(&self, wait: std::time::Duration) -> check::Locations {
+        check::locations(self.reg.service(), wait).await
+    }
+
+    /// The storages a backup can be copied to: the named ones other than its own.
+    pub fn copy_targets(&self) -> Vec<String> {
+        check::other_storages(self.reg.service())
+    }
+
     /// The gate for this caller as the store knows it now, if `cred` still holds: the token is
     /// not revoked, the session has not ended, the user still exists; with the user's current
     /// role and databases. `None` when it no longer holds. With sign-in off (the caller is the

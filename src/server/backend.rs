@@ -366,13 +366,7 @@ impl Backend for PortalBackend {
         d.last_drill = drill.as_ref().map(drill_view);
         d.may_drill = gate.may_drill(&info);
         if gate.may_copy(&info) {
-            let cfg = self.registry.service().config();
-            d.copy_targets = cfg
-                .storages
-                .keys()
-                .filter(|n| n.as_str() != cfg.backup_storage_label())
-                .cloned()
-                .collect();
+            d.copy_targets = gate.copy_targets();
         }
         Ok(d)
     }
@@ -682,37 +676,19 @@ impl Backend for PortalBackend {
 
     async fn cluster(&self) -> Result<ClusterView, String> {
         let gate = self.gate()?;
-        let svc = self.registry.service();
-        let cfg = svc.config();
         let report = gate.check().await;
-        let named: Vec<(String, String)> = cfg
-            .storages
-            .iter()
-            .filter(|(n, _)| n.as_str() != cfg.backup_storage_label())
-            .map(|(n, c)| (n.clone(), c.describe()))
-            .collect();
+        let at = gate.locations(Duration::from_secs(5)).await;
         let storages = storage_rows(
-            cfg.backup_storage_label(),
-            &svc.backup_storage().describe(),
-            &named,
+            &at.backup_storage_name,
+            &at.backup_storage,
+            &at.storages,
             &report.items,
         );
-        let version = match tokio::time::timeout(Duration::from_secs(5), async {
-            svc.milvus().await?.version().await
-        })
-        .await
-        {
-            Ok(Ok(v)) => Some(v),
-            _ => None,
-        };
         Ok(ClusterView {
-            milvus_address: cfg.milvus.endpoint(),
-            milvus_version: version,
-            backup_location: svc.backup_storage().describe(),
-            milvus_storage_location: svc
-                .milvus_storage()
-                .map(|s| s.describe())
-                .unwrap_or_else(|e| format!("not usable: {e}")),
+            milvus_address: at.milvus_address,
+            milvus_version: at.milvus_version,
+            backup_location: at.backup_storage,
+            milvus_storage_location: at.milvus_storage,
             checks: report
                 .items
                 .into_iter()

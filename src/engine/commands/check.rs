@@ -25,6 +25,58 @@ impl CheckReport {
     }
 }
 
+/// Where things are, in words that never hold credentials: for a Cluster page or a `check`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Locations {
+    /// Milvus' gRPC endpoint.
+    pub milvus_address: String,
+    /// Milvus' version, when it answered within the time asked.
+    pub milvus_version: Option<String>,
+    /// Where Milvus keeps its binlogs, or why that storage cannot be used.
+    pub milvus_storage: String,
+    /// The backup storage's name (`default`, or the named storage the service works on).
+    pub backup_storage_name: String,
+    /// Where backups are kept.
+    pub backup_storage: String,
+    /// The other named storages, by name, with their locations.
+    pub storages: Vec<(String, String)>,
+}
+
+/// Where the service's Milvus and storages are; Milvus' version asked for at most `wait`.
+pub async fn locations(svc: &Milvault, wait: std::time::Duration) -> Locations {
+    let cfg = svc.config();
+    let milvus_version = tokio::time::timeout(wait, async { svc.milvus().await?.version().await })
+        .await
+        .ok()
+        .and_then(|r| r.ok());
+    Locations {
+        milvus_address: cfg.milvus.endpoint(),
+        milvus_version,
+        milvus_storage: svc
+            .milvus_storage()
+            .map(|s| s.describe())
+            .unwrap_or_else(|e| format!("not usable: {e}")),
+        backup_storage_name: cfg.backup_storage_label().to_string(),
+        backup_storage: svc.backup_storage().describe(),
+        storages: cfg
+            .storages
+            .iter()
+            .filter(|(n, _)| n.as_str() != cfg.backup_storage_label())
+            .map(|(n, c)| (n.clone(), c.describe()))
+            .collect(),
+    }
+}
+
+/// The names of the named storages other than the service's own.
+pub fn other_storages(svc: &Milvault) -> Vec<String> {
+    let cfg = svc.config();
+    cfg.storages
+        .keys()
+        .filter(|n| n.as_str() != cfg.backup_storage_label())
+        .cloned()
+        .collect()
+}
+
 /// Checks Milvus, Milvus' storage and the backup storage.
 pub async fn check(svc: &Milvault) -> CheckReport {
     check_within(svc, &|_| true).await
