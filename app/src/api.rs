@@ -528,11 +528,34 @@ pub struct NotificationsView {
     pub deliveries: Vec<DeliveryRow>,
 }
 
+/// Which page of the backup history to show: newest first, `limit` from `offset`, only backups
+/// whose name or a collection contains `filter`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BackupPageQuery {
+    pub offset: usize,
+    pub limit: usize,
+    pub filter: String,
+}
+
+/// One page of the backup history, with what all pages hold.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BackupPageView {
+    pub rows: Vec<BackupRow>,
+    /// Backups that pass the filter, in all pages.
+    pub total: u64,
+    /// Their bytes.
+    pub total_bytes: i64,
+    pub offset: usize,
+    pub limit: usize,
+}
+
 /// The engine, as the portal's server functions see it. Errors are messages that say what to do.
 #[cfg(feature = "ssr")]
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync + 'static {
     async fn list_backups(&self) -> Result<Vec<BackupRow>, String>;
+    /// One page of the backup history, sorted and filtered on the server.
+    async fn backups_page(&self, q: BackupPageQuery) -> Result<BackupPageView, String>;
     async fn backup_detail(&self, name: &str) -> Result<BackupDetail, String>;
     async fn delete_backup(&self, name: &str) -> Result<usize, String>;
     async fn live_collections(&self) -> Result<Vec<LiveCollection>, String>;

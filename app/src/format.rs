@@ -344,6 +344,27 @@ pub fn archive_imported(backup: &str, renamed_from: Option<&str>, files: u64, si
     )
 }
 
+/// Which rows a page shows: `1-50 of 10,000`, `0 of 0`.
+pub fn page_span(offset: usize, shown: usize, total: u64) -> String {
+    if shown == 0 {
+        return format!("0 of {}", thousands(total));
+    }
+    format!("{}–{} of {}", offset + 1, offset + shown, thousands(total))
+}
+
+/// `10000` as `10,000`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -521,5 +542,13 @@ mod tests {
             archive_imported("b1", None, 3, 10),
             "Imported b1: 3 files, 10 B."
         );
+    }
+
+    #[test]
+    fn page_spans_name_the_rows_shown() {
+        assert_eq!(page_span(0, 50, 10_000), "1–50 of 10,000");
+        assert_eq!(page_span(9_950, 50, 10_000), "9951–10000 of 10,000");
+        assert_eq!(page_span(0, 0, 0), "0 of 0");
+        assert_eq!(page_span(0, 3, 3), "1–3 of 3");
     }
 }

@@ -28,6 +28,11 @@ pub async fn list_backups() -> Result<Vec<BackupRow>, ServerFnError> {
 }
 
 #[server(input = Json)]
+pub async fn backups_page(q: BackupPageQuery) -> Result<BackupPageView, ServerFnError> {
+    backend()?.backups_page(q).await.map_err(ServerFnError::new)
+}
+
+#[server(input = Json)]
 pub async fn get_backup_detail(name: String) -> Result<BackupDetail, ServerFnError> {
     backend()?
         .backup_detail(&name)

@@ -252,13 +252,13 @@ impl Gate {
     }
 
     /// One page of the backups the caller may see, sorted and filtered as `q` says, each with
-    /// its last verification, and how many passed the filters.
+    /// its last verification; how many passed the filters, and their bytes.
     pub async fn backups_page(
         &self,
         q: &BackupQuery,
-    ) -> Result<(Vec<(BackupSummary, Option<VerificationRecord>)>, u64)> {
+    ) -> Result<(Vec<(BackupSummary, Option<VerificationRecord>)>, u64, i64)> {
         let list = self.list_backups().await?;
-        let (page, total) = q.page(list, |b| b);
+        let (page, total, bytes) = q.page(list, |b| b);
         let mut verifications = self.reg.store().verifications()?;
         let svc = self.reg.service();
         let page = page
@@ -268,7 +268,7 @@ impl Gate {
                 (b, v)
             })
             .collect();
-        Ok((page, total))
+        Ok((page, total, bytes))
     }
 
     /// Per-day totals of the backups the caller may see that pass `q`'s filters (the history

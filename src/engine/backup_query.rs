@@ -68,7 +68,8 @@ impl std::str::FromStr for Sort {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BackupQuery {
     pub sort: Sort,
-    /// Only names containing this (case-insensitive).
+    /// Only backups whose name or one of whose collections (`db.collection`) contains this
+    /// (case-insensitive).
     pub name_contains: Option<String>,
     /// Only backups holding a collection of this database.
     pub database: Option<String>,
@@ -82,9 +83,11 @@ impl BackupQuery {
     /// Whether `b` passes the filters.
     pub fn keeps(&self, b: &BackupSummary) -> bool {
         let name_ok = self.name_contains.as_deref().is_none_or(|q| {
-            b.name
-                .to_ascii_lowercase()
-                .contains(&q.to_ascii_lowercase())
+            let q = q.to_ascii_lowercase();
+            b.name.to_ascii_lowercase().contains(&q)
+                || b.collections
+                    .iter()
+                    .any(|c| c.to_ascii_lowercase().contains(&q))
         });
         let db_ok = self.database.as_deref().is_none_or(|db| {
             b.collections
@@ -98,9 +101,13 @@ impl BackupQuery {
         name_ok && db_ok && policy_ok
     }
 
-    /// The page of `items` (each with its summary given by `summary`) and how many passed the
-    /// filters in all.
-    pub fn page<T>(&self, items: Vec<T>, summary: impl Fn(&T) -> &BackupSummary) -> (Vec<T>, u64) {
+    /// The page of `items` (each with its summary given by `summary`), how many passed the
+    /// filters in all, and their bytes.
+    pub fn page<T>(
+        &self,
+        items: Vec<T>,
+        summary: impl Fn(&T) -> &BackupSummary,
+    ) -> (Vec<T>, u64, i64) {
         let mut kept: Vec<T> = items
             .into_iter()
             .filter(|i| self.keeps(summary(i)))
@@ -123,12 +130,13 @@ impl BackupQuery {
             }
         });
         let total = kept.len() as u64;
+        let bytes = kept.iter().map(|i| summary(i).size).sum();
         let page = kept
             .into_iter()
             .skip(self.offset)
             .take(self.limit)
             .collect();
-        (page, total)
+        (page, total, bytes)
     }
 }
 
@@ -224,7 +232,7 @@ mod tests {
                 limit: 500,
                 ..Default::default()
             };
-            let (page, total) = q.page(all.clone(), |b| b);
+            let (page, total, _) = q.page(all.clone(), |b| b);
             assert_eq!(total, 10_000);
             if page.is_empty() {
                 break;
@@ -250,7 +258,7 @@ mod tests {
             limit: 100,
             ..Default::default()
         };
-        let (page, total) = q.page(all.clone(), |b| b);
+        let (page, total, _) = q.page(all.clone(), |b| b);
         // odd and divisible by 3: 3, 9, 15, 21, 27
         assert_eq!(total, 5);
         assert!(
@@ -264,7 +272,7 @@ mod tests {
             limit: 3,
             ..Default::default()
         };
-        let (page, total) = q.page(all, |b| b);
+        let (page, total, _) = q.page(all, |b| b);
         assert_eq!(total, 10);
         assert_eq!(names(&page), ["b00020", "b00021", "b00022"]);
         assert!("colour"

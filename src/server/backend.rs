@@ -8,9 +8,9 @@ use app::api::{
     UserForm, UserView, WebhookRow,
 };
 use app::api::{
-    Backend, BackupDetail, BackupRow, CheckRow, ClusterView, CollectionDetail, DrillCollectionView,
-    DrillSummary, DrillView, FieldRow, JobView, LiveCollection, NewBackup, PartitionRow,
-    PolicyForm, PolicyView, RestoreForm, RestorePreview,
+    Backend, BackupDetail, BackupPageQuery, BackupPageView, BackupRow, CheckRow, ClusterView,
+    CollectionDetail, DrillCollectionView, DrillSummary, DrillView, FieldRow, JobView,
+    LiveCollection, NewBackup, PartitionRow, PolicyForm, PolicyView, RestoreForm, RestorePreview,
 };
 use async_trait::async_trait;
 use milvus::proto::{common::ConsistencyLevel, schema::DataType};
@@ -331,6 +331,37 @@ pub fn restore_request(form: &RestoreForm) -> RestoreRequest {
 
 #[async_trait]
 impl Backend for PortalBackend {
+    async fn backups_page(&self, q: BackupPageQuery) -> Result<BackupPageView, String> {
+        let gate = self.gate()?;
+        let limit = q.limit.clamp(1, 500);
+        let query = crate::engine::backup_query::BackupQuery {
+            name_contains: Some(q.filter.trim().to_string()).filter(|f| !f.is_empty()),
+            offset: q.offset,
+            limit,
+            ..Default::default()
+        };
+        let (page, total, total_bytes) =
+            gate.backups_page(&query).await.map_err(|e| e.to_string())?;
+        let names: Vec<&str> = page.iter().map(|(s, _)| s.name.as_str()).collect();
+        let drills = gate.last_drills(&names).map_err(|e| e.to_string())?;
+        let rows = page
+            .iter()
+            .map(|(s, v)| {
+                let mut row = backup_row(s);
+                row.verification = v.as_ref().map(super::policies::verification_view);
+                row.drill = drills.get(&s.name).map(drill_summary);
+                row
+            })
+            .collect();
+        Ok(BackupPageView {
+            rows,
+            total,
+            total_bytes,
+            offset: q.offset,
+            limit,
+        })
+    }
+
     async fn list_backups(&self) -> Result<Vec<BackupRow>, String> {
         let gate = self.gate()?;
         let list = gate

@@ -505,7 +505,7 @@ pub struct BackupListQuery {
     /// `time` (default `-time`: newest first), `name`, `size` or `rows`; `-` first for
     /// descending.
     pub sort: Option<String>,
-    /// Only names containing this (case-insensitive).
+    /// Only backups whose name or one of whose collections contains this (case-insensitive).
     pub q: Option<String>,
     /// Only backups holding a collection of this database.
     pub database: Option<String>,
@@ -546,7 +546,7 @@ pub async fn list_backups(
     Query(q): Query<BackupListQuery>,
 ) -> ApiResult<Json<BackupPage>> {
     let q = q.query()?;
-    let (items, total) = gate.backups_page(&q).await?;
+    let (items, total, _) = gate.backups_page(&q).await?;
     Ok(Json(BackupPage {
         items: items
             .into_iter()
