@@ -107,6 +107,13 @@ test('a backup made with the picker reaches done on its job page and shows in th
   await row.waitFor();
   assert.match(await row.textContent(), /default\.demo_products/);
   assert.ok(await page.locator('.chart svg rect.bar').count() >= 1, 'chart has bars');
+  // a page of the history from the server: which rows, of how many; no older page yet
+  const span = (await page.locator('.pager .page-span').textContent()).trim();
+  const m = span.match(/^1–(\d+) of (\d+)$/);
+  assert.ok(m, span);
+  assert.equal(m[1], m[2], 'fewer than a page: all shown');
+  assert.equal(await page.locator('table.backups tbody tr').count(), Number(m[1]));
+  assert.ok(await page.getByRole('button', { name: 'Older' }).isDisabled());
   await shot(page, '03-backups');
   await page.fill('.filter input', 'no-such-backup-xyz');
   await page.getByText('No backup matches this filter.').waitFor();
