@@ -179,11 +179,14 @@ impl Gate {
 
     /// The backups the caller may see, newest first.
     pub async fn list_backups(&self) -> Result<Vec<BackupSummary>> {
-        let all = self.reg.service().list_backups().await?;
-        Ok(all
-            .into_iter()
+        Ok(self.visible(self.reg.service().list_backups().await?))
+    }
+
+    /// The backups of `all` the caller may see.
+    fn visible(&self, all: Vec<BackupSummary>) -> Vec<BackupSummary> {
+        all.into_iter()
             .filter(|b| self.who().covers_all(&databases_of(&b.collections)))
-            .collect())
+            .collect()
     }
 
     /// The backups the caller may see in storage `storage` (`default` or a `storages` name),
@@ -192,12 +195,7 @@ impl Gate {
         let Some(there) = self.reg.service().on_storage(storage)? else {
             return self.list_backups().await;
         };
-        Ok(there
-            .list_backups()
-            .await?
-            .into_iter()
-            .filter(|b| self.who().covers_all(&databases_of(&b.collections)))
-            .collect())
+        Ok(self.visible(there.list_backups().await?))
     }
 
     /// Deletes backup `name` of storage `storage` (a policy's retention pruning its copies
@@ -257,18 +255,8 @@ impl Gate {
         &self,
         q: &BackupQuery,
     ) -> Result<(Vec<(BackupSummary, Option<VerificationRecord>)>, u64, i64)> {
-        let list = self.list_backups().await?;
-        let (page, total, bytes) = q.page(list, |b| b);
-        let mut verifications = self.reg.store().verifications()?;
-        let svc = self.reg.service();
-        let page = page
-            .into_iter()
-            .map(|b| {
-                let v = verifications.remove(&svc.record_key(&b.name));
-                (b, v)
-            })
-            .collect();
-        Ok((page, total, bytes))
+        let list = self.list_backups_verified().await?;
+        Ok(q.page(list, |(b, _)| b))
     }
 
     /// Per-day totals of the backups the caller may see that pass `q`'s filters (the history

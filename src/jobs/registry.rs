@@ -158,6 +158,17 @@ impl JobRegistry {
         })
     }
 
+    /// [`claim_name`](Self::claim_name) for a backup known in the job database as `key` (see
+    /// [`Milvault::record_key`]: a backup of another storage).
+    fn claim_key(self: &Arc<Self>, key: String, use_: NameUse) -> Result<NameClaim> {
+        let holder = self.store.claim_name(&key, use_)?;
+        Ok(NameClaim {
+            registry: self.clone(),
+            name: key,
+            holder,
+        })
+    }
+
     /// Starts a backup; fails at once (without a job) when the name is invalid, taken, or being
     /// used by a backup that is running now.
     pub async fn start_backup(
@@ -317,12 +328,7 @@ impl JobRegistry {
         names::validate_backup_name(&req.name)?;
         names::validate_backup_name(req.target_name())?;
         let key = names::stored_name(&req.to, req.target_name());
-        let holder = self.store.claim_name(&key, NameUse::Create)?;
-        let write = NameClaim {
-            registry: self.clone(),
-            name: key,
-            holder,
-        };
+        let write = self.claim_key(key, NameUse::Create)?;
         let read = self.claim_name(&req.name, NameUse::Read)?;
         Ok((read, write))
     }
@@ -383,12 +389,7 @@ impl JobRegistry {
     /// copies), the name claimed as that storage's.
     pub async fn delete_backup_in(self: &Arc<Self>, svc: &Milvault, name: &str) -> Result<usize> {
         let key = svc.record_key(name);
-        let holder = self.store.claim_name(&key, NameUse::Delete)?;
-        let claim = NameClaim {
-            registry: self.clone(),
-            name: key.clone(),
-            holder,
-        };
+        let claim = self.claim_key(key.clone(), NameUse::Delete)?;
         let r = svc.delete_backup(name).await;
         drop(claim);
         if r.is_ok() {
