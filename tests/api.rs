@@ -302,7 +302,10 @@ async fn grpc_backup_and_restore_with_a_streamed_watch() {
         .all(|e| e.state == pb::JobState::Running as i32));
 
     let backup = client
-        .get_backup(pb::GetBackupRequest { name: name.clone() })
+        .get_backup(pb::GetBackupRequest {
+            name: name.clone(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -381,6 +384,7 @@ async fn grpc_backup_and_restore_with_a_streamed_watch() {
         .list_backups(pb::ListBackupsRequest {
             page_size: 1,
             page_token: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -390,6 +394,7 @@ async fn grpc_backup_and_restore_with_a_streamed_watch() {
         .list_backups(pb::ListBackupsRequest {
             page_size: 1,
             page_token: page1.next_page_token.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -404,7 +409,10 @@ async fn grpc_backup_and_restore_with_a_streamed_watch() {
 
     // verification through gRPC: a job that re-reads every file, watched to its end
     let job = client
-        .verify_backup(pb::VerifyBackupRequest { name: name.clone() })
+        .verify_backup(pb::VerifyBackupRequest {
+            name: name.clone(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -418,6 +426,7 @@ async fn grpc_backup_and_restore_with_a_streamed_watch() {
     let missing = client
         .verify_backup(pb::VerifyBackupRequest {
             name: "no_such_backup".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -437,7 +446,10 @@ async fn grpc_backup_and_restore_with_a_streamed_watch() {
     assert_eq!(last.kind, pb::JobKind::Drill as i32);
     assert_eq!(last.state, pb::JobState::Succeeded as i32, "{last:?}");
     let report = client
-        .get_drill(pb::GetBackupRequest { name: name.clone() })
+        .get_drill(pb::GetBackupRequest {
+            name: name.clone(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -496,6 +508,7 @@ async fn grpc_backup_and_restore_with_a_streamed_watch() {
     client
         .get_backup(pb::GetBackupRequest {
             name: job.backup_name.clone(),
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -520,13 +533,19 @@ async fn grpc_backup_and_restore_with_a_streamed_watch() {
     assert_eq!(missing.code(), Code::NotFound);
 
     let removed = client
-        .delete_backup(pb::DeleteBackupRequest { name: name.clone() })
+        .delete_backup(pb::DeleteBackupRequest {
+            name: name.clone(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
     assert!(removed.files_removed > 1);
     let gone = client
-        .get_backup(pb::GetBackupRequest { name })
+        .get_backup(pb::GetBackupRequest {
+            name,
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(gone.code(), Code::NotFound);
@@ -728,6 +747,7 @@ async fn bad_inputs_get_clear_errors_and_change_nothing() {
     let e = client
         .get_backup(pb::GetBackupRequest {
             name: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -762,6 +782,7 @@ async fn bad_inputs_get_clear_errors_and_change_nothing() {
         .list_backups(pb::ListBackupsRequest {
             page_size: 10,
             page_token: "garbage".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -1022,7 +1043,10 @@ async fn the_same_backup_shows_the_same_stored_and_live_rows_everywhere() {
     let backup = server
         .grpc()
         .await
-        .get_backup(pb::GetBackupRequest { name: name.clone() })
+        .get_backup(pb::GetBackupRequest {
+            name: name.clone(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();

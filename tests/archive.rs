@@ -291,6 +291,7 @@ async fn grpc_export_and_import_in_chunks() {
         .export_backup(pb::ExportBackupRequest {
             name: name.clone(),
             zstd: true,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -305,6 +306,7 @@ async fn grpc_export_and_import_in_chunks() {
         .export_backup(pb::ExportBackupRequest {
             name: "no_such_backup".into(),
             zstd: false,
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -318,6 +320,7 @@ async fn grpc_export_and_import_in_chunks() {
         .map(|(i, c)| pb::ImportBackupChunk {
             name: if i == 0 { copy.clone() } else { String::new() },
             data: c.to_vec(),
+            ..Default::default()
         })
         .collect();
     let r = grpc(&to)

@@ -323,6 +323,7 @@ async fn a_team_member_stays_in_its_databases_through_every_front_end() {
     let e = g
         .get_backup(pb::GetBackupRequest {
             name: def_b.clone(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -479,6 +480,7 @@ async fn a_team_member_stays_in_its_databases_through_every_front_end() {
         .await
         .delete_backup(pb::DeleteBackupRequest {
             name: def_b.clone(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -1112,18 +1114,27 @@ async fn a_backup_outside_ones_databases_is_answered_like_a_missing_one() {
     for name in [&hidden, &missing] {
         let n = name.clone();
         let answers: Vec<(Code, String)> = vec![
-            g.get_backup(pb::GetBackupRequest { name: n.clone() })
-                .await
-                .map(|_| ())
-                .unwrap_err(),
-            g.delete_backup(pb::DeleteBackupRequest { name: n.clone() })
-                .await
-                .map(|_| ())
-                .unwrap_err(),
-            g.verify_backup(pb::VerifyBackupRequest { name: n.clone() })
-                .await
-                .map(|_| ())
-                .unwrap_err(),
+            g.get_backup(pb::GetBackupRequest {
+                name: n.clone(),
+                ..Default::default()
+            })
+            .await
+            .map(|_| ())
+            .unwrap_err(),
+            g.delete_backup(pb::DeleteBackupRequest {
+                name: n.clone(),
+                ..Default::default()
+            })
+            .await
+            .map(|_| ())
+            .unwrap_err(),
+            g.verify_backup(pb::VerifyBackupRequest {
+                name: n.clone(),
+                ..Default::default()
+            })
+            .await
+            .map(|_| ())
+            .unwrap_err(),
             g.restore(pb::RestoreRequest {
                 backup_name: n.clone(),
                 suffix: "_g".into(),

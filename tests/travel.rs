@@ -332,6 +332,7 @@ async fn rest_and_grpc_copy_as_jobs_and_refuse_before_starting() {
         name: name.clone(),
         to: "az".into(),
         as_name: format!("{name}_az"),
+        ..Default::default()
     };
     let job = grpc.copy_backup(req.clone()).await.unwrap().into_inner();
     assert_eq!(job.kind(), pb::JobKind::Copy);
@@ -410,4 +411,334 @@ async fn a_copy_restores_into_a_second_milvus_row_for_row() {
         assert_same_data_on("shop", "reviews", &uri, "shop", &format!("reviews{suffix}")),
         1000
     );
+}
+
+/// A REST client of one test server: JSON in, status and JSON out, and a job waited for.
+struct Api {
+    http: reqwest::Client,
+    addr: std::net::SocketAddr,
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = self
+            .http
+            .request(method, format!("http://{}{path}", self.addr));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    /// Waits for job `id` to end; answers its last state.
+    async fn wait(&self, id: &str) -> serde_json::Value {
+        for _ in 0..900 {
+            let (_, job) = self.get(&format!("/api/v2/jobs/{id}")).await;
+            if job["state"] != "running" {
+                return job;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        panic!("job {id} did not end");
+    }
+
+    /// Starts a job with `POST path` and waits for it to succeed.
+    async fn run_job(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let (status, job) = self.post(path, body).await;
+        assert_eq!(status, 202, "{path}: {job}");
+        let end = self.wait(job["id"].as_str().unwrap()).await;
+        assert_eq!(end["state"], "succeeded", "{path}: {end}");
+        end
+    }
+}
+
+/// A copy is a backup of its storage for every front end: REST v2 (`?storage=`, a restore's
+/// `storage`) and gRPC (`storage`) list it, show it, verify it (the verification recorded as
+/// that storage's), restore it row for row after the original is deleted (the job records the
+/// storage, so a resume reads the same backup) and delete it there; an unknown storage is a 400
+/// naming the ones there are.
+#[tokio::test]
+async fn rest_and_grpc_list_verify_restore_and_delete_in_a_named_storage() {
+    use milvault::server::grpc::pb::{self, backup_service_client::BackupServiceClient};
+    let tag = unique("tns");
+    let dir = work_dir(&tag);
+    let config = config_file(&dir, &tag);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let svc = std::sync::Arc::new(
+        milvault::Milvault::new(milvault::config::Config::from_yaml(&text, &[]).unwrap()).unwrap(),
+    );
+    let name = unique("tns");
+    run(&config, &["create", "-n", &name, "-c", "shop.reviews"]);
+    let registry = milvault::jobs::registry::JobRegistry::new(
+        svc.clone(),
+        milvault::db::Db::in_memory().unwrap(),
+    );
+    let addr = serve_portal(registry.clone(), Default::default()).await;
+    let api = Api {
+        http: reqwest::Client::new(),
+        addr,
+    };
+    api.run_job(
+        &format!("/api/v2/backups/{name}/copy"),
+        serde_json::json!({"to": "s3two"}),
+    )
+    .await;
+    let (status, _) = api
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v2/backups/{name}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (_, here) = api.get(&format!("/api/v2/backups?q={name}")).await;
+    assert_eq!(here["page"]["total"], 0, "deleted here: {here}");
+
+    // list, show and verify there
+    let (status, there) = api
+        .get(&format!("/api/v2/backups?storage=s3two&q={name}&sort=name"))
+        .await;
+    assert_eq!(status, 200, "{there}");
+    assert_eq!(there["items"][0]["name"], name.as_str(), "{there}");
+    let (status, detail) = api
+        .get(&format!("/api/v2/backups/{name}?storage=s3two"))
+        .await;
+    assert_eq!(status, 200, "{detail}");
+    assert_eq!(detail["collections"][0]["stored_rows"], 1000, "{detail}");
+    api.run_job(
+        &format!("/api/v2/backups/{name}/verify?storage=s3two"),
+        serde_json::json!({}),
+    )
+    .await;
+    let (_, there) = api
+        .get(&format!("/api/v2/backups?storage=s3two&q={name}"))
+        .await;
+    assert_eq!(
+        there["items"][0]["verification"]["state"], "intact",
+        "{there}"
+    );
+    let (status, err) = api.get("/api/v2/backups?storage=tape").await;
+    assert_eq!(status, 400, "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("default, az, s3off, s3two"),
+        "{err}"
+    );
+
+    // restore from there, row for row; the job records where it read from
+    let suffix = format!("_r{}", &name[4..]);
+    let end = api
+        .run_job(
+            &format!("/api/v2/backups/{name}/restore"),
+            serde_json::json!({"storage": "s3two", "suffix": suffix, "restore_index": true, "load": true}),
+        )
+        .await;
+    assert_eq!(
+        assert_same_data("shop", "reviews", "shop", &format!("reviews{suffix}")),
+        1000
+    );
+    let job = registry.get(end["id"].as_str().unwrap()).unwrap().unwrap();
+    let ledger = job.restore.expect("a restore ledger");
+    assert_eq!(ledger.request["storage"], "s3two", "{:?}", ledger.request);
+
+    // gRPC sees the same
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = BackupServiceClient::new(channel);
+    let list = grpc
+        .list_backups(pb::ListBackupsRequest {
+            storage: "s3two".into(),
+            page_size: 500,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(list.backups.iter().any(|b| b.name == name), "{list:?}");
+    let got = grpc
+        .get_backup(pb::GetBackupRequest {
+            name: name.clone(),
+            storage: "s3two".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got.collections[0].stored_rows, 1000);
+    let missing = grpc
+        .get_backup(pb::GetBackupRequest {
+            name: name.clone(),
+            storage: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), tonic::Code::NotFound, "{missing:?}");
+    let job = grpc
+        .verify_backup(pb::VerifyBackupRequest {
+            name: name.clone(),
+            storage: "s3two".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(api.wait(&job.id).await["state"], "succeeded");
+
+    // deleted there, through gRPC
+    let removed = grpc
+        .delete_backup(pb::DeleteBackupRequest {
+            name: name.clone(),
+            storage: "s3two".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(removed.files_removed > 2, "{removed:?}");
+    let (_, there) = api
+        .get(&format!("/api/v2/backups?storage=s3two&q={name}"))
+        .await;
+    assert_eq!(there["page"]["total"], 0, "{there}");
+}
+
+/// A TCP proxy to `upstream` that holds each chunk a client sends for `delay`: a slow link to
+/// a storage, so that a copy through it can be killed half way. Answers its port.
+async fn slow_proxy(upstream: std::net::SocketAddr, delay: std::time::Duration) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                    return;
+                };
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                let up = async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = cr.read(&mut buf).await?;
+                        if n == 0 {
+                            break;
+                        }
+                        tokio::time::sleep(delay).await;
+                        sw.write_all(&buf[..n]).await?;
+                    }
+                    sw.shutdown().await
+                };
+                let down = async move { tokio::io::copy(&mut sr, &mut cw).await };
+                let _ = tokio::join!(up, down);
+            });
+        }
+    });
+    port
+}
+
+/// A copy killed (SIGKILL) half way, to S3 over a slow link, goes on when run again without
+/// writing again any file that had arrived: each keeps its version (size, time, ETag); the
+/// copy is listed only once complete and then verifies intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_copy_resumes_without_copying_finished_files_again() {
+    let s3 = env("MILVAULT_TEST_S3");
+    let upstream: std::net::SocketAddr = s3.trim_start_matches("http://").parse().unwrap();
+    let port = slow_proxy(upstream, std::time::Duration::from_millis(250)).await;
+    let tag = unique("tkill");
+    let dir = work_dir(&tag);
+    let more = [
+        "  s3slow:".to_string(),
+        "    storageType: minio".into(),
+        "    address: 127.0.0.1".into(),
+        format!("    port: {port}"),
+        "    accessKeyID: minioadmin".into(),
+        "    secretAccessKey: minioadmin".into(),
+        "    bucketName: milvault".into(),
+        format!("    rootPath: {tag}/slow"),
+        "backup:".into(),
+        "  parallelism:".into(),
+        "    copydata: 2".into(),
+    ];
+    let config = config_file_with(&dir, &tag, &more);
+    let name = unique("tkb");
+    run(
+        &config,
+        &["create", "-n", &name, "-c", "demo_products,shop.reviews"],
+    );
+    let slow = s3_storage(&config, "s3slow");
+    let db = config.with_file_name("jobs.sqlite");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_milvault"))
+        .args(["--config", config.to_str().unwrap(), "--job-db"])
+        .arg(&db)
+        .args(["copy", "-n", &name, "--to", "s3slow"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..600 {
+        let so_far = slow.list_files(&name).await.unwrap_or_default();
+        if so_far.len() >= 8 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // what had arrived when it was killed (a write in flight may have landed since)
+    let arrived = slow.list_files(&name).await.unwrap();
+    assert!(
+        arrived.len() >= 8,
+        "the copy went on too slowly: {arrived:?}"
+    );
+    assert!(
+        !arrived.iter().any(|f| f.rel.ends_with("backup_meta.json")),
+        "killed before its end, yet its metadata was written: {arrived:?}"
+    );
+    let mut versions = Vec::new();
+    for f in &arrived {
+        versions.push((f.rel.clone(), slow.version_of(&f.rel).await.unwrap()));
+    }
+    let list = run(&config, &["--storage", "s3slow", "--json", "list"]);
+    assert!(!list.contains(&name), "a killed copy is not listed: {list}");
+
+    let again = json(&run(
+        &config,
+        &["--json", "copy", "-n", &name, "--to", "s3slow"],
+    ));
+    let total = again["files"].as_u64().unwrap();
+    let kept = again["files_kept"].as_u64().unwrap();
+    assert!(
+        kept >= arrived.len() as u64 && kept < total,
+        "kept {kept} of {total}, {} had arrived: {again}",
+        arrived.len()
+    );
+    for (rel, before) in versions {
+        assert_eq!(
+            slow.version_of(&rel).await.unwrap(),
+            before,
+            "{rel} was written again"
+        );
+    }
+    let v = run(&config, &["--storage", "s3slow", "verify", "-n", &name]);
+    assert!(v.contains("is intact"), "{v}");
 }

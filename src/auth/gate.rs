@@ -87,6 +87,21 @@ impl Gate {
         }
     }
 
+    /// This gate working on the backups of storage `name` (a name under `storages:`; empty or
+    /// `default`: the configured backup storage): listing, reading, verifying, restoring,
+    /// exporting, copying and deleting act there, authorized and audited as here.
+    pub fn in_storage(&self, name: &str) -> Result<Gate> {
+        Ok(Gate {
+            reg: self.reg.in_storage(name)?,
+            ..self.clone()
+        })
+    }
+
+    /// The storage this gate works on (`default` unless [`Gate::in_storage`] chose another).
+    pub fn storage(&self) -> &str {
+        self.reg.service().config().backup_storage_label()
+    }
+
     /// Who is asking.
     pub fn who(&self) -> &Principal {
         &self.caller.who
@@ -138,6 +153,15 @@ impl Gate {
     /// Records an entry for this caller.
     pub fn audit(&self, action: &str, target: &str, outcome: Outcome, detail: &str) {
         let w = &self.caller.who;
+        // a backup of a named storage is named as that storage's (`STORAGE:NAME`)
+        let qualified;
+        let target = match action.starts_with("backup.") {
+            true => {
+                qualified = self.reg.service().record_key(target);
+                qualified.as_str()
+            }
+            false => target,
+        };
         let detail = match &self.purpose {
             Some(p) if detail.is_empty() => p.to_string(),
             Some(p) => format!("{p}: {detail}"),
@@ -192,40 +216,13 @@ impl Gate {
     /// The backups the caller may see in storage `storage` (`default` or a `storages` name),
     /// newest first.
     pub async fn list_backups_in(&self, storage: &str) -> Result<Vec<BackupSummary>> {
-        let Some(there) = self.reg.service().on_storage(storage)? else {
-            return self.list_backups().await;
-        };
-        Ok(self.visible(there.list_backups().await?))
+        self.in_storage(storage)?.list_backups().await
     }
 
     /// Deletes backup `name` of storage `storage` (a policy's retention pruning its copies
     /// there): the caller must see it and may delete backups of its databases.
     pub async fn delete_backup_in(&self, storage: &str, name: &str) -> Result<usize> {
-        let Some(there) = self.reg.service().on_storage(storage)? else {
-            return self.delete_backup(name).await;
-        };
-        let target = crate::engine::names::stored_name(storage, name);
-        let info = match there.get_backup(name).await {
-            Ok(info) if self.who().covers_all(&backup_databases(&info)) => info,
-            Ok(_) => return Err(Error::BackupNotFound(target)),
-            Err(e) => {
-                self.audit(
-                    action::BACKUP_DELETE,
-                    &target,
-                    Outcome::Failed,
-                    &e.to_string(),
-                );
-                return Err(e);
-            }
-        };
-        let dbs = backup_databases(&info);
-        self.allow(
-            action::BACKUP_DELETE,
-            &target,
-            Action::Delete { databases: &dbs },
-        )?;
-        let r = self.reg.delete_backup_in(&there, name).await;
-        self.outcome(action::BACKUP_DELETE, &target, r, |n| format!("{n} files"))
+        self.in_storage(storage)?.delete_backup(name).await
     }
 
     /// A backup's metadata, if the caller may see it.
@@ -416,6 +413,24 @@ impl Gate {
         })
     }
 
+    /// The gate of the storage a qualified restore reads from (its `storage`, else this gate's),
+    /// and the request with that storage recorded, so that a resume reads the same backup.
+    fn restore_gate(&self, mut req: RestoreRequest) -> Result<(Gate, RestoreRequest)> {
+        let gate = match req.storage.as_str() {
+            "" => self.clone(),
+            s => self.in_storage(s).inspect_err(|e| {
+                self.audit(
+                    action::BACKUP_RESTORE,
+                    &req.name,
+                    Outcome::Failed,
+                    &e.to_string(),
+                )
+            })?,
+        };
+        req.storage = gate.storage().to_string();
+        Ok((gate, req))
+    }
+
     /// A restore with `rbac` creates Milvus users and roles: admins only.
     fn allow_rbac_restore(&self, req: &RestoreRequest) -> Result<()> {
         if req.rbac {
@@ -430,10 +445,14 @@ impl Gate {
 
     /// Where a restore would put each collection; needs the right to restore there.
     pub async fn restore_preview(&self, req: &RestoreRequest) -> Result<Vec<RestoreTarget>> {
+        let (gate, req) = self.restore_gate(self.qualified_restore(req)?)?;
+        gate.restore_preview_here(&req).await
+    }
+
+    async fn restore_preview_here(&self, req: &RestoreRequest) -> Result<Vec<RestoreTarget>> {
         let info = self
             .visible_backup(action::BACKUP_RESTORE, &req.name)
             .await?;
-        let req = &self.qualified_restore(req)?;
         let targets = self.reg.service().restore_preview(req).await?;
         let into: Vec<String> = databases_of(
             &targets
@@ -454,7 +473,11 @@ impl Gate {
 
     /// Checks and starts a restore.
     pub async fn start_restore(&self, req: RestoreRequest) -> Result<JobSnapshot> {
-        let req = self.qualified_restore(&req)?;
+        let (gate, req) = self.restore_gate(self.qualified_restore(&req)?)?;
+        gate.start_restore_here(req).await
+    }
+
+    async fn start_restore_here(&self, req: RestoreRequest) -> Result<JobSnapshot> {
         let name = req.name.clone();
         self.allow_rbac_restore(&req)?;
         let info = self.visible_backup(action::BACKUP_RESTORE, &name).await?;
@@ -680,7 +703,18 @@ impl Gate {
     where
         Fut: std::future::Future<Output = ()>,
     {
-        let req = self.qualified_restore(&req)?;
+        let (gate, req) = self.restore_gate(self.qualified_restore(&req)?)?;
+        gate.run_restore_here(req, follow).await
+    }
+
+    async fn run_restore_here<Fut>(
+        &self,
+        req: RestoreRequest,
+        follow: impl FnOnce(JobHandle) -> Fut,
+    ) -> Result<RestoreReport>
+    where
+        Fut: std::future::Future<Output = ()>,
+    {
         let name = req.name.clone();
         self.allow_rbac_restore(&req)?;
         let scoped = self.who().is_scoped();

@@ -82,6 +82,8 @@ pub async fn restore(ctx: &Ctx<'_>, a: RestoreArgs) -> Result<i32> {
         renames: split_list(&a.rename),
         filter: a.filter.unwrap_or_default(),
         milvus: a.milvus.unwrap_or_default(),
+        // the global --storage chose the service's storage; the gate records it
+        storage: String::new(),
         drop_existing: a.drop_exist_collection,
         meta_only: a.meta_only,
         restore_index: a.restore_index,

@@ -127,6 +127,9 @@ pub struct Config {
     /// The name of the storage `backup_storage` is: empty for the configured backup storage,
     /// else the `storages` name it was switched to ([`Config::for_storage`]).
     pub backup_storage_name: String,
+    /// The configured backup storage, kept when [`Config::for_storage`] switched to another, so
+    /// that `default` still names it.
+    pub configured_storage: Option<Box<StorageConfig>>,
 }
 
 /// The name that always means the configured backup storage (`minio.backup*`).
@@ -144,21 +147,30 @@ pub struct TargetConfig {
 
 impl Config {
     /// This configuration with its backup storage replaced by the named storage `name`
-    /// (`storages.NAME`); `""` or `default` keep the configured one.
+    /// (`storages.NAME`; `default`: the configured one); `""` keeps this one.
     pub fn for_storage(&self, name: &str) -> Result<Config> {
         let mut c = self.clone();
-        if name.is_empty() || name == DEFAULT_STORAGE {
+        if name.is_empty() || name == self.backup_storage_label() {
             return Ok(c);
         }
+        if c.configured_storage.is_none() {
+            c.configured_storage = Some(Box::new(self.backup_storage.clone()));
+        }
         c.backup_storage = self.storage(name)?.clone();
-        c.backup_storage_name = name.to_string();
+        c.backup_storage_name = match name {
+            DEFAULT_STORAGE => String::new(),
+            _ => name.to_string(),
+        };
         Ok(c)
     }
 
     /// The named storage `name` (`storages.NAME`; `default` is the configured backup storage).
     pub fn storage(&self, name: &str) -> Result<&StorageConfig> {
         if name == DEFAULT_STORAGE {
-            return Ok(&self.backup_storage);
+            return Ok(self
+                .configured_storage
+                .as_deref()
+                .unwrap_or(&self.backup_storage));
         }
         self.storages.get(name).ok_or_else(|| {
             let known: Vec<&str> = std::iter::once(DEFAULT_STORAGE)
@@ -909,6 +921,7 @@ impl RawFile {
             targets: Default::default(),
             storages: Default::default(),
             backup_storage_name: String::new(),
+            configured_storage: None,
         })
     }
 }
@@ -1110,6 +1123,29 @@ backup:
         assert_eq!(c.gc_pause.address, "http://dc:9091");
         assert_eq!(c.gc_pause.seconds, 600);
         assert!(Config::from_yaml("backup:\n  gcPause:\n    seconds: 0\n", &[]).is_err());
+    }
+
+    #[test]
+    fn default_names_the_configured_storage_from_any_other() {
+        let text = r#"
+minio:
+  storageType: local
+  rootPath: /data/milvus
+  backupRootPath: /data/backups
+storages:
+  far:
+    storageType: local
+    rootPath: /data/far
+"#;
+        let c = Config::from_yaml(text, &[]).unwrap();
+        let far = c.for_storage("far").unwrap();
+        assert_eq!(far.backup_storage_label(), "far");
+        assert_eq!(far.backup_storage.root_path, "/data/far");
+        let back = far.for_storage("default").unwrap();
+        assert_eq!(back.backup_storage_label(), "default");
+        assert_eq!(back.backup_storage.root_path, c.backup_storage.root_path);
+        assert_eq!(far.for_storage("").unwrap().backup_storage_label(), "far");
+        assert!(far.for_storage("nowhere").is_err());
     }
 
     #[test]

@@ -34,7 +34,8 @@ pub struct Milvault {
     summaries: crate::engine::commands::list::SummaryCache,
     /// Backups, restores and verifications running at once in this process (`backup.maxJobs`);
     /// more wait for a slot, in order.
-    job_slots: tokio::sync::Semaphore,
+    /// Shared with the services of named storages and targets made from this one.
+    job_slots: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl Milvault {
@@ -42,7 +43,7 @@ impl Milvault {
     /// storage are reached on first use, so that listing backups works without them.
     pub fn new(config: Config) -> Result<Milvault> {
         let backup_storage = Storage::open(&config.backup_storage, true, None)?;
-        let job_slots = tokio::sync::Semaphore::new(config.tuning.max_jobs);
+        let job_slots = Arc::new(tokio::sync::Semaphore::new(config.tuning.max_jobs));
         Ok(Milvault {
             job_slots,
             config,
@@ -132,7 +133,7 @@ impl Milvault {
         if name.is_empty() {
             return Ok(None);
         }
-        Milvault::new(self.config.for_target(name)?).map(Some)
+        self.sibling(self.config.for_target(name)?).map(Some)
     }
 
     /// The service for the backups of the storage `name` (`storages.NAME`): `None` for this
@@ -141,7 +142,15 @@ impl Milvault {
         if name.is_empty() || name == self.config.backup_storage_label() {
             return Ok(None);
         }
-        Milvault::new(self.config.for_storage(name)?).map(Some)
+        self.sibling(self.config.for_storage(name)?).map(Some)
+    }
+
+    /// A service on `config` (another storage or Milvus) that shares this one's job slots, so
+    /// that `backup.maxJobs` bounds every job of the process.
+    fn sibling(&self, config: Config) -> Result<Milvault> {
+        let mut svc = Milvault::new(config)?;
+        svc.job_slots = self.job_slots.clone();
+        Ok(svc)
     }
 
     /// How backup `name` of this service's storage is known in the job database (name claims,

@@ -35,9 +35,12 @@ const SAVE_EVERY: Duration = Duration::from_millis(500);
 pub struct JobRegistry {
     svc: Arc<Milvault>,
     store: Arc<Db>,
-    live: Mutex<HashMap<String, JobHandle>>,
-    metrics: crate::jobs::metrics::JobMetrics,
+    live: Arc<Mutex<HashMap<String, JobHandle>>>,
+    metrics: Arc<crate::jobs::metrics::JobMetrics>,
     notifier: Arc<crate::jobs::notify::Notifier>,
+    /// The services of the named storages asked for so far (see [`JobRegistry::in_storage`]),
+    /// kept so that each keeps its listing cache.
+    storages: Arc<Mutex<HashMap<String, Arc<Milvault>>>>,
 }
 
 /// A backup name claimed for a use (see [`crate::jobs::name_lease`]), across every process sharing the
@@ -97,9 +100,10 @@ impl JobRegistry {
         let reg = Arc::new(JobRegistry {
             svc,
             store,
-            live: Mutex::new(HashMap::new()),
+            live: Default::default(),
             metrics: Default::default(),
             notifier,
+            storages: Default::default(),
         });
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             let weak = Arc::downgrade(&reg);
@@ -145,6 +149,32 @@ impl JobRegistry {
     /// The service the jobs run on.
     pub fn service(&self) -> &Arc<Milvault> {
         &self.svc
+    }
+
+    /// This registry working on the backups of storage `name` (a name under `storages:`;
+    /// empty or this registry's own: itself): the same database, jobs, metrics and
+    /// notifications, so a job started there is listed, watched and cancelled like any other,
+    /// and its backup's name is claimed as that storage's (`STORAGE:NAME`).
+    pub fn in_storage(self: &Arc<Self>, name: &str) -> Result<Arc<JobRegistry>> {
+        let cached = lock(&self.storages).get(name).cloned();
+        let svc = match cached {
+            Some(svc) => svc,
+            None => match self.svc.on_storage(name)? {
+                None => return Ok(self.clone()),
+                Some(svc) => lock(&self.storages)
+                    .entry(name.to_string())
+                    .or_insert_with(|| Arc::new(svc))
+                    .clone(),
+            },
+        };
+        Ok(Arc::new(JobRegistry {
+            svc,
+            store: self.store.clone(),
+            live: self.live.clone(),
+            metrics: self.metrics.clone(),
+            notifier: self.notifier.clone(),
+            storages: self.storages.clone(),
+        }))
     }
 
     /// Claims a backup name for `use_` in every process sharing the job database; fails at once
@@ -381,19 +411,11 @@ impl JobRegistry {
     /// Deletes a backup unless it is being made or restored from now (by any process sharing
     /// the job database); returns the files removed.
     pub async fn delete_backup(self: &Arc<Self>, name: &str) -> Result<usize> {
-        let svc = self.svc.clone();
-        self.delete_backup_in(&svc, name).await
-    }
-
-    /// [`delete_backup`](Self::delete_backup) in the storage `svc` works on (a named storage's
-    /// copies), the name claimed as that storage's.
-    pub async fn delete_backup_in(self: &Arc<Self>, svc: &Milvault, name: &str) -> Result<usize> {
-        let key = svc.record_key(name);
-        let claim = self.claim_key(key.clone(), NameUse::Delete)?;
-        let r = svc.delete_backup(name).await;
+        let claim = self.claim_name(name, NameUse::Delete)?;
+        let r = self.svc.delete_backup(name).await;
         drop(claim);
         if r.is_ok() {
-            if let Err(e) = self.store.forget_verification(&key) {
+            if let Err(e) = self.store.forget_verification(&self.svc.record_key(name)) {
                 tracing::warn!(backup = name, "could not forget its verification: {e}");
             }
         }

@@ -270,6 +270,7 @@ impl BackupService for GrpcService {
                 )
             })?
         };
+        let gate = gate.in_storage(&r.storage).map_err(status_of)?;
         let all = gate.list_backups().await.map_err(status_of)?;
         let total = all.len();
         let next = offset.saturating_add(size);
@@ -296,6 +297,7 @@ impl BackupService for GrpcService {
         let gate = self.gate(&request)?;
         let r = request.into_inner();
         required(&r.name, "name")?;
+        let gate = gate.in_storage(&r.storage).map_err(status_of)?;
         let info = gate.get_backup(&r.name).await.map_err(status_of)?;
         Ok(Response::new(backup_message(&info)))
     }
@@ -307,6 +309,7 @@ impl BackupService for GrpcService {
         let gate = self.gate(&request)?;
         let r = request.into_inner();
         required(&r.name, "name")?;
+        let gate = gate.in_storage(&r.storage).map_err(status_of)?;
         let removed = gate.delete_backup(&r.name).await.map_err(status_of)?;
         Ok(Response::new(pb::DeleteBackupResponse {
             files_removed: removed as u64,
@@ -329,6 +332,7 @@ impl BackupService for GrpcService {
                 renames: r.renames,
                 filter: r.filter,
                 milvus: r.milvus,
+                storage: r.storage,
                 drop_existing: r.drop_existing,
                 meta_only: r.meta_only,
                 restore_index: r.restore_index,
@@ -349,6 +353,7 @@ impl BackupService for GrpcService {
         let gate = self.gate(&request)?;
         let r = request.into_inner();
         required(&r.name, "name")?;
+        let gate = gate.in_storage(&r.storage).map_err(status_of)?;
         let job = gate.start_verify(&r.name).await.map_err(status_of)?;
         Ok(Response::new(job_message(&job)))
     }
@@ -368,6 +373,7 @@ impl BackupService for GrpcService {
             top_k: r.top_k as usize,
             min_recall: r.min_recall,
         };
+        let gate = gate.in_storage(&r.storage).map_err(status_of)?;
         let job = gate.start_drill(req).await.map_err(status_of)?;
         Ok(Response::new(job_message(&job)))
     }
@@ -385,6 +391,7 @@ impl BackupService for GrpcService {
             to: r.to,
             as_name: Some(r.as_name).filter(|n| !n.is_empty()),
         };
+        let gate = gate.in_storage(&r.from).map_err(status_of)?;
         let job = gate.start_copy(req).await.map_err(status_of)?;
         Ok(Response::new(job_message(&job)))
     }
@@ -497,6 +504,7 @@ impl BackupService for GrpcService {
             name: r.name,
             zstd: r.zstd,
         };
+        let gate = gate.in_storage(&r.storage).map_err(status_of)?;
         let export = gate.export_backup(&opts).await.map_err(status_of)?;
         let chunks = crate::server::archive_pipe::chunks(export, ARCHIVE_CHUNK_BYTES).map(|c| {
             c.map(|data| pb::ArchiveChunk {
@@ -518,6 +526,7 @@ impl BackupService for GrpcService {
         let opts = ImportOptions {
             name: Some(first.name).filter(|n| !n.is_empty()),
         };
+        let gate = gate.in_storage(&first.storage).map_err(status_of)?;
         let data = stream::iter([Ok(first.data)])
             .chain(inbound.map(|m| m.map(|c| c.data)))
             .map(|d| d.map(bytes::Bytes::from).map_err(std::io::Error::other));

@@ -28,12 +28,14 @@ use crate::{
     storage::Storage,
 };
 
-/// What to restore and how. Kept (as JSON) in the job's [`RestoreLedger`], from which a resume
-/// reads it back.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
+/// What to restore and how: the one request every front end fills (REST v2 takes it as its
+/// body). Kept (as JSON) in the job's [`RestoreLedger`], from which a resume reads it back, so a
+/// field is never removed or renamed (unknown fields are refused, so that a misspelt option is
+/// not silently ignored).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct RestoreRequest {
-    /// The backup's name.
+    /// The backup's name (REST: taken from the path).
     pub name: String,
     /// Collections to restore (`name` in the default database or `db.name`); empty: all.
     pub collections: Vec<String>,
@@ -44,8 +46,12 @@ pub struct RestoreRequest {
     /// Rename rules: `a:b`, `db1.a:db2.b` or `db1.*:db2.*`.
     pub renames: Vec<String>,
     /// The Milvus to restore into: a name under `targets:` in the configuration; empty: the
-    /// configured Milvus. Backups are read from the configured backup storage either way.
+    /// configured Milvus.
     pub milvus: String,
+    /// The storage the backup is read from: a name under `storages:` in the configuration;
+    /// empty (or `default`): the configured backup storage. Recorded with the job, so that a
+    /// resume reads the same backup.
+    pub storage: String,
     /// milvus-backup's restore `--filter`: comma separated `db.*`, `db.coll` or `coll`, matched
     /// against the names collections get (after `renames` and `suffix`); only those are restored.
     /// Empty: no filter.

@@ -104,7 +104,7 @@ mod tests {
             .iter()
             .filter_map(|p| p["name"].as_str())
             .collect();
-        assert_eq!(params, ["name", "zstd"]);
+        assert_eq!(params, ["storage", "name", "zstd"]);
         let post = &doc["paths"]["/api/v2/backups/archive"]["post"];
         assert!(post["responses"]["413"].is_object());
         assert!(doc["components"]["schemas"]["ImportReport"].is_object());

@@ -6,6 +6,7 @@ pub mod access;
 pub mod archive_body;
 pub mod docs;
 pub mod error;
+pub mod in_storage;
 pub mod notifications;
 pub mod policies;
 pub mod v1;

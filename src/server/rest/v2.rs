@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::in_storage::{InStorage, StorageParam};
 use crate::{
     auth::Gate,
     engine::backup_query::{BackupQuery, DayTotal},
@@ -282,66 +283,6 @@ pub struct CreateBackupBody {
     pub rbac: bool,
 }
 
-/// How to restore.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct RestoreBody {
-    /// Collections as `name` or `db.name`; absent: all of the backup's.
-    pub collections: Vec<String>,
-    /// Only collections of these databases.
-    pub databases: Vec<String>,
-    /// Appended to each restored collection's name unless a rename names it.
-    pub suffix: String,
-    /// `a:b`, `db1.a:db2.b` or `db1.*:db2.*`.
-    pub renames: Vec<String>,
-    /// milvus-backup's filter: comma separated `db.*`, `db.coll` or `coll`, matched against the
-    /// names after `renames` and `suffix`; only those collections are restored.
-    pub filter: String,
-    /// Restore into another Milvus: a name under `targets:` in the configuration; absent: the
-    /// configured Milvus.
-    pub milvus: String,
-    /// Replace target collections that exist (dropped first).
-    pub drop_existing: bool,
-    pub meta_only: bool,
-    /// Rebuild the backup's indexes.
-    pub restore_index: bool,
-    /// Load the restored collections and count their rows.
-    pub load: bool,
-    /// Restore even when files are missing or differ from the backup's manifest.
-    pub force: bool,
-    /// Also restore the backup's Milvus users, roles and grants, creating only what Milvus lacks
-    /// (existing ones are left alone). Needs an admin.
-    pub rbac: bool,
-    /// Merge segments into import jobs of several file groups on Milvus 2.4+, sent to its REST
-    /// import API (milvus-backup's `use_v2_restore`). No effect on Milvus 2.3.
-    pub use_v2_restore: bool,
-    /// File groups per merged job; absent: `restore.maxSegmentsPerImportJob` (256).
-    pub max_segments_per_import_job: Option<usize>,
-}
-
-impl RestoreBody {
-    fn into_request(self, name: String) -> RestoreRequest {
-        RestoreRequest {
-            name,
-            collections: self.collections,
-            databases: self.databases,
-            suffix: self.suffix,
-            renames: self.renames,
-            filter: self.filter,
-            milvus: self.milvus,
-            drop_existing: self.drop_existing,
-            meta_only: self.meta_only,
-            restore_index: self.restore_index,
-            load: self.load,
-            force: self.force,
-            rbac: self.rbac,
-            use_v2_restore: self.use_v2_restore,
-            max_segments_per_import_job: self.max_segments_per_import_job,
-            ..Default::default()
-        }
-    }
-}
-
 /// Where a restore would put a collection.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RestoreTargetItem {
@@ -539,10 +480,10 @@ impl BackupListQuery {
 
 /// Complete backups, a page at a time: newest first unless `sort` says otherwise, filtered by
 /// name, database and policy on the server (`page.total` counts what passed the filters).
-#[utoipa::path(get, path = "/api/v2/backups", tag = "v2", params(BackupListQuery),
+#[utoipa::path(get, path = "/api/v2/backups", tag = "v2", params(StorageParam, BackupListQuery),
     responses((status = 200, body = BackupPage), (status = 400, body = ErrorBody)))]
 pub async fn list_backups(
-    gate: Gate,
+    InStorage(gate): InStorage,
     Query(q): Query<BackupListQuery>,
 ) -> ApiResult<Json<BackupPage>> {
     let q = q.query()?;
@@ -562,10 +503,10 @@ pub async fn list_backups(
 
 /// The backups per day (UTC), oldest first, with the list's filters (`q`, `database`,
 /// `policy`): the points of a history chart, however many backups there are.
-#[utoipa::path(get, path = "/api/v2/backup-history", tag = "v2", params(BackupListQuery),
+#[utoipa::path(get, path = "/api/v2/backup-history", tag = "v2", params(StorageParam, BackupListQuery),
     responses((status = 200, body = [DayTotal]), (status = 400, body = ErrorBody)))]
 pub async fn backup_history(
-    gate: Gate,
+    InStorage(gate): InStorage,
     Query(q): Query<BackupListQuery>,
 ) -> ApiResult<Json<Vec<DayTotal>>> {
     Ok(Json(gate.backup_history(&q.query()?).await?))
@@ -573,9 +514,12 @@ pub async fn backup_history(
 
 /// One backup with its collections.
 #[utoipa::path(get, path = "/api/v2/backups/{name}", tag = "v2",
-    params(("name" = String, Path, description = "Backup name")),
+    params(StorageParam, ("name" = String, Path, description = "Backup name")),
     responses((status = 200, body = BackupDetail), (status = 404, body = ErrorBody)))]
-pub async fn get_backup(gate: Gate, Path(name): Path<String>) -> ApiResult<Json<BackupDetail>> {
+pub async fn get_backup(
+    InStorage(gate): InStorage,
+    Path(name): Path<String>,
+) -> ApiResult<Json<BackupDetail>> {
     let (info, v) = gate.get_backup_verified(&name).await?;
     let mut detail = BackupDetail::from(&info);
     detail.backup.verification = v.as_ref().map(VerificationView::from);
@@ -610,37 +554,41 @@ pub async fn create_backup(
 
 /// Deletes a backup and every file under it.
 #[utoipa::path(delete, path = "/api/v2/backups/{name}", tag = "v2",
-    params(("name" = String, Path, description = "Backup name")),
+    params(StorageParam, ("name" = String, Path, description = "Backup name")),
     responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
-pub async fn delete_backup(gate: Gate, Path(name): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete_backup(
+    InStorage(gate): InStorage,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
     gate.delete_backup(&name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Checks a restore (backup, collections, no existing target unless `drop_existing`) and
 /// starts it; answers 202 with its job.
-#[utoipa::path(post, path = "/api/v2/backups/{name}/restore", tag = "v2", request_body = RestoreBody,
-    params(("name" = String, Path, description = "Backup name")),
+#[utoipa::path(post, path = "/api/v2/backups/{name}/restore", tag = "v2", request_body = RestoreRequest,
+    params(StorageParam, ("name" = String, Path, description = "Backup name")),
     responses((status = 202, body = JobItem), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, description = "A target collection exists", body = ErrorBody)))]
 pub async fn restore(
-    gate: Gate,
+    InStorage(gate): InStorage,
     Path(name): Path<String>,
-    ApiJson(body): ApiJson<RestoreBody>,
+    ApiJson(mut req): ApiJson<RestoreRequest>,
 ) -> ApiResult<(StatusCode, Json<JobItem>)> {
-    let job = gate.start_restore(body.into_request(name)).await?;
+    req.name = name;
+    let job = gate.start_restore(req).await?;
     Ok((StatusCode::ACCEPTED, Json(JobItem::of(&job))))
 }
 
 /// Starts verifying a backup against its manifest; answers 202 with the job. The outcome becomes
 /// the backup's `verification`.
 #[utoipa::path(post, path = "/api/v2/backups/{name}/verify", tag = "v2",
-    params(("name" = String, Path, description = "Backup name")),
+    params(StorageParam, ("name" = String, Path, description = "Backup name")),
     responses((status = 202, body = JobItem), (status = 404, body = ErrorBody),
         (status = 409, description = "The backup is being made or deleted", body = ErrorBody)))]
 pub async fn verify(
-    gate: Gate,
+    InStorage(gate): InStorage,
     Path(name): Path<String>,
 ) -> ApiResult<(StatusCode, Json<JobItem>)> {
     let job = gate.start_verify(&name).await?;
@@ -650,13 +598,13 @@ pub async fn verify(
 /// The whole backup as one archive: a tar (`?zstd=true`: compressed with zstd) of every file of
 /// its folder (metadata, manifest, binlogs), paths relative to it, streamed as it is read.
 #[utoipa::path(get, path = "/api/v2/backups/{name}/archive", tag = "v2",
-    params(("name" = String, Path, description = "Backup name"), ExportOptions),
+    params(StorageParam, ("name" = String, Path, description = "Backup name"), ExportOptions),
     responses((status = 200, description = "The archive (application/x-tar or application/zstd)",
             content_type = "application/octet-stream"),
         (status = 404, body = ErrorBody),
         (status = 409, description = "The backup is being deleted", body = ErrorBody)))]
 pub async fn export_archive(
-    gate: Gate,
+    InStorage(gate): InStorage,
     Path(name): Path<String>,
     Query(mut opts): Query<ExportOptions>,
 ) -> ApiResult<axum::response::Response> {
@@ -668,14 +616,14 @@ pub async fn export_archive(
 /// Makes a backup from an uploaded archive (the body, streamed; tar or zstd-compressed tar),
 /// named `?name=` or as its metadata records. Every file is checked against the backup's
 /// manifest before the backup becomes visible; a refused archive leaves nothing behind.
-#[utoipa::path(post, path = "/api/v2/backups/archive", tag = "v2", params(ImportOptions),
+#[utoipa::path(post, path = "/api/v2/backups/archive", tag = "v2", params(StorageParam, ImportOptions),
     request_body(content = Vec<u8>, content_type = "application/x-tar"),
     responses((status = 201, body = ImportReport),
         (status = 400, description = "The archive is damaged, incomplete or unsafe", body = ErrorBody),
         (status = 409, description = "A backup of that name exists", body = ErrorBody),
         (status = 413, description = "Larger than backup.maxArchiveBytes", body = ErrorBody)))]
 pub async fn import_archive(
-    gate: Gate,
+    InStorage(gate): InStorage,
     State(reg): State<Arc<JobRegistry>>,
     Query(opts): Query<ImportOptions>,
     headers: axum::http::HeaderMap,
@@ -692,12 +640,12 @@ pub async fn import_archive(
 /// scratch database is dropped. Answers 202 with the job; the report is then the backup's last
 /// drill (`GET` on this path). The body is optional (`name` comes from the path).
 #[utoipa::path(post, path = "/api/v2/backups/{name}/drill", tag = "v2", request_body = DrillRequest,
-    params(("name" = String, Path, description = "Backup name")),
+    params(StorageParam, ("name" = String, Path, description = "Backup name")),
     responses((status = 202, body = JobItem), (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "The backup is being made or deleted", body = ErrorBody)))]
 pub async fn drill(
-    gate: Gate,
+    InStorage(gate): InStorage,
     Path(name): Path<String>,
     ApiJsonOrDefault(mut req): ApiJsonOrDefault<DrillRequest>,
 ) -> ApiResult<(StatusCode, Json<JobItem>)> {
@@ -712,12 +660,12 @@ pub async fn drill(
 /// only when complete; copying again after a stop keeps the files already copied. Answers 202
 /// with the job.
 #[utoipa::path(post, path = "/api/v2/backups/{name}/copy", tag = "v2", request_body = CopyRequest,
-    params(("name" = String, Path, description = "Backup name")),
+    params(StorageParam, ("name" = String, Path, description = "Backup name")),
     responses((status = 202, body = JobItem), (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "The storage holds a backup of that name, or the backup is being made or deleted", body = ErrorBody)))]
 pub async fn copy_backup(
-    gate: Gate,
+    InStorage(gate): InStorage,
     Path(name): Path<String>,
     ApiJson(mut req): ApiJson<CopyRequest>,
 ) -> ApiResult<(StatusCode, Json<JobItem>)> {
@@ -728,9 +676,12 @@ pub async fn copy_backup(
 
 /// The backup's last restore drill, with its evidence; 404 when it has none.
 #[utoipa::path(get, path = "/api/v2/backups/{name}/drill", tag = "v2",
-    params(("name" = String, Path, description = "Backup name")),
+    params(StorageParam, ("name" = String, Path, description = "Backup name")),
     responses((status = 200, body = DrillReport), (status = 404, body = ErrorBody)))]
-pub async fn last_drill(gate: Gate, Path(name): Path<String>) -> ApiResult<Json<DrillReport>> {
+pub async fn last_drill(
+    InStorage(gate): InStorage,
+    Path(name): Path<String>,
+) -> ApiResult<Json<DrillReport>> {
     gate.last_drill(&name).await?.map(Json).ok_or_else(|| {
         ApiError::not_found(
             "drill_not_found",
@@ -740,16 +691,17 @@ pub async fn last_drill(gate: Gate, Path(name): Path<String>) -> ApiResult<Json<
 }
 
 /// Where a restore would put each collection, without changing anything.
-#[utoipa::path(post, path = "/api/v2/backups/{name}/restore-preview", tag = "v2", request_body = RestoreBody,
-    params(("name" = String, Path, description = "Backup name")),
+#[utoipa::path(post, path = "/api/v2/backups/{name}/restore-preview", tag = "v2", request_body = RestoreRequest,
+    params(StorageParam, ("name" = String, Path, description = "Backup name")),
     responses((status = 200, body = Vec<RestoreTargetItem>), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub async fn preview(
-    gate: Gate,
+    InStorage(gate): InStorage,
     Path(name): Path<String>,
-    ApiJson(body): ApiJson<RestoreBody>,
+    ApiJson(mut req): ApiJson<RestoreRequest>,
 ) -> ApiResult<Json<Vec<RestoreTargetItem>>> {
-    let targets = gate.restore_preview(&body.into_request(name)).await?;
+    req.name = name;
+    let targets = gate.restore_preview(&req).await?;
     Ok(Json(
         targets
             .into_iter()
