@@ -742,3 +742,102 @@ async fn a_killed_copy_resumes_without_copying_finished_files_again() {
     let v = run(&config, &["--storage", "s3slow", "verify", "-n", &name]);
     assert!(v.contains("is intact"), "{v}");
 }
+
+/// An archive downloaded from one storage (REST v2, as the portal's download link does) and
+/// uploaded into an empty other storage (`?storage=`, as the portal's upload can) is a backup
+/// there: it verifies and restores row for row once the original is deleted.
+#[tokio::test]
+async fn an_archive_downloaded_and_uploaded_into_an_empty_storage_restores_row_for_row() {
+    let tag = unique("tarc");
+    let dir = work_dir(&tag);
+    let config = config_file(&dir, &tag);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let svc = std::sync::Arc::new(
+        milvault::Milvault::new(milvault::config::Config::from_yaml(&text, &[]).unwrap()).unwrap(),
+    );
+    let name = unique("tarc");
+    run(&config, &["create", "-n", &name, "-c", "shop.reviews"]);
+    let registry = milvault::jobs::registry::JobRegistry::new(
+        svc.clone(),
+        milvault::db::Db::in_memory().unwrap(),
+    );
+    let addr = serve_portal(registry, Default::default()).await;
+    let api = Api {
+        http: reqwest::Client::new(),
+        addr,
+    };
+    let (_, empty) = api.get("/api/v2/backups?storage=az").await;
+    assert_eq!(
+        empty["page"]["total"], 0,
+        "the storage starts empty: {empty}"
+    );
+
+    let archive = api
+        .http
+        .get(format!(
+            "http://{addr}/api/v2/backups/{name}/archive?zstd=true"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(archive.status(), 200);
+    let archive = archive.bytes().await.unwrap();
+    let (status, _) = api
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v2/backups/{name}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+
+    // cut short, it is refused there and leaves nothing
+    let cut = archive.slice(..archive.len() / 2);
+    let r = api
+        .http
+        .post(format!("http://{addr}/api/v2/backups/archive?storage=az"))
+        .header("content-type", "application/zstd")
+        .body(cut)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let az = svc.on_storage("az").unwrap().unwrap();
+    assert!(
+        az.backup_storage()
+            .list_files(&name)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a refused archive leaves nothing"
+    );
+
+    let r = api
+        .http
+        .post(format!("http://{addr}/api/v2/backups/archive?storage=az"))
+        .header("content-type", "application/zstd")
+        .body(archive)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let report: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(report["backup"], name.as_str(), "{report}");
+    let (_, there) = api.get("/api/v2/backups?storage=az").await;
+    assert_eq!(there["items"][0]["name"], name.as_str(), "{there}");
+    api.run_job(
+        &format!("/api/v2/backups/{name}/verify?storage=az"),
+        serde_json::json!({}),
+    )
+    .await;
+    let suffix = format!("_a{}", &name[4..]);
+    api.run_job(
+        &format!("/api/v2/backups/{name}/restore?storage=az"),
+        serde_json::json!({"suffix": suffix, "load": true}),
+    )
+    .await;
+    assert_eq!(
+        assert_same_data("shop", "reviews", "shop", &format!("reviews{suffix}")),
+        1000
+    );
+}
