@@ -213,18 +213,6 @@ impl Gate {
             .collect()
     }
 
-    /// The backups the caller may see in storage `storage` (`default` or a `storages` name),
-    /// newest first.
-    pub async fn list_backups_in(&self, storage: &str) -> Result<Vec<BackupSummary>> {
-        self.in_storage(storage)?.list_backups().await
-    }
-
-    /// Deletes backup `name` of storage `storage` (a policy's retention pruning its copies
-    /// there): the caller must see it and may delete backups of its databases.
-    pub async fn delete_backup_in(&self, storage: &str, name: &str) -> Result<usize> {
-        self.in_storage(storage)?.delete_backup(name).await
-    }
-
     /// A backup's metadata, if the caller may see it.
     pub async fn get_backup(&self, name: &str) -> Result<BackupInfo> {
         self.visible_backup(action::BACKUP_READ, name).await

@@ -21,7 +21,7 @@ use crate::{
     db::policies::{PolicyRecord, PolicyRun, Trigger},
     db::Db,
     engine::commands::{copy::CopyRequest, create::CreateBackupRequest, drill::DrillRequest},
-    engine::policy::retention::{self, Candidate},
+    engine::policy::retention::{self, Candidate, Retention},
     engine::policy::{Policy, PolicyCopy},
     error::{Error, Result},
     jobs::registry::JobRegistry,
@@ -405,10 +405,28 @@ impl Scheduler {
         if !p.retention.prunes() {
             return Ok(Pruned::default());
         }
-        let tz = crate::engine::policy::parse_tz(&p.time_zone)?;
         let gate = self.gate(&format!("pruned by the retention of policy {}", p.name));
-        // the policy's own: its metadata names the policy and a run of the policy made it (a
-        // backup someone else made under a name the policy uses is neither)
+        self.prune_in(p, &gate, &p.retention).await
+    }
+
+    /// Deletes the policy's copies in storage `c.storage` that `c.retention` does not keep (the
+    /// copies' own retention there).
+    pub async fn prune_copies(&self, p: &Policy, c: &PolicyCopy) -> Result<Pruned> {
+        let gate = self
+            .gate(&format!(
+                "pruned by the retention of policy {} in storage {}",
+                p.name, c.storage
+            ))
+            .in_storage(&c.storage)?;
+        self.prune_in(p, &gate, &c.retention).await
+    }
+
+    /// Deletes the policy's backups in the storage `gate` works on that `retention` does not
+    /// keep. The policy's own: its metadata names the policy and a run of the policy made it (a
+    /// backup someone else made under a name the policy uses is neither); one found damaged
+    /// by its last verification is not counted as kept.
+    async fn prune_in(&self, p: &Policy, gate: &Gate, retention: &Retention) -> Result<Pruned> {
+        let tz = crate::engine::policy::parse_tz(&p.time_zone)?;
         let made = self.registry.store().policy_backups(&p.name)?;
         let candidates: Vec<Candidate> = gate
             .list_backups_verified()
@@ -423,53 +441,19 @@ impl Scheduler {
             })
             .collect();
         let mut pruned = Pruned::default();
-        for d in retention::decide(&candidates, &p.retention, tz, self.clock.now()) {
+        for d in retention::decide(&candidates, retention, tz, self.clock.now()) {
             if d.keep {
                 continue;
             }
             match gate.delete_backup(&d.name).await {
                 Ok(_) => {
-                    tracing::info!(policy = %p.name, backup = %d.name, reasons = ?d.reasons, "pruned");
+                    tracing::info!(policy = %p.name, storage = gate.storage(), backup = %d.name, reasons = ?d.reasons, "pruned");
                     pruned.deleted.push(d.name);
                 }
                 Err(e) => {
-                    tracing::warn!(policy = %p.name, backup = %d.name, "not pruned: {e}");
+                    tracing::warn!(policy = %p.name, storage = gate.storage(), backup = %d.name, "not pruned: {e}");
                     pruned.failed.push(format!("{}: {e}", d.name));
                 }
-            }
-        }
-        Ok(pruned)
-    }
-
-    /// Deletes the policy's copies in storage `c.storage` that `c.retention` does not keep (the
-    /// copies of backups a run of the policy made, their metadata naming the policy).
-    pub async fn prune_copies(&self, p: &Policy, c: &PolicyCopy) -> Result<Pruned> {
-        let tz = crate::engine::policy::parse_tz(&p.time_zone)?;
-        let gate = self.gate(&format!(
-            "pruned by the retention of policy {} in storage {}",
-            p.name, c.storage
-        ));
-        let made = self.registry.store().policy_backups(&p.name)?;
-        let candidates: Vec<Candidate> = gate
-            .list_backups_in(&c.storage)
-            .await?
-            .into_iter()
-            .filter(|b| b.policy.as_deref() == Some(p.name.as_str()) && made.contains(&b.name))
-            .map(|b| Candidate {
-                damaged: false,
-                taken_at: DateTime::from_timestamp_millis(b.backup_timestamp as i64)
-                    .unwrap_or_default(),
-                name: b.name,
-            })
-            .collect();
-        let mut pruned = Pruned::default();
-        for d in retention::decide(&candidates, &c.retention, tz, self.clock.now()) {
-            if d.keep {
-                continue;
-            }
-            match gate.delete_backup_in(&c.storage, &d.name).await {
-                Ok(_) => pruned.deleted.push(d.name),
-                Err(e) => pruned.failed.push(format!("{}: {e}", d.name)),
             }
         }
         Ok(pruned)
