@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod components;
+pub mod error;
 pub mod format;
 pub mod names;
 pub mod pages;

@@ -6,9 +6,9 @@ use leptos_meta::Title;
 
 use crate::{
     api::AuditQuery,
-    components::common::{ErrorBox, Loading},
+    components::common::{ErrorNotice, Loading},
     format,
-    server::{audit_log, error_text},
+    server::audit_log,
 };
 
 fn export_href(q: &AuditQuery, format: &str) -> String {
@@ -87,7 +87,7 @@ pub fn AuditPage() -> impl IntoView {
         <Transition fallback=|| view! { <Loading what="the audit log"/> }>
             {move || Suspend::new(async move {
                 match entries.await {
-                    Err(e) => view! { <ErrorBox message=error_text(&e)/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice err=e/> }.into_any(),
                     Ok(list) if list.is_empty() => view! { <p class="muted empty-audit">"No entries match."</p> }.into_any(),
                     Ok(list) => view! {
                         <div class="table-wrap"><table class="audit">
