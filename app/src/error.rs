@@ -99,7 +99,7 @@ impl PortalErrorKind {
         Some(match self {
             PortalErrorKind::InvalidInput => "Change what you entered and try again.",
             PortalErrorKind::NotFound => {
-                "It may have been deleted, or be in a database you may not see. The Backups page lists what there is."
+                "It may have been deleted, or be in a database you may not see. The Backups, Jobs and Policies pages list what there is."
             }
             PortalErrorKind::Conflict => {
                 "Something else has this name or is using it now: choose another name, or wait for it to finish and try again."

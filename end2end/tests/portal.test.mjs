@@ -153,7 +153,7 @@ test('a backup that does not exist: the not-found notice, with what to do', asyn
   assert.equal(await notice.getAttribute('data-code'), 'backup_not_found');
   assert.match(await notice.locator('.error-heading').textContent(), /Not found/);
   assert.match(await notice.locator('.error-text').textContent(), new RegExp(`backup '${missing}' does not exist`));
-  assert.match(await notice.locator('.error-hint').textContent(), /Backups page lists what there is/);
+  assert.match(await notice.locator('.error-hint').textContent(), /Backups, Jobs and Policies pages list what there is/);
   await shot(page, '05b-backup-not-found');
   await page.close();
 });

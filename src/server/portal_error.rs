@@ -131,7 +131,7 @@ mod tests {
         assert!(p
             .hint
             .as_deref()
-            .is_some_and(|h| h.contains("Backups page")));
+            .is_some_and(|h| h.contains("Backups, Jobs and Policies pages")));
     }
 
     #[test]
