@@ -115,9 +115,7 @@ pub fn remove(gate: &Gate, name: &str) -> Result<(), PortalError> {
 
 /// Runs a policy now; returns the backup job's id.
 pub async fn run(gate: &Gate, name: &str) -> Result<String, PortalError> {
-    let started = crate::server::scheduler::run_policy(gate, name)
-        .await
-        .map_err(PortalError::from)?;
+    let started = crate::server::scheduler::run_policy(gate, name).await?;
     if started.run.job_id.is_empty() {
         // the run is recorded as failed, with why: the engine's error is in its detail only
         return Err(PortalError::of_kind(
