@@ -19,6 +19,7 @@ mod milvus_backup_compat;
 mod milvus_dies;
 mod milvus_sign_in;
 mod policies;
+mod portal_errors;
 mod postgres_state;
 mod restore_races;
 mod s3_storage;

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::error::{PortalError, PortalErrorKind};
+
 /// One complete backup in the history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BackupRow {
@@ -549,60 +551,66 @@ pub struct BackupPageView {
     pub limit: usize,
 }
 
-/// The engine, as the portal's server functions see it. Errors are messages that say what to do.
+/// The engine, as the portal's server functions see it. Errors are [`PortalError`]s: a kind, the
+/// engine's stable code, and a message (with a hint) that says what to do.
 #[cfg(feature = "ssr")]
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync + 'static {
-    async fn list_backups(&self) -> Result<Vec<BackupRow>, String>;
+    async fn list_backups(&self) -> Result<Vec<BackupRow>, PortalError>;
     /// One page of the backup history, sorted and filtered on the server.
-    async fn backups_page(&self, q: BackupPageQuery) -> Result<BackupPageView, String>;
-    async fn backup_detail(&self, name: &str) -> Result<BackupDetail, String>;
-    async fn delete_backup(&self, name: &str) -> Result<usize, String>;
-    async fn live_collections(&self) -> Result<Vec<LiveCollection>, String>;
+    async fn backups_page(&self, q: BackupPageQuery) -> Result<BackupPageView, PortalError>;
+    async fn backup_detail(&self, name: &str) -> Result<BackupDetail, PortalError>;
+    async fn delete_backup(&self, name: &str) -> Result<usize, PortalError>;
+    async fn live_collections(&self) -> Result<Vec<LiveCollection>, PortalError>;
     /// Starts a backup job; returns its id.
-    async fn start_backup(&self, form: NewBackup) -> Result<String, String>;
-    async fn restore_preview(&self, form: RestoreForm) -> Result<Vec<RestorePreview>, String>;
+    async fn start_backup(&self, form: NewBackup) -> Result<String, PortalError>;
+    async fn restore_preview(&self, form: RestoreForm) -> Result<Vec<RestorePreview>, PortalError>;
     /// Starts a restore job; returns its id.
-    async fn start_restore(&self, form: RestoreForm) -> Result<String, String>;
-    async fn jobs(&self) -> Result<Vec<JobView>, String>;
-    async fn job(&self, id: &str) -> Result<JobView, String>;
+    async fn start_restore(&self, form: RestoreForm) -> Result<String, PortalError>;
+    async fn jobs(&self) -> Result<Vec<JobView>, PortalError>;
+    async fn job(&self, id: &str) -> Result<JobView, PortalError>;
     /// Asks a running job to stop; its state becomes `cancelled` once it has cleaned up.
-    async fn cancel_job(&self, id: &str) -> Result<(), String>;
+    async fn cancel_job(&self, id: &str) -> Result<(), PortalError>;
     /// Continues the interrupted (failed or cancelled) job `id`: a backup keeps the files it
     /// finished, a restore the collections it finished. Answers the new job's id.
-    async fn resume_job(&self, id: &str) -> Result<String, String>;
+    async fn resume_job(&self, id: &str) -> Result<String, PortalError>;
     /// The Cluster page (a scoped caller's: its databases only).
-    async fn cluster(&self) -> Result<ClusterView, String>;
+    async fn cluster(&self) -> Result<ClusterView, PortalError>;
     /// Starts verifying a backup; returns the job id.
-    async fn start_verify(&self, name: &str) -> Result<String, String>;
+    async fn start_verify(&self, name: &str) -> Result<String, PortalError>;
     /// Starts a restore drill of a backup (all its collections, default checks); returns the
     /// job id. Its report becomes the backup's last drill.
-    async fn start_drill(&self, name: &str) -> Result<String, String>;
+    async fn start_drill(&self, name: &str) -> Result<String, PortalError>;
     /// Starts copying a backup to a named storage; returns the job id.
-    async fn start_copy(&self, form: CopyForm) -> Result<String, String>;
-    async fn policies(&self) -> Result<Vec<PolicyView>, String>;
-    async fn add_policy(&self, form: PolicyForm) -> Result<(), String>;
-    async fn set_policy_enabled(&self, name: &str, enabled: bool) -> Result<(), String>;
-    async fn remove_policy(&self, name: &str) -> Result<(), String>;
+    async fn start_copy(&self, form: CopyForm) -> Result<String, PortalError>;
+    async fn policies(&self) -> Result<Vec<PolicyView>, PortalError>;
+    async fn add_policy(&self, form: PolicyForm) -> Result<(), PortalError>;
+    async fn set_policy_enabled(&self, name: &str, enabled: bool) -> Result<(), PortalError>;
+    async fn remove_policy(&self, name: &str) -> Result<(), PortalError>;
     /// Runs a policy now; returns the backup job's id.
-    async fn run_policy(&self, name: &str) -> Result<String, String>;
+    async fn run_policy(&self, name: &str) -> Result<String, PortalError>;
     /// The next runs of a schedule, in Unix milliseconds.
-    async fn schedule_preview(&self, cron: &str, time_zone: &str) -> Result<Vec<i64>, String>;
+    async fn schedule_preview(&self, cron: &str, time_zone: &str) -> Result<Vec<i64>, PortalError>;
     /// Who the request acts as.
-    async fn me(&self) -> Result<Me, String>;
+    async fn me(&self) -> Result<Me, PortalError>;
     /// The caller's API tokens (an admin's: everyone's).
-    async fn tokens(&self) -> Result<Vec<TokenView>, String>;
+    async fn tokens(&self) -> Result<Vec<TokenView>, PortalError>;
     /// Creates a token acting as the caller; returns the secret (shown once).
-    async fn create_token(&self, name: &str) -> Result<String, String>;
-    async fn revoke_token(&self, id: &str) -> Result<(), String>;
-    async fn users(&self) -> Result<Vec<UserView>, String>;
-    async fn add_user(&self, form: UserForm) -> Result<(), String>;
-    async fn remove_user(&self, name: &str) -> Result<(), String>;
+    async fn create_token(&self, name: &str) -> Result<String, PortalError>;
+    async fn revoke_token(&self, id: &str) -> Result<(), PortalError>;
+    async fn users(&self) -> Result<Vec<UserView>, PortalError>;
+    async fn add_user(&self, form: UserForm) -> Result<(), PortalError>;
+    async fn remove_user(&self, name: &str) -> Result<(), PortalError>;
     /// Changes a user's role and databases (comma separated).
-    async fn set_user_role(&self, name: &str, role: &str, databases: &str) -> Result<(), String>;
-    async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditRow>, String>;
+    async fn set_user_role(
+        &self,
+        name: &str,
+        role: &str,
+        databases: &str,
+    ) -> Result<(), PortalError>;
+    async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditRow>, PortalError>;
     /// The webhooks and the newest deliveries.
-    async fn notifications(&self) -> Result<NotificationsView, String>;
+    async fn notifications(&self) -> Result<NotificationsView, PortalError>;
 }
 
 /// The backend handle the server puts in the Leptos context.

@@ -3,7 +3,9 @@
 //! functions in [`server`], which use the [`api::Backend`] the server provides in context.
 
 pub mod api;
+pub mod audit_action;
 pub mod components;
+pub mod error;
 pub mod format;
 pub mod names;
 pub mod pages;

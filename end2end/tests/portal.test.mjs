@@ -144,6 +144,20 @@ test('backup detail shows schema, partitions and rows', async () => {
   await page.close();
 });
 
+test('a backup that does not exist: the not-found notice, with what to do', async () => {
+  const page = await newPage();
+  const missing = `e2e_missing_${RUN}`;
+  await open(page, `${BASE}/backups/${missing}`);
+  const notice = page.locator('.error-notice.kind-not-found');
+  await notice.waitFor();
+  assert.equal(await notice.getAttribute('data-code'), 'backup_not_found');
+  assert.match(await notice.locator('.error-heading').textContent(), /Not found/);
+  assert.match(await notice.locator('.error-text').textContent(), new RegExp(`backup '${missing}' does not exist`));
+  assert.match(await notice.locator('.error-hint').textContent(), /Backups, Jobs and Policies pages list what there is/);
+  await shot(page, '05b-backup-not-found');
+  await page.close();
+});
+
 test('restore with a suffix from the Restore page brings every row back', async () => {
   const page = await newPage();
   const suffix = `_r${RUN}`;

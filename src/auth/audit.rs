@@ -12,67 +12,8 @@ use chrono::{DateTime, Utc};
 use crate::{db::Db, error::Result};
 
 /// The actions the audit log records, each named once (the Gate, the CLI, the scheduler and the
-/// sign-in pages write them; the Audit page filters by them).
-pub mod action {
-    /// A backup's metadata was read.
-    pub const BACKUP_READ: &str = "backup.read";
-    /// A backup was made.
-    pub const BACKUP_CREATE: &str = "backup.create";
-    /// A backup was restored from.
-    pub const BACKUP_RESTORE: &str = "backup.restore";
-    /// A backup was deleted.
-    pub const BACKUP_DELETE: &str = "backup.delete";
-    /// A backup was restored into a scratch database and checked (a restore drill).
-    pub const BACKUP_DRILL: &str = "backup.drill";
-    /// A backup was verified.
-    pub const BACKUP_VERIFY: &str = "backup.verify";
-    /// A backup was copied to another storage.
-    pub const BACKUP_COPY: &str = "backup.copy";
-    /// A backup was exported as an archive.
-    pub const BACKUP_EXPORT: &str = "backup.export";
-    /// An archive was imported as a backup.
-    pub const BACKUP_IMPORT: &str = "backup.import";
-    /// A running job was cancelled.
-    pub const JOB_CANCEL: &str = "job.cancel";
-    /// A policy was added.
-    pub const POLICY_ADD: &str = "policy.add";
-    /// A policy was changed.
-    pub const POLICY_UPDATE: &str = "policy.update";
-    /// A policy was paused.
-    pub const POLICY_PAUSE: &str = "policy.pause";
-    /// A policy was resumed.
-    pub const POLICY_RESUME: &str = "policy.resume";
-    /// A policy was removed.
-    pub const POLICY_REMOVE: &str = "policy.remove";
-    /// A policy was run now.
-    pub const POLICY_RUN: &str = "policy.run";
-    /// The users were listed.
-    pub const USER_LIST: &str = "user.list";
-    /// A user was added.
-    pub const USER_ADD: &str = "user.add";
-    /// A user's role or databases changed.
-    pub const USER_UPDATE: &str = "user.update";
-    /// A user's password changed.
-    pub const USER_PASSWORD: &str = "user.password";
-    /// A user was removed.
-    pub const USER_REMOVE: &str = "user.remove";
-    /// An API token was created.
-    pub const TOKEN_CREATE: &str = "token.create";
-    /// An API token was revoked.
-    pub const TOKEN_REVOKE: &str = "token.revoke";
-    /// A test notification was sent to a webhook.
-    pub const NOTIFY_TEST: &str = "notify.test";
-    /// The audit log was read.
-    pub const AUDIT_READ: &str = "audit.read";
-    /// Old entries were removed.
-    pub const AUDIT_PRUNE: &str = "audit.prune";
-    /// Refused requests left out by the rate limit, summed up.
-    pub const AUDIT_DROPPED: &str = "audit.dropped";
-    /// A sign-in (password, Milvus or set-up link).
-    pub const AUTH_SIGN_IN: &str = "auth.sign_in";
-    /// A sign-out.
-    pub const AUTH_SIGN_OUT: &str = "auth.sign_out";
-}
+/// sign-in pages write them; the Audit page filters by them): the portal's list, shared with it.
+pub use app::audit_action as action;
 
 pub use crate::db::audit::{AuditEntry, AuditFilter, Outcome};
 
@@ -450,6 +391,38 @@ mod tests {
         );
         assert!(l.take_ended("db1", later).is_empty(), "said once");
         assert!(l.admit("db1", "6.6.6.6", later), "a new window");
+    }
+
+    #[test]
+    fn the_engines_actions_are_the_audit_pages_list_and_its_filters_find_them() {
+        // one list: what the engine writes is what the portal offers
+        assert!(std::ptr::eq(action::ALL, app::audit_action::ALL));
+        assert!(action::ALL.contains(&action::REQUEST));
+        let s = Db::in_memory().unwrap();
+        for a in action::ALL {
+            s.audit("ann", "session", a, "t", "1.2.3.4", Outcome::Ok, "");
+        }
+        // each of the Audit page's filters finds exactly the actions it names
+        for (value, label) in app::audit_action::filters() {
+            let f = AuditFilter {
+                action: Some(value.clone()),
+                ..Default::default()
+            };
+            let mut got: Vec<String> = s
+                .audit_entries(&f)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.action)
+                .collect();
+            got.sort();
+            let mut want: Vec<String> = action::ALL
+                .iter()
+                .filter(|a| a.starts_with(value.as_str()))
+                .map(|a| a.to_string())
+                .collect();
+            want.sort();
+            assert_eq!(got, want, "{label}");
+        }
     }
 
     #[test]

@@ -99,7 +99,7 @@ pub async fn authenticate(State(st): State<AuthState>, mut req: Request, next: N
         store.audit(
             who,
             via,
-            "request",
+            action::REQUEST,
             &format!("{} {path}", req.method()),
             &source,
             Outcome::Denied,

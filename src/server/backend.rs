@@ -4,8 +4,8 @@
 use std::{sync::Arc, time::Duration};
 
 use app::api::{
-    AuditQuery, AuditRow, CopyForm, DeliveryRow, Me, NotificationsView, StorageRow, TokenView,
-    UserForm, UserView, WebhookRow,
+    AuditQuery, AuditRow, CopyForm, DeliveryRow, Me, NotificationsView, PortalError,
+    PortalErrorKind, StorageRow, TokenView, UserForm, UserView, WebhookRow,
 };
 use app::api::{
     Backend, BackupDetail, BackupPageQuery, BackupPageView, BackupRow, CheckRow, ClusterView,
@@ -50,11 +50,14 @@ impl PortalBackend {
 
     /// The gate for the caller of the current request (server functions and server-side
     /// rendering run with the request's parts in context). Call it before the first await.
-    fn gate(&self) -> Result<Gate, String> {
+    fn gate(&self) -> Result<Gate, PortalError> {
         leptos::prelude::use_context::<axum::http::request::Parts>()
             .and_then(|p| p.extensions.get::<Caller>().cloned())
             .map(|c| Gate::new(&self.registry, c))
-            .ok_or_else(|| "Sign in first.".to_string())
+            .ok_or_else(|| {
+                crate::Error::Unauthenticated("this request came without a signed-in user".into())
+                    .into()
+            })
     }
 }
 
@@ -331,7 +334,7 @@ pub fn restore_request(form: &RestoreForm) -> RestoreRequest {
 
 #[async_trait]
 impl Backend for PortalBackend {
-    async fn backups_page(&self, q: BackupPageQuery) -> Result<BackupPageView, String> {
+    async fn backups_page(&self, q: BackupPageQuery) -> Result<BackupPageView, PortalError> {
         let gate = self.gate()?;
         let limit = q.limit.clamp(1, 500);
         let query = crate::engine::backup_query::BackupQuery {
@@ -340,10 +343,9 @@ impl Backend for PortalBackend {
             limit,
             ..Default::default()
         };
-        let (page, total, total_bytes) =
-            gate.backups_page(&query).await.map_err(|e| e.to_string())?;
+        let (page, total, total_bytes) = gate.backups_page(&query).await?;
         let names: Vec<&str> = page.iter().map(|(s, _)| s.name.as_str()).collect();
-        let drills = gate.last_drills(&names).map_err(|e| e.to_string())?;
+        let drills = gate.last_drills(&names)?;
         let rows = page
             .iter()
             .map(|(s, v)| {
@@ -362,14 +364,11 @@ impl Backend for PortalBackend {
         })
     }
 
-    async fn list_backups(&self) -> Result<Vec<BackupRow>, String> {
+    async fn list_backups(&self) -> Result<Vec<BackupRow>, PortalError> {
         let gate = self.gate()?;
-        let list = gate
-            .list_backups_verified()
-            .await
-            .map_err(|e| e.to_string())?;
+        let list = gate.list_backups_verified().await?;
         let names: Vec<&str> = list.iter().map(|(s, _)| s.name.as_str()).collect();
-        let drills = gate.last_drills(&names).map_err(|e| e.to_string())?;
+        let drills = gate.last_drills(&names)?;
         Ok(list
             .iter()
             .map(|(s, v)| {
@@ -381,18 +380,12 @@ impl Backend for PortalBackend {
             .collect())
     }
 
-    async fn backup_detail(&self, name: &str) -> Result<BackupDetail, String> {
+    async fn backup_detail(&self, name: &str) -> Result<BackupDetail, PortalError> {
         let gate = self.gate()?;
-        let (info, v) = gate
-            .get_backup_verified(name)
-            .await
-            .map_err(|e| e.to_string())?;
+        let (info, v) = gate.get_backup_verified(name).await?;
         let mut d = detail(&info);
         d.summary.verification = v.as_ref().map(super::policies::verification_view);
-        let drill = gate
-            .last_drills(&[info.name.as_str()])
-            .map_err(|e| e.to_string())?
-            .remove(&info.name);
+        let drill = gate.last_drills(&[info.name.as_str()])?.remove(&info.name);
         d.summary.drill = drill.as_ref().map(drill_summary);
         d.last_drill = drill.as_ref().map(drill_view);
         d.may_drill = gate.may_drill(&info);
@@ -402,15 +395,15 @@ impl Backend for PortalBackend {
         Ok(d)
     }
 
-    async fn delete_backup(&self, name: &str) -> Result<usize, String> {
+    async fn delete_backup(&self, name: &str) -> Result<usize, PortalError> {
         let gate = self.gate()?;
         tracing::info!(backup = name, "deleting backup from the portal");
-        gate.delete_backup(name).await.map_err(|e| e.to_string())
+        gate.delete_backup(name).await.map_err(PortalError::from)
     }
 
-    async fn live_collections(&self) -> Result<Vec<LiveCollection>, String> {
+    async fn live_collections(&self) -> Result<Vec<LiveCollection>, PortalError> {
         let gate = self.gate()?;
-        let list = gate.inventory().await.map_err(|e| e.to_string())?;
+        let list = gate.inventory().await?;
         Ok(list
             .into_iter()
             .map(|c| LiveCollection {
@@ -422,10 +415,12 @@ impl Backend for PortalBackend {
             .collect())
     }
 
-    async fn start_backup(&self, form: NewBackup) -> Result<String, String> {
+    async fn start_backup(&self, form: NewBackup) -> Result<String, PortalError> {
         let gate = self.gate()?;
         if form.collections.is_empty() {
-            return Err("Pick at least one collection to back up.".into());
+            return Err(PortalError::invalid_input(
+                "Pick at least one collection to back up.",
+            ));
         }
         let req = CreateBackupRequest {
             name: form.name.trim().to_string(),
@@ -439,17 +434,14 @@ impl Backend for PortalBackend {
             resume: false,
             rbac: form.rbac,
         };
-        let job = gate.start_backup(req).await.map_err(|e| e.to_string())?;
+        let job = gate.start_backup(req).await?;
         Ok(job.id)
     }
 
-    async fn restore_preview(&self, form: RestoreForm) -> Result<Vec<RestorePreview>, String> {
+    async fn restore_preview(&self, form: RestoreForm) -> Result<Vec<RestorePreview>, PortalError> {
         let gate = self.gate()?;
         let req = restore_request(&form);
-        let list = gate
-            .restore_preview(&req)
-            .await
-            .map_err(|e| e.to_string())?;
+        let list = gate.restore_preview(&req).await?;
         Ok(list
             .into_iter()
             .map(|t| RestorePreview {
@@ -461,64 +453,73 @@ impl Backend for PortalBackend {
             .collect())
     }
 
-    async fn start_restore(&self, form: RestoreForm) -> Result<String, String> {
+    async fn start_restore(&self, form: RestoreForm) -> Result<String, PortalError> {
         let gate = self.gate()?;
         if form.collections.is_empty() {
-            return Err("Pick at least one collection to restore.".into());
+            return Err(PortalError::invalid_input(
+                "Pick at least one collection to restore.",
+            ));
         }
         let req = restore_request(&form);
         tracing::info!(backup = %req.name, drop_existing = req.drop_existing, "restore asked from the portal");
         // the gate checks what can be checked now (unknown backup, bad names, existing targets)
         match gate.start_restore(req).await {
             Ok(job) => Ok(job.id),
-            Err(crate::Error::CollectionExists(existing)) => Err(format!(
-                "{existing} exist already in Milvus. Choose another suffix or names, or tick \"Drop existing\"."
-            )),
-            Err(e) => Err(e.to_string()),
+            Err(e) => {
+                // the engine's advice names CLI flags: the form's own words instead
+                let in_form_words = match &e {
+                    crate::Error::CollectionExists(existing) => Some(format!(
+                        "{existing} exist already in Milvus. Choose another suffix or names, or tick \"Drop existing\"."
+                    )),
+                    _ => None,
+                };
+                let mut p = PortalError::from(e);
+                if let Some(m) = in_form_words {
+                    p.message = m;
+                }
+                Err(p)
+            }
         }
     }
 
-    async fn jobs(&self) -> Result<Vec<JobView>, String> {
+    async fn jobs(&self) -> Result<Vec<JobView>, PortalError> {
         let gate = self.gate()?;
-        let (list, _) = gate
-            .jobs_page(0, JOB_LIST_LIMIT)
-            .map_err(|e| e.to_string())?;
+        let (list, _) = gate.jobs_page(0, JOB_LIST_LIMIT)?;
         Ok(list.iter().map(job_view).collect())
     }
 
-    async fn job(&self, id: &str) -> Result<JobView, String> {
+    async fn job(&self, id: &str) -> Result<JobView, PortalError> {
         let gate = self.gate()?;
-        match gate.job(id).map_err(|e| e.to_string())? {
+        match gate.job(id)? {
             Some(s) => Ok(job_view(&s)),
-            None => Err(format!(
-                "There is no job {id}. See the Jobs page for the jobs there are."
+            None => Err(PortalError::of_kind(
+                PortalErrorKind::NotFound,
+                "job_not_found",
+                format!("There is no job {id}. See the Jobs page for the jobs there are."),
             )),
         }
     }
 
-    async fn cancel_job(&self, id: &str) -> Result<(), String> {
+    async fn cancel_job(&self, id: &str) -> Result<(), PortalError> {
         let gate = self.gate()?;
-        gate.cancel_job(id).map(|_| ()).map_err(|e| e.to_string())
+        gate.cancel_job(id).map(|_| ()).map_err(PortalError::from)
     }
 
-    async fn resume_job(&self, id: &str) -> Result<String, String> {
+    async fn resume_job(&self, id: &str) -> Result<String, PortalError> {
         let gate = self.gate()?;
-        let job = gate
-            .resume_job(id, false)
-            .await
-            .map_err(|e| e.to_string())?;
+        let job = gate.resume_job(id, false).await?;
         Ok(job.id)
     }
 
-    async fn start_verify(&self, name: &str) -> Result<String, String> {
+    async fn start_verify(&self, name: &str) -> Result<String, PortalError> {
         let gate = self.gate()?;
         gate.start_verify(name)
             .await
             .map(|j| j.id)
-            .map_err(|e| e.to_string())
+            .map_err(PortalError::from)
     }
 
-    async fn start_drill(&self, name: &str) -> Result<String, String> {
+    async fn start_drill(&self, name: &str) -> Result<String, PortalError> {
         let gate = self.gate()?;
         let req = DrillRequest {
             name: name.to_string(),
@@ -527,13 +528,15 @@ impl Backend for PortalBackend {
         gate.start_drill(req)
             .await
             .map(|j| j.id)
-            .map_err(|e| e.to_string())
+            .map_err(PortalError::from)
     }
 
-    async fn start_copy(&self, form: CopyForm) -> Result<String, String> {
+    async fn start_copy(&self, form: CopyForm) -> Result<String, PortalError> {
         let gate = self.gate()?;
         if form.to.trim().is_empty() {
-            return Err("Pick the storage to copy the backup to.".into());
+            return Err(PortalError::invalid_input(
+                "Pick the storage to copy the backup to.",
+            ));
         }
         let as_name = form.as_name.trim();
         let req = CopyRequest {
@@ -544,34 +547,34 @@ impl Backend for PortalBackend {
         gate.start_copy(req)
             .await
             .map(|j| j.id)
-            .map_err(|e| e.to_string())
+            .map_err(PortalError::from)
     }
 
-    async fn policies(&self) -> Result<Vec<PolicyView>, String> {
+    async fn policies(&self) -> Result<Vec<PolicyView>, PortalError> {
         super::policies::policies(&self.gate()?)
     }
 
-    async fn add_policy(&self, form: PolicyForm) -> Result<(), String> {
+    async fn add_policy(&self, form: PolicyForm) -> Result<(), PortalError> {
         super::policies::add(&self.gate()?, form)
     }
 
-    async fn set_policy_enabled(&self, name: &str, enabled: bool) -> Result<(), String> {
+    async fn set_policy_enabled(&self, name: &str, enabled: bool) -> Result<(), PortalError> {
         super::policies::set_enabled(&self.gate()?, name, enabled)
     }
 
-    async fn remove_policy(&self, name: &str) -> Result<(), String> {
+    async fn remove_policy(&self, name: &str) -> Result<(), PortalError> {
         super::policies::remove(&self.gate()?, name)
     }
 
-    async fn run_policy(&self, name: &str) -> Result<String, String> {
+    async fn run_policy(&self, name: &str) -> Result<String, PortalError> {
         super::policies::run(&self.gate()?, name).await
     }
 
-    async fn schedule_preview(&self, cron: &str, time_zone: &str) -> Result<Vec<i64>, String> {
+    async fn schedule_preview(&self, cron: &str, time_zone: &str) -> Result<Vec<i64>, PortalError> {
         super::policies::preview(cron, time_zone)
     }
 
-    async fn me(&self) -> Result<Me, String> {
+    async fn me(&self) -> Result<Me, PortalError> {
         let gate = self.gate()?;
         let w = gate.who();
         Ok(Me {
@@ -582,11 +585,10 @@ impl Backend for PortalBackend {
         })
     }
 
-    async fn tokens(&self) -> Result<Vec<TokenView>, String> {
+    async fn tokens(&self) -> Result<Vec<TokenView>, PortalError> {
         let gate = self.gate()?;
         Ok(gate
-            .tokens()
-            .map_err(|e| e.to_string())?
+            .tokens()?
             .into_iter()
             .map(|t| TokenView {
                 id: t.id,
@@ -599,23 +601,22 @@ impl Backend for PortalBackend {
             .collect())
     }
 
-    async fn create_token(&self, name: &str) -> Result<String, String> {
+    async fn create_token(&self, name: &str) -> Result<String, PortalError> {
         let gate = self.gate()?;
         gate.create_token(name)
             .map(|(plain, _)| plain)
-            .map_err(|e| e.to_string())
+            .map_err(PortalError::from)
     }
 
-    async fn revoke_token(&self, id: &str) -> Result<(), String> {
+    async fn revoke_token(&self, id: &str) -> Result<(), PortalError> {
         let gate = self.gate()?;
-        gate.revoke_token(id).map(|_| ()).map_err(|e| e.to_string())
+        gate.revoke_token(id).map(|_| ()).map_err(PortalError::from)
     }
 
-    async fn users(&self) -> Result<Vec<UserView>, String> {
+    async fn users(&self) -> Result<Vec<UserView>, PortalError> {
         let gate = self.gate()?;
         Ok(gate
-            .users()
-            .map_err(|e| e.to_string())?
+            .users()?
             .into_iter()
             .map(|u| UserView {
                 name: u.name,
@@ -627,28 +628,33 @@ impl Backend for PortalBackend {
             .collect())
     }
 
-    async fn add_user(&self, form: UserForm) -> Result<(), String> {
+    async fn add_user(&self, form: UserForm) -> Result<(), PortalError> {
         let gate = self.gate()?;
-        let role = Role::parse(&form.role).map_err(|e| e.to_string())?;
+        let role = Role::parse(&form.role)?;
         let dbs = super::policies::list_of(&form.databases);
         gate.add_user(form.name.trim(), &form.password, role, &dbs)
-            .map_err(|e| e.to_string())
+            .map_err(PortalError::from)
     }
 
-    async fn set_user_role(&self, name: &str, role: &str, databases: &str) -> Result<(), String> {
+    async fn set_user_role(
+        &self,
+        name: &str,
+        role: &str,
+        databases: &str,
+    ) -> Result<(), PortalError> {
         let gate = self.gate()?;
-        let role = Role::parse(role).map_err(|e| e.to_string())?;
+        let role = Role::parse(role)?;
         gate.set_user_role(name, role, &super::policies::list_of(databases))
-            .map_err(|e| e.to_string())
+            .map_err(PortalError::from)
     }
 
-    async fn remove_user(&self, name: &str) -> Result<(), String> {
+    async fn remove_user(&self, name: &str) -> Result<(), PortalError> {
         let gate = self.gate()?;
-        gate.remove_user(name).map_err(|e| e.to_string())
+        gate.remove_user(name).map_err(PortalError::from)
     }
 
-    async fn notifications(&self) -> Result<NotificationsView, String> {
-        let (hooks, log) = self.gate()?.notifications(50).map_err(|e| e.to_string())?;
+    async fn notifications(&self) -> Result<NotificationsView, PortalError> {
+        let (hooks, log) = self.gate()?.notifications(50)?;
         Ok(NotificationsView {
             webhooks: hooks
                 .into_iter()
@@ -677,9 +683,9 @@ impl Backend for PortalBackend {
         })
     }
 
-    async fn audit(&self, q: AuditQuery) -> Result<Vec<AuditRow>, String> {
+    async fn audit(&self, q: AuditQuery) -> Result<Vec<AuditRow>, PortalError> {
         let gate = self.gate()?;
-        let outcome = Outcome::parse_filter(&q.outcome)?;
+        let outcome = Outcome::parse_filter(&q.outcome).map_err(PortalError::invalid_input)?;
         let f = AuditFilter {
             actor: Some(q.actor.trim().to_string()).filter(|s| !s.is_empty()),
             action: Some(q.action.trim().to_string()).filter(|s| !s.is_empty()),
@@ -688,8 +694,7 @@ impl Backend for PortalBackend {
             ..Default::default()
         };
         Ok(gate
-            .audit_entries(&f)
-            .map_err(|e| e.to_string())?
+            .audit_entries(&f)?
             .into_iter()
             .map(|e| AuditRow {
                 seq: e.seq,
@@ -705,7 +710,7 @@ impl Backend for PortalBackend {
             .collect())
     }
 
-    async fn cluster(&self) -> Result<ClusterView, String> {
+    async fn cluster(&self) -> Result<ClusterView, PortalError> {
         let gate = self.gate()?;
         let report = gate.check().await;
         let at = gate.locations(Duration::from_secs(5)).await;

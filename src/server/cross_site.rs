@@ -18,7 +18,7 @@ use axum::{
 };
 
 use super::refusal::{refuse, source_of, AuthState};
-use crate::auth::audit::Outcome;
+use crate::auth::audit::{action, Outcome};
 
 /// Where a request comes from, as far as the browser says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,7 +177,7 @@ pub async fn guard(State(st): State<AuthState>, req: Request, next: Next) -> Res
     st.registry.store().audit(
         "anonymous",
         "none",
-        "request",
+        action::REQUEST,
         &format!("{} {}", req.method(), truncate(req.uri().path(), 200)),
         &source,
         Outcome::Denied,

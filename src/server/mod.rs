@@ -11,6 +11,7 @@ pub mod cross_site;
 pub mod events;
 pub mod grpc;
 pub mod policies;
+pub mod portal_error;
 pub mod refusal;
 pub mod rest;
 pub mod scheduler;

@@ -1,6 +1,6 @@
 //! The portal's policies and verification states over the engine (used by [`super::backend`]).
 
-use app::api::{PolicyForm, PolicyRunView, PolicyView, Verification};
+use app::api::{PolicyForm, PolicyRunView, PolicyView, PortalError, PortalErrorKind, Verification};
 use chrono::Utc;
 
 use crate::{
@@ -62,15 +62,15 @@ fn view(o: PolicyOverview) -> PolicyView {
 }
 
 /// Every policy.
-pub fn policies(gate: &Gate) -> Result<Vec<PolicyView>, String> {
+pub fn policies(gate: &Gate) -> Result<Vec<PolicyView>, PortalError> {
     gate.policies()
         .map(|l| l.into_iter().map(view).collect())
-        .map_err(|e| e.to_string())
+        .map_err(PortalError::from)
 }
 
 /// Adds the form's policy (checked by the engine's `Policy::validate` in `add_policy`).
-pub fn add(gate: &Gate, f: PolicyForm) -> Result<(), String> {
-    gate.add_policy(&policy_of(f)).map_err(|e| e.to_string())
+pub fn add(gate: &Gate, f: PolicyForm) -> Result<(), PortalError> {
+    gate.add_policy(&policy_of(f)).map_err(PortalError::from)
 }
 
 /// The engine's policy from the portal's form (as `milvault policy add` fills it).
@@ -102,33 +102,36 @@ pub(crate) fn policy_of(f: PolicyForm) -> Policy {
 }
 
 /// Pauses or resumes.
-pub fn set_enabled(gate: &Gate, name: &str, enabled: bool) -> Result<(), String> {
+pub fn set_enabled(gate: &Gate, name: &str, enabled: bool) -> Result<(), PortalError> {
     gate.set_policy_enabled(name, enabled)
         .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(PortalError::from)
 }
 
 /// Removes a policy.
-pub fn remove(gate: &Gate, name: &str) -> Result<(), String> {
-    gate.remove_policy(name).map_err(|e| e.to_string())
+pub fn remove(gate: &Gate, name: &str) -> Result<(), PortalError> {
+    gate.remove_policy(name).map_err(PortalError::from)
 }
 
 /// Runs a policy now; returns the backup job's id.
-pub async fn run(gate: &Gate, name: &str) -> Result<String, String> {
-    let started = crate::server::scheduler::run_policy(gate, name)
-        .await
-        .map_err(|e| e.to_string())?;
+pub async fn run(gate: &Gate, name: &str) -> Result<String, PortalError> {
+    let started = crate::server::scheduler::run_policy(gate, name).await?;
     if started.run.job_id.is_empty() {
-        return Err(started.run.detail);
+        // the run is recorded as failed, with why: the engine's error is in its detail only
+        return Err(PortalError::of_kind(
+            PortalErrorKind::Internal,
+            "run_not_started",
+            started.run.detail,
+        ));
     }
     Ok(started.run.job_id)
 }
 
 /// The next five runs of a schedule.
-pub fn preview(cron: &str, time_zone: &str) -> Result<Vec<i64>, String> {
+pub fn preview(cron: &str, time_zone: &str) -> Result<Vec<i64>, PortalError> {
     policies::preview(cron, time_zone, Utc::now(), 5)
         .map(|v| v.iter().map(|t| t.timestamp_millis()).collect())
-        .map_err(|e| e.to_string())
+        .map_err(PortalError::from)
 }
 
 #[cfg(test)]

@@ -2,9 +2,30 @@
 
 use leptos::prelude::*;
 
-use crate::{api::JobView, format};
+use crate::{
+    api::{JobView, PortalError},
+    format,
+};
 
-/// An error the user can act on.
+/// A server function's error, shown by its kind: a heading and class of its own per kind
+/// (`error-notice kind-not-found`...), the message, and what to do (the hint). Keeps the `error`
+/// and `error-text` classes of [`ErrorBox`] for what looks for any error.
+#[component]
+pub fn ErrorNotice(#[prop(into)] err: PortalError) -> impl IntoView {
+    let kind = err.kind;
+    view! {
+        <div class=format!("error error-notice {}", kind.css_class()) role="alert"
+            data-kind=kind.as_str() data-code=err.code.clone()>
+            <strong class="error-heading">{kind.heading()}". "</strong>
+            <span class="error-text">{err.message.clone()}</span>
+            {err.hint.clone().map(|h| view! { <p class="error-hint">{h}</p> })}
+        </div>
+    }
+    // erased, so that the pages' view types (and the compiler's query depth) stay as they were
+    .into_any()
+}
+
+/// An error the user can act on, as text (a failed job's error, a refused upload).
 #[component]
 pub fn ErrorBox(#[prop(into)] message: String) -> impl IntoView {
     view! {
@@ -75,7 +96,7 @@ pub fn now_ms() -> i64 {
 
 /// Goes to `to(value)` once an action succeeds (e.g. to the job page of the job it started).
 pub fn navigate_on_success<T, N>(
-    value: impl Get<Value = Option<Result<T, ServerFnError>>> + 'static,
+    value: impl Get<Value = Option<Result<T, PortalError>>> + 'static,
     navigate: N,
     to: impl Fn(&T) -> String + 'static,
 ) where

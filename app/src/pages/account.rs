@@ -4,9 +4,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::{
-    components::common::{ErrorBox, Loading},
+    components::common::{ErrorNotice, Loading},
     format,
-    server::{error_text, list_tokens, whoami, CreateToken, RevokeToken},
+    server::{list_tokens, whoami, CreateToken, RevokeToken},
 };
 
 /// The Account page.
@@ -26,7 +26,7 @@ pub fn AccountPage() -> impl IntoView {
         <Suspense fallback=|| view! { <Loading what="your account"/> }>
             {move || Suspend::new(async move {
                 match me.await {
-                    Err(e) => view! { <ErrorBox message=error_text(&e)/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice err=e/> }.into_any(),
                     Ok(m) => {
                         let scope = if m.databases.is_empty() { "all databases".to_string() } else { m.databases.join(", ") };
                         view! {
@@ -57,13 +57,13 @@ pub fn AccountPage() -> impl IntoView {
                     <code class="token-secret">{token}</code>
                 </div>
             }.into_any(),
-            Err(e) => view! { <ErrorBox message=error_text(&e)/> }.into_any(),
+            Err(e) => view! { <ErrorNotice err=e/> }.into_any(),
         })}
-        {move || revoke.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorBox message=error_text(&e)/> })}
+        {move || revoke.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorNotice err=e/> })}
         <Suspense fallback=|| view! { <Loading what="tokens"/> }>
             {move || Suspend::new(async move {
                 match tokens.await {
-                    Err(e) => view! { <ErrorBox message=error_text(&e)/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice err=e/> }.into_any(),
                     Ok(list) if list.is_empty() => view! { <p class="muted">"No tokens yet."</p> }.into_any(),
                     Ok(list) => view! {
                         <div class="table-wrap"><table class="tokens">

@@ -6,9 +6,10 @@ use leptos_meta::Title;
 
 use crate::{
     api::AuditQuery,
-    components::common::{ErrorBox, Loading},
+    audit_action,
+    components::common::{ErrorNotice, Loading},
     format,
-    server::{audit_log, error_text},
+    server::audit_log,
 };
 
 fn export_href(q: &AuditQuery, format: &str) -> String {
@@ -63,18 +64,9 @@ pub fn AuditPage() -> impl IntoView {
             <label for="f-action">"Action"</label>
             <select id="f-action" on:change=move |ev| action.set(event_target_value(&ev)) prop:value=move || action.get()>
                 <option value="">"any"</option>
-                <option value="backup.">"backups (all)"</option>
-                <option value="backup.create">"backup.create"</option>
-                <option value="backup.restore">"backup.restore"</option>
-                <option value="backup.delete">"backup.delete"</option>
-                <option value="backup.verify">"backup.verify"</option>
-                <option value="backup.export">"backup.export"</option>
-                <option value="backup.import">"backup.import"</option>
-                <option value="policy.">"policies"</option>
-                <option value="user.">"users"</option>
-                <option value="token.">"tokens"</option>
-                <option value="auth.">"sign-in / sign-out"</option>
-                <option value="request">"refused requests"</option>
+                {audit_action::filters().into_iter().map(|(value, label)| view! {
+                    <option value=value>{label}</option>
+                }).collect_view()}
             </select>
             <label for="f-outcome">"Outcome"</label>
             <select id="f-outcome" on:change=move |ev| outcome.set(event_target_value(&ev)) prop:value=move || outcome.get()>
@@ -87,7 +79,7 @@ pub fn AuditPage() -> impl IntoView {
         <Transition fallback=|| view! { <Loading what="the audit log"/> }>
             {move || Suspend::new(async move {
                 match entries.await {
-                    Err(e) => view! { <ErrorBox message=error_text(&e)/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice err=e/> }.into_any(),
                     Ok(list) if list.is_empty() => view! { <p class="muted empty-audit">"No entries match."</p> }.into_any(),
                     Ok(list) => view! {
                         <div class="table-wrap"><table class="audit">

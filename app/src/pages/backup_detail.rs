@@ -9,14 +9,14 @@ use crate::{
     api::{BackupDetail, CollectionDetail, CopyForm, DrillCollectionView, DrillView, JobView},
     components::{
         common::{
-            navigate_on_success, ErrorBox, JobProgress, Loading, StateBadge, VerificationBadge,
+            navigate_on_success, ErrorBox, ErrorNotice, JobProgress, Loading, StateBadge,
+            VerificationBadge,
         },
         live::use_event_stream,
     },
     format,
     server::{
-        error_text, get_backup_detail, DeleteBackup, GetBackupDetail, StartCopy, StartDrill,
-        StartVerify,
+        get_backup_detail, DeleteBackup, GetBackupDetail, StartCopy, StartDrill, StartVerify,
     },
 };
 
@@ -32,7 +32,7 @@ pub fn BackupDetailPage() -> impl IntoView {
         <Suspense fallback=|| view! { <Loading what="the backup"/> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Err(e) => view! { <h1>{name()}</h1><ErrorBox message=error_text(&e)/> }.into_any(),
+                    Err(e) => view! { <h1>{name()}</h1><ErrorNotice err=e/> }.into_any(),
                     Ok(d) => view! { <Detail detail=d/> }.into_any(),
                 }
             })}
@@ -205,7 +205,7 @@ fn VerifyButton(name: String) -> impl IntoView {
             "Verify files"
         </button>
         {move || match verify.value().get() {
-            Some(Err(e)) => Some(view! { <ErrorBox message=error_text(&e)/> }),
+            Some(Err(e)) => Some(view! { <ErrorNotice err=e/> }),
             _ => None,
         }}
     }
@@ -238,7 +238,7 @@ fn DrillButton(
             "Drill"
         </button>
         {move || match drill.value().get() {
-            Some(Err(e)) => Some(view! { <ErrorBox message=error_text(&e)/> }),
+            Some(Err(e)) => Some(view! { <ErrorNotice err=e/> }),
             _ => None,
         }}
     }
@@ -386,7 +386,7 @@ fn CopySection(name: String, targets: Vec<String>) -> impl IntoView {
                 </div>
             </form>
             {move || match copy.value().get() {
-                Some(Err(e)) => Some(view! { <ErrorBox message=error_text(&e)/> }),
+                Some(Err(e)) => Some(view! { <ErrorNotice err=e/> }),
                 _ => None,
             }}
             {move || job.get().map(|id| view! { <LiveCopy id=id live=live sent=sent/> })}
@@ -541,7 +541,7 @@ fn DeleteBox(name: String) -> impl IntoView {
                         <button on:click=move |_| { open.set(false); typed.set(String::new()); }>"Cancel"</button>
                     </div>
                     {move || match delete.value().get() {
-                        Some(Err(e)) => Some(view! { <ErrorBox message=error_text(&e)/> }),
+                        Some(Err(e)) => Some(view! { <ErrorNotice err=e/> }),
                         _ => None,
                     }}
                 </div>

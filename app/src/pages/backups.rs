@@ -9,11 +9,11 @@ use crate::{
     api::{BackupPageQuery, BackupRow},
     components::{
         chart::HistoryChart,
-        common::{DrillBadge, ErrorBox, Loading, VerificationBadge},
+        common::{DrillBadge, ErrorNotice, Loading, VerificationBadge},
         upload::ArchiveUpload,
     },
     format,
-    server::{backups_page, error_text, whoami},
+    server::{backups_page, whoami},
 };
 
 /// Rows per page.
@@ -57,7 +57,7 @@ pub fn BackupsPage() -> impl IntoView {
         <Transition fallback=|| view! { <Loading what="backups"/> }>
             {move || Suspend::new(async move {
                 match backups.await {
-                    Err(e) => view! { <ErrorBox message=error_text(&e)/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice err=e/> }.into_any(),
                     Ok(page) if page.total == 0 && filter.get_untracked().trim().is_empty() => view! {
                         <section class="empty">
                             <h2>"No backups yet"</h2>

@@ -5,8 +5,8 @@ use leptos_meta::Title;
 
 use crate::{
     api::StorageRow,
-    components::common::{ErrorBox, Loading},
-    server::{cluster_status, error_text},
+    components::common::{ErrorNotice, Loading},
+    server::cluster_status,
 };
 
 /// The Cluster page.
@@ -19,7 +19,7 @@ pub fn ClusterPage() -> impl IntoView {
         <Suspense fallback=|| view! { <Loading what="cluster health"/> }>
             {move || Suspend::new(async move {
                 match info.await {
-                    Err(e) => view! { <ErrorBox message=error_text(&e)/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice err=e/> }.into_any(),
                     Ok(c) => view! {
                         <dl class="facts">
                             <dt>"Milvus"</dt><dd>{c.milvus_address.clone()}</dd>

@@ -7,11 +7,11 @@ use leptos_router::hooks::use_params_map;
 use crate::{
     api::JobView,
     components::{
-        common::{now_ms, ErrorBox, JobProgress, Loading, StateBadge},
+        common::{now_ms, ErrorBox, ErrorNotice, JobProgress, Loading, StateBadge},
         live::use_event_stream,
     },
     format,
-    server::{error_text, get_job, list_jobs, CancelJob, ResumeJob},
+    server::{get_job, list_jobs, CancelJob, ResumeJob},
 };
 
 /// The job list.
@@ -32,7 +32,7 @@ pub fn JobsPage() -> impl IntoView {
         <Suspense fallback=|| view! { <Loading what="jobs"/> }>
             {move || Suspend::new(async move {
                 match jobs.await {
-                    Err(e) => view! { <ErrorBox message=error_text(&e)/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice err=e/> }.into_any(),
                     Ok(first) => {
                         let list = Signal::derive(move || live.get().unwrap_or_else(|| first.clone()));
                         view! { <JobTable jobs=list/> }.into_any()
@@ -90,7 +90,7 @@ pub fn JobPage() -> impl IntoView {
         <Suspense fallback=|| view! { <Loading what="the job"/> }>
             {move || Suspend::new(async move {
                 match job.await {
-                    Err(e) => view! { <ErrorBox message=error_text(&e)/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice err=e/> }.into_any(),
                     Ok(first) => {
                         let j = Signal::derive(move || live.get().unwrap_or_else(|| first.clone()));
                         view! { <JobCard job=j/> }.into_any()
@@ -145,7 +145,7 @@ fn CancelButton(id: String) -> impl IntoView {
             </button>
         </p>
         {move || match cancel.value().get() {
-            Some(Err(e)) => Some(view! { <ErrorBox message=error_text(&e)/> }),
+            Some(Err(e)) => Some(view! { <ErrorNotice err=e/> }),
             _ => None,
         }}
     }
@@ -186,7 +186,7 @@ fn ResumeButton(id: String, kind: String) -> impl IntoView {
             }}</span>
         </p>
         {move || match resume.value().get() {
-            Some(Err(e)) => Some(view! { <ErrorBox message=error_text(&e)/> }),
+            Some(Err(e)) => Some(view! { <ErrorNotice err=e/> }),
             _ => None,
         }}
     }

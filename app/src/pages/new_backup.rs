@@ -8,9 +8,9 @@ use leptos_router::hooks::use_navigate;
 
 use crate::{
     api::{LiveCollection, NewBackup},
-    components::common::{ErrorBox, Loading},
+    components::common::{ErrorNotice, Loading},
     format,
-    server::{error_text, live_collections, StartBackup},
+    server::{live_collections, StartBackup},
 };
 
 /// The New backup page.
@@ -24,7 +24,7 @@ pub fn NewBackupPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match collections.await {
                     Err(e) => view! {
-                        <ErrorBox message=error_text(&e)/>
+                        <ErrorNotice err=e/>
                         <p>"The picker needs Milvus. See the " <a href="/cluster">"Cluster"</a> " page for what is reachable."</p>
                     }.into_any(),
                     Ok(list) => view! { <BackupForm collections=list/> }.into_any(),
@@ -178,7 +178,7 @@ fn BackupForm(collections: Vec<LiveCollection>) -> impl IntoView {
                 </button>
             </div>
             {move || match start.value().get() {
-                Some(Err(e)) => Some(view! { <ErrorBox message=error_text(&e)/> }),
+                Some(Err(e)) => Some(view! { <ErrorNotice err=e/> }),
                 _ => None,
             }}
         </form>

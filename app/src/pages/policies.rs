@@ -7,7 +7,7 @@ use leptos_router::hooks::use_navigate;
 
 use crate::{
     api::{PolicyForm, PolicyView},
-    components::common::{navigate_on_success, ErrorBox, Loading},
+    components::common::{navigate_on_success, ErrorNotice, Loading},
     format,
     server::{
         error_text, list_policies, notifications, schedule_preview, AddPolicy, RemovePolicy,
@@ -44,7 +44,7 @@ pub fn PoliciesPage() -> impl IntoView {
         <Suspense fallback=|| view! { <Loading what="policies"/> }>
             {move || Suspend::new(async move {
                 match policies.await {
-                    Err(e) => view! { <ErrorBox message=error_text(&e)/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice err=e/> }.into_any(),
                     Ok(list) if list.is_empty() => view! {
                         <p class="empty-policies">"No policies yet. Add one below."</p>
                     }.into_any(),
@@ -65,7 +65,7 @@ pub fn PoliciesPage() -> impl IntoView {
             })}
         </Suspense>
         {move || [toggle.value().get().and_then(|r| r.err()), remove.value().get().and_then(|r| r.err()), run.value().get().and_then(|r| r.err())]
-            .into_iter().flatten().next().map(|e| view! { <ErrorBox message=error_text(&e)/> })}
+            .into_iter().flatten().next().map(|e| view! { <ErrorNotice err=e/> })}
         <NewPolicy add=add/>
         <Notifications/>
     }
@@ -81,7 +81,7 @@ fn Notifications() -> impl IntoView {
             <Suspense fallback=|| view! { <Loading what="notifications"/> }>
                 {move || Suspend::new(async move {
                     match data.await {
-                        Err(e) => view! { <ErrorBox message=error_text(&e)/> }.into_any(),
+                        Err(e) => view! { <ErrorNotice err=e/> }.into_any(),
                         Ok(n) if n.webhooks.is_empty() => view! {
                             <p class="muted no-webhooks">"No webhooks: add them under notifications.webhooks in backup.yaml to be told of failed jobs, damaged backups and failed, skipped or missed policy runs."</p>
                         }.into_any(),
@@ -319,7 +319,7 @@ fn NewPolicy(add: ServerAction<AddPolicy>) -> impl IntoView {
                 </button>
             </div>
             {move || match add.value().get() {
-                Some(Err(e)) => Some(view! { <ErrorBox message=error_text(&e)/> }),
+                Some(Err(e)) => Some(view! { <ErrorNotice err=e/> }),
                 _ => None,
             }}
         </form>

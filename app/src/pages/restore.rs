@@ -9,9 +9,9 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 
 use crate::{
     api::{BackupDetail, RestoreForm},
-    components::common::{ErrorBox, Loading},
+    components::common::{ErrorNotice, Loading},
     format,
-    server::{error_text, get_backup_detail, preview_restore, StartRestore},
+    server::{get_backup_detail, preview_restore, StartRestore},
 };
 
 /// The Restore page.
@@ -27,7 +27,7 @@ pub fn RestorePage() -> impl IntoView {
         <Suspense fallback=|| view! { <Loading what="the backup"/> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Err(e) => view! { <ErrorBox message=error_text(&e)/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice err=e/> }.into_any(),
                     Ok(d) => view! { <RestoreFormView detail=d/> }.into_any(),
                 }
             })}
@@ -191,7 +191,7 @@ fn RestoreFormView(detail: BackupDetail) -> impl IntoView {
             <h2>"Result"</h2>
             {move || match preview.get() {
                 None => view! { <Loading what="the preview"/> }.into_any(),
-                Some(Err(e)) => view! { <ErrorBox message=error_text(&e)/> }.into_any(),
+                Some(Err(e)) => view! { <ErrorNotice err=e/> }.into_any(),
                 Some(Ok(p)) if p.is_empty() => view! { <p class="muted">"Pick at least one collection."</p> }.into_any(),
                 Some(Ok(p)) => view! {
                     <ul class="preview">
@@ -224,7 +224,7 @@ fn RestoreFormView(detail: BackupDetail) -> impl IntoView {
                     {move || format!("I understand that {} will be dropped and replaced by the backup's data", existing().join(", "))}
                 </label>
             </Show>
-            <Show when=move || known_damaged || start.value().get().is_some_and(|r| r.is_err_and(|e| error_text(&e).contains("is damaged")))>
+            <Show when=move || known_damaged || start.value().get().is_some_and(|r| r.is_err_and(|e| e.code == "backup_damaged"))>
                 <label class="check danger-text">
                     <input type="checkbox" name="force" prop:checked=move || force.get()
                         on:change=move |ev| force.set(event_target_checked(&ev))/>
@@ -237,7 +237,7 @@ fn RestoreFormView(detail: BackupDetail) -> impl IntoView {
                 </button>
             </div>
             {move || match start.value().get() {
-                Some(Err(e)) => Some(view! { <ErrorBox message=error_text(&e)/> }),
+                Some(Err(e)) => Some(view! { <ErrorNotice err=e/> }),
                 _ => None,
             }}
         </form>

@@ -5,9 +5,9 @@ use leptos_meta::Title;
 
 use crate::{
     api::UserForm,
-    components::common::{ErrorBox, Loading},
+    components::common::{ErrorNotice, Loading},
     format,
-    server::{error_text, list_users, AddUser, RemoveUser, SetUserRole},
+    server::{list_users, AddUser, RemoveUser, SetUserRole},
 };
 
 /// The Users page.
@@ -35,11 +35,11 @@ pub fn UsersPage() -> impl IntoView {
         <h1>"Users"</h1>
         <p class="muted">"admin: everything, users and policies · operator: back up and restore anything · member: back up and restore within its databases only · viewer: reads, changes nothing."</p>
         {move || [remove.value().get().and_then(|r| r.err()), change.value().get().and_then(|r| r.err())]
-            .into_iter().flatten().next().map(|e| view! { <ErrorBox message=error_text(&e)/> })}
+            .into_iter().flatten().next().map(|e| view! { <ErrorNotice err=e/> })}
         <Suspense fallback=|| view! { <Loading what="users"/> }>
             {move || Suspend::new(async move {
                 match users.await {
-                    Err(e) => view! { <ErrorBox message=error_text(&e)/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice err=e/> }.into_any(),
                     Ok(list) => view! {
                         <div class="table-wrap"><table class="users">
                             <thead><tr><th>"User"</th><th>"Role"</th><th>"Databases"</th><th>"Added"</th><th></th></tr></thead>
@@ -104,7 +104,7 @@ pub fn UsersPage() -> impl IntoView {
         </form>
         {move || add.value().get().map(|r| match r {
             Ok(()) => view! { <p class="ok" role="status">"User added."</p> }.into_any(),
-            Err(e) => view! { <ErrorBox message=error_text(&e)/> }.into_any(),
+            Err(e) => view! { <ErrorNotice err=e/> }.into_any(),
         })}
     }
 }
