@@ -47,6 +47,18 @@ pub struct BackupRow {
     /// The last restore drill, in short; `None`: never drilled.
     #[serde(default)]
     pub drill: Option<DrillSummary>,
+    /// The storage that holds it: empty for the configured backup storage, else a name under
+    /// `storages:`.
+    #[serde(default)]
+    pub storage: String,
+}
+
+impl BackupRow {
+    /// How the portal addresses it: its name, `STORAGE:NAME` in a named storage (see
+    /// [`crate::names::backup_key`]).
+    pub fn key(&self) -> String {
+        crate::names::backup_key(&self.storage, &self.name)
+    }
 }
 
 /// A backup's last restore drill, in short (the Backups list).
@@ -203,7 +215,7 @@ pub struct BackupDetail {
 /// The backup page's "Copy to another storage" form.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CopyForm {
-    /// The backup to copy.
+    /// The backup to copy (its key: `STORAGE:NAME` in a named storage).
     pub backup: String,
     /// A name under `storages:` in the configuration.
     pub to: String,
@@ -284,6 +296,7 @@ pub struct NewBackup {
 /// The Restore form.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RestoreForm {
+    /// The backup's key (its name, `STORAGE:NAME` in a named storage).
     pub backup: String,
     /// `db.collection` in the backup; empty: all.
     pub collections: Vec<String>,
@@ -537,6 +550,9 @@ pub struct BackupPageQuery {
     pub offset: usize,
     pub limit: usize,
     pub filter: String,
+    /// The storage to list: a name under `storages:`; empty: the configured backup storage.
+    #[serde(default)]
+    pub storage: String,
 }
 
 /// One page of the backup history, with what all pages hold.
@@ -549,6 +565,9 @@ pub struct BackupPageView {
     pub total_bytes: i64,
     pub offset: usize,
     pub limit: usize,
+    /// The storages backups can be listed from (`default` first), when there are several.
+    #[serde(default)]
+    pub storages: Vec<String>,
 }
 
 /// The engine, as the portal's server functions see it. Errors are [`PortalError`]s: a kind, the
@@ -559,8 +578,10 @@ pub trait Backend: Send + Sync + 'static {
     async fn list_backups(&self) -> Result<Vec<BackupRow>, PortalError>;
     /// One page of the backup history, sorted and filtered on the server.
     async fn backups_page(&self, q: BackupPageQuery) -> Result<BackupPageView, PortalError>;
-    async fn backup_detail(&self, name: &str) -> Result<BackupDetail, PortalError>;
-    async fn delete_backup(&self, name: &str) -> Result<usize, PortalError>;
+    /// A backup by its key ([`BackupRow::key`]: `STORAGE:NAME` in a named storage), as are the
+    /// `key`s below.
+    async fn backup_detail(&self, key: &str) -> Result<BackupDetail, PortalError>;
+    async fn delete_backup(&self, key: &str) -> Result<usize, PortalError>;
     async fn live_collections(&self) -> Result<Vec<LiveCollection>, PortalError>;
     /// Starts a backup job; returns its id.
     async fn start_backup(&self, form: NewBackup) -> Result<String, PortalError>;
@@ -577,10 +598,10 @@ pub trait Backend: Send + Sync + 'static {
     /// The Cluster page (a scoped caller's: its databases only).
     async fn cluster(&self) -> Result<ClusterView, PortalError>;
     /// Starts verifying a backup; returns the job id.
-    async fn start_verify(&self, name: &str) -> Result<String, PortalError>;
+    async fn start_verify(&self, key: &str) -> Result<String, PortalError>;
     /// Starts a restore drill of a backup (all its collections, default checks); returns the
     /// job id. Its report becomes the backup's last drill.
-    async fn start_drill(&self, name: &str) -> Result<String, PortalError>;
+    async fn start_drill(&self, key: &str) -> Result<String, PortalError>;
     /// Starts copying a backup to a named storage; returns the job id.
     async fn start_copy(&self, form: CopyForm) -> Result<String, PortalError>;
     async fn policies(&self) -> Result<Vec<PolicyView>, PortalError>;

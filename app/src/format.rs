@@ -281,14 +281,40 @@ fn url_part(s: &str) -> String {
     out
 }
 
-/// Where a backup's archive is downloaded (REST v2, streamed): a tar, or with `zstd` a tar
-/// compressed with zstd.
-pub fn archive_href(name: &str, zstd: bool) -> String {
-    format!(
-        "/api/v2/backups/{}/archive{}",
-        url_part(name),
-        if zstd { "?zstd=true" } else { "" }
-    )
+/// Where the archive of backup `key` ([`crate::api::BackupRow::key`]) is downloaded (REST v2,
+/// streamed): a tar, or with `zstd` a tar compressed with zstd.
+pub fn archive_href(key: &str, zstd: bool) -> String {
+    let (storage, name) = crate::names::split_backup_key(key);
+    let mut query = Vec::new();
+    if !storage.is_empty() {
+        query.push(format!("storage={}", url_part(storage)));
+    }
+    if zstd {
+        query.push("zstd=true".to_string());
+    }
+    let query = match query.is_empty() {
+        true => String::new(),
+        false => format!("?{}", query.join("&")),
+    };
+    format!("/api/v2/backups/{}/archive{query}", url_part(name))
+}
+
+/// Where the whole metadata of backup `key` is downloaded.
+pub fn meta_href(key: &str) -> String {
+    let (storage, name) = crate::names::split_backup_key(key);
+    let query = match storage {
+        "" => String::new(),
+        s => format!("?storage={}", url_part(s)),
+    };
+    format!("/download/backups/{}/backup.json{query}", url_part(name))
+}
+
+/// The Backups page listing storage `storage` (`""`: the configured backup storage).
+pub fn backups_href(storage: &str) -> String {
+    match storage {
+        "" => "/".to_string(),
+        s => format!("/?storage={}", url_part(s)),
+    }
 }
 
 /// The file name a downloaded archive is saved as: `b1.tar`, `b1.tar.zst`.
@@ -492,6 +518,10 @@ mod tests {
     #[test]
     fn archive_addresses_are_the_rest_v2_ones() {
         assert_eq!(archive_href("b1", false), "/api/v2/backups/b1/archive");
+        assert_eq!(
+            archive_href("far:b1", true),
+            "/api/v2/backups/b1/archive?storage=far&zstd=true"
+        );
         assert_eq!(
             archive_href("nightly.2026-01_x", true),
             "/api/v2/backups/nightly.2026-01_x/archive?zstd=true"

@@ -37,6 +37,26 @@ pub fn backup_name_problem(name: &str) -> Option<NameProblem> {
     None
 }
 
+/// The storage every configuration has: the configured backup storage.
+pub const DEFAULT_STORAGE: &str = "default";
+
+/// How backup `name` of storage `storage` is known beyond its storage (the job database's name
+/// claims and verifications, the audit log, the portal's addresses): the name itself in the
+/// configured backup storage (`default`, or `""`), `STORAGE:NAME` in a named one. A backup
+/// name never holds ':', so the two never meet.
+pub fn backup_key(storage: &str, name: &str) -> String {
+    if storage.is_empty() || storage == DEFAULT_STORAGE {
+        name.to_string()
+    } else {
+        format!("{storage}:{name}")
+    }
+}
+
+/// The storage (`""`: the configured one) and the name of a [`backup_key`].
+pub fn split_backup_key(key: &str) -> (&str, &str) {
+    key.split_once(':').unwrap_or(("", key))
+}
+
 /// The name a backup gets when none is given, from a time in milliseconds since 1970 (UTC):
 /// `backup_YYYY_MM_DD_HH_MM_SS`, milvus-backup's layout (`backup_2006_01_02_15_04_05`, without
 /// the nanoseconds it appends: two backups started within one second are refused by the name
@@ -55,6 +75,16 @@ pub fn default_backup_name(ms: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_backup_key_names_its_storage_unless_it_is_the_default() {
+        use super::*;
+        assert_eq!(backup_key("", "b1"), "b1");
+        assert_eq!(backup_key(DEFAULT_STORAGE, "b1"), "b1");
+        assert_eq!(backup_key("far", "b1"), "far:b1");
+        assert_eq!(split_backup_key("far:b1"), ("far", "b1"));
+        assert_eq!(split_backup_key("b1"), ("", "b1"));
+    }
+
     use super::*;
 
     #[test]

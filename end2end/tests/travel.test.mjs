@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { launchChromium, newPageOf } from '../lib/browser.mjs';
+import { launchChromium, milvusCount, newPageOf } from '../lib/browser.mjs';
 
 const BASE = process.env.MILVAULT_PORTAL_URL ?? 'http://127.0.0.1:3000';
 const DOWN = process.env.MILVAULT_DOWN_URL;
@@ -124,6 +124,48 @@ test('copy to another storage from the backup page: followed live, the files lan
   // the same copy again is refused before a job starts: the storage holds that name now
   await section.getByRole('button', { name: 'Copy', exact: true }).click();
   await section.locator('.error', { hasText: copy }).waitFor({ timeout: 30_000 });
+  await page.close();
+});
+
+test('the copy is a backup of its storage: picked on Backups, opened, verified and restored from there', { skip }, async () => {
+  const page = await newPage();
+  const copy = `${BACKUP}_far`;
+  await open(page, `${BASE}/`);
+  const picker = page.locator('label.storage-picker select[name=storage]');
+  assert.deepEqual(await picker.locator('option').allTextContents(), ['default', 'e2e_far']);
+  await picker.selectOption('e2e_far');
+  const link = page.locator('table.backups a', { hasText: copy });
+  await link.waitFor({ timeout: 30_000 });
+  assert.equal(await page.locator('table.backups a', { hasText: BACKUP }).count(), 1, 'only the copy is there');
+  await shot(page, '17b-backups-in-storage');
+  await link.click();
+  await page.waitForURL(new RegExp(`/backups/e2e_far:${copy}$`));
+  await page.locator('h1 .storage-of', { hasText: 'in storage e2e_far' }).waitFor();
+  assert.equal(await page.locator('a.archive-tar').getAttribute('href'),
+    `/api/v2/backups/${copy}/archive?storage=e2e_far`);
+  assert.equal(await page.locator('p.crumbs a').first().getAttribute('href'), '/?storage=e2e_far');
+
+  // verified there: the job, then the backup's own badge
+  await page.getByRole('button', { name: 'Verify' }).click();
+  await page.waitForURL(/\/jobs\/[0-9a-f-]+$/, { timeout: 30_000 });
+  await page.locator('.badge', { hasText: /succeeded|failed/ }).waitFor({ timeout: 120_000 });
+  assert.equal((await page.locator('.badge').first().textContent()).trim(), 'succeeded');
+  await open(page, `${BASE}/backups/e2e_far:${copy}`);
+  assert.match(await page.locator('dl.facts').textContent(), /intact/);
+
+  // restored from there, every row back
+  const suffix = `_far${RUN}`;
+  await open(page, `${BASE}/restore/e2e_far:${copy}`);
+  await page.fill('input[name=suffix]', suffix);
+  await page.locator('.preview strong.target', { hasText: `default.demo_products${suffix}` }).waitFor();
+  await page.getByRole('button', { name: 'Start restore' }).click();
+  await page.waitForURL(/\/jobs\/[0-9a-f-]+$/, { timeout: 30_000 });
+  await page.locator('.badge', { hasText: /succeeded|failed/ }).waitFor({ timeout: 300_000 });
+  assert.equal((await page.locator('.badge').first().textContent()).trim(), 'succeeded',
+    await page.locator('main').textContent());
+  const source = milvusCount('default', 'demo_products');
+  assert.ok(source > 0);
+  assert.equal(milvusCount('default', `demo_products${suffix}`), source);
   await page.close();
 });
 

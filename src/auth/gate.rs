@@ -1036,7 +1036,16 @@ impl Gate {
         check::locations(self.reg.service(), wait).await
     }
 
-    /// The storages a backup can be copied to: the named ones other than its own.
+    /// Every storage backups can be kept in: `default` (the configured backup storage) first,
+    /// then each named one.
+    pub fn storages(&self) -> Vec<String> {
+        let config = self.reg.service().config();
+        std::iter::once(crate::config::DEFAULT_STORAGE.to_string())
+            .chain(config.storages.keys().cloned())
+            .collect()
+    }
+
+    /// The storages a backup of this gate's storage can be copied to.
     pub fn copy_targets(&self) -> Vec<String> {
         check::other_storages(self.reg.service())
     }

@@ -133,7 +133,7 @@ pub struct Config {
 }
 
 /// The name that always means the configured backup storage (`minio.backup*`).
-pub const DEFAULT_STORAGE: &str = "default";
+pub const DEFAULT_STORAGE: &str = app::names::DEFAULT_STORAGE;
 
 /// `targets.NAME`: another Milvus (a DR cluster, a staging cluster) with the storage it keeps
 /// its binlogs in, written as backup.yaml's `milvus` and `minio` sections. Backups are still read

@@ -229,15 +229,10 @@ pub fn databases_of<S: AsRef<str>>(qualified: &[S]) -> Vec<String> {
     dbs
 }
 
-/// How backup `name` of storage `storage` is known in the job database: the name itself in the
-/// configured backup storage (`default`), `STORAGE:NAME` in a named one (a backup name never
-/// holds ':', so the two never meet).
+/// How backup `name` of storage `storage` is known in the job database and the audit log
+/// (see [`app::names::backup_key`]: `STORAGE:NAME` in a named storage).
 pub fn stored_name(storage: &str, name: &str) -> String {
-    if storage.is_empty() || storage == crate::config::DEFAULT_STORAGE {
-        name.to_string()
-    } else {
-        format!("{storage}:{name}")
-    }
+    app::names::backup_key(storage, name)
 }
 
 #[cfg(test)]

@@ -50,6 +50,13 @@ impl PortalBackend {
 
     /// The gate for the caller of the current request (server functions and server-side
     /// rendering run with the request's parts in context). Call it before the first await.
+    /// The caller's gate on the storage of backup `key` (`STORAGE:NAME`, or a plain name in the
+    /// configured storage), and the backup's name there.
+    fn backup_gate<'k>(&self, key: &'k str) -> Result<(Gate, &'k str), PortalError> {
+        let (storage, name) = app::names::split_backup_key(key);
+        Ok((self.gate()?.in_storage(storage)?, name))
+    }
+
     fn gate(&self) -> Result<Gate, PortalError> {
         leptos::prelude::use_context::<axum::http::request::Parts>()
             .and_then(|p| p.extensions.get::<Caller>().cloned())
@@ -58,6 +65,14 @@ impl PortalBackend {
                 crate::Error::Unauthenticated("this request came without a signed-in user".into())
                     .into()
             })
+    }
+}
+
+/// The storage `gate` works on as a [`BackupRow`] names it: empty for the configured one.
+fn named_storage(gate: &Gate) -> String {
+    match gate.storage() {
+        crate::config::DEFAULT_STORAGE => String::new(),
+        s => s.to_string(),
     }
 }
 
@@ -85,6 +100,7 @@ pub fn backup_row(s: &BackupSummary) -> BackupRow {
         files_from_base: s.files_from_base,
         bytes_from_base: s.bytes_from_base,
         drill: None,
+        storage: String::new(),
     }
 }
 
@@ -316,8 +332,10 @@ pub fn restore_request(form: &RestoreForm) -> RestoreRequest {
             renames.push(format!("{db}.*:{target_db}.*"));
         }
     }
+    let (storage, name) = app::names::split_backup_key(&form.backup);
     RestoreRequest {
-        name: form.backup.clone(),
+        name: name.to_string(),
+        storage: storage.to_string(),
         collections: form.collections.clone(),
         databases: Vec::new(),
         suffix: form.suffix.trim().to_string(),
@@ -335,7 +353,7 @@ pub fn restore_request(form: &RestoreForm) -> RestoreRequest {
 #[async_trait]
 impl Backend for PortalBackend {
     async fn backups_page(&self, q: BackupPageQuery) -> Result<BackupPageView, PortalError> {
-        let gate = self.gate()?;
+        let gate = self.gate()?.in_storage(&q.storage)?;
         let limit = q.limit.clamp(1, 500);
         let query = crate::engine::backup_query::BackupQuery {
             name_contains: Some(q.filter.trim().to_string()).filter(|f| !f.is_empty()),
@@ -352,15 +370,22 @@ impl Backend for PortalBackend {
                 let mut row = backup_row(s);
                 row.verification = v.as_ref().map(super::policies::verification_view);
                 row.drill = drills.get(&s.name).map(drill_summary);
+                row.storage = named_storage(&gate);
                 row
             })
             .collect();
+        // a picker only when there is more than one
+        let storages = match gate.storages() {
+            all if all.len() > 1 => all,
+            _ => Vec::new(),
+        };
         Ok(BackupPageView {
             rows,
             total,
             total_bytes,
             offset: q.offset,
             limit,
+            storages,
         })
     }
 
@@ -380,10 +405,11 @@ impl Backend for PortalBackend {
             .collect())
     }
 
-    async fn backup_detail(&self, name: &str) -> Result<BackupDetail, PortalError> {
-        let gate = self.gate()?;
+    async fn backup_detail(&self, key: &str) -> Result<BackupDetail, PortalError> {
+        let (gate, name) = self.backup_gate(key)?;
         let (info, v) = gate.get_backup_verified(name).await?;
         let mut d = detail(&info);
+        d.summary.storage = named_storage(&gate);
         d.summary.verification = v.as_ref().map(super::policies::verification_view);
         let drill = gate.last_drills(&[info.name.as_str()])?.remove(&info.name);
         d.summary.drill = drill.as_ref().map(drill_summary);
@@ -395,9 +421,9 @@ impl Backend for PortalBackend {
         Ok(d)
     }
 
-    async fn delete_backup(&self, name: &str) -> Result<usize, PortalError> {
-        let gate = self.gate()?;
-        tracing::info!(backup = name, "deleting backup from the portal");
+    async fn delete_backup(&self, key: &str) -> Result<usize, PortalError> {
+        let (gate, name) = self.backup_gate(key)?;
+        tracing::info!(backup = key, "deleting backup from the portal");
         gate.delete_backup(name).await.map_err(PortalError::from)
     }
 
@@ -511,16 +537,16 @@ impl Backend for PortalBackend {
         Ok(job.id)
     }
 
-    async fn start_verify(&self, name: &str) -> Result<String, PortalError> {
-        let gate = self.gate()?;
+    async fn start_verify(&self, key: &str) -> Result<String, PortalError> {
+        let (gate, name) = self.backup_gate(key)?;
         gate.start_verify(name)
             .await
             .map(|j| j.id)
             .map_err(PortalError::from)
     }
 
-    async fn start_drill(&self, name: &str) -> Result<String, PortalError> {
-        let gate = self.gate()?;
+    async fn start_drill(&self, key: &str) -> Result<String, PortalError> {
+        let (gate, name) = self.backup_gate(key)?;
         let req = DrillRequest {
             name: name.to_string(),
             ..DrillRequest::default()
@@ -532,7 +558,7 @@ impl Backend for PortalBackend {
     }
 
     async fn start_copy(&self, form: CopyForm) -> Result<String, PortalError> {
-        let gate = self.gate()?;
+        let (gate, name) = self.backup_gate(&form.backup)?;
         if form.to.trim().is_empty() {
             return Err(PortalError::invalid_input(
                 "Pick the storage to copy the backup to.",
@@ -540,7 +566,7 @@ impl Backend for PortalBackend {
         }
         let as_name = form.as_name.trim();
         let req = CopyRequest {
-            name: form.backup,
+            name: name.to_string(),
             to: form.to.trim().to_string(),
             as_name: (!as_name.is_empty()).then(|| as_name.to_string()),
         };

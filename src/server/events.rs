@@ -155,8 +155,11 @@ pub async fn job_list_events(
     Sse::new(s).keep_alive(KeepAlive::default())
 }
 
-/// `GET /download/backups/{name}/backup.json`: the backup's whole metadata.
-pub async fn download_meta(gate: Gate, Path(name): Path<String>) -> Response {
+/// `GET /download/backups/{name}/backup.json[?storage=NAME]`: the backup's whole metadata.
+pub async fn download_meta(
+    crate::server::rest::in_storage::InStorage(gate): crate::server::rest::in_storage::InStorage,
+    Path(name): Path<String>,
+) -> Response {
     match gate.get_backup(&name).await {
         Ok(info) => match serde_json::to_vec_pretty(&info) {
             Ok(body) => (

@@ -28,7 +28,7 @@ pub fn BackupDetailPage() -> impl IntoView {
     let detail = Resource::new(name, get_backup_detail);
     view! {
         <Title text=move || format!("{} · milvault", name())/>
-        <p class="crumbs"><a href="/">"Backups"</a>" / "{name}</p>
+        <p class="crumbs"><a href=move || format::backups_href(crate::names::split_backup_key(&name()).0)>"Backups"</a>" / "{name}</p>
         <Suspense fallback=|| view! { <Loading what="the backup"/> }>
             {move || Suspend::new(async move {
                 match detail.await {
@@ -44,6 +44,8 @@ pub fn BackupDetailPage() -> impl IntoView {
 fn Detail(detail: BackupDetail) -> impl IntoView {
     let s = detail.summary.clone();
     let name = s.name.clone();
+    // how the portal addresses it: `STORAGE:NAME` in a named storage
+    let key = s.key();
     // the drill started from this page, followed live, and the last drill (updated when it ends)
     let drill_job = RwSignal::new(None::<String>);
     let drill_live = RwSignal::new(None::<JobView>);
@@ -51,20 +53,21 @@ fn Detail(detail: BackupDetail) -> impl IntoView {
     // parts erased to AnyView: the page's whole view type is too deep for the compiler otherwise
     let head = view! {
         <div class="page-head">
-            <h1>{s.name.clone()}</h1>
+            <h1>{s.name.clone()}
+                {(!s.storage.is_empty()).then(|| view! { <span class="storage-of muted">{format!(" in storage {}", s.storage)}</span> })}</h1>
             <div class="actions">
-                <a class="button primary" href=format!("/restore/{}", s.name)>"Restore…"</a>
-                <a class="button" href=format!("/download/backups/{}/backup.json", s.name)
+                <a class="button primary" href=format!("/restore/{key}")>"Restore…"</a>
+                <a class="button" href=format::meta_href(&key)
                     download=format!("{}.json", s.name)>"Download metadata"</a>
-                <a class="button archive-tar" href=format::archive_href(&s.name, false)
+                <a class="button archive-tar" href=format::archive_href(&key, false)
                     download=format::archive_file_name(&s.name, false)
                     title="Every file of the backup in one tar, streamed; upload it on the Backups page of any milvault">
                     "Download archive (.tar)"</a>
-                <a class="button archive-zst" href=format::archive_href(&s.name, true)
+                <a class="button archive-zst" href=format::archive_href(&key, true)
                     download=format::archive_file_name(&s.name, true)
                     title="The same archive compressed with zstd">".tar.zst"</a>
-                <VerifyButton name=s.name.clone()/>
-                {detail.may_drill.then(|| view! { <DrillButton name=s.name.clone() job=drill_job live=drill_live/> })}
+                <VerifyButton name=key.clone()/>
+                {detail.may_drill.then(|| view! { <DrillButton name=key.clone() job=drill_job live=drill_live/> })}
             </div>
         </div>
     }
@@ -83,7 +86,7 @@ fn Detail(detail: BackupDetail) -> impl IntoView {
                 <dd class="incremental">
                     {format!("{} files copied from ", format::count(i64::try_from(s.files_from_base).unwrap_or(i64::MAX)))}
                     {s.incremental_bases.iter().enumerate().map(|(i, b)| view! {
-                        {(i > 0).then_some(", ")}<a href=format!("/backups/{b}")>{b.clone()}</a>
+                        {(i > 0).then_some(", ")}<a href=format!("/backups/{}", crate::names::backup_key(&s.storage, b))>{b.clone()}</a>
                     }).collect_view()}
                     <div class="muted small">"This backup holds its own copy of every file: deleting a base does not affect it."</div>
                 </dd>
@@ -109,11 +112,11 @@ fn Detail(detail: BackupDetail) -> impl IntoView {
                 <p>"A restore of this backup is refused unless forced; restore from another backup."</p>
             </section>
         }.into_any())}
-        <DrillSection name=s.name.clone() job=drill_job live=drill_live last=last_drill/>
-        {(!detail.copy_targets.is_empty()).then(|| view! { <CopySection name=s.name.clone() targets=detail.copy_targets.clone()/> }.into_any())}
+        <DrillSection name=key.clone() job=drill_job live=drill_live last=last_drill/>
+        {(!detail.copy_targets.is_empty()).then(|| view! { <CopySection name=key.clone() targets=detail.copy_targets.clone()/> }.into_any())}
         <CollectionRows collections=detail.collections.clone()/>
         {detail.collections.into_iter().map(|c| view! { <Collection c=c/> }).collect_view()}
-        <DeleteBox name=name/>
+        <DeleteBox name=name key=key/>
     }
 }
 
@@ -316,7 +319,11 @@ fn LiveDrill(
 /// "Copy to another storage": a storage named in the configuration and an optional new name;
 /// the copy job started here is followed live below the form.
 #[component]
-fn CopySection(name: String, targets: Vec<String>) -> impl IntoView {
+fn CopySection(
+    /// The backup's key.
+    name: String,
+    targets: Vec<String>,
+) -> impl IntoView {
     let copy = ServerAction::<StartCopy>::new();
     let to = RwSignal::new(targets.first().cloned().unwrap_or_default());
     let as_name = RwSignal::new(String::new());
@@ -361,7 +368,11 @@ fn CopySection(name: String, targets: Vec<String>) -> impl IntoView {
                     to: to.get_untracked(),
                     as_name: as_name.get_untracked().trim().to_string(),
                 };
-                let shown = if form.as_name.is_empty() { form.backup.clone() } else { form.as_name.clone() };
+                let shown = if form.as_name.is_empty() {
+                    crate::names::split_backup_key(&form.backup).1.to_string()
+                } else {
+                    form.as_name.clone()
+                };
                 sent.set((form.to.clone(), shown));
                 copy.dispatch(StartCopy { form });
             }>
@@ -372,7 +383,7 @@ fn CopySection(name: String, targets: Vec<String>) -> impl IntoView {
                     </select>
                 </label>
                 <label for="copy-as">"Name there (optional)"</label>
-                <input id="copy-as" type="text" name="copy-as" autocomplete="off" placeholder=name.clone()
+                <input id="copy-as" type="text" name="copy-as" autocomplete="off" placeholder=crate::names::split_backup_key(&name).1.to_string()
                     aria-describedby="copy-as-help"
                     prop:value=move || as_name.get()
                     on:input=move |ev| as_name.set(event_target_value(&ev))/>
@@ -501,19 +512,25 @@ fn DrillCollectionRow(c: DrillCollectionView) -> impl IntoView {
 
 /// Delete, behind a confirmation that names the backup.
 #[component]
-fn DeleteBox(name: String) -> impl IntoView {
+fn DeleteBox(
+    /// What the user types to confirm.
+    name: String,
+    /// The backup's key (`STORAGE:NAME` in a named storage).
+    key: String,
+) -> impl IntoView {
     let open = RwSignal::new(false);
     let typed = RwSignal::new(String::new());
     let delete = ServerAction::<DeleteBackup>::new();
     let navigate = use_navigate();
+    let back = format::backups_href(crate::names::split_backup_key(&key).0);
     Effect::new(move |_| {
         if let Some(Ok(_)) = delete.value().get() {
-            navigate("/", Default::default());
+            navigate(&back, Default::default());
         }
     });
     let expected = StoredValue::new(name.clone());
     let matches = move || expected.with_value(|e| typed.get() == *e);
-    let name_for_click = name.clone();
+    let name_for_click = key.clone();
     view! {
         <section class="danger-zone">
             <h2>"Delete"</h2>
@@ -523,7 +540,7 @@ fn DeleteBox(name: String) -> impl IntoView {
                 <div class="confirm" role="dialog" aria-labelledby="confirm-title">
                     <p id="confirm-title">
                         "This removes the backup " <strong>{name.clone()}</strong>
-                        " and all its files from the backup storage. It cannot be undone. Type its name to confirm."
+                        " and all its files from its storage. It cannot be undone. Type its name to confirm."
                     </p>
                     <label>"Backup name "
                         <input type="text" name="confirm-name" autocomplete="off"

@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
 
 use crate::{
     api::{BackupPageQuery, BackupRow},
@@ -13,6 +14,7 @@ use crate::{
         upload::ArchiveUpload,
     },
     format,
+    names::DEFAULT_STORAGE,
     server::{backups_page, whoami},
 };
 
@@ -24,13 +26,17 @@ pub const PAGE: usize = 50;
 pub fn BackupsPage() -> impl IntoView {
     let filter = RwSignal::new(String::new());
     let offset = RwSignal::new(0usize);
+    // `/?storage=NAME` lists a named storage's backups (a backup page's crumb links back so)
+    let query = use_query_map();
+    let storage = RwSignal::new(query.with_untracked(|q| q.get("storage").unwrap_or_default()));
     let backups = Resource::new(
-        move || (filter.get(), offset.get()),
-        |(filter, offset)| {
+        move || (filter.get(), offset.get(), storage.get()),
+        |(filter, offset, storage)| {
             backups_page(BackupPageQuery {
                 offset,
                 limit: PAGE,
                 filter,
+                storage,
             })
         },
     );
@@ -59,6 +65,7 @@ pub fn BackupsPage() -> impl IntoView {
                 match backups.await {
                     Err(e) => view! { <ErrorNotice err=e/> }.into_any(),
                     Ok(page) if page.total == 0 && filter.get_untracked().trim().is_empty() => view! {
+                        <StoragePicker storages=page.storages.clone() storage=storage offset=offset/>
                         <section class="empty">
                             <h2>"No backups yet"</h2>
                             <p>"Make the first one on the " <a href="/new">"New backup"</a>
@@ -72,6 +79,7 @@ pub fn BackupsPage() -> impl IntoView {
                         let newer = page.offset > 0;
                         let rows = page.rows.clone();
                         view! {
+                            <StoragePicker storages=page.storages.clone() storage=storage offset=offset/>
                             <p class="muted">{format!("{} backups, {} in all", page.total, format::bytes(page.total_bytes))}</p>
                             <HistoryChart rows=rows.clone()/>
                             <div class="table-wrap">
@@ -105,9 +113,42 @@ pub fn BackupsPage() -> impl IntoView {
     }
 }
 
+/// Which storage's backups are listed, when there are several: the configured backup storage
+/// (`default`) or a named one; changing it starts again at the first page.
+#[component]
+fn StoragePicker(
+    storages: Vec<String>,
+    storage: RwSignal<String>,
+    offset: RwSignal<usize>,
+) -> impl IntoView {
+    (!storages.is_empty()).then(|| {
+        let options = storages
+            .into_iter()
+            .map(|s| {
+                let value = if s == DEFAULT_STORAGE {
+                    String::new()
+                } else {
+                    s.clone()
+                };
+                let selected = storage.get_untracked() == value;
+                view! { <option value=value selected=selected>{s}</option> }
+            })
+            .collect_view();
+        view! {
+            <label class="storage-picker">"Storage "
+                <select name="storage" on:change=move |ev| {
+                    offset.set(0);
+                    storage.set(event_target_value(&ev));
+                }>{options}</select>
+            </label>
+        }
+    })
+}
+
 /// One backup's line of the history table.
 fn backup_line(r: BackupRow) -> impl IntoView {
-    let href = format!("/backups/{}", r.name);
+    // a key is URL-safe as it is (names and storages are letters, digits, `_`, `-`, `.`)
+    let href = format!("/backups/{}", r.key());
     view! {
         <tr>
             <td><a href=href>{r.name.clone()}</a></td>

@@ -22,7 +22,7 @@ pub fn RestorePage() -> impl IntoView {
     let detail = Resource::new(name, get_backup_detail);
     view! {
         <Title text=move || format!("Restore {} · milvault", name())/>
-        <p class="crumbs"><a href="/">"Backups"</a>" / "<a href=move || format!("/backups/{}", name())>{name}</a>" / restore"</p>
+        <p class="crumbs"><a href=move || format::backups_href(crate::names::split_backup_key(&name()).0)>"Backups"</a>" / "<a href=move || format!("/backups/{}", name())>{name}</a>" / restore"</p>
         <h1>{move || format!("Restore {}", name())}</h1>
         <Suspense fallback=|| view! { <Loading what="the backup"/> }>
             {move || Suspend::new(async move {
@@ -37,7 +37,8 @@ pub fn RestorePage() -> impl IntoView {
 
 #[component]
 fn RestoreFormView(detail: BackupDetail) -> impl IntoView {
-    let backup = detail.summary.name.clone();
+    // the backup's key: a backup of a named storage is restored from there
+    let backup = detail.summary.key();
     let sources: Vec<(String, i64)> = detail
         .collections
         .iter()
