@@ -372,6 +372,8 @@ impl Gate {
     /// A resume ([`RestoreRequest::resume`]) becomes the interrupted job's own request, when the
     /// caller may see that job.
     fn qualified_restore(&self, req: &RestoreRequest) -> Result<RestoreRequest> {
+        let tidy = req.clone().tidy();
+        let req = &tidy;
         let resumed;
         let req = match &req.resume {
             None => req,

@@ -8,7 +8,7 @@ use anyhow::Result;
 
 use super::{
     archive, human_bytes, jobs::CliJobs, print_backup, show_progress, split_list, CreateArgs,
-    ExportArgs, ImportArgs, JobDbArg, JobsArgs, NameArg, RestoreArgs,
+    ExportArgs, ImportArgs, JobDbArg, JobsArgs, NameArg,
 };
 use crate::engine::{
     commands::{create::CreateBackupRequest, drill::DrillRequest, restore::RestoreRequest},
@@ -73,28 +73,8 @@ pub async fn create(ctx: &Ctx<'_>, a: CreateArgs) -> Result<i32> {
 }
 
 /// Restores from a backup (`restore`), showing its progress.
-pub async fn restore(ctx: &Ctx<'_>, a: RestoreArgs) -> Result<i32> {
-    let req = RestoreRequest {
-        name: a.name,
-        collections: split_list(&a.collections),
-        databases: split_list(&a.databases),
-        suffix: a.suffix,
-        renames: split_list(&a.rename),
-        filter: a.filter.unwrap_or_default(),
-        milvus: a.milvus.unwrap_or_default(),
-        // the global --storage chose the service's storage; the gate records it
-        storage: String::new(),
-        drop_existing: a.drop_exist_collection,
-        meta_only: a.meta_only,
-        restore_index: a.restore_index,
-        load: a.load,
-        force: a.force,
-        rbac: a.rbac,
-        use_v2_restore: a.use_v2_restore,
-        max_segments_per_import_job: a.max_segments_per_import_job.map(|n| n as usize),
-        resume: a.resume,
-        resume_ledger: None,
-    };
+pub async fn restore(ctx: &Ctx<'_>, req: RestoreRequest) -> Result<i32> {
+    // the global --storage chose the service's storage; the gate records it
     let jobs = CliJobs::open(ctx.db, &ctx.svc)?;
     // no process sharing the database deletes the backup while it is read
     let result = jobs

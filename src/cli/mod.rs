@@ -54,7 +54,7 @@ pub enum Command {
     /// Back up collections.
     Create(CreateArgs),
     /// Restore collections from a backup.
-    Restore(RestoreArgs),
+    Restore(Box<crate::engine::commands::restore::RestoreRequest>),
     /// List the backups.
     List,
     /// Show one backup.
@@ -337,76 +337,6 @@ pub struct JobsArgs {
     pub limit: usize,
 }
 
-/// `restore` flags.
-#[derive(Debug, Args)]
-pub struct RestoreArgs {
-    /// Backup to restore.
-    #[arg(
-        short = 'n',
-        long,
-        default_value = "",
-        required_unless_present = "resume"
-    )]
-    pub name: String,
-    /// Collections to restore, comma separated: NAME or DB.NAME (default: all).
-    #[arg(short = 'c', long, alias = "colls")]
-    pub collections: Option<String>,
-    /// Only collections of these databases, comma separated.
-    #[arg(short = 'd', long)]
-    pub databases: Option<String>,
-    /// Suffix appended to the restored collections' names.
-    #[arg(short = 's', long, default_value = "")]
-    pub suffix: String,
-    /// Renames: a:b, db1.a:db2.b or db1.*:db2.*, comma separated.
-    #[arg(short = 'r', long)]
-    pub rename: Option<String>,
-    /// milvus-backup's filter: comma separated db.*, db.collection or collection, matched
-    /// against the names collections are restored as (after --rename and --suffix).
-    #[arg(long)]
-    pub filter: Option<String>,
-    /// Restore into another Milvus: a name under `targets:` in the configuration (backups are
-    /// still read from the configured backup storage).
-    #[arg(long)]
-    pub milvus: Option<String>,
-    /// Drop target collections that already exist (otherwise they are an error and stay untouched).
-    #[arg(long = "drop_exist_collection", alias = "drop-exist-collection")]
-    pub drop_exist_collection: bool,
-    /// Create collections and partitions only.
-    #[arg(long = "meta_only", alias = "meta-only")]
-    pub meta_only: bool,
-    /// Rebuild the backup's indexes.
-    #[arg(long = "restore_index", alias = "rebuild_index")]
-    pub restore_index: bool,
-    /// Load the restored collections and count their rows.
-    #[arg(long)]
-    pub load: bool,
-    /// Restore even when files of the backup are missing or differ from its manifest.
-    #[arg(long)]
-    pub force: bool,
-    /// Also restore the backup's Milvus users, roles and grants: only what Milvus lacks is
-    /// created, existing ones are left alone (milvus-backup's --rbac). Needs an admin.
-    #[arg(long)]
-    pub rbac: bool,
-    /// Continue the restore job JOB that a crash or kill interrupted (`milvault jobs` lists
-    /// them): its recorded request is used, the collections it finished are kept and the one it
-    /// was filling is dropped and restored again. Only --drop_exist_collection may be added.
-    #[arg(long, value_name = "JOB")]
-    pub resume: Option<String>,
-    /// Merge segments into import jobs of several file groups on Milvus 2.4+, sent to Milvus'
-    /// REST import API on the gRPC port (milvus-backup's --use_v2_restore). No effect on 2.3.
-    #[arg(long = "use_v2_restore", alias = "use-v2-restore")]
-    pub use_v2_restore: bool,
-    /// File groups (segments) per merged import job (default: restore.maxSegmentsPerImportJob
-    /// of the configuration, 256).
-    #[arg(
-        long = "max_segments_per_import_job",
-        alias = "max-segments-per-import-job",
-        value_name = "N",
-        value_parser = clap::value_parser!(u64).range(1..)
-    )]
-    pub max_segments_per_import_job: Option<u64>,
-}
-
 /// Runs the CLI; returns the process exit code.
 pub async fn run(cli: Cli) -> Result<i32> {
     let env: Vec<(String, String)> = std::env::vars().collect();
@@ -442,7 +372,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         // answered above, before the service opened its storage
         Command::Config(_) | Command::Health(_) => Ok(0),
         Command::Create(a) => backups::create(&ctx, a).await,
-        Command::Restore(a) => backups::restore(&ctx, a).await,
+        Command::Restore(a) => backups::restore(&ctx, *a).await,
         Command::List => backups::list(&ctx).await,
         Command::Get(a) => backups::get(&ctx, a).await,
         Command::Delete(a) => backups::delete(&ctx, a).await,

@@ -28,63 +28,129 @@ use crate::{
     storage::Storage,
 };
 
-/// What to restore and how: the one request every front end fills (REST v2 takes it as its
-/// body). Kept (as JSON) in the job's [`RestoreLedger`], from which a resume reads it back, so a
-/// field is never removed or renamed (unknown fields are refused, so that a misspelt option is
-/// not silently ignored).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+/// What to restore and how: the one options type of a restore. The CLI parses it (clap, with
+/// milvus-backup's flag names), REST v2 takes it as its body (serde, utoipa), gRPC and the
+/// portal fill it. Kept (as JSON) in the job's [`RestoreLedger`], from which a resume reads it
+/// back, so a field is never removed or renamed; unknown fields are refused, so that a
+/// misspelt option is not silently ignored. [`RestoreRequest::tidy`] trims what was typed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, clap::Args, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct RestoreRequest {
-    /// The backup's name (REST: taken from the path).
+    /// The backup to restore (REST: taken from the path).
+    #[arg(
+        short = 'n',
+        long,
+        default_value = "",
+        required_unless_present = "resume"
+    )]
     pub name: String,
-    /// Collections to restore (`name` in the default database or `db.name`); empty: all.
+    /// Collections to restore: `name` (default database) or `db.name`; empty: all (CLI: comma
+    /// separated).
+    #[arg(short = 'c', long, alias = "colls", value_delimiter = ',')]
     pub collections: Vec<String>,
-    /// Only collections of these databases; empty: all.
+    /// Only collections of these databases; empty: all (CLI: comma separated).
+    #[arg(short = 'd', long, value_delimiter = ',')]
     pub databases: Vec<String>,
     /// Appended to every restored collection's name unless a rename rule names it.
+    #[arg(short = 's', long, default_value = "")]
     pub suffix: String,
-    /// Rename rules: `a:b`, `db1.a:db2.b` or `db1.*:db2.*`.
+    /// Rename rules: `a:b`, `db1.a:db2.b` or `db1.*:db2.*` (CLI: `--rename`, comma separated).
+    #[arg(short = 'r', long = "rename", value_delimiter = ',')]
     pub renames: Vec<String>,
     /// The Milvus to restore into: a name under `targets:` in the configuration; empty: the
     /// configured Milvus.
+    #[arg(long, default_value = "")]
     pub milvus: String,
     /// The storage the backup is read from: a name under `storages:` in the configuration;
     /// empty (or `default`): the configured backup storage. Recorded with the job, so that a
-    /// resume reads the same backup.
+    /// resume reads the same backup (CLI: the global `--storage`).
+    #[arg(skip)]
     pub storage: String,
     /// milvus-backup's restore `--filter`: comma separated `db.*`, `db.coll` or `coll`, matched
     /// against the names collections get (after `renames` and `suffix`); only those are restored.
     /// Empty: no filter.
+    #[arg(long, default_value = "")]
     pub filter: String,
-    /// Drop a target collection that exists. Without it an existing target is an error.
+    /// Drop a target collection that exists. Without it an existing target is an error and is
+    /// left untouched.
+    #[arg(long = "drop_exist_collection", alias = "drop-exist-collection")]
     pub drop_existing: bool,
     /// Create collections and partitions only.
+    #[arg(long = "meta_only", alias = "meta-only")]
     pub meta_only: bool,
     /// Rebuild the backup's indexes.
+    #[arg(long = "restore_index", alias = "rebuild_index")]
     pub restore_index: bool,
     /// Load the collections afterwards (and count their rows).
+    #[arg(long)]
     pub load: bool,
     /// Restore even when files of the backup are missing or differ from its manifest.
+    #[arg(long)]
     pub force: bool,
     /// Also restore the backup's Milvus users, roles and grants (`rbac_meta`), creating only
-    /// what Milvus lacks (milvus-backup's `--rbac`; see [`crate::engine::rbac`]).
+    /// what Milvus lacks (milvus-backup's `--rbac`; see [`crate::engine::rbac`]). Needs an admin.
+    #[arg(long)]
     pub rbac: bool,
     /// Merge segments into import jobs of several file groups on Milvus 2.4+, sent to its REST
     /// import API (milvus-backup's `--use_v2_restore`; opt-in as there, see
     /// [`import_plan::Merge`]). No effect on Milvus 2.3.
+    #[arg(long = "use_v2_restore", alias = "use-v2-restore")]
     pub use_v2_restore: bool,
     /// File groups per merged job; unset: `restore.maxSegmentsPerImportJob` of the
     /// configuration (256). Set from the configuration when the restore starts, so that a
     /// resume cuts the jobs the same way.
+    #[arg(
+        long = "max_segments_per_import_job",
+        alias = "max-segments-per-import-job",
+        value_name = "N",
+        value_parser = at_least_one
+    )]
     pub max_segments_per_import_job: Option<usize>,
     /// Resume the interrupted restore job with this id: its request is run again, the
     /// collections it finished are kept, the one it was filling (known by its collection id) is
-    /// dropped and restored again, and files it staged are not copied again.
+    /// dropped and restored again, and files it staged are not copied again. Only
+    /// `drop_existing` may be added (`milvault jobs` lists the jobs).
     #[serde(skip)]
+    #[arg(long, value_name = "JOB")]
     pub resume: Option<String>,
     /// What that job created, from the job database ([`crate::jobs::JobRegistry`] loads it).
     #[serde(skip)]
+    #[arg(skip)]
     pub resume_ledger: Option<RestoreLedger>,
+}
+
+/// `N >= 1` for a count flag.
+fn at_least_one(s: &str) -> std::result::Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("'{s}' is not a whole number of at least 1")),
+    }
+}
+
+impl RestoreRequest {
+    /// The request as typed, tidied: list items and names trimmed, empty list items dropped
+    /// (`-c "a, b,"` is `a` and `b`). Every front end's request passes through it (the Gate).
+    pub fn tidy(mut self) -> RestoreRequest {
+        let list = |v: Vec<String>| -> Vec<String> {
+            v.into_iter()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        };
+        self.collections = list(self.collections);
+        self.databases = list(self.databases);
+        self.renames = list(self.renames);
+        for s in [
+            &mut self.name,
+            &mut self.suffix,
+            &mut self.milvus,
+            &mut self.storage,
+            &mut self.filter,
+        ] {
+            *s = s.trim().to_string();
+        }
+        self
+    }
 }
 
 /// One restored collection.
