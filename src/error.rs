@@ -5,6 +5,9 @@ use std::time::Duration;
 /// Result alias for the engine.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The error of a storage client or of Milvus' client that an [`Error`] keeps as its source.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
 /// Everything that can go wrong in a backup, a restore or a look-up.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -41,9 +44,15 @@ pub enum Error {
     #[error("milvault's job database: {0}")]
     Database(String),
 
-    /// A storage operation failed.
+    /// A storage operation failed. `source` is the storage client's own error when there is one
+    /// (object_store's, an I/O error), for callers that look at the cause.
     #[error("{location}: {reason}")]
-    Storage { location: String, reason: String },
+    Storage {
+        location: String,
+        reason: String,
+        #[source]
+        source: Option<Cause>,
+    },
 
     /// No backup has this name.
     #[error("backup '{0}' does not exist; `milvault list` shows the backups there are")]
@@ -305,11 +314,24 @@ impl Error {
         }
     }
 
-    /// Shorthand for a storage error at a location.
+    /// A storage error at a location, said in words (no underlying error to keep).
     pub fn storage(location: impl Into<String>, reason: impl std::fmt::Display) -> Self {
         Error::Storage {
             location: location.into(),
             reason: reason.to_string(),
+            source: None,
+        }
+    }
+
+    /// A storage error at a location caused by `e`, which it keeps as its source.
+    pub fn storage_caused<E>(location: impl Into<String>, e: E) -> Self
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        Error::Storage {
+            location: location.into(),
+            reason: e.to_string(),
+            source: Some(Box::new(e)),
         }
     }
 }
@@ -349,4 +371,20 @@ pub enum Refusal {
         partition: String,
         versions: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_storage_error_keeps_the_client_error_as_its_source() {
+        let e = Error::storage_caused("s3://b/backup", std::io::Error::other("connection reset"));
+        assert_eq!(e.to_string(), "s3://b/backup: connection reset");
+        let source = std::error::Error::source(&e).expect("a source");
+        assert!(source.downcast_ref::<std::io::Error>().is_some());
+        assert_eq!(e.kind(), ErrorKind::Internal);
+        let said = Error::storage("s3://b/backup", "the directory does not exist");
+        assert!(std::error::Error::source(&said).is_none());
+    }
 }

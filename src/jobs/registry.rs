@@ -247,10 +247,10 @@ impl JobRegistry {
         let job = self.record(handle.clone());
         follow(handle).await;
         let r = task.await.unwrap_or_else(|e| {
-            Err(Error::Storage {
-                location: name.to_string(),
-                reason: format!("the job stopped unexpectedly: {e}"),
-            })
+            Err(Error::storage(
+                name.to_string(),
+                format!("the job stopped unexpectedly: {e}"),
+            ))
         });
         if let Err(e) = self.wait_ended(&job.id).await {
             tracing::warn!(job = %job.id, "the job's end was not recorded: {e}");
@@ -517,10 +517,10 @@ impl JobRegistry {
         }
         match self.store.verifications()?.get(&self.svc.record_key(name)) {
             Some(v) if v.state == "damaged" && v.at >= end.started_at => Ok(false),
-            _ => Err(Error::Storage {
-                location: name.to_string(),
-                reason: end.error.unwrap_or_else(|| "verification failed".into()),
-            }),
+            _ => Err(Error::storage(
+                name,
+                end.error.unwrap_or_else(|| "verification failed".into()),
+            )),
         }
     }
 

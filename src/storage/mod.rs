@@ -192,8 +192,11 @@ impl Storage {
         }
     }
 
-    fn err(&self, rel: &str, e: impl std::fmt::Display) -> Error {
-        Error::storage(format!("{} ({})", self.describe(), rel), e)
+    fn err<E>(&self, rel: &str, e: E) -> Error
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        Error::storage_caused(format!("{} ({})", self.describe(), rel), e)
     }
 
     /// Every file under the folder `rel`, recursively, with paths relative to the root.
@@ -438,7 +441,10 @@ impl Storage {
     pub async fn probe(&self) -> Result<()> {
         if let Some(dir) = &self.local_dir {
             if !dir.is_dir() {
-                return Err(self.err("", "the directory does not exist"));
+                return Err(Error::storage(
+                    self.describe(),
+                    "the directory does not exist",
+                ));
             }
         }
         let prefix = self.path("");
