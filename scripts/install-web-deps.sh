@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what building the portal's browser half (scripts/build-site.sh) and its browser tests
 # need, from package registries only: the wasm32 target, wasm-bindgen-cli at the lockfile's
-# wasm-bindgen version, wasm-opt 116 from npm's `binaryen` package (a prebuilt binary, about 2 s;
-# Debian's binaryen 108 breaks hydration, and crates.io's wasm-opt builds for ~12 min), Debian's
-# chromium, and the end2end npm packages. Idempotent: each step is skipped when its tool is already
+# wasm-bindgen version, wasm-split-cli (crates.io's wasm_split_cli_support 0.2.4, ~3 min to build
+# on 2 cores; it splits the WASM at the lazy routes), wasm-opt 116 from npm's `binaryen` package
+# (a prebuilt binary, about 2 s; Debian's binaryen 108 breaks hydration, and crates.io's wasm-opt
+# builds for ~12 min), Debian's chromium, and the end2end npm packages. Idempotent: each step is skipped when its tool is already
 # there at the right version. cargo-leptos is not needed (build-site.sh does its work).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +19,12 @@ cache=${MILVAULT_CACHE:-$HOME/.cache/milvault}
 wb=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[^0-9.]/, "", $0); print; exit}' "$repo/Cargo.lock")
 if [ -n "$wb" ]; then
   have_version wasm-bindgen "$wb" || cargo install wasm-bindgen-cli --version "$wb"
+fi
+
+wasm_split=$cache/wasm-split
+if [ ! -x "$wasm_split/bin/wasm-split-cli" ]; then
+  cargo install --locked wasm_split_cli_support --version 0.2.4 --features build-binary \
+    --root "$wasm_split"
 fi
 
 binaryen=$cache/binaryen

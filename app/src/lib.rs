@@ -15,7 +15,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes, A},
-    path, SsrMode,
+    lazy_route, path, Lazy, LazyRoute, SsrMode,
 };
 
 use pages::{
@@ -70,19 +70,163 @@ pub fn App() -> impl IntoView {
             <main id="main">
                 <Routes fallback=|| view! { <NotFound/> }>
                     <Route path=path!("/") view=BackupsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/backups/:name") view=BackupDetailPage ssr=SsrMode::Async/>
-                    <Route path=path!("/new") view=NewBackupPage ssr=SsrMode::Async/>
-                    <Route path=path!("/restore/:name") view=RestorePage ssr=SsrMode::Async/>
-                    <Route path=path!("/jobs") view=JobsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/jobs/:id") view=JobPage ssr=SsrMode::Async/>
-                    <Route path=path!("/cluster") view=ClusterPage ssr=SsrMode::Async/>
-                    <Route path=path!("/policies") view=PoliciesPage ssr=SsrMode::Async/>
-                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
-                    <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async/>
-                    <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>
+                    <Route path=path!("/backups/:name") view={Lazy::<BackupDetailRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/new") view={Lazy::<NewBackupRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/restore/:name") view={Lazy::<RestoreRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/jobs") view={Lazy::<JobsRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/jobs/:id") view={Lazy::<JobRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/cluster") view={Lazy::<ClusterRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/policies") view={Lazy::<PoliciesRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/account") view={Lazy::<AccountRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/users") view={Lazy::<UsersRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/audit") view={Lazy::<AuditRoute>::new()} ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+// Every page but Backups (the one most visits start on) is a lazy route: in the browser its code
+// is a separate WASM chunk, fetched when the page is first shown (scripts/build-site.sh splits the
+// WASM with wasm-split-cli). On the server a lazy route renders like any other.
+
+/// `/backups/:name`, loaded lazily.
+pub struct BackupDetailRoute;
+
+#[lazy_route]
+impl LazyRoute for BackupDetailRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <BackupDetailPage/> }.into_any()
+    }
+}
+
+/// `/new`, loaded lazily.
+pub struct NewBackupRoute;
+
+#[lazy_route]
+impl LazyRoute for NewBackupRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <NewBackupPage/> }.into_any()
+    }
+}
+
+/// `/restore/:name`, loaded lazily.
+pub struct RestoreRoute;
+
+#[lazy_route]
+impl LazyRoute for RestoreRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <RestorePage/> }.into_any()
+    }
+}
+
+/// `/jobs`, loaded lazily.
+pub struct JobsRoute;
+
+#[lazy_route]
+impl LazyRoute for JobsRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <JobsPage/> }.into_any()
+    }
+}
+
+/// `/jobs/:id`, loaded lazily.
+pub struct JobRoute;
+
+#[lazy_route]
+impl LazyRoute for JobRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <JobPage/> }.into_any()
+    }
+}
+
+/// `/cluster`, loaded lazily.
+pub struct ClusterRoute;
+
+#[lazy_route]
+impl LazyRoute for ClusterRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <ClusterPage/> }.into_any()
+    }
+}
+
+/// `/policies`, loaded lazily.
+pub struct PoliciesRoute;
+
+#[lazy_route]
+impl LazyRoute for PoliciesRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <PoliciesPage/> }.into_any()
+    }
+}
+
+/// `/account`, loaded lazily.
+pub struct AccountRoute;
+
+#[lazy_route]
+impl LazyRoute for AccountRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <AccountPage/> }.into_any()
+    }
+}
+
+/// `/users`, loaded lazily.
+pub struct UsersRoute;
+
+#[lazy_route]
+impl LazyRoute for UsersRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <UsersPage/> }.into_any()
+    }
+}
+
+/// `/audit`, loaded lazily.
+pub struct AuditRoute;
+
+#[lazy_route]
+impl LazyRoute for AuditRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <AuditPage/> }.into_any()
     }
 }
 
@@ -124,17 +268,25 @@ fn NotFound() -> impl IntoView {
     }
 }
 
-/// The browser's entry point: hydrates the server-rendered page.
+/// The browser's entry point: hydrates the server-rendered page. Asynchronously, as
+/// `leptos::mount::hydrate_lazy` does: a lazy route's page hydrates once its WASM is loaded.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
-    // lets browser tests (and curious people) tell that the page is interactive
-    if let Some(body) = web_sys::window()
+    let Some(body) = web_sys::window()
         .and_then(|w| w.document())
         .and_then(|d| d.body())
-    {
+    else {
+        return;
+    };
+    // Err only when the executor is already started
+    let _ = any_spawner::Executor::init_wasm_bindgen();
+    leptos::task::spawn_local(async move {
+        leptos::mount::hydrate_from_async(body.clone(), App)
+            .await
+            .forget();
+        // lets browser tests (and curious people) tell that the page is interactive
         let _ = body.set_attribute("data-hydrated", "true");
-    }
+    });
 }
