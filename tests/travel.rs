@@ -471,22 +471,25 @@ impl Api {
     }
 }
 
-/// A copy is a backup of its storage for every front end: REST v2 (`?storage=`, a restore's
-/// `storage`) and gRPC (`storage`) list it, show it, verify it (the verification recorded as
-/// that storage's), restore it row for row after the original is deleted (the job records the
-/// storage, so a resume reads the same backup) and delete it there; an unknown storage is a 400
-/// naming the ones there are.
-#[tokio::test]
-async fn rest_and_grpc_list_verify_restore_and_delete_in_a_named_storage() {
-    use milvault::server::grpc::pb::{self, backup_service_client::BackupServiceClient};
-    let tag = unique("tns");
-    let dir = work_dir(&tag);
-    let config = config_file(&dir, &tag);
+/// A test's configuration ([`config_file`]), a backup of `shop.reviews` made with the CLI, and
+/// the whole server over a service of that configuration with a job database of its own:
+/// (config file, backup name, service, registry, REST client).
+async fn api_server(
+    prefix: &str,
+) -> (
+    PathBuf,
+    String,
+    std::sync::Arc<milvault::Milvault>,
+    std::sync::Arc<milvault::jobs::registry::JobRegistry>,
+    Api,
+) {
+    let tag = unique(prefix);
+    let config = config_file(&work_dir(&tag), &tag);
     let text = std::fs::read_to_string(&config).unwrap();
     let svc = std::sync::Arc::new(
         milvault::Milvault::new(milvault::config::Config::from_yaml(&text, &[]).unwrap()).unwrap(),
     );
-    let name = unique("tns");
+    let name = unique(prefix);
     run(&config, &["create", "-n", &name, "-c", "shop.reviews"]);
     let registry = milvault::jobs::registry::JobRegistry::new(
         svc.clone(),
@@ -497,6 +500,19 @@ async fn rest_and_grpc_list_verify_restore_and_delete_in_a_named_storage() {
         http: reqwest::Client::new(),
         addr,
     };
+    (config, name, svc, registry, api)
+}
+
+/// A copy is a backup of its storage for every front end: REST v2 (`?storage=`, a restore's
+/// `storage`) and gRPC (`storage`) list it, show it, verify it (the verification recorded as
+/// that storage's), restore it row for row after the original is deleted (the job records the
+/// storage, so a resume reads the same backup) and delete it there; an unknown storage is a 400
+/// naming the ones there are.
+#[tokio::test]
+async fn rest_and_grpc_list_verify_restore_and_delete_in_a_named_storage() {
+    use milvault::server::grpc::pb::{self, backup_service_client::BackupServiceClient};
+    let (_, name, _, registry, api) = api_server("tns").await;
+    let addr = api.addr;
     api.run_job(
         &format!("/api/v2/backups/{name}/copy"),
         serde_json::json!({"to": "s3two"}),
@@ -748,24 +764,8 @@ async fn a_killed_copy_resumes_without_copying_finished_files_again() {
 /// there: it verifies and restores row for row once the original is deleted.
 #[tokio::test]
 async fn an_archive_downloaded_and_uploaded_into_an_empty_storage_restores_row_for_row() {
-    let tag = unique("tarc");
-    let dir = work_dir(&tag);
-    let config = config_file(&dir, &tag);
-    let text = std::fs::read_to_string(&config).unwrap();
-    let svc = std::sync::Arc::new(
-        milvault::Milvault::new(milvault::config::Config::from_yaml(&text, &[]).unwrap()).unwrap(),
-    );
-    let name = unique("tarc");
-    run(&config, &["create", "-n", &name, "-c", "shop.reviews"]);
-    let registry = milvault::jobs::registry::JobRegistry::new(
-        svc.clone(),
-        milvault::db::Db::in_memory().unwrap(),
-    );
-    let addr = serve_portal(registry, Default::default()).await;
-    let api = Api {
-        http: reqwest::Client::new(),
-        addr,
-    };
+    let (_, name, svc, _, api) = api_server("tarc").await;
+    let addr = api.addr;
     let (_, empty) = api.get("/api/v2/backups?storage=az").await;
     assert_eq!(
         empty["page"]["total"], 0,
