@@ -27,9 +27,15 @@ pub enum Error {
     #[error("Milvus at {address} refused the credentials: {reason}. Check milvus.user/milvus.password in the config")]
     MilvusCredentials { address: String, reason: String },
 
-    /// Milvus answered a call with an error status.
+    /// Milvus answered a call with an error status. `source` is the gRPC status when the call
+    /// itself failed (its code tells "not implemented by this version" from other failures).
     #[error("Milvus {call} failed: {reason}")]
-    Milvus { call: &'static str, reason: String },
+    Milvus {
+        call: &'static str,
+        reason: String,
+        #[source]
+        source: Option<Cause>,
+    },
 
     /// A Milvus call did not answer in time.
     #[error(
@@ -314,6 +320,30 @@ impl Error {
         }
     }
 
+    /// Milvus' answer to `call` was an error, said in words (a status inside a reply).
+    pub fn milvus(call: &'static str, reason: impl Into<String>) -> Self {
+        Error::Milvus {
+            call,
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
+    /// Whether this is Milvus saying it does not implement a call (an older version): the
+    /// gRPC status code when the error keeps it, else its words.
+    pub fn is_unimplemented(&self) -> bool {
+        match self {
+            Error::Milvus {
+                source: Some(cause),
+                ..
+            } if cause.downcast_ref::<tonic::Status>().is_some() => cause
+                .downcast_ref::<tonic::Status>()
+                .is_some_and(|s| s.code() == tonic::Code::Unimplemented),
+            Error::Milvus { reason, .. } => reason.starts_with("Unimplemented"),
+            _ => false,
+        }
+    }
+
     /// A storage error at a location, said in words (no underlying error to keep).
     pub fn storage(location: impl Into<String>, reason: impl std::fmt::Display) -> Self {
         Error::Storage {
@@ -386,5 +416,31 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::Internal);
         let said = Error::storage("s3://b/backup", "the directory does not exist");
         assert!(std::error::Error::source(&said).is_none());
+    }
+
+    #[test]
+    fn milvus_not_implementing_a_call_is_told_by_the_status_code() {
+        let status = tonic::Status::unimplemented("GetPersistentSegmentInfo");
+        let e = Error::Milvus {
+            call: "GetPersistentSegmentInfo",
+            reason: format!("{:?}: {}", status.code(), status.message()),
+            source: Some(Box::new(status)),
+        };
+        assert!(e.is_unimplemented());
+        let source = std::error::Error::source(&e).expect("the status");
+        assert_eq!(
+            source.downcast_ref::<tonic::Status>().map(|s| s.code()),
+            Some(tonic::Code::Unimplemented)
+        );
+        let other = Error::Milvus {
+            call: "Flush",
+            // words that merely start so do not count once the status says otherwise
+            reason: "Unimplemented-looking words".into(),
+            source: Some(Box::new(tonic::Status::internal("boom"))),
+        };
+        assert!(!other.is_unimplemented());
+        // an error kept only in words (an answer inside a reply) is read by its words
+        assert!(Error::milvus("ListImports", "Unimplemented: unknown method").is_unimplemented());
+        assert!(!Error::milvus("Flush", "collection not loaded").is_unimplemented());
     }
 }

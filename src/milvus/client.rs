@@ -165,7 +165,7 @@ pub(super) fn check<R: HasStatus>(call: &'static str, r: R) -> Result<R> {
             } else {
                 s.reason.clone()
             };
-            return Err(Error::Milvus { call, reason });
+            return Err(Error::milvus(call, reason));
         }
     }
     Ok(r)
@@ -260,7 +260,7 @@ impl MilvusClient {
         // one real round trip, so that bad credentials show up here
         let reported = match client.version().await {
             Ok(v) => Some(v),
-            Err(Error::Milvus { reason, .. }) if reason.starts_with("Unimplemented") => None,
+            Err(e) if e.is_unimplemented() => None,
             Err(Error::Milvus { reason, .. }) => return Err(unreachable(reason)),
             Err(e) => return Err(e),
         };
@@ -307,7 +307,7 @@ impl MilvusClient {
             .await;
         match r {
             Ok(_) => Ok(true),
-            Err(Error::Milvus { reason, .. }) if reason.starts_with("Unimplemented") => Ok(false),
+            Err(e) if e.is_unimplemented() => Ok(false),
             // any other refusal still proves the call exists
             Err(Error::Milvus { .. }) => Ok(true),
             Err(e) => Err(e),
@@ -373,6 +373,7 @@ impl MilvusClient {
                 code => Error::Milvus {
                     call,
                     reason: format!("{code:?}: {}", status.message()),
+                    source: Some(Box::new(status)),
                 },
             });
         }
@@ -401,9 +402,7 @@ impl MilvusClient {
             .await;
         match r {
             Ok(r) => Ok(check("ListDatabases", r)?.db_names),
-            Err(Error::Milvus { reason, .. }) if reason.starts_with("Unimplemented") => {
-                Ok(vec!["default".into()])
-            }
+            Err(e) if e.is_unimplemented() => Ok(vec!["default".into()]),
             Err(e) => Err(e),
         }
     }
@@ -708,6 +707,7 @@ impl MilvusClient {
         v.parse().map_err(|_| Error::Milvus {
             call: "GetCollectionStatistics",
             reason: format!("row_count '{v}' is not a number"),
+            source: None,
         })
     }
 
@@ -764,6 +764,7 @@ impl MilvusClient {
         Err(Error::Milvus {
             call: "Query count(*)",
             reason: "the answer has no count".into(),
+            source: None,
         })
     }
 

@@ -154,6 +154,7 @@ impl ImportJobs {
             other => Err(Error::Milvus {
                 call: "ImportJob create",
                 reason: format!("the answer names no job (jobId {other})"),
+                source: None,
             }),
         }
     }
@@ -205,7 +206,11 @@ impl ImportJobs {
         body: &impl Serialize,
         long: bool,
     ) -> Result<T> {
-        let fail = |reason: String| Error::Milvus { call, reason };
+        let fail = |reason: String| Error::Milvus {
+            call,
+            reason,
+            source: None,
+        };
         let mut req = self.http.post(format!("{}{path}", self.base)).json(body);
         if long {
             // seconds the proxy gives the call (milvus-backup's value; the proxy lists every

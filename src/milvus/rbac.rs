@@ -123,7 +123,7 @@ pub fn meta_to_pb(m: &RbacMeta) -> pb::RbacMeta {
 
 /// Whether Milvus answered that it has no such call.
 fn unimplemented(e: &Error) -> bool {
-    matches!(e, Error::Milvus { reason, .. } if reason.starts_with("Unimplemented"))
+    e.is_unimplemented()
 }
 
 impl MilvusClient {

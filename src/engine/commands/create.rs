@@ -501,6 +501,7 @@ async fn describe_for_backup(
     let schema = desc.schema.as_ref().ok_or_else(|| Error::Milvus {
         call: "DescribeCollection",
         reason: format!("{db}.{name} came back without a schema"),
+        source: None,
     })?;
     let partitions = milvus.partitions(db, name).await?;
     let indexes = milvus.indexes(db, name).await?;
@@ -526,9 +527,9 @@ async fn describe_for_backup(
     if let Some(storage) = storage {
         let segments = match milvus.persistent_segments(db, name).await {
             // managed Milvus, Milvus Lite: no segments to copy, but the rows can be read
-            Err(Error::Milvus { call, reason }) if reason.starts_with("Unimplemented") => {
+            Err(e) if e.is_unimplemented() => {
                 return Err(Error::InvalidRequest(format!(
-                    "{db}.{name}: this Milvus does not expose its segments ({call}: {reason}), so a binlog backup is impossible; make a logical backup instead (create --logical)"
+                    "{db}.{name}: this Milvus does not expose its segments ({e}), so a binlog backup is impossible; make a logical backup instead (create --logical)"
                 )));
             }
             r => r?,
@@ -664,6 +665,7 @@ async fn add_segments(
                         "segment {} of {db}.{name} is on partition -1 but is not an L0 segment (level {})",
                         seg.segment_id, seg.level
                     ),
+                    source: None,
                 });
             }
             l0.push(info);
@@ -677,6 +679,7 @@ async fn add_segments(
                     "segment {} names partition {} that {db}.{name} does not have",
                     seg.segment_id, seg.partition_id
                 ),
+                source: None,
             })?;
         part.size += info.size;
         part.segment_backups.push(info);

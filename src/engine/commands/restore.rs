@@ -1957,6 +1957,7 @@ pub(crate) async fn wait_for_indexes(
             return Err(Error::Milvus {
                 call: "CreateIndex",
                 reason: failed.index_state_fail_reason.clone(),
+                source: None,
             });
         }
         if idx
