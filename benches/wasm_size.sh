@@ -25,7 +25,7 @@ else
   refs=(milvault.js milvault_bg.wasm milvault.css)
 fi
 
-# the static imports of the JS files, transitively (`import ... from "./x.js"`)
+# the static imports of the JS files, transitively (`import ... from "./x.js"`, minified or not)
 declare -A seen=()
 queue=("${refs[@]}")
 while [ ${#queue[@]} -gt 0 ]; do
@@ -35,8 +35,8 @@ while [ ${#queue[@]} -gt 0 ]; do
   seen[$f]=1
   case $f in
     *.js)
-      while read -r dep; do queue+=("${dep#./}"); done < <(grep -oE "^import [^;]*from ['\"]\./[^'\"]+['\"]" "$pkg/$f" |
-        sed -E "s/.*from ['\"](\.\/[^'\"]+)['\"]/\1/")
+      while read -r dep; do queue+=("${dep#./}"); done < <(grep -oE "import[^;'\"]*from *['\"]\./[^'\"]+['\"]" "$pkg/$f" |
+        sed -E "s/.*from *['\"](\.\/[^'\"]+)['\"]/\1/")
       ;;
   esac
 done

@@ -2,8 +2,8 @@
 # Builds the portal's browser half into SITE_DIR (default target/site): the `app` crate compiled to
 # WASM (hydrate), split by wasm-split-cli into the main module (the shell and the Backups page) and
 # one module per lazy route (app/src/lib.rs) plus the chunks they share, loaded when a page is
-# first shown; the main module's JS glue from wasm-bindgen; every module shrunk by wasm-opt when
-# one is installed; plus style/main.css as pkg/milvault.css and public/*. The server
+# first shown; the main module's JS glue from wasm-bindgen; every module shrunk by wasm-opt and
+# the JS glue minified by terser when they are installed; plus style/main.css as pkg/milvault.css and public/*. The server
 # (`milvault serve`, any profile) serves it from --site-root / LEPTOS_SITE_ROOT. Needs what
 # scripts/install-web-deps.sh installs.
 #
@@ -56,6 +56,16 @@ if [ -n "$wasm_opt" ]; then
     "main $(stat -c %s "$new/milvault_bg.wasm")" >&2
 else
   echo "no wasm-opt 116 found: the WASM is served unshrunk (scripts/install-web-deps.sh installs one)" >&2
+fi
+# the JS glue minified (about 3.4 KB gzip less of the first load), when terser is installed
+terser=$cache/terser/node_modules/.bin/terser
+if [ -x "$terser" ]; then
+  for f in milvault.js __wasm_split.js; do
+    "$terser" "$new/$f" --module --compress --mangle -o "$new/$f.min"
+    mv "$new/$f.min" "$new/$f"
+  done
+else
+  echo "no $terser: the JS glue is served unminified (scripts/install-web-deps.sh installs it)" >&2
 fi
 cp style/main.css "$new/milvault.css"
 if [ -d public ]; then cp -r public/. "$site/"; fi

@@ -4,7 +4,7 @@
 # wasm-bindgen version, wasm-split-cli (crates.io's wasm_split_cli_support 0.2.4, ~3 min to build
 # on 2 cores; it splits the WASM at the lazy routes), wasm-opt 116 from npm's `binaryen` package
 # (a prebuilt binary, about 2 s; Debian's binaryen 108 breaks hydration, and crates.io's wasm-opt
-# builds for ~12 min), Debian's chromium, and the end2end npm packages. Idempotent: each step is skipped when its tool is already
+# builds for ~12 min), terser 5 from npm (minifies the JS glue), Debian's chromium, and the end2end npm packages. Idempotent: each step is skipped when its tool is already
 # there at the right version. cargo-leptos is not needed (build-site.sh does its work).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,6 +32,14 @@ if ! "$binaryen/node_modules/.bin/wasm-opt" --version 2>/dev/null | grep -q 'ver
   command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
   mkdir -p "$binaryen"
   npm install --prefix "$binaryen" --no-audit --no-fund --silent binaryen@116.0.0
+fi
+
+# terser minifies the JS glue (build-site.sh)
+terser=$cache/terser
+if ! "$terser/node_modules/.bin/terser" --version 2>/dev/null | grep -q '^terser 5\.'; then
+  command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
+  mkdir -p "$terser"
+  npm install --prefix "$terser" --no-audit --no-fund --silent terser@5
 fi
 
 if [ "${MILVAULT_SKIP_BROWSER:-}" != 1 ]; then

@@ -18,9 +18,35 @@ struct Imported {
     bytes: u64,
 }
 
-/// The upload form; `on_imported` gets the new backup's name.
+/// The "Upload archive" disclosure; `on_imported` gets the new backup's name. The form inside, with
+/// its upload code (web-sys fetch, the answer's parsing), is a lazy function: in the browser its
+/// code is a separate WASM module, fetched the first time the disclosure is opened, so the Backups
+/// page's first load does not carry it.
 #[component]
 pub fn ArchiveUpload(#[prop(into)] on_imported: Callback<String>) -> impl IntoView {
+    // set once, by the first opening; closed on every server render (nothing to hydrate inside)
+    let opened = RwSignal::new(false);
+    view! {
+        <details class="upload-archive" on:toggle=move |_| if !opened.get_untracked() { opened.set(true) }>
+            <summary>"Upload archive"</summary>
+            {move || opened.get().then(|| view! {
+                <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                    {Suspend::new(async move { upload_form(on_imported).await })}
+                </Suspense>
+            })}
+        </details>
+    }
+}
+
+/// The form, loaded lazily (see [`ArchiveUpload`]).
+#[lazy]
+fn upload_form(on_imported: Callback<String>) -> AnyView {
+    view! { <UploadForm on_imported/> }.into_any()
+}
+
+/// The upload form itself.
+#[component]
+fn UploadForm(on_imported: Callback<String>) -> impl IntoView {
     let file_input = NodeRef::<leptos::html::Input>::new();
     let name = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
@@ -44,8 +70,6 @@ pub fn ArchiveUpload(#[prop(into)] on_imported: Callback<String>) -> impl IntoVi
         send(file_input, url, busy, outcome, on_imported);
     };
     view! {
-        <details class="upload-archive">
-            <summary>"Upload archive"</summary>
             <form class="upload-form" on:submit=submit>
                 <p class="muted">"A backup's archive (" <code>".tar"</code> " or " <code>".tar.zst"</code>
                     ", from \"Download archive\" on a backup's page or " <code>"milvault export"</code>
@@ -71,7 +95,6 @@ pub fn ArchiveUpload(#[prop(into)] on_imported: Callback<String>) -> impl IntoVi
                     None => ().into_any(),
                 }}
             </form>
-        </details>
     }
 }
 
