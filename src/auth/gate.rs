@@ -1042,8 +1042,10 @@ impl Gate {
     /// then each named one.
     pub fn storages(&self) -> Vec<String> {
         let config = self.reg.service().config();
-        std::iter::once(crate::config::DEFAULT_STORAGE.to_string())
-            .chain(config.storages.keys().cloned())
+        config
+            .storage_names()
+            .into_iter()
+            .map(String::from)
             .collect()
     }
 

@@ -164,6 +164,14 @@ impl Config {
         Ok(c)
     }
 
+    /// Every storage's name: `default` (the configured backup storage) first, then each under
+    /// `storages:`.
+    pub fn storage_names(&self) -> Vec<&str> {
+        std::iter::once(DEFAULT_STORAGE)
+            .chain(self.storages.keys().map(String::as_str))
+            .collect()
+    }
+
     /// The named storage `name` (`storages.NAME`; `default` is the configured backup storage).
     pub fn storage(&self, name: &str) -> Result<&StorageConfig> {
         if name == DEFAULT_STORAGE {
@@ -173,9 +181,7 @@ impl Config {
                 .unwrap_or(&self.backup_storage));
         }
         self.storages.get(name).ok_or_else(|| {
-            let known: Vec<&str> = std::iter::once(DEFAULT_STORAGE)
-                .chain(self.storages.keys().map(String::as_str))
-                .collect();
+            let known = self.storage_names();
             Error::InvalidRequest(if name.is_empty() {
                 format!(
                     "no storage given; name one of: {} (add more under `storages:`)",

@@ -156,6 +156,9 @@ impl JobRegistry {
     /// notifications, so a job started there is listed, watched and cancelled like any other,
     /// and its backup's name is claimed as that storage's (`STORAGE:NAME`).
     pub fn in_storage(self: &Arc<Self>, name: &str) -> Result<Arc<JobRegistry>> {
+        if name.is_empty() || name == self.svc.config().backup_storage_label() {
+            return Ok(self.clone());
+        }
         let cached = lock(&self.storages).get(name).cloned();
         let svc = match cached {
             Some(svc) => svc,
