@@ -2,16 +2,14 @@
 //! backups (their metadata written into a local backup directory; no Milvus needed) paged through
 //! without a repeat or a gap, sorted and filtered on the server, and the per-day history.
 
-use std::{collections::HashSet, sync::Arc};
+use std::collections::HashSet;
 
 use crate::support::*;
 use milvault::{
-    config::Config,
     db::Db,
     engine::commands::create::write_meta,
     format::{BackupInfo, CollectionBackupInfo, MilvaultInfo},
     jobs::registry::JobRegistry,
-    Milvault,
 };
 use serde_json::Value;
 
@@ -49,13 +47,7 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, Value) {
 #[tokio::test]
 async fn rest_v2_pages_sorts_and_filters_two_thousand_backups_on_the_server() {
     let dir = tempfile::tempdir().unwrap();
-    let sets = [
-        ("minio.backupStorageType", "local".to_string()),
-        ("minio.backupRootPath", dir.path().display().to_string()),
-        ("milvus.port", "1".to_string()),
-    ]
-    .map(|(k, v)| (k.to_string(), v));
-    let svc = Arc::new(Milvault::new(Config::from_yaml("", &sets).unwrap()).unwrap());
+    let svc = offline_service(dir.path());
     for i in 0..BACKUPS {
         write_meta(svc.backup_storage(), &backup(i)).await.unwrap();
     }

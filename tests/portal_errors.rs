@@ -3,12 +3,10 @@
 //! browser reads back whole. The web server's router in-process over a local backup directory;
 //! no Milvus needed.
 
-use std::sync::Arc;
-
 use crate::support::*;
 use app::api::{PortalError, PortalErrorKind};
 use leptos::server_fn::ServerFn;
-use milvault::{config::Config, db::Db, jobs::registry::JobRegistry, Milvault};
+use milvault::{db::Db, jobs::registry::JobRegistry};
 use serde_json::{json, Value};
 
 /// Calls server function `S` with `args` as the hydrated page does; the status and the body.
@@ -27,13 +25,7 @@ async fn call<S: ServerFn>(addr: std::net::SocketAddr, args: Value) -> (u16, Str
 #[tokio::test]
 async fn server_functions_answer_missing_things_as_not_found() {
     let dir = tempfile::tempdir().unwrap();
-    let sets = [
-        ("minio.backupStorageType", "local".to_string()),
-        ("minio.backupRootPath", dir.path().display().to_string()),
-        ("milvus.port", "1".to_string()),
-    ]
-    .map(|(k, v)| (k.to_string(), v));
-    let svc = Arc::new(Milvault::new(Config::from_yaml("", &sets).unwrap()).unwrap());
+    let svc = offline_service(dir.path());
     let addr = serve_portal(
         JobRegistry::new(svc, Db::in_memory().unwrap()),
         Default::default(),

@@ -449,6 +449,20 @@ impl Api {
         self.call(reqwest::Method::POST, path, Some(body)).await
     }
 
+    /// Uploads an archive (zstd-compressed tar) to `/api/v2/backups/archive` with `query`.
+    async fn upload_archive(&self, query: &str, archive: bytes::Bytes) -> reqwest::Response {
+        self.http
+            .post(format!(
+                "http://{}/api/v2/backups/archive{query}",
+                self.addr
+            ))
+            .header("content-type", "application/zstd")
+            .body(archive)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Waits for job `id` to end; answers its last state.
     async fn wait(&self, id: &str) -> serde_json::Value {
         for _ in 0..900 {
@@ -793,14 +807,7 @@ async fn an_archive_downloaded_and_uploaded_into_an_empty_storage_restores_row_f
 
     // cut short, it is refused there and leaves nothing
     let cut = archive.slice(..archive.len() / 2);
-    let r = api
-        .http
-        .post(format!("http://{addr}/api/v2/backups/archive?storage=az"))
-        .header("content-type", "application/zstd")
-        .body(cut)
-        .send()
-        .await
-        .unwrap();
+    let r = api.upload_archive("?storage=az", cut).await;
     assert_eq!(r.status(), 400);
     let az = svc.on_storage("az").unwrap().unwrap();
     assert!(
@@ -812,14 +819,7 @@ async fn an_archive_downloaded_and_uploaded_into_an_empty_storage_restores_row_f
         "a refused archive leaves nothing"
     );
 
-    let r = api
-        .http
-        .post(format!("http://{addr}/api/v2/backups/archive?storage=az"))
-        .header("content-type", "application/zstd")
-        .body(archive)
-        .send()
-        .await
-        .unwrap();
+    let r = api.upload_archive("?storage=az", archive).await;
     assert_eq!(r.status(), 201);
     let report: serde_json::Value = r.json().await.unwrap();
     assert_eq!(report["backup"], name.as_str(), "{report}");

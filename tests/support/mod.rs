@@ -38,6 +38,16 @@ pub fn service(overrides: &[(&str, String)]) -> Arc<Milvault> {
     Arc::new(Milvault::new(config).expect("service"))
 }
 
+/// A service keeping its backups in the local directory `dir`, with no Milvus to reach (port 1):
+/// for tests of listing, paging and errors.
+pub fn offline_service(dir: &std::path::Path) -> Arc<Milvault> {
+    service(&[
+        ("minio.backupStorageType", "local".to_string()),
+        ("minio.backupRootPath", dir.display().to_string()),
+        ("milvus.port", "1".to_string()),
+    ])
+}
+
 /// Runs the milvault binary; returns (exit code, stdout, stderr).
 pub fn cli(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_milvault"))
