@@ -161,24 +161,10 @@ pub fn count(n: i64) -> String {
     }
 }
 
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 /// `2026-11-25 09:31:24 UTC`.
 pub fn time(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
-    let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
+    let (y, mo, d) = crate::civil_date::civil_from_days(secs.div_euclid(86_400));
     let s = secs.rem_euclid(86_400);
     format!(
         "{y:04}-{mo:02}-{d:02} {:02}:{:02}:{:02} UTC",
@@ -190,7 +176,7 @@ pub fn time(ms: i64) -> String {
 
 /// `2026-11-25`.
 pub fn date(ms: i64) -> String {
-    let (y, mo, d) = civil_from_days(ms.div_euclid(1000).div_euclid(86_400));
+    let (y, mo, d) = crate::civil_date::civil_from_days(ms.div_euclid(1000).div_euclid(86_400));
     format!("{y:04}-{mo:02}-{d:02}")
 }
 

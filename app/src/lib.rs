@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod audit_action;
+pub mod civil_date;
 pub mod components;
 pub mod error;
 pub mod format;

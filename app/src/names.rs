@@ -63,7 +63,7 @@ pub fn split_backup_key(key: &str) -> (&str, &str) {
 /// claim instead).
 pub fn default_backup_name(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
-    let (y, mo, d) = crate::format::civil_from_days(secs.div_euclid(86_400));
+    let (y, mo, d) = crate::civil_date::civil_from_days(secs.div_euclid(86_400));
     let s = secs.rem_euclid(86_400);
     format!(
         "backup_{y:04}_{mo:02}_{d:02}_{:02}_{:02}_{:02}",

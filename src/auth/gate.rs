@@ -339,7 +339,7 @@ impl Gate {
     /// recorded collections and databases are what is authorized.
     async fn recorded_request(&self, req: &mut CreateBackupRequest) -> Result<()> {
         let storage = self.reg.service().backup_storage();
-        crate::engine::resume::load_into(storage, req)
+        crate::engine::commands::create::resume::load_into(storage, req)
             .await
             .inspect_err(|e| {
                 self.audit(

@@ -17,9 +17,9 @@ use std::collections::HashMap;
 use futures::TryStreamExt;
 
 use crate::{
-    engine::commands::list::BackupSummary,
     engine::copy::{BaseFile, CopyItem},
     engine::integrity::{open_manifest, ManifestFile},
+    engine::summary::BackupSummary,
     error::Result,
     format::layout,
     progress::Progress,

@@ -12,10 +12,11 @@ pub mod import_plan;
 pub mod incremental;
 pub mod integrity;
 pub mod logical;
+pub mod meta_files;
 pub mod names;
 pub mod policy;
 pub mod rbac;
-pub mod resume;
 pub mod service;
+pub mod summary;
 
 pub use service::Milvault;

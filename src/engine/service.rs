@@ -7,21 +7,10 @@ use tokio::sync::OnceCell;
 
 use crate::{
     config::Config,
-    engine::commands::{
-        check::{self, CheckReport},
-        copy::{self, CopyReport, CopyRequest},
-        create::{self, CreateBackupRequest},
-        delete, get,
-        inventory::{self, CollectionOverview},
-        list::{self, BackupSummary},
-        restore::{self, RestoreReport, RestoreRequest, RestoreTarget},
-        verify::{self, VerifyReport},
-    },
-    engine::names,
+    engine::{names, summary::SummaryCache},
     error::Result,
-    format::BackupInfo,
     milvus::MilvusClient,
-    progress::{Fence, JobHandle, JobKind, Progress},
+    progress::Progress,
     storage::Storage,
 };
 
@@ -31,7 +20,7 @@ pub struct Milvault {
     backup_storage: Storage,
     milvus_storage: OnceLock<Storage>,
     milvus: OnceCell<MilvusClient>,
-    summaries: crate::engine::commands::list::SummaryCache,
+    summaries: SummaryCache,
     /// Backups, restores and verifications running at once in this process (`backup.maxJobs`);
     /// more wait for a slot, in order.
     /// Shared with the services of named storages and targets made from this one.
@@ -54,8 +43,8 @@ impl Milvault {
         })
     }
 
-    /// The backup summaries already read (see [`crate::engine::commands::list::SummaryCache`]).
-    pub(crate) fn summaries(&self) -> &crate::engine::commands::list::SummaryCache {
+    /// The backup summaries already read (see [`SummaryCache`]).
+    pub(crate) fn summaries(&self) -> &SummaryCache {
         &self.summaries
     }
 
@@ -94,7 +83,10 @@ impl Milvault {
 
     /// Waits for one of the `backup.maxJobs` job slots (until the job is cancelled); the job's
     /// step says so while it waits.
-    async fn job_slot(&self, progress: &Progress) -> Result<tokio::sync::SemaphorePermit<'_>> {
+    pub(crate) async fn job_slot(
+        &self,
+        progress: &Progress,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>> {
         if let Ok(slot) = self.job_slots.try_acquire() {
             return Ok(slot);
         }
@@ -106,25 +98,6 @@ impl Milvault {
             slot = self.job_slots.acquire() => slot.map_err(|_| crate::error::Error::Cancelled),
             _ = progress.cancelled() => Err(crate::error::Error::Cancelled),
         }
-    }
-
-    /// Makes a backup and waits for it.
-    pub async fn create_backup(
-        &self,
-        req: CreateBackupRequest,
-        progress: &Progress,
-    ) -> Result<BackupInfo> {
-        let name = req.name.clone();
-        let r = match self.job_slot(progress).await {
-            Ok(_slot) => create::create_backup(self, req, progress).await,
-            Err(e) => Err(e),
-        };
-        self.summaries.forget(&name);
-        if let Ok(info) = &r {
-            self.summaries.forget(&info.name);
-        }
-        progress.finish(&r);
-        r
     }
 
     /// The service for the Milvus a request names: `None` for the configured one (an empty
@@ -159,115 +132,12 @@ impl Milvault {
     pub fn record_key(&self, name: &str) -> String {
         names::stored_name(self.config.backup_storage_label(), name)
     }
-
-    /// Copies a backup to another storage and waits for it (see
-    /// [`crate::engine::commands::copy`]).
-    pub async fn copy_backup(&self, req: &CopyRequest, progress: &Progress) -> Result<CopyReport> {
-        let r = match self.job_slot(progress).await {
-            Ok(_slot) => copy::copy_backup(self, req, progress).await,
-            Err(e) => Err(e),
-        };
-        // a copy under another name into this same storage is a new backup here
-        self.summaries.forget(req.target_name());
-        progress.finish(&r);
-        r
-    }
-
-    /// Restores from a backup (into the Milvus `req.milvus` names) and waits for it.
-    pub async fn restore(&self, req: RestoreRequest, progress: &Progress) -> Result<RestoreReport> {
-        let r = match self.job_slot(progress).await {
-            Ok(_slot) => match self.on_milvus(&req.milvus) {
-                Ok(other) => restore::restore(other.as_ref().unwrap_or(self), req, progress).await,
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(e),
-        };
-        progress.finish(&r);
-        r
-    }
-
-    /// Starts a backup in the background; `fence` says whether it still holds its name (see
-    /// [`Fence`]).
-    pub fn spawn_backup(
-        self: &Arc<Self>,
-        req: CreateBackupRequest,
-        fence: Option<Fence>,
-    ) -> (JobHandle, tokio::task::JoinHandle<Result<BackupInfo>>) {
-        let (progress, handle) = Progress::new(JobKind::Backup, &req.name);
-        let progress = progress.fenced(fence);
-        let svc = self.clone();
-        (
-            handle,
-            tokio::spawn(async move { svc.create_backup(req, &progress).await }),
-        )
-    }
-
-    /// Starts a restore in the background.
-    pub fn spawn_restore(
-        self: &Arc<Self>,
-        req: RestoreRequest,
-    ) -> (JobHandle, tokio::task::JoinHandle<Result<RestoreReport>>) {
-        let (progress, handle) = Progress::new(JobKind::Restore, &req.name);
-        let svc = self.clone();
-        (
-            handle,
-            tokio::spawn(async move { svc.restore(req, &progress).await }),
-        )
-    }
-
-    /// Complete backups, newest first.
-    pub async fn list_backups(&self) -> Result<Vec<BackupSummary>> {
-        list::list_backups(self).await
-    }
-
-    /// One backup's metadata.
-    pub async fn get_backup(&self, name: &str) -> Result<BackupInfo> {
-        get::get_backup(self, name).await
-    }
-
-    /// Deletes a backup; returns the number of files removed.
-    pub async fn delete_backup(&self, name: &str) -> Result<usize> {
-        let r = delete::delete_backup(self, name).await;
-        self.summaries.forget(name);
-        r
-    }
-
-    /// Verifies a backup against its manifest.
-    pub async fn verify(&self, name: &str, progress: &Progress) -> Result<VerifyReport> {
-        let r = match self.job_slot(progress).await {
-            Ok(_slot) => verify::verify_backup(self, name, progress).await,
-            Err(e) => Err(e),
-        };
-        progress.finish(&r);
-        r
-    }
-
-    /// Checks Milvus and both storages.
-    pub async fn check(&self) -> CheckReport {
-        check::check(self).await
-    }
-
-    /// Every collection in Milvus with its rows and load state.
-    pub async fn inventory(&self) -> Result<Vec<CollectionOverview>> {
-        inventory::inventory(self).await
-    }
-
-    /// Where a restore would put each collection, and which targets exist already.
-    pub async fn restore_preview(&self, req: &RestoreRequest) -> Result<Vec<RestoreTarget>> {
-        let other = self.on_milvus(&req.milvus)?;
-        restore::preview(other.as_ref().unwrap_or(self), req).await
-    }
-
-    /// The plan of a restore (selection, targets, which exist), changing nothing.
-    pub async fn restore_plan(&self, req: &RestoreRequest) -> Result<restore::RestorePlan> {
-        let other = self.on_milvus(&req.milvus)?;
-        restore::RestorePlan::make(other.as_ref().unwrap_or(self), req).await
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::progress::JobKind;
 
     #[tokio::test]
     async fn jobs_past_max_jobs_wait_for_a_slot_and_can_be_cancelled_while_waiting() {

@@ -16,7 +16,7 @@ use super::{
     limit::Limited,
 };
 use crate::{
-    engine::{commands::get::info_from, integrity, names},
+    engine::{integrity, meta_files::info_from, names},
     error::{Error, Result},
     format::{
         layout,

@@ -7,7 +7,7 @@ use tokio_tar::{Builder, EntryType, Header};
 
 use super::{export::write_archive, import::read_archive};
 use crate::{
-    engine::{commands::create::write_meta, integrity},
+    engine::{integrity, meta_files::write_meta},
     error::{Error, Result},
     format::{layout, BackupInfo, CollectionBackupInfo},
     progress::{JobKind, Progress},

@@ -283,3 +283,11 @@ fn probe(what: &str, r: crate::error::Result<()>, location: String) -> CheckItem
         },
     }
 }
+
+/// `check` as a method of the service.
+impl Milvault {
+    /// Checks Milvus and both storages.
+    pub async fn check(&self) -> CheckReport {
+        check(self).await
+    }
+}

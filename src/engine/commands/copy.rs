@@ -291,6 +291,22 @@ async fn check_arrived(
     })
 }
 
+/// `copy` as a method of the service.
+impl Milvault {
+    /// Copies a backup to another storage and waits for it (see
+    /// [`crate::engine::commands::copy`]).
+    pub async fn copy_backup(&self, req: &CopyRequest, progress: &Progress) -> Result<CopyReport> {
+        let r = match self.job_slot(progress).await {
+            Ok(_slot) => copy_backup(self, req, progress).await,
+            Err(e) => Err(e),
+        };
+        // a copy under another name into this same storage is a new backup here
+        self.summaries().forget(req.target_name());
+        progress.finish(&r);
+        r
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,9 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 
+pub mod resume;
+
+pub use crate::engine::meta_files::write_meta;
 use crate::{
     engine::copy::{copy_all_with_base, CopyItem},
     engine::names,
@@ -46,7 +48,7 @@ pub struct CreateBackupRequest {
     /// Copy the files an earlier backup of a collection holds from that backup, not from Milvus'
     /// bucket (see [`crate::engine::incremental`]).
     pub incremental: bool,
-    /// Continue the interrupted backup `name` (see [`crate::engine::resume`]): its recorded request is
+    /// Continue the interrupted backup `name` (see [`crate::engine::commands::create::resume`]): its recorded request is
     /// used, files it finished are kept.
     pub resume: bool,
     /// Also keep Milvus' own users, roles and grants in `rbac_meta` (milvus-backup's `--rbac`;
@@ -116,13 +118,13 @@ pub async fn create_backup(
     ));
     check_name(backups, &mut req).await?;
     if req.resume {
-        crate::engine::resume::load_into(backups, &mut req).await?;
+        crate::engine::commands::create::resume::load_into(backups, &mut req).await?;
         progress.log(format!(
             "resuming '{}': files it finished are kept",
             req.name
         ));
     } else {
-        crate::engine::resume::record(backups, &req).await?;
+        crate::engine::commands::create::resume::record(backups, &req).await?;
     }
     let result = run(svc, &req, progress).await;
     if let Err(e) = &result {
@@ -212,7 +214,7 @@ async fn run_paused(
     };
     let concurrency = svc.config().tuning.backup_collections;
     let wait = svc.config().tuning.wait_timeout;
-    let mut collections: Vec<CollectionBackupInfo> = futures::stream::iter(targets.clone())
+    let mut collections: Vec<CollectionBackupInfo> = futures::stream::iter(targets)
         .map(|t| async move {
             describe_for_backup(milvus, milvus_storage, &t, req, wait, grouped, progress).await
         })
@@ -221,15 +223,8 @@ async fn run_paused(
         .await?;
 
     progress.check_cancelled()?;
-    let backups = svc.backup_storage();
-    let mut file_count = 0u64;
-    let mut copy_stats = None;
-    let mut copied: Vec<String> = Vec::new();
-    let mut known = BTreeMap::new();
-    let mut bases = Vec::new();
-    let mut resumed_bytes = 0u64;
-    if req.logical && !req.meta_only {
-        copied = crate::engine::logical::backup::dump_collections(
+    let files = if req.logical && !req.meta_only {
+        let copied = crate::engine::logical::backup::dump_collections(
             svc,
             milvus,
             &req.name,
@@ -237,110 +232,16 @@ async fn run_paused(
             progress,
         )
         .await?;
-        file_count = copied.len() as u64;
+        StoredFiles {
+            file_count: copied.len() as u64,
+            copied,
+            ..Default::default()
+        }
     } else if let Some(src) = milvus_storage {
-        let (mut items, groups) = copy_plan(&req.name, &collections);
-        if req.incremental {
-            progress.step("looking for earlier backups of these collections");
-            let summaries = svc.list_backups().await?;
-            let names: Vec<String> = collections.iter().map(|c| c.qualified_name()).collect();
-            let found =
-                crate::engine::incremental::find_bases(backups, &summaries, &names, progress)
-                    .await?;
-            found.apply(&req.name, &mut items).await?;
-            bases = found.names;
-        }
-        let planned = items.clone();
-        let mut groups = groups;
-        if req.resume {
-            progress.step("checking the files the interrupted run copied");
-            let done = crate::engine::resume::already_copied(
-                src,
-                backups,
-                &items,
-                svc.config().tuning.copy_concurrency,
-            )
-            .await?;
-            let removed =
-                crate::engine::resume::remove_unplanned(backups, &req.name, &items).await?;
-            let (mut kept, mut kept_bytes) = (0u64, 0u64);
-            let mut rest = Vec::with_capacity(items.len());
-            for (item, done) in items.into_iter().zip(done) {
-                if done {
-                    kept += 1;
-                    kept_bytes += item.size;
-                    if let Some(g) = groups.get_mut(item.group) {
-                        *g -= 1;
-                    }
-                } else {
-                    rest.push(item);
-                }
-            }
-            items = rest;
-            progress.log(format!(
-                "resume: {kept} files ({kept_bytes} bytes) were copied already and are kept; {} to copy; {removed} no longer needed removed",
-                items.len()
-            ));
-            resumed_bytes = kept_bytes;
-        }
-        let prefix = format!("{}/", layout::backup_dir(&req.name));
-        copied = planned
-            .iter()
-            .map(|i| i.dst.strip_prefix(&prefix).unwrap_or(&i.dst).to_string())
-            .collect();
-        let total: u64 = items.iter().map(|i| i.size).sum();
-        progress.add_total(total, groups.len() as u64);
-        // segments without files (all rows deleted and compacted away) are done already
-        progress.add_segments(groups.iter().filter(|&&n| n == 0).count() as u64);
-        progress.step(format!(
-            "copying {} files ({total} bytes) to {}",
-            items.len(),
-            backups.describe()
-        ));
-        let (stats, checksums) = copy_all_with_base(
-            src,
-            Some(backups),
-            backups,
-            items,
-            &groups,
-            svc.config().tuning.copy_concurrency,
-            progress,
-        )
-        .await?;
-        // checksummed as they were copied: the manifest reads only the files a resume kept
-        for (dst, entry) in checksums {
-            let rel = dst.strip_prefix(&prefix).unwrap_or(&dst).to_string();
-            known.insert(rel, entry);
-        }
-        file_count = planned.len() as u64;
-        progress.log(format!(
-            "copied {} files, {} bytes ({}; {} bytes through milvault; {} files, {} bytes from earlier backups)",
-            stats.files,
-            stats.bytes,
-            stats.mode.as_str(),
-            stats.bytes_streamed,
-            stats.files_from_base,
-            stats.bytes_from_base
-        ));
-        if stats.files_damaged_in_base > 0 {
-            progress.log(format!(
-                "{} files of earlier backups did not match their manifests and were read from Milvus instead: verify those backups",
-                stats.files_damaged_in_base
-            ));
-        }
-        copy_stats = Some(stats);
-    }
-
-    let end = chrono::Utc::now();
-    let mut databases: Vec<DatabaseBackupInfo> = Vec::new();
-    for c in &collections {
-        if !databases.iter().any(|d| d.db_name == c.db_name) {
-            databases.push(DatabaseBackupInfo {
-                db_name: c.db_name.clone(),
-                ..Default::default()
-            });
-        }
-    }
+        copy_binlogs(svc, req, src, &collections, progress).await?
+    } else {
+        StoredFiles::default()
+    };
     collections.sort_by_key(|c| c.qualified_name());
     let rbac_meta = if req.rbac {
         Some(
@@ -351,8 +252,176 @@ async fn run_paused(
     } else {
         None
     };
-    let info = BackupInfo {
-        id: progress.id(),
+    let info = backup_info(
+        req,
+        progress.id(),
+        version,
+        start,
+        collections,
+        rbac_meta,
+        &files,
+    );
+    write_manifest_and_meta(svc, req, &info, files, progress).await?;
+    Ok(info)
+}
+
+/// The files a backup holds, as its copy left them.
+#[derive(Default)]
+struct StoredFiles {
+    /// Every data file, relative to the backup's folder.
+    copied: Vec<String>,
+    /// Checksums taken while copying, by path relative to the backup's folder.
+    known: BTreeMap<String, crate::format::manifest::ManifestEntry>,
+    file_count: u64,
+    stats: Option<crate::engine::copy::CopyStats>,
+    /// The earlier backups files were taken from (incremental).
+    bases: Vec<String>,
+    /// Bytes an interrupted run copied and a resume kept.
+    resumed_bytes: u64,
+}
+
+/// Copies the collections' binlogs from Milvus' bucket `src` into the backup (from earlier
+/// backups where incremental, keeping what an interrupted run copied where resuming).
+async fn copy_binlogs(
+    svc: &Milvault,
+    req: &CreateBackupRequest,
+    src: &Storage,
+    collections: &[CollectionBackupInfo],
+    progress: &Progress,
+) -> Result<StoredFiles> {
+    let backups = svc.backup_storage();
+    let (mut items, mut groups) = copy_plan(&req.name, collections);
+    let mut bases = Vec::new();
+    if req.incremental {
+        progress.step("looking for earlier backups of these collections");
+        let summaries = svc.list_backups().await?;
+        let names: Vec<String> = collections.iter().map(|c| c.qualified_name()).collect();
+        let found =
+            crate::engine::incremental::find_bases(backups, &summaries, &names, progress).await?;
+        found.apply(&req.name, &mut items).await?;
+        bases = found.names;
+    }
+    let planned = items.clone();
+    let mut resumed_bytes = 0;
+    if req.resume {
+        (items, resumed_bytes) = keep_resumed(svc, req, src, items, &mut groups, progress).await?;
+    }
+    let prefix = format!("{}/", layout::backup_dir(&req.name));
+    let relative = |dst: &str| dst.strip_prefix(&prefix).unwrap_or(dst).to_string();
+    let total: u64 = items.iter().map(|i| i.size).sum();
+    progress.add_total(total, groups.len() as u64);
+    // segments without files (all rows deleted and compacted away) are done already
+    progress.add_segments(groups.iter().filter(|&&n| n == 0).count() as u64);
+    progress.step(format!(
+        "copying {} files ({total} bytes) to {}",
+        items.len(),
+        backups.describe()
+    ));
+    let (stats, checksums) = copy_all_with_base(
+        src,
+        Some(backups),
+        backups,
+        items,
+        &groups,
+        svc.config().tuning.copy_concurrency,
+        progress,
+    )
+    .await?;
+    progress.log(format!(
+        "copied {} files, {} bytes ({}; {} bytes through milvault; {} files, {} bytes from earlier backups)",
+        stats.files,
+        stats.bytes,
+        stats.mode.as_str(),
+        stats.bytes_streamed,
+        stats.files_from_base,
+        stats.bytes_from_base
+    ));
+    if stats.files_damaged_in_base > 0 {
+        progress.log(format!(
+            "{} files of earlier backups did not match their manifests and were read from Milvus instead: verify those backups",
+            stats.files_damaged_in_base
+        ));
+    }
+    Ok(StoredFiles {
+        file_count: planned.len() as u64,
+        copied: planned.iter().map(|i| relative(&i.dst)).collect(),
+        // checksummed as they were copied: the manifest reads only the files a resume kept
+        known: checksums
+            .into_iter()
+            .map(|(dst, entry)| (relative(&dst), entry))
+            .collect(),
+        stats: Some(stats),
+        bases,
+        resumed_bytes,
+    })
+}
+
+/// Resuming: the planned files an interrupted run copied whole are kept (and counted off their
+/// segment's group), files it wrote that the plan no longer holds are removed. Returns the files
+/// still to copy and the bytes kept.
+async fn keep_resumed(
+    svc: &Milvault,
+    req: &CreateBackupRequest,
+    src: &Storage,
+    items: Vec<CopyItem>,
+    groups: &mut [usize],
+    progress: &Progress,
+) -> Result<(Vec<CopyItem>, u64)> {
+    let backups = svc.backup_storage();
+    progress.step("checking the files the interrupted run copied");
+    let done = crate::engine::commands::create::resume::already_copied(
+        src,
+        backups,
+        &items,
+        svc.config().tuning.copy_concurrency,
+    )
+    .await?;
+    let removed =
+        crate::engine::commands::create::resume::remove_unplanned(backups, &req.name, &items)
+            .await?;
+    let (mut kept, mut kept_bytes) = (0u64, 0u64);
+    let mut rest = Vec::with_capacity(items.len());
+    for (item, done) in items.into_iter().zip(done) {
+        if done {
+            kept += 1;
+            kept_bytes += item.size;
+            if let Some(g) = groups.get_mut(item.group) {
+                *g -= 1;
+            }
+        } else {
+            rest.push(item);
+        }
+    }
+    progress.log(format!(
+        "resume: {kept} files ({kept_bytes} bytes) were copied already and are kept; {} to copy; {removed} no longer needed removed",
+        rest.len()
+    ));
+    Ok((rest, kept_bytes))
+}
+
+/// The backup's metadata, from its (sorted) collections and what the copy did.
+fn backup_info(
+    req: &CreateBackupRequest,
+    id: String,
+    version: String,
+    start: chrono::DateTime<chrono::Utc>,
+    collections: Vec<CollectionBackupInfo>,
+    rbac_meta: Option<serde_json::Value>,
+    files: &StoredFiles,
+) -> BackupInfo {
+    let end = chrono::Utc::now();
+    let mut databases: Vec<DatabaseBackupInfo> = Vec::new();
+    for c in &collections {
+        if !databases.iter().any(|d| d.db_name == c.db_name) {
+            databases.push(DatabaseBackupInfo {
+                db_name: c.db_name.clone(),
+                ..Default::default()
+            });
+        }
+    }
+    let stats = files.stats;
+    BackupInfo {
+        id,
         state_code: STATE_SUCCESS,
         name: req.name.clone(),
         backup_timestamp: start.timestamp_millis() as u64,
@@ -371,28 +440,40 @@ async fn run_paused(
             start_time_ms: start.timestamp_millis(),
             end_time_ms: end.timestamp_millis(),
             meta_only: req.meta_only,
-            file_count,
+            file_count: files.file_count,
             policy: req.policy.clone(),
-            copy_mode: copy_stats.map(|s| s.mode.as_str().to_string()),
-            bytes_streamed: copy_stats.map(|s| s.bytes_streamed).unwrap_or(0),
-            incremental_bases: bases,
-            files_from_base: copy_stats.map(|s| s.files_from_base).unwrap_or(0),
-            bytes_from_base: copy_stats.map(|s| s.bytes_from_base).unwrap_or(0),
-            bytes_resumed: resumed_bytes,
+            copy_mode: stats.map(|s| s.mode.as_str().to_string()),
+            bytes_streamed: stats.map(|s| s.bytes_streamed).unwrap_or(0),
+            incremental_bases: files.bases.clone(),
+            files_from_base: stats.map(|s| s.files_from_base).unwrap_or(0),
+            bytes_from_base: stats.map(|s| s.bytes_from_base).unwrap_or(0),
+            bytes_resumed: files.resumed_bytes,
         }),
         ..Default::default()
-    };
+    }
+}
+
+/// Writes the manifest, then the metadata that makes the backup visible: the last steps, each
+/// only while the job still holds the backup's name and is not cancelled.
+async fn write_manifest_and_meta(
+    svc: &Milvault,
+    req: &CreateBackupRequest,
+    info: &BackupInfo,
+    files: StoredFiles,
+    progress: &Progress,
+) -> Result<()> {
+    let backups = svc.backup_storage();
     progress.check_cancelled()?;
     progress.check_fence()?;
     progress.step(format!(
         "checksumming {} files for the manifest",
-        copied.len()
+        files.copied.len()
     ));
     crate::engine::integrity::write_manifest(
         backups,
         &req.name,
-        copied,
-        known,
+        files.copied,
+        files.known,
         svc.config().tuning.copy_concurrency,
         progress,
     )
@@ -402,8 +483,8 @@ async fn run_paused(
     progress.step("writing metadata");
     // only the one writer of the backup may make it visible
     progress.check_fence()?;
-    write_meta(backups, &info).await?;
-    if let Err(e) = crate::engine::resume::forget(backups, &req.name).await {
+    write_meta(backups, info).await?;
+    if let Err(e) = crate::engine::commands::create::resume::forget(backups, &req.name).await {
         progress.log(format!("could not remove the resume record: {e}"));
     }
     progress.log(format!(
@@ -414,7 +495,7 @@ async fn run_paused(
         info.total_rows(),
         info.size
     ));
-    Ok(info)
+    Ok(())
 }
 
 /// Turns the request's names into collections that exist in Milvus, or says which one does not.
@@ -804,47 +885,44 @@ fn copy_plan(name: &str, collections: &[CollectionBackupInfo]) -> (Vec<CopyItem>
     (items, groups)
 }
 
-/// Writes the metadata files; `backup_meta.json`, which marks the backup complete, goes last.
-pub async fn write_meta(storage: &Storage, info: &BackupInfo) -> Result<()> {
-    let (top, colls, parts, segs) = info.to_levels();
-    let json = |v: &dyn erased::Json| v.to_bytes();
-    let name = &info.name;
-    storage
-        .write(&layout::meta_file(name, layout::SEGMENT_META), json(&segs)?)
-        .await?;
-    storage
-        .write(
-            &layout::meta_file(name, layout::PARTITION_META),
-            json(&parts)?,
-        )
-        .await?;
-    storage
-        .write(
-            &layout::meta_file(name, layout::COLLECTION_META),
-            json(&colls)?,
-        )
-        .await?;
-    storage
-        .write(&layout::meta_file(name, layout::FULL_META), json(info)?)
-        .await?;
-    storage
-        .write(&layout::meta_file(name, layout::BACKUP_META), json(&top)?)
-        .await?;
-    Ok(())
-}
-
-mod erased {
-    use super::*;
-    /// Object-safe JSON serialisation.
-    pub trait Json {
-        fn to_bytes(&self) -> Result<Bytes>;
-    }
-    impl<T: serde::Serialize> Json for T {
-        fn to_bytes(&self) -> Result<Bytes> {
-            serde_json::to_vec(self)
-                .map(Bytes::from)
-                .map_err(|e| Error::InvalidRequest(format!("cannot encode metadata: {e}")))
+/// `create` as a method of the service.
+impl Milvault {
+    /// Makes a backup and waits for it.
+    pub async fn create_backup(
+        &self,
+        req: CreateBackupRequest,
+        progress: &Progress,
+    ) -> Result<BackupInfo> {
+        let name = req.name.clone();
+        let r = match self.job_slot(progress).await {
+            Ok(_slot) => create_backup(self, req, progress).await,
+            Err(e) => Err(e),
+        };
+        self.summaries().forget(&name);
+        if let Ok(info) = &r {
+            self.summaries().forget(&info.name);
         }
+        progress.finish(&r);
+        r
+    }
+
+    /// Starts a backup in the background; `fence` says whether it still holds its name (see
+    /// [`Fence`]).
+    pub fn spawn_backup(
+        self: &std::sync::Arc<Self>,
+        req: CreateBackupRequest,
+        fence: Option<crate::progress::Fence>,
+    ) -> (
+        crate::progress::JobHandle,
+        tokio::task::JoinHandle<Result<BackupInfo>>,
+    ) {
+        let (progress, handle) = Progress::new(crate::progress::JobKind::Backup, &req.name);
+        let progress = progress.fenced(fence);
+        let svc = self.clone();
+        (
+            handle,
+            tokio::spawn(async move { svc.create_backup(req, &progress).await }),
+        )
     }
 }
 
@@ -856,6 +934,7 @@ mod tests {
 
     use super::*;
     use crate::format::LevelInfos;
+    use bytes::Bytes;
 
     const FIXTURE: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),

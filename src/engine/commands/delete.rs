@@ -58,3 +58,13 @@ pub async fn delete_backup(svc: &Milvault, name: &str) -> Result<usize> {
     let removed = storage.delete_under(&layout::backup_dir(name)).await?;
     Ok(removed + usize::from(had_marker))
 }
+
+/// `delete` as a method of the service.
+impl Milvault {
+    /// Deletes a backup; returns the number of files removed.
+    pub async fn delete_backup(&self, name: &str) -> Result<usize> {
+        let r = delete_backup(self, name).await;
+        self.summaries().forget(name);
+        r
+    }
+}

@@ -47,3 +47,11 @@ pub async fn inventory(svc: &Milvault) -> Result<Vec<CollectionOverview>> {
     }
     Ok(out)
 }
+
+/// `inventory` as a method of the service.
+impl Milvault {
+    /// Every collection in Milvus with its rows and load state.
+    pub async fn inventory(&self) -> Result<Vec<CollectionOverview>> {
+        inventory(self).await
+    }
+}

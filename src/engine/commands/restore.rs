@@ -1543,24 +1543,7 @@ async fn fill(
     let target = format!("{db}.{name}");
     let schema = coll.schema.as_ref().expect("checked by restore_one");
     if !schema.fields.iter().any(|f| f.is_partition_key) {
-        // (a collection filled on after an interruption has some already)
-        let existing: Vec<String> = match landed {
-            None => Vec::new(),
-            Some(_) => milvus
-                .partitions(db, name)
-                .await?
-                .into_iter()
-                .map(|(_, n)| n)
-                .collect(),
-        };
-        for p in &coll.partition_backups {
-            let new = p.partition_name != "_default"
-                && !p.partition_name.is_empty()
-                && !existing.contains(&p.partition_name);
-            if new {
-                milvus.create_partition(db, name, &p.partition_name).await?;
-            }
-        }
+        create_partitions(milvus, db, name, coll, landed.is_some()).await?;
     }
     let created = milvus.describe_collection(db, name).await?;
     let mismatches = created
@@ -1575,107 +1558,21 @@ async fn fill(
             detail: format!("Milvus gave the new collection other field ids than the backup has ({}); binlogs cannot be imported", mismatches.join(", ")),
         });
     }
-    let wait = svc.config().tuning.wait_timeout;
-    let mut imported = 0i64;
-    let segment_count = coll.all_segments().count();
-    let sizes: HashMap<i64, i64> = coll
-        .all_segments()
-        .map(|s| (s.segment_id, s.size))
-        .collect();
     let has_rows = staging.is_some() || (logical && !req.meta_only);
-    if logical && !req.meta_only {
-        imported = crate::engine::logical::restore::insert_rows(
+    let imported = if logical && !req.meta_only {
+        crate::engine::logical::restore::insert_rows(
             svc, milvus, &req.name, coll, db, name, progress,
         )
-        .await?;
+        .await?
     } else if let Some(staging) = staging {
-        // empty segments get no request; they are done
-        let planned: usize = imports.iter().map(|i| i.plan.segments.len()).sum();
-        progress.add_segments(segment_count.saturating_sub(planned) as u64);
-        let target = &target;
-        let sizes = &sizes;
-        // imports an interrupted job sent that landed count as done; the others are sent
-        let mut to_send = Vec::with_capacity(imports.len());
-        for imp in imports {
-            match landed.and_then(|l| l.get(&import_key(imp))) {
-                Some(rows) => {
-                    imported += rows;
-                    let bytes: i64 = imp.plan.segments.iter().filter_map(|s| sizes.get(s)).sum();
-                    progress.add_bytes(bytes.max(0) as u64);
-                    progress.add_segments(imp.plan.segments.len() as u64);
-                }
-                None => to_send.push(imp),
-            }
-        }
-        // Stage by stage: L0 deletes must land after the rows they delete.
-        for stage in [Stage::Data, Stage::PartitionL0, Stage::CollectionL0] {
-            // owned, so that the futures below do not borrow from the iterator
-            let batch: Vec<PlannedImport> = to_send
-                .iter()
-                .filter(|i| i.plan.stage == stage)
-                .map(|&i| i.clone())
-                .collect();
-            if batch.is_empty() {
-                continue;
-            }
-            progress.step(format!(
-                "importing {} into {target}: {} requests",
-                stage_name(stage),
-                batch.len()
-            ));
-            // After one import fails no new one starts, but those already sent to Milvus are
-            // waited for: dropping the collection under a running import leaves Milvus'
-            // DataNode retrying ("channel not found") and refusing every other import for
-            // minutes.
-            let failed = std::sync::atomic::AtomicBool::new(false);
-            let failed = &failed;
-            let results: Vec<Result<i64>> = futures::stream::iter(batch)
-                .map(|imp| async move {
-                    // nothing new starts after a failure or a cancel; imports sent are waited for
-                    if failed.load(std::sync::atomic::Ordering::SeqCst) {
-                        return Ok(0);
-                    }
-                    if progress.is_cancelled() {
-                        failed.store(true, std::sync::atomic::Ordering::SeqCst);
-                        return Err(Error::Cancelled);
-                    }
-                    let one = async {
-                        let folders: Vec<String> =
-                            imp.plan.files.iter().flatten().cloned().collect();
-                        staging.stage(svc, &folders, progress).await?;
-                        let n = run_import(milvus, db, name, &imp, target, wait, progress).await?;
-                        if staging.direct {
-                            let bytes: i64 =
-                                imp.plan.segments.iter().filter_map(|s| sizes.get(s)).sum();
-                            progress.add_bytes(bytes.max(0) as u64);
-                        }
-                        progress.add_segments(imp.plan.segments.len() as u64);
-                        progress.log(format!(
-                            "{target}: {} {:?} imported, {n} rows",
-                            stage_name(imp.plan.stage),
-                            imp.plan.segments
-                        ));
-                        Ok::<_, Error>(n)
-                    }
-                    .await;
-                    if one.is_err() {
-                        failed.store(true, std::sync::atomic::Ordering::SeqCst);
-                    }
-                    one
-                })
-                .buffer_unordered(svc.config().tuning.import_concurrency)
-                .collect()
-                .await;
-            for r in results {
-                imported += r?;
-            }
-            progress.check_cancelled()?;
-        }
-    }
+        import_binlogs(run, staging, planned, imports, landed).await?
+    } else {
+        0
+    };
     let mut result = RestoredCollection {
         source: coll.qualified_name(),
         target: target.clone(),
-        segments: segment_count,
+        segments: coll.all_segments().count(),
         imported_rows: imported,
         expected_rows: coll.live_rows,
         stored_rows: 0,
@@ -1690,22 +1587,9 @@ async fn fill(
         result.check = "metadata only: no rows to check".into();
     }
     progress.check_cancelled()?;
+    let wait = svc.config().tuning.wait_timeout;
     if req.restore_index {
-        for idx in &coll.index_infos {
-            progress.step(format!(
-                "building index {} on {target}.{}",
-                idx.index_name, idx.field_name
-            ));
-            let (index_name, params) = index_to_create(idx);
-            let params = params
-                .into_iter()
-                .map(|(key, value)| milvus::proto::common::KeyValuePair { key, value })
-                .collect();
-            milvus
-                .create_index(db, name, &idx.field_name, &index_name, params)
-                .await?;
-        }
-        wait_for_indexes(milvus, db, name, wait).await?;
+        build_indexes(milvus, db, name, coll, wait, progress).await?;
     }
     let has_index = req.restore_index && !coll.index_infos.is_empty();
     if req.load && !has_index {
@@ -1740,6 +1624,174 @@ async fn fill(
     }
     progress.log(format!("{target}: restored, {}", result.check));
     Ok(result)
+}
+
+/// Creates the backup's partitions in the new collection (`filled_on`: a collection an
+/// interrupted restore created, which has some already).
+async fn create_partitions(
+    milvus: &MilvusClient,
+    db: &str,
+    name: &str,
+    coll: &CollectionBackupInfo,
+    filled_on: bool,
+) -> Result<()> {
+    let existing: Vec<String> = if filled_on {
+        milvus
+            .partitions(db, name)
+            .await?
+            .into_iter()
+            .map(|(_, n)| n)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    for p in &coll.partition_backups {
+        let new = p.partition_name != "_default"
+            && !p.partition_name.is_empty()
+            && !existing.contains(&p.partition_name);
+        if new {
+            milvus.create_partition(db, name, &p.partition_name).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Imports a collection's binlogs, stage by stage; imports an interrupted job sent that landed
+/// count as done. Returns the rows Milvus reported.
+async fn import_binlogs(
+    run: &Run<'_>,
+    staging: &Staging,
+    planned: &PlannedCollection,
+    imports: &[PlannedImport],
+    landed: Option<&Landed>,
+) -> Result<i64> {
+    let progress = run.progress;
+    let coll = &planned.backup;
+    let sizes: HashMap<i64, i64> = coll
+        .all_segments()
+        .map(|s| (s.segment_id, s.size))
+        .collect();
+    let segments_bytes = |imp: &PlannedImport| -> u64 {
+        let bytes: i64 = imp.plan.segments.iter().filter_map(|s| sizes.get(s)).sum();
+        bytes.max(0) as u64
+    };
+    // empty segments get no request; they are done
+    let sent: usize = imports.iter().map(|i| i.plan.segments.len()).sum();
+    progress.add_segments(coll.all_segments().count().saturating_sub(sent) as u64);
+    let mut imported = 0i64;
+    let mut to_send = Vec::with_capacity(imports.len());
+    for imp in imports {
+        match landed.and_then(|l| l.get(&import_key(imp))) {
+            Some(rows) => {
+                imported += rows;
+                progress.add_bytes(segments_bytes(imp));
+                progress.add_segments(imp.plan.segments.len() as u64);
+            }
+            None => to_send.push(imp.clone()),
+        }
+    }
+    // Stage by stage: L0 deletes must land after the rows they delete.
+    for stage in [Stage::Data, Stage::PartitionL0, Stage::CollectionL0] {
+        let batch: Vec<PlannedImport> = to_send
+            .iter()
+            .filter(|i| i.plan.stage == stage)
+            .cloned()
+            .collect();
+        if !batch.is_empty() {
+            imported += import_stage(run, staging, planned, batch, &segments_bytes).await?;
+            progress.check_cancelled()?;
+        }
+    }
+    Ok(imported)
+}
+
+/// Sends one stage's imports, `import_concurrency` at a time. After one import fails no new one
+/// starts, but those already sent to Milvus are waited for: dropping the collection under a
+/// running import leaves Milvus' DataNode retrying ("channel not found") and refusing every
+/// other import for minutes.
+async fn import_stage(
+    run: &Run<'_>,
+    staging: &Staging,
+    planned: &PlannedCollection,
+    batch: Vec<PlannedImport>,
+    segments_bytes: &(dyn Fn(&PlannedImport) -> u64 + Sync),
+) -> Result<i64> {
+    let Run {
+        svc,
+        milvus,
+        progress,
+        ..
+    } = *run;
+    let (db, name) = (planned.db.as_str(), planned.name.as_str());
+    let target = &format!("{db}.{name}");
+    let wait = svc.config().tuning.wait_timeout;
+    progress.step(format!(
+        "importing {} into {target}: {} requests",
+        stage_name(batch[0].plan.stage),
+        batch.len()
+    ));
+    let failed = &std::sync::atomic::AtomicBool::new(false);
+    let results: Vec<Result<i64>> = futures::stream::iter(batch)
+        .map(|imp| async move {
+            // nothing new starts after a failure or a cancel; imports sent are waited for
+            if failed.load(std::sync::atomic::Ordering::SeqCst) {
+                return Ok(0);
+            }
+            if progress.is_cancelled() {
+                failed.store(true, std::sync::atomic::Ordering::SeqCst);
+                return Err(Error::Cancelled);
+            }
+            let one = async {
+                let folders: Vec<String> = imp.plan.files.iter().flatten().cloned().collect();
+                staging.stage(svc, &folders, progress).await?;
+                let n = run_import(milvus, db, name, &imp, target, wait, progress).await?;
+                if staging.direct {
+                    progress.add_bytes(segments_bytes(&imp));
+                }
+                progress.add_segments(imp.plan.segments.len() as u64);
+                progress.log(format!(
+                    "{target}: {} {:?} imported, {n} rows",
+                    stage_name(imp.plan.stage),
+                    imp.plan.segments
+                ));
+                Ok::<_, Error>(n)
+            }
+            .await;
+            if one.is_err() {
+                failed.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            one
+        })
+        .buffer_unordered(svc.config().tuning.import_concurrency)
+        .collect()
+        .await;
+    results.into_iter().sum()
+}
+
+/// Creates the backup's indexes on a restored collection and waits until they are built.
+async fn build_indexes(
+    milvus: &MilvusClient,
+    db: &str,
+    name: &str,
+    coll: &CollectionBackupInfo,
+    wait: std::time::Duration,
+    progress: &Progress,
+) -> Result<()> {
+    for idx in &coll.index_infos {
+        progress.step(format!(
+            "building index {} on {db}.{name}.{}",
+            idx.index_name, idx.field_name
+        ));
+        let (index_name, params) = index_to_create(idx);
+        let params = params
+            .into_iter()
+            .map(|(key, value)| milvus::proto::common::KeyValuePair { key, value })
+            .collect();
+        milvus
+            .create_index(db, name, &idx.field_name, &index_name, params)
+            .await?;
+    }
+    wait_for_indexes(milvus, db, name, wait).await
 }
 
 /// What a stage imports, for messages.
@@ -1973,6 +2025,50 @@ pub(crate) async fn wait_for_indexes(
             });
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// `restore` as a method of the service.
+impl Milvault {
+    /// Restores from a backup (into the Milvus `req.milvus` names) and waits for it.
+    pub async fn restore(&self, req: RestoreRequest, progress: &Progress) -> Result<RestoreReport> {
+        let r = match self.job_slot(progress).await {
+            Ok(_slot) => match self.on_milvus(&req.milvus) {
+                Ok(other) => restore(other.as_ref().unwrap_or(self), req, progress).await,
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        progress.finish(&r);
+        r
+    }
+
+    /// Starts a restore in the background.
+    pub fn spawn_restore(
+        self: &std::sync::Arc<Self>,
+        req: RestoreRequest,
+    ) -> (
+        crate::progress::JobHandle,
+        tokio::task::JoinHandle<Result<RestoreReport>>,
+    ) {
+        let (progress, handle) = Progress::new(crate::progress::JobKind::Restore, &req.name);
+        let svc = self.clone();
+        (
+            handle,
+            tokio::spawn(async move { svc.restore(req, &progress).await }),
+        )
+    }
+
+    /// Where a restore would put each collection, and which targets exist already.
+    pub async fn restore_preview(&self, req: &RestoreRequest) -> Result<Vec<RestoreTarget>> {
+        let other = self.on_milvus(&req.milvus)?;
+        preview(other.as_ref().unwrap_or(self), req).await
+    }
+
+    /// The plan of a restore (selection, targets, which exist), changing nothing.
+    pub async fn restore_plan(&self, req: &RestoreRequest) -> Result<RestorePlan> {
+        let other = self.on_milvus(&req.milvus)?;
+        RestorePlan::make(other.as_ref().unwrap_or(self), req).await
     }
 }
 

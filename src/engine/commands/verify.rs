@@ -181,6 +181,19 @@ pub async fn verify_backup(
     })
 }
 
+/// `verify` as a method of the service.
+impl Milvault {
+    /// Verifies a backup against its manifest.
+    pub async fn verify(&self, name: &str, progress: &Progress) -> Result<VerifyReport> {
+        let r = match self.job_slot(progress).await {
+            Ok(_slot) => verify_backup(self, name, progress).await,
+            Err(e) => Err(e),
+        };
+        progress.finish(&r);
+        r
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
