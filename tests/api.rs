@@ -709,6 +709,25 @@ async fn bad_inputs_get_clear_errors_and_change_nothing() {
         (status, body["error"]["code"].as_str()),
         (400, Some("invalid_request"))
     );
+    // a filter beside collections, a filter that names no data, a policy (the scheduler's own)
+    for (req, code, says) in [
+        (
+            json!({"name": "x3", "filter": "shop.*", "collections": ["a"]}),
+            "invalid_request",
+            "not both",
+        ),
+        (json!({"name": "x4", "filter": "shop."}), "invalid_request", "shop."),
+        (json!({"name": "x5", "policy": "nightly"}), "invalid_body", "policy"),
+    ] {
+        let (status, body) = server.post("/api/v2/backups", req.clone()).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some(code)),
+            "{req}: {body}"
+        );
+        let msg = body["error"]["message"].as_str().unwrap();
+        assert!(msg.contains(says), "{req}: {msg}");
+    }
 
     // unknown backups, collections, jobs; options milvault does not have
     let (status, body) = server

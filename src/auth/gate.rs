@@ -319,14 +319,10 @@ impl Gate {
     }
 
     /// Starts a backup. A scoped user who names nothing backs up all of its databases.
-    pub async fn start_backup(&self, mut req: CreateBackupRequest) -> Result<JobSnapshot> {
+    pub async fn start_backup(&self, req: CreateBackupRequest) -> Result<JobSnapshot> {
+        let mut req = req.tidy();
         let target = req.name.clone();
-        if req.resume {
-            self.recorded_request(&mut req).await?;
-        } else if self.who().is_scoped() && req.collections.is_empty() && req.databases.is_empty() {
-            req.databases = self.who().databases.clone();
-        }
-        let dbs = self.allowed_backup(action::BACKUP_CREATE, &mut req)?;
+        let dbs = self.allowed_backup(action::BACKUP_CREATE, &mut req).await?;
         let r = self.reg.start_backup(req).await;
         let r = self.outcome(action::BACKUP_CREATE, &target, r, |j| {
             format!("job {} for backup {}", j.id, j.backup_name)
@@ -351,10 +347,36 @@ impl Gate {
             })
     }
 
-    /// Parses a backup request's selection with the one parser ([`Selection::parse`]), writes
-    /// its collections qualified (`db.collection`) and authorizes reading the databases it
-    /// reads; returns them. A bad selection is audited as a failed `action`.
-    fn allowed_backup(&self, action: &str, req: &mut CreateBackupRequest) -> Result<Vec<String>> {
+    /// Settles what a backup request selects and authorizes it: a resume takes the interrupted
+    /// run's recorded request, a `filter` becomes collections and databases, a scoped caller who
+    /// names nothing backs up its own databases; the selection is parsed with the one parser
+    /// ([`Selection::parse`]), its collections written qualified (`db.collection`), and reading
+    /// the databases it reads authorized. Returns them. A bad selection is audited as a failed
+    /// `action`.
+    async fn allowed_backup(
+        &self,
+        action: &str,
+        req: &mut CreateBackupRequest,
+    ) -> Result<Vec<String>> {
+        let name = req.name.clone();
+        let failed = |e: &Error| self.audit(action, &name, Outcome::Failed, &e.to_string());
+        if req.resume {
+            self.recorded_request(req).await?;
+        } else if !req.filter.is_empty() {
+            if !req.collections.is_empty() || !req.databases.is_empty() {
+                let e = Error::InvalidRequest(
+                    "give either a filter or collections and databases, not both".into(),
+                );
+                failed(&e);
+                return Err(e);
+            }
+            let sel = Selection::from_filter(&req.filter).inspect_err(failed)?;
+            (req.collections, req.databases) =
+                self.backup_fields(&sel).await.inspect_err(failed)?;
+            req.filter.clear();
+        } else if self.who().is_scoped() && req.collections.is_empty() && req.databases.is_empty() {
+            req.databases = self.who().databases.clone();
+        }
         let sel = Selection::parse(&req.collections, &req.databases).inspect_err(|e| {
             self.audit(action, &req.name, Outcome::Failed, &e.to_string());
         })?;
@@ -648,20 +670,18 @@ impl Gate {
     /// progress. A name left empty gets the default name.
     pub async fn run_backup<Fut>(
         &self,
-        mut req: CreateBackupRequest,
+        req: CreateBackupRequest,
         follow: impl FnOnce(JobHandle) -> Fut,
     ) -> Result<BackupInfo>
     where
         Fut: std::future::Future<Output = ()>,
     {
+        let mut req = req.tidy();
         if req.name.is_empty() {
             req.name = crate::engine::names::default_backup_name();
         }
         let target = req.name.clone();
-        if req.resume {
-            self.recorded_request(&mut req).await?;
-        }
-        self.allowed_backup(action::BACKUP_CREATE, &mut req)?;
+        self.allowed_backup(action::BACKUP_CREATE, &mut req).await?;
         let svc = self.reg.service().clone();
         let r = self
             .reg

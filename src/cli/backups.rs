@@ -7,11 +7,11 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use super::{
-    archive, human_bytes, jobs::CliJobs, print_backup, show_progress, split_list, CreateArgs,
-    ExportArgs, ImportArgs, JobDbArg, JobsArgs, NameArg,
+    archive, human_bytes, jobs::CliJobs, print_backup, show_progress, CreateArgs, ExportArgs,
+    ImportArgs, JobDbArg, JobsArgs, NameArg,
 };
 use crate::engine::{
-    commands::{create::CreateBackupRequest, drill::DrillRequest, restore::RestoreRequest},
+    commands::{drill::DrillRequest, restore::RestoreRequest},
     service::Milvault,
 };
 
@@ -24,27 +24,12 @@ pub struct Ctx<'a> {
 
 /// Makes a backup (`create`), showing its progress.
 pub async fn create(ctx: &Ctx<'_>, a: CreateArgs) -> Result<i32> {
-    let resume = a.resume.is_some();
     let jobs = CliJobs::open(ctx.db, &ctx.svc)?;
-    let (collections, databases) = match &a.filter {
-        Some(f) => {
-            let sel = crate::engine::names::Selection::from_filter(f)?;
-            jobs.gate().backup_fields(&sel).await?
-        }
-        None => (split_list(&a.colls), split_list(&a.databases)),
-    };
-    let req = CreateBackupRequest {
-        name: a.resume.unwrap_or(a.name),
-        collections,
-        databases,
-        meta_only: a.meta_only,
-        skip_flush: a.force,
-        policy: None,
-        logical: a.logical,
-        incremental: a.incremental,
-        resume,
-        rbac: a.rbac,
-    };
+    let mut req = a.request;
+    if let Some(name) = a.resume {
+        req.name = name;
+        req.resume = true;
+    }
     // the name stays claimed (across processes sharing the database) until the end
     let result = jobs
         .gate()

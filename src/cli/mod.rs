@@ -289,40 +289,11 @@ pub(crate) fn split_list(s: &Option<String>) -> Vec<String> {
         .collect()
 }
 
-/// `create` flags.
+/// `create` flags: the backup request's own, and `--resume NAME`.
 #[derive(Debug, Args)]
 pub struct CreateArgs {
-    /// Backup name (generated from the time when left out).
-    #[arg(short = 'n', long, default_value = "")]
-    pub name: String,
-    /// Collections, comma separated: NAME or DB.NAME.
-    #[arg(short = 'c', long)]
-    pub colls: Option<String>,
-    /// Databases to back up whole, comma separated.
-    #[arg(short = 'd', long)]
-    pub databases: Option<String>,
-    /// milvus-backup's filter: comma separated db.* (a whole database), db.collection or
-    /// collection (in the default database), e.g. db1.*,db2.c1.
-    #[arg(long, conflicts_with_all = ["colls", "databases"])]
-    pub filter: Option<String>,
-    /// Only schemas, partitions and indexes, no data.
-    #[arg(long = "meta_only", alias = "meta-only")]
-    pub meta_only: bool,
-    /// Skip the flush (the data must already be on storage).
-    #[arg(short = 'f', long)]
-    pub force: bool,
-    /// A logical backup: rows read through the API into Parquet files (no access to Milvus'
-    /// bucket needed; restores into any Milvus version or Milvus Lite).
-    #[arg(long)]
-    pub logical: bool,
-    /// Copy files an earlier backup of a collection holds from that backup instead of from
-    /// Milvus' bucket (the new backup still holds every file itself).
-    #[arg(long)]
-    pub incremental: bool,
-    /// Also back up Milvus' own users (with the password hash Milvus 2.4.10+ gives; none from
-    /// older ones), roles and grants (milvus-backup's --rbac).
-    #[arg(long)]
-    pub rbac: bool,
+    #[command(flatten)]
+    pub request: crate::engine::commands::create::CreateBackupRequest,
     /// Continue the backup NAME that a crash or kill interrupted: its recorded request is used
     /// and the files it finished are kept.
     #[arg(long, value_name = "NAME")]
@@ -520,4 +491,64 @@ pub(crate) async fn show_progress(mut handle: JobHandle, quiet: bool) {
     }
     on_ctrl_c.abort();
     bar.finish_and_clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    fn create(args: &[&str]) -> Result<super::CreateArgs, clap::Error> {
+        let cli = Cli::try_parse_from([&["milvault", "create"], args].concat())?;
+        match cli.command {
+            Command::Create(a) => Ok(a),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn create_takes_milvus_backups_flags_into_the_one_request_type() {
+        let a = create(&[
+            "-n",
+            "b1",
+            "-c",
+            "a, shop.b,",
+            "-d",
+            "db1",
+            "-f",
+            "--meta_only",
+            "--rbac",
+        ])
+        .unwrap();
+        let req = a.request.tidy();
+        assert_eq!(req.name, "b1");
+        assert_eq!(req.collections, ["a", "shop.b"]);
+        assert_eq!(req.databases, ["db1"]);
+        assert!(req.skip_flush && req.meta_only && req.rbac);
+        assert!(!req.logical && !req.incremental && !req.resume);
+        assert_eq!(a.resume, None);
+        let a = create(&["--colls", "x", "--meta-only", "--resume", "old"]).unwrap();
+        assert_eq!(a.request.collections, ["x"]);
+        assert!(a.request.meta_only);
+        assert_eq!(a.resume.as_deref(), Some("old"));
+        let a = create(&["--filter", "db1.*,c2", "--logical", "--incremental"]).unwrap();
+        assert_eq!(a.request.filter, "db1.*,c2");
+        assert!(a.request.logical && a.request.incremental);
+    }
+
+    #[test]
+    fn a_filter_with_collections_or_databases_is_refused_by_the_parser() {
+        for args in [
+            ["--filter", "db1.*", "-c", "a"],
+            ["--filter", "db1.*", "-d", "db1"],
+        ] {
+            let e = create(&args).unwrap_err();
+            assert_eq!(
+                e.kind(),
+                clap::error::ErrorKind::ArgumentConflict,
+                "{args:?}"
+            );
+        }
+    }
 }

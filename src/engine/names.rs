@@ -235,6 +235,15 @@ pub fn stored_name(storage: &str, name: &str) -> String {
     app::names::backup_key(storage, name)
 }
 
+/// A list as typed, tidied: items trimmed, empty ones dropped (`-c "a, b,"` is `a` and `b`).
+pub fn tidy_list(items: Vec<String>) -> Vec<String> {
+    items
+        .into_iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
 

@@ -452,6 +452,7 @@ impl Backend for PortalBackend {
             name: form.name.trim().to_string(),
             collections: form.collections,
             databases: Vec::new(),
+            filter: String::new(),
             meta_only: form.meta_only,
             skip_flush: false,
             policy: None,

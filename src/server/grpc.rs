@@ -233,6 +233,7 @@ impl BackupService for GrpcService {
                 name: r.name,
                 collections: r.collections,
                 databases: r.databases,
+                filter: r.filter,
                 meta_only: r.meta_only,
                 skip_flush: r.skip_flush,
                 policy: None,

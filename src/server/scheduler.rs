@@ -199,6 +199,7 @@ impl Scheduler {
                     name: run.backup.clone(),
                     collections: p.collections.clone(),
                     databases: p.databases.clone(),
+                    filter: String::new(),
                     meta_only: p.meta_only,
                     skip_flush: false,
                     policy: Some(p.name.clone()),

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use futures::{StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
 
 pub mod resume;
 
@@ -26,34 +27,73 @@ use crate::{
     storage::Storage,
 };
 
-/// What to back up.
-#[derive(Debug, Clone, Default)]
+/// What to back up: the one options type of a backup. The CLI parses it (clap, with
+/// milvus-backup's flag names), REST v2 takes it as its body (serde, utoipa), gRPC, the portal
+/// and the scheduler fill it. Unknown fields are refused, so that a misspelt option is not
+/// silently ignored; [`CreateBackupRequest::tidy`] trims what was typed, and the Gate turns a
+/// `filter` into collections and databases before anything runs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, clap::Args, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct CreateBackupRequest {
-    /// Backup name; generated from the time when empty.
+    /// Backup name (letters, digits, `_` and `-`); generated from the time when empty.
+    #[arg(short = 'n', long, default_value = "")]
     pub name: String,
     /// Collections as `name` (in the default database, or the one database given) or `db.name`.
-    /// Empty: every collection of `databases` (or of all databases).
+    /// Empty: every collection of `databases` (or of all databases). CLI: comma separated.
+    #[arg(
+        short = 'c',
+        long = "colls",
+        alias = "collections",
+        value_delimiter = ','
+    )]
     pub collections: Vec<String>,
-    /// Databases to back up whole.
+    /// Databases to back up whole (CLI: comma separated).
+    #[arg(short = 'd', long, value_delimiter = ',')]
     pub databases: Vec<String>,
+    /// milvus-backup's `--filter`, instead of collections and databases: comma separated `db.*`
+    /// (a whole database), `db.collection` or `collection` (in the default database), e.g.
+    /// `db1.*,db2.c1`.
+    #[arg(long, default_value = "", conflicts_with_all = ["collections", "databases"])]
+    pub filter: String,
     /// Only schemas, partitions and indexes; no data.
+    #[arg(long = "meta_only", alias = "meta-only")]
     pub meta_only: bool,
-    /// Do not flush first (the caller made sure the data is on storage).
+    /// Do not flush first (the data must already be on storage). CLI: `-f`/`--force`.
+    #[arg(short = 'f', long = "force")]
     pub skip_flush: bool,
-    /// The policy making it (recorded in the metadata: its retention may prune the backup).
+    /// The policy making it (recorded in the metadata: its retention may prune the backup). Set
+    /// by the scheduler only.
+    #[arg(skip)]
+    #[serde(skip)]
     pub policy: Option<String>,
-    /// A logical backup: rows read through the API into Parquet files (`crate::engine::logical`), for a
-    /// Milvus whose bucket milvault cannot read or another Milvus version or system.
+    /// A logical backup: rows read through the API into Parquet files (no access to Milvus'
+    /// bucket needed; restores into any Milvus version or Milvus Lite).
+    #[arg(long)]
     pub logical: bool,
     /// Copy the files an earlier backup of a collection holds from that backup, not from Milvus'
-    /// bucket (see [`crate::engine::incremental`]).
+    /// bucket (the new backup still holds every file itself).
+    #[arg(long)]
     pub incremental: bool,
-    /// Continue the interrupted backup `name` (see [`crate::engine::commands::create::resume`]): its recorded request is
-    /// used, files it finished are kept.
+    /// Continue the interrupted backup `name` (see [`resume`]): its recorded request is used,
+    /// files it finished are kept. CLI: `--resume NAME`.
+    #[arg(skip)]
     pub resume: bool,
-    /// Also keep Milvus' own users, roles and grants in `rbac_meta` (milvus-backup's `--rbac`;
-    /// see [`crate::engine::rbac`]).
+    /// Also back up Milvus' own users (with the password hash Milvus 2.4.10+ gives; none from
+    /// older ones), roles and grants (milvus-backup's `--rbac`).
+    #[arg(long)]
     pub rbac: bool,
+}
+
+impl CreateBackupRequest {
+    /// The request as typed, tidied: list items and names trimmed, empty list items dropped.
+    /// Every front end's request passes through it (the Gate).
+    pub fn tidy(mut self) -> CreateBackupRequest {
+        self.collections = names::tidy_list(self.collections);
+        self.databases = names::tidy_list(self.databases);
+        self.name = self.name.trim().to_string();
+        self.filter = self.filter.trim().to_string();
+        self
+    }
 }
 
 /// A collection to back up, by database and name.

@@ -131,12 +131,7 @@ impl RestoreRequest {
     /// The request as typed, tidied: list items and names trimmed, empty list items dropped
     /// (`-c "a, b,"` is `a` and `b`). Every front end's request passes through it (the Gate).
     pub fn tidy(mut self) -> RestoreRequest {
-        let list = |v: Vec<String>| -> Vec<String> {
-            v.into_iter()
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect()
-        };
+        let list = crate::engine::names::tidy_list;
         self.collections = list(self.collections);
         self.databases = list(self.databases);
         self.renames = list(self.renames);

@@ -653,6 +653,7 @@ async fn create_request(
         name: body.backup_name.clone(),
         collections,
         databases,
+        filter: String::new(),
         meta_only,
         skip_flush,
         policy: None,

@@ -257,32 +257,6 @@ impl From<&BackupInfo> for BackupDetail {
     }
 }
 
-/// What to back up.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct CreateBackupBody {
-    /// Backup name (letters, digits, `_` and `-`); generated from the time when absent.
-    pub name: String,
-    /// Collections as `name` (default database) or `db.name`; absent with no databases: all.
-    pub collections: Vec<String>,
-    /// Databases to back up whole.
-    pub databases: Vec<String>,
-    /// Schemas, partitions and indexes only.
-    pub meta_only: bool,
-    /// Do not flush first.
-    pub skip_flush: bool,
-    /// A logical backup: rows read through the API into Parquet files.
-    pub logical: bool,
-    /// Copy the files an earlier backup of a collection holds from that backup, not from Milvus'
-    /// bucket (the new backup still holds every file itself).
-    pub incremental: bool,
-    /// Continue the interrupted backup `name` (its recorded request is used; files it finished
-    /// are kept).
-    pub resume: bool,
-    /// Also back up Milvus' own users, roles and grants (milvus-backup's `rbac`).
-    pub rbac: bool,
-}
-
 /// Where a restore would put a collection.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RestoreTargetItem {
@@ -527,28 +501,15 @@ pub async fn get_backup(
 }
 
 /// Starts a backup; answers 202 with its job (follow it at `/api/v2/jobs/{id}`).
-#[utoipa::path(post, path = "/api/v2/backups", tag = "v2", request_body = CreateBackupBody,
+#[utoipa::path(post, path = "/api/v2/backups", tag = "v2", request_body = CreateBackupRequest,
     responses((status = 202, body = JobItem), (status = 400, body = ErrorBody),
         (status = 409, description = "The name is taken or being used now", body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
 pub async fn create_backup(
     gate: Gate,
-    ApiJson(body): ApiJson<CreateBackupBody>,
+    ApiJson(req): ApiJson<CreateBackupRequest>,
 ) -> ApiResult<(StatusCode, Json<JobItem>)> {
-    let job = gate
-        .start_backup(CreateBackupRequest {
-            name: body.name,
-            collections: body.collections,
-            databases: body.databases,
-            meta_only: body.meta_only,
-            skip_flush: body.skip_flush,
-            policy: None,
-            logical: body.logical,
-            incremental: body.incremental,
-            resume: body.resume,
-            rbac: body.rbac,
-        })
-        .await?;
+    let job = gate.start_backup(req).await?;
     Ok((StatusCode::ACCEPTED, Json(JobItem::of(&job))))
 }
 
