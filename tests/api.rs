@@ -716,8 +716,16 @@ async fn bad_inputs_get_clear_errors_and_change_nothing() {
             "invalid_request",
             "not both",
         ),
-        (json!({"name": "x4", "filter": "shop."}), "invalid_request", "shop."),
-        (json!({"name": "x5", "policy": "nightly"}), "invalid_body", "policy"),
+        (
+            json!({"name": "x4", "filter": "shop."}),
+            "invalid_request",
+            "shop.",
+        ),
+        (
+            json!({"name": "x5", "policy": "nightly"}),
+            "invalid_body",
+            "policy",
+        ),
     ] {
         let (status, body) = server.post("/api/v2/backups", req.clone()).await;
         assert_eq!(

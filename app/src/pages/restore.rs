@@ -8,8 +8,9 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
 use crate::{
-    api::{BackupDetail, RestoreForm},
+    api::{BackupDetail, RestoreForm, RestorePreview},
     components::common::{ErrorNotice, Loading},
+    error::PortalError,
     format,
     server::{get_backup_detail, preview_restore, StartRestore},
 };
@@ -127,6 +128,69 @@ fn RestoreFormView(detail: BackupDetail) -> impl IntoView {
             || start.pending().get()
             || matches!(preview.get(), Some(Err(_)))
     };
+    view! {
+        <form class="stack" on:submit=move |ev| {
+            ev.prevent_default();
+            if !blocked() {
+                start.dispatch(StartRestore { form: form.get_untracked() });
+            }
+        }>
+            <h2>"Collections"</h2>
+            <CollectionPicker sources selected renames/>
+            <h2>"Where"</h2>
+            <div class="grid2">
+                <label>"Target database (empty: each collection's own) "
+                    <input type="text" name="target_db" placeholder="e.g. staging"
+                        prop:value=move || target_db.get()
+                        on:input=move |ev| target_db.set(event_target_value(&ev))/>
+                </label>
+                <label>"Suffix for names "
+                    <input type="text" name="suffix"
+                        prop:value=move || suffix.get()
+                        on:input=move |ev| suffix.set(event_target_value(&ev))/>
+                </label>
+            </div>
+            <h2>"Result"</h2>
+            <RestoreTargets preview/>
+            <h2>"Options"</h2>
+            <OptionCheck value=restore_index>"Rebuild indexes"</OptionCheck>
+            <OptionCheck value=load>"Load the collections afterwards"</OptionCheck>
+            <OptionCheck value=meta_only>"Metadata only (create empty collections)"</OptionCheck>
+            <label class="check danger-text"><input type="checkbox" name="drop_existing" prop:checked=move || drop_existing.get()
+                on:change=move |ev| { drop_existing.set(event_target_checked(&ev)); confirm_drop.set(false); }/>
+                "Drop existing collections with the same names"</label>
+            <OptionCheck value=rbac name="rbac">
+                "Milvus' users, roles and grants too (rbac: only missing ones are created; admins only)"</OptionCheck>
+            <Show when=move || drop_existing.get() && !existing().is_empty()>
+                <OptionCheck value=confirm_drop name="confirm_drop" class="check confirm">
+                    {move || format!("I understand that {} will be dropped and replaced by the backup's data", existing().join(", "))}
+                </OptionCheck>
+            </Show>
+            <Show when=move || known_damaged || start.value().get().is_some_and(|r| r.is_err_and(|e| e.code == "backup_damaged"))>
+                <OptionCheck value=force name="force" class="check danger-text">
+                    "Restore anyway, although files of this backup are missing or changed (the row check still runs)"
+                </OptionCheck>
+            </Show>
+            <div class="actions">
+                <button type="submit" class="primary" disabled=blocked>
+                    {move || if start.pending().get() { "Starting…" } else { "Start restore" }}
+                </button>
+            </div>
+            {move || match start.value().get() {
+                Some(Err(e)) => Some(view! { <ErrorNotice err=e/> }),
+                _ => None,
+            }}
+        </form>
+    }
+}
+
+/// The backup's collections, each with a checkbox and a box for its new name.
+#[component]
+fn CollectionPicker(
+    sources: Vec<(String, i64)>,
+    selected: RwSignal<BTreeSet<String>>,
+    renames: RwSignal<BTreeMap<String, String>>,
+) -> impl IntoView {
     let rows = sources
         .into_iter()
         .map(|(key, rows)| {
@@ -163,84 +227,52 @@ fn RestoreFormView(detail: BackupDetail) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <form class="stack" on:submit=move |ev| {
-            ev.prevent_default();
-            if !blocked() {
-                start.dispatch(StartRestore { form: form.get_untracked() });
-            }
-        }>
-            <h2>"Collections"</h2>
-            <div class="table-wrap">
-            <table class="restore-pick">
-                <thead><tr><th>"Collection in the backup"</th><th class="num">"Rows"</th><th>"New name (optional)"</th></tr></thead>
-                <tbody>{rows}</tbody>
-            </table>
-            </div>
-            <h2>"Where"</h2>
-            <div class="grid2">
-                <label>"Target database (empty: each collection's own) "
-                    <input type="text" name="target_db" placeholder="e.g. staging"
-                        prop:value=move || target_db.get()
-                        on:input=move |ev| target_db.set(event_target_value(&ev))/>
-                </label>
-                <label>"Suffix for names "
-                    <input type="text" name="suffix"
-                        prop:value=move || suffix.get()
-                        on:input=move |ev| suffix.set(event_target_value(&ev))/>
-                </label>
-            </div>
-            <h2>"Result"</h2>
-            {move || match preview.get() {
-                None => view! { <Loading what="the preview"/> }.into_any(),
-                Some(Err(e)) => view! { <ErrorNotice err=e/> }.into_any(),
-                Some(Ok(p)) if p.is_empty() => view! { <p class="muted">"Pick at least one collection."</p> }.into_any(),
-                Some(Ok(p)) => view! {
-                    <ul class="preview">
-                        {p.into_iter().map(|t| view! {
-                            <li class=if t.exists { "exists" } else { "new" }>
-                                <span>{t.source}</span>" → "<strong class="target">{t.target.clone()}</strong>
-                                {t.exists.then(|| view! { <span class="warn">" exists already: it is dropped only if you tick Drop existing below"</span> })}
-                            </li>
-                        }).collect_view()}
-                    </ul>
-                }.into_any(),
-            }}
-            <h2>"Options"</h2>
-            <label class="check"><input type="checkbox" prop:checked=move || restore_index.get()
-                on:change=move |ev| restore_index.set(event_target_checked(&ev))/>"Rebuild indexes"</label>
-            <label class="check"><input type="checkbox" prop:checked=move || load.get()
-                on:change=move |ev| load.set(event_target_checked(&ev))/>"Load the collections afterwards"</label>
-            <label class="check"><input type="checkbox" prop:checked=move || meta_only.get()
-                on:change=move |ev| meta_only.set(event_target_checked(&ev))/>"Metadata only (create empty collections)"</label>
-            <label class="check danger-text"><input type="checkbox" name="drop_existing" prop:checked=move || drop_existing.get()
-                on:change=move |ev| { drop_existing.set(event_target_checked(&ev)); confirm_drop.set(false); }/>
-                "Drop existing collections with the same names"</label>
-            <label class="check"><input type="checkbox" name="rbac" prop:checked=move || rbac.get()
-                on:change=move |ev| rbac.set(event_target_checked(&ev))/>
-                "Milvus' users, roles and grants too (rbac: only missing ones are created; admins only)"</label>
-            <Show when=move || drop_existing.get() && !existing().is_empty()>
-                <label class="check confirm">
-                    <input type="checkbox" name="confirm_drop" prop:checked=move || confirm_drop.get()
-                        on:change=move |ev| confirm_drop.set(event_target_checked(&ev))/>
-                    {move || format!("I understand that {} will be dropped and replaced by the backup's data", existing().join(", "))}
-                </label>
-            </Show>
-            <Show when=move || known_damaged || start.value().get().is_some_and(|r| r.is_err_and(|e| e.code == "backup_damaged"))>
-                <label class="check danger-text">
-                    <input type="checkbox" name="force" prop:checked=move || force.get()
-                        on:change=move |ev| force.set(event_target_checked(&ev))/>
-                    "Restore anyway, although files of this backup are missing or changed (the row check still runs)"
-                </label>
-            </Show>
-            <div class="actions">
-                <button type="submit" class="primary" disabled=blocked>
-                    {move || if start.pending().get() { "Starting…" } else { "Start restore" }}
-                </button>
-            </div>
-            {move || match start.value().get() {
-                Some(Err(e)) => Some(view! { <ErrorNotice err=e/> }),
-                _ => None,
-            }}
-        </form>
+        <div class="table-wrap">
+        <table class="restore-pick">
+            <thead><tr><th>"Collection in the backup"</th><th class="num">"Rows"</th><th>"New name (optional)"</th></tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
+        </div>
+    }
+}
+
+/// Where each picked collection would be restored, and which of those exist already.
+#[component]
+fn RestoreTargets(
+    preview: LocalResource<Result<Vec<RestorePreview>, PortalError>>,
+) -> impl IntoView {
+    view! {
+        {move || match preview.get() {
+            None => view! { <Loading what="the preview"/> }.into_any(),
+            Some(Err(e)) => view! { <ErrorNotice err=e/> }.into_any(),
+            Some(Ok(p)) if p.is_empty() => view! { <p class="muted">"Pick at least one collection."</p> }.into_any(),
+            Some(Ok(p)) => view! {
+                <ul class="preview">
+                    {p.into_iter().map(|t| view! {
+                        <li class=if t.exists { "exists" } else { "new" }>
+                            <span>{t.source}</span>" → "<strong class="target">{t.target.clone()}</strong>
+                            {t.exists.then(|| view! { <span class="warn">" exists already: it is dropped only if you tick Drop existing below"</span> })}
+                        </li>
+                    }).collect_view()}
+                </ul>
+            }.into_any(),
+        }}
+    }
+}
+
+/// A checkbox bound to `value`, labelled by its children.
+#[component]
+fn OptionCheck(
+    value: RwSignal<bool>,
+    #[prop(optional)] name: &'static str,
+    #[prop(default = "check")] class: &'static str,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <label class=class>
+            <input type="checkbox" name=name prop:checked=move || value.get()
+                on:change=move |ev| value.set(event_target_checked(&ev))/>
+            {children()}
+        </label>
     }
 }
