@@ -204,30 +204,10 @@ pub enum Error {
     UserNotFound(String),
 }
 
-/// What kind of failure an [`Error`] is, for front ends that map errors to status codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// The request is wrong; asking again unchanged fails again.
-    InvalidInput,
-    /// The thing asked for does not exist.
-    NotFound,
-    /// It would overwrite or race with something that exists.
-    Conflict,
-    /// Something must change first (an existing target collection, say).
-    FailedPrecondition,
-    /// Milvus or a storage is down or slow; asking again later may work.
-    Unavailable,
-    /// No or bad credentials.
-    Unauthenticated,
-    /// Credentials fine, permission missing.
-    Forbidden,
-    /// Slow down.
-    TooManyRequests,
-    /// The request is larger than allowed.
-    TooLarge,
-    /// Anything else.
-    Internal,
-}
+/// What kind of failure an [`Error`] is, for front ends that map errors to status codes. The
+/// kinds are written once, in the portal's crate (the browser shows errors by kind and cannot
+/// link the engine); the engine never answers the browser's own `Unreachable`.
+pub use app::error::PortalErrorKind as ErrorKind;
 
 impl Error {
     /// The kind of failure.

@@ -87,7 +87,7 @@ pub fn status_of(e: Error) -> Status {
         ErrorKind::Unauthenticated => Status::unauthenticated(msg),
         ErrorKind::Forbidden => Status::permission_denied(msg),
         ErrorKind::TooManyRequests | ErrorKind::TooLarge => Status::resource_exhausted(msg),
-        ErrorKind::Internal => Status::internal(msg),
+        ErrorKind::Internal | ErrorKind::Unreachable => Status::internal(msg),
     }
 }
 

@@ -3,37 +3,22 @@
 //! [`super::rest::error`] maps them to HTTP statuses for REST. The codes are the engine's own
 //! ([`Error::code`]), the same the REST API answers.
 
-use app::api::{PortalError, PortalErrorKind};
+use app::api::PortalError;
 
-use crate::error::{Error, ErrorKind};
-
-/// The portal's kind of an engine error's kind.
-pub fn portal_kind(kind: ErrorKind) -> PortalErrorKind {
-    match kind {
-        ErrorKind::InvalidInput => PortalErrorKind::InvalidInput,
-        ErrorKind::NotFound => PortalErrorKind::NotFound,
-        ErrorKind::Conflict => PortalErrorKind::Conflict,
-        ErrorKind::FailedPrecondition => PortalErrorKind::FailedPrecondition,
-        ErrorKind::Unavailable => PortalErrorKind::Unavailable,
-        ErrorKind::Unauthenticated => PortalErrorKind::Unauthenticated,
-        ErrorKind::Forbidden => PortalErrorKind::Forbidden,
-        ErrorKind::TooManyRequests => PortalErrorKind::TooManyRequests,
-        ErrorKind::TooLarge => PortalErrorKind::TooLarge,
-        ErrorKind::Internal => PortalErrorKind::Internal,
-    }
-}
+use crate::error::Error;
 
 /// The engine's kind, code and message; the hint is the kind's (what to do, when the engine's
-/// messages of that kind do not say it; see [`PortalErrorKind::hint`]).
+/// messages of that kind do not say it; see [`app::api::PortalErrorKind::hint`]).
 impl From<Error> for PortalError {
     fn from(e: Error) -> Self {
-        PortalError::of_kind(portal_kind(e.kind()), e.code(), e.to_string())
+        PortalError::of_kind(e.kind(), e.code(), e.to_string())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use app::api::PortalErrorKind;
 
     /// One engine error of each kind.
     fn one_of_each() -> Vec<(Error, PortalErrorKind, &'static str)> {
@@ -108,7 +93,7 @@ mod tests {
         kinds.dedup();
         assert_eq!(kinds.len(), 10);
         for (e, kind, code) in cases {
-            assert_eq!(portal_kind(e.kind()), kind, "{e}");
+            assert_eq!(e.kind(), kind, "{e}");
             // the REST API's code, from the same place
             assert_eq!(e.code(), code);
             let message = e.to_string();
