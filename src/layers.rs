@@ -75,12 +75,11 @@ fn modules_named(code: &str) -> std::collections::BTreeSet<String> {
     out
 }
 
-#[test]
-fn no_module_imports_from_a_layer_above_its_own() {
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut upward = Vec::new();
-    let mut files = 0;
-    let mut stack = vec![src.clone()];
+/// Every source file under `src` but test-only ones (`tests.rs`, `tests/`): its path relative to
+/// `src` and its code without comments and test modules.
+fn source_files(src: &std::path::Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![src.to_path_buf()];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
@@ -89,25 +88,34 @@ fn no_module_imports_from_a_layer_above_its_own() {
                 continue;
             }
             let rel = path
-                .strip_prefix(&src)
+                .strip_prefix(src)
                 .unwrap()
                 .to_string_lossy()
                 .into_owned();
             // test-only files are tests, whatever layer they sit in
-            if !rel.ends_with(".rs") || rel.ends_with("tests.rs") || rel.contains("/tests/") {
-                continue;
+            if rel.ends_with(".rs") && !rel.ends_with("tests.rs") && !rel.contains("/tests/") {
+                out.push((rel, code_of(&std::fs::read_to_string(&path).unwrap())));
             }
-            let top = rel.split(['/', '.']).next().unwrap().to_string();
-            let Some(own) = layer_of(&top) else {
-                continue;
-            };
-            files += 1;
-            let code = code_of(&std::fs::read_to_string(&path).unwrap());
-            for m in modules_named(&code) {
-                if let Some(theirs) = layer_of(&m) {
-                    if theirs > own {
-                        upward.push(format!("{rel} uses crate::{m}"));
-                    }
+        }
+    }
+    out
+}
+
+#[test]
+fn no_module_imports_from_a_layer_above_its_own() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut upward = Vec::new();
+    let mut files = 0;
+    for (rel, code) in source_files(&src) {
+        let top = rel.split(['/', '.']).next().unwrap().to_string();
+        let Some(own) = layer_of(&top) else {
+            continue;
+        };
+        files += 1;
+        for m in modules_named(&code) {
+            if let Some(theirs) = layer_of(&m) {
+                if theirs > own {
+                    upward.push(format!("{rel} uses crate::{m}"));
                 }
             }
         }
@@ -230,27 +238,10 @@ fn find_circle(
 /// and the modules inside it are one; between any two others, imports go one way only.
 /// Returns the first circle among the modules of the crate whose sources are in `src`.
 fn circle_in(src: &std::path::Path) -> Option<Vec<String>> {
-    let src = src.to_path_buf();
-    let mut texts = Vec::new();
-    let mut stack = vec![src.clone()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let rel = path
-                .strip_prefix(&src)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            if rel.ends_with(".rs") && !rel.ends_with("tests.rs") && !rel.contains("/tests/") {
-                let code = code_of(&std::fs::read_to_string(&path).unwrap());
-                texts.push((module_of(&rel), code));
-            }
-        }
-    }
+    let texts: Vec<(String, String)> = source_files(src)
+        .into_iter()
+        .map(|(rel, code)| (module_of(&rel), code))
+        .collect();
     let two_deep = |m: &str| m.split("::").take(2).collect::<Vec<_>>().join("::");
     let known: std::collections::BTreeSet<String> =
         texts.iter().map(|(m, _)| two_deep(m)).collect();

@@ -153,3 +153,17 @@ pub fn DrillBadge(d: Option<crate::api::DrillSummary>) -> impl IntoView {
         }
     }
 }
+
+/// Opens the page of the job `action` started, once it answers with the job's id.
+pub fn open_started_job<S>(action: ServerAction<S>)
+where
+    S: leptos::server_fn::ServerFn<Output = String> + Clone + Send + Sync + 'static,
+    S::Error: Clone + Send + Sync + 'static,
+{
+    let navigate = leptos_router::hooks::use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(id)) = action.value().get() {
+            navigate(&format!("/jobs/{id}"), Default::default());
+        }
+    });
+}

@@ -167,12 +167,7 @@ fn resumable(j: &JobView) -> bool {
 #[component]
 fn ResumeButton(id: String, kind: String) -> impl IntoView {
     let resume = ServerAction::<ResumeJob>::new();
-    let navigate = leptos_router::hooks::use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(id)) = resume.value().get() {
-            navigate(&format!("/jobs/{id}"), Default::default());
-        }
-    });
+    crate::components::common::open_started_job(resume);
     view! {
         <p>
             <button class="button resume-job" disabled=move || resume.pending().get()

@@ -4,7 +4,6 @@ use std::collections::BTreeSet;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_navigate;
 
 use crate::{
     api::{LiveCollection, NewBackup},
@@ -44,12 +43,7 @@ fn BackupForm(collections: Vec<LiveCollection>) -> impl IntoView {
     let incremental = RwSignal::new(false);
     let rbac = RwSignal::new(false);
     let start = ServerAction::<StartBackup>::new();
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(id)) = start.value().get() {
-            navigate(&format!("/jobs/{id}"), Default::default());
-        }
-    });
+    crate::components::common::open_started_job(start);
     let name_problem = move || {
         let n = name.get();
         if n.is_empty() {

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::hooks::use_params_map;
 
 use crate::{
     api::{BackupDetail, RestoreForm, RestorePreview},
@@ -103,12 +103,7 @@ fn RestoreFormView(detail: BackupDetail) -> impl IntoView {
         }
     });
     let start = ServerAction::<StartRestore>::new();
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(id)) = start.value().get() {
-            navigate(&format!("/jobs/{id}"), Default::default());
-        }
-    });
+    crate::components::common::open_started_job(start);
     let existing = move || {
         preview
             .get()
