@@ -167,3 +167,21 @@ where
         }
     });
 }
+
+/// A checkbox (named `collection`, valued `item`) that is ticked while `item` is in `set`, and
+/// puts it in or takes it out.
+#[component]
+pub fn CollectionCheck(
+    set: RwSignal<std::collections::BTreeSet<String>>,
+    item: String,
+) -> impl IntoView {
+    let (shown, toggled) = (item.clone(), item.clone());
+    view! {
+        <input type="checkbox" name="collection" value=item
+            prop:checked=move || set.with(|s| s.contains(&shown))
+            on:change=move |ev| {
+                let on = event_target_checked(&ev);
+                set.update(|s| { if on { s.insert(toggled.clone()); } else { s.remove(&toggled); } });
+            }/>
+    }
+}

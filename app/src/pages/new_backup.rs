@@ -7,7 +7,7 @@ use leptos_meta::Title;
 
 use crate::{
     api::{LiveCollection, NewBackup},
-    components::common::{ErrorNotice, Loading},
+    components::common::{CollectionCheck, ErrorNotice, Loading},
     format,
     server::{live_collections, StartBackup},
 };
@@ -90,17 +90,10 @@ fn BackupForm(collections: Vec<LiveCollection>) -> impl IntoView {
                                 .into_iter()
                                 .map(|c| {
                                     let key = format!("{}.{}", c.db, c.name);
-                                    let k1 = key.clone();
-                                    let k2 = key.clone();
                                     view! {
                                         <li>
                                             <label>
-                                                <input type="checkbox" name="collection" value=key.clone()
-                                                    prop:checked=move || selected.with(|s| s.contains(&k1))
-                                                    on:change=move |ev| {
-                                                        let on = event_target_checked(&ev);
-                                                        selected.update(|s| { if on { s.insert(k2.clone()); } else { s.remove(&k2); } });
-                                                    }/>
+                                                <CollectionCheck set=selected item=key/>
                                                 <span class="coll-name">{c.name.clone()}</span>
                                                 <span class="muted">{format!(" {} rows · {}", format::count(c.rows), c.load_state)}</span>
                                             </label>

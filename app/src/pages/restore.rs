@@ -9,7 +9,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::{
     api::{BackupDetail, RestoreForm, RestorePreview},
-    components::common::{ErrorNotice, Loading},
+    components::common::{CollectionCheck, ErrorNotice, Loading},
     error::PortalError,
     format,
     server::{get_backup_detail, preview_restore, StartRestore},
@@ -189,8 +189,6 @@ fn CollectionPicker(
     let rows = sources
         .into_iter()
         .map(|(key, rows)| {
-            let k1 = key.clone();
-            let k2 = key.clone();
             let k3 = key.clone();
             let k4 = key.clone();
             let input_id = format!("rename-{}", key.replace('.', "-"));
@@ -198,12 +196,7 @@ fn CollectionPicker(
                 <tr>
                     <td>
                         <label>
-                            <input type="checkbox" name="collection" value=key.clone()
-                                prop:checked=move || selected.with(|s| s.contains(&k1))
-                                on:change=move |ev| {
-                                    let on = event_target_checked(&ev);
-                                    selected.update(|s| { if on { s.insert(k2.clone()); } else { s.remove(&k2); } });
-                                }/>
+                            <CollectionCheck set=selected item=key.clone()/>
                             " " {key.clone()}
                         </label>
                     </td>
