@@ -1,25 +1,49 @@
 //! Formatting shared by the server render and the browser, so both produce the same text (times
 //! are shown in UTC for that reason).
 
-/// `1.5 MB`, `320 B` (decimal units, like storage consoles).
+/// `1.5 MB`, `320 B` (decimal units, like storage consoles): three significant digits, rounded
+/// half up. Integer arithmetic only, so that the browser's first module carries no float
+/// formatting.
 pub fn bytes(n: i64) -> String {
-    let n = n.max(0) as f64;
     const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
-    let mut v = n;
+    let n = n.max(0) as u128;
     let mut unit = 0;
-    while v >= 1000.0 && unit < UNITS.len() - 1 {
-        v /= 1000.0;
+    let mut div = 1u128;
+    while n >= div * 1000 && unit < UNITS.len() - 1 {
+        div *= 1000;
         unit += 1;
     }
     if unit == 0 {
-        format!("{} B", n as i64)
-    } else if v < 10.0 {
-        format!("{v:.2} {}", UNITS[unit])
-    } else if v < 100.0 {
-        format!("{v:.1} {}", UNITS[unit])
-    } else {
-        format!("{v:.0} {}", UNITS[unit])
+        return format!("{n} B");
     }
+    // decimals by size: 1.23, 12.3, 123
+    let decimals = if n < 10 * div {
+        2
+    } else if n < 100 * div {
+        1
+    } else {
+        0
+    };
+    format!("{} {}", decimal(n, div, decimals), UNITS[unit])
+}
+
+/// `n / div` rounded half up to `decimals` places (0 to 2), written with a point.
+fn decimal(n: u128, div: u128, decimals: u32) -> String {
+    let scale = 10u128.pow(decimals);
+    let scaled = (n * scale + div / 2) / div;
+    let (whole, frac) = (scaled / scale, scaled % scale);
+    match decimals {
+        0 => whole.to_string(),
+        d => format!("{whole}.{frac:0width$}", width = d as usize),
+    }
+}
+
+/// `x` to one decimal, as SVG coordinates are written (`12.3`, `-0.5`), without float
+/// formatting.
+pub fn tenths(x: f64) -> String {
+    let t = (x * 10.0).round() as i64;
+    let sign = if t < 0 { "-" } else { "" };
+    format!("{sign}{}.{}", t.unsigned_abs() / 10, t.unsigned_abs() % 10)
 }
 
 /// The New policy form's "Full every N runs" field: empty is 0 (every run full).
@@ -186,7 +210,7 @@ pub fn duration_ms(ms: i64) -> String {
     if ms < 1000 {
         format!("{ms} ms")
     } else if ms < 60_000 {
-        format!("{:.1} s", ms as f64 / 1000.0)
+        format!("{} s", decimal(ms as u128, 1000, 1))
     } else if ms < 3_600_000 {
         format!("{} min {:02} s", ms / 60_000, (ms / 1000) % 60)
     } else {
@@ -201,11 +225,11 @@ pub fn rate(bytes_per_sec: f64) -> String {
 
 /// A recall share as a percentage: `100%`, `98.5%` (one decimal unless whole).
 pub fn recall(r: f64) -> String {
-    let pct = (r.clamp(0.0, 1.0) * 1000.0).round() / 10.0;
-    if pct.fract() == 0.0 {
-        format!("{pct:.0}%")
+    let tenths = (r.clamp(0.0, 1.0) * 1000.0).round() as u128;
+    if tenths % 10 == 0 {
+        format!("{}%", tenths / 10)
     } else {
-        format!("{pct:.1}%")
+        format!("{}%", decimal(tenths, 10, 1))
     }
 }
 
@@ -466,6 +490,23 @@ mod tests {
         assert_eq!(full_every("0"), Ok(0));
         assert!(full_every("-1").unwrap_err().contains("'-1'"));
         assert!(full_every("2.5").is_err());
+    }
+
+    #[test]
+    fn sizes_durations_and_coordinates_are_written_without_float_formatting() {
+        assert_eq!(bytes(1_000), "1.00 kB");
+        assert_eq!(bytes(9_999), "10.00 kB");
+        assert_eq!(bytes(12_345), "12.3 kB");
+        assert_eq!(bytes(999_999), "1000 kB");
+        assert_eq!(bytes(1_005_000), "1.01 MB");
+        assert_eq!(bytes(-5), "0 B");
+        assert_eq!(bytes(i64::MAX), "9223 PB");
+        assert_eq!(duration_ms(12_340), "12.3 s");
+        assert_eq!(duration_ms(1_000), "1.0 s");
+        assert_eq!(recall(0.9851), "98.5%");
+        assert_eq!(tenths(12.34), "12.3");
+        assert_eq!(tenths(-0.46), "-0.5");
+        assert_eq!(tenths(720.0), "720.0");
     }
 
     #[test]

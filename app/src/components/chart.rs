@@ -50,8 +50,8 @@ pub fn HistoryChart(rows: Vec<BackupRow>) -> impl IntoView {
                 r.duration_ms.map(format::duration_ms).unwrap_or_else(|| "duration unknown".into())
             );
             view! {
-                <rect class="bar" x=format!("{x:.1}") y=format!("{y:.1}") width=format!("{bar_w:.1}")
-                    height=format!("{:.1}", h.max(1.0))>
+                <rect class="bar" x=format::tenths(x) y=format::tenths(y) width=format::tenths(bar_w)
+                    height=format::tenths(h.max(1.0))>
                     <title>{tip}</title>
                 </rect>
             }
@@ -64,7 +64,7 @@ pub fn HistoryChart(rows: Vec<BackupRow>) -> impl IntoView {
             r.duration_ms.map(|d| {
                 let x = PAD_L + i as f64 * slot + slot / 2.0;
                 let y = PAD_T + plot_h - (d as f64 / max_dur) * plot_h;
-                format!("{x:.1},{y:.1}")
+                format!("{},{}", format::tenths(x), format::tenths(y))
             })
         })
         .collect();
@@ -84,13 +84,13 @@ pub fn HistoryChart(rows: Vec<BackupRow>) -> impl IntoView {
     );
     view! {
         <figure class="chart">
-            <svg viewBox=format!("0 0 {W} {H}") role="img" aria-label=label.clone()>
-                <line class="axis" x1=PAD_L y1=PAD_T + plot_h x2=W - PAD_R y2=PAD_T + plot_h></line>
-                <text class="tick" x=PAD_L - 6.0 y=PAD_T + 10.0 text-anchor="end">{format::bytes(max_size as i64)}</text>
-                <text class="tick" x=PAD_L - 6.0 y=PAD_T + plot_h text-anchor="end">"0"</text>
-                <text class="tick dur" x=W - PAD_R + 6.0 y=PAD_T + 10.0>{format::duration_ms(max_dur as i64)}</text>
-                <text class="tick" x=PAD_L y=H - 10.0>{format::date(rows[0].created_ms)}</text>
-                <text class="tick" x=W - PAD_R y=H - 10.0 text-anchor="end">{format::date(rows[n - 1].created_ms)}</text>
+            <svg viewBox=format!("0 0 {} {}", format::tenths(W), format::tenths(H)) role="img" aria-label=label.clone()>
+                <line class="axis" x1=format::tenths(PAD_L) y1=format::tenths(PAD_T + plot_h) x2=format::tenths(W - PAD_R) y2=format::tenths(PAD_T + plot_h)></line>
+                <text class="tick" x=format::tenths(PAD_L - 6.0) y=format::tenths(PAD_T + 10.0) text-anchor="end">{format::bytes(max_size as i64)}</text>
+                <text class="tick" x=format::tenths(PAD_L - 6.0) y=format::tenths(PAD_T + plot_h) text-anchor="end">"0"</text>
+                <text class="tick dur" x=format::tenths(W - PAD_R + 6.0) y=format::tenths(PAD_T + 10.0)>{format::duration_ms(max_dur as i64)}</text>
+                <text class="tick" x=format::tenths(PAD_L) y=format::tenths(H - 10.0)>{format::date(rows[0].created_ms)}</text>
+                <text class="tick" x=format::tenths(W - PAD_R) y=format::tenths(H - 10.0) text-anchor="end">{format::date(rows[n - 1].created_ms)}</text>
                 {bars}
                 <polyline class="line" points=points.join(" ")></polyline>
                 {dots}
