@@ -78,12 +78,19 @@ admin_token=$(target/debug/milvault user token root --label e2e --job-db "$auth_
 env "${portal_env[@]}" MINIO_BACKUP_ROOT_PATH="$work/portal-auth-backups" setsid target/debug/milvault serve \
   --addr 127.0.0.1:3004 --auth --no-scheduler --job-db "$auth_db" >"$work/portal-auth.log" 2>&1 &
 pgids+=("$!")
+# a fourth whose backup directory the Chromium test fills with 10,000 backups' metadata
+mkdir -p "$work/portal-many"
+env "${portal_env[@]}" MINIO_BACKUP_ROOT_PATH="$work/portal-many" setsid target/debug/milvault serve \
+  --addr 127.0.0.1:3006 --no-scheduler --job-db "$work/portal-many-state/jobs.sqlite" >"$work/portal-many.log" 2>&1 &
+pgids+=("$!")
 for _ in $(seq 1 60); do curl -sf -o /dev/null http://127.0.0.1:3000/ && curl -sf -o /dev/null http://127.0.0.1:3002/ \
-  && curl -sf -o /dev/null http://127.0.0.1:3004/api/v2/health && break; sleep 0.5; done
+  && curl -sf -o /dev/null http://127.0.0.1:3004/api/v2/health && curl -sf -o /dev/null http://127.0.0.1:3006/api/v2/health \
+  && break; sleep 0.5; done
 mkdir -p test-output/screenshots
 ( cd end2end && MILVAULT_PORTAL_URL=http://127.0.0.1:3000 MILVAULT_DOWN_URL=http://127.0.0.1:3002 \
     MILVAULT_AUTH_URL=http://127.0.0.1:3004 MILVAULT_AUTH_ADMIN_TOKEN="$admin_token" \
     MILVAULT_E2E_BACKUPS="$work/portal-backups" MILVAULT_E2E_FAR="$work/portal-far" \
+    MILVAULT_MANY_URL=http://127.0.0.1:3006 MILVAULT_E2E_MANY="$work/portal-many" \
     MILVAULT_E2E_SHOTS="$repo/test-output/screenshots" \
     npm test ) || { echo "portal log:" >&2; tail -40 "$work/portal.log" >&2;
     echo "signed-in portal log:" >&2; tail -40 "$work/portal-auth.log" >&2; exit 1; }

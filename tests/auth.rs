@@ -179,22 +179,55 @@ fn has_entry(entries: &[Value], actor: &str, action: &str, target: &str) -> bool
     })
 }
 
+/// The people and backups of the team scenario: an admin, alice (a member of `shop`), vic (a
+/// viewer), each with a token, and the admin's backups of one collection of each database.
+struct Team {
+    root: String,
+    alice: String,
+    vic: String,
+    shop_b: String,
+    def_b: String,
+}
+
+impl Team {
+    async fn sign_up(s: &Server) -> Team {
+        let store = s.registry.store();
+        store.add_user("root", PASSWORD, Role::Admin, &[]).unwrap();
+        store
+            .add_user("alice", PASSWORD, Role::Member, &["shop".into()])
+            .unwrap();
+        store.add_user("vic", PASSWORD, Role::Viewer, &[]).unwrap();
+        let (root, _) = store.create_token("root", "test admin").unwrap();
+        let (alice_t, _) = store.create_token("alice", "alice's script").unwrap();
+        let (vic, _) = store.create_token("vic", "dashboard").unwrap();
+        Team {
+            root,
+            alice: alice_t,
+            vic,
+            shop_b: unique("shop"),
+            def_b: unique("def"),
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_team_member_stays_in_its_databases_through_every_front_end() {
     let s = Server::start().await;
-    let store = s.registry.store();
-    store.add_user("root", PASSWORD, Role::Admin, &[]).unwrap();
-    store
-        .add_user("alice", PASSWORD, Role::Member, &["shop".into()])
-        .unwrap();
-    store.add_user("vic", PASSWORD, Role::Viewer, &[]).unwrap();
-    let (root, _) = store.create_token("root", "test admin").unwrap();
-    let (alice_t, _) = store.create_token("alice", "alice's script").unwrap();
-    let (vic, _) = store.create_token("vic", "dashboard").unwrap();
-    let root = As::Token(&root);
-    let alice = As::Token(&alice_t);
-    let vic = As::Token(&vic);
+    let t = Team::sign_up(&s).await;
+    nothing_answers_without_credentials(&s, &t).await;
+    the_admin_backs_up_each_database(&s, &t).await;
+    rest_keeps_her_in_her_database(&s, &t).await;
+    grpc_keeps_her_in_her_database(&s, &t).await;
+    let cookie = the_portal_keeps_her_in_her_database(&s, &t).await;
+    a_viewer_changes_nothing(&s, &t).await;
+    her_token_and_session_end_when_she_ends_them(&s, &cookie).await;
+    every_attempt_is_audited(&s, &t).await;
+}
 
+/// REST, gRPC and server functions refuse anonymous callers; pages redirect to sign-in.
+async fn nothing_answers_without_credentials(s: &Server, t: &Team) {
+    let root = As::Token(&t.root);
+    let alice = As::Token(&t.alice);
     // nothing without credentials: REST, gRPC, server functions; pages redirect to sign-in
     assert_eq!(s.get("/api/v2/backups", As::Nobody).await.0, 401);
     assert_eq!(s.get("/api/v1/list", As::Nobody).await.0, 401);
@@ -225,10 +258,14 @@ async fn a_team_member_stays_in_its_databases_through_every_front_end() {
     assert_eq!(s.get("/metrics", As::Nobody).await.0, 401);
     assert_eq!(s.get("/metrics", alice).await.0, 403);
     assert_eq!(s.get("/metrics", root).await.0, 200);
+}
 
+/// The admin backs up one collection of each database.
+async fn the_admin_backs_up_each_database(s: &Server, t: &Team) {
+    let root = As::Token(&t.root);
+    let shop_b = &t.shop_b;
+    let def_b = &t.def_b;
     // the admin backs up one collection of each database
-    let shop_b = unique("shop");
-    let def_b = unique("def");
     for (name, coll) in [(&shop_b, "shop.reviews"), (&def_b, "demo_products")] {
         let (status, job) = s
             .post(
@@ -241,7 +278,14 @@ async fn a_team_member_stays_in_its_databases_through_every_front_end() {
         let end = s.wait_job(job["id"].as_str().unwrap(), root).await;
         assert_eq!(end["state"], "succeeded", "{end}");
     }
+}
 
+/// REST v2 and v1: alice sees and restores only her database's backups.
+async fn rest_keeps_her_in_her_database(s: &Server, t: &Team) {
+    let root = As::Token(&t.root);
+    let alice = As::Token(&t.alice);
+    let shop_b = &t.shop_b;
+    let def_b = &t.def_b;
     // REST v2: alice sees her database's backup only, and cannot touch the other (to her it
     // does not exist)
     let names = s.backup_names(alice).await;
@@ -317,9 +361,14 @@ async fn a_team_member_stays_in_its_databases_through_every_front_end() {
         .get(&format!("/api/v1/get_backup?backup_name={def_b}"), alice)
         .await;
     assert_eq!(status, 404);
+}
 
+/// gRPC with alice's token: the same refusals.
+async fn grpc_keeps_her_in_her_database(s: &Server, t: &Team) {
+    let shop_b = &t.shop_b;
+    let def_b = &t.def_b;
     // gRPC with her token
-    let mut g = s.grpc(Some(&alice_t)).await;
+    let mut g = s.grpc(Some(&t.alice)).await;
     let e = g
         .get_backup(pb::GetBackupRequest {
             name: def_b.clone(),
@@ -356,7 +405,13 @@ async fn a_team_member_stays_in_its_databases_through_every_front_end() {
         .into_inner();
     let grpc_names: Vec<String> = listed.backups.into_iter().map(|b| b.name).collect();
     assert!(grpc_names.contains(&shop_b) && !grpc_names.contains(&def_b));
+}
 
+/// The portal's server functions, signed in with a password; returns her session cookie.
+async fn the_portal_keeps_her_in_her_database(s: &Server, t: &Team) -> String {
+    let alice = As::Token(&t.alice);
+    let shop_b = &t.shop_b;
+    let def_b = &t.def_b;
     // the portal's server functions, signed in with a password
     assert_eq!(s.sign_in("alice", "wrong password").await, Err(401));
     let cookie = s.sign_in("alice", PASSWORD).await.unwrap();
@@ -439,6 +494,16 @@ async fn a_team_member_stays_in_its_databases_through_every_front_end() {
     assert!(kinds.contains(&("restore", shop_b.as_str())), "{kinds:?}");
     assert!(!kinds.iter().any(|(_, b)| *b == def_b), "{kinds:?}");
 
+    cookie
+}
+
+/// A viewer reads and changes nothing; only admins read the audit log.
+async fn a_viewer_changes_nothing(s: &Server, t: &Team) {
+    let root = As::Token(&t.root);
+    let alice = As::Token(&t.alice);
+    let vic = As::Token(&t.vic);
+    let shop_b = &t.shop_b;
+    let def_b = &t.def_b;
     // a viewer reads and changes nothing
     let names = s.backup_names(vic).await;
     assert!(names.contains(&def_b) && names.contains(&shop_b));
@@ -488,7 +553,11 @@ async fn a_team_member_stays_in_its_databases_through_every_front_end() {
     assert!(s.backup_names(root).await.contains(&def_b));
     // only admins read the audit log
     assert_eq!(s.get("/api/v2/audit", alice).await.0, 403);
+}
 
+/// A token alice makes works until she revokes it; signing out ends her session.
+async fn her_token_and_session_end_when_she_ends_them(s: &Server, cookie: &str) {
+    let session = As::Session(cookie);
     // a token she makes works until she revokes it
     let (status, made) = s
         .post("/api/v2/tokens", session, json!({"name": "nightly"}))
@@ -521,7 +590,13 @@ async fn a_team_member_stays_in_its_databases_through_every_front_end() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 303);
     assert_eq!(s.get("/api/v2/backups", session).await.0, 401);
+}
 
+/// The audit log shows every attempt, allowed and refused: who, when, from where; as CSV too.
+async fn every_attempt_is_audited(s: &Server, t: &Team) {
+    let root = As::Token(&t.root);
+    let shop_b = &t.shop_b;
+    let def_b = &t.def_b;
     // the audit log shows every attempt, allowed and refused
     let denied = s
         .audit(

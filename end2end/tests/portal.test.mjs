@@ -404,19 +404,34 @@ test('a failed job is told to the webhook, signed, and listed on the Policies pa
   }
 });
 
-test('cluster page and a phone-width layout', async () => {
+test('cluster page, then every page at 1280 px and at a phone\'s width without sideways scrolling', async () => {
   const page = await newPage();
   await open(page, `${BASE}/cluster`);
   assert.ok(await page.locator('.checks li.ok').count() >= 1);
   assert.match(await page.locator('main').textContent(), /2\.3\.5/);
   await shot(page, '13-cluster');
+  // a backup and a job that exist now
+  await open(page, `${BASE}/`);
+  const detail = await page.locator('table.backups tbody tr td:first-child a').first().getAttribute('href');
+  await open(page, `${BASE}/jobs`);
+  const job = await page.locator('main a[href^="/jobs/"]').first().getAttribute('href');
   await page.close();
-  const phone = await newPage(390, 844);
-  await open(phone, `${BASE}/`);
-  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  assert.ok(overflow <= 1, `no sideways scrolling at phone width (overflow ${overflow}px)`);
-  await shot(phone, '14-backups-phone');
-  await phone.close();
+  const pages = [
+    ['backups', '/'], ['new-backup', '/new'], ['backup-detail', detail],
+    ['restore', `/restore/${detail.split('/').pop()}`], ['jobs', '/jobs'], ['job', job],
+    ['policies', '/policies'], ['cluster', '/cluster'], ['account', '/account'],
+    ['users', '/users'], ['audit', '/audit'],
+  ];
+  for (const [width, height, tag] of [[1280, 900, 'desktop'], [390, 844, 'phone']]) {
+    const p = await newPage(width, height);
+    for (const [label, url] of pages) {
+      await open(p, `${BASE}${url}`);
+      const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 1, `${label} (${url}) at ${width} px scrolls sideways by ${overflow} px`);
+      await shot(p, `pages-${tag}-${label}`);
+    }
+    await p.close();
+  }
 });
 
 test('no console errors on any page', () => {

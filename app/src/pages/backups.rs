@@ -21,6 +21,11 @@ use crate::{
 /// Rows per page.
 pub const PAGE: usize = 50;
 
+/// The offset of the last page of `total` rows.
+fn last_page(total: u64) -> usize {
+    (total.saturating_sub(1) as usize / PAGE) * PAGE
+}
+
 /// The backup history.
 #[component]
 pub fn BackupsPage() -> impl IntoView {
@@ -99,11 +104,15 @@ pub fn BackupsPage() -> impl IntoView {
                             </table>
                             </div>
                             <nav class="pager">
-                                <button type="button" disabled=!newer
+                                <button type="button" class="newest" disabled=!newer
+                                    on:click=move |_| offset.set(0)>"Newest"</button>
+                                <button type="button" class="newer" disabled=!newer
                                     on:click=move |_| offset.update(|o| *o = o.saturating_sub(PAGE))>"Newer"</button>
                                 <span class="muted page-span">{shown}</span>
-                                <button type="button" disabled=!older
+                                <button type="button" class="older" disabled=!older
                                     on:click=move |_| offset.update(|o| *o += PAGE)>"Older"</button>
+                                <button type="button" class="oldest" disabled=!older
+                                    on:click=move |_| offset.set(last_page(page.total))>"Oldest"</button>
                             </nav>
                         }.into_any()
                     }
@@ -163,5 +172,19 @@ fn backup_line(r: BackupRow) -> impl IntoView {
             <td class="drill"><DrillBadge d=r.drill.clone()/></td>
             <td>{r.milvus_version.clone()}</td>
         </tr>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_oldest_page_starts_at_the_last_whole_page() {
+        assert_eq!(last_page(0), 0);
+        assert_eq!(last_page(50), 0);
+        assert_eq!(last_page(51), 50);
+        assert_eq!(last_page(10_000), 9_950);
+        assert_eq!(last_page(10_001), 10_000);
     }
 }
