@@ -290,7 +290,7 @@ async fn rest_keeps_her_in_her_database(s: &Server, t: &Team) {
     // does not exist)
     let names = s.backup_names(alice).await;
     assert!(
-        names.contains(&shop_b) && !names.contains(&def_b),
+        names.contains(shop_b) && !names.contains(def_b),
         "{names:?}"
     );
     let (status, err) = s.get(&format!("/api/v2/backups/{def_b}"), alice).await;
@@ -326,7 +326,7 @@ async fn rest_keeps_her_in_her_database(s: &Server, t: &Team) {
     let (status, _) = s.delete(&format!("/api/v2/backups/{def_b}"), alice).await;
     assert_eq!(status, 404);
     assert!(
-        s.backup_names(root).await.contains(&def_b),
+        s.backup_names(root).await.contains(def_b),
         "the refused delete kept it"
     );
     // a backup of everything is a backup of her databases only
@@ -404,7 +404,7 @@ async fn grpc_keeps_her_in_her_database(s: &Server, t: &Team) {
         .unwrap()
         .into_inner();
     let grpc_names: Vec<String> = listed.backups.into_iter().map(|b| b.name).collect();
-    assert!(grpc_names.contains(&shop_b) && !grpc_names.contains(&def_b));
+    assert!(grpc_names.contains(shop_b) && !grpc_names.contains(def_b));
 }
 
 /// The portal's server functions, signed in with a password; returns her session cookie.
@@ -438,12 +438,12 @@ async fn the_portal_keeps_her_in_her_database(s: &Server, t: &Team) -> String {
             "restore_index": false, "load": false}})
     };
     let (status, err) = s
-        .server_fn::<app::server::StartRestore>(session, form(&def_b, "", "_p"))
+        .server_fn::<app::server::StartRestore>(session, form(def_b, "", "_p"))
         .await;
     assert_ne!(status, 200, "{err}");
     assert!(err.to_string().contains("does not exist"), "{err}");
     let (status, err) = s
-        .server_fn::<app::server::StartRestore>(session, form(&shop_b, "default", "_p"))
+        .server_fn::<app::server::StartRestore>(session, form(shop_b, "default", "_p"))
         .await;
     assert_ne!(status, 200, "{err}");
     // a forged cross-site post with her cookie is refused before it reaches the function
@@ -451,7 +451,7 @@ async fn the_portal_keeps_her_in_her_database(s: &Server, t: &Team) -> String {
     let (status, err) = s
         .server_fn::<app::server::StartRestore>(
             As::SessionNoOrigin(&cookie),
-            form(&shop_b, "", &suffix),
+            form(shop_b, "", &suffix),
         )
         .await;
     assert_eq!(
@@ -461,7 +461,7 @@ async fn the_portal_keeps_her_in_her_database(s: &Server, t: &Team) -> String {
     );
     // her own restore, into her own database, works and every row comes back
     let (status, job_id) = s
-        .server_fn::<app::server::StartRestore>(session, form(&shop_b, "", &suffix))
+        .server_fn::<app::server::StartRestore>(session, form(shop_b, "", &suffix))
         .await;
     assert_eq!(status, 200, "{job_id}");
     let end = s.wait_job(job_id.as_str().unwrap(), alice).await;
@@ -470,7 +470,7 @@ async fn the_portal_keeps_her_in_her_database(s: &Server, t: &Team) -> String {
     assert!(rows > 0);
     // the same restore again would write over what it made: refused, naming it, nothing started
     let (status, err) = s
-        .server_fn::<app::server::StartRestore>(session, form(&shop_b, "", &suffix))
+        .server_fn::<app::server::StartRestore>(session, form(shop_b, "", &suffix))
         .await;
     assert_ne!(status, 200, "{err}");
     assert!(
@@ -506,7 +506,7 @@ async fn a_viewer_changes_nothing(s: &Server, t: &Team) {
     let def_b = &t.def_b;
     // a viewer reads and changes nothing
     let names = s.backup_names(vic).await;
-    assert!(names.contains(&def_b) && names.contains(&shop_b));
+    assert!(names.contains(def_b) && names.contains(shop_b));
     assert_eq!(
         s.post(
             "/api/v2/backups",
@@ -550,7 +550,7 @@ async fn a_viewer_changes_nothing(s: &Server, t: &Team) {
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::PermissionDenied);
-    assert!(s.backup_names(root).await.contains(&def_b));
+    assert!(s.backup_names(root).await.contains(def_b));
     // only admins read the audit log
     assert_eq!(s.get("/api/v2/audit", alice).await.0, 403);
 }

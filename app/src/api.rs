@@ -568,6 +568,9 @@ pub struct BackupPageView {
     /// The storages backups can be listed from (`default` first), when there are several.
     #[serde(default)]
     pub storages: Vec<String>,
+    /// The size and duration chart of `rows`, drawn on the server (an SVG, as HTML).
+    #[serde(default)]
+    pub chart_html: String,
 }
 
 /// The engine, as the portal's server functions see it. Errors are [`PortalError`]s: a kind, the

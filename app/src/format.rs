@@ -6,9 +6,9 @@
 /// formatting.
 pub fn bytes(n: i64) -> String {
     const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
-    let n = n.max(0) as u128;
+    let n = n.max(0) as u64;
     let mut unit = 0;
-    let mut div = 1u128;
+    let mut div = 1u64;
     while n >= div * 1000 && unit < UNITS.len() - 1 {
         div *= 1000;
         unit += 1;
@@ -27,11 +27,16 @@ pub fn bytes(n: i64) -> String {
     format!("{} {}", decimal(n, div, decimals), UNITS[unit])
 }
 
-/// `n / div` rounded half up to `decimals` places (0 to 2), written with a point.
-fn decimal(n: u128, div: u128, decimals: u32) -> String {
-    let scale = 10u128.pow(decimals);
-    let scaled = (n * scale + div / 2) / div;
-    let (whole, frac) = (scaled / scale, scaled % scale);
+/// `n / div` rounded half up to `decimals` places (0 to 2), written with a point. In `u64`
+/// (no 128-bit division in the WASM): the remainder is scaled, not `n`.
+fn decimal(n: u64, div: u64, decimals: u32) -> String {
+    let scale = 10u64.pow(decimals);
+    let mut whole = n / div;
+    let mut frac = (n % div * scale + div / 2) / div;
+    if frac == scale {
+        whole += 1;
+        frac = 0;
+    }
     match decimals {
         0 => whole.to_string(),
         d => format!("{whole}.{frac:0width$}", width = d as usize),
@@ -210,7 +215,7 @@ pub fn duration_ms(ms: i64) -> String {
     if ms < 1000 {
         format!("{ms} ms")
     } else if ms < 60_000 {
-        format!("{} s", decimal(ms as u128, 1000, 1))
+        format!("{} s", decimal(ms as u64, 1000, 1))
     } else if ms < 3_600_000 {
         format!("{} min {:02} s", ms / 60_000, (ms / 1000) % 60)
     } else {
@@ -225,8 +230,8 @@ pub fn rate(bytes_per_sec: f64) -> String {
 
 /// A recall share as a percentage: `100%`, `98.5%` (one decimal unless whole).
 pub fn recall(r: f64) -> String {
-    let tenths = (r.clamp(0.0, 1.0) * 1000.0).round() as u128;
-    if tenths % 10 == 0 {
+    let tenths = (r.clamp(0.0, 1.0) * 1000.0).round() as u64;
+    if tenths.is_multiple_of(10) {
         format!("{}%", tenths / 10)
     } else {
         format!("{}%", decimal(tenths, 10, 1))

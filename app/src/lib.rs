@@ -2,6 +2,10 @@
 //! (`milvault serve`) and hydrated in the browser. Pages call the engine only through the server
 //! functions in [`server`], which use the [`api::Backend`] the server provides in context.
 
+// the views of the larger forms nest deeper than the compiler's default when it lays out their
+// hydration futures (release WASM)
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod audit_action;
 pub mod civil_date;

@@ -32,7 +32,9 @@ pub async fn list_backups() -> Result<Vec<BackupRow>, PortalError> {
 
 #[server(input = Json)]
 pub async fn backups_page(q: BackupPageQuery) -> Result<BackupPageView, PortalError> {
-    backend()?.backups_page(q).await
+    let mut page = backend()?.backups_page(q).await?;
+    page.chart_html = crate::components::chart::history_html(&page.rows);
+    Ok(page)
 }
 
 #[server(input = Json)]

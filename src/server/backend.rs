@@ -386,6 +386,7 @@ impl Backend for PortalBackend {
             offset: q.offset,
             limit,
             storages,
+            chart_html: String::new(),
         })
     }
 

@@ -1,5 +1,6 @@
-//! The backup history chart: size as bars, duration as a line, rendered as inline SVG on the
-//! server (no chart library, no CDN).
+//! The backup history chart: size as bars, duration as a line, drawn as inline SVG on the server
+//! (no chart library, no CDN) and sent to the page as markup ([`history_html`]), so that the
+//! browser's first WASM module carries no chart code.
 
 use leptos::prelude::*;
 
@@ -13,6 +14,12 @@ const PAD_T: f64 = 16.0;
 const PAD_B: f64 = 34.0;
 /// At most this many of the newest backups are drawn.
 pub const MAX_POINTS: usize = 60;
+
+/// The chart of `rows` as HTML (an SVG in a figure), for the page to show as it is.
+pub fn history_html(rows: &[BackupRow]) -> String {
+    let rows = rows.to_vec();
+    Owner::new().with(|| view! { <HistoryChart rows/> }.to_html())
+}
 
 /// Size and duration of the newest backups, oldest on the left.
 #[component]

@@ -9,7 +9,6 @@ use leptos_router::hooks::use_query_map;
 use crate::{
     api::{BackupPageQuery, BackupRow},
     components::{
-        chart::HistoryChart,
         common::{DrillBadge, ErrorNotice, Loading, VerificationBadge},
         upload::ArchiveUpload,
     },
@@ -86,7 +85,7 @@ pub fn BackupsPage() -> impl IntoView {
                         view! {
                             <StoragePicker storages=page.storages.clone() storage=storage offset=offset/>
                             <p class="muted">{format!("{} backups, {} in all", page.total, format::bytes(page.total_bytes))}</p>
-                            <HistoryChart rows=rows.clone()/>
+                            <div class="history" inner_html=page.chart_html.clone()></div>
                             <div class="table-wrap">
                             <table class="backups">
                                 <thead><tr>
