@@ -427,7 +427,13 @@ test('cluster page, then every page at 1280 px and at a phone\'s width without s
     for (const [label, url] of pages) {
       await open(p, `${BASE}${url}`);
       const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-      assert.ok(overflow <= 1, `${label} (${url}) at ${width} px scrolls sideways by ${overflow} px`);
+      // what sticks out, innermost first, to say what to fix
+      const wide = overflow <= 1 ? [] : await p.evaluate(() => [...document.querySelectorAll('body *')]
+        .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('.table-wrap'))
+        .filter((e) => ![...e.children].some((c) => c.getBoundingClientRect().right > window.innerWidth + 1))
+        .slice(0, 3)
+        .map((e) => `${e.tagName.toLowerCase()}.${e.className} (${Math.round(e.getBoundingClientRect().right)} px): ${e.textContent.slice(0, 40)}`));
+      assert.ok(overflow <= 1, `${label} (${url}) at ${width} px scrolls sideways by ${overflow} px: ${wide.join('; ')}`);
       await shot(p, `pages-${tag}-${label}`);
     }
     await p.close();

@@ -925,8 +925,10 @@ impl Gate {
         .is_ok()
     }
 
-    /// The last drill of each of `shown`, backups this gate listed or showed the caller, that
-    /// has one, by backup name (one answer for a whole page of backups).
+    /// The last drill of each of `shown`, backups of this gate's storage it listed or showed the
+    /// caller, that has one, by backup name (one answer for a whole page of backups). A backup
+    /// of a named storage has its own drills (recorded as `STORAGE:NAME`), not those of a
+    /// namesake elsewhere.
     pub fn last_drills(
         &self,
         shown: &[&str],
@@ -935,7 +937,7 @@ impl Gate {
         let store = self.reg.store();
         let mut drills = std::collections::HashMap::new();
         for name in shown {
-            if let Some(r) = store.last_drill(name)? {
+            if let Some(r) = store.last_drill(&self.reg.service().record_key(name))? {
                 drills.insert((*name).to_string(), r);
             }
         }
@@ -1369,5 +1371,51 @@ mod tests {
         };
         assert_eq!(create_databases(&req), vec!["team"]);
         assert!(create_databases(&CreateBackupRequest::default()).is_empty());
+    }
+
+    /// A drill of a named storage's backup is that backup's, not its namesake's in `default`.
+    #[tokio::test]
+    async fn a_named_storages_backup_has_its_own_last_drill() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().display();
+        let yaml = format!(
+            "minio:\n  backupStorageType: local\n  backupRootPath: {root}/default\n\
+             storages:\n  far:\n    storageType: local\n    rootPath: {root}/far\n"
+        );
+        let svc =
+            crate::engine::Milvault::new(crate::config::Config::from_yaml(&yaml, &[]).unwrap());
+        let reg = JobRegistry::new(Arc::new(svc.unwrap()), crate::db::Db::in_memory().unwrap());
+        let report = |passed| crate::engine::commands::drill::DrillReport {
+            backup: "nightly".into(),
+            milvus: String::new(),
+            milvus_version: "v2.3.5".into(),
+            started_at: chrono::Utc::now(),
+            database: "drill_nightly".into(),
+            restore_ms: 1,
+            check_ms: 1,
+            cleanup_ms: 1,
+            collections: vec![],
+            top_k: 10,
+            min_recall: 0.95,
+            passed,
+            failure: None,
+        };
+        // as the registry records them: under the backup's record key
+        let far = reg.in_storage("far").unwrap();
+        reg.store()
+            .save_drill(&reg.service().record_key("nightly"), &report(true))
+            .unwrap();
+        far.store()
+            .save_drill(&far.service().record_key("nightly"), &report(false))
+            .unwrap();
+        let gate = Gate::new(&reg, Caller::scheduler());
+        let here = gate.last_drills(&["nightly"]).unwrap();
+        let there = gate
+            .in_storage("far")
+            .unwrap()
+            .last_drills(&["nightly"])
+            .unwrap();
+        assert!(here["nightly"].passed);
+        assert!(!there["nightly"].passed);
     }
 }

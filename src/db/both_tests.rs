@@ -229,7 +229,15 @@ fn users_sessions_tokens_audit_drills_and_deliveries_round_trip() {
             passed: true,
             failure: None,
         };
-        a.save_drill(&report).unwrap();
+        a.save_drill("b1", &report).unwrap();
+        assert!(b.last_drill("b1").unwrap().unwrap().passed, "{kind}");
+        // the namesake in a named storage has drills of its own
+        let failed = crate::engine::commands::drill::DrillReport {
+            passed: false,
+            ..report.clone()
+        };
+        a.save_drill("far:b1", &failed).unwrap();
+        assert!(!b.last_drill("far:b1").unwrap().unwrap().passed, "{kind}");
         assert!(b.last_drill("b1").unwrap().unwrap().passed, "{kind}");
         assert!(b.last_passed_drill().unwrap().is_some(), "{kind}");
 

@@ -8,8 +8,9 @@ use super::Db;
 use crate::{engine::commands::drill::DrillReport, error::Result};
 
 impl Db {
-    /// Records a drill as its backup's last one.
-    pub fn save_drill(&self, r: &DrillReport) -> Result<()> {
+    /// Records a drill as the last one of the backup known as `key` (its name on the configured
+    /// backup storage, `STORAGE:NAME` on a named one: `Milvault::record_key`).
+    pub fn save_drill(&self, key: &str, r: &DrillReport) -> Result<()> {
         let report =
             serde_json::to_string(r).map_err(|e| crate::error::Error::Database(e.to_string()))?;
         let at =
@@ -19,12 +20,12 @@ impl Db {
             "INSERT INTO drills (backup, at_ms, passed, report) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(backup) DO UPDATE SET at_ms = excluded.at_ms, passed = excluded.passed,
                report = excluded.report",
-            params![r.backup, at, r.passed, report],
+            params![key, at, r.passed, report],
         )?;
         Ok(())
     }
 
-    /// The last drill of `backup`.
+    /// The last drill of the backup known as `backup` (see [`Db::save_drill`]).
     pub fn last_drill(&self, backup: &str) -> Result<Option<DrillReport>> {
         let mut conn = self.lock()?;
         let json: Option<String> = conn.query_opt(

@@ -366,8 +366,10 @@ mod tests {
             passed,
             failure: None,
         };
-        db.save_drill(&drill("nightly_1", true)).unwrap();
-        db.save_drill(&drill("someone_elses", true)).unwrap();
+        db.save_drill("nightly_1", &drill("nightly_1", true))
+            .unwrap();
+        db.save_drill("someone_elses", &drill("someone_elses", true))
+            .unwrap();
         let text = JobMetrics::default().render(&db);
         let value = |prefix: &str| -> f64 {
             text.lines()

@@ -318,7 +318,10 @@ impl JobRegistry {
             let r = crate::engine::commands::drill::drill(&registry.svc, &req, &progress).await;
             registry.notify_drill(&req.name, &r);
             if let Ok(rep) = &r {
-                if let Err(e) = registry.store.save_drill(rep) {
+                if let Err(e) = registry
+                    .store
+                    .save_drill(&registry.svc.record_key(&req.name), rep)
+                {
                     tracing::error!(backup = %rep.backup, "could not record the drill: {e}");
                 }
                 registry.metrics.drill_ended(rep);

@@ -104,9 +104,12 @@ fn RestoreFormView(detail: BackupDetail) -> impl IntoView {
     });
     let start = ServerAction::<StartRestore>::new();
     crate::components::common::open_started_job(start);
+    // read with try_get: on the server the preview (a browser-only resource) may notify after the
+    // form's owner is gone, and a read of a disposed signal panics
     let existing = move || {
         preview
-            .get()
+            .try_get()
+            .flatten()
             .and_then(|r| r.ok())
             .map(|p| {
                 p.into_iter()
@@ -156,7 +159,7 @@ fn RestoreFormView(detail: BackupDetail) -> impl IntoView {
                 "Drop existing collections with the same names"</label>
             <OptionCheck value=rbac name="rbac">
                 "Milvus' users, roles and grants too (rbac: only missing ones are created; admins only)"</OptionCheck>
-            <Show when=move || drop_existing.get() && !existing().is_empty()>
+            <Show when=move || drop_existing.try_get().unwrap_or(false) && !existing().is_empty()>
                 <OptionCheck value=confirm_drop name="confirm_drop" class="check confirm">
                     {move || format!("I understand that {} will be dropped and replaced by the backup's data", existing().join(", "))}
                 </OptionCheck>
