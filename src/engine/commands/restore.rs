@@ -542,30 +542,7 @@ pub async fn restore(
         targets.len(),
         features.name()
     ));
-    let mut imports = Vec::with_capacity(targets.len());
-    for c in targets.iter().map(|t| &t.backup) {
-        if logical {
-            crate::engine::logical::restore::check_target(c, &features).map_err(|refusal| {
-                Error::NotRestorable {
-                    backup: info.name.clone(),
-                    refusal,
-                }
-            })?;
-            imports.push(Vec::new());
-            continue;
-        }
-        let planned = match &staging {
-            Some(st) => import_requests(info, c, &features, merge, &|f| st.milvus_path(f)),
-            None => import_requests(info, &without_segments(c), &features, merge, &|f| {
-                f.to_string()
-            }),
-        }
-        .map_err(|refusal| Error::NotRestorable {
-            backup: info.name.clone(),
-            refusal,
-        })?;
-        imports.push(planned);
-    }
+    let imports = plan_imports(info, targets, &features, merge, staging.as_ref(), logical)?;
     progress.step(format!(
         "checking {} target collections in Milvus",
         targets.len()
@@ -581,33 +558,19 @@ pub async fn restore(
     } else if !req.meta_only {
         check_backup_files(svc, &info.name, targets, &imports, req.force, progress).await?;
     }
-    let plan_segments: u64 = if req.meta_only || logical {
-        0
-    } else {
-        targets
+    if !(req.meta_only || logical) {
+        let segments = targets
             .iter()
-            .map(|t| t.backup.all_segments().count() as u64)
-            .sum()
-    };
-    let plan_bytes: u64 = if req.meta_only || logical {
-        0
-    } else {
-        targets.iter().map(|t| t.backup.size.max(0) as u64).sum()
-    };
-    progress.add_total(plan_bytes, plan_segments);
+            .map(|t| t.backup.all_segments().count() as u64);
+        let bytes = targets.iter().map(|t| t.backup.size.max(0) as u64);
+        progress.add_total(bytes.sum(), segments.sum());
+    }
     // as milvus-backup (core/restore/task.go): users, roles and grants before any collection
     let rbac = if req.rbac {
-        let meta =
-            RbacMeta::from_value(info.rbac_meta.as_ref()).map_err(|e| Error::CorruptMetadata {
-                name: info.name.clone(),
-                file: layout::BACKUP_META.into(),
-                reason: format!("rbac_meta: {e}"),
-            })?;
-        Some(crate::engine::rbac::restore(milvus, &info.name, &meta, progress).await?)
+        Some(restore_rbac(milvus, info, progress).await?)
     } else {
         None
     };
-
     let mut results = Vec::new();
     let mut created: Vec<(String, String, i64)> = Vec::new();
     let mut outcome = Ok(());
@@ -672,6 +635,57 @@ pub async fn restore(
         collections: results,
         rbac,
     })
+}
+
+/// The Import requests of every target collection, planned before anything is created: a
+/// backup the target cannot take (L0 deletes into 2.3, BM25 into 2.4, a snapshot bundle...)
+/// changes nothing. A logical restore plans no imports, only checks that the target can take
+/// the rows.
+fn plan_imports(
+    info: &BackupInfo,
+    targets: &[PlannedCollection],
+    features: &Features,
+    merge: Merge,
+    staging: Option<&Staging>,
+    logical: bool,
+) -> Result<Vec<Vec<PlannedImport>>> {
+    let refused = |refusal| Error::NotRestorable {
+        backup: info.name.clone(),
+        refusal,
+    };
+    let mut imports = Vec::with_capacity(targets.len());
+    for c in targets.iter().map(|t| &t.backup) {
+        if logical {
+            crate::engine::logical::restore::check_target(c, features).map_err(refused)?;
+            imports.push(Vec::new());
+            continue;
+        }
+        let planned = match staging {
+            Some(st) => import_requests(info, c, features, merge, &|f| st.milvus_path(f)),
+            None => import_requests(info, &without_segments(c), features, merge, &|f| {
+                f.to_string()
+            }),
+        }
+        .map_err(refused)?;
+        imports.push(planned);
+    }
+    Ok(imports)
+}
+
+/// Restores the backup's Milvus users, roles and grants (`rbac_meta`), as milvus-backup does
+/// (core/restore/task.go): before any collection.
+async fn restore_rbac(
+    milvus: &MilvusClient,
+    info: &BackupInfo,
+    progress: &Progress,
+) -> Result<crate::engine::rbac::RbacReport> {
+    let meta =
+        RbacMeta::from_value(info.rbac_meta.as_ref()).map_err(|e| Error::CorruptMetadata {
+            name: info.name.clone(),
+            file: layout::BACKUP_META.into(),
+            reason: format!("rbac_meta: {e}"),
+        })?;
+    crate::engine::rbac::restore(milvus, &info.name, &meta, progress).await
 }
 
 /// How the request merges segments into import jobs, with the configured job size written into
