@@ -104,6 +104,9 @@ fn RestoreFormView(detail: BackupDetail) -> impl IntoView {
     });
     let start = ServerAction::<StartRestore>::new();
     crate::components::common::open_started_job(start);
+    // the action's answer, taken while the form's owner lives: a `Show`'s condition may be asked
+    // again on the server after the owner is gone, and must not panic then
+    let started = start.value();
     // read with try_get: on the server the preview (a browser-only resource) may notify after the
     // form's owner is gone, and a read of a disposed signal panics
     let existing = move || {
@@ -164,7 +167,7 @@ fn RestoreFormView(detail: BackupDetail) -> impl IntoView {
                     {move || format!("I understand that {} will be dropped and replaced by the backup's data", existing().join(", "))}
                 </OptionCheck>
             </Show>
-            <Show when=move || known_damaged || start.value().get().is_some_and(|r| r.is_err_and(|e| e.code == "backup_damaged"))>
+            <Show when=move || known_damaged || started.try_get().flatten().is_some_and(|r| r.is_err_and(|e| e.code == "backup_damaged"))>
                 <OptionCheck value=force name="force" class="check danger-text">
                     "Restore anyway, although files of this backup are missing or changed (the row check still runs)"
                 </OptionCheck>
