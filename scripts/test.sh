@@ -145,13 +145,14 @@ stage "milvus-backup-shaped backups: v0.5.13 layout row for row, refusals that c
 s3_stage milvus_backup_compat 2
 stage "sign-in, roles, CSRF, tokens and audit (Milvus on S3)"
 s3_stage auth 2
-stage "backups that travel: copies to S3 and Azure Blob (Azurite), verified and restored there (Milvus on S3)"
+stage "backups that travel: copies to S3 and Azure Blob (Azurite), GCS (fake-gcs-server), verified and restored there (Milvus on S3)"
 azurite_pg=$(start_azurite "$work/azurite" 10000 milvault)
+gcs_pg=$(start_fake_gcs "$work/fake-gcs" 4443 milvault)
 milvus2_pg=$(start_milvus_in_netns "$work/milvus-2" milvault2)
-pgids+=("$azurite_pg" "$milvus2_pg")
-MILVAULT_TEST_AZURITE=10000 MILVAULT_TEST_MILVUS2=http://10.77.0.2:19530 MILVAULT_TEST_MILVUS2_ROOT=$work/milvus-2/data \
+pgids+=("$azurite_pg" "$gcs_pg" "$milvus2_pg")
+MILVAULT_TEST_AZURITE=10000 MILVAULT_TEST_GCS=4443 MILVAULT_TEST_MILVUS2=http://10.77.0.2:19530 MILVAULT_TEST_MILVUS2_ROOT=$work/milvus-2/data \
   s3_stage travel 2
-stop_groups "$azurite_pg" "$milvus2_pg"
+stop_groups "$azurite_pg" "$gcs_pg" "$milvus2_pg"
 ip netns del milvault2 2>/dev/null || true
 stage "logical backups: Parquet through the API, Milvus 2.3.5 <-> two Milvus Lite 3.2.2 (Milvus on S3)"
 lite_pgs=("$(start_milvus_lite "$work/lite-a" 19600)" "$(start_milvus_lite "$work/lite-b" 19601)")

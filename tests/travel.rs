@@ -2,15 +2,17 @@
 //! made on local storage is copied to S3 (SeaweedFS) and Azure Blob (Azurite), verified there and
 //! restored from there row for row; an S3-to-S3 copy runs on the server; a stopped copy goes on
 //! with the files it finished; the copies stand on their own once the original is deleted. Needs
-//! Milvus on S3 (MILVAULT_TEST_S3) and the Azurite scripts/test.sh starts (MILVAULT_TEST_AZURITE:
-//! its port). GCS (`gcpnative`) has no emulator that works here: see the README.
+//! Milvus on S3 (MILVAULT_TEST_S3), and the Azurite and fake-gcs-server scripts/test.sh starts
+//! (MILVAULT_TEST_AZURITE, MILVAULT_TEST_GCS: their ports). fake-gcs-server serves the reads of
+//! object_store's GCS client but not its writes, so backups reach GCS here through the emulator's
+//! own upload API, as a bucket tool would put them there: see the README.
 
 use std::path::{Path, PathBuf};
 
 use crate::support::*;
 
 /// Writes a backup.yaml: Milvus on the test's S3, backups in a local directory, and four named
-/// storages (two S3 roots and an Azurite container).
+/// storages (two S3 roots, an Azurite container and a fake-gcs-server bucket).
 fn config_file(dir: &Path, tag: &str) -> PathBuf {
     config_file_with(dir, tag, &[])
 }
@@ -23,6 +25,7 @@ fn config_file_with(dir: &Path, tag: &str, more: &[String]) -> PathBuf {
         .unwrap()
         .to_string();
     let az_port = env("MILVAULT_TEST_AZURITE");
+    let gcs_port = env("MILVAULT_TEST_GCS");
     let s3 = |root: &str| {
         format!(
             "    storageType: minio\n    address: 127.0.0.1\n    port: {s3_port}\n    accessKeyID: minioadmin\n    secretAccessKey: minioadmin\n    bucketName: milvault\n    rootPath: {root}"
@@ -55,6 +58,12 @@ fn config_file_with(dir: &Path, tag: &str, more: &[String]) -> PathBuf {
         format!("    port: {az_port}"),
         "    accessKeyID: devstoreaccount1".into(),
         format!("    secretAccessKey: {az_key}"),
+        "    bucketName: milvault".into(),
+        format!("    rootPath: {tag}"),
+        "  gcs:".into(),
+        "    storageType: gcpnative".into(),
+        "    address: 127.0.0.1".into(),
+        format!("    port: {gcs_port}"),
         "    bucketName: milvault".into(),
         format!("    rootPath: {tag}"),
     ];
@@ -411,6 +420,149 @@ async fn a_copy_restores_into_a_second_milvus_row_for_row() {
         assert_same_data_on("shop", "reviews", &uri, "shop", &format!("reviews{suffix}")),
         1000
     );
+}
+
+/// Puts every file under `dir` into the fake-gcs-server bucket `milvault` under `prefix`, through
+/// the emulator's JSON upload API (as `gcloud storage cp -r` would); returns the files put.
+async fn put_into_gcs(dir: &Path, prefix: &str) -> usize {
+    let port = env("MILVAULT_TEST_GCS");
+    let http = reqwest::Client::new();
+    let mut stack = vec![dir.to_path_buf()];
+    let mut count = 0;
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let rel = path.strip_prefix(dir).unwrap().to_string_lossy();
+            let r = http
+                .post(format!(
+                    "http://127.0.0.1:{port}/upload/storage/v1/b/milvault/o"
+                ))
+                .query(&[
+                    ("uploadType", "media"),
+                    ("name", &format!("{prefix}/{rel}")),
+                ])
+                .body(std::fs::read(&path).unwrap())
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "{rel}: {}", r.status());
+            count += 1;
+        }
+    }
+    count
+}
+
+/// The first file found under `dir`, depth first.
+fn first_file(dir: &Path) -> PathBuf {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                return path;
+            }
+        }
+    }
+    panic!("no file under {}", dir.display())
+}
+
+/// GCS (`gcpnative`, fake-gcs-server): a backup folder put there under another name with a bucket
+/// tool is listed, verified and restored from there into a second Milvus, row for row, after the
+/// original is deleted and a new backup took the original's name; one rotted file there is found.
+#[tokio::test]
+async fn a_backup_put_into_gcs_verifies_and_restores_into_a_second_milvus() {
+    let uri = env("MILVAULT_TEST_MILVUS2");
+    let root = env("MILVAULT_TEST_MILVUS2_ROOT");
+    let (host, port) = uri.trim_start_matches("http://").rsplit_once(':').unwrap();
+    let tag = unique("gcs");
+    let dir = work_dir(&tag);
+    let target = [
+        "targets:".to_string(),
+        "  dr:".into(),
+        format!("    milvus: {{address: {host}, port: {port}}}"),
+        format!("    minio: {{storageType: local, rootPath: {root}}}"),
+    ];
+    let config = config_file_with(&dir, &tag, &target);
+    let name = unique("gcb");
+    run(
+        &config,
+        &["create", "-n", &name, "-c", "demo_products,shop.reviews"],
+    );
+    let moved = format!("{name}_moved");
+    let original = dir.join("local").join(&name);
+    let files = put_into_gcs(&original, &format!("{tag}/{moved}")).await;
+    assert!(files > 10, "{files} files");
+    let victim = first_file(&original.join("binlogs"));
+    let victim_len = std::fs::metadata(&victim).unwrap().len() as usize;
+    let victim = victim
+        .strip_prefix(&original)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    // the original goes, and a new backup (of one collection only) takes its name
+    run(&config, &["delete", "-n", &name]);
+    run(&config, &["create", "-n", &name, "-c", "shop.reviews"]);
+
+    let list = run(&config, &["--storage", "gcs", "--json", "list"]);
+    assert!(list.contains(&moved), "{list}");
+    let v = run(&config, &["--storage", "gcs", "verify", "-n", &moved]);
+    assert!(v.contains("is intact"), "{v}");
+    let suffix = format!("_{}", &name[4..]);
+    let report = json(&run(
+        &config,
+        &[
+            "--storage",
+            "gcs",
+            "--json",
+            "restore",
+            "-n",
+            &moved,
+            "--milvus",
+            "dr",
+            "-s",
+            &suffix,
+            "--restore_index",
+            "--load",
+        ],
+    ));
+    let colls = report["collections"].as_array().unwrap();
+    assert_eq!(
+        colls.len(),
+        2,
+        "the moved folder is the original's backup: {report}"
+    );
+    for c in colls {
+        assert_eq!(c["counted_rows"], c["expected_rows"], "{c}");
+    }
+    assert_eq!(
+        assert_same_data_on(
+            "default",
+            "demo_products",
+            &uri,
+            "default",
+            &format!("demo_products{suffix}")
+        ),
+        2700
+    );
+    assert_eq!(
+        assert_same_data_on("shop", "reviews", &uri, "shop", &format!("reviews{suffix}")),
+        1000
+    );
+
+    // a binlog rotted in GCS (same size, other bytes) is found and named
+    let rot = dir.join("rot");
+    std::fs::create_dir_all(rot.join(Path::new(&victim).parent().unwrap())).unwrap();
+    std::fs::write(rot.join(&victim), vec![0x5a; victim_len]).unwrap();
+    put_into_gcs(&rot, &format!("{tag}/{moved}")).await;
+    let (code, out, err) = try_run(&config, &["--storage", "gcs", "verify", "-n", &moved]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("DAMAGED") && out.contains(&victim), "{out}");
 }
 
 /// A REST client of one test server: JSON in, status and JSON out, and a job waited for.

