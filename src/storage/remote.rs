@@ -221,4 +221,26 @@ mod tests {
         c.port = 4443;
         assert_eq!(gcs_base_url(&c).as_deref(), Some("http://127.0.0.1:4443"));
     }
+
+    #[test]
+    fn a_gcs_key_file_is_read_from_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key.json");
+        std::fs::write(
+            &key,
+            r#"{"private_key": "", "private_key_id": "", "client_email": "", "disable_oauth": true}"#,
+        )
+        .unwrap();
+        let mut c = mem_config();
+        c.kind = StorageKind::GcpNative;
+        c.gcp_credential_json = crate::config::Secret::new(key.to_string_lossy().into_owned());
+        assert!(build(&c).is_ok());
+        c.gcp_credential_json =
+            crate::config::Secret::new(dir.path().join("none.json").to_string_lossy().into_owned());
+        let err = build(&c)
+            .err()
+            .expect("a missing key file is refused")
+            .to_string();
+        assert!(err.contains("none.json"), "{err}");
+    }
 }
