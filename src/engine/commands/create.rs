@@ -737,6 +737,9 @@ async fn describe_for_backup(
     })
 }
 
+/// Segments whose folders are listed at once while a backup is planned.
+const SEGMENT_LISTINGS_IN_FLIGHT: usize = 16;
+
 /// Lists the files of the flushed `segments` (GetPersistentSegmentInfo's answer) and puts each
 /// into its partition in `parts`; returns the collection-level L0 segments (partition -1), which
 /// milvus-backup keeps in the collection's `l0_segments`. With `grouped` (Milvus 2.4+, or any
@@ -752,18 +755,33 @@ async fn add_segments(
     name: &str,
 ) -> Result<Vec<SegmentBackupInfo>> {
     let grouped = grouped || segments.iter().any(|s| s.level != LEVEL_LEGACY);
-    let mut l0 = Vec::new();
-    for seg in segments.iter().filter(|s| s.state == SEGMENT_FLUSHED) {
-        let is_l0 = seg.level == LEVEL_L0;
-        let mut info = describe_segment(
-            storage,
-            coll_id,
-            seg.partition_id,
-            seg.segment_id,
-            seg.num_rows,
-            is_l0,
-        )
+    let flushed: Vec<_> = segments
+        .iter()
+        .filter(|s| s.state == SEGMENT_FLUSHED)
+        .collect();
+    // each segment's folders are listed while the next ones' are (two LISTs a segment: one
+    // after another they were most of the time before the first byte copied), in order
+    let keys: Vec<(i64, i64, i64, bool)> = flushed
+        .iter()
+        .map(|s| {
+            (
+                s.partition_id,
+                s.segment_id,
+                s.num_rows,
+                s.level == LEVEL_L0,
+            )
+        })
+        .collect();
+    let listed: Vec<SegmentBackupInfo> = futures::stream::iter(keys)
+        .map(move |(part, seg, rows, is_l0)| {
+            describe_segment(storage, coll_id, part, seg, rows, is_l0)
+        })
+        .buffered(SEGMENT_LISTINGS_IN_FLIGHT)
+        .try_collect()
         .await?;
+    let mut l0 = Vec::new();
+    for (seg, mut info) in flushed.into_iter().zip(listed) {
+        let is_l0 = seg.level == LEVEL_L0;
         info.is_l0 = is_l0;
         info.storage_version = seg.storage_version;
         info.v_channel = seg.insert_channel.clone();
