@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
+mod pipeline;
 pub mod resume;
 
 pub use crate::engine::meta_files::write_meta;
@@ -252,17 +253,53 @@ async fn run_paused(
     } else {
         Some(svc.milvus_storage()?)
     };
+    // a full backup copies each collection as soon as it is described; an incremental or a
+    // resumed one plans every file first (it matches the whole plan against earlier files)
+    if let Some(src) = milvus_storage.filter(|_| !req.incremental && !req.resume) {
+        let (collections, files) =
+            pipeline::describe_and_copy(svc, req, progress, milvus, src, targets, grouped).await?;
+        return finish(
+            svc,
+            req,
+            progress,
+            milvus,
+            version,
+            start,
+            collections,
+            files,
+        )
+        .await;
+    }
     let concurrency = svc.config().tuning.backup_collections;
     let wait = svc.config().tuning.wait_timeout;
-    let mut collections: Vec<CollectionBackupInfo> = futures::stream::iter(targets)
+    let collections: Vec<CollectionBackupInfo> = futures::stream::iter(targets)
         .map(|t| async move {
             describe_for_backup(milvus, milvus_storage, &t, req, wait, grouped, progress).await
         })
         .buffered(concurrency)
         .try_collect()
         .await?;
-
     progress.check_cancelled()?;
+    copy_described(svc, req, progress, milvus, version, start, collections).await
+}
+
+/// The rest of a backup once its collections are described: their data copied (binlogs) or dumped
+/// (logical), RBAC read, the manifest and the metadata written.
+#[allow(clippy::too_many_arguments)]
+async fn copy_described(
+    svc: &Milvault,
+    req: &CreateBackupRequest,
+    progress: &Progress,
+    milvus: &MilvusClient,
+    version: String,
+    start: chrono::DateTime<chrono::Utc>,
+    mut collections: Vec<CollectionBackupInfo>,
+) -> Result<BackupInfo> {
+    let milvus_storage = if req.meta_only || req.logical {
+        None
+    } else {
+        Some(svc.milvus_storage()?)
+    };
     let files = if req.logical && !req.meta_only {
         let copied = crate::engine::logical::backup::dump_collections(
             svc,
@@ -282,6 +319,32 @@ async fn run_paused(
     } else {
         StoredFiles::default()
     };
+    finish(
+        svc,
+        req,
+        progress,
+        milvus,
+        version,
+        start,
+        collections,
+        files,
+    )
+    .await
+}
+
+/// Writes a backup whose files are all stored: RBAC read when asked, the manifest, then the
+/// metadata (last: it makes the backup visible).
+#[allow(clippy::too_many_arguments)]
+async fn finish(
+    svc: &Milvault,
+    req: &CreateBackupRequest,
+    progress: &Progress,
+    milvus: &MilvusClient,
+    version: String,
+    start: chrono::DateTime<chrono::Utc>,
+    mut collections: Vec<CollectionBackupInfo>,
+    files: StoredFiles,
+) -> Result<BackupInfo> {
     collections.sort_by_key(|c| c.qualified_name());
     let rbac_meta = if req.rbac {
         Some(

@@ -104,6 +104,18 @@ pub struct CopyStats {
     pub files_damaged_in_base: u64,
 }
 
+impl CopyStats {
+    /// Adds another run's counts (of the same pair of storages, so of the same mode).
+    pub fn add(&mut self, other: &CopyStats) {
+        self.files += other.files;
+        self.bytes += other.bytes;
+        self.bytes_streamed += other.bytes_streamed;
+        self.files_from_base += other.files_from_base;
+        self.bytes_from_base += other.bytes_from_base;
+        self.files_damaged_in_base += other.files_damaged_in_base;
+    }
+}
+
 /// Chooses how to copy between two storages.
 pub fn copy_mode(src: &Storage, dst: &Storage) -> CopyMode {
     if src.local_path("").is_some() && dst.local_path("").is_some() {
