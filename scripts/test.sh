@@ -47,7 +47,7 @@ MILVAULT_TEST_MILVUS_ROOT=$work/milvus-local/data MILVAULT_TEST_WORK=$work \
   cargo test --quiet --test it -- local_storage:: --test-threads=2
 stage "backup archives: export, import under another name, restore; damaged archives refused"
 MILVAULT_TEST_MILVUS_ROOT=$work/milvus-local/data MILVAULT_TEST_WORK=$work \
-  cargo test --quiet --test it -- archive:: backup_list:: portal_errors:: --test-threads=2
+  cargo test --quiet --test it -- archive:: backup_list:: portal_errors:: portal_render:: --test-threads=2
 stage "two servers sharing their state on Postgres: a per-minute policy for three minutes, leases, a killed server"
 MILVAULT_TEST_MILVUS_ROOT=$work/milvus-local/data MILVAULT_TEST_WORK=$work \
   cargo test --quiet --test it -- postgres_state::

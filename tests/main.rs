@@ -20,6 +20,7 @@ mod milvus_dies;
 mod milvus_sign_in;
 mod policies;
 mod portal_errors;
+mod portal_render;
 mod postgres_state;
 mod restore_races;
 mod s3_storage;

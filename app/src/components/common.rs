@@ -185,3 +185,16 @@ pub fn CollectionCheck(
             }/>
     }
 }
+
+/// A page title that follows the route (the backup's name in it). In the browser it is `text`
+/// itself, so the title changes with the route's parameters. On the server it is the text made
+/// now: leptos_meta asks for the title only once the page's first chunk is out, and by then the
+/// route's view may be rendered and dropped, disposing the parameters `text` reads (a read of a
+/// disposed signal, a panic).
+pub fn route_title(text: impl Fn() -> String + Send + Sync + 'static) -> TextProp {
+    if cfg!(feature = "ssr") {
+        text().into()
+    } else {
+        text.into()
+    }
+}

@@ -9,8 +9,8 @@ use crate::{
     api::{BackupDetail, CollectionDetail, CopyForm, DrillCollectionView, DrillView, JobView},
     components::{
         common::{
-            navigate_on_success, ErrorBox, ErrorNotice, JobProgress, Loading, StateBadge,
-            VerificationBadge,
+            navigate_on_success, route_title, ErrorBox, ErrorNotice, JobProgress, Loading,
+            StateBadge, VerificationBadge,
         },
         live::use_event_stream,
     },
@@ -27,7 +27,7 @@ pub fn BackupDetailPage() -> impl IntoView {
     let name = move || params.read().get("name").unwrap_or_default();
     let detail = Resource::new(name, get_backup_detail);
     view! {
-        <Title text=move || format!("{} · milvault", name())/>
+        <Title text=route_title(move || format!("{} · milvault", name()))/>
         <p class="crumbs"><a href=move || format::backups_href(crate::names::split_backup_key(&name()).0)>"Backups"</a>" / "{name}</p>
         <Suspense fallback=|| view! { <Loading what="the backup"/> }>
             {move || Suspend::new(async move {

@@ -9,11 +9,15 @@ use leptos_router::hooks::use_params_map;
 
 use crate::{
     api::{BackupDetail, RestoreForm, RestorePreview},
-    components::common::{CollectionCheck, ErrorNotice, Loading},
+    components::common::{route_title, CollectionCheck, ErrorNotice, Loading},
     error::PortalError,
     format,
     server::{get_backup_detail, preview_restore, StartRestore},
 };
+
+/// Where the picked collections would go, and which of those exist already: `None` until the
+/// browser has asked.
+type Preview = Option<Result<Vec<RestorePreview>, PortalError>>;
 
 /// The Restore page.
 #[component]
@@ -22,7 +26,7 @@ pub fn RestorePage() -> impl IntoView {
     let name = move || params.read().get("name").unwrap_or_default();
     let detail = Resource::new(name, get_backup_detail);
     view! {
-        <Title text=move || format!("Restore {} · milvault", name())/>
+        <Title text=route_title(move || format!("Restore {} · milvault", name()))/>
         <p class="crumbs"><a href=move || format::backups_href(crate::names::split_backup_key(&name()).0)>"Backups"</a>" / "<a href=move || format!("/backups/{}", name())>{name}</a>" / restore"</p>
         <h1>{move || format!("Restore {}", name())}</h1>
         <Suspense fallback=|| view! { <Loading what="the backup"/> }>
@@ -85,34 +89,39 @@ fn RestoreFormView(detail: BackupDetail) -> impl IntoView {
         force: force.get(),
         rbac: rbac.get(),
     });
-    // Computed in the browser only: it asks Milvus, and it changes with every keystroke.
-    let preview = LocalResource::new(move || {
-        let f = form.get();
-        async move {
-            if f.collections.is_empty() {
-                return Ok(Vec::new());
+    // Which targets exist already: it asks Milvus and changes with every keystroke, so only the
+    // browser computes it (a LocalResource). The server renders the form as the browser first
+    // shows it, the preview not loaded yet, and creates no LocalResource at all: reading one on
+    // the server tells the page's <Suspense> that it cannot finish there, and the render then ends
+    // and disposes this form's owner while the Suspense's re-check (an effect on another worker
+    // thread) may still be walking this form's view, reading its signals (a panic: "already
+    // disposed").
+    let preview: Signal<Preview> = if cfg!(feature = "ssr") {
+        Signal::stored(None)
+    } else {
+        let preview = LocalResource::new(move || {
+            let f = form.get();
+            async move {
+                if f.collections.is_empty() {
+                    return Ok(Vec::new());
+                }
+                preview_restore(RestoreForm {
+                    drop_existing: false,
+                    meta_only: false,
+                    restore_index: false,
+                    load: false,
+                    ..f
+                })
+                .await
             }
-            preview_restore(RestoreForm {
-                drop_existing: false,
-                meta_only: false,
-                restore_index: false,
-                load: false,
-                ..f
-            })
-            .await
-        }
-    });
+        });
+        Signal::derive(move || preview.get())
+    };
     let start = ServerAction::<StartRestore>::new();
     crate::components::common::open_started_job(start);
-    // the action's answer, taken while the form's owner lives: a `Show`'s condition may be asked
-    // again on the server after the owner is gone, and must not panic then
-    let started = start.value();
-    // read with try_get: on the server the preview (a browser-only resource) may notify after the
-    // form's owner is gone, and a read of a disposed signal panics
     let existing = move || {
         preview
-            .try_get()
-            .flatten()
+            .get()
             .and_then(|r| r.ok())
             .map(|p| {
                 p.into_iter()
@@ -162,12 +171,12 @@ fn RestoreFormView(detail: BackupDetail) -> impl IntoView {
                 "Drop existing collections with the same names"</label>
             <OptionCheck value=rbac name="rbac">
                 "Milvus' users, roles and grants too (rbac: only missing ones are created; admins only)"</OptionCheck>
-            <Show when=move || drop_existing.try_get().unwrap_or(false) && !existing().is_empty()>
+            <Show when=move || drop_existing.get() && !existing().is_empty()>
                 <OptionCheck value=confirm_drop name="confirm_drop" class="check confirm">
                     {move || format!("I understand that {} will be dropped and replaced by the backup's data", existing().join(", "))}
                 </OptionCheck>
             </Show>
-            <Show when=move || known_damaged || started.try_get().flatten().is_some_and(|r| r.is_err_and(|e| e.code == "backup_damaged"))>
+            <Show when=move || known_damaged || start.value().get().is_some_and(|r| r.is_err_and(|e| e.code == "backup_damaged"))>
                 <OptionCheck value=force name="force" class="check danger-text">
                     "Restore anyway, although files of this backup are missing or changed (the row check still runs)"
                 </OptionCheck>
@@ -232,9 +241,7 @@ fn CollectionPicker(
 
 /// Where each picked collection would be restored, and which of those exist already.
 #[component]
-fn RestoreTargets(
-    preview: LocalResource<Result<Vec<RestorePreview>, PortalError>>,
-) -> impl IntoView {
+fn RestoreTargets(preview: Signal<Preview>) -> impl IntoView {
     view! {
         {move || match preview.get() {
             None => view! { <Loading what="the preview"/> }.into_any(),
