@@ -479,6 +479,68 @@ async fn wrong_milvus_storage_fails_the_backup_and_hides_it() {
         .all(|b| b.name != name));
 }
 
+/// A full backup copies each collection as soon as it is described, while the next is flushed
+/// and listed. When a later collection cannot be backed up (its binlogs are gone), the copy
+/// already under way ends, the backup fails naming the segment, and nothing is left behind.
+#[tokio::test]
+async fn a_collection_failing_while_another_copies_leaves_nothing() {
+    // after demo_products in the order collections are backed up (by name)
+    let broken = format!("z_broken_{}", unique("c").replace('-', "_"));
+    let out = std::process::Command::new(env("MILVAULT_TEST_PYTHON"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/seed_big.py"
+        ))
+        .args([broken.as_str(), "3000", "8"])
+        .output()
+        .expect("run seed_big.py");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = work_dir(&unique("pipeline"));
+    let mut o = local_overrides(&dir);
+    o.push(("backup.parallelism.backupCollection", "1".into()));
+    let svc = service(&o);
+    let milvus = svc.milvus().await.unwrap();
+    let id = milvus
+        .describe_collection("default", &broken)
+        .await
+        .unwrap()
+        .collection_id;
+    // its binlogs disappear from Milvus' storage (moved aside, put back below)
+    let root = std::path::PathBuf::from(env("MILVAULT_TEST_MILVUS_ROOT"));
+    let logs = root.join("insert_log").join(id.to_string());
+    let aside = dir.with_extension("aside");
+    std::fs::rename(&logs, &aside).unwrap();
+
+    let name = unique("pipe");
+    let req = CreateBackupRequest {
+        name: name.clone(),
+        collections: vec!["demo_products".into(), broken.clone()],
+        ..Default::default()
+    };
+    let (progress, handle) = Progress::new(JobKind::Backup, &name);
+    let result = svc.create_backup(req, &progress).await;
+    std::fs::rename(&aside, &logs).unwrap();
+    milvus.drop_collection("default", &broken).await.unwrap();
+    let err = result.unwrap_err();
+    assert!(err.to_string().contains("no binlogs"), "{err}");
+    let snap = handle.snapshot();
+    assert_eq!(snap.state, JobState::Failed);
+    let said = |what: &str| snap.log.iter().any(|l| l.message.contains(what));
+    assert!(
+        said("of default.demo_products to") && said("default.demo_products: copied"),
+        "the first collection was copied before the second failed: {:?}",
+        snap.log
+    );
+    assert!(
+        !dir.join(&name).exists(),
+        "the incomplete backup was removed"
+    );
+}
+
 #[tokio::test]
 async fn corrupt_or_missing_metadata_is_reported_and_restore_refuses() {
     let dir = work_dir(&unique("corrupt"));
