@@ -580,10 +580,23 @@ async fn kill_restore_when(
                 break;
             }
         }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the restore ended before it was killed"
-        );
+        if child.try_wait().unwrap().is_some() {
+            // say how it ended: its state, error and last log lines, as its job recorded them
+            let last = newest_job(db).map(|j| {
+                let tail: Vec<String> = j
+                    .log
+                    .iter()
+                    .rev()
+                    .take(8)
+                    .map(|l| l.message.clone())
+                    .collect();
+                format!(
+                    "{:?} {:?} {:?}; ledger {:?}",
+                    j.state, j.error, tail, j.restore
+                )
+            });
+            panic!("the restore ended before it was killed: {last:?}");
+        }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
     child.kill().unwrap();

@@ -327,7 +327,7 @@ async fn rest_and_grpc_copy_as_jobs_and_refuse_before_starting() {
         err["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("default, az, s3off, s3two"),
+            .contains("default, az, gcs, s3off, s3two"),
         "{err}"
     );
 
@@ -724,7 +724,7 @@ async fn rest_and_grpc_list_verify_restore_and_delete_in_a_named_storage() {
         err["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("default, az, s3off, s3two"),
+            .contains("default, az, gcs, s3off, s3two"),
         "{err}"
     );
 
