@@ -459,11 +459,42 @@ impl StorageConfig {
         }
     }
 
+    /// Where a gcpnative storage's requests go, from `address` and `port` as milvus-backup
+    /// reads them: Google's own endpoint when the address is left out, left at backup.yaml's
+    /// default (`localhost:9000`) or is Google's global host; another `*.googleapis.com` host
+    /// (a regional or Private Service Connect endpoint) over https; any other address an
+    /// emulator such as fake-gcs-server (`http://127.0.0.1:4443`).
+    pub fn gcs_endpoint(&self) -> GcsEndpoint {
+        let address = self.address.trim().to_ascii_lowercase();
+        let untouched = address == "localhost" && self.port == 9000;
+        let global = matches!(
+            address.as_str(),
+            "storage.googleapis.com" | "www.googleapis.com" | "googleapis.com"
+        );
+        if address.is_empty() || untouched || global {
+            GcsEndpoint::Google
+        } else if address.ends_with(".googleapis.com") {
+            let port = match self.port {
+                0 | 443 => String::new(),
+                p => format!(":{p}"),
+            };
+            GcsEndpoint::GoogleAt(format!("https://{address}{port}"))
+        } else {
+            GcsEndpoint::Emulator(self.endpoint())
+        }
+    }
+
     /// Whether two configs point at the same bucket of the same service with the same identity,
     /// so that one client can serve both (and copies between them can run on the server).
     pub fn same_bucket_as(&self, other: &StorageConfig) -> bool {
         match (self.kind, other.kind) {
             (StorageKind::Local, StorageKind::Local) => true,
+            (StorageKind::GcpNative, StorageKind::GcpNative) => {
+                self.gcs_endpoint() == other.gcs_endpoint()
+                    && self.bucket == other.bucket
+                    && self.gcp_credential_json.expose().trim()
+                        == other.gcp_credential_json.expose().trim()
+            }
             (a, b) if a == b => {
                 self.endpoint() == other.endpoint()
                     && self.bucket == other.bucket
@@ -484,15 +515,32 @@ impl StorageConfig {
                 self.bucket,
                 self.root_path
             ),
-            StorageKind::GcpNative => {
-                format!("gcs bucket '{}' under '{}'", self.bucket, self.root_path)
-            }
+            StorageKind::GcpNative => match self.gcs_endpoint() {
+                GcsEndpoint::Google => {
+                    format!("gcs bucket '{}' under '{}'", self.bucket, self.root_path)
+                }
+                GcsEndpoint::GoogleAt(url) | GcsEndpoint::Emulator(url) => format!(
+                    "gcs bucket '{}' under '{}' at {url}",
+                    self.bucket, self.root_path
+                ),
+            },
             StorageKind::Azure => format!(
                 "azure container '{}' under '{}'",
                 self.bucket, self.root_path
             ),
         }
     }
+}
+
+/// Where a gcpnative storage's requests go ([`StorageConfig::gcs_endpoint`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GcsEndpoint {
+    /// Google's own global endpoint.
+    Google,
+    /// Another Google endpoint (regional, Private Service Connect): its https URL.
+    GoogleAt(String),
+    /// An emulator (fake-gcs-server): its URL.
+    Emulator(String),
 }
 
 /// The default of `backup.maxArchiveBytes`: 100 GiB.

@@ -9,7 +9,7 @@ use object_store::{
 };
 
 use crate::{
-    config::{StorageConfig, StorageKind},
+    config::{GcsEndpoint, StorageConfig, StorageKind},
     storage::server_side::S3Bucket,
 };
 
@@ -63,16 +63,31 @@ pub(super) fn build(c: &StorageConfig) -> std::result::Result<Remote, object_sto
                 .with_bucket_name(&c.bucket)
                 .with_client_options(client)
                 .with_retry(retry);
-            let emulator = gcs_base_url(c);
-            if let Some(url) = &emulator {
+            let endpoint = c.gcs_endpoint();
+            if let GcsEndpoint::GoogleAt(url) | GcsEndpoint::Emulator(url) = &endpoint {
                 b = b.with_base_url(url);
             }
-            b = match gcs_credentials(c.gcp_credential_json.expose()) {
+            let credentials = gcs_credentials(c.gcp_credential_json.expose());
+            if let GcsEndpoint::Emulator(url) = &endpoint {
+                if credentials != GcsCredentials::Default && !c.use_ssl && !is_loopback(&c.address)
+                {
+                    return Err(object_store::Error::Generic {
+                        store: "GCS",
+                        source: format!(
+                            "refusing to send the service account's tokens in clear text to {url}: gcpnative's address names an emulator there (leave address and port out for Google's own service, or set useSSL: true)"
+                        )
+                        .into(),
+                    });
+                }
+            }
+            b = match credentials {
                 GcsCredentials::Key(json) => b.with_service_account_key(json),
                 GcsCredentials::KeyFile(path) => b.with_service_account_path(path),
                 // an emulator takes any token (object_store 0.14's `with_skip_signature` is not
                 // honoured by writes: they still ask the metadata server for one)
-                GcsCredentials::Default if emulator.is_some() => b.with_bearer_token("emulator"),
+                GcsCredentials::Default if matches!(endpoint, GcsEndpoint::Emulator(_)) => {
+                    b.with_bearer_token("emulator")
+                }
                 // on Google, the machine's own (metadata server, GOOGLE_APPLICATION_CREDENTIALS)
                 GcsCredentials::Default => b,
             };
@@ -118,17 +133,13 @@ fn gcs_credentials(value: &str) -> GcsCredentials<'_> {
     }
 }
 
-/// The base URL of a GCS emulator (fake-gcs-server) that `address` and `port` name, as
-/// milvus-backup reads them: none (Google's own service) when the address is left at
-/// backup.yaml's default (`localhost:9000`), empty, or a `googleapis.com` host.
-fn gcs_base_url(c: &StorageConfig) -> Option<String> {
-    let address = c.address.trim();
-    let untouched = address == "localhost" && c.port == 9000;
-    let google = address == "googleapis.com" || address.ends_with(".googleapis.com");
-    if address.is_empty() || untouched || google {
-        return None;
-    }
-    Some(c.endpoint())
+/// Whether `address` is this machine (`localhost` or a loopback IP).
+fn is_loopback(address: &str) -> bool {
+    let address = address.trim();
+    address.eq_ignore_ascii_case("localhost")
+        || address
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The Blob service URL of an Azure storage, from `address` and `port` as Milvus reads them:
@@ -206,20 +217,64 @@ mod tests {
     }
 
     #[test]
-    fn gcs_emulators_are_named_by_address_and_port() {
+    fn gcs_endpoints_follow_the_address() {
         let mut c = mem_config();
         c.kind = StorageKind::GcpNative;
         c.address = "localhost".into();
         c.port = 9000;
-        assert_eq!(gcs_base_url(&c), None, "backup.yaml's untouched default");
-        c.address = "storage.googleapis.com".into();
+        assert_eq!(
+            c.gcs_endpoint(),
+            GcsEndpoint::Google,
+            "backup.yaml's default"
+        );
+        c.address = "Storage.GoogleAPIs.com".into();
         c.port = 443;
-        assert_eq!(gcs_base_url(&c), None);
+        assert_eq!(c.gcs_endpoint(), GcsEndpoint::Google);
         c.address = String::new();
-        assert_eq!(gcs_base_url(&c), None);
+        assert_eq!(c.gcs_endpoint(), GcsEndpoint::Google);
+        c.address = "storage.us-east1.rep.googleapis.com".into();
+        assert_eq!(
+            c.gcs_endpoint(),
+            GcsEndpoint::GoogleAt("https://storage.us-east1.rep.googleapis.com".into())
+        );
         c.address = "127.0.0.1".into();
         c.port = 4443;
-        assert_eq!(gcs_base_url(&c).as_deref(), Some("http://127.0.0.1:4443"));
+        assert_eq!(
+            c.gcs_endpoint(),
+            GcsEndpoint::Emulator("http://127.0.0.1:4443".into())
+        );
+        assert!(
+            c.describe().ends_with("at http://127.0.0.1:4443"),
+            "{}",
+            c.describe()
+        );
+    }
+
+    #[test]
+    fn gcs_keys_are_not_sent_in_clear_text_to_another_host() {
+        let mut c = mem_config();
+        c.kind = StorageKind::GcpNative;
+        // an S3 address left behind when the storage type became gcpnative
+        c.address = "minio".into();
+        c.port = 9000;
+        c.gcp_credential_json = crate::config::Secret::new(
+            r#"{"private_key": "", "private_key_id": "", "client_email": "", "disable_oauth": true}"#,
+        );
+        let err = build(&c).map(|_| ()).expect_err("refused").to_string();
+        assert!(
+            err.contains("http://minio:9000") && err.contains("useSSL"),
+            "{err}"
+        );
+        // over TLS, or to this machine's own emulator, it goes
+        c.use_ssl = true;
+        assert!(build(&c).is_ok());
+        c.use_ssl = false;
+        c.address = "127.0.0.1".into();
+        assert!(build(&c).is_ok());
+        // no key: the emulator is sent a made-up token, never the machine's own
+        c.address = "minio".into();
+        c.gcp_credential_json = crate::config::Secret::default();
+        assert!(build(&c).is_ok());
     }
 
     #[test]
@@ -233,6 +288,7 @@ mod tests {
         .unwrap();
         let mut c = mem_config();
         c.kind = StorageKind::GcpNative;
+        c.address = String::new();
         c.gcp_credential_json = crate::config::Secret::new(key.to_string_lossy().into_owned());
         assert!(build(&c).is_ok());
         c.gcp_credential_json =
