@@ -4,8 +4,11 @@
 # segments, for each binary in BINS (default: target/release/milvault), RUNS times (default 3).
 # Starts its own SeaweedFS (S3_PORT, default 9000) and Milvus 2.3.5 on it with 1-MB segments and
 # no compaction, and seeds ROWS rows (default 200000) of 128 floats: about 100 segments.
-# Prints, per binary and run: planning seconds (from the "collections:" log line to "copying"),
-# whole seconds, segments and files.
+# COLLECTIONS=N (default 1) spreads the rows over N collections, and FRESH=K (default 0) inserts
+# K rows into each collection before every run without flushing them, so that every backup has
+# N collections to flush: what the pipelined create overlaps with its copies.
+# Prints, per binary and run: seconds to the first copy (from the "collections:" log line to the
+# first "copying" one), whole seconds, segments and files.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 rows=${ROWS:-200000}
@@ -24,19 +27,38 @@ wait_s3_ready "$port"
 pgids+=("$(start_milvus "$work/milvus" s3 "$port" --extra-config dataCoord.segment.maxSize=1 \
   --extra-config dataCoord.enableCompaction=false --extra-config dataCoord.compaction.enableAutoCompaction=false)")
 wait_milvus_ready "$work/milvus"
-echo "seeding plan_bench: $rows rows in 1-MB segments" >&2
-python "$repo/tests/support/seed_big.py" plan_bench "$rows" 128 >/dev/null
+colls=${COLLECTIONS:-1}
+fresh=${FRESH:-0}
+names=()
+for c in $(seq 1 "$colls"); do names+=("plan_bench_$c"); done
+echo "seeding ${names[*]}: $rows rows in all, in 1-MB segments" >&2
+for n in "${names[@]}"; do python "$repo/tests/support/seed_big.py" "$n" $((rows / colls)) 128 >/dev/null; done
+list=$(IFS=,; echo "${names[*]}")
 sets=(--set minio.storageType=minio --set minio.address=127.0.0.1 --set minio.port="$port"
   --set minio.accessKeyID=minioadmin --set minio.secretAccessKey=minioadmin
   --set minio.bucketName=a-bucket --set minio.rootPath=files
   --set minio.backupStorageType=minio --set minio.backupBucketName=milvault)
 n=0
-for bin in $bins; do
-  for i in $(seq 1 "$runs"); do
+# the binaries take turns, so that each sees about as many segments as the one before it
+for i in $(seq 1 "$runs"); do
+  for bin in $bins; do
     n=$((n + 1))
+    if [ "$fresh" -gt 0 ]; then
+      python - "$fresh" "${names[@]}" <<'PY'
+import sys
+import numpy as np
+from pymilvus import connections, Collection
+connections.connect(uri="http://127.0.0.1:19530")
+k = int(sys.argv[1]); rng = np.random.default_rng()
+for name in sys.argv[2:]:
+    c = Collection(name)
+    start = 10_000_000 + int(rng.integers(0, 1_000_000_000))
+    c.insert([list(range(start, start + k)), rng.random((k, 128), dtype=np.float32)])
+PY
+    fi
     t0=$(date +%s.%N)
     MILVAULT_LOG=milvault=info NO_COLOR=1 "$bin" --job-db "$work/j.sqlite" "${sets[@]}" \
-      --set minio.backupRootPath="run$n" create -n "p$n" -c plan_bench -f >"$work/out" 2>"$work/log"
+      --set minio.backupRootPath="run$n" create -n "p$n" -c "$list" -f >"$work/out" 2>"$work/log"
     t1=$(date +%s.%N)
     python3 - "$bin" "$t0" "$t1" "$work/log" <<'PY'
 import re, sys
@@ -48,11 +70,11 @@ def at(pattern):
         if re.search(pattern, line):
             return datetime.fromisoformat(line.split()[0].replace("Z", "+00:00")).timestamp()
     raise SystemExit(f"no '{pattern}' in {log}")
-plan = at(r"progress: copying \d+ files") - at(r"progress: collections: ")
+plan = at(r"progress: copying \d+ files") - at(r"progress: collections: ")  # the first copy
 m = [re.sub(r"\x1b\[[0-9;]*m", "", l) for l in open(log) if "complete:" in l][-1]
 segs = re.search(r"(\d+) segments", m).group(1)
-files = re.search(r"copying (\d+) files", open(log).read()).group(1)
-print(f"{binary}: planning {plan:.3f} s, whole {t1 - t0:.2f} s, {segs} segments, {files} files")
+files = sum(int(f) for f in re.findall(r"progress: copying (\d+) files", open(log).read()))
+print(f"{binary}: first copy after {plan:.3f} s, whole {t1 - t0:.2f} s, {segs} segments, {files} files")
 PY
   done
 done
