@@ -532,6 +532,23 @@ impl StorageConfig {
     }
 }
 
+/// Whether `host` (an address, a `Host` header or an HTTP/2 authority, with or without its port)
+/// names this machine's loopback interface.
+pub fn is_loopback_host(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        // [::1]:3000
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, _)| h)
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    if name == "localhost" || name.ends_with(".localhost") {
+        return true;
+    }
+    name.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Where a gcpnative storage's requests go ([`StorageConfig::gcs_endpoint`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GcsEndpoint {

@@ -18,7 +18,10 @@ use axum::{
 };
 
 use super::refusal::{refuse, source_of, AuthState};
-use crate::auth::audit::{action, Outcome};
+use crate::{
+    auth::audit::{action, Outcome},
+    config::is_loopback_host,
+};
 
 /// Where a request comes from, as far as the browser says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,23 +58,6 @@ pub(crate) fn site_of(headers: &HeaderMap) -> Site {
 
 fn host_of(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::HOST).and_then(|v| v.to_str().ok())
-}
-
-/// Whether `host` (a `Host` header or an HTTP/2 authority, port included) names this machine's
-/// loopback interface.
-pub(crate) fn is_loopback_host(host: &str) -> bool {
-    let name = if let Some(rest) = host.strip_prefix('[') {
-        // [::1]:3000
-        rest.split(']').next().unwrap_or("")
-    } else {
-        host.rsplit_once(':').map_or(host, |(h, _)| h)
-    };
-    let name = name.trim_end_matches('.').to_ascii_lowercase();
-    if name == "localhost" || name.ends_with(".localhost") {
-        return true;
-    }
-    name.parse::<std::net::IpAddr>()
-        .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn changes_state(m: &Method) -> bool {

@@ -9,7 +9,7 @@ use object_store::{
 };
 
 use crate::{
-    config::{GcsEndpoint, StorageConfig, StorageKind},
+    config::{is_loopback_host, GcsEndpoint, StorageConfig, StorageKind},
     storage::server_side::S3Bucket,
 };
 
@@ -69,7 +69,9 @@ pub(super) fn build(c: &StorageConfig) -> std::result::Result<Remote, object_sto
             }
             let credentials = gcs_credentials(c.gcp_credential_json.expose());
             if let GcsEndpoint::Emulator(url) = &endpoint {
-                if credentials != GcsCredentials::Default && !c.use_ssl && !is_loopback(&c.address)
+                if credentials != GcsCredentials::Default
+                    && !c.use_ssl
+                    && !is_loopback_host(c.address.trim())
                 {
                     return Err(object_store::Error::Generic {
                         store: "GCS",
@@ -131,15 +133,6 @@ fn gcs_credentials(value: &str) -> GcsCredentials<'_> {
     } else {
         GcsCredentials::KeyFile(value)
     }
-}
-
-/// Whether `address` is this machine (`localhost` or a loopback IP).
-fn is_loopback(address: &str) -> bool {
-    let address = address.trim();
-    address.eq_ignore_ascii_case("localhost")
-        || address
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The Blob service URL of an Azure storage, from `address` and `port` as Milvus reads them:

@@ -10,7 +10,7 @@ pub mod resume;
 
 pub use crate::engine::meta_files::write_meta;
 use crate::{
-    engine::copy::{copy_all_with_base, CopyItem},
+    engine::copy::{copy_all_with_base, Checksums, CopyItem, CopyStats},
     engine::names,
     engine::service::Milvault,
     error::{Error, Result},
@@ -280,7 +280,17 @@ async fn run_paused(
         .try_collect()
         .await?;
     progress.check_cancelled()?;
-    copy_described(svc, req, progress, milvus, version, start, collections).await
+    copy_described(
+        svc,
+        req,
+        progress,
+        milvus,
+        milvus_storage,
+        version,
+        start,
+        collections,
+    )
+    .await
 }
 
 /// The rest of a backup once its collections are described: their data copied (binlogs) or dumped
@@ -291,15 +301,11 @@ async fn copy_described(
     req: &CreateBackupRequest,
     progress: &Progress,
     milvus: &MilvusClient,
+    milvus_storage: Option<&Storage>,
     version: String,
     start: chrono::DateTime<chrono::Utc>,
     mut collections: Vec<CollectionBackupInfo>,
 ) -> Result<BackupInfo> {
-    let milvus_storage = if req.meta_only || req.logical {
-        None
-    } else {
-        Some(svc.milvus_storage()?)
-    };
     let files = if req.logical && !req.meta_only {
         let copied = crate::engine::logical::backup::dump_collections(
             svc,
@@ -376,7 +382,7 @@ struct StoredFiles {
     /// Checksums taken while copying, by path relative to the backup's folder.
     known: BTreeMap<String, crate::format::manifest::ManifestEntry>,
     file_count: u64,
-    stats: Option<crate::engine::copy::CopyStats>,
+    stats: Option<CopyStats>,
     /// The earlier backups files were taken from (incremental).
     bases: Vec<String>,
     /// Bytes an interrupted run copied and a resume kept.
@@ -409,27 +415,7 @@ async fn copy_binlogs(
     if req.resume {
         (items, resumed_bytes) = keep_resumed(svc, req, src, items, &mut groups, progress).await?;
     }
-    let prefix = format!("{}/", layout::backup_dir(&req.name));
-    let relative = |dst: &str| dst.strip_prefix(&prefix).unwrap_or(dst).to_string();
-    let total: u64 = items.iter().map(|i| i.size).sum();
-    progress.add_total(total, groups.len() as u64);
-    // segments without files (all rows deleted and compacted away) are done already
-    progress.add_segments(groups.iter().filter(|&&n| n == 0).count() as u64);
-    progress.step(format!(
-        "copying {} files ({total} bytes) to {}",
-        items.len(),
-        backups.describe()
-    ));
-    let (stats, checksums) = copy_all_with_base(
-        src,
-        Some(backups),
-        backups,
-        items,
-        &groups,
-        svc.config().tuning.copy_concurrency,
-        progress,
-    )
-    .await?;
+    let (stats, checksums) = copy_items(svc, src, items, &groups, "", progress).await?;
     progress.log(format!(
         "copied {} files, {} bytes ({}; {} bytes through milvault; {} files, {} bytes from earlier backups)",
         stats.files,
@@ -447,16 +433,59 @@ async fn copy_binlogs(
     }
     Ok(StoredFiles {
         file_count: planned.len() as u64,
-        copied: planned.iter().map(|i| relative(&i.dst)).collect(),
+        copied: planned
+            .iter()
+            .map(|i| in_backup(&req.name, &i.dst).to_string())
+            .collect(),
         // checksummed as they were copied: the manifest reads only the files a resume kept
         known: checksums
             .into_iter()
-            .map(|(dst, entry)| (relative(&dst), entry))
+            .map(|(dst, entry)| (in_backup(&req.name, &dst).to_string(), entry))
             .collect(),
         stats: Some(stats),
         bases,
         resumed_bytes,
     })
+}
+
+/// Copies planned `items` (of `groups`, one per segment) from Milvus' storage `src` into the
+/// backup storage, checksumming each as it lands: the job's totals grow by them first, and its
+/// step names them (`what`: which collections, or empty).
+async fn copy_items(
+    svc: &Milvault,
+    src: &Storage,
+    items: Vec<CopyItem>,
+    groups: &[usize],
+    what: &str,
+    progress: &Progress,
+) -> Result<(CopyStats, Checksums)> {
+    let backups = svc.backup_storage();
+    let total: u64 = items.iter().map(|i| i.size).sum();
+    progress.add_total(total, groups.len() as u64);
+    // segments without files (all rows deleted and compacted away) are done already
+    progress.add_segments(groups.iter().filter(|&&n| n == 0).count() as u64);
+    progress.step(format!(
+        "copying {} files ({total} bytes){what} to {}",
+        items.len(),
+        backups.describe()
+    ));
+    copy_all_with_base(
+        src,
+        Some(backups),
+        backups,
+        items,
+        groups,
+        svc.config().tuning.copy_concurrency,
+        progress,
+    )
+    .await
+}
+
+/// `dst`, a path in the backup storage, relative to backup `name`'s folder.
+fn in_backup<'a>(name: &str, dst: &'a str) -> &'a str {
+    dst.strip_prefix(layout::backup_dir(name).as_str())
+        .and_then(|rest| rest.strip_prefix('/'))
+        .unwrap_or(dst)
 }
 
 /// Resuming: the planned files an interrupted run copied whole are kept (and counted off their

@@ -6,14 +6,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::StreamExt;
 
-use super::{copy_plan, describe_for_backup, CollectionRef, CreateBackupRequest, StoredFiles};
+use super::{
+    copy_items, copy_plan, describe_for_backup, in_backup, CollectionRef, CreateBackupRequest,
+    StoredFiles,
+};
 use crate::{
-    engine::{copy::copy_all_with_base, service::Milvault},
-    error::Result,
-    format::{layout, CollectionBackupInfo},
-    milvus::MilvusClient,
-    progress::Progress,
-    storage::Storage,
+    engine::service::Milvault, error::Result, format::CollectionBackupInfo, milvus::MilvusClient,
+    progress::Progress, storage::Storage,
 };
 
 /// Describes `targets` (`backupCollection` at a time, in order) and copies their binlogs from
@@ -98,33 +97,16 @@ async fn copy_collections(
     batch: &[CollectionBackupInfo],
     files: &mut StoredFiles,
 ) -> Result<()> {
-    let backups = svc.backup_storage();
     let (items, groups) = copy_plan(&req.name, batch);
-    let total: u64 = items.iter().map(|i| i.size).sum();
-    progress.add_total(total, groups.len() as u64);
-    // segments without files (all rows deleted and compacted away) are done already
-    progress.add_segments(groups.iter().filter(|&&n| n == 0).count() as u64);
     let names: Vec<String> = batch.iter().map(|c| c.qualified_name()).collect();
-    progress.step(format!(
-        "copying {} files ({total} bytes) of {} to {}",
-        items.len(),
-        names.join(", "),
-        backups.describe()
-    ));
-    let prefix = format!("{}/", layout::backup_dir(&req.name));
-    let relative = |dst: &str| dst.strip_prefix(&prefix).unwrap_or(dst).to_string();
     files.file_count += items.len() as u64;
-    files.copied.extend(items.iter().map(|i| relative(&i.dst)));
-    let (stats, checksums) = copy_all_with_base(
-        src,
-        Some(backups),
-        backups,
-        items,
-        &groups,
-        svc.config().tuning.copy_concurrency,
-        progress,
-    )
-    .await?;
+    files.copied.extend(
+        items
+            .iter()
+            .map(|i| in_backup(&req.name, &i.dst).to_string()),
+    );
+    let what = format!(" of {}", names.join(", "));
+    let (stats, checksums) = copy_items(svc, src, items, &groups, &what, progress).await?;
     progress.log(format!(
         "{}: copied {} files, {} bytes",
         names.join(", "),
@@ -134,7 +116,7 @@ async fn copy_collections(
     files.known.extend(
         checksums
             .into_iter()
-            .map(|(dst, entry)| (relative(&dst), entry)),
+            .map(|(dst, entry)| (in_backup(&req.name, &dst).to_string(), entry)),
     );
     match files.stats.as_mut() {
         Some(all) => all.add(&stats),
