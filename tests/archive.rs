@@ -3,7 +3,7 @@
 //! empty second backup directory, the original deleted, the copy restored row for row; damaged
 //! and crafted archives refused, leaving no backup and no file.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::support::*;
 use futures::StreamExt;
@@ -38,27 +38,6 @@ fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
     all.push(dir.with_extension("sqlite").to_string_lossy().into_owned());
     all.extend(args.iter().map(|s| s.to_string()));
     cli(&all.iter().map(String::as_str).collect::<Vec<_>>())
-}
-
-/// Every file under `dir`, relative to it.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p.strip_prefix(dir).unwrap().to_path_buf());
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// A backup of `demo_products` in `dir`.

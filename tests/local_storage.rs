@@ -217,19 +217,9 @@ fn cli_backs_up_two_databases_and_restores_every_row_with_a_suffix() {
     );
 }
 
+/// Every file under `dir`, with its full path.
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
+    files_under(dir).into_iter().map(|p| dir.join(p)).collect()
 }
 
 #[tokio::test]

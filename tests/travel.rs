@@ -360,21 +360,28 @@ async fn rest_and_grpc_copy_as_jobs_and_refuse_before_starting() {
     assert_eq!(again.code(), tonic::Code::AlreadyExists, "{again:?}");
 }
 
-/// A copy restored into a second Milvus (another cluster: its own etcd and storage, in a network
-/// namespace of its own) through a named target, row for row, after the original is deleted.
-#[tokio::test]
-async fn a_copy_restores_into_a_second_milvus_row_for_row() {
+/// The second Milvus the test scripts start (MILVAULT_TEST_MILVUS2, its data in
+/// MILVAULT_TEST_MILVUS2_ROOT): its URI, and the configuration lines naming it target `dr`.
+fn second_milvus_target() -> (String, Vec<String>) {
     let uri = env("MILVAULT_TEST_MILVUS2");
     let root = env("MILVAULT_TEST_MILVUS2_ROOT");
     let (host, port) = uri.trim_start_matches("http://").rsplit_once(':').unwrap();
-    let tag = unique("dr");
-    let dir = work_dir(&tag);
-    let target = [
+    let lines = vec![
         "targets:".to_string(),
         "  dr:".into(),
         format!("    milvus: {{address: {host}, port: {port}}}"),
         format!("    minio: {{storageType: local, rootPath: {root}}}"),
     ];
+    (uri, lines)
+}
+
+/// A copy restored into a second Milvus (another cluster: its own etcd and storage, in a network
+/// namespace of its own) through a named target, row for row, after the original is deleted.
+#[tokio::test]
+async fn a_copy_restores_into_a_second_milvus_row_for_row() {
+    let (uri, target) = second_milvus_target();
+    let tag = unique("dr");
+    let dir = work_dir(&tag);
     let config = config_file_with(&dir, &tag, &target);
     let name = unique("drb");
     run(
@@ -427,49 +434,23 @@ async fn a_copy_restores_into_a_second_milvus_row_for_row() {
 async fn put_into_gcs(dir: &Path, prefix: &str) -> usize {
     let port = env("MILVAULT_TEST_GCS");
     let http = reqwest::Client::new();
-    let mut stack = vec![dir.to_path_buf()];
-    let mut count = 0;
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let rel = path.strip_prefix(dir).unwrap().to_string_lossy();
-            let r = http
-                .post(format!(
-                    "http://127.0.0.1:{port}/upload/storage/v1/b/milvault/o"
-                ))
-                .query(&[
-                    ("uploadType", "media"),
-                    ("name", &format!("{prefix}/{rel}")),
-                ])
-                .body(std::fs::read(&path).unwrap())
-                .send()
-                .await
-                .unwrap();
-            assert!(r.status().is_success(), "{rel}: {}", r.status());
-            count += 1;
-        }
+    let files = files_under(dir);
+    for rel in &files {
+        let r = http
+            .post(format!(
+                "http://127.0.0.1:{port}/upload/storage/v1/b/milvault/o"
+            ))
+            .query(&[
+                ("uploadType", "media"),
+                ("name", &format!("{prefix}/{}", rel.display())),
+            ])
+            .body(std::fs::read(dir.join(rel)).unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}: {}", rel.display(), r.status());
     }
-    count
-}
-
-/// The first file found under `dir`, depth first.
-fn first_file(dir: &Path) -> PathBuf {
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                return path;
-            }
-        }
-    }
-    panic!("no file under {}", dir.display())
+    files.len()
 }
 
 /// GCS (`gcpnative`, fake-gcs-server): a backup folder put there under another name with a bucket
@@ -477,17 +458,9 @@ fn first_file(dir: &Path) -> PathBuf {
 /// original is deleted and a new backup took the original's name; one rotted file there is found.
 #[tokio::test]
 async fn a_backup_put_into_gcs_verifies_and_restores_into_a_second_milvus() {
-    let uri = env("MILVAULT_TEST_MILVUS2");
-    let root = env("MILVAULT_TEST_MILVUS2_ROOT");
-    let (host, port) = uri.trim_start_matches("http://").rsplit_once(':').unwrap();
+    let (uri, target) = second_milvus_target();
     let tag = unique("gcs");
     let dir = work_dir(&tag);
-    let target = [
-        "targets:".to_string(),
-        "  dr:".into(),
-        format!("    milvus: {{address: {host}, port: {port}}}"),
-        format!("    minio: {{storageType: local, rootPath: {root}}}"),
-    ];
     let config = config_file_with(&dir, &tag, &target);
     let name = unique("gcb");
     run(
@@ -498,13 +471,9 @@ async fn a_backup_put_into_gcs_verifies_and_restores_into_a_second_milvus() {
     let original = dir.join("local").join(&name);
     let files = put_into_gcs(&original, &format!("{tag}/{moved}")).await;
     assert!(files > 10, "{files} files");
-    let victim = first_file(&original.join("binlogs"));
-    let victim_len = std::fs::metadata(&victim).unwrap().len() as usize;
-    let victim = victim
-        .strip_prefix(&original)
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
+    let victim = Path::new("binlogs").join(&files_under(&original.join("binlogs"))[0]);
+    let victim_len = std::fs::metadata(original.join(&victim)).unwrap().len() as usize;
+    let victim = victim.to_string_lossy().into_owned();
     // the original goes, and a new backup (of one collection only) takes its name
     run(&config, &["delete", "-n", &name]);
     run(&config, &["create", "-n", &name, "-c", "shop.reviews"]);

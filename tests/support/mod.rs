@@ -223,3 +223,24 @@ pub async fn webhook_receiver() -> (String, Received) {
     tokio::spawn(async move { axum::serve(listener, app).await });
     (format!("http://{addr}/hook"), got)
 }
+
+/// Every file under `dir`, relative to it.
+pub fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().to_path_buf());
+            }
+        }
+    }
+    out.sort();
+    out
+}
